@@ -1,0 +1,205 @@
+// Package connector is the portable layer over connector drivers.
+//
+// A driver (internal/connector/<name>conn) implements the small interfaces
+// below for one remote system and registers itself in init. Callers hold the
+// concrete *Conn, which checks arguments, wraps driver errors once with a
+// fault.Code, and falls back where a driver lacks an optional interface.
+//
+// Drivers never see the API shapes: the connector-specific parts of a profile
+// or a flow arrive as raw JSON of that connector's own member (for S3,
+// destinationConnectorProperties.S3), and each driver decodes its own struct.
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// Deps are what the process gives every driver: no driver reads globals.
+type Deps struct {
+	DataDir    string // local buckets live in DataDir/s3/<bucket>/<key>
+	S3Endpoint string // empty: local buckets; a URL: any S3 API, path-style
+	Region     string
+	AccountID  string
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Profile is a connector profile as a driver needs it.
+type Profile struct {
+	Name string
+	// Properties is the JSON of connectorProfileConfig.connectorProfileProperties.<Type>.
+	Properties json.RawMessage
+	// Credentials is the decrypted JSON of connectorProfileCredentials.<Type>.
+	Credentials json.RawMessage
+	// Label is the custom connector's label, for CustomConnector profiles.
+	Label string
+}
+
+// Filter is one row filter from a flow's Filter tasks, pushed to a source
+// that can apply it. The engine always re-applies every filter, so a source
+// may apply a subset (or none) without changing results.
+type Filter struct {
+	Field    string
+	Operator string   // ConnectorOperator value: LESS_THAN, BETWEEN, EQUAL_TO, CONTAINS, ...
+	Values   []string // VALUE / VALUES (VALUES are ORed); for BETWEEN: lower, upper
+	DataType string   // DATA_TYPE task property, e.g. "datetime", "integer"; "" = string
+}
+
+// Window is an incremental pull window on a datetime field: [Start, End).
+type Window struct {
+	Field string
+	Start time.Time
+	End   time.Time
+}
+
+// ReadRequest says what a run reads from a source.
+type ReadRequest struct {
+	FlowName    string
+	ExecutionID string
+	// Object is the entity (sourceFlowConfig.sourceConnectorProperties.<Type>.object
+	// where the connector has one; empty for S3).
+	Object string
+	// Properties is the JSON of sourceConnectorProperties.<Type>.
+	Properties json.RawMessage
+	// Fields is the projection; nil means every field.
+	Fields  []string
+	Filters []Filter
+	Window  *Window // nil: a complete pull
+}
+
+// Split is one independently readable unit of a source: an S3 object, a
+// query, a partition. The engine reads several splits concurrently.
+type Split struct {
+	Name string // shown in errors: an object key, an entity name
+	Size int64  // bytes, when known; 0 otherwise
+	// Opaque is for the driver's own use.
+	Opaque any
+}
+
+// SourceDriver reads records.
+type SourceDriver interface {
+	// Splits lists the units to read for req.
+	Splits(ctx context.Context, req *ReadRequest) ([]Split, error)
+	// ReadSplit parses one split and calls emit with each batch, in order,
+	// the last one with Final set. emit is not called concurrently for one
+	// split; ReadSplit may be called concurrently for different splits.
+	// Errors name the split and the line or record where parsing failed.
+	ReadSplit(ctx context.Context, req *ReadRequest, s Split, emit func(*record.Batch) error) error
+}
+
+// FieldSpec is one destination field and its declared type (from the Map
+// tasks' DESTINATION_DATA_TYPE), in output order.
+type FieldSpec struct {
+	Name string
+	Type record.FieldType
+}
+
+// ErrorHandling is a destination's errorHandlingConfig.
+type ErrorHandling struct {
+	FailOnFirstError bool
+	BucketName       string
+	BucketPrefix     string
+}
+
+// WriteRequest says what a run writes to a destination.
+type WriteRequest struct {
+	FlowName      string
+	ExecutionID   string
+	SchemaVersion int64
+	StartedAt     time.Time
+	Object        string
+	// Properties is the JSON of destinationConnectorProperties.<Type>.
+	Properties     json.RawMessage
+	Fields         []FieldSpec
+	WriteOperation string // INSERT (default), UPSERT, UPDATE, DELETE
+	IDFields       []string
+	PartitionKeys  []string // from the Partition task, in order
+	ErrorHandling  *ErrorHandling
+}
+
+// RecordFailure is one record the destination refused; the run's error
+// handling decides what happens to it.
+type RecordFailure struct {
+	Split  string
+	Line   int64
+	Reason string
+	Record map[string]string // the rejected record's fields, for the error bucket
+}
+
+// WriteResult sums up a committed write.
+type WriteResult struct {
+	RecordsWritten int64
+	BytesWritten   int64
+	Failures       []RecordFailure
+	// Objects names what was published (object keys, table names), for
+	// execution records and tests.
+	Objects []string
+}
+
+// Writer receives the batches of one run. Write is called from one goroutine
+// at a time, batches of one split in order. Nothing a Writer writes may be
+// visible before Commit; Abort discards everything.
+type Writer interface {
+	Write(ctx context.Context, b *record.Batch) error
+	Commit(ctx context.Context) (*WriteResult, error)
+	Abort(ctx context.Context) error
+}
+
+// DestinationDriver writes records.
+type DestinationDriver interface {
+	OpenWriter(ctx context.Context, req *WriteRequest) (Writer, error)
+}
+
+// Entity is one object a connector offers (a table, an sObject, a folder).
+type Entity struct {
+	Name              string
+	Label             string
+	HasNestedEntities bool
+}
+
+// EntityField describes one field of an entity.
+type EntityField struct {
+	Name            string
+	Label           string
+	Type            record.FieldType
+	IsPrimaryKey    bool
+	Nullable        bool
+	FilterOperators []string
+	WriteOperations []string // which destination write operations may set it
+	Creatable       bool
+	Updatable       bool
+	Upsertable      bool
+	Queryable       bool
+	// IsTimestampForIncremental marks fields usable as datetimeTypeFieldName.
+	IsTimestampForIncremental bool
+}
+
+// CatalogDriver lists and describes entities.
+type CatalogDriver interface {
+	// ListEntities returns entities grouped by group name ("Objects" for flat
+	// connectors) under path ("" is the top level).
+	ListEntities(ctx context.Context, path string) (map[string][]Entity, error)
+	DescribeEntity(ctx context.Context, name string) ([]EntityField, error)
+}
+
+// ProfileChecker is implemented by drivers that can prove a profile works
+// (connect and log in) when it is created or updated.
+type ProfileChecker interface {
+	CheckProfile(ctx context.Context) error
+}
+
+// Driver is what an Opener returns: any value implementing at least one of
+// SourceDriver, DestinationDriver, CatalogDriver, ProfileChecker; plus
+// io.Closer if it holds resources.
+type Driver any
+
+// Opener builds a driver for one profile (profile is empty for connectors
+// that take none, such as S3).
+type Opener func(ctx context.Context, deps Deps, profile Profile) (Driver, error)

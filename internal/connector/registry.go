@@ -1,0 +1,206 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// Capabilities is what DescribeConnectors says about a connector type.
+type Capabilities struct {
+	Type                  string // ConnectorType enum value: "S3", "Salesforce", ...
+	Description           string
+	CanUseAsSource        bool
+	CanUseAsDestination   bool
+	NeedsProfile          bool
+	TriggerTypes          []string // Scheduled, Event, OnDemand
+	Frequencies           []string // BYMINUTE, HOURLY, DAILY, WEEKLY, MONTHLY, ONCE
+	SupportedDestinations []string
+	Operators             []string // source filter operators the connector accepts
+	WriteOperations       []string // destination write operations, when it takes any
+	PrivateLinkEnabled    bool
+	OAuthScopes           []string
+	// MinScheduleInterval is the shortest schedule period, in minutes, the
+	// connector allows (1 for BYMINUTE sources, 60 for HOURLY ones).
+	MinScheduleMinutes int
+}
+
+// Spec registers a connector type.
+type Spec struct {
+	Capabilities
+	// Open builds a driver; nil means the type is known (DescribeConnectors
+	// lists it) but appflowd cannot run it yet.
+	Open Opener
+}
+
+// Registry maps connector types to their specs.
+type Registry struct {
+	mu    sync.RWMutex
+	specs map[string]Spec
+}
+
+// NewRegistry returns an empty registry, for tests and sandboxes.
+func NewRegistry() *Registry { return &Registry{specs: map[string]Spec{}} }
+
+var defaultRegistry = NewRegistry()
+
+// Default is the process registry drivers add themselves to in init.
+func Default() *Registry { return defaultRegistry }
+
+// Register adds a connector type to the default registry. It panics on a
+// duplicate, as database/sql does: that is a programming error.
+func Register(s Spec) { defaultRegistry.Register(s) }
+
+// Register adds s; a spec with Open replaces one without (a catalog entry
+// becoming runnable), any other duplicate panics.
+func (r *Registry) Register(s Spec) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.specs[s.Type]; ok && (old.Open != nil || s.Open == nil) {
+		panic("connector: Register called twice for " + s.Type)
+	}
+	r.specs[s.Type] = s
+}
+
+// Lookup returns the spec of a connector type.
+func (r *Registry) Lookup(typ string) (Spec, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s, ok := r.specs[typ]
+	return s, ok
+}
+
+// Types lists the registered types, sorted.
+func (r *Registry) Types() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.specs))
+	for t := range r.specs {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Open builds the portable connection for a type and profile.
+func (r *Registry) Open(ctx context.Context, typ string, deps Deps, p Profile) (*Conn, error) {
+	s, ok := r.Lookup(typ)
+	if !ok {
+		return nil, fault.New(fault.Invalid, "connector type %q is not known; known types: %s", typ, strings.Join(r.Types(), ", "))
+	}
+	if s.Open == nil {
+		return nil, fault.New(fault.Unsupported, "connector type %s is not implemented by this appflowd yet", typ)
+	}
+	d, err := s.Open(ctx, deps, p)
+	if err != nil {
+		return nil, wrap(err, "open %s connector", typ)
+	}
+	return &Conn{typ: typ, d: d}, nil
+}
+
+// Conn is the portable view of one opened driver.
+type Conn struct {
+	typ string
+	d   Driver
+}
+
+// NewConn wraps a driver directly; for tests of drivers and of the engine.
+func NewConn(typ string, d Driver) *Conn { return &Conn{typ: typ, d: d} }
+
+// Type is the connector type.
+func (c *Conn) Type() string { return c.typ }
+
+// Close releases the driver's resources.
+func (c *Conn) Close() error {
+	if cl, ok := c.d.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
+
+// Source returns the driver as a source, or an Unsupported error.
+func (c *Conn) Source() (SourceDriver, error) {
+	if s, ok := c.d.(SourceDriver); ok {
+		return wrappedSource{c.typ, s}, nil
+	}
+	return nil, fault.New(fault.Unsupported, "%s cannot be used as a source", c.typ)
+}
+
+// Destination returns the driver as a destination, or an Unsupported error.
+func (c *Conn) Destination() (DestinationDriver, error) {
+	if d, ok := c.d.(DestinationDriver); ok {
+		return wrappedDestination{c.typ, d}, nil
+	}
+	return nil, fault.New(fault.Unsupported, "%s cannot be used as a destination", c.typ)
+}
+
+// ListEntities lists entities under path.
+func (c *Conn) ListEntities(ctx context.Context, path string) (map[string][]Entity, error) {
+	cd, ok := c.d.(CatalogDriver)
+	if !ok {
+		return map[string][]Entity{}, nil
+	}
+	m, err := cd.ListEntities(ctx, path)
+	return m, wrap(err, "%s: list entities", c.typ)
+}
+
+// DescribeEntity describes one entity's fields.
+func (c *Conn) DescribeEntity(ctx context.Context, name string) ([]EntityField, error) {
+	cd, ok := c.d.(CatalogDriver)
+	if !ok {
+		return nil, fault.New(fault.Unsupported, "%s does not describe entities", c.typ)
+	}
+	f, err := cd.DescribeEntity(ctx, name)
+	return f, wrap(err, "%s: describe entity %s", c.typ, name)
+}
+
+// CheckProfile proves the profile works, where the driver can.
+func (c *Conn) CheckProfile(ctx context.Context) error {
+	if pc, ok := c.d.(ProfileChecker); ok {
+		return wrap(pc.CheckProfile(ctx), "%s: check profile", c.typ)
+	}
+	return nil
+}
+
+type wrappedSource struct {
+	typ string
+	d   SourceDriver
+}
+
+func (w wrappedSource) Splits(ctx context.Context, req *ReadRequest) ([]Split, error) {
+	s, err := w.d.Splits(ctx, req)
+	return s, wrap(err, "%s source", w.typ)
+}
+
+func (w wrappedSource) ReadSplit(ctx context.Context, req *ReadRequest, s Split, emit func(*record.Batch) error) error {
+	return wrap(w.d.ReadSplit(ctx, req, s, emit), "%s source", w.typ)
+}
+
+type wrappedDestination struct {
+	typ string
+	d   DestinationDriver
+}
+
+func (w wrappedDestination) OpenWriter(ctx context.Context, req *WriteRequest) (Writer, error) {
+	wr, err := w.d.OpenWriter(ctx, req)
+	return wr, wrap(err, "%s destination", w.typ)
+}
+
+// wrap adds context once; an error that already carries a Code keeps it, an
+// unclassified one becomes ConnectorServer (the remote system failed).
+func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	code := fault.CodeOf(err)
+	if code == fault.Unknown {
+		code = fault.ConnectorServer
+	}
+	return fault.Wrap(code, err, fmt.Sprintf(format, args...))
+}

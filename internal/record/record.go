@@ -1,0 +1,138 @@
+// Package record holds the values and batches that flow from a source
+// connector, through the tasks, to a destination connector.
+//
+// A Batch is row-major over a shared field list: one slice of cells, not a
+// map per record, so that parsing, transforming and encoding stay cheap.
+package record
+
+import (
+	"math"
+	"strconv"
+	"time"
+)
+
+// Kind is the type of one Value.
+type Kind uint8
+
+const (
+	Missing Kind = iota // the record has no such field
+	Null                // the field is present and null
+	String
+	Int     // N holds the int64
+	Float   // N holds math.Float64bits
+	Bool    // N is 0 or 1
+	Decimal // S holds the exact decimal text, e.g. "12.50"
+	Time    // N holds Unix milliseconds, UTC
+	JSON    // S holds a JSON object or array text (nested values)
+)
+
+var kindNames = [...]string{"missing", "null", "string", "int", "float", "bool", "decimal", "time", "json"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Value is one cell. The zero Value is Missing.
+type Value struct {
+	K Kind
+	S string
+	N uint64
+}
+
+func Str(s string) Value        { return Value{K: String, S: s} }
+func IntVal(i int64) Value      { return Value{K: Int, N: uint64(i)} }
+func FloatVal(f float64) Value  { return Value{K: Float, N: math.Float64bits(f)} }
+func DecimalVal(s string) Value { return Value{K: Decimal, S: s} }
+func JSONVal(raw string) Value  { return Value{K: JSON, S: raw} }
+func NullVal() Value            { return Value{K: Null} }
+func TimeVal(t time.Time) Value { return Value{K: Time, N: uint64(t.UnixMilli())} }
+func MillisVal(ms int64) Value  { return Value{K: Time, N: uint64(ms)} }
+func BoolVal(b bool) Value {
+	if b {
+		return Value{K: Bool, N: 1}
+	}
+	return Value{K: Bool}
+}
+
+func (v Value) Int() int64      { return int64(v.N) }
+func (v Value) Float() float64  { return math.Float64frombits(v.N) }
+func (v Value) Bool() bool      { return v.N != 0 }
+func (v Value) Millis() int64   { return int64(v.N) }
+func (v Value) Time() time.Time { return time.UnixMilli(int64(v.N)).UTC() }
+func (v Value) IsAbsent() bool  { return v.K == Missing || v.K == Null }
+
+// Text renders the value as the text a CSV cell or a string field would
+// hold. Times render as RFC 3339 with milliseconds in UTC; Missing and Null
+// render as "".
+func (v Value) Text() string {
+	switch v.K {
+	case String, Decimal, JSON:
+		return v.S
+	case Int:
+		return strconv.FormatInt(int64(v.N), 10)
+	case Float:
+		return strconv.FormatFloat(v.Float(), 'f', -1, 64)
+	case Bool:
+		return strconv.FormatBool(v.N != 0)
+	case Time:
+		return v.Time().Format("2006-01-02T15:04:05.000Z07:00")
+	}
+	return ""
+}
+
+// Batch is a page of records sharing one field list.
+type Batch struct {
+	// Fields names the columns; Cells holds len(Fields) values per row.
+	Fields []string
+	Cells  []Value
+
+	// Split names the unit of source input the rows came from (an S3 object
+	// key, a query page); errors and per-object outputs use it.
+	Split string
+	// FirstLine is the 1-based line (or record number) of the first row in
+	// Split, so errors can point at the failing record.
+	FirstLine int64
+	// Final marks the last batch of Split. The engine passes every batch of a
+	// split in order, even one emptied by filtering, so Final always arrives.
+	Final bool
+	// SourceBytes is how many input bytes this batch was parsed from.
+	SourceBytes int64
+}
+
+// Width is the number of fields per row.
+func (b *Batch) Width() int { return len(b.Fields) }
+
+// Len is the number of rows.
+func (b *Batch) Len() int {
+	if len(b.Fields) == 0 {
+		return 0
+	}
+	return len(b.Cells) / len(b.Fields)
+}
+
+// Row returns row i's cells; writes through it change the batch.
+func (b *Batch) Row(i int) []Value {
+	w := len(b.Fields)
+	return b.Cells[i*w : (i+1)*w : (i+1)*w]
+}
+
+// Index returns the column of field name, or -1.
+func (b *Batch) Index(name string) int {
+	for i, f := range b.Fields {
+		if f == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// AppendRow adds one row; len(row) must equal Width.
+func (b *Batch) AppendRow(row []Value) { b.Cells = append(b.Cells, row...) }
+
+// FieldType is a field's declared type, as AppFlow names them in
+// DESTINATION_DATA_TYPE and DATA_TYPE task properties and in entity
+// descriptions ("string", "integer", "double", "boolean", "datetime", ...).
+type FieldType string

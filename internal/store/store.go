@@ -1,0 +1,180 @@
+// Package store keeps appflowd's resources durably: connector profiles,
+// flows, execution records, connector registrations, tags and idempotency
+// tokens. Drivers: sqlitestore (the embedded default) and pgstore.
+//
+// Rows hold the API's own shapes as JSON documents (Doc fields) beside the
+// few columns that are queried; the store never interprets a document.
+// Every key is scoped by account id.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/fault"
+)
+
+// ErrNotFound and ErrConflict are what drivers return; they carry fault codes.
+var (
+	ErrNotFound = &fault.Error{Code: fault.NotFound, Msg: "not found"}
+	ErrConflict = &fault.Error{Code: fault.Conflict, Msg: "already exists or changed concurrently"}
+)
+
+// IsNotFound reports whether err is (or wraps) ErrNotFound.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// IsConflict reports whether err is (or wraps) ErrConflict.
+func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }
+
+// Profile is a stored connector profile.
+type Profile struct {
+	AccountID     string
+	Name          string
+	Arn           string
+	ConnectorType string
+	Label         string // custom connector label, "" otherwise
+	// Doc is the profile as DescribeConnectorProfiles returns it (no secrets).
+	Doc []byte
+	// Credentials is the sealed (encrypted) credentials JSON.
+	Credentials []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Flow is a stored flow.
+type Flow struct {
+	AccountID string
+	Name      string
+	Arn       string
+	Status    string // FlowStatus
+	// Doc is the flow definition as DescribeFlow returns it.
+	Doc []byte
+	// State is the engine's and scheduler's own JSON (watermarks, failure
+	// counts); never shown through the API.
+	State     []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Version increases on every update; FlowUpdate checks it.
+	Version int64
+}
+
+// Execution is one run of a flow.
+type Execution struct {
+	AccountID   string
+	FlowName    string
+	ExecutionID string
+	Status      string // ExecutionStatus
+	// Doc is the ExecutionRecord as DescribeFlowExecutionRecords returns it.
+	Doc       []byte
+	StartedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Registration is a registered custom connector.
+type Registration struct {
+	AccountID string
+	Label     string
+	Arn       string
+	Doc       []byte // ConnectorConfiguration + ConnectorDetail, as the service keeps them
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Token is one clientToken use.
+type Token struct {
+	AccountID string
+	Operation string
+	Token     string
+	// RequestHash identifies the request's input (without the token).
+	RequestHash string
+	// Response is the JSON of the first call's result; nil while it runs.
+	Response  []byte
+	CreatedAt time.Time
+}
+
+// Page asks for part of a list: Limit rows after the opaque cursor After.
+type Page struct {
+	After string // "" = from the start
+	Limit int    // <= 0: driver default (100)
+}
+
+type ProfileListParams struct {
+	AccountID     string
+	ConnectorType string   // "" = any
+	Label         string   // "" = any
+	Names         []string // nil = any
+	Page          Page
+}
+
+type FlowListParams struct {
+	AccountID string
+	Page      Page
+}
+
+type ExecutionListParams struct {
+	AccountID string
+	FlowName  string
+	Page      Page // newest first (StartedAt desc, then ExecutionID desc)
+}
+
+type RegistrationListParams struct {
+	AccountID string
+	Page      Page
+}
+
+// TokenClaimResult says what a claim found.
+type TokenClaimResult struct {
+	// Existing is the earlier use of the token, nil when this claim is the
+	// first within the TTL (the caller must then run and TokenComplete).
+	Existing *Token
+}
+
+// Store is the durable state of appflowd. Methods are entity-then-verb with
+// one params value; lists return the next cursor ("" at the end).
+type Store interface {
+	ProfileCreate(ctx context.Context, p *Profile) error // ErrConflict if the name exists
+	ProfileGet(ctx context.Context, accountID, name string) (*Profile, error)
+	ProfileUpdate(ctx context.Context, p *Profile) error // ErrNotFound if missing
+	ProfileDelete(ctx context.Context, accountID, name string) error
+	ProfileList(ctx context.Context, params *ProfileListParams) ([]*Profile, string, error)
+
+	FlowCreate(ctx context.Context, f *Flow) error // sets Version 1; ErrConflict if the name exists
+	FlowGet(ctx context.Context, accountID, name string) (*Flow, error)
+	// FlowUpdate writes f if the stored Version equals f.Version, then
+	// increments f.Version; otherwise ErrConflict.
+	FlowUpdate(ctx context.Context, f *Flow) error
+	FlowDelete(ctx context.Context, accountID, name string) error // also deletes its executions
+	FlowList(ctx context.Context, params *FlowListParams) ([]*Flow, string, error)
+	// FlowsUsingProfile names the flows whose source or destination uses the profile.
+	FlowsUsingProfile(ctx context.Context, accountID, profileName string) ([]string, error)
+
+	ExecutionCreate(ctx context.Context, e *Execution) error
+	ExecutionGet(ctx context.Context, accountID, flowName, executionID string) (*Execution, error)
+	ExecutionUpdate(ctx context.Context, e *Execution) error
+	ExecutionList(ctx context.Context, params *ExecutionListParams) ([]*Execution, string, error)
+
+	RegistrationCreate(ctx context.Context, r *Registration) error
+	RegistrationGet(ctx context.Context, accountID, label string) (*Registration, error)
+	RegistrationUpdate(ctx context.Context, r *Registration) error
+	RegistrationDelete(ctx context.Context, accountID, label string) error
+	RegistrationList(ctx context.Context, params *RegistrationListParams) ([]*Registration, string, error)
+
+	// Tags are keyed by resource ARN.
+	TagsGet(ctx context.Context, arn string) (map[string]string, error) // empty map if none
+	TagsSet(ctx context.Context, arn string, tags map[string]string) error
+	TagsRemove(ctx context.Context, arn string, keys []string) error
+	TagsDeleteAll(ctx context.Context, arn string) error
+
+	// TokenClaim records the first use of (account, operation, token) and
+	// returns nothing, or returns the earlier use if one exists newer than
+	// notBefore (older ones are replaced). Concurrent claims of one token:
+	// exactly one sees Existing == nil.
+	TokenClaim(ctx context.Context, t *Token, notBefore time.Time) (*TokenClaimResult, error)
+	// TokenComplete stores the response of a claimed token.
+	TokenComplete(ctx context.Context, accountID, operation, token string, response []byte) error
+	// TokenRelease forgets a claim whose call failed, so a retry can run.
+	TokenRelease(ctx context.Context, accountID, operation, token string) error
+
+	Close() error
+}
