@@ -52,9 +52,13 @@ type Flow struct {
 	Doc []byte
 	// State is the engine's and scheduler's own JSON (watermarks, failure
 	// counts); never shown through the API.
-	State     []byte
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	State []byte
+	// ProfileNames are the connector profiles the flow's source and
+	// destinations use; FlowCreate and FlowUpdate keep them for
+	// FlowsUsingProfile. Drivers return them sorted and without duplicates.
+	ProfileNames []string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 	// Version increases on every update; FlowUpdate checks it.
 	Version int64
 }
@@ -132,6 +136,11 @@ type TokenClaimResult struct {
 
 // Store is the durable state of appflowd. Methods are entity-then-verb with
 // one params value; lists return the next cursor ("" at the end).
+//
+// Drivers keep times in UTC at microsecond precision and write the stored
+// value back into the struct they were given; a zero CreatedAt, UpdatedAt or
+// StartedAt is stored as the current time. A malformed cursor is a
+// fault.Invalid error.
 type Store interface {
 	ProfileCreate(ctx context.Context, p *Profile) error // ErrConflict if the name exists
 	ProfileGet(ctx context.Context, accountID, name string) (*Profile, error)
