@@ -69,7 +69,8 @@ func parseEpoch(s string) (time.Time, error) {
 			return time.Time{}, bad
 		}
 		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), nil
+		// float64 carries ~16 digits: keep microseconds, drop the noise below.
+		return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3).UTC(), nil
 	}
 	intPart, fracPart, _ := strings.Cut(s, ".")
 	neg := strings.HasPrefix(intPart, "-")
