@@ -63,7 +63,7 @@ func TestValidate(t *testing.T) {
 		{
 			name: "length counts runes, not bytes",
 			// 256 two-byte runes: 512 bytes but within max 256.
-			in: &DescribeFlowRequest{FlowName: "a" + strings.Repeat("é", 255)},
+			in:   &DescribeFlowRequest{FlowName: "a" + strings.Repeat("é", 255)},
 			want: []string{`Value 'a` + strings.Repeat("é", 255) + `' at 'flowName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9][\w!@#.-]+`},
 		},
 		{
