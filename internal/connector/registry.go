@@ -29,6 +29,55 @@ type Capabilities struct {
 	// MinScheduleInterval is the shortest schedule period, in minutes, the
 	// connector allows (1 for BYMINUTE sources, 60 for HOURLY ones).
 	MinScheduleMinutes int
+	// UnionKey names this type in the model's per-connector unions
+	// (SourceConnectorProperties, ConnectorOperator, ConnectorMetadata,
+	// ConnectorProfileProperties, ...), which spell three types differently:
+	// GoogleAnalytics, ServiceNow, InforNexus.
+	UnionKey string
+	// HasMetadata says connectorMetadata has a member for this type
+	// (LookoutMetrics has none).
+	HasMetadata bool
+	// DataTransferAPIs and OAuth2GrantTypes fill SalesforceMetadata's
+	// dataTransferApis and oauth2GrantTypesSupported.
+	DataTransferAPIs []string
+	OAuth2GrantTypes []string
+}
+
+// fill returns c with every zero field taken from from; booleans are
+// filled when false, so a driver cannot deny what the catalog grants.
+func (c Capabilities) fill(from Capabilities) Capabilities {
+	fillString(&c.Type, from.Type)
+	fillString(&c.Description, from.Description)
+	c.CanUseAsSource = c.CanUseAsSource || from.CanUseAsSource
+	c.CanUseAsDestination = c.CanUseAsDestination || from.CanUseAsDestination
+	c.NeedsProfile = c.NeedsProfile || from.NeedsProfile
+	fillList(&c.TriggerTypes, from.TriggerTypes)
+	fillList(&c.Frequencies, from.Frequencies)
+	fillList(&c.SupportedDestinations, from.SupportedDestinations)
+	fillList(&c.Operators, from.Operators)
+	fillList(&c.WriteOperations, from.WriteOperations)
+	c.PrivateLinkEnabled = c.PrivateLinkEnabled || from.PrivateLinkEnabled
+	fillList(&c.OAuthScopes, from.OAuthScopes)
+	if c.MinScheduleMinutes == 0 {
+		c.MinScheduleMinutes = from.MinScheduleMinutes
+	}
+	fillString(&c.UnionKey, from.UnionKey)
+	c.HasMetadata = c.HasMetadata || from.HasMetadata
+	fillList(&c.DataTransferAPIs, from.DataTransferAPIs)
+	fillList(&c.OAuth2GrantTypes, from.OAuth2GrantTypes)
+	return c
+}
+
+func fillString(dst *string, from string) {
+	if *dst == "" {
+		*dst = from
+	}
+}
+
+func fillList(dst *[]string, from []string) {
+	if len(*dst) == 0 && len(from) > 0 {
+		*dst = append([]string(nil), from...)
+	}
 }
 
 // Spec registers a connector type.
@@ -57,15 +106,28 @@ func Default() *Registry { return defaultRegistry }
 // duplicate, as database/sql does: that is a programming error.
 func Register(s Spec) { defaultRegistry.Register(s) }
 
-// Register adds s; a spec with Open replaces one without (a catalog entry
-// becoming runnable), any other duplicate panics.
+// Register adds s. A type may be registered twice only as a catalog entry
+// (Open nil, internal/connector/catalog) and a driver (Open set), in either
+// order, since init order is not ours to choose: the result runs the
+// driver's Open, with the driver's capabilities where it set them and the
+// catalog's elsewhere. Any other duplicate panics.
 func (r *Registry) Register(s Spec) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if old, ok := r.specs[s.Type]; ok && (old.Open != nil || s.Open == nil) {
+	old, ok := r.specs[s.Type]
+	if !ok {
+		r.specs[s.Type] = s
+		return
+	}
+	if (old.Open == nil) == (s.Open == nil) {
 		panic("connector: Register called twice for " + s.Type)
 	}
-	r.specs[s.Type] = s
+	driver, catalog := s, old
+	if s.Open == nil {
+		driver, catalog = old, s
+	}
+	driver.Capabilities = driver.Capabilities.fill(catalog.Capabilities)
+	r.specs[s.Type] = driver
 }
 
 // Lookup returns the spec of a connector type.
@@ -202,5 +264,5 @@ func wrap(err error, format string, args ...any) error {
 	if code == fault.Unknown {
 		code = fault.ConnectorServer
 	}
-	return fault.Wrap(code, err, fmt.Sprintf(format, args...))
+	return fault.Wrap(code, err, "%s", fmt.Sprintf(format, args...))
 }
