@@ -1,0 +1,317 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/store"
+	"github.com/appflowd/appflowd/internal/wire"
+)
+
+// An execution's document (store.Execution.Doc) is the JSON of exactly the
+// wire.ExecutionRecord that DescribeFlowExecutionRecords returns; the runner
+// (internal/runner) reads and writes the same shape. The Status column is
+// authoritative for executionStatus.
+
+// execNoEngine is the executionMessage of a run started by a process without
+// a flow engine: the run is recorded, and fails, rather than faking success.
+const execNoEngine = "appflowd was started without a flow engine"
+
+// execStart records a new InProgress run of an on-demand flow and hands it
+// to the runner. The execution id is returned even when no runner exists;
+// the record then says why the run failed.
+func (s *Service) execStart(ctx context.Context, account, flowName string) (string, error) {
+	now := s.d.Now().UTC().Truncate(time.Millisecond)
+	id := uuid.NewString()
+	zero := int64(0)
+	rec := wire.ExecutionRecord{
+		ExecutionId:     id,
+		ExecutionStatus: wire.ExecutionStatusInProgress,
+		ExecutionResult: &wire.ExecutionResult{BytesProcessed: &zero, BytesWritten: &zero, RecordsProcessed: &zero},
+		StartedAt:       wire.NewTimestamp(now),
+		LastUpdatedAt:   wire.NewTimestamp(now),
+	}
+	e, err := execRow(account, flowName, &rec)
+	if err != nil {
+		return "", err
+	}
+	e.StartedAt = now
+	if err := s.d.Store.ExecutionCreate(ctx, e); err != nil {
+		if store.IsNotFound(err) || store.IsConflict(err) {
+			// The flow was deleted between the read and this write.
+			return "", flowNotFound(flowName)
+		}
+		return "", fault.Wrap(fault.Internal, err, "record execution of flow %s", flowName)
+	}
+	if s.d.Runner == nil {
+		if err := s.execFail(ctx, e, &rec, execNoEngine); err != nil {
+			return "", err
+		}
+		return id, nil
+	}
+	// The run outlives the request; keep the caller's values, not its deadline.
+	if err := s.d.Runner.Start(context.WithoutCancel(ctx), account, flowName, id); err != nil {
+		if ferr := s.execFail(context.WithoutCancel(ctx), e, &rec, "The flow run could not be started"); ferr != nil {
+			s.d.Logger.Warn("mark an unstarted execution failed", "flow", flowName, "execution", id, "err", ferr)
+		}
+		if fault.CodeOf(err) == fault.Unknown {
+			return "", fault.Wrap(fault.Internal, err, "start flow %s", flowName)
+		}
+		return "", err
+	}
+	return id, nil
+}
+
+// execFail marks a run Error with message.
+func (s *Service) execFail(ctx context.Context, e *store.Execution, rec *wire.ExecutionRecord, message string) error {
+	now := s.d.Now().UTC().Truncate(time.Millisecond)
+	rec.ExecutionStatus = wire.ExecutionStatusError
+	rec.LastUpdatedAt = wire.NewTimestamp(now)
+	if rec.ExecutionResult == nil {
+		rec.ExecutionResult = &wire.ExecutionResult{}
+	}
+	rec.ExecutionResult.ErrorInfo = &wire.ErrorInfo{ExecutionMessage: message}
+	return s.execWrite(ctx, e, rec, now)
+}
+
+// execWrite stores rec as e's document.
+func (s *Service) execWrite(ctx context.Context, e *store.Execution, rec *wire.ExecutionRecord, now time.Time) error {
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return fault.Wrap(fault.Internal, err, "encode execution %s", e.ExecutionID)
+	}
+	e.Doc, e.Status, e.UpdatedAt = body, string(rec.ExecutionStatus), now
+	if err := s.d.Store.ExecutionUpdate(ctx, e); err != nil {
+		return fault.Wrap(fault.Internal, err, "update execution %s", e.ExecutionID)
+	}
+	return nil
+}
+
+// execRow is the store row of a record.
+func execRow(account, flowName string, rec *wire.ExecutionRecord) (*store.Execution, error) {
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "encode execution %s", rec.ExecutionId)
+	}
+	e := &store.Execution{
+		AccountID: account, FlowName: flowName, ExecutionID: rec.ExecutionId,
+		Status: string(rec.ExecutionStatus), Doc: body,
+	}
+	if rec.StartedAt != nil {
+		e.StartedAt = rec.StartedAt.Time
+	}
+	if rec.LastUpdatedAt != nil {
+		e.UpdatedAt = rec.LastUpdatedAt.Time
+	}
+	return e, nil
+}
+
+// execRecord decodes a stored execution.
+func execRecord(e *store.Execution) (*wire.ExecutionRecord, error) {
+	var rec wire.ExecutionRecord
+	if err := json.Unmarshal(e.Doc, &rec); err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "decode execution %s of flow %s", e.ExecutionID, e.FlowName)
+	}
+	if rec.ExecutionId == "" {
+		rec.ExecutionId = e.ExecutionID
+	}
+	if e.Status != "" {
+		rec.ExecutionStatus = wire.ExecutionStatus(e.Status)
+	}
+	return &rec, nil
+}
+
+// execNewest is the flow's most recently started run, or nil.
+func (s *Service) execNewest(ctx context.Context, account, flowName string) (*wire.ExecutionRecord, error) {
+	rows, _, err := s.d.Store.ExecutionList(ctx, &store.ExecutionListParams{AccountID: account, FlowName: flowName, Page: store.Page{Limit: 1}})
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "read executions of flow %s", flowName)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return execRecord(rows[0])
+}
+
+// execDetails is a flow's lastRunExecutionDetails from its newest run.
+func execDetails(rec *wire.ExecutionRecord) *wire.ExecutionDetails {
+	d := &wire.ExecutionDetails{MostRecentExecutionStatus: rec.ExecutionStatus, MostRecentExecutionTime: rec.LastUpdatedAt}
+	if d.MostRecentExecutionTime == nil {
+		d.MostRecentExecutionTime = rec.StartedAt
+	}
+	var msg string
+	if r := rec.ExecutionResult; r != nil && r.ErrorInfo != nil {
+		msg = r.ErrorInfo.ExecutionMessage
+	}
+	switch rec.ExecutionStatus {
+	case wire.ExecutionStatusSuccessful:
+		msg = flowMsgSuccess
+	case wire.ExecutionStatusInProgress:
+		if msg == "" {
+			msg = "Flow run in progress"
+		}
+	case wire.ExecutionStatusCancelStarted:
+		if msg == "" {
+			msg = "Cancellation of the flow run started"
+		}
+	case wire.ExecutionStatusCanceled:
+		if msg == "" {
+			msg = "Flow run canceled"
+		}
+	case wire.ExecutionStatusError:
+		if msg == "" {
+			msg = "Flow run failed"
+		}
+	}
+	d.MostRecentExecutionMessage = msg
+	return d
+}
+
+// execRunning lists the ids of the flow's runs in progress, newest first;
+// withCancelling adds runs whose cancellation has started.
+func (s *Service) execRunning(ctx context.Context, account, flowName string, withCancelling bool) ([]string, error) {
+	var ids []string
+	after := ""
+	for {
+		rows, next, err := s.d.Store.ExecutionList(ctx, &store.ExecutionListParams{
+			AccountID: account, FlowName: flowName, Page: store.Page{After: after, Limit: 100}})
+		if err != nil {
+			return nil, fault.Wrap(fault.Internal, err, "read executions of flow %s", flowName)
+		}
+		for _, e := range rows {
+			st := wire.ExecutionStatus(e.Status)
+			if st == wire.ExecutionStatusInProgress || (withCancelling && st == wire.ExecutionStatusCancelStarted) {
+				ids = append(ids, e.ExecutionID)
+			}
+		}
+		if next == "" {
+			return ids, nil
+		}
+		after = next
+	}
+}
+
+// DescribeFlowExecutionRecords lists a flow's runs, newest first.
+func (s *Service) DescribeFlowExecutionRecords(ctx context.Context, in *wire.DescribeFlowExecutionRecordsRequest) (*wire.DescribeFlowExecutionRecordsResponse, error) {
+	account := s.account(ctx)
+	if _, _, err := s.flowGet(ctx, account, in.FlowName); err != nil {
+		return nil, err
+	}
+	limit := flowPageSize
+	if in.MaxResults != nil {
+		limit = int(*in.MaxResults)
+	}
+	rows, next, err := s.d.Store.ExecutionList(ctx, &store.ExecutionListParams{
+		AccountID: account, FlowName: in.FlowName, Page: store.Page{After: in.NextToken, Limit: limit}})
+	if err != nil {
+		if fault.Is(err, fault.Invalid) {
+			return nil, fault.New(fault.Invalid, "Invalid nextToken.")
+		}
+		return nil, fault.Wrap(fault.Internal, err, "list executions of flow %s", in.FlowName)
+	}
+	out := &wire.DescribeFlowExecutionRecordsResponse{FlowExecutions: []wire.ExecutionRecord{}, NextToken: next}
+	for _, e := range rows {
+		rec, err := execRecord(e)
+		if err != nil {
+			return nil, err
+		}
+		out.FlowExecutions = append(out.FlowExecutions, *rec)
+	}
+	return out, nil
+}
+
+// CancelFlowExecutions asks the runner to stop runs in progress (spec §10):
+// the given ids, or every run in progress when none are given. Ids that are
+// unknown, of another flow, or not in progress come back as
+// invalidExecutions. The runner moves the others to CancelStarted, then
+// Canceled.
+func (s *Service) CancelFlowExecutions(ctx context.Context, in *wire.CancelFlowExecutionsRequest) (*wire.CancelFlowExecutionsResponse, error) {
+	account := s.account(ctx)
+	if _, _, err := s.flowGet(ctx, account, in.FlowName); err != nil {
+		return nil, err
+	}
+	var cancel, invalid []string
+	if len(in.ExecutionIds) == 0 {
+		ids, err := s.execRunning(ctx, account, in.FlowName, false)
+		if err != nil {
+			return nil, err
+		}
+		cancel = ids
+	} else {
+		seen := map[string]bool{}
+		for _, id := range in.ExecutionIds {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			e, err := s.d.Store.ExecutionGet(ctx, account, in.FlowName, id)
+			switch {
+			case store.IsNotFound(err):
+				invalid = append(invalid, id)
+			case err != nil:
+				return nil, fault.Wrap(fault.Internal, err, "read execution %s of flow %s", id, in.FlowName)
+			case wire.ExecutionStatus(e.Status) != wire.ExecutionStatusInProgress:
+				invalid = append(invalid, id)
+			default:
+				cancel = append(cancel, id)
+			}
+		}
+	}
+	if len(cancel) > 0 {
+		notRunning, err := s.execCancel(ctx, account, in.FlowName, cancel)
+		if err != nil {
+			return nil, err
+		}
+		invalid = append(invalid, notRunning...)
+	}
+	return &wire.CancelFlowExecutionsResponse{InvalidExecutions: invalid}, nil
+}
+
+// execCancel hands ids to the runner. Without a runner nothing can be
+// executing them (a run left InProgress by a process that had an engine), so
+// their records are closed as Canceled here.
+func (s *Service) execCancel(ctx context.Context, account, flowName string, ids []string) ([]string, error) {
+	if s.d.Runner != nil {
+		notRunning, err := s.d.Runner.Cancel(ctx, account, flowName, ids)
+		if err != nil {
+			if fault.CodeOf(err) == fault.Unknown {
+				return nil, fault.Wrap(fault.Internal, err, "cancel executions of flow %s", flowName)
+			}
+			return nil, err
+		}
+		return notRunning, nil
+	}
+	var notRunning []string
+	for _, id := range ids {
+		e, err := s.d.Store.ExecutionGet(ctx, account, flowName, id)
+		if store.IsNotFound(err) {
+			notRunning = append(notRunning, id)
+			continue
+		}
+		if err != nil {
+			return nil, fault.Wrap(fault.Internal, err, "read execution %s of flow %s", id, flowName)
+		}
+		rec, err := execRecord(e)
+		if err != nil {
+			return nil, err
+		}
+		if rec.ExecutionStatus != wire.ExecutionStatusInProgress {
+			notRunning = append(notRunning, id)
+			continue
+		}
+		now := s.d.Now().UTC().Truncate(time.Millisecond)
+		rec.ExecutionStatus, rec.LastUpdatedAt = wire.ExecutionStatusCanceled, wire.NewTimestamp(now)
+		if rec.ExecutionResult == nil {
+			rec.ExecutionResult = &wire.ExecutionResult{}
+		}
+		rec.ExecutionResult.ErrorInfo = &wire.ErrorInfo{ExecutionMessage: "Flow run canceled without a flow engine"}
+		if err := s.execWrite(ctx, e, rec, now); err != nil {
+			return nil, err
+		}
+	}
+	return notRunning, nil
+}

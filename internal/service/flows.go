@@ -1,0 +1,843 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/schedule"
+	"github.com/appflowd/appflowd/internal/store"
+	"github.com/appflowd/appflowd/internal/transform"
+	"github.com/appflowd/appflowd/internal/wire"
+)
+
+// The flow document (store.Flow.Doc) is the JSON of a wire.DescribeFlowResponse
+// without tags (kept in the tags table), lastRunExecutionDetails and
+// lastRunMetadataCatalogDetails (both read from the newest execution). The
+// Status column is authoritative for flowStatus: the runner may change it
+// (deactivation after repeated failures) without rewriting the document.
+
+const (
+	// flowQuota is AppFlow's default number of flows per account (spec §11).
+	flowQuota = 1000
+	// flowPageSize is the default maxResults of every paginated call (spec §1.7).
+	flowPageSize = 20
+	// flowWriteAttempts bounds the read-modify-write retries when a concurrent
+	// writer (another request, the runner) bumped the flow's version.
+	flowWriteAttempts = 5
+	// flowMsgSuccess is AppFlow's own wording for a successful last run.
+	flowMsgSuccess = "Successfully ran the flow"
+)
+
+// flowDef is the part of a flow that CreateFlow and UpdateFlow both carry.
+type flowDef struct {
+	Trigger *wire.TriggerConfig
+	Source  *wire.SourceFlowConfig
+	Dests   []wire.DestinationFlowConfig
+	Tasks   []wire.Task
+}
+
+// flowChecked is what flowCheck learned about a definition.
+type flowChecked struct {
+	ProfileNames []string
+}
+
+func (s *Service) flowRegistry() *connector.Registry {
+	if s.d.Registry != nil {
+		return s.d.Registry
+	}
+	return connector.Default()
+}
+
+// flowPrincipal is the createdBy/lastUpdatedBy of a call. Without IAM the
+// account root is the only principal we can name (spec §2).
+func (s *Service) flowPrincipal(ctx context.Context) string {
+	return "arn:aws:iam::" + s.account(ctx) + ":root"
+}
+
+// flowDefaultKMSArn is the account's stand-in for AppFlow's AWS-managed key:
+// AppFlow reports a kmsArn even when none was given (spec §4.1). It is
+// derived from (region, account), so it is stable across restarts and
+// replicas.
+func (s *Service) flowDefaultKMSArn(ctx context.Context) string {
+	account := s.account(ctx)
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("appflowd:kms:aws/appflow:"+s.d.Region+":"+account))
+	return "arn:aws:kms:" + s.d.Region + ":" + account + ":key/" + id.String()
+}
+
+func flowNotFound(name string) error {
+	return fault.New(fault.NotFound, "Flow with name %s does not exist.", name)
+}
+
+// flowGet reads a flow and its document; a missing flow is NotFound.
+func (s *Service) flowGet(ctx context.Context, account, name string) (*store.Flow, *wire.DescribeFlowResponse, error) {
+	f, err := s.d.Store.FlowGet(ctx, account, name)
+	if store.IsNotFound(err) {
+		return nil, nil, flowNotFound(name)
+	}
+	if err != nil {
+		return nil, nil, fault.Wrap(fault.Internal, err, "read flow %s", name)
+	}
+	var doc wire.DescribeFlowResponse
+	if err := json.Unmarshal(f.Doc, &doc); err != nil {
+		return nil, nil, fault.Wrap(fault.Internal, err, "decode flow %s", name)
+	}
+	if f.Status != "" {
+		doc.FlowStatus = wire.FlowStatus(f.Status)
+	}
+	return f, &doc, nil
+}
+
+// flowCheck applies AppFlow's semantic rules to a definition (the model's
+// constraints were checked by restjson): one destination, connector
+// capabilities, existing profiles of the right type, a supported trigger, a
+// valid schedule, and a task list the transform compiles.
+func (s *Service) flowCheck(ctx context.Context, op string, d *flowDef) (*flowChecked, error) {
+	if len(d.Dests) != 1 {
+		return nil, fault.New(fault.Invalid, "Exactly one destination is supported in destinationFlowConfigList, got %d.", len(d.Dests))
+	}
+	src, dst := d.Source, &d.Dests[0]
+	var out flowChecked
+	srcSpec, err := s.flowCheckEnd(ctx, "source", src.ConnectorType, src.ConnectorProfileName, src.SourceConnectorProperties)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.flowCheckEnd(ctx, "destination", dst.ConnectorType, dst.ConnectorProfileName, dst.DestinationConnectorProperties); err != nil {
+		return nil, err
+	}
+	if len(srcSpec.SupportedDestinations) > 0 && !slices.Contains(srcSpec.SupportedDestinations, string(dst.ConnectorType)) {
+		return nil, fault.New(fault.Invalid, "Destination connector %s is not supported for source connector %s.", dst.ConnectorType, src.ConnectorType)
+	}
+	for _, n := range []string{src.ConnectorProfileName, dst.ConnectorProfileName} {
+		if n != "" && !slices.Contains(out.ProfileNames, n) {
+			out.ProfileNames = append(out.ProfileNames, n)
+		}
+	}
+	sort.Strings(out.ProfileNames)
+
+	if err := flowCheckTrigger(d.Trigger, srcSpec); err != nil {
+		return nil, err
+	}
+	if err := flowCheckTasks(op, d.Tasks, src.ConnectorType); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// flowCheckTasks refuses a task list early, at CreateFlow or UpdateFlow,
+// rather than at the first run: the transform compiles it, and a
+// record-based source (every source but S3) needs a projection or a Map_all
+// (spec §4.1.6).
+func flowCheckTasks(op string, tasks []wire.Task, source wire.ConnectorType) error {
+	tt := make([]transform.Task, len(tasks))
+	projected := false
+	for i, t := range tasks {
+		operator, err := flowOperator(t.ConnectorOperator, source)
+		if err != nil {
+			return err
+		}
+		tt[i] = transform.Task{Type: string(t.TaskType), SourceFields: t.SourceFields, Operator: operator,
+			DestinationField: t.DestinationField, Properties: t.TaskProperties}
+		if t.TaskType == wire.TaskTypeMapAll || (t.TaskType == wire.TaskTypeFilter && operator == "PROJECTION") {
+			projected = true
+		}
+	}
+	if !projected && source != wire.ConnectorTypeS3 {
+		return fault.New(fault.Invalid, "%s request failed: [Task Validation Error: You must specify a projection task or a MAP_ALL task]", op)
+	}
+	if _, err := transform.Compile(tt, transform.Options{SourceConnector: string(source)}); err != nil {
+		if fault.CodeOf(err) == fault.Unknown {
+			return fault.Wrap(fault.Invalid, err, "%s request failed: [Task Validation Error]", op)
+		}
+		return err
+	}
+	return nil
+}
+
+// flowOperator is a task's connectorOperator value. The union should be
+// keyed by the source connector (data-plane spec §13.1); a single member
+// under another key is read all the same (the transform takes the value
+// whichever key it came under), more than one is refused as ambiguous.
+func flowOperator(co *wire.ConnectorOperator, source wire.ConnectorType) (string, error) {
+	if co == nil {
+		return "", nil
+	}
+	members, err := unionMembers(co)
+	if err != nil {
+		return "", err
+	}
+	raw, ok := members[flowUnionKey(source)]
+	if !ok {
+		if len(members) > 1 {
+			return "", fault.New(fault.Invalid, "A task's connectorOperator must have one member, keyed by the source connector type %s.", source)
+		}
+		for _, r := range members {
+			raw = r
+		}
+	}
+	if raw == nil {
+		return "", nil
+	}
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", fault.Wrap(fault.Invalid, err, "connectorOperator")
+	}
+	return v, nil
+}
+
+// flowCheckEnd checks one end of a flow: the connector type can play the
+// role, its properties member is present, and its profile exists and is of
+// the same type. It returns the connector's spec.
+func (s *Service) flowCheckEnd(ctx context.Context, role string, typ wire.ConnectorType, profile string, props any) (connector.Spec, error) {
+	spec, ok := s.flowRegistry().Lookup(string(typ))
+	if !ok {
+		return spec, fault.New(fault.Invalid, "Connector type %s is not supported.", typ)
+	}
+	member := "sourceConnectorProperties"
+	can := spec.CanUseAsSource
+	if role == "destination" {
+		member, can = "destinationConnectorProperties", spec.CanUseAsDestination
+	}
+	if !can {
+		return spec, fault.New(fault.Invalid, "Connector type %s cannot be used as a %s.", typ, role)
+	}
+	raw, err := unionMember(props, string(typ))
+	if err != nil || len(raw) == 0 || string(raw) == "null" {
+		return spec, fault.New(fault.Invalid, "%s.%s is required when the %s connector type is %s.", member, flowUnionKey(typ), role, typ)
+	}
+	if profile == "" {
+		if spec.NeedsProfile || typ == wire.ConnectorTypeCustomConnector {
+			return spec, fault.New(fault.Invalid, "A connectorProfileName is required for the %s connector %s.", role, typ)
+		}
+		return spec, nil
+	}
+	p, err := s.d.Store.ProfileGet(ctx, s.account(ctx), profile)
+	if store.IsNotFound(err) {
+		return spec, fault.New(fault.NotFound, "Connector Profile with name %s does not exist.", profile)
+	}
+	if err != nil {
+		return spec, fault.Wrap(fault.Internal, err, "read connector profile %s", profile)
+	}
+	if p.ConnectorType != string(typ) {
+		return spec, fault.New(fault.Invalid, "Connector Profile %s is of connector type %s, but the %s connector type is %s.", profile, p.ConnectorType, role, typ)
+	}
+	return spec, nil
+}
+
+// flowUnionKey is the union member name of a connector type, for messages:
+// the enum spells a few types differently from the union keys.
+func flowUnionKey(typ wire.ConnectorType) string {
+	switch typ {
+	case wire.ConnectorTypeGoogleanalytics:
+		return "GoogleAnalytics"
+	case wire.ConnectorTypeServicenow:
+		return "ServiceNow"
+	case wire.ConnectorTypeInfornexus:
+		return "InforNexus"
+	}
+	return string(typ)
+}
+
+// flowCheckTrigger checks the trigger against the source's supported trigger
+// types and parses a schedule. A connector that lists no trigger types
+// supports OnDemand and Scheduled (every built-in does, spec §7.3).
+func flowCheckTrigger(t *wire.TriggerConfig, src connector.Spec) error {
+	allowed := src.TriggerTypes
+	if len(allowed) == 0 {
+		allowed = []string{string(wire.TriggerTypeOnDemand), string(wire.TriggerTypeScheduled)}
+	}
+	if !slices.Contains(allowed, string(t.TriggerType)) {
+		return fault.New(fault.Invalid, "Trigger type %s is not supported for source connector %s; supported trigger types: %s.",
+			t.TriggerType, src.Type, strings.Join(allowed, ", "))
+	}
+	if t.TriggerType != wire.TriggerTypeScheduled {
+		return nil
+	}
+	if t.TriggerProperties == nil || t.TriggerProperties.Scheduled == nil || t.TriggerProperties.Scheduled.ScheduleExpression == "" {
+		return fault.New(fault.Invalid, "triggerConfig.triggerProperties.Scheduled.scheduleExpression is required for a Scheduled flow.")
+	}
+	sp := t.TriggerProperties.Scheduled
+	plan := schedule.Plan{Expr: sp.ScheduleExpression}
+	if sp.ScheduleStartTime != nil {
+		plan.StartTime = sp.ScheduleStartTime.Time
+	}
+	if sp.ScheduleEndTime != nil {
+		plan.EndTime = sp.ScheduleEndTime.Time
+	}
+	if sp.ScheduleOffset != nil {
+		plan.Offset = time.Duration(*sp.ScheduleOffset) * time.Second
+	}
+	if err := plan.Validate(); err != nil {
+		return err
+	}
+	if src.MinScheduleMinutes > 0 {
+		sch, err := schedule.Parse(sp.ScheduleExpression)
+		if err != nil {
+			return err
+		}
+		if err := schedule.CheckMinInterval(sch, time.Duration(src.MinScheduleMinutes)*time.Minute); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flowInitialStatus is the status of a new flow (spec §3.1): on-demand flows
+// are ready to run, scheduled and event flows wait for StartFlow.
+func flowInitialStatus(t wire.TriggerType) wire.FlowStatus {
+	if t == wire.TriggerTypeOnDemand {
+		return wire.FlowStatusActive
+	}
+	return wire.FlowStatusDraft
+}
+
+// flowNormalize applies the normalizations AppFlow is observed to make
+// (spec §4.2): a Map_all task's [""] sourceFields come back empty, and an
+// errorHandlingConfig without failOnFirstDestinationError gets false.
+// Everything else is echoed as given.
+func flowNormalize(doc *wire.DescribeFlowResponse) {
+	for i := range doc.Tasks {
+		t := &doc.Tasks[i]
+		if t.TaskType == wire.TaskTypeMapAll && len(t.SourceFields) == 1 && t.SourceFields[0] == "" {
+			t.SourceFields = []string{}
+		}
+	}
+	for i := range doc.DestinationFlowConfigList {
+		p := doc.DestinationFlowConfigList[i].DestinationConnectorProperties
+		if p == nil {
+			continue
+		}
+		for _, c := range flowErrorHandlingConfigs(p) {
+			if c != nil && c.FailOnFirstDestinationError == nil {
+				f := false
+				c.FailOnFirstDestinationError = &f
+			}
+		}
+	}
+}
+
+// flowErrorHandlingConfigs lists the errorHandlingConfig of every
+// destination union member that has one.
+func flowErrorHandlingConfigs(p *wire.DestinationConnectorProperties) []*wire.ErrorHandlingConfig {
+	var out []*wire.ErrorHandlingConfig
+	if p.CustomConnector != nil {
+		out = append(out, p.CustomConnector.ErrorHandlingConfig)
+	}
+	if p.EventBridge != nil {
+		out = append(out, p.EventBridge.ErrorHandlingConfig)
+	}
+	if p.Honeycode != nil {
+		out = append(out, p.Honeycode.ErrorHandlingConfig)
+	}
+	if p.Marketo != nil {
+		out = append(out, p.Marketo.ErrorHandlingConfig)
+	}
+	if p.Redshift != nil {
+		out = append(out, p.Redshift.ErrorHandlingConfig)
+	}
+	if p.SAPOData != nil {
+		out = append(out, p.SAPOData.ErrorHandlingConfig)
+	}
+	if p.Salesforce != nil {
+		out = append(out, p.Salesforce.ErrorHandlingConfig)
+	}
+	if p.Snowflake != nil {
+		out = append(out, p.Snowflake.ErrorHandlingConfig)
+	}
+	if p.Zendesk != nil {
+		out = append(out, p.Zendesk.ErrorHandlingConfig)
+	}
+	return out
+}
+
+// flowSchemaFingerprint identifies what schemaVersion counts (spec §3.5):
+// the source-to-destination field mappings, the field data types, the
+// destination connector types and the partition keys. Task order does not
+// matter.
+func flowSchemaFingerprint(tasks []wire.Task, dests []wire.DestinationFlowConfig) string {
+	var parts []string
+	for _, t := range tasks {
+		switch t.TaskType {
+		case wire.TaskTypeMap, wire.TaskTypeMapAll:
+			fields, _ := json.Marshal(t.SourceFields)
+			parts = append(parts, strings.Join([]string{
+				"map", string(t.TaskType), string(fields), t.DestinationField,
+				t.TaskProperties[string(wire.OperatorPropertiesKeysSourceDataType)],
+				t.TaskProperties[string(wire.OperatorPropertiesKeysDestinationDataType)],
+				t.TaskProperties[string(wire.OperatorPropertiesKeysExcludeSourceFieldsList)],
+			}, "\x00"))
+		case wire.TaskTypePartition:
+			parts = append(parts, "partition\x00"+t.TaskProperties[string(wire.OperatorPropertiesKeysOrderedPartitionKeysList)])
+		}
+	}
+	for _, d := range dests {
+		parts = append(parts, "dest\x00"+string(d.ConnectorType))
+	}
+	sort.Strings(parts)
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x01")))
+	return hex.EncodeToString(sum[:])
+}
+
+// flowCount counts the account's flows, stopping at limit.
+func (s *Service) flowCount(ctx context.Context, account string, limit int) (int, error) {
+	n, after := 0, ""
+	for {
+		flows, next, err := s.d.Store.FlowList(ctx, &store.FlowListParams{AccountID: account, Page: store.Page{After: after, Limit: 100}})
+		if err != nil {
+			return 0, err
+		}
+		n += len(flows)
+		if next == "" || n >= limit {
+			return n, nil
+		}
+		after = next
+	}
+}
+
+// CreateFlow creates a flow: Active when on demand, Draft otherwise.
+func (s *Service) CreateFlow(ctx context.Context, in *wire.CreateFlowRequest) (*wire.CreateFlowResponse, error) {
+	return idempotent(ctx, s, "CreateFlow", in.ClientToken, in, func() (*wire.CreateFlowResponse, error) {
+		return s.createFlow(ctx, in)
+	})
+}
+
+func (s *Service) createFlow(ctx context.Context, in *wire.CreateFlowRequest) (*wire.CreateFlowResponse, error) {
+	account := s.account(ctx)
+	def := &flowDef{Trigger: in.TriggerConfig, Source: in.SourceFlowConfig, Dests: in.DestinationFlowConfigList,
+		Tasks: in.Tasks}
+	checked, err := s.flowCheck(ctx, "Create Flow", def)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.d.Store.FlowGet(ctx, account, in.FlowName); err == nil {
+		return nil, flowExists(in.FlowName)
+	} else if !store.IsNotFound(err) {
+		return nil, fault.Wrap(fault.Internal, err, "read flow %s", in.FlowName)
+	}
+	n, err := s.flowCount(ctx, account, flowQuota)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "count flows")
+	}
+	if n >= flowQuota {
+		return nil, fault.New(fault.QuotaExceeded, "You have reached the quota of %d flows in this account.", flowQuota)
+	}
+
+	now := s.d.Now().UTC().Truncate(time.Millisecond)
+	arn := s.arn(ctx, arnFlow, in.FlowName)
+	status := flowInitialStatus(in.TriggerConfig.TriggerType)
+	kms := in.KmsArn
+	if kms == "" {
+		kms = s.flowDefaultKMSArn(ctx)
+	}
+	principal := s.flowPrincipal(ctx)
+	one := int64(1)
+	doc := wire.DescribeFlowResponse{
+		FlowArn:                   arn,
+		FlowName:                  in.FlowName,
+		Description:               in.Description,
+		KmsArn:                    kms,
+		FlowStatus:                status,
+		SourceFlowConfig:          in.SourceFlowConfig,
+		DestinationFlowConfigList: in.DestinationFlowConfigList,
+		Tasks:                     in.Tasks,
+		TriggerConfig:             in.TriggerConfig,
+		MetadataCatalogConfig:     in.MetadataCatalogConfig,
+		CreatedAt:                 wire.NewTimestamp(now),
+		LastUpdatedAt:             wire.NewTimestamp(now),
+		CreatedBy:                 principal,
+		LastUpdatedBy:             principal,
+		SchemaVersion:             &one,
+	}
+	flowNormalize(&doc)
+	body, err := json.Marshal(&doc)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "encode flow %s", in.FlowName)
+	}
+	f := &store.Flow{
+		AccountID: account, Name: in.FlowName, Arn: arn, Status: string(status), Doc: body,
+		ProfileNames: checked.ProfileNames, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.d.Store.FlowCreate(ctx, f); err != nil {
+		if store.IsConflict(err) {
+			return nil, flowExists(in.FlowName)
+		}
+		return nil, fault.Wrap(fault.Internal, err, "create flow %s", in.FlowName)
+	}
+	// Tags are keyed by ARN and flow names may be reused: clear what a flow of
+	// the same name may have left, then set this one's.
+	if err := s.flowSetTags(ctx, arn, in.Tags); err != nil {
+		_ = s.d.Store.FlowDelete(context.WithoutCancel(ctx), account, in.FlowName)
+		return nil, fault.Wrap(fault.Internal, err, "tag flow %s", in.FlowName)
+	}
+	return &wire.CreateFlowResponse{FlowArn: arn, FlowStatus: status}, nil
+}
+
+func flowExists(name string) error {
+	return fault.New(fault.Conflict, "Conflict executing request: Flow with name %s already exists.", name)
+}
+
+func (s *Service) flowSetTags(ctx context.Context, arn string, tags map[string]string) error {
+	if err := s.d.Store.TagsDeleteAll(ctx, arn); err != nil {
+		return err
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	return s.d.Store.TagsSet(ctx, arn, tags)
+}
+
+// DescribeFlow returns the flow as created or last updated, with its tags
+// and the outcome of its newest run.
+func (s *Service) DescribeFlow(ctx context.Context, in *wire.DescribeFlowRequest) (*wire.DescribeFlowResponse, error) {
+	account := s.account(ctx)
+	f, doc, err := s.flowGet(ctx, account, in.FlowName)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := s.d.Store.TagsGet(ctx, f.Arn)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "read tags of flow %s", in.FlowName)
+	}
+	if len(tags) > 0 {
+		doc.Tags = tags
+	}
+	last, err := s.execNewest(ctx, account, in.FlowName)
+	if err != nil {
+		return nil, err
+	}
+	if last != nil {
+		doc.LastRunExecutionDetails = execDetails(last)
+		if doc.MetadataCatalogConfig != nil && len(last.MetadataCatalogDetails) > 0 {
+			doc.LastRunMetadataCatalogDetails = last.MetadataCatalogDetails
+		}
+	}
+	return doc, nil
+}
+
+// ListFlows lists the account's flows by name, flowPageSize at a time.
+func (s *Service) ListFlows(ctx context.Context, in *wire.ListFlowsRequest) (*wire.ListFlowsResponse, error) {
+	account := s.account(ctx)
+	limit := flowPageSize
+	if in.MaxResults != nil {
+		limit = int(*in.MaxResults)
+	}
+	flows, next, err := s.d.Store.FlowList(ctx, &store.FlowListParams{AccountID: account, Page: store.Page{After: in.NextToken, Limit: limit}})
+	if err != nil {
+		if fault.Is(err, fault.Invalid) {
+			return nil, fault.New(fault.Invalid, "Invalid nextToken.")
+		}
+		return nil, fault.Wrap(fault.Internal, err, "list flows")
+	}
+	out := &wire.ListFlowsResponse{Flows: []wire.FlowDefinition{}, NextToken: next}
+	for _, f := range flows {
+		def, err := s.flowSummary(ctx, account, f)
+		if err != nil {
+			return nil, err
+		}
+		out.Flows = append(out.Flows, *def)
+	}
+	return out, nil
+}
+
+// flowSummary is a flow as ListFlows shows it.
+func (s *Service) flowSummary(ctx context.Context, account string, f *store.Flow) (*wire.FlowDefinition, error) {
+	var doc wire.DescribeFlowResponse
+	if err := json.Unmarshal(f.Doc, &doc); err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", f.Name)
+	}
+	def := &wire.FlowDefinition{
+		FlowArn:       doc.FlowArn,
+		FlowName:      doc.FlowName,
+		Description:   doc.Description,
+		FlowStatus:    wire.FlowStatus(f.Status),
+		CreatedAt:     doc.CreatedAt,
+		LastUpdatedAt: doc.LastUpdatedAt,
+		CreatedBy:     doc.CreatedBy,
+		LastUpdatedBy: doc.LastUpdatedBy,
+	}
+	if doc.TriggerConfig != nil {
+		def.TriggerType = doc.TriggerConfig.TriggerType
+	}
+	if src := doc.SourceFlowConfig; src != nil {
+		def.SourceConnectorType = src.ConnectorType
+		def.SourceConnectorLabel = s.flowLabel(ctx, account, src.ConnectorType, src.ConnectorProfileName)
+	}
+	if len(doc.DestinationFlowConfigList) > 0 {
+		dst := doc.DestinationFlowConfigList[0]
+		def.DestinationConnectorType = dst.ConnectorType
+		def.DestinationConnectorLabel = s.flowLabel(ctx, account, dst.ConnectorType, dst.ConnectorProfileName)
+	}
+	tags, err := s.d.Store.TagsGet(ctx, f.Arn)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "read tags of flow %s", f.Name)
+	}
+	if len(tags) > 0 {
+		def.Tags = tags
+	}
+	last, err := s.execNewest(ctx, account, f.Name)
+	if err != nil {
+		return nil, err
+	}
+	if last != nil {
+		def.LastRunExecutionDetails = execDetails(last)
+	}
+	return def, nil
+}
+
+// flowLabel is the custom connector label of a flow end, read from its
+// profile (labels live on profiles, not in the flow definition). A profile
+// deleted with forceDelete leaves the label empty.
+func (s *Service) flowLabel(ctx context.Context, account string, typ wire.ConnectorType, profile string) string {
+	if typ != wire.ConnectorTypeCustomConnector || profile == "" {
+		return ""
+	}
+	p, err := s.d.Store.ProfileGet(ctx, account, profile)
+	if err != nil {
+		return ""
+	}
+	return p.Label
+}
+
+// UpdateFlow replaces a flow's definition (spec §3.4). flowArn, createdAt,
+// createdBy, kmsArn and tags stay; the status follows a trigger type change.
+func (s *Service) UpdateFlow(ctx context.Context, in *wire.UpdateFlowRequest) (*wire.UpdateFlowResponse, error) {
+	return idempotent(ctx, s, "UpdateFlow", in.ClientToken, in, func() (*wire.UpdateFlowResponse, error) {
+		return s.updateFlow(ctx, in)
+	})
+}
+
+func (s *Service) updateFlow(ctx context.Context, in *wire.UpdateFlowRequest) (*wire.UpdateFlowResponse, error) {
+	account := s.account(ctx)
+	if _, _, err := s.flowGet(ctx, account, in.FlowName); err != nil {
+		return nil, err
+	}
+	def := &flowDef{Trigger: in.TriggerConfig, Source: in.SourceFlowConfig, Dests: in.DestinationFlowConfigList,
+		Tasks: in.Tasks}
+	checked, err := s.flowCheck(ctx, "Update Flow", def)
+	if err != nil {
+		return nil, err
+	}
+	var status wire.FlowStatus
+	err = s.flowModify(ctx, account, in.FlowName, func(f *store.Flow, doc *wire.DescribeFlowResponse) error {
+		next := *doc
+		next.Description = in.Description
+		next.TriggerConfig = in.TriggerConfig
+		next.SourceFlowConfig = in.SourceFlowConfig
+		next.DestinationFlowConfigList = in.DestinationFlowConfigList
+		next.Tasks = in.Tasks
+		next.MetadataCatalogConfig = in.MetadataCatalogConfig
+		flowNormalize(&next)
+
+		oldTrigger := wire.TriggerTypeOnDemand
+		if doc.TriggerConfig != nil {
+			oldTrigger = doc.TriggerConfig.TriggerType
+		}
+		newTrigger := in.TriggerConfig.TriggerType
+		switch {
+		case newTrigger == wire.TriggerTypeOnDemand:
+			next.FlowStatus = wire.FlowStatusActive
+		case oldTrigger == wire.TriggerTypeOnDemand:
+			next.FlowStatus = wire.FlowStatusDraft
+		}
+		if next.FlowStatus != doc.FlowStatus {
+			next.FlowStatusMessage = ""
+		}
+
+		version := int64(1)
+		if doc.SchemaVersion != nil {
+			version = *doc.SchemaVersion
+		}
+		if flowSchemaFingerprint(doc.Tasks, doc.DestinationFlowConfigList) != flowSchemaFingerprint(next.Tasks, next.DestinationFlowConfigList) {
+			version++
+		}
+		next.SchemaVersion = &version
+
+		now := s.d.Now().UTC().Truncate(time.Millisecond)
+		next.LastUpdatedAt = wire.NewTimestamp(now)
+		next.LastUpdatedBy = s.flowPrincipal(ctx)
+		*doc = next
+		f.ProfileNames = checked.ProfileNames
+		f.UpdatedAt = now
+		status = next.FlowStatus
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.UpdateFlowResponse{FlowStatus: status}, nil
+}
+
+// flowModify reads a flow, lets change edit it and writes it back, retrying
+// when another writer got there first. change may return an error to stop.
+func (s *Service) flowModify(ctx context.Context, account, name string, change func(*store.Flow, *wire.DescribeFlowResponse) error) error {
+	for attempt := 1; ; attempt++ {
+		f, doc, err := s.flowGet(ctx, account, name)
+		if err != nil {
+			return err
+		}
+		if err := change(f, doc); err != nil {
+			return err
+		}
+		// Tags and last-run details are never part of the stored document.
+		doc.Tags, doc.LastRunExecutionDetails, doc.LastRunMetadataCatalogDetails = nil, nil, nil
+		body, err := json.Marshal(doc)
+		if err != nil {
+			return fault.Wrap(fault.Internal, err, "encode flow %s", name)
+		}
+		f.Doc, f.Status = body, string(doc.FlowStatus)
+		err = s.d.Store.FlowUpdate(ctx, f)
+		switch {
+		case err == nil:
+			return nil
+		case store.IsNotFound(err):
+			return flowNotFound(name)
+		case store.IsConflict(err) && attempt < flowWriteAttempts:
+			continue
+		case store.IsConflict(err):
+			return fault.New(fault.Conflict, "Flow %s is being changed concurrently; retry the request.", name)
+		default:
+			return fault.Wrap(fault.Internal, err, "update flow %s", name)
+		}
+	}
+}
+
+// DeleteFlow deletes a flow, its runs and its tags (spec §4.5). An active
+// scheduled or event flow, or one with runs in progress, needs forceDelete;
+// forced, its running executions are canceled first.
+func (s *Service) DeleteFlow(ctx context.Context, in *wire.DeleteFlowRequest) (*wire.DeleteFlowResponse, error) {
+	account := s.account(ctx)
+	f, doc, err := s.flowGet(ctx, account, in.FlowName)
+	if err != nil {
+		return nil, err
+	}
+	force := in.ForceDelete != nil && *in.ForceDelete
+	trigger := wire.TriggerTypeOnDemand
+	if doc.TriggerConfig != nil {
+		trigger = doc.TriggerConfig.TriggerType
+	}
+	if !force && trigger != wire.TriggerTypeOnDemand && doc.FlowStatus == wire.FlowStatusActive {
+		return nil, fault.New(fault.Conflict,
+			"Conflict executing request: Flow is in active state, please set forceDelete to true or deactivate the flow: %s", in.FlowName)
+	}
+	running, err := s.execRunning(ctx, account, in.FlowName, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(running) > 0 && !force {
+		return nil, fault.New(fault.Conflict,
+			"Conflict executing request: Flow %s has %d execution(s) in progress, please set forceDelete to true or cancel them first.", in.FlowName, len(running))
+	}
+	if len(running) > 0 && s.d.Runner != nil {
+		if _, err := s.d.Runner.Cancel(ctx, account, in.FlowName, running); err != nil {
+			s.d.Logger.Warn("cancel runs of a force-deleted flow", "flow", in.FlowName, "err", err)
+		}
+	}
+	if err := s.d.Store.FlowDelete(ctx, account, in.FlowName); err != nil {
+		if store.IsNotFound(err) {
+			return nil, flowNotFound(in.FlowName)
+		}
+		return nil, fault.Wrap(fault.Internal, err, "delete flow %s", in.FlowName)
+	}
+	if err := s.d.Store.TagsDeleteAll(context.WithoutCancel(ctx), f.Arn); err != nil {
+		// CreateFlow clears tags of a reused name, so a leftover is harmless.
+		s.d.Logger.Warn("delete tags of a deleted flow", "flow", in.FlowName, "err", err)
+	}
+	return &wire.DeleteFlowResponse{}, nil
+}
+
+// StartFlow runs an on-demand flow once, or activates a scheduled or event
+// flow (spec §4.6). A clientToken reused for a different on-demand flow is a
+// new call, not a conflict (spec §5.2).
+func (s *Service) StartFlow(ctx context.Context, in *wire.StartFlowRequest) (*wire.StartFlowResponse, error) {
+	account := s.account(ctx)
+	onMismatch := func() bool {
+		_, doc, err := s.flowGet(ctx, account, in.FlowName)
+		if fault.Is(err, fault.NotFound) {
+			return true // let the call say the flow does not exist
+		}
+		return err == nil && flowTrigger(doc) == wire.TriggerTypeOnDemand
+	}
+	return idempotent(ctx, s, "StartFlow", in.ClientToken, in, func() (*wire.StartFlowResponse, error) {
+		return s.startFlow(ctx, account, in.FlowName)
+	}, idemOptions{onMismatch: onMismatch})
+}
+
+func flowTrigger(doc *wire.DescribeFlowResponse) wire.TriggerType {
+	if doc.TriggerConfig == nil {
+		return wire.TriggerTypeOnDemand
+	}
+	return doc.TriggerConfig.TriggerType
+}
+
+func (s *Service) startFlow(ctx context.Context, account, name string) (*wire.StartFlowResponse, error) {
+	f, doc, err := s.flowGet(ctx, account, name)
+	if err != nil {
+		return nil, err
+	}
+	switch doc.FlowStatus {
+	case wire.FlowStatusDeleted, wire.FlowStatusDeprecated:
+		return nil, fault.New(fault.Conflict, "Flow %s is in %s state and cannot be started.", name, doc.FlowStatus)
+	}
+	if flowTrigger(doc) == wire.TriggerTypeOnDemand {
+		id, err := s.execStart(ctx, account, name)
+		if err != nil {
+			return nil, err
+		}
+		return &wire.StartFlowResponse{FlowArn: f.Arn, FlowStatus: doc.FlowStatus, ExecutionId: id}, nil
+	}
+	var status wire.FlowStatus
+	err = s.flowModify(ctx, account, name, func(_ *store.Flow, doc *wire.DescribeFlowResponse) error {
+		switch doc.FlowStatus {
+		case wire.FlowStatusActive:
+			return fault.New(fault.Conflict, "Flow %s is already active.", name)
+		case wire.FlowStatusDraft, wire.FlowStatusSuspended, wire.FlowStatusErrored:
+		default:
+			return fault.New(fault.Conflict, "Flow %s is in %s state and cannot be started.", name, doc.FlowStatus)
+		}
+		doc.FlowStatus, doc.FlowStatusMessage = wire.FlowStatusActive, ""
+		status = doc.FlowStatus
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.StartFlowResponse{FlowArn: f.Arn, FlowStatus: status}, nil
+}
+
+// StopFlow deactivates an active scheduled or event flow (spec §4.7). Runs in
+// progress keep going; CancelFlowExecutions stops those.
+func (s *Service) StopFlow(ctx context.Context, in *wire.StopFlowRequest) (*wire.StopFlowResponse, error) {
+	account := s.account(ctx)
+	f, doc, err := s.flowGet(ctx, account, in.FlowName)
+	if err != nil {
+		return nil, err
+	}
+	if flowTrigger(doc) == wire.TriggerTypeOnDemand {
+		return nil, fault.New(fault.Unsupported, "StopFlow is not supported for on-demand flows: %s", in.FlowName)
+	}
+	var status wire.FlowStatus
+	err = s.flowModify(ctx, account, in.FlowName, func(_ *store.Flow, doc *wire.DescribeFlowResponse) error {
+		if flowTrigger(doc) == wire.TriggerTypeOnDemand {
+			return fault.New(fault.Unsupported, "StopFlow is not supported for on-demand flows: %s", in.FlowName)
+		}
+		if doc.FlowStatus != wire.FlowStatusActive {
+			return fault.New(fault.Conflict, "Flow %s is not active; it is in %s state.", in.FlowName, doc.FlowStatus)
+		}
+		doc.FlowStatus, doc.FlowStatusMessage = wire.FlowStatusSuspended, ""
+		status = doc.FlowStatus
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.StopFlowResponse{FlowArn: f.Arn, FlowStatus: status}, nil
+}
