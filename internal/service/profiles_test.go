@@ -308,7 +308,7 @@ func TestCreateConnectorProfileValidation(t *testing.T) {
 			code: fault.Invalid, parts: []string{"connectorProfileCredentials.Datadog is required"}},
 		{name: "credentials of another type", typ: wire.ConnectorTypeDatadog, props: datadogProps,
 			creds: creds(wire.ConnectorProfileCredentials{Singular: &wire.SingularConnectorProfileCredentials{ApiKey: "k"}}),
-			code: fault.Invalid, parts: []string{"only the Datadog member", "not Singular"}},
+			code:  fault.Invalid, parts: []string{"only the Datadog member", "not Singular"}},
 		{name: "union key casing: Servicenow needs ServiceNow", typ: wire.ConnectorTypeServicenow,
 			props: props(wire.ConnectorProfileProperties{ServiceNow: &wire.ServiceNowConnectorProfileProperties{InstanceUrl: "https://x.service-now.com"}}),
 			creds: creds(wire.ConnectorProfileCredentials{ServiceNow: &wire.ServiceNowConnectorProfileCredentials{Username: "u"}}),
