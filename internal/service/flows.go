@@ -196,41 +196,102 @@ func flowOperator(co *wire.ConnectorOperator, source wire.ConnectorType) (string
 
 // flowCheckEnd checks one end of a flow: the connector type can play the
 // role, its properties member is present, and its profile exists and is of
-// the same type. It returns the connector's spec.
-func (s *Service) flowCheckEnd(ctx context.Context, role string, typ wire.ConnectorType, profile string, props any) (connector.Spec, error) {
-	spec, ok := s.flowRegistry().Lookup(string(typ))
-	if !ok {
-		return spec, fault.New(fault.Invalid, "Connector type %s is not supported.", typ)
+// the same type. It returns the connector's capabilities: a built-in's from
+// the registry, a custom connector's from its registration (the label is
+// the profile's).
+func (s *Service) flowCheckEnd(ctx context.Context, role string, typ wire.ConnectorType, profile string, props any) (connector.Capabilities, error) {
+	var caps connector.Capabilities
+	custom := typ == wire.ConnectorTypeCustomConnector
+	if !custom {
+		spec, ok := s.flowRegistry().Lookup(string(typ))
+		if !ok {
+			return caps, fault.New(fault.Invalid, "Connector type %s is not supported.", typ)
+		}
+		caps = spec.Capabilities
+		if err := flowCheckRole(caps, role, typ); err != nil {
+			return caps, err
+		}
 	}
 	member := "sourceConnectorProperties"
-	can := spec.CanUseAsSource
 	if role == "destination" {
-		member, can = "destinationConnectorProperties", spec.CanUseAsDestination
-	}
-	if !can {
-		return spec, fault.New(fault.Invalid, "Connector type %s cannot be used as a %s.", typ, role)
+		member = "destinationConnectorProperties"
 	}
 	raw, err := unionMember(props, string(typ))
 	if err != nil || len(raw) == 0 || string(raw) == "null" {
-		return spec, fault.New(fault.Invalid, "%s.%s is required when the %s connector type is %s.", member, flowUnionKey(typ), role, typ)
+		return caps, fault.New(fault.Invalid, "%s.%s is required when the %s connector type is %s.", member, flowUnionKey(typ), role, typ)
 	}
 	if profile == "" {
-		if spec.NeedsProfile || typ == wire.ConnectorTypeCustomConnector {
-			return spec, fault.New(fault.Invalid, "A connectorProfileName is required for the %s connector %s.", role, typ)
+		if caps.NeedsProfile || custom {
+			return caps, fault.New(fault.Invalid, "A connectorProfileName is required for the %s connector %s.", role, typ)
 		}
-		return spec, nil
+		return caps, nil
 	}
 	p, err := s.d.Store.ProfileGet(ctx, s.account(ctx), profile)
 	if store.IsNotFound(err) {
-		return spec, fault.New(fault.NotFound, "Connector Profile with name %s does not exist.", profile)
+		return caps, fault.New(fault.NotFound, "Connector Profile with name %s does not exist.", profile)
 	}
 	if err != nil {
-		return spec, fault.Wrap(fault.Internal, err, "read connector profile %s", profile)
+		return caps, fault.Wrap(fault.Internal, err, "read connector profile %s", profile)
 	}
 	if p.ConnectorType != string(typ) {
-		return spec, fault.New(fault.Invalid, "Connector Profile %s is of connector type %s, but the %s connector type is %s.", profile, p.ConnectorType, role, typ)
+		return caps, fault.New(fault.Invalid, "Connector Profile %s is of connector type %s, but the %s connector type is %s.", profile, p.ConnectorType, role, typ)
 	}
-	return spec, nil
+	if !custom {
+		return caps, nil
+	}
+	reg, err := s.registration(ctx, p.Label)
+	if err != nil {
+		return caps, err
+	}
+	doc, err := decodeRegistration(reg)
+	if err != nil {
+		return caps, err
+	}
+	caps = flowCustomCapabilities(p.Label, &doc.Configuration)
+	return caps, flowCheckRole(caps, role, typ)
+}
+
+func flowCheckRole(caps connector.Capabilities, role string, typ wire.ConnectorType) error {
+	can := caps.CanUseAsSource
+	if role == "destination" {
+		can = caps.CanUseAsDestination
+	}
+	if can {
+		return nil
+	}
+	name := string(typ)
+	if caps.Type != "" && caps.Type != name {
+		name = caps.Type // a custom connector's label
+	}
+	return fault.New(fault.Invalid, "Connector type %s cannot be used as a %s.", name, role)
+}
+
+// flowCustomCapabilities reads what a flow check needs from a custom
+// connector's registered configuration; its schedule floor is its most
+// frequent supported scheduling frequency.
+func flowCustomCapabilities(label string, c *wire.ConnectorConfiguration) connector.Capabilities {
+	caps := connector.Capabilities{
+		Type:                label,
+		CanUseAsSource:      c.CanUseAsSource != nil && *c.CanUseAsSource,
+		CanUseAsDestination: c.CanUseAsDestination != nil && *c.CanUseAsDestination,
+		NeedsProfile:        true,
+	}
+	for _, t := range c.SupportedTriggerTypes {
+		caps.TriggerTypes = append(caps.TriggerTypes, string(t))
+	}
+	for _, d := range c.SupportedDestinationConnectors {
+		caps.SupportedDestinations = append(caps.SupportedDestinations, string(d))
+	}
+	floors := map[wire.ScheduleFrequencyType]int{
+		wire.ScheduleFrequencyTypeByminute: 1, wire.ScheduleFrequencyTypeHourly: 60, wire.ScheduleFrequencyTypeDaily: 24 * 60,
+		wire.ScheduleFrequencyTypeWeekly: 7 * 24 * 60, wire.ScheduleFrequencyTypeMonthly: 28 * 24 * 60,
+	}
+	for _, f := range c.SupportedSchedulingFrequencies {
+		if m, ok := floors[f]; ok && (caps.MinScheduleMinutes == 0 || m < caps.MinScheduleMinutes) {
+			caps.MinScheduleMinutes = m
+		}
+	}
+	return caps
 }
 
 // flowUnionKey is the union member name of a connector type, for messages:
@@ -250,7 +311,7 @@ func flowUnionKey(typ wire.ConnectorType) string {
 // flowCheckTrigger checks the trigger against the source's supported trigger
 // types and parses a schedule. A connector that lists no trigger types
 // supports OnDemand and Scheduled (every built-in does, spec §7.3).
-func flowCheckTrigger(t *wire.TriggerConfig, src connector.Spec) error {
+func flowCheckTrigger(t *wire.TriggerConfig, src connector.Capabilities) error {
 	allowed := src.TriggerTypes
 	if len(allowed) == 0 {
 		allowed = []string{string(wire.TriggerTypeOnDemand), string(wire.TriggerTypeScheduled)}

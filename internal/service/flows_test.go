@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/sqlitestore"
@@ -128,21 +129,11 @@ func (c *FlowTestClock) Now() time.Time {
 	return c.t
 }
 
-// FlowTestRegistry has the connector types the flow tests use, with the
-// capabilities of spec §7.3 (S3 also takes event triggers, as appflowd's
-// S3 source does).
+// FlowTestRegistry is a registry with the built-in connector catalog, as
+// appflowd serves it.
 func FlowTestRegistry() *connector.Registry {
 	r := connector.NewRegistry()
-	all := []string{"OnDemand", "Scheduled", "Event"}
-	r.Register(connector.Spec{Capabilities: connector.Capabilities{Type: "S3", CanUseAsSource: true, CanUseAsDestination: true,
-		TriggerTypes: all, MinScheduleMinutes: 1}})
-	r.Register(connector.Spec{Capabilities: connector.Capabilities{Type: "Salesforce", CanUseAsSource: true, CanUseAsDestination: true,
-		NeedsProfile: true, TriggerTypes: all, MinScheduleMinutes: 1}})
-	r.Register(connector.Spec{Capabilities: connector.Capabilities{Type: "Amplitude", CanUseAsSource: true, NeedsProfile: true,
-		TriggerTypes: []string{"OnDemand", "Scheduled"}, MinScheduleMinutes: 24 * 60}})
-	r.Register(connector.Spec{Capabilities: connector.Capabilities{Type: "Redshift", CanUseAsDestination: true, NeedsProfile: true}})
-	r.Register(connector.Spec{Capabilities: connector.Capabilities{Type: "CustomConnector", CanUseAsSource: true, CanUseAsDestination: true,
-		NeedsProfile: true, TriggerTypes: []string{"OnDemand", "Scheduled"}}})
+	catalog.RegisterAll(r)
 	return r
 }
 
@@ -181,6 +172,25 @@ func (e *flowEnv) profile(t *testing.T, name, typ, label string) {
 	t.Helper()
 	err := e.store.ProfileCreate(context.Background(), &store.Profile{AccountID: testAccount, Name: name,
 		Arn: "arn:aws:appflow:us-east-1:" + testAccount + ":connectorprofile/" + name, ConnectorType: typ, Label: label, Doc: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// registration registers a custom connector that can be a source, and a
+// destination when dest, with schedules as frequent as freq.
+func (e *flowEnv) registration(t *testing.T, label string, dest bool, freq wire.ScheduleFrequencyType) {
+	t.Helper()
+	doc, err := json.Marshal(&registrationDoc{Configuration: wire.ConnectorConfiguration{
+		CanUseAsSource: ptr(true), CanUseAsDestination: ptr(dest), ConnectorLabel: label,
+		SupportedTriggerTypes:          []wire.TriggerType{wire.TriggerTypeOnDemand, wire.TriggerTypeScheduled},
+		SupportedSchedulingFrequencies: []wire.ScheduleFrequencyType{freq, wire.ScheduleFrequencyTypeDaily},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.store.RegistrationCreate(context.Background(), &store.Registration{AccountID: testAccount, Label: label,
+		Arn: "arn:aws:appflow:us-east-1:" + testAccount + ":connector/" + label, Doc: doc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,6 +350,9 @@ func TestCreateFlowRefusals(t *testing.T) {
 	ctx := context.Background()
 	env.profile(t, "sf", "Salesforce", "")
 	env.profile(t, "amp", "Amplitude", "")
+	env.profile(t, "cc-unregistered", "CustomConnector", "ghost")
+	env.profile(t, "cc-source-only", "CustomConnector", "source-only")
+	env.registration(t, "source-only", false, "HOURLY")
 	if _, err := env.svc.CreateFlow(ctx, s3Flow("taken", wire.TriggerTypeOnDemand)); err != nil {
 		t.Fatal(err)
 	}
@@ -374,8 +387,22 @@ func TestCreateFlowRefusals(t *testing.T) {
 			in.DestinationFlowConfigList[0] = wire.DestinationFlowConfig{ConnectorType: wire.ConnectorTypeAmplitude, ConnectorProfileName: "amp",
 				DestinationConnectorProperties: &wire.DestinationConnectorProperties{}}
 		}, fault.Invalid, "Amplitude cannot be used as a destination"},
-		{"unknown connector type", func(in *wire.CreateFlowRequest) { in.SourceFlowConfig.ConnectorType = wire.ConnectorTypeVeeva },
-			fault.Invalid, "Connector type Veeva is not supported"},
+		{"unregistered custom connector", func(in *wire.CreateFlowRequest) {
+			in.SourceFlowConfig = &wire.SourceFlowConfig{ConnectorType: wire.ConnectorTypeCustomConnector, ConnectorProfileName: "cc-unregistered",
+				SourceConnectorProperties: &wire.SourceConnectorProperties{CustomConnector: &wire.CustomConnectorSourceProperties{EntityName: "x"}}}
+		}, fault.NotFound, "Connector:ghost is not registered."},
+		{"custom connector that is no destination", func(in *wire.CreateFlowRequest) {
+			in.DestinationFlowConfigList[0] = wire.DestinationFlowConfig{ConnectorType: wire.ConnectorTypeCustomConnector, ConnectorProfileName: "cc-source-only",
+				DestinationConnectorProperties: &wire.DestinationConnectorProperties{CustomConnector: &wire.CustomConnectorDestinationProperties{EntityName: "x"}}}
+		}, fault.Invalid, "Connector type source-only cannot be used as a destination"},
+		{"custom connector trigger", func(in *wire.CreateFlowRequest) {
+			in.SourceFlowConfig = &wire.SourceFlowConfig{ConnectorType: wire.ConnectorTypeCustomConnector, ConnectorProfileName: "cc-source-only",
+				SourceConnectorProperties: &wire.SourceConnectorProperties{CustomConnector: &wire.CustomConnectorSourceProperties{EntityName: "x"}}}
+			in.Tasks[0].ConnectorOperator = &wire.ConnectorOperator{CustomConnector: wire.OperatorProjection}
+			in.Tasks[1].ConnectorOperator = &wire.ConnectorOperator{CustomConnector: wire.OperatorNoOp}
+			in.TriggerConfig = &wire.TriggerConfig{TriggerType: wire.TriggerTypeScheduled,
+				TriggerProperties: &wire.TriggerProperties{Scheduled: &wire.ScheduledTriggerProperties{ScheduleExpression: "rate(5minutes)"}}}
+		}, fault.Invalid, "at most one run every 1 hour"},
 		{"properties of another connector", func(in *wire.CreateFlowRequest) {
 			in.SourceFlowConfig.SourceConnectorProperties = &wire.SourceConnectorProperties{S3: &wire.S3SourceProperties{BucketName: "b"}}
 		}, fault.Invalid, "sourceConnectorProperties.Salesforce is required"},
@@ -414,6 +441,13 @@ func TestCreateFlowRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCreateFlowUnknownConnectorType(t *testing.T) {
+	env := newFlowEnv(t, false)
+	env.svc.d.Registry = connector.NewRegistry()
+	_, err := env.svc.CreateFlow(context.Background(), s3Flow("x", wire.TriggerTypeOnDemand))
+	wantCode(t, err, fault.Invalid, "Connector type S3 is not supported.")
 }
 
 func TestCreateFlowQuota(t *testing.T) {
@@ -932,6 +966,7 @@ func TestListFlows(t *testing.T) {
 	env := newFlowEnv(t, false)
 	ctx := context.Background()
 	env.profile(t, "cc", "CustomConnector", "my-connector")
+	env.registration(t, "my-connector", true, "BYMINUTE")
 	var want []string
 	for i := range 5 {
 		in := s3Flow(fmt.Sprintf("flow-%d", i), wire.TriggerTypeOnDemand)
