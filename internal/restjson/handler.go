@@ -98,7 +98,9 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	w := &responseWriter{ResponseWriter: rw}
-	w.Header()["x-amzn-RequestId"] = []string{reqID}
+	// Header names are case-insensitive and every SDK reads them so; Set
+	// canonicalizes, which keeps Header().Get working for in-process callers.
+	w.Header().Set("X-Amzn-RequestId", reqID)
 	log := h.opts.Logger.With("request_id", reqID, "method", r.Method, "path", r.URL.Path)
 	defer func() {
 		if p := recover(); p != nil {
@@ -154,7 +156,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, log *slog.Logger
 		if status >= 500 {
 			// Internal details stay in the log; the caller gets the request id.
 			log.Error("operation failed", "operation", op.Name, "error", err)
-			msg = "Internal server error. Request id: " + w.Header()["x-amzn-RequestId"][0]
+			msg = "Internal server error. Request id: " + w.Header().Get("X-Amzn-RequestId")
 			return &apiError{status, name, msg}
 		}
 		return &apiError{status, name, msg}
@@ -331,7 +333,7 @@ func writeJSON(w http.ResponseWriter, out any) *apiError {
 // leaving them out means both read the same code.
 func writeError(w http.ResponseWriter, e *apiError) {
 	body, _ := json.Marshal(map[string]string{"message": e.msg})
-	w.Header()["X-Amzn-ErrorType"] = []string{e.code}
+	w.Header().Set("X-Amzn-ErrorType", e.code)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(e.status)
