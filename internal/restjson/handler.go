@@ -114,9 +114,6 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if aerr := h.serve(w, r, log); aerr != nil {
-		if aerr.status >= 500 {
-			log.Error("request failed", "error", aerr.msg)
-		}
 		writeError(w, aerr)
 	}
 }
@@ -157,11 +154,14 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, log *slog.Logger
 			// Internal details stay in the log; the caller gets the request id.
 			log.Error("operation failed", "operation", op.Name, "error", err)
 			msg = "Internal server error. Request id: " + w.Header().Get("X-Amzn-RequestId")
-			return &apiError{status, name, msg}
 		}
 		return &apiError{status, name, msg}
 	}
-	return writeJSON(w, out)
+	if aerr := writeJSON(w, out); aerr != nil {
+		log.Error("encode response", "operation", op.Name, "error", aerr.msg)
+		return aerr
+	}
+	return nil
 }
 
 func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
