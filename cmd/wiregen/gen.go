@@ -266,6 +266,11 @@ func (g *generator) writeStruct(b *bytes.Buffer, s *Shape) error {
 			return fmt.Errorf("shape %s member %s: %w", s.Name, mem.Name, err)
 		}
 		tag := mem.WireName() + ",omitempty"
+		if s.Required[mem.Name] && g.isCollection(mem.Shape) {
+			// A required list or map is echoed even when empty: Map_all's
+			// "sourceFields": [] must come back as given (Terraform diffs it).
+			tag = mem.WireName()
+		}
 		comment := ""
 		switch mem.Location {
 		case "uri":
@@ -717,3 +722,9 @@ func asString(s *Shape, expr string) string {
 // dotted turns a path expression ending in a quoted literal into the prefix
 // for nested members: p+"a" -> p+"a.", p+"x.1.member" likewise.
 func dotted(path string) string { return path[:len(path)-1] + ".\"" }
+
+// isCollection reports whether a shape is a list or a map.
+func (g *generator) isCollection(name string) bool {
+	t := g.m.Shapes[name].Type
+	return t == "list" || t == "map"
+}

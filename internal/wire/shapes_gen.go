@@ -434,13 +434,13 @@ type CreateConnectorProfileResponse struct {
 type CreateFlowRequest struct {
 	ClientToken               string                  `json:"clientToken,omitempty"`
 	Description               string                  `json:"description,omitempty"`
-	DestinationFlowConfigList []DestinationFlowConfig `json:"destinationFlowConfigList,omitempty"` // required
-	FlowName                  string                  `json:"flowName,omitempty"`                  // required
+	DestinationFlowConfigList []DestinationFlowConfig `json:"destinationFlowConfigList"` // required
+	FlowName                  string                  `json:"flowName,omitempty"`        // required
 	KmsArn                    string                  `json:"kmsArn,omitempty"`
 	MetadataCatalogConfig     *MetadataCatalogConfig  `json:"metadataCatalogConfig,omitempty"`
 	SourceFlowConfig          *SourceFlowConfig       `json:"sourceFlowConfig,omitempty"` // required
 	Tags                      map[string]string       `json:"tags,omitempty"`
-	Tasks                     []Task                  `json:"tasks,omitempty"`         // required
+	Tasks                     []Task                  `json:"tasks"`                   // required
 	TriggerConfig             *TriggerConfig          `json:"triggerConfig,omitempty"` // required
 }
 
@@ -615,7 +615,7 @@ type DescribeConnectorEntityRequest struct {
 
 // DescribeConnectorEntityResponse is the model shape DescribeConnectorEntityResponse.
 type DescribeConnectorEntityResponse struct {
-	ConnectorEntityFields []ConnectorEntityField `json:"connectorEntityFields,omitempty"` // required
+	ConnectorEntityFields []ConnectorEntityField `json:"connectorEntityFields"` // required
 }
 
 // DescribeConnectorProfilesRequest is the model shape DescribeConnectorProfilesRequest.
@@ -854,7 +854,7 @@ type FieldTypeDetails struct {
 	FieldLengthRange    *Range     `json:"fieldLengthRange,omitempty"`
 	FieldType           string     `json:"fieldType,omitempty"` // required
 	FieldValueRange     *Range     `json:"fieldValueRange,omitempty"`
-	FilterOperators     []Operator `json:"filterOperators,omitempty"` // required
+	FilterOperators     []Operator `json:"filterOperators"` // required
 	SupportedDateFormat string     `json:"supportedDateFormat,omitempty"`
 	SupportedValues     []string   `json:"supportedValues,omitempty"`
 	ValueRegexPattern   string     `json:"valueRegexPattern,omitempty"`
@@ -1054,7 +1054,7 @@ type ListConnectorEntitiesRequest struct {
 
 // ListConnectorEntitiesResponse is the model shape ListConnectorEntitiesResponse.
 type ListConnectorEntitiesResponse struct {
-	ConnectorEntityMap map[string][]ConnectorEntity `json:"connectorEntityMap,omitempty"` // required
+	ConnectorEntityMap map[string][]ConnectorEntity `json:"connectorEntityMap"` // required
 	NextToken          string                       `json:"nextToken,omitempty"`
 }
 
@@ -1242,7 +1242,7 @@ type OAuthCredentials struct {
 // OAuthProperties is the model shape OAuthProperties.
 type OAuthProperties struct {
 	AuthCodeUrl string   `json:"authCodeUrl,omitempty"` // required
-	OAuthScopes []string `json:"oAuthScopes,omitempty"` // required
+	OAuthScopes []string `json:"oAuthScopes"`           // required
 	TokenUrl    string   `json:"tokenUrl,omitempty"`    // required
 }
 
@@ -2111,8 +2111,8 @@ type SupportedFieldTypeDetails struct {
 
 // TagResourceRequest is the model shape TagResourceRequest.
 type TagResourceRequest struct {
-	ResourceArn string            `json:"-"`              // HTTP path label {resourceArn}, required
-	Tags        map[string]string `json:"tags,omitempty"` // required
+	ResourceArn string            `json:"-"`    // HTTP path label {resourceArn}, required
+	Tags        map[string]string `json:"tags"` // required
 }
 
 // TagResourceResponse is the model shape TagResourceResponse.
@@ -2123,7 +2123,7 @@ type TagResourceResponse struct {
 type Task struct {
 	ConnectorOperator *ConnectorOperator `json:"connectorOperator,omitempty"`
 	DestinationField  string             `json:"destinationField,omitempty"`
-	SourceFields      []string           `json:"sourceFields,omitempty"` // required
+	SourceFields      []string           `json:"sourceFields"` // required
 	TaskProperties    map[string]string  `json:"taskProperties,omitempty"`
 	TaskType          TaskType           `json:"taskType,omitempty"` // required
 }
@@ -2280,11 +2280,11 @@ type UpdateConnectorRegistrationResponse struct {
 type UpdateFlowRequest struct {
 	ClientToken               string                  `json:"clientToken,omitempty"`
 	Description               string                  `json:"description,omitempty"`
-	DestinationFlowConfigList []DestinationFlowConfig `json:"destinationFlowConfigList,omitempty"` // required
-	FlowName                  string                  `json:"flowName,omitempty"`                  // required
+	DestinationFlowConfigList []DestinationFlowConfig `json:"destinationFlowConfigList"` // required
+	FlowName                  string                  `json:"flowName,omitempty"`        // required
 	MetadataCatalogConfig     *MetadataCatalogConfig  `json:"metadataCatalogConfig,omitempty"`
 	SourceFlowConfig          *SourceFlowConfig       `json:"sourceFlowConfig,omitempty"` // required
-	Tasks                     []Task                  `json:"tasks,omitempty"`            // required
+	Tasks                     []Task                  `json:"tasks"`                      // required
 	TriggerConfig             *TriggerConfig          `json:"triggerConfig,omitempty"`    // required
 }
 
