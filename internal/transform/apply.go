@@ -1,0 +1,629 @@
+package transform
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/cockroachdb/apd/v3"
+
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// arena hands out write-once byte ranges for the strings Apply makes (masked
+// values, merged text, arithmetic results), so a row costs no allocation.
+// A range is filled once and never written again, so strings over it stay
+// immutable; a full chunk is dropped, not reused, and lives as long as any
+// string points into it.
+type arena struct{ buf []byte }
+
+const arenaChunk = 64 << 10
+
+func (a *arena) take(n int) []byte {
+	if n > arenaChunk/4 {
+		return make([]byte, n)
+	}
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, arenaChunk)
+	}
+	start := len(a.buf)
+	a.buf = a.buf[:start+n]
+	return a.buf[start : start+n : start+n]
+}
+
+// str copies b into the arena and returns it as a string.
+func (a *arena) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	dst := a.take(len(b))
+	copy(dst, b)
+	return unsafe.String(unsafe.SliceData(dst), len(dst))
+}
+
+func frozen(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// binding is a Program laid over one input field list. A slot below the
+// batch width is an input column, read in place; a slot at or above it is
+// in the row's overlay: virtual fields, then edited (masked or truncated)
+// copies of source fields, then one always-missing slot.
+type binding struct {
+	fields   []string // the input Fields it was built for
+	orig     []int    // ref -> the source value as read (filters, validation)
+	slots    []int    // ref -> the value after editing (derived fields, output)
+	editFrom []int    // per edit step: the slot it reads
+	editTo   []int    // per edit step: the overlay slot it writes
+	outNames []string
+	outSlots []int
+	outConv  []*outCol // nil: no conversion
+	width    int       // input columns
+	extra    int       // overlay width
+}
+
+// applier is one goroutine's scratch for Apply; a Program pools them.
+type applier struct {
+	p       *Program
+	b       binding
+	extra   []record.Value
+	arena   arena
+	scratch []byte
+	bx, by  apd.Decimal
+	t1, t2  apd.Decimal
+	br      apd.Decimal
+}
+
+func sameFields(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *applier) bind(in *record.Batch) *binding {
+	b := &a.b
+	if b.slots != nil && sameFields(b.fields, in.Fields) {
+		return b
+	}
+	p := a.p
+	w := len(in.Fields)
+	b.fields = append(b.fields[:0], in.Fields...)
+	b.width = w
+	b.orig, b.slots = b.orig[:0], b.slots[:0]
+	for k := 0; k < p.nVirtual; k++ {
+		b.orig = append(b.orig, w+k)
+	}
+	// Overlay slots for edited fields come after the virtual ones; the
+	// missing slot is last, once their number is known.
+	const missing = -1
+	for _, name := range p.srcNames {
+		col := in.Index(name)
+		if col < 0 {
+			col = missing
+		}
+		b.orig = append(b.orig, col)
+	}
+	b.slots = append(b.slots, b.orig...)
+	next := w + p.nVirtual
+	b.editFrom, b.editTo = b.editFrom[:0], b.editTo[:0]
+	for k := range p.edits {
+		ref := p.edits[k].ref
+		from := b.slots[ref]
+		if from < w || from == missing { // first edit of this field: give it an overlay slot
+			b.slots[ref] = next
+			next++
+		}
+		b.editFrom = append(b.editFrom, from)
+		b.editTo = append(b.editTo, b.slots[ref])
+	}
+	missingSlot := next
+	b.extra = next + 1 - w
+	for _, xs := range [][]int{b.orig, b.slots, b.editFrom} {
+		for i, s := range xs {
+			if s == missing {
+				xs[i] = missingSlot
+			}
+		}
+	}
+
+	b.outSlots, b.outConv = b.outSlots[:0], b.outConv[:0]
+	if p.all == nil {
+		b.outNames = p.staticOut
+	} else {
+		b.outNames = nil // a fresh slice: earlier batches still hold the old one
+		for col, name := range in.Fields {
+			if p.all.exclude[name] || p.all.taken[name] {
+				continue
+			}
+			b.outNames = append(b.outNames, name)
+			b.outSlots = append(b.outSlots, col)
+			b.outConv = append(b.outConv, nil)
+		}
+	}
+	for k := range p.outs {
+		o := &p.outs[k]
+		if p.all != nil {
+			b.outNames = append(b.outNames, o.name)
+		}
+		b.outSlots = append(b.outSlots, b.slots[o.ref])
+		if o.class == classOther {
+			b.outConv = append(b.outConv, nil)
+		} else {
+			b.outConv = append(b.outConv, o)
+		}
+	}
+	if cap(a.extra) < b.extra {
+		a.extra = make([]record.Value, b.extra)
+	}
+	return b
+}
+
+// row is one input row with its overlay.
+type row struct {
+	in    []record.Value
+	extra []record.Value
+	w     int
+}
+
+func (r *row) at(s int) record.Value {
+	if s < r.w {
+		return r.in[s]
+	}
+	return r.extra[s-r.w]
+}
+
+func (r *row) set(s int, v record.Value) { r.extra[s-r.w] = v }
+
+// Apply runs the program over in and writes the surviving rows to out,
+// reusing out.Cells' memory; out.Fields is shared and must not be changed.
+// Split, FirstLine, Final and SourceBytes carry over, so an emptied batch
+// still marks the end of its split. in is not modified.
+//
+// Rows that a task cannot process are dropped and returned as RecordErrors;
+// a fatal one (Validate with DropDataset/TerminateFlow, a division by zero)
+// stops Apply and comes back as the error, a *RecordError.
+func (p *Program) Apply(in, out *record.Batch) (Stats, []RecordError, error) {
+	a := p.pool.Get().(*applier)
+	defer p.pool.Put(a)
+	return a.apply(in, out)
+}
+
+func (a *applier) apply(in, out *record.Batch) (st Stats, errs []RecordError, fatal error) {
+	p := a.p
+	b := a.bind(in)
+	out.Fields = b.outNames
+	out.Split, out.FirstLine, out.Final, out.SourceBytes = in.Split, in.FirstLine, in.Final, in.SourceBytes
+	n, w := in.Len(), in.Width()
+	st.In = n
+	outW := len(b.outSlots)
+	if need := n * outW; cap(out.Cells) < need {
+		out.Cells = make([]record.Value, 0, need)
+	}
+	cells := out.Cells[:0]
+	r := row{extra: a.extra[:b.extra], w: w}
+	r.extra[b.extra-1] = record.Value{}
+	orig, slots := b.orig, b.slots
+
+rows:
+	for i := 0; i < n; i++ {
+		r.in = in.Cells[i*w : (i+1)*w]
+
+		for k := range p.filters {
+			f := &p.filters[k]
+			if !a.match(f, r.at(orig[f.ref])) {
+				st.Filtered++
+				continue rows
+			}
+		}
+		if win := p.window; win != nil {
+			ms, ok := millisOf(r.at(orig[win.ref]))
+			if !ok || ms < win.start || ms >= win.end {
+				st.Filtered++
+				continue rows
+			}
+		}
+		for k := range p.validates {
+			v := &p.validates[k]
+			if v.action == actNone {
+				continue
+			}
+			if reason := a.check(v, r.at(orig[v.ref])); reason != "" {
+				if v.action == actDrop {
+					st.Invalid++
+					continue rows
+				}
+				return st, errs, a.recordErr(in, i, v.field, v.task, "Validate", v.name+" failed: "+reason)
+			}
+		}
+		for k := range p.edits {
+			r.set(b.editTo[k], a.edit(&p.edits[k], r.at(b.editFrom[k])))
+		}
+		for k := range p.derived {
+			d := &p.derived[k]
+			var reason string
+			var isFatal bool
+			if d.typ == "Merge" {
+				r.set(slots[d.out], a.merge(d, &r, slots))
+			} else {
+				var v record.Value
+				v, reason, isFatal = a.arith(d, r.at(slots[d.refs[0]]), r.at(slots[d.refs[1]]))
+				r.set(slots[d.out], v)
+			}
+			if reason != "" {
+				field := strings.Join(d.fields, ",")
+				if isFatal {
+					return st, errs, a.recordErr(in, i, field, d.task, d.typ, reason)
+				}
+				errs = append(errs, *a.recordErr(in, i, field, d.task, d.typ, reason))
+				st.Errored++
+				continue rows
+			}
+		}
+		start := len(cells)
+		cells = cells[:start+outW]
+		dst := cells[start:]
+		for k, s := range b.outSlots {
+			v := r.at(s)
+			if o := b.outConv[k]; o != nil {
+				var reason string
+				if v, reason = convert(v, o.class, a.scratch[:0], &a.br); reason != "" {
+					cells = cells[:start]
+					errs = append(errs, *a.recordErr(in, i, o.field, o.task, "Map",
+						reason+" (DESTINATION_DATA_TYPE of "+o.name+")"))
+					st.Errored++
+					continue rows
+				}
+			}
+			dst[k] = v
+		}
+	}
+	out.Cells = cells
+	if outW > 0 {
+		st.Out = len(cells) / outW
+	} else {
+		st.Out = n - st.Filtered - st.Invalid - st.Errored
+	}
+	return st, errs, nil
+}
+
+func (a *applier) recordErr(in *record.Batch, row int, field string, task int, typ, reason string) *RecordError {
+	return &RecordError{Split: in.Split, Line: in.FirstLine + int64(row), Row: row,
+		Field: field, Task: task, TaskType: typ, Reason: reason}
+}
+
+func (a *applier) match(f *filterStep, v record.Value) bool {
+	if v.K == record.Missing || v.K == record.Null {
+		return false
+	}
+	switch f.class {
+	case classInt, classFloat, classDecimal:
+		n, ok := numberOf(v, a.scratch[:0], &a.bx)
+		if !ok {
+			return false
+		}
+		if f.op == opBetween {
+			return cmpNumber(&n, &f.nums[0]) >= 0 && cmpNumber(&n, &f.nums[1]) <= 0
+		}
+		for k := range f.nums {
+			if hit(f.op, cmpNumber(&n, &f.nums[k])) != (f.op == opNE) {
+				return f.op != opNE
+			}
+		}
+		return f.op == opNE
+	case classTime:
+		ms, ok := millisOf(v)
+		if !ok {
+			return false
+		}
+		if f.op == opBetween {
+			return ms >= f.ms[0] && ms <= f.ms[1]
+		}
+		for _, c := range f.ms {
+			if hit(f.op, cmp64(ms, c)) != (f.op == opNE) {
+				return f.op != opNE
+			}
+		}
+		return f.op == opNE
+	case classBool:
+		var x bool
+		switch v.K {
+		case record.Bool:
+			x = v.Bool()
+		case record.String:
+			var ok bool
+			if x, ok = parseBool(strings.TrimSpace(v.S)); !ok {
+				return false
+			}
+		default:
+			return false
+		}
+		if f.op == opBetween {
+			return cmpBool(x, f.bools[0]) >= 0 && cmpBool(x, f.bools[1]) <= 0
+		}
+		for _, c := range f.bools {
+			if hit(f.op, cmpBool(x, c)) != (f.op == opNE) {
+				return f.op != opNE
+			}
+		}
+		return f.op == opNE
+	}
+	s := v.S
+	if v.K != record.String {
+		s = v.Text()
+	}
+	if f.op == opBetween {
+		return s >= f.strs[0] && s <= f.strs[1]
+	}
+	for _, c := range f.strs {
+		var r bool
+		if f.op == opContains {
+			r = strings.Contains(s, c)
+		} else {
+			r = hit(f.op, strings.Compare(s, c))
+		}
+		if r != (f.op == opNE) {
+			return f.op != opNE
+		}
+	}
+	return f.op == opNE
+}
+
+// hit says whether comparison result c satisfies op. For NOT_EQUAL_TO it
+// answers "equal", so the caller can require that no value is equal.
+func hit(op filterOp, c int) bool {
+	switch op {
+	case opLT:
+		return c < 0
+	case opGT:
+		return c > 0
+	case opLTE:
+		return c <= 0
+	case opGTE:
+		return c >= 0
+	case opNE:
+		return c != 0
+	}
+	return c == 0
+}
+
+func cmp64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// check returns why v fails validation, or "".
+//
+// VALIDATE_NON_NULL rejects null, missing and the empty string.
+// VALIDATE_NUMERIC rejects anything that is not a number, null included.
+// VALIDATE_NON_ZERO and VALIDATE_NON_NEGATIVE judge numbers only: a null
+// or non-numeric value passes them (pair them with NON_NULL or NUMERIC to
+// reject those too).
+func (a *applier) check(v *validateStep, x record.Value) string {
+	switch v.op {
+	case valNonNull:
+		switch {
+		case x.K == record.Missing:
+			return "the field is missing"
+		case x.K == record.Null:
+			return "the value is null"
+		case x.K == record.String && x.S == "":
+			return "the value is empty"
+		}
+		return ""
+	}
+	n, ok := numberOf(x, a.scratch[:0], &a.bx)
+	switch v.op {
+	case valNumeric:
+		if !ok {
+			return "value " + quoteShort(x.Text()) + " is not a number"
+		}
+	case valNonZero:
+		if ok && n.sign() == 0 {
+			return "the value is zero"
+		}
+	case valNonNegative:
+		if ok && n.sign() < 0 {
+			return "value " + quoteShort(x.Text()) + " is negative"
+		}
+	}
+	return ""
+}
+
+// runeOffset returns the byte offset after the first n runes of s (len(s)
+// if s is shorter) and how many runes that is.
+func runeOffset(s string, n int) (int, int) {
+	i, c := 0, 0
+	for i < len(s) && c < n {
+		if s[i] < utf8.RuneSelf {
+			i++
+		} else {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+		}
+		c++
+	}
+	return i, c
+}
+
+func runeCount(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.RuneCountInString(s)
+		}
+	}
+	return len(s)
+}
+
+// edit masks or truncates one value, counting runes. MASK_FIRST_N and
+// MASK_LAST_N mask the whole value when it is shorter than N. Null and
+// missing values stay as they are; other non-strings are edited as text.
+func (a *applier) edit(e *editStep, v record.Value) record.Value {
+	if v.K == record.Missing || v.K == record.Null {
+		return v
+	}
+	s := v.S
+	if v.K != record.String {
+		s = v.Text()
+	}
+	var keepHead, keepTail string
+	masked := 0
+	switch e.kind {
+	case editTruncate:
+		off, _ := runeOffset(s, e.n)
+		return record.Str(s[:off])
+	case editMaskAll:
+		masked = runeCount(s)
+	case editMaskFirst:
+		var off int
+		off, masked = runeOffset(s, e.n)
+		keepTail = s[off:]
+	case editMaskLast:
+		total := runeCount(s)
+		keep := total - e.n
+		if keep < 0 {
+			keep = 0
+		}
+		off, _ := runeOffset(s, keep)
+		keepHead, masked = s[:off], total-keep
+	}
+	if masked == 0 {
+		return record.Str(s)
+	}
+	buf := a.arena.take(len(keepHead) + masked*len(e.mask) + len(keepTail))
+	k := copy(buf, keepHead)
+	if len(e.mask) == 1 {
+		c := e.mask[0]
+		for j := 0; j < masked; j++ {
+			buf[k+j] = c
+		}
+		k += masked
+	} else {
+		for j := 0; j < masked; j++ {
+			k += copy(buf[k:], e.mask)
+		}
+	}
+	copy(buf[k:], keepTail)
+	return record.Str(frozen(buf))
+}
+
+// appendText appends v as Value.Text would render it, without allocating.
+func appendText(b []byte, v record.Value) []byte {
+	switch v.K {
+	case record.String, record.Decimal, record.JSON:
+		return append(b, v.S...)
+	case record.Int:
+		return strconv.AppendInt(b, v.Int(), 10)
+	case record.Float:
+		return strconv.AppendFloat(b, v.Float(), 'f', -1, 64)
+	case record.Bool:
+		return strconv.AppendBool(b, v.Bool())
+	case record.Time:
+		return v.Time().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	}
+	return b
+}
+
+// merge fills a CONCAT_FORMAT template; null and missing fields read as "".
+func (a *applier) merge(d *derivedStep, r *row, slots []int) record.Value {
+	buf := a.scratch[:0]
+	for k := range d.parts {
+		pt := &d.parts[k]
+		if pt.ref < 0 {
+			buf = append(buf, pt.lit...)
+		} else {
+			buf = appendText(buf, r.at(slots[pt.ref]))
+		}
+	}
+	a.scratch = buf
+	return record.Str(a.arena.str(buf))
+}
+
+// arith computes one Arithmetic task exactly. A null, missing or empty
+// operand gives null (an empty CSV cell is how a missing number looks);
+// a non-numeric operand is a record error; division by zero is fatal.
+// Results are decimal text: the scale of the operands for addition and
+// subtraction ("246.90"), their sum for multiplication; a quotient has no
+// trailing zeros ("2.5") and up to 34 significant digits when it does not
+// terminate.
+func (a *applier) arith(d *derivedStep, x, y record.Value) (record.Value, string, bool) {
+	if absentOrEmpty(x) || absentOrEmpty(y) {
+		return record.NullVal(), "", false
+	}
+	nx, ok := numberOf(x, a.scratch[:0], &a.bx)
+	if !ok {
+		return record.Value{}, fmt.Sprintf("%s: value %s is not a number", d.fields[0], quoteShort(x.Text())), false
+	}
+	ny, ok := numberOf(y, a.scratch[:0], &a.by)
+	if !ok {
+		return record.Value{}, fmt.Sprintf("%s: value %s is not a number", d.fields[1], quoteShort(y.Text())), false
+	}
+	if nx.big == nil && ny.big == nil {
+		var r dec
+		switch d.op {
+		case arAdd:
+			r, ok = addDec(nx.d, ny.d)
+		case arSub:
+			r, ok = addDec(nx.d, dec{m: -ny.d.m, s: ny.d.s})
+		case arMul:
+			r, ok = mulDec(nx.d, ny.d)
+		default:
+			ok = false
+		}
+		if ok {
+			a.scratch = appendDec(a.scratch[:0], r)
+			return record.DecimalVal(a.arena.str(a.scratch)), "", false
+		}
+	}
+	if d.op == arDiv && ny.sign() == 0 {
+		return record.Value{}, "division by zero", true
+	}
+	bx, by, r := nx.toBig(&a.t1), ny.toBig(&a.t2), &a.br
+	var err error
+	switch d.op {
+	case arAdd:
+		_, err = exactCtx.Add(r, bx, by)
+	case arSub:
+		_, err = exactCtx.Sub(r, bx, by)
+	case arMul:
+		_, err = exactCtx.Mul(r, bx, by)
+	case arDiv:
+		if _, err = quoCtx.Quo(r, bx, by); err == nil {
+			r.Reduce(r)
+		}
+	}
+	if err != nil {
+		return record.Value{}, "cannot compute the result: " + err.Error(), false
+	}
+	a.scratch = r.Append(a.scratch[:0], 'f')
+	return record.DecimalVal(a.arena.str(a.scratch)), "", false
+}
+
+func absentOrEmpty(v record.Value) bool {
+	return v.K == record.Missing || v.K == record.Null || (v.K == record.String && v.S == "")
+}
