@@ -137,7 +137,7 @@ func FlowTestRegistry() *connector.Registry {
 	return r
 }
 
-const testAccount = "123456789012"
+const flowTestAccount = "123456789012"
 
 type flowEnv struct {
 	svc    *Service
@@ -159,7 +159,7 @@ func newFlowEnv(t *testing.T, noRunner bool) *flowEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	env := &flowEnv{store: st, clock: NewFlowTestClock(), path: path}
-	d := Deps{Store: st, Registry: FlowTestRegistry(), Now: env.clock.Now, DefaultAccountID: testAccount, Region: "us-east-1"}
+	d := Deps{Store: st, Registry: FlowTestRegistry(), Now: env.clock.Now, DefaultAccountID: flowTestAccount, Region: "us-east-1"}
 	if !noRunner {
 		env.runner = &FlowTestRunner{Store: st, Now: env.clock.Now, Finish: wire.ExecutionStatusSuccessful}
 		d.Runner = env.runner
@@ -170,8 +170,8 @@ func newFlowEnv(t *testing.T, noRunner bool) *flowEnv {
 
 func (e *flowEnv) profile(t *testing.T, name, typ, label string) {
 	t.Helper()
-	err := e.store.ProfileCreate(context.Background(), &store.Profile{AccountID: testAccount, Name: name,
-		Arn: "arn:aws:appflow:us-east-1:" + testAccount + ":connectorprofile/" + name, ConnectorType: typ, Label: label, Doc: []byte(`{}`)})
+	err := e.store.ProfileCreate(context.Background(), &store.Profile{AccountID: flowTestAccount, Name: name,
+		Arn: "arn:aws:appflow:us-east-1:" + flowTestAccount + ":connectorprofile/" + name, ConnectorType: typ, Label: label, Doc: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,22 +182,22 @@ func (e *flowEnv) profile(t *testing.T, name, typ, label string) {
 func (e *flowEnv) registration(t *testing.T, label string, dest bool, freq wire.ScheduleFrequencyType) {
 	t.Helper()
 	doc, err := json.Marshal(&registrationDoc{Configuration: wire.ConnectorConfiguration{
-		CanUseAsSource: ptr(true), CanUseAsDestination: ptr(dest), ConnectorLabel: label,
+		CanUseAsSource: flowPtr(true), CanUseAsDestination: flowPtr(dest), ConnectorLabel: label,
 		SupportedTriggerTypes:          []wire.TriggerType{wire.TriggerTypeOnDemand, wire.TriggerTypeScheduled},
 		SupportedSchedulingFrequencies: []wire.ScheduleFrequencyType{freq, wire.ScheduleFrequencyTypeDaily},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = e.store.RegistrationCreate(context.Background(), &store.Registration{AccountID: testAccount, Label: label,
-		Arn: "arn:aws:appflow:us-east-1:" + testAccount + ":connector/" + label, Doc: doc})
+	err = e.store.RegistrationCreate(context.Background(), &store.Registration{AccountID: flowTestAccount, Label: label,
+		Arn: "arn:aws:appflow:us-east-1:" + flowTestAccount + ":connector/" + label, Doc: doc})
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// s3Flow is an S3-to-S3 flow of the given trigger type.
-func s3Flow(name string, trigger wire.TriggerType) *wire.CreateFlowRequest {
+// flowS3 is an S3-to-S3 flow of the given trigger type.
+func flowS3(name string, trigger wire.TriggerType) *wire.CreateFlowRequest {
 	in := &wire.CreateFlowRequest{
 		FlowName:      name,
 		Description:   "copy orders",
@@ -215,9 +215,9 @@ func s3Flow(name string, trigger wire.TriggerType) *wire.CreateFlowRequest {
 	return in
 }
 
-// salesforceFlow reads Account from Salesforce profile sf into S3.
-func salesforceFlow(name string, trigger wire.TriggerType) *wire.CreateFlowRequest {
-	in := s3Flow(name, trigger)
+// flowSalesforce reads Account from Salesforce profile sf into S3.
+func flowSalesforce(name string, trigger wire.TriggerType) *wire.CreateFlowRequest {
+	in := flowS3(name, trigger)
 	in.SourceFlowConfig = &wire.SourceFlowConfig{ConnectorType: wire.ConnectorTypeSalesforce, ConnectorProfileName: "sf",
 		SourceConnectorProperties: &wire.SourceConnectorProperties{Salesforce: &wire.SalesforceSourceProperties{Object: "Account"}}}
 	in.Tasks = []wire.Task{
@@ -227,7 +227,7 @@ func salesforceFlow(name string, trigger wire.TriggerType) *wire.CreateFlowReque
 	return in
 }
 
-func wantCode(t *testing.T, err error, code fault.Code, msg string) {
+func flowWantCode(t *testing.T, err error, code fault.Code, msg string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("got no error, want %v %q", code, msg)
@@ -248,9 +248,9 @@ func TestCreateFlowInitialStatus(t *testing.T) {
 		in   *wire.CreateFlowRequest
 		want wire.FlowStatus
 	}{
-		{s3Flow("ondemand", wire.TriggerTypeOnDemand), wire.FlowStatusActive},
-		{s3Flow("scheduled", wire.TriggerTypeScheduled), wire.FlowStatusDraft},
-		{salesforceFlow("event", wire.TriggerTypeEvent), wire.FlowStatusDraft},
+		{flowS3("ondemand", wire.TriggerTypeOnDemand), wire.FlowStatusActive},
+		{flowS3("scheduled", wire.TriggerTypeScheduled), wire.FlowStatusDraft},
+		{flowSalesforce("event", wire.TriggerTypeEvent), wire.FlowStatusDraft},
 	} {
 		out, err := env.svc.CreateFlow(ctx, tc.in)
 		if err != nil {
@@ -259,7 +259,7 @@ func TestCreateFlowInitialStatus(t *testing.T) {
 		if out.FlowStatus != tc.want {
 			t.Errorf("CreateFlow %s: got status %s, want %s", tc.in.FlowName, out.FlowStatus, tc.want)
 		}
-		if want := "arn:aws:appflow:us-east-1:" + testAccount + ":flow/" + tc.in.FlowName; out.FlowArn != want {
+		if want := "arn:aws:appflow:us-east-1:" + flowTestAccount + ":flow/" + tc.in.FlowName; out.FlowArn != want {
 			t.Errorf("CreateFlow %s: got arn %s, want %s", tc.in.FlowName, out.FlowArn, want)
 		}
 	}
@@ -268,7 +268,7 @@ func TestCreateFlowInitialStatus(t *testing.T) {
 func TestDescribeFlowEchoesDefinition(t *testing.T) {
 	env := newFlowEnv(t, false)
 	ctx := context.Background()
-	in := s3Flow("orders", wire.TriggerTypeScheduled)
+	in := flowS3("orders", wire.TriggerTypeScheduled)
 	f := false
 	in.DestinationFlowConfigList[0].DestinationConnectorProperties.S3.S3OutputFormatConfig = &wire.S3OutputFormatConfig{
 		FileType: wire.FileTypeParquet, PreserveSourceDataTyping: &f,
@@ -287,7 +287,7 @@ func TestDescribeFlowEchoesDefinition(t *testing.T) {
 		t.Fatal(err)
 	}
 	one := int64(1)
-	principal := "arn:aws:iam::" + testAccount + ":root"
+	principal := "arn:aws:iam::" + flowTestAccount + ":root"
 	want := &wire.DescribeFlowResponse{
 		FlowArn: created.FlowArn, FlowName: "orders", Description: in.Description, KmsArn: in.KmsArn,
 		FlowStatus: wire.FlowStatusDraft, SourceFlowConfig: in.SourceFlowConfig, DestinationFlowConfigList: in.DestinationFlowConfigList,
@@ -312,7 +312,7 @@ func TestCreateFlowDefaultsAndNormalization(t *testing.T) {
 	ctx := context.Background()
 	env.profile(t, "sf", "Salesforce", "")
 	env.profile(t, "rs", "Redshift", "")
-	in := salesforceFlow("norm", wire.TriggerTypeOnDemand)
+	in := flowSalesforce("norm", wire.TriggerTypeOnDemand)
 	in.DestinationFlowConfigList = []wire.DestinationFlowConfig{{ConnectorType: wire.ConnectorTypeRedshift, ConnectorProfileName: "rs",
 		DestinationConnectorProperties: &wire.DestinationConnectorProperties{Redshift: &wire.RedshiftDestinationProperties{
 			Object: "public.accounts", IntermediateBucketName: "stage", ErrorHandlingConfig: &wire.ErrorHandlingConfig{BucketName: "errors"}}}}}
@@ -337,7 +337,7 @@ func TestCreateFlowDefaultsAndNormalization(t *testing.T) {
 		t.Errorf("got Map_all task %+v, want empty sourceFields", last)
 	}
 	wantKMS := env.svc.flowDefaultKMSArn(ctx)
-	if got.KmsArn != wantKMS || !strings.HasPrefix(wantKMS, "arn:aws:kms:us-east-1:"+testAccount+":key/") {
+	if got.KmsArn != wantKMS || !strings.HasPrefix(wantKMS, "arn:aws:kms:us-east-1:"+flowTestAccount+":key/") {
 		t.Errorf("got kmsArn %q, want the account default %q", got.KmsArn, wantKMS)
 	}
 	if got.Tags != nil {
@@ -353,7 +353,7 @@ func TestCreateFlowRefusals(t *testing.T) {
 	env.profile(t, "cc-unregistered", "CustomConnector", "ghost")
 	env.profile(t, "cc-source-only", "CustomConnector", "source-only")
 	env.registration(t, "source-only", false, "HOURLY")
-	if _, err := env.svc.CreateFlow(ctx, s3Flow("taken", wire.TriggerTypeOnDemand)); err != nil {
+	if _, err := env.svc.CreateFlow(ctx, flowS3("taken", wire.TriggerTypeOnDemand)); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -430,12 +430,12 @@ func TestCreateFlowRefusals(t *testing.T) {
 			fault.Invalid, "needs exactly one source field"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := salesforceFlow("refused", wire.TriggerTypeOnDemand)
+			in := flowSalesforce("refused", wire.TriggerTypeOnDemand)
 			tc.edit(in)
 			_, err := env.svc.CreateFlow(ctx, in)
-			wantCode(t, err, tc.code, tc.msg)
+			flowWantCode(t, err, tc.code, tc.msg)
 			if tc.name != "name taken" {
-				if _, err := env.store.FlowGet(ctx, testAccount, in.FlowName); !store.IsNotFound(err) {
+				if _, err := env.store.FlowGet(ctx, flowTestAccount, in.FlowName); !store.IsNotFound(err) {
 					t.Errorf("a refused CreateFlow stored flow %s (err %v)", in.FlowName, err)
 				}
 			}
@@ -446,8 +446,8 @@ func TestCreateFlowRefusals(t *testing.T) {
 func TestCreateFlowUnknownConnectorType(t *testing.T) {
 	env := newFlowEnv(t, false)
 	env.svc.d.Registry = connector.NewRegistry()
-	_, err := env.svc.CreateFlow(context.Background(), s3Flow("x", wire.TriggerTypeOnDemand))
-	wantCode(t, err, fault.Invalid, "Connector type S3 is not supported.")
+	_, err := env.svc.CreateFlow(context.Background(), flowS3("x", wire.TriggerTypeOnDemand))
+	flowWantCode(t, err, fault.Invalid, "Connector type S3 is not supported.")
 }
 
 func TestCreateFlowQuota(t *testing.T) {
@@ -455,18 +455,18 @@ func TestCreateFlowQuota(t *testing.T) {
 	ctx := context.Background()
 	for i := range flowQuota {
 		name := fmt.Sprintf("f%04d", i)
-		if err := env.store.FlowCreate(ctx, &store.Flow{AccountID: testAccount, Name: name, Arn: "arn:" + name, Status: "Active", Doc: []byte(`{}`)}); err != nil {
+		if err := env.store.FlowCreate(ctx, &store.Flow{AccountID: flowTestAccount, Name: name, Arn: "arn:" + name, Status: "Active", Doc: []byte(`{}`)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err := env.svc.CreateFlow(ctx, s3Flow("one-too-many", wire.TriggerTypeOnDemand))
-	wantCode(t, err, fault.QuotaExceeded, "quota of 1000 flows")
+	_, err := env.svc.CreateFlow(ctx, flowS3("one-too-many", wire.TriggerTypeOnDemand))
+	flowWantCode(t, err, fault.QuotaExceeded, "quota of 1000 flows")
 }
 
 func TestClientTokenCreateFlow(t *testing.T) {
 	env := newFlowEnv(t, false)
 	ctx := context.Background()
-	in := s3Flow("tok", wire.TriggerTypeOnDemand)
+	in := flowS3("tok", wire.TriggerTypeOnDemand)
 	in.ClientToken = "token-1"
 	first, err := env.svc.CreateFlow(ctx, in)
 	if err != nil {
@@ -479,20 +479,20 @@ func TestClientTokenCreateFlow(t *testing.T) {
 	if diff := cmp.Diff(first, again); diff != "" {
 		t.Errorf("replayed CreateFlow (-first +again):\n%s", diff)
 	}
-	other := s3Flow("tok", wire.TriggerTypeOnDemand)
+	other := flowS3("tok", wire.TriggerTypeOnDemand)
 	other.ClientToken, other.Description = "token-1", "something else"
 	_, err = env.svc.CreateFlow(ctx, other)
-	wantCode(t, err, fault.Conflict, "client token token-1 was already used with different request parameters")
+	flowWantCode(t, err, fault.Conflict, "client token token-1 was already used with different request parameters")
 	// A new token is a new call: the name is taken now.
 	in.ClientToken = "token-2"
 	_, err = env.svc.CreateFlow(ctx, in)
-	wantCode(t, err, fault.Conflict, "already exists")
+	flowWantCode(t, err, fault.Conflict, "already exists")
 }
 
 func TestUpdateFlow(t *testing.T) {
 	env := newFlowEnv(t, false)
 	ctx := context.Background()
-	in := s3Flow("upd", wire.TriggerTypeOnDemand)
+	in := flowS3("upd", wire.TriggerTypeOnDemand)
 	in.Tags = map[string]string{"k": "v"}
 	if _, err := env.svc.CreateFlow(ctx, in); err != nil {
 		t.Fatal(err)
@@ -596,12 +596,12 @@ func TestUpdateFlow(t *testing.T) {
 	u := &wire.UpdateFlowRequest{FlowName: "nope", TriggerConfig: in.TriggerConfig, SourceFlowConfig: in.SourceFlowConfig,
 		DestinationFlowConfigList: in.DestinationFlowConfigList, Tasks: in.Tasks}
 	_, err = env.svc.UpdateFlow(ctx, u)
-	wantCode(t, err, fault.NotFound, "Flow with name nope does not exist.")
+	flowWantCode(t, err, fault.NotFound, "Flow with name nope does not exist.")
 	u.FlowName = "upd"
 	u.SourceFlowConfig = &wire.SourceFlowConfig{ConnectorType: wire.ConnectorTypeSalesforce, ConnectorProfileName: "gone",
 		SourceConnectorProperties: &wire.SourceConnectorProperties{Salesforce: &wire.SalesforceSourceProperties{Object: "Account"}}}
 	_, err = env.svc.UpdateFlow(ctx, u)
-	wantCode(t, err, fault.NotFound, "Connector Profile with name gone does not exist.")
+	flowWantCode(t, err, fault.NotFound, "Connector Profile with name gone does not exist.")
 
 	u = &wire.UpdateFlowRequest{FlowName: "upd", ClientToken: "u1", TriggerConfig: in.TriggerConfig, SourceFlowConfig: in.SourceFlowConfig,
 		DestinationFlowConfigList: in.DestinationFlowConfigList, Tasks: in.Tasks}
@@ -618,20 +618,20 @@ func TestUpdateFlow(t *testing.T) {
 	}
 	u.Description = "changed"
 	_, err = env.svc.UpdateFlow(ctx, u)
-	wantCode(t, err, fault.Conflict, "different request parameters")
+	flowWantCode(t, err, fault.Conflict, "different request parameters")
 }
 
 func TestStartStopScheduledAndEvent(t *testing.T) {
 	env := newFlowEnv(t, false)
 	ctx := context.Background()
 	env.profile(t, "sf", "Salesforce", "")
-	for _, in := range []*wire.CreateFlowRequest{s3Flow("sched", wire.TriggerTypeScheduled), salesforceFlow("event", wire.TriggerTypeEvent)} {
+	for _, in := range []*wire.CreateFlowRequest{flowS3("sched", wire.TriggerTypeScheduled), flowSalesforce("event", wire.TriggerTypeEvent)} {
 		name := in.FlowName
 		if _, err := env.svc.CreateFlow(ctx, in); err != nil {
 			t.Fatal(err)
 		}
 		_, err := env.svc.StopFlow(ctx, &wire.StopFlowRequest{FlowName: name})
-		wantCode(t, err, fault.Conflict, "not active")
+		flowWantCode(t, err, fault.Conflict, "not active")
 
 		out, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: name})
 		if err != nil {
@@ -641,10 +641,10 @@ func TestStartStopScheduledAndEvent(t *testing.T) {
 			t.Errorf("%s: StartFlow got %+v, want Active and no executionId", name, out)
 		}
 		_, err = env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: name})
-		wantCode(t, err, fault.Conflict, "already active")
+		flowWantCode(t, err, fault.Conflict, "already active")
 
 		_, err = env.svc.DeleteFlow(ctx, &wire.DeleteFlowRequest{FlowName: name})
-		wantCode(t, err, fault.Conflict, "Conflict executing request: Flow is in active state, please set forceDelete to true or deactivate the flow: "+name)
+		flowWantCode(t, err, fault.Conflict, "Conflict executing request: Flow is in active state, please set forceDelete to true or deactivate the flow: "+name)
 
 		stop, err := env.svc.StopFlow(ctx, &wire.StopFlowRequest{FlowName: name})
 		if err != nil {
@@ -660,14 +660,14 @@ func TestStartStopScheduledAndEvent(t *testing.T) {
 		if got := env.runner.StartedIDs(); len(got) != 0 {
 			t.Errorf("%s: activation started runs %v, want none", name, got)
 		}
-		if _, err := env.svc.DeleteFlow(ctx, &wire.DeleteFlowRequest{FlowName: name, ForceDelete: ptr(true)}); err != nil {
+		if _, err := env.svc.DeleteFlow(ctx, &wire.DeleteFlowRequest{FlowName: name, ForceDelete: flowPtr(true)}); err != nil {
 			t.Fatalf("%s: forced delete: %v", name, err)
 		}
 		_, err = env.svc.DescribeFlow(ctx, &wire.DescribeFlowRequest{FlowName: name})
-		wantCode(t, err, fault.NotFound, "")
+		flowWantCode(t, err, fault.NotFound, "")
 	}
 	// A Draft flow deletes without forceDelete.
-	if _, err := env.svc.CreateFlow(ctx, s3Flow("draft", wire.TriggerTypeScheduled)); err != nil {
+	if _, err := env.svc.CreateFlow(ctx, flowS3("draft", wire.TriggerTypeScheduled)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.svc.DeleteFlow(ctx, &wire.DeleteFlowRequest{FlowName: "draft"}); err != nil {
@@ -675,12 +675,12 @@ func TestStartStopScheduledAndEvent(t *testing.T) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
+func flowPtr[T any](v T) *T { return &v }
 
 func TestStartFlowOnDemand(t *testing.T) {
 	env := newFlowEnv(t, false)
 	ctx := context.Background()
-	if _, err := env.svc.CreateFlow(ctx, s3Flow("od", wire.TriggerTypeOnDemand)); err != nil {
+	if _, err := env.svc.CreateFlow(ctx, flowS3("od", wire.TriggerTypeOnDemand)); err != nil {
 		t.Fatal(err)
 	}
 	out, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "od"})
@@ -694,7 +694,7 @@ func TestStartFlowOnDemand(t *testing.T) {
 		t.Errorf("runner started %v, want [%s]", got, out.ExecutionId)
 	}
 	_, err = env.svc.StopFlow(ctx, &wire.StopFlowRequest{FlowName: "od"})
-	wantCode(t, err, fault.Unsupported, "not supported for on-demand flows")
+	flowWantCode(t, err, fault.Unsupported, "not supported for on-demand flows")
 
 	d, err := env.svc.DescribeFlow(ctx, &wire.DescribeFlowRequest{FlowName: "od"})
 	if err != nil {
@@ -708,7 +708,7 @@ func TestStartFlowOnDemand(t *testing.T) {
 	// A failed start leaves an Error record and reports the failure.
 	env.runner.StartErr = fault.New(fault.QuotaExceeded, "too many concurrent runs")
 	_, err = env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "od"})
-	wantCode(t, err, fault.QuotaExceeded, "too many concurrent runs")
+	flowWantCode(t, err, fault.QuotaExceeded, "too many concurrent runs")
 	recs, err := env.svc.DescribeFlowExecutionRecords(ctx, &wire.DescribeFlowExecutionRecordsRequest{FlowName: "od"})
 	if err != nil {
 		t.Fatal(err)
@@ -718,20 +718,20 @@ func TestStartFlowOnDemand(t *testing.T) {
 	}
 
 	_, err = env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "missing"})
-	wantCode(t, err, fault.NotFound, "Flow with name missing does not exist.")
+	flowWantCode(t, err, fault.NotFound, "Flow with name missing does not exist.")
 }
 
 func TestStartFlowWithoutEngine(t *testing.T) {
 	env := newFlowEnv(t, true)
 	ctx := context.Background()
-	if _, err := env.svc.CreateFlow(ctx, s3Flow("od", wire.TriggerTypeOnDemand)); err != nil {
+	if _, err := env.svc.CreateFlow(ctx, flowS3("od", wire.TriggerTypeOnDemand)); err != nil {
 		t.Fatal(err)
 	}
 	out, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "od"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := env.store.ExecutionGet(ctx, testAccount, "od", out.ExecutionId)
+	e, err := env.store.ExecutionGet(ctx, flowTestAccount, "od", out.ExecutionId)
 	if err != nil {
 		t.Fatalf("no record for execution %q: %v", out.ExecutionId, err)
 	}
@@ -753,17 +753,17 @@ func TestStartFlowWithoutEngine(t *testing.T) {
 func TestStartFlowClientToken(t *testing.T) {
 	env := newFlowEnv(t, false)
 	ctx := context.Background()
-	for _, in := range []*wire.CreateFlowRequest{s3Flow("a", wire.TriggerTypeOnDemand), s3Flow("b", wire.TriggerTypeOnDemand),
-		s3Flow("sched", wire.TriggerTypeScheduled)} {
+	for _, in := range []*wire.CreateFlowRequest{flowS3("fa", wire.TriggerTypeOnDemand), flowS3("fb", wire.TriggerTypeOnDemand),
+		flowS3("sched", wire.TriggerTypeScheduled)} {
 		if _, err := env.svc.CreateFlow(ctx, in); err != nil {
 			t.Fatal(err)
 		}
 	}
-	first, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "a", ClientToken: "t1"})
+	first, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "fa", ClientToken: "t1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "a", ClientToken: "t1"})
+	again, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "fa", ClientToken: "t1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -774,7 +774,7 @@ func TestStartFlowClientToken(t *testing.T) {
 		t.Errorf("replay started %d runs, want 1", n)
 	}
 	// The same token on another on-demand flow is a new run.
-	other, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "b", ClientToken: "t1"})
+	other, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "fb", ClientToken: "t1"})
 	if err != nil {
 		t.Fatalf("token reused for another on-demand flow: %v", err)
 	}
@@ -783,7 +783,7 @@ func TestStartFlowClientToken(t *testing.T) {
 	}
 	// ... but on a scheduled flow it is a conflict.
 	_, err = env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "sched", ClientToken: "t1"})
-	wantCode(t, err, fault.Conflict, "different request parameters")
+	flowWantCode(t, err, fault.Conflict, "different request parameters")
 	if n := len(env.runner.StartedIDs()); n != 2 {
 		t.Errorf("got %d runs, want 2", n)
 	}
@@ -792,7 +792,7 @@ func TestStartFlowClientToken(t *testing.T) {
 func TestDeleteFlow(t *testing.T) {
 	env := newFlowEnv(t, false)
 	ctx := context.Background()
-	in := s3Flow("del", wire.TriggerTypeOnDemand)
+	in := flowS3("del", wire.TriggerTypeOnDemand)
 	in.Tags = map[string]string{"a": "1"}
 	created, err := env.svc.CreateFlow(ctx, in)
 	if err != nil {
@@ -808,8 +808,8 @@ func TestDeleteFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = env.svc.DeleteFlow(ctx, &wire.DeleteFlowRequest{FlowName: "del"})
-	wantCode(t, err, fault.Conflict, "in progress")
-	if _, err := env.svc.DeleteFlow(ctx, &wire.DeleteFlowRequest{FlowName: "del", ForceDelete: ptr(true)}); err != nil {
+	flowWantCode(t, err, fault.Conflict, "in progress")
+	if _, err := env.svc.DeleteFlow(ctx, &wire.DeleteFlowRequest{FlowName: "del", ForceDelete: flowPtr(true)}); err != nil {
 		t.Fatal(err)
 	}
 	if calls := env.runner.CancelCalls(); len(calls) != 1 || !slices.Equal(calls[0], []string{run.ExecutionId}) {
@@ -820,10 +820,10 @@ func TestDeleteFlow(t *testing.T) {
 		t.Errorf("tags after delete: %v, %v; want none", tags, err)
 	}
 	_, err = env.svc.DeleteFlow(ctx, &wire.DeleteFlowRequest{FlowName: "del"})
-	wantCode(t, err, fault.NotFound, "")
+	flowWantCode(t, err, fault.NotFound, "")
 
 	// The name is reusable, without the old runs or tags.
-	if _, err := env.svc.CreateFlow(ctx, s3Flow("del", wire.TriggerTypeOnDemand)); err != nil {
+	if _, err := env.svc.CreateFlow(ctx, flowS3("del", wire.TriggerTypeOnDemand)); err != nil {
 		t.Fatal(err)
 	}
 	d, err := env.svc.DescribeFlow(ctx, &wire.DescribeFlowRequest{FlowName: "del"})
@@ -838,7 +838,7 @@ func TestDeleteFlow(t *testing.T) {
 func TestDescribeFlowExecutionRecordsPaging(t *testing.T) {
 	env := newFlowEnv(t, false)
 	ctx := context.Background()
-	if _, err := env.svc.CreateFlow(ctx, s3Flow("runs", wire.TriggerTypeOnDemand)); err != nil {
+	if _, err := env.svc.CreateFlow(ctx, flowS3("runs", wire.TriggerTypeOnDemand)); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -854,7 +854,7 @@ func TestDescribeFlowExecutionRecordsPaging(t *testing.T) {
 	var pages []int
 	token := ""
 	for {
-		out, err := env.svc.DescribeFlowExecutionRecords(ctx, &wire.DescribeFlowExecutionRecordsRequest{FlowName: "runs", MaxResults: ptr(int32(2)), NextToken: token})
+		out, err := env.svc.DescribeFlowExecutionRecords(ctx, &wire.DescribeFlowExecutionRecordsRequest{FlowName: "runs", MaxResults: flowPtr(int32(2)), NextToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -877,26 +877,26 @@ func TestDescribeFlowExecutionRecordsPaging(t *testing.T) {
 		t.Errorf("got page sizes %v, want [2 2 1] (no trailing empty page)", pages)
 	}
 	_, err := env.svc.DescribeFlowExecutionRecords(ctx, &wire.DescribeFlowExecutionRecordsRequest{FlowName: "runs", NextToken: "garbage!"})
-	wantCode(t, err, fault.Invalid, "nextToken")
+	flowWantCode(t, err, fault.Invalid, "nextToken")
 	_, err = env.svc.DescribeFlowExecutionRecords(ctx, &wire.DescribeFlowExecutionRecordsRequest{FlowName: "nope"})
-	wantCode(t, err, fault.NotFound, "Flow with name nope does not exist.")
+	flowWantCode(t, err, fault.NotFound, "Flow with name nope does not exist.")
 }
 
 func TestCancelFlowExecutions(t *testing.T) {
 	env := newFlowEnv(t, false)
 	ctx := context.Background()
-	if _, err := env.svc.CreateFlow(ctx, s3Flow("c", wire.TriggerTypeOnDemand)); err != nil {
+	if _, err := env.svc.CreateFlow(ctx, flowS3("fc", wire.TriggerTypeOnDemand)); err != nil {
 		t.Fatal(err)
 	}
-	done, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "c"})
+	done, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "fc"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	env.runner.Finish = ""
-	r1, _ := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "c"})
-	r2, _ := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "c"})
+	r1, _ := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "fc"})
+	r2, _ := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "fc"})
 
-	out, err := env.svc.CancelFlowExecutions(ctx, &wire.CancelFlowExecutionsRequest{FlowName: "c",
+	out, err := env.svc.CancelFlowExecutions(ctx, &wire.CancelFlowExecutionsRequest{FlowName: "fc",
 		ExecutionIds: []string{r1.ExecutionId, done.ExecutionId, "unknown"}})
 	if err != nil {
 		t.Fatal(err)
@@ -905,7 +905,7 @@ func TestCancelFlowExecutions(t *testing.T) {
 		t.Errorf("got invalidExecutions %v, want %v", out.InvalidExecutions, want)
 	}
 	// Without ids: every run in progress, i.e. r2 only now.
-	out, err = env.svc.CancelFlowExecutions(ctx, &wire.CancelFlowExecutionsRequest{FlowName: "c"})
+	out, err = env.svc.CancelFlowExecutions(ctx, &wire.CancelFlowExecutionsRequest{FlowName: "fc"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -917,46 +917,46 @@ func TestCancelFlowExecutions(t *testing.T) {
 		t.Errorf("got Cancel calls %v, want [[%s] [%s]]", calls, r1.ExecutionId, r2.ExecutionId)
 	}
 	for _, id := range []string{r1.ExecutionId, r2.ExecutionId} {
-		e, err := env.store.ExecutionGet(ctx, testAccount, "c", id)
+		e, err := env.store.ExecutionGet(ctx, flowTestAccount, "fc", id)
 		if err != nil || e.Status != "Canceled" {
 			t.Errorf("run %s: got %v, %v; want Canceled", id, e, err)
 		}
 	}
-	d, _ := env.svc.DescribeFlow(ctx, &wire.DescribeFlowRequest{FlowName: "c"})
+	d, _ := env.svc.DescribeFlow(ctx, &wire.DescribeFlowRequest{FlowName: "fc"})
 	if d.LastRunExecutionDetails == nil || d.LastRunExecutionDetails.MostRecentExecutionStatus != wire.ExecutionStatusCanceled {
 		t.Errorf("got lastRunExecutionDetails %+v, want Canceled", d.LastRunExecutionDetails)
 	}
 	// Nothing left: cancelling everything is a no-op.
-	out, err = env.svc.CancelFlowExecutions(ctx, &wire.CancelFlowExecutionsRequest{FlowName: "c"})
+	out, err = env.svc.CancelFlowExecutions(ctx, &wire.CancelFlowExecutionsRequest{FlowName: "fc"})
 	if err != nil || len(out.InvalidExecutions) != 0 || len(env.runner.CancelCalls()) != 2 {
 		t.Errorf("cancel with nothing running: %+v, %v, %d calls; want no-op", out, err, len(env.runner.CancelCalls()))
 	}
 	_, err = env.svc.CancelFlowExecutions(ctx, &wire.CancelFlowExecutionsRequest{FlowName: "nope"})
-	wantCode(t, err, fault.NotFound, "")
+	flowWantCode(t, err, fault.NotFound, "")
 }
 
 func TestCancelFlowExecutionsWithoutEngine(t *testing.T) {
 	env := newFlowEnv(t, true)
 	ctx := context.Background()
-	if _, err := env.svc.CreateFlow(ctx, s3Flow("c", wire.TriggerTypeOnDemand)); err != nil {
+	if _, err := env.svc.CreateFlow(ctx, flowS3("fc", wire.TriggerTypeOnDemand)); err != nil {
 		t.Fatal(err)
 	}
 	// A run left InProgress by a process that had an engine.
 	now := env.clock.Now()
 	rec := &wire.ExecutionRecord{ExecutionId: "orphan", ExecutionStatus: wire.ExecutionStatusInProgress,
 		StartedAt: wire.NewTimestamp(now), LastUpdatedAt: wire.NewTimestamp(now)}
-	e, err := execRow(testAccount, "c", rec)
+	e, err := execRow(flowTestAccount, "fc", rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := env.store.ExecutionCreate(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	out, err := env.svc.CancelFlowExecutions(ctx, &wire.CancelFlowExecutionsRequest{FlowName: "c", ExecutionIds: []string{"orphan"}})
+	out, err := env.svc.CancelFlowExecutions(ctx, &wire.CancelFlowExecutionsRequest{FlowName: "fc", ExecutionIds: []string{"orphan"}})
 	if err != nil || len(out.InvalidExecutions) != 0 {
 		t.Fatalf("got %+v, %v; want the orphan canceled", out, err)
 	}
-	got, _ := env.store.ExecutionGet(ctx, testAccount, "c", "orphan")
+	got, _ := env.store.ExecutionGet(ctx, flowTestAccount, "fc", "orphan")
 	if got.Status != "Canceled" {
 		t.Errorf("got status %s, want Canceled", got.Status)
 	}
@@ -969,7 +969,7 @@ func TestListFlows(t *testing.T) {
 	env.registration(t, "my-connector", true, "BYMINUTE")
 	var want []string
 	for i := range 5 {
-		in := s3Flow(fmt.Sprintf("flow-%d", i), wire.TriggerTypeOnDemand)
+		in := flowS3(fmt.Sprintf("flow-%d", i), wire.TriggerTypeOnDemand)
 		in.Tags = map[string]string{"i": fmt.Sprint(i)}
 		if i == 4 {
 			in.SourceFlowConfig = &wire.SourceFlowConfig{ConnectorType: wire.ConnectorTypeCustomConnector, ConnectorProfileName: "cc",
@@ -989,7 +989,7 @@ func TestListFlows(t *testing.T) {
 	byName := map[string]wire.FlowDefinition{}
 	token := ""
 	for {
-		out, err := env.svc.ListFlows(ctx, &wire.ListFlowsRequest{MaxResults: ptr(int32(2)), NextToken: token})
+		out, err := env.svc.ListFlows(ctx, &wire.ListFlowsRequest{MaxResults: flowPtr(int32(2)), NextToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1018,7 +1018,7 @@ func TestListFlows(t *testing.T) {
 		t.Errorf("got labels %q/%q, want my-connector/empty", f.SourceConnectorLabel, f.DestinationConnectorLabel)
 	}
 	_, err := env.svc.ListFlows(ctx, &wire.ListFlowsRequest{NextToken: "%%%"})
-	wantCode(t, err, fault.Invalid, "nextToken")
+	flowWantCode(t, err, fault.Invalid, "nextToken")
 }
 
 func TestFlowSchemaFingerprint(t *testing.T) {
