@@ -52,6 +52,8 @@ func (s *Store) ExecutionUpdate(ctx context.Context, e *store.Execution) error {
 	return classify(err, fmt.Sprintf("flow %q execution %q", e.FlowName, e.ExecutionID))
 }
 
+// ExecutionList lists the executions of one flow, newest first; an empty
+// FlowName matches none.
 func (s *Store) ExecutionList(ctx context.Context, params *store.ExecutionListParams) ([]*store.Execution, string, error) {
 	after, err := keyset.Decode(params.Page.After, 2)
 	if err != nil {

@@ -87,7 +87,7 @@ func (s *Store) TokenClaim(ctx context.Context, t *store.Token, notBefore time.T
 			SET request_hash = excluded.request_hash, response = NULL, created_at = excluded.created_at
 			WHERE tokens.created_at < $6
 			RETURNING true`,
-			t.AccountID, t.Operation, t.Token, t.RequestHash, t.CreatedAt, keyset.Time(notBefore)).Scan(&won)
+			t.AccountID, t.Operation, t.Token, t.RequestHash, t.CreatedAt, keyset.Bound(notBefore)).Scan(&won)
 		if err == nil {
 			return &store.TokenClaimResult{}, nil
 		}

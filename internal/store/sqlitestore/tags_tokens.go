@@ -93,7 +93,7 @@ func (s *Store) TokenClaim(ctx context.Context, t *store.Token, notBefore time.T
 			WHERE tokens.created_at < ?
 			RETURNING 1`,
 			t.AccountID, t.Operation, t.Token, t.RequestHash, keyset.Micros(t.CreatedAt),
-			keyset.Micros(keyset.Time(notBefore))).Scan(&won)
+			keyset.Micros(keyset.Bound(notBefore))).Scan(&won)
 		if err == nil {
 			return nil
 		}

@@ -639,6 +639,12 @@ func testTokens(t *testing.T, s store.Store, _ func(*testing.T) store.Store) {
 	if res.Existing == nil || res.Existing.RequestHash != "h4" || res.Existing.Response != nil {
 		t.Fatalf("claim after replacement: got %+v, want h4 without a response", res.Existing)
 	}
+	// A zero notBefore never expires a use.
+	res, err = s.TokenClaim(ctx, tok("h7", later.Add(3*time.Second)), time.Time{})
+	must(t, err)
+	if res.Existing == nil || res.Existing.RequestHash != "h4" {
+		t.Fatalf("claim with zero notBefore: got %+v, want h4", res.Existing)
+	}
 	// The boundary: a use at exactly notBefore is still valid.
 	res, err = s.TokenClaim(ctx, tok("h6", later.Add(2*time.Second)), later)
 	must(t, err)

@@ -58,6 +58,10 @@ func Time(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
+// Bound is a time used only for comparison, such as TokenClaim's
+// notBefore: UTC at microseconds, and a zero time stays zero (no bound).
+func Bound(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
 // Micros is t as the integer SQLite stores.
 func Micros(t time.Time) int64 { return t.UnixMicro() }
 
