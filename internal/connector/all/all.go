@@ -1,0 +1,7 @@
+// Package all links every connector driver into the binary; only cmd/
+// imports it.
+package all
+
+import (
+	_ "github.com/appflowd/appflowd/internal/connector/s3conn" // S3
+)

@@ -1,0 +1,317 @@
+package s3conn
+
+import (
+	"context"
+	"strings"
+
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// CSV input follows RFC 4180: a header row names the fields; fields are
+// separated by commas, records by LF or CRLF; a field in double quotes may
+// hold commas, line breaks and doubled quotes. A UTF-8 BOM is skipped, empty
+// lines are skipped (as encoding/csv does), an empty cell is the empty
+// string, and a row whose field count differs from the header's is an error.
+// Quotes are strict: a quote inside an unquoted field, or text after a
+// closing quote, is an error naming the line.
+
+type csvStatus uint8
+
+const (
+	csvRecord     csvStatus = iota // one record parsed
+	csvIncomplete                  // need more input
+	csvEnd                         // no more input
+	csvError
+)
+
+// csvParse parses the record at s[pos:]. It appends the record's fields to
+// fields (substrings of s where no unescaping is needed) and returns the
+// position after the record and how many line breaks it consumed. eof says
+// whether s ends the input. On csvError, msg says what is wrong and lines
+// says how far into the record the problem is.
+func csvParse(s string, pos int, eof bool, fields []string) (out []string, next int, lines int64, st csvStatus, msg string) {
+	if pos >= len(s) {
+		if eof {
+			return fields, pos, 0, csvEnd, ""
+		}
+		return fields, pos, 0, csvIncomplete, ""
+	}
+	// Fast path: no quotes on this line.
+	start := pos
+	for i := pos; i < len(s); i++ {
+		switch s[i] {
+		case ',':
+			fields = append(fields, s[start:i])
+			start = i + 1
+		case '\n':
+			end := i
+			if end > start && s[end-1] == '\r' {
+				end--
+			}
+			return append(fields, s[start:end]), i + 1, 1, csvRecord, ""
+		case '"':
+			return csvParseQuoted(s, pos, eof, fields[:0])
+		}
+	}
+	if !eof {
+		return fields, pos, 0, csvIncomplete, ""
+	}
+	end := len(s)
+	if end > start && s[end-1] == '\r' {
+		end--
+	}
+	return append(fields, s[start:end]), len(s), 0, csvRecord, ""
+}
+
+// csvParseQuoted is the slow path for a record with quotes in it.
+func csvParseQuoted(s string, pos int, eof bool, fields []string) ([]string, int, int64, csvStatus, string) {
+	i := pos
+	var lines int64
+	for {
+		if i < len(s) && s[i] == '"' {
+			i++
+			seg := i
+			var sb strings.Builder
+			escaped := false
+			var field string
+			for {
+				j := strings.IndexByte(s[i:], '"')
+				if j < 0 {
+					if !eof {
+						return fields, pos, 0, csvIncomplete, ""
+					}
+					return fields, pos, 0, csvError, "quoted field is not terminated"
+				}
+				lines += int64(strings.Count(s[i:i+j], "\n"))
+				i += j
+				if i+1 >= len(s) && !eof {
+					return fields, pos, 0, csvIncomplete, ""
+				}
+				if i+1 < len(s) && s[i+1] == '"' {
+					escaped = true
+					sb.WriteString(s[seg : i+1])
+					i += 2
+					seg = i
+					continue
+				}
+				if escaped {
+					sb.WriteString(s[seg:i])
+					field = sb.String()
+				} else {
+					field = s[seg:i]
+				}
+				i++
+				break
+			}
+			if i >= len(s) {
+				return append(fields, field), i, lines, csvRecord, ""
+			}
+			switch s[i] {
+			case ',':
+				fields = append(fields, field)
+				i++
+				continue
+			case '\n':
+				return append(fields, field), i + 1, lines + 1, csvRecord, ""
+			case '\r':
+				if i+1 < len(s) && s[i+1] == '\n' {
+					return append(fields, field), i + 2, lines + 1, csvRecord, ""
+				}
+				if i+1 >= len(s) {
+					if !eof {
+						return fields, pos, 0, csvIncomplete, ""
+					}
+					return append(fields, field), i + 1, lines, csvRecord, ""
+				}
+			}
+			return fields, pos, lines, csvError, "unexpected character after a closing quote (a quote inside a quoted field must be doubled)"
+		}
+		start := i
+		for i < len(s) && s[i] != ',' && s[i] != '\n' && s[i] != '"' {
+			i++
+		}
+		if i >= len(s) {
+			if !eof {
+				return fields, pos, 0, csvIncomplete, ""
+			}
+			end := i
+			if end > start && s[end-1] == '\r' {
+				end--
+			}
+			return append(fields, s[start:end]), i, lines, csvRecord, ""
+		}
+		switch s[i] {
+		case ',':
+			fields = append(fields, s[start:i])
+			i++
+		case '\n':
+			end := i
+			if end > start && s[end-1] == '\r' {
+				end--
+			}
+			return append(fields, s[start:end]), i + 1, lines + 1, csvRecord, ""
+		default:
+			return fields, pos, lines, csvError, "bare quote in an unquoted field (quote the whole field and double the quote)"
+		}
+	}
+}
+
+// batchRows is how many rows of width w a batch holds: a few thousand, fewer
+// for wide rows so a batch stays near 64k cells.
+func batchRows(w int) int {
+	if w < 1 {
+		w = 1
+	}
+	n := 65536 / w
+	return min(max(n, 64), maxBatchRows)
+}
+
+func readCSV(ctx context.Context, src *objectReader, proj []string, emit func(*record.Batch) error) error {
+	key := src.key
+	c := &chunker{r: src}
+	if _, err := c.refill(ctx); err != nil {
+		return canceledOr(err, key)
+	}
+	if strings.HasPrefix(c.s, "\xEF\xBB\xBF") {
+		c.pos = 3
+	}
+	line := int64(1)
+	var header []string
+	scratch := make([]string, 0, 64)
+
+	// Header: the first non-empty record.
+	for header == nil {
+		fields, next, nl, st, msg := csvParse(c.s, c.pos, c.eof, scratch[:0])
+		switch st {
+		case csvIncomplete:
+			if _, err := c.refill(ctx); err != nil {
+				return canceledOr(err, key)
+			}
+			continue
+		case csvError:
+			return parseErr(key, line+nl, "%s", msg)
+		case csvEnd:
+			// An empty object: no fields, no rows.
+			return emit(&record.Batch{Split: key, Final: true, FirstLine: line, SourceBytes: c.offset()})
+		}
+		if next-c.pos <= 2 && len(fields) == 1 && fields[0] == "" {
+			c.pos, line = next, line+nl
+			continue
+		}
+		header = make([]string, len(fields))
+		seen := make(map[string]bool, len(fields))
+		for i, f := range fields {
+			if seen[f] {
+				return parseErr(key, line, "header repeats the field name %q", f)
+			}
+			seen[f] = true
+			header[i] = strings.Clone(f)
+		}
+		c.pos, line = next, line+nl
+	}
+
+	outFields, colMap := projection(header, proj)
+	width := len(header)
+	outW := len(outFields)
+	maxRows := batchRows(outW)
+	emitted := int64(0)
+	for {
+		if err := ctx.Err(); err != nil {
+			return fault.Wrap(fault.Canceled, err, "s3 source: read %s", key)
+		}
+		b := &record.Batch{Fields: outFields, Split: key, FirstLine: line}
+		cells := make([]record.Value, 0, maxRows*outW)
+		rows := 0
+		startOff := c.offset()
+		done := false
+		for rows < maxRows && c.offset()-startOff < maxBatchBytes {
+			fields, next, nl, st, msg := csvParse(c.s, c.pos, c.eof, scratch[:0])
+			if st == csvIncomplete {
+				if _, err := c.refill(ctx); err != nil {
+					return canceledOr(err, key)
+				}
+				continue
+			}
+			if st == csvError {
+				return parseErr(key, line+nl, "%s", msg)
+			}
+			if st == csvEnd {
+				done = true
+				break
+			}
+			if next-c.pos <= 2 && len(fields) == 1 && fields[0] == "" {
+				c.pos, line = next, line+nl
+				if rows == 0 {
+					b.FirstLine = line
+				}
+				continue
+			}
+			if len(fields) != width {
+				return parseErr(key, line, "row has %d fields, the header has %d", len(fields), width)
+			}
+			base := len(cells)
+			cells = cells[:base+outW]
+			if colMap == nil {
+				for i, f := range fields {
+					cells[base+i] = record.Value{K: record.String, S: f}
+				}
+			} else {
+				clear(cells[base:])
+				for i, f := range fields {
+					if j := colMap[i]; j >= 0 {
+						cells[base+j] = record.Value{K: record.String, S: f}
+					}
+				}
+			}
+			rows++
+			c.pos, line = next, line+nl
+		}
+		if !done && c.pos >= len(c.s) && c.eof {
+			done = true
+		}
+		b.Cells = cells
+		b.Final = done
+		end := c.offset()
+		b.SourceBytes = end - emitted
+		emitted = end
+		if err := emit(b); err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// projection returns the fields a batch carries and, when proj is set, the
+// output column of each input column (-1: dropped). proj fields the input
+// lacks stay Missing.
+func projection(header, proj []string) ([]string, []int) {
+	if proj == nil {
+		return header, nil
+	}
+	out := append([]string(nil), proj...)
+	pos := make(map[string]int, len(out))
+	for i, f := range out {
+		if _, dup := pos[f]; !dup {
+			pos[f] = i
+		}
+	}
+	m := make([]int, len(header))
+	for i, h := range header {
+		if j, ok := pos[h]; ok {
+			m[i] = j
+		} else {
+			m[i] = -1
+		}
+	}
+	return out, m
+}
+
+func canceledOr(err error, key string) error {
+	if fault.CodeOf(err) == fault.Canceled {
+		return fault.Wrap(fault.Canceled, err, "s3 source: read %s", key)
+	}
+	return err
+}

@@ -1,0 +1,241 @@
+package s3conn
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// Output formats (data-plane 4.2):
+//
+//   - JSON: JSON Lines, one object per record, keys in field order. Values
+//     keep their kinds whatever preserveSourceDataTyping says (the spec
+//     scopes that flag to Parquet): numbers and booleans unquoted, nested
+//     JSON as is, times as RFC 3339 strings, null as null; a Missing field
+//     is left out of its object. A Decimal whose text is not a JSON number,
+//     and NaN or infinite floats, are written as strings.
+//   - CSV: RFC 4180 with a header row of the field names; a cell is quoted
+//     when it holds a comma, a quote, CR or LF; null and missing are empty.
+
+// plan maps a batch's columns to the output fields.
+type plan struct {
+	fields  []string
+	cols    []int    // batch column of each output field; -1: Missing
+	keys    [][]byte // JSON: `"name":` per field
+	batchFs []string // the batch Fields the plan was built for
+}
+
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				const hexd = "0123456789abcdef"
+				dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&15])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// isJSONNumber reports whether s is a number in JSON's grammar.
+func isJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if !digits() {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+func appendJSONValue(dst []byte, v record.Value) []byte {
+	switch v.K {
+	case record.String:
+		return appendJSONString(dst, v.S)
+	case record.Int:
+		return strconv.AppendInt(dst, v.Int(), 10)
+	case record.Float:
+		f := v.Float()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return appendJSONString(dst, v.Text())
+		}
+		return strconv.AppendFloat(dst, f, 'f', -1, 64)
+	case record.Decimal:
+		if isJSONNumber(v.S) {
+			return append(dst, v.S...)
+		}
+		return appendJSONString(dst, v.S)
+	case record.Bool:
+		return strconv.AppendBool(dst, v.Bool())
+	case record.Time:
+		return appendJSONString(dst, v.Text())
+	case record.JSON:
+		if v.S == "" {
+			return append(dst, "null"...)
+		}
+		return append(dst, v.S...)
+	}
+	return append(dst, "null"...)
+}
+
+// encodeJSON appends rows (all of b when rows is nil) as JSON Lines; ends,
+// when not nil, gets each row's end offset in dst (relative to where dst
+// started).
+func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, ends *[]int32) []byte {
+	start := len(dst)
+	w := len(b.Fields)
+	for n := lo; n < hi; n++ {
+		r := n
+		if rows != nil {
+			r = int(rows[n])
+		}
+		row := b.Cells[r*w : (r+1)*w]
+		dst = append(dst, '{')
+		first := true
+		for j, c := range p.cols {
+			if c < 0 || row[c].K == record.Missing {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, p.keys[j]...)
+			dst = appendJSONValue(dst, row[c])
+		}
+		dst = append(dst, '}', '\n')
+		if ends != nil {
+			*ends = append(*ends, int32(len(dst)-start))
+		}
+	}
+	return dst
+}
+
+func appendCSVCell(dst []byte, s string) []byte {
+	quote := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',', '"', '\n', '\r':
+			quote = true
+		}
+		if quote {
+			break
+		}
+	}
+	if !quote {
+		return append(dst, s...)
+	}
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			dst = append(dst, s[start:i+1]...)
+			dst = append(dst, '"')
+			start = i + 1
+		}
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func csvHeader(fields []string) []byte {
+	var dst []byte
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendCSVCell(dst, f)
+	}
+	return append(dst, '\n')
+}
+
+func encodeCSV(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, ends *[]int32) []byte {
+	start := len(dst)
+	w := len(b.Fields)
+	for n := lo; n < hi; n++ {
+		r := n
+		if rows != nil {
+			r = int(rows[n])
+		}
+		row := b.Cells[r*w : (r+1)*w]
+		for j, c := range p.cols {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			if c < 0 {
+				continue
+			}
+			switch v := row[c]; v.K {
+			case record.String, record.Decimal, record.JSON:
+				dst = appendCSVCell(dst, v.S)
+			case record.Int:
+				dst = strconv.AppendInt(dst, v.Int(), 10)
+			case record.Missing, record.Null:
+			default:
+				dst = appendCSVCell(dst, v.Text())
+			}
+		}
+		dst = append(dst, '\n')
+		if ends != nil {
+			*ends = append(*ends, int32(len(dst)-start))
+		}
+	}
+	return dst
+}

@@ -1,0 +1,505 @@
+package s3conn
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// JSON input is JSON Lines: one object per line; blank lines are skipped.
+// Values keep their JSON types: strings are String, true/false Bool, null
+// Null, nested objects and arrays JSON (their text as written). Numbers stay
+// exact: an integer that fits int64 is Int, any other number is Decimal
+// holding the literal text (never Float, which would round). Keys may differ
+// between lines: a batch's Fields is the union of the keys seen so far in
+// the object, in first-seen order, and a row lacking a key has Missing there.
+
+const maxJSONDepth = 512
+
+func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit func(*record.Batch) error) error {
+	key := src.key
+	c := &chunker{r: src}
+	jp := &jsonRow{key: key}
+	if proj != nil {
+		jp.fixed = true
+		jp.fields, _ = projection(nil, proj)
+	}
+	jp.index = make(map[string]int, len(jp.fields))
+	for i, f := range jp.fields {
+		if _, dup := jp.index[f]; !dup {
+			jp.index[f] = i
+		}
+	}
+	line := int64(1)
+	emitted := int64(0)
+	for {
+		if err := ctx.Err(); err != nil {
+			return fault.Wrap(fault.Canceled, err, "s3 source: read %s", key)
+		}
+		jp.width = len(jp.fields)
+		maxRows := batchRows(max(jp.width, 8))
+		jp.cells = make([]record.Value, 0, maxRows*max(jp.width, 1))
+		jp.rows, jp.maxRows = 0, maxRows
+		first := line
+		rows := 0
+		startOff := c.offset()
+		done := false
+		for rows < maxRows && c.offset()-startOff < maxBatchBytes && len(jp.cells) < 4*65536 {
+			if c.pos >= len(c.s) && c.eof {
+				done = true
+				break
+			}
+			j := strings.IndexByte(c.s[c.pos:], '\n')
+			var text string
+			next := 0
+			if j < 0 {
+				if !c.eof {
+					if _, err := c.refill(ctx); err != nil {
+						return canceledOr(err, key)
+					}
+					continue
+				}
+				text, next = c.s[c.pos:], len(c.s)
+			} else {
+				text, next = c.s[c.pos:c.pos+j], c.pos+j+1
+			}
+			if isBlank(text) {
+				c.pos = next
+				line++
+				if rows == 0 {
+					first = line
+				}
+				continue
+			}
+			if err := jp.parseLine(text, line); err != nil {
+				return err
+			}
+			rows++
+			jp.rows++
+			c.pos = next
+			line++
+		}
+		if !done && c.pos >= len(c.s) && c.eof {
+			done = true
+		}
+		end := c.offset()
+		b := &record.Batch{
+			Fields:      jp.fields[:jp.width:jp.width],
+			Cells:       jp.cells,
+			Split:       key,
+			FirstLine:   first,
+			Final:       done,
+			SourceBytes: end - emitted,
+		}
+		emitted = end
+		if err := emit(b); err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+func isBlank(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\r':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// jsonRow parses lines into the rows of one batch.
+type jsonRow struct {
+	key     string
+	fixed   bool // a projection fixes the fields; other keys are skipped
+	fields  []string
+	index   map[string]int
+	width   int // the current batch's row width
+	cells   []record.Value
+	rows    int // complete rows in cells
+	maxRows int
+
+	s    string // the line being parsed
+	i    int
+	line int64
+}
+
+func (p *jsonRow) fail(format string, args ...any) error {
+	return parseErr(p.key, p.line, "column %d: %s", p.i+1, fmt.Sprintf(format, args...))
+}
+
+func (p *jsonRow) parseLine(s string, line int64) error {
+	p.s, p.i, p.line = s, 0, line
+	base := len(p.cells)
+	w := p.width
+	p.cells = append(p.cells, make([]record.Value, w)...)
+	p.ws()
+	if p.i >= len(s) || s[p.i] != '{' {
+		return p.fail("want a JSON object")
+	}
+	p.i++
+	guess := 0
+	p.ws()
+	if p.i < len(s) && s[p.i] == '}' {
+		p.i++
+	} else {
+		for {
+			p.ws()
+			if p.i >= len(s) || s[p.i] != '"' {
+				return p.fail("want a quoted key")
+			}
+			k, err := p.str()
+			if err != nil {
+				return err
+			}
+			p.ws()
+			if p.i >= len(s) || s[p.i] != ':' {
+				return p.fail("want ':' after key %q", k)
+			}
+			p.i++
+			p.ws()
+			col := -1
+			if guess < len(p.fields) && p.fields[guess] == k {
+				col = guess
+			} else if j, ok := p.index[k]; ok {
+				col = j
+			} else if !p.fixed {
+				col = len(p.fields)
+				k = strings.Clone(k)
+				p.fields = append(p.fields, k)
+				p.index[k] = col
+			}
+			guess = col + 1
+			if col >= p.width {
+				base = p.widen()
+			}
+			v, err := p.value(col >= 0)
+			if err != nil {
+				return err
+			}
+			if col >= 0 {
+				p.cells[base+col] = v
+			}
+			p.ws()
+			if p.i >= len(s) {
+				return p.fail("object is not closed")
+			}
+			if s[p.i] == ',' {
+				p.i++
+				continue
+			}
+			if s[p.i] == '}' {
+				p.i++
+				break
+			}
+			return p.fail("want ',' or '}' after a value")
+		}
+	}
+	p.ws()
+	if p.i < len(s) {
+		return p.fail("unexpected text after the object")
+	}
+	return nil
+}
+
+// widen grows every row of the batch, the one being parsed included, to
+// the current field count; it returns the new start of the row being parsed.
+func (p *jsonRow) widen() int {
+	nw := len(p.fields)
+	rows := p.rows + 1
+	nc := make([]record.Value, rows*nw, max(rows, p.maxRows)*nw)
+	if p.width > 0 {
+		for r := range rows {
+			copy(nc[r*nw:r*nw+p.width], p.cells[r*p.width:(r+1)*p.width])
+		}
+	}
+	p.cells = nc
+	p.width = nw
+	return p.rows * nw
+}
+
+func (p *jsonRow) ws() {
+	for p.i < len(p.s) {
+		switch p.s[p.i] {
+		case ' ', '\t', '\r', '\n':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// value parses one value; keep=false only validates it.
+func (p *jsonRow) value(keep bool) (record.Value, error) {
+	s := p.s
+	if p.i >= len(s) {
+		return record.Value{}, p.fail("want a value")
+	}
+	switch c := s[p.i]; {
+	case c == '"':
+		str, err := p.str()
+		return record.Value{K: record.String, S: str}, err
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	case c == '{' || c == '[':
+		start := p.i
+		if err := p.skip(0); err != nil {
+			return record.Value{}, err
+		}
+		if !keep {
+			return record.Value{}, nil
+		}
+		return record.JSONVal(s[start:p.i]), nil
+	case strings.HasPrefix(s[p.i:], "true"):
+		p.i += 4
+		return record.BoolVal(true), nil
+	case strings.HasPrefix(s[p.i:], "false"):
+		p.i += 5
+		return record.BoolVal(false), nil
+	case strings.HasPrefix(s[p.i:], "null"):
+		p.i += 4
+		return record.NullVal(), nil
+	}
+	return record.Value{}, p.fail("invalid character %q", s[p.i])
+}
+
+func (p *jsonRow) number() (record.Value, error) {
+	s := p.s
+	start := p.i
+	i := p.i
+	if s[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if !digits() {
+		p.i = i
+		return record.Value{}, p.fail("invalid number")
+	}
+	isInt := true
+	if i < len(s) && s[i] == '.' {
+		isInt = false
+		i++
+		if !digits() {
+			p.i = i
+			return record.Value{}, p.fail("invalid number: want digits after '.'")
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		isInt = false
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			p.i = i
+			return record.Value{}, p.fail("invalid number: want digits in the exponent")
+		}
+	}
+	p.i = i
+	text := s[start:i]
+	if isInt {
+		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return record.IntVal(n), nil
+		}
+	}
+	return record.DecimalVal(text), nil
+}
+
+// str parses a string at s[i] == '"'; without escapes it is a substring.
+func (p *jsonRow) str() (string, error) {
+	s := p.s
+	p.i++
+	start := p.i
+	for i := start; i < len(s); i++ {
+		c := s[i]
+		if c == '"' {
+			p.i = i + 1
+			return s[start:i], nil
+		}
+		if c == '\\' {
+			p.i = i
+			return p.strSlow(start)
+		}
+		if c < 0x20 {
+			p.i = i
+			return "", p.fail("control character in a string")
+		}
+	}
+	p.i = len(s)
+	return "", p.fail("string is not terminated")
+}
+
+func (p *jsonRow) strSlow(start int) (string, error) {
+	s := p.s
+	buf := make([]byte, 0, p.i-start+16)
+	buf = append(buf, s[start:p.i]...)
+	i := p.i
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case c == '"':
+			p.i = i + 1
+			return string(buf), nil
+		case c < 0x20:
+			p.i = i
+			return "", p.fail("control character in a string")
+		case c != '\\':
+			buf = append(buf, c)
+			i++
+			continue
+		}
+		if i+1 >= len(s) {
+			break
+		}
+		switch e := s[i+1]; e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := hex4(s, i+2)
+			if !ok {
+				p.i = i
+				return "", p.fail("invalid \\u escape")
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if r2, ok := hex4(s, i+2); ok && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						buf = utf8.AppendRune(buf, d)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			buf = utf8.AppendRune(buf, r)
+			continue
+		default:
+			p.i = i
+			return "", p.fail("invalid escape \\%c", e)
+		}
+		i += 2
+	}
+	p.i = len(s)
+	return "", p.fail("string is not terminated")
+}
+
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[i : i+4]) {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// skip validates one nested value and moves past it.
+func (p *jsonRow) skip(depth int) error {
+	if depth > maxJSONDepth {
+		return p.fail("nesting deeper than %d", maxJSONDepth)
+	}
+	s := p.s
+	p.ws()
+	if p.i >= len(s) {
+		return p.fail("want a value")
+	}
+	switch s[p.i] {
+	case '{':
+		p.i++
+		p.ws()
+		if p.i < len(s) && s[p.i] == '}' {
+			p.i++
+			return nil
+		}
+		for {
+			p.ws()
+			if p.i >= len(s) || s[p.i] != '"' {
+				return p.fail("want a quoted key")
+			}
+			if _, err := p.str(); err != nil {
+				return err
+			}
+			p.ws()
+			if p.i >= len(s) || s[p.i] != ':' {
+				return p.fail("want ':' after a key")
+			}
+			p.i++
+			if err := p.skip(depth + 1); err != nil {
+				return err
+			}
+			p.ws()
+			if p.i < len(s) && s[p.i] == ',' {
+				p.i++
+				continue
+			}
+			if p.i < len(s) && s[p.i] == '}' {
+				p.i++
+				return nil
+			}
+			return p.fail("want ',' or '}' in an object")
+		}
+	case '[':
+		p.i++
+		p.ws()
+		if p.i < len(s) && s[p.i] == ']' {
+			p.i++
+			return nil
+		}
+		for {
+			if err := p.skip(depth + 1); err != nil {
+				return err
+			}
+			p.ws()
+			if p.i < len(s) && s[p.i] == ',' {
+				p.i++
+				continue
+			}
+			if p.i < len(s) && s[p.i] == ']' {
+				p.i++
+				return nil
+			}
+			return p.fail("want ',' or ']' in an array")
+		}
+	}
+	_, err := p.value(false)
+	return err
+}

@@ -1,0 +1,299 @@
+package s3conn
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// Parquet output (data-plane 4.2): Snappy, every column optional.
+// preserveSourceDataTyping=false writes every column as a UTF-8 string (the
+// value's text). true types the columns from the declared field types
+// (WriteRequest.Fields; without them, from the first batch's values):
+//
+//	integer, int, long, short, byte, bigint  -> INT64
+//	double, float, number                    -> DOUBLE
+//	decimal                                  -> DECIMAL(38,18) (16-byte FIXED_LEN_BYTE_ARRAY)
+//	boolean                                  -> BOOLEAN
+//	datetime, timestamp                      -> TIMESTAMP(MILLIS, UTC)
+//	date                                     -> DATE
+//	anything else                            -> STRING
+//
+// A value that does not convert to its column's type is a record failure
+// (WriteResult.Failures), not a run error; the record is not written.
+
+type colKind uint8
+
+const (
+	colString colKind = iota
+	colInt64
+	colDouble
+	colDecimal
+	colBool
+	colTimestamp
+	colDate
+)
+
+func colKindOf(t record.FieldType) colKind {
+	switch strings.ToLower(string(t)) {
+	case "integer", "int", "long", "short", "byte", "bigint":
+		return colInt64
+	case "double", "float", "number":
+		return colDouble
+	case "decimal":
+		return colDecimal
+	case "boolean", "bool":
+		return colBool
+	case "datetime", "timestamp":
+		return colTimestamp
+	case "date":
+		return colDate
+	}
+	return colString
+}
+
+// kindColumn infers a column type from a value, for writes without
+// declared fields.
+func kindColumn(k record.Kind) colKind {
+	switch k {
+	case record.Int:
+		return colInt64
+	case record.Float, record.Decimal:
+		return colDouble
+	case record.Bool:
+		return colBool
+	case record.Time:
+		return colTimestamp
+	}
+	return colString
+}
+
+func (k colKind) node() parquet.Node {
+	switch k {
+	case colInt64:
+		return parquet.Int(64)
+	case colDouble:
+		return parquet.Leaf(parquet.DoubleType)
+	case colDecimal:
+		return parquet.Decimal(18, 38, parquet.FixedLenByteArrayType(16))
+	case colBool:
+		return parquet.Leaf(parquet.BooleanType)
+	case colTimestamp:
+		return parquet.Timestamp(parquet.Millisecond)
+	case colDate:
+		return parquet.Date()
+	}
+	return parquet.String()
+}
+
+// orderedGroup keeps the columns in field order (parquet.Group sorts them).
+type orderedGroup struct {
+	parquet.Group
+	order []string
+}
+
+func (g orderedGroup) Fields() []parquet.Field {
+	fs := g.Group.Fields()
+	rank := make(map[string]int, len(g.order))
+	for i, n := range g.order {
+		rank[n] = i
+	}
+	out := slices.Clone(fs)
+	slices.SortStableFunc(out, func(a, b parquet.Field) int { return rank[a.Name()] - rank[b.Name()] })
+	return out
+}
+
+type parquetSchema struct {
+	schema *parquet.Schema
+	kinds  []colKind
+}
+
+func newParquetSchema(fields []string, kinds []colKind) (*parquetSchema, error) {
+	g := parquet.Group{}
+	for i, f := range fields {
+		if _, dup := g[f]; dup {
+			return nil, fmt.Errorf("field %q appears twice", f)
+		}
+		g[f] = parquet.Optional(kinds[i].node())
+	}
+	return &parquetSchema{
+		schema: parquet.NewSchema("appflow", orderedGroup{Group: g, order: fields}),
+		kinds:  kinds,
+	}, nil
+}
+
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+var pow18 = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
+var max38 = new(big.Int).Exp(big.NewInt(10), big.NewInt(38), nil)
+
+// convert turns one cell into a parquet value of kind k; ok=false when the
+// value cannot have that type. The returned value may point into v.S: the
+// parquet writer copies it on WriteRows.
+func convert(v record.Value, k colKind, col int) (parquet.Value, string) {
+	if v.IsAbsent() {
+		return parquet.Value{}.Level(0, 0, col), ""
+	}
+	var out parquet.Value
+	switch k {
+	case colString:
+		switch v.K {
+		case record.String, record.Decimal, record.JSON:
+			out = parquet.ByteArrayValue(bytesOf(v.S))
+		default:
+			out = parquet.ByteArrayValue([]byte(v.Text()))
+		}
+	case colInt64:
+		switch v.K {
+		case record.Int:
+			out = parquet.Int64Value(v.Int())
+		case record.Float:
+			f := v.Float()
+			if f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
+				return out, "not an integer"
+			}
+			out = parquet.Int64Value(int64(f))
+		case record.String, record.Decimal:
+			n, err := strconv.ParseInt(strings.TrimSpace(v.S), 10, 64)
+			if err != nil {
+				f, ferr := strconv.ParseFloat(strings.TrimSpace(v.S), 64)
+				if ferr != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
+					return out, "not an integer"
+				}
+				n = int64(f)
+			}
+			out = parquet.Int64Value(n)
+		case record.Bool:
+			out = parquet.Int64Value(int64(v.N))
+		default:
+			return out, "not an integer"
+		}
+	case colDouble:
+		switch v.K {
+		case record.Int:
+			out = parquet.DoubleValue(float64(v.Int()))
+		case record.Float:
+			out = parquet.DoubleValue(v.Float())
+		case record.String, record.Decimal:
+			f, err := strconv.ParseFloat(strings.TrimSpace(v.S), 64)
+			if err != nil {
+				return out, "not a number"
+			}
+			out = parquet.DoubleValue(f)
+		default:
+			return out, "not a number"
+		}
+	case colDecimal:
+		var r big.Rat
+		switch v.K {
+		case record.Int:
+			r.SetInt64(v.Int())
+		case record.Float:
+			if r.SetFloat64(v.Float()) == nil {
+				return out, "not a decimal"
+			}
+		case record.String, record.Decimal:
+			if _, ok := r.SetString(strings.TrimSpace(v.S)); !ok {
+				return out, "not a decimal"
+			}
+		default:
+			return out, "not a decimal"
+		}
+		r.Mul(&r, new(big.Rat).SetInt(pow18))
+		// Round half away from zero to 18 decimal places.
+		num, den := r.Num(), r.Denom()
+		q, m := new(big.Int).QuoRem(num, den, new(big.Int))
+		if m.Sign() != 0 && new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(den) >= 0 {
+			q.Add(q, big.NewInt(int64(num.Sign())))
+		}
+		if new(big.Int).Abs(q).Cmp(max38) >= 0 {
+			return out, "decimal does not fit DECIMAL(38,18)"
+		}
+		out = parquet.FixedLenByteArrayValue(twosComplement16(q))
+	case colBool:
+		switch v.K {
+		case record.Bool:
+			out = parquet.BooleanValue(v.Bool())
+		case record.Int:
+			if v.Int() != 0 && v.Int() != 1 {
+				return out, "not a boolean"
+			}
+			out = parquet.BooleanValue(v.Int() == 1)
+		case record.String:
+			b, err := strconv.ParseBool(strings.TrimSpace(v.S))
+			if err != nil {
+				return out, "not a boolean"
+			}
+			out = parquet.BooleanValue(b)
+		default:
+			return out, "not a boolean"
+		}
+	case colTimestamp, colDate:
+		var ms int64
+		switch v.K {
+		case record.Time:
+			ms = v.Millis()
+		case record.Int:
+			ms = v.Int() // epoch milliseconds, as AppFlow's datetime filters use
+		case record.String:
+			t, ok := parseTime(v.S)
+			if !ok {
+				return out, "not a datetime"
+			}
+			ms = t.UnixMilli()
+		default:
+			return out, "not a datetime"
+		}
+		if k == colDate {
+			out = parquet.Int32Value(int32(math.Floor(float64(ms) / 86400000)))
+		} else {
+			out = parquet.Int64Value(ms)
+		}
+	}
+	return out.Level(0, 1, col), ""
+}
+
+func twosComplement16(q *big.Int) []byte {
+	b := make([]byte, 16)
+	if q.Sign() >= 0 {
+		q.FillBytes(b)
+		return b
+	}
+	// 2^128 + q
+	t := new(big.Int).Lsh(big.NewInt(1), 128)
+	t.Add(t, q)
+	t.FillBytes(b)
+	return b
+}
+
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02",
+}
+
+// parseTime reads the datetime forms AppFlow sources produce; a zone-less
+// time is UTC.
+func parseTime(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) < 10 || s[4] != '-' {
+		return time.Time{}, false
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}

@@ -1,0 +1,212 @@
+package s3conn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"gocloud.dev/blob"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// sourceProps is sourceConnectorProperties.S3.
+type sourceProps struct {
+	BucketName          string `json:"bucketName"`
+	BucketPrefix        string `json:"bucketPrefix"`
+	S3InputFormatConfig *struct {
+		S3InputFileType string `json:"s3InputFileType"`
+	} `json:"s3InputFormatConfig"`
+}
+
+// fileType is CSV or JSON; CSV when s3InputFormatConfig is absent.
+func (p *sourceProps) fileType() string {
+	if p.S3InputFormatConfig == nil || p.S3InputFormatConfig.S3InputFileType == "" {
+		return "CSV"
+	}
+	return p.S3InputFormatConfig.S3InputFileType
+}
+
+func decodeSourceProps(raw json.RawMessage) (*sourceProps, error) {
+	var p sourceProps
+	if len(raw) == 0 {
+		return nil, fault.New(fault.Invalid, "s3 source: no properties")
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fault.Wrap(fault.Invalid, err, "s3 source: decode properties")
+	}
+	if err := checkBucketName(p.BucketName); err != nil {
+		return nil, err
+	}
+	switch p.fileType() {
+	case "CSV", "JSON":
+	default:
+		return nil, fault.New(fault.Invalid, "s3 source: s3InputFileType %q is not CSV or JSON", p.fileType())
+	}
+	return &p, nil
+}
+
+// incrementalField names the only window field S3 understands: an object's
+// modification time. A window without a field means the same.
+const incrementalField = "LastModified"
+
+// Splits lists every object under the prefix (matched as a plain key prefix,
+// as AppFlow does), recursively, skipping folder markers (keys ending in '/'
+// or empty objects) and destination staging folders. With a window, only
+// objects modified within [Start, End) are listed.
+func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]connector.Split, error) {
+	p, err := decodeSourceProps(req.Properties)
+	if err != nil {
+		return nil, err
+	}
+	if w := req.Window; w != nil && w.Field != "" && w.Field != incrementalField {
+		return nil, fault.New(fault.Invalid,
+			"s3 source: incremental pulls select objects by %s; field %q cannot be used", incrementalField, w.Field)
+	}
+	b, err := d.openBucket(ctx, p.BucketName)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	var out []connector.Split
+	it := b.List(&blob.ListOptions{Prefix: p.BucketPrefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, classify(err, "s3 source: list s3://%s/%s", p.BucketName, p.BucketPrefix)
+		}
+		if obj.IsDir || obj.Size == 0 || len(obj.Key) == 0 || obj.Key[len(obj.Key)-1] == '/' || isStagingKey(obj.Key) {
+			continue
+		}
+		if w := req.Window; w != nil {
+			if (!w.Start.IsZero() && obj.ModTime.Before(w.Start)) || (!w.End.IsZero() && !obj.ModTime.Before(w.End)) {
+				continue
+			}
+		}
+		out = append(out, connector.Split{Name: obj.Key, Size: obj.Size})
+	}
+	return out, nil
+}
+
+// ReadSplit streams one object as batches.
+func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
+	p, err := decodeSourceProps(req.Properties)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fault.Wrap(fault.Canceled, err, "s3 source: read %s", s.Name)
+	}
+	b, err := d.openBucket(ctx, p.BucketName)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	r, err := b.NewReader(ctx, s.Name, nil)
+	if err != nil {
+		return classify(err, "s3 source: open s3://%s/%s", p.BucketName, s.Name)
+	}
+	defer r.Close()
+	src := &objectReader{ctx: ctx, r: r, bucket: p.BucketName, key: s.Name}
+	if p.fileType() == "JSON" {
+		return readJSONLines(ctx, src, req.Fields, emit)
+	}
+	return readCSV(ctx, src, req.Fields, emit)
+}
+
+// objectReader names the object in read errors.
+type objectReader struct {
+	ctx    context.Context
+	r      io.Reader
+	bucket string
+	key    string
+}
+
+func (o *objectReader) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = classify(err, "s3 source: read s3://%s/%s", o.bucket, o.key)
+	}
+	return n, err
+}
+
+// ParseError is a malformed object: it names the object and the line.
+type ParseError struct {
+	Object string // the object key
+	Line   int64  // 1-based
+	Msg    string
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("%s line %d: %s", e.Object, e.Line, e.Msg)
+}
+
+func parseErr(key string, line int64, format string, args ...any) error {
+	return fault.Wrap(fault.Invalid, &ParseError{Object: key, Line: line, Msg: fmt.Sprintf(format, args...)}, "s3 source: malformed object")
+}
+
+// Batch shape: at most maxBatchRows rows, and a batch is cut early once it
+// holds maxBatchBytes of input, so wide rows keep batches small.
+const (
+	maxBatchRows  = 4096
+	maxBatchBytes = 4 << 20
+	readBufSize   = 1 << 20
+)
+
+// chunker hands out the object's bytes as immutable strings, so parsed cells
+// can be substrings of one string per buffer fill instead of a string each.
+type chunker struct {
+	r    io.Reader
+	buf  []byte
+	s    string // current chunk
+	pos  int    // parse position in s
+	eof  bool
+	base int64 // object offset of s[0]
+}
+
+// refill keeps s[pos:] and appends more input. It reports whether any new
+// bytes came in (false at EOF).
+func (c *chunker) refill(ctx context.Context) (bool, error) {
+	if c.eof {
+		return false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	rest := len(c.s) - c.pos
+	size := readBufSize
+	for size < 2*rest {
+		size *= 2
+	}
+	if cap(c.buf) < size {
+		c.buf = make([]byte, size)
+	}
+	c.buf = c.buf[:size]
+	copy(c.buf, c.s[c.pos:])
+	n := rest
+	for n < len(c.buf) {
+		m, err := c.r.Read(c.buf[n:])
+		n += m
+		if err == io.EOF {
+			c.eof = true
+			break
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	c.base += int64(c.pos)
+	c.s = string(c.buf[:n])
+	c.pos = 0
+	return n > rest, nil
+}
+
+// offset is the object offset of the parse position.
+func (c *chunker) offset() int64 { return c.base + int64(c.pos) }
