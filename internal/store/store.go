@@ -116,6 +116,13 @@ type FlowListParams struct {
 	Page      Page
 }
 
+// FlowListByStatusParams lists flows of every account in one status, as the
+// scheduler needs (the Active ones), ordered by account then name.
+type FlowListByStatusParams struct {
+	Status string
+	Page   Page
+}
+
 type ExecutionListParams struct {
 	AccountID string
 	FlowName  string
@@ -155,6 +162,9 @@ type Store interface {
 	FlowUpdate(ctx context.Context, f *Flow) error
 	FlowDelete(ctx context.Context, accountID, name string) error // also deletes its executions
 	FlowList(ctx context.Context, params *FlowListParams) ([]*Flow, string, error)
+	// FlowListByStatus lists the flows of every account whose Status is
+	// params.Status, by account id then name.
+	FlowListByStatus(ctx context.Context, params *FlowListByStatusParams) ([]*Flow, string, error)
 	// FlowsUsingProfile names the flows whose source or destination uses the profile.
 	FlowsUsingProfile(ctx context.Context, accountID, profileName string) ([]string, error)
 

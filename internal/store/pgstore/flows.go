@@ -158,3 +158,31 @@ func (s *Store) FlowsUsingProfile(ctx context.Context, accountID, profileName st
 	}
 	return names, nil
 }
+
+func (s *Store) FlowListByStatus(ctx context.Context, params *store.FlowListByStatusParams) ([]*store.Flow, string, error) {
+	after, err := keyset.Decode(params.Page.After, 2)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := keyset.Limit(params.Page.Limit)
+	fromAccount, fromName := "", ""
+	if after != nil {
+		fromAccount, fromName = after[0], after[1]
+	}
+	rows, err := s.pool.Query(ctx, flowSelect+`
+		WHERE status = $1 AND (account_id, name) > ($2, $3) ORDER BY account_id, name LIMIT $4`,
+		params.Status, fromAccount, fromName, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s flows: %w", params.Status, err)
+	}
+	out, err := collect(rows, scanFlowWithProfiles)
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s flows: %w", params.Status, err)
+	}
+	var next string
+	if len(out) > limit {
+		out = out[:limit]
+		next = keyset.Encode(out[limit-1].AccountID, out[limit-1].Name)
+	}
+	return out, next, nil
+}

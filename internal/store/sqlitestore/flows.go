@@ -200,3 +200,49 @@ func (s *Store) FlowsUsingProfile(ctx context.Context, accountID, profileName st
 	}
 	return names, nil
 }
+
+func (s *Store) FlowListByStatus(ctx context.Context, params *store.FlowListByStatusParams) ([]*store.Flow, string, error) {
+	after, err := keyset.Decode(params.Page.After, 2)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := keyset.Limit(params.Page.Limit)
+	fromAccount, fromName := "", ""
+	if after != nil {
+		fromAccount, fromName = after[0], after[1]
+	}
+	var out []*store.Flow
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+flowColumns+` FROM flows
+			WHERE status = ? AND (account_id > ? OR (account_id = ? AND name > ?))
+			ORDER BY account_id, name LIMIT ?`,
+			params.Status, fromAccount, fromAccount, fromName, limit+1)
+		if err != nil {
+			return err
+		}
+		if out, err = collect(rows, scanFlow); err != nil {
+			return err
+		}
+		// loadFlowProfiles takes one account's flows.
+		for i := 0; i < len(out); {
+			j := i
+			for j < len(out) && out[j].AccountID == out[i].AccountID {
+				j++
+			}
+			if err := loadFlowProfiles(ctx, tx, out[i].AccountID, out[i:j]); err != nil {
+				return err
+			}
+			i = j
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s flows: %w", params.Status, err)
+	}
+	var next string
+	if len(out) > limit {
+		out = out[:limit]
+		next = keyset.Encode(out[limit-1].AccountID, out[limit-1].Name)
+	}
+	return out, next, nil
+}

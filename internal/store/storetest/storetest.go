@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -32,8 +33,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Flows", testFlows},
 		{"FlowUpdateRace", testFlowUpdateRace},
 		{"FlowList", testFlowList},
+		{"FlowListByStatus", testFlowListByStatus},
 		{"Executions", testExecutions},
 		{"ExecutionList", testExecutionList},
+		{"ExecutionListUnfinished", testExecutionListUnfinished},
 		{"Registrations", testRegistrations},
 		{"Tags", testTags},
 		{"Tokens", testTokens},
@@ -396,6 +399,46 @@ func testFlowList(t *testing.T, s store.Store, _ func(*testing.T) store.Store) {
 		params.Page.After = next
 	}
 	diff(t, "FlowList paged by 35", all, want)
+}
+
+func testFlowListByStatus(t *testing.T, s store.Store, _ func(*testing.T) store.Store) {
+	ctx := context.Background()
+	var want []string
+	for i := range 7 {
+		for _, a := range []string{acct2, acct} {
+			f := flow(a, fmt.Sprintf("f%d", i), "p")
+			if i%3 == 0 {
+				f.Status = "Suspended"
+			} else {
+				want = append(want, a+"/"+f.Name)
+			}
+			must(t, s.FlowCreate(ctx, f))
+		}
+	}
+	sort.Strings(want)
+	var got []string
+	params := store.FlowListByStatusParams{Status: "Active", Page: store.Page{Limit: 3}}
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("FlowListByStatus: cursor never ends")
+		}
+		rows, next, err := s.FlowListByStatus(ctx, &params)
+		must(t, err)
+		for _, f := range rows {
+			got = append(got, f.AccountID+"/"+f.Name)
+			if f.Status != "Active" || len(f.ProfileNames) != 1 || string(f.State) != `{"watermark":0}` {
+				t.Errorf("FlowListByStatus row %s: got status %q profiles %v state %s", f.Name, f.Status, f.ProfileNames, f.State)
+			}
+		}
+		if next == "" {
+			break
+		}
+		params.Page.After = next
+	}
+	diff(t, "FlowListByStatus Active", got, want)
+	if _, _, err := s.FlowListByStatus(ctx, &store.FlowListByStatusParams{Status: "Active", Page: store.Page{After: "junk"}}); err == nil {
+		t.Error("FlowListByStatus with a bad cursor: got no error")
+	}
 }
 
 func execution(account, flowName, id string, started time.Time) *store.Execution {
