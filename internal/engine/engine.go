@@ -1,0 +1,445 @@
+// Package engine runs one flow execution: it reads a source's splits
+// concurrently, applies the flow's compiled tasks to every batch on the
+// reading goroutines, and streams the results to one destination writer.
+//
+//	split workers (Concurrency)           one writer goroutine
+//	ReadSplit ─▶ Program.Apply ─▶ queue (QueueDepth) ─▶ Writer.Write ─▶ Commit | Abort
+//
+// Memory is bounded whatever the input size: a worker blocks in the
+// source's emit callback while the queue is full, so at most
+// Concurrency + QueueDepth + 1 transformed batches exist at once.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+	"github.com/appflowd/appflowd/internal/transform"
+)
+
+// MaxMessageLen is the longest executionMessage the API model allows
+// (ExecutionMessage max 2048).
+const MaxMessageLen = 2048
+
+// Run is one execution's inputs.
+type Run struct {
+	Source connector.SourceDriver
+	// Read is filled in by Execute: Fields and Filters come from Program
+	// (pushdown); Window is the caller's (incremental pulls) and is also
+	// applied in-engine.
+	Read *connector.ReadRequest
+	Dest connector.DestinationDriver
+	// Write is filled in by Execute: Fields and PartitionKeys come from
+	// Program. ErrorHandling decides what a record that a task cannot
+	// convert does: with FailOnFirstError false it becomes a Failure, else
+	// (and when there is no ErrorHandling, as for S3) it fails the run.
+	Write   *connector.WriteRequest
+	Program *transform.Program
+	// Progress, if set, is called from one goroutine about every
+	// ProgressEvery while the run goes, and once when it is done.
+	Progress      func(Progress)
+	ProgressEvery time.Duration // 0: one second
+	// Concurrency is how many splits are read (and transformed) at once;
+	// 0 means GOMAXPROCS.
+	Concurrency int
+	// QueueDepth is how many transformed batches may wait for the writer;
+	// 0 means 2 × Concurrency.
+	QueueDepth int
+	// RecycleBatches lets the engine reuse a batch's memory once
+	// Writer.Write has returned. Set it only for writers that copy what
+	// they keep (strings may be kept: they are never rewritten).
+	RecycleBatches bool
+}
+
+// Progress is a snapshot of a running execution.
+type Progress struct {
+	RecordsRead    int64
+	RecordsWritten int64 // handed to the writer so far
+	RecordsDropped int64
+	BytesProcessed int64
+	SplitsDone     int
+	SplitsTotal    int
+}
+
+// Result sums up a successful execution.
+type Result struct {
+	RecordsRead      int64 // rows the source produced
+	RecordsProcessed int64 // rows the destination wrote (WriteResult.RecordsWritten)
+	RecordsDropped   int64 // rows dropped by Filter tasks, the window, or Validate DropRecord
+	RecordsFiltered  int64 // of RecordsDropped, those dropped by a filter or the window
+	BytesProcessed   int64 // source bytes parsed
+	BytesWritten     int64
+	// Failures are the records the destination refused plus, when the
+	// destination continues on errors, the records a task could not
+	// convert.
+	Failures []connector.RecordFailure
+	Objects  []string
+}
+
+// Error is a failed execution. Its message says what failed, where (split,
+// line, field, task) and why, fits executionMessage (at most MaxMessageLen
+// characters of the model's allowed set), and unwraps to the cause.
+type Error struct {
+	Msg   string
+	Split string // "" when the failure is not in one split
+	Line  int64  // 0 when not known
+	Field string
+	Task  int // index in the task list, -1 when no task failed
+	Err   error
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+func newError(cause error, split string, line int64, field string, task int, format string, args ...any) *Error {
+	return &Error{Msg: Message(fmt.Sprintf(format, args...)), Split: split, Line: line, Field: field, Task: task, Err: cause}
+}
+
+// Message makes text fit executionMessage: characters outside the model's
+// pattern [\s\w/!@#+=.-] go (quotes) or become spaces (colons, commas,
+// brackets, non-ASCII), spaces collapse, and text past MaxMessageLen is cut
+// with "...".
+func Message(s string) string {
+	var b strings.Builder
+	b.Grow(min(len(s), MaxMessageLen+8))
+	space := false
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\'' || r == '`':
+			continue
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || !allowed(r):
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+		if b.Len() > MaxMessageLen {
+			break
+		}
+	}
+	out := b.String()
+	if len(out) > MaxMessageLen {
+		out = strings.TrimRight(out[:MaxMessageLen-3], " ") + "..."
+	}
+	return out
+}
+
+func allowed(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return true
+	}
+	return strings.ContainsRune("_/!@#+=.-", r)
+}
+
+// ExecutionMessage is the executionMessage for any error a run ended with.
+func ExecutionMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Msg
+	}
+	if errors.Is(err, context.Canceled) {
+		return "Execution canceled"
+	}
+	return Message(err.Error())
+}
+
+// Execute runs r. On success the writer is committed; on any failure or
+// cancellation everything stops, the writer is aborted, and the error is
+// returned: ctx.Err() itself when ctx ended, so the caller can tell a
+// cancellation, else an *Error.
+func Execute(ctx context.Context, r *Run) (*Result, error) {
+	if r.Source == nil || r.Dest == nil || r.Program == nil {
+		return nil, fault.New(fault.Invalid, "engine: Run needs Source, Dest and Program")
+	}
+	if r.Read == nil {
+		r.Read = &connector.ReadRequest{}
+	}
+	if r.Write == nil {
+		r.Write = &connector.WriteRequest{}
+	}
+	prog := r.Program.WithWindow(r.Read.Window)
+	r.Read.Fields = prog.Projection()
+	r.Read.Filters = prog.Filters()
+	r.Write.Fields = prog.OutputFields()
+	r.Write.PartitionKeys = prog.PartitionKeys()
+
+	splits, err := r.Source.Splits(ctx, r.Read)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, newError(err, "", 0, "", -1, "Listing the source failed - %v", err)
+	}
+	w, err := r.Dest.OpenWriter(ctx, r.Write)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, newError(err, "", 0, "", -1, "Opening the destination failed - %v", err)
+	}
+	x := &execution{r: r, prog: prog, splits: splits, w: w}
+	return x.run(ctx)
+}
+
+type execution struct {
+	r      *Run
+	prog   *transform.Program
+	splits []connector.Split
+	w      connector.Writer
+
+	queue chan *record.Batch
+	free  chan *record.Batch
+
+	read, bytes, filtered, invalid, sent atomic.Int64
+	splitsDone                           atomic.Int64
+
+	mu       sync.Mutex
+	failures []connector.RecordFailure
+
+	errOnce  sync.Once
+	firstErr error
+	cancel   context.CancelFunc
+}
+
+func (x *execution) fail(err error) {
+	x.errOnce.Do(func() {
+		x.firstErr = err
+		x.cancel()
+	})
+}
+
+func (x *execution) run(ctx context.Context) (*Result, error) {
+	r := x.r
+	workers := r.Concurrency
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(x.splits))
+	depth := r.QueueDepth
+	if depth <= 0 {
+		depth = 2 * max(workers, 1)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	x.cancel = cancel
+	x.queue = make(chan *record.Batch, depth)
+	x.free = make(chan *record.Batch, depth+workers+1)
+
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for runCtx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(x.splits) {
+					return
+				}
+				if err := x.readSplit(runCtx, x.splits[i]); err != nil {
+					x.fail(err)
+					return
+				}
+				x.splitsDone.Add(1)
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(x.queue)
+	}()
+
+	every := r.ProgressEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	lastProgress := time.Now()
+	for b := range x.queue { // drain even after a failure, so no worker stays blocked
+		if runCtx.Err() != nil {
+			continue
+		}
+		if err := x.w.Write(runCtx, b); err != nil {
+			if runCtx.Err() == nil {
+				x.fail(newError(err, b.Split, 0, "", -1, "Writing to the destination failed for split %s - %v", b.Split, err))
+			}
+			continue
+		}
+		x.sent.Add(int64(b.Len()))
+		if r.RecycleBatches {
+			select {
+			case x.free <- b:
+			default:
+			}
+		}
+		if r.Progress != nil && time.Since(lastProgress) >= every {
+			lastProgress = time.Now()
+			r.Progress(x.progress())
+		}
+	}
+
+	if ctx.Err() != nil {
+		x.abort(ctx)
+		return nil, ctx.Err()
+	}
+	if x.firstErr != nil {
+		return nil, x.abortWith(ctx, x.firstErr)
+	}
+	if r.Progress != nil {
+		r.Progress(x.progress())
+	}
+	wr, err := x.w.Commit(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			x.abort(ctx)
+			return nil, ctx.Err()
+		}
+		return nil, x.abortWith(ctx, newError(err, "", 0, "", -1, "Committing the destination output failed - %v", err))
+	}
+	res := &Result{
+		RecordsRead:      x.read.Load(),
+		RecordsFiltered:  x.filtered.Load(),
+		RecordsDropped:   x.filtered.Load() + x.invalid.Load(),
+		BytesProcessed:   x.bytes.Load(),
+		Failures:         x.failures,
+		RecordsProcessed: wr.RecordsWritten,
+		BytesWritten:     wr.BytesWritten,
+		Objects:          wr.Objects,
+	}
+	res.Failures = append(res.Failures, wr.Failures...)
+	return res, nil
+}
+
+func (x *execution) progress() Progress {
+	return Progress{
+		RecordsRead:    x.read.Load(),
+		RecordsWritten: x.sent.Load(),
+		RecordsDropped: x.filtered.Load() + x.invalid.Load(),
+		BytesProcessed: x.bytes.Load(),
+		SplitsDone:     int(x.splitsDone.Load()),
+		SplitsTotal:    len(x.splits),
+	}
+}
+
+// abort discards the writer's output; it runs even when ctx has ended.
+func (x *execution) abort(ctx context.Context) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	return x.w.Abort(actx)
+}
+
+func (x *execution) abortWith(ctx context.Context, err error) error {
+	if aerr := x.abort(ctx); aerr != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			c := *e
+			c.Msg = Message(e.Msg + " (discarding the partial output also failed - " + aerr.Error() + ")")
+			return &c
+		}
+	}
+	return err
+}
+
+func (x *execution) batch() *record.Batch {
+	select {
+	case b := <-x.free:
+		return b
+	default:
+		return &record.Batch{}
+	}
+}
+
+// readSplit reads one split, transforming each batch before handing it on.
+func (x *execution) readSplit(ctx context.Context, s connector.Split) error {
+	final := false
+	emit := func(in *record.Batch) error {
+		out := x.batch()
+		st, recErrs, err := x.prog.Apply(in, out)
+		x.read.Add(int64(st.In))
+		x.bytes.Add(in.SourceBytes)
+		x.filtered.Add(int64(st.Filtered))
+		x.invalid.Add(int64(st.Invalid))
+		if out.Split == "" {
+			out.Split = s.Name
+		}
+		if err != nil {
+			var re *transform.RecordError
+			if errors.As(err, &re) {
+				return recordError(re, out.Split)
+			}
+			return newError(err, out.Split, 0, "", -1, "Transforming split %s failed - %v", out.Split, err)
+		}
+		if len(recErrs) > 0 {
+			if err := x.recordErrors(in, out.Split, recErrs); err != nil {
+				return err
+			}
+		}
+		final = out.Final
+		select {
+		case x.queue <- out:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := x.r.Source.ReadSplit(ctx, x.r.Read, s, emit)
+	if err == nil && !final {
+		// The writer learns of a split's end from Final: send one even if
+		// the source emitted nothing (an empty object).
+		err = emit(&record.Batch{Split: s.Name, Final: true})
+	}
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return newError(err, s.Name, 0, "", -1, "Reading split %s failed - %v", s.Name, err)
+}
+
+func recordError(re *transform.RecordError, split string) *Error {
+	return newError(re, split, re.Line, re.Field, re.Task,
+		"Record at %s line %d failed task %d %s on field %s - %s", split, re.Line, re.Task, re.TaskType, re.Field, re.Reason)
+}
+
+// recordErrors handles records a task could not convert: Failures when the
+// destination continues on errors, else the run fails on the first.
+func (x *execution) recordErrors(in *record.Batch, split string, errs []transform.RecordError) error {
+	eh := x.r.Write.ErrorHandling
+	if eh == nil || eh.FailOnFirstError {
+		return recordError(&errs[0], split)
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i := range errs {
+		re := &errs[i]
+		rec := make(map[string]string, len(in.Fields))
+		for c, name := range in.Fields {
+			rec[name] = in.Row(re.Row)[c].Text()
+		}
+		x.failures = append(x.failures, connector.RecordFailure{
+			Split: split, Line: re.Line, Record: rec,
+			Reason: fmt.Sprintf("tasks[%d] (%s) field %s: %s", re.Task, re.TaskType, re.Field, re.Reason),
+		})
+	}
+	return nil
+}
