@@ -2,11 +2,9 @@ package service
 
 import (
 	"context"
-	"runtime"
 	"sort"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/fault"
@@ -86,22 +84,7 @@ func (c *metadataCache) reset(match func(metaKey) bool) int {
 	return n
 }
 
-// metadataCaches gives each Service its cache. Service (service.go) has no
-// field for it, so it lives beside it, keyed weakly: a Service that is
-// dropped takes its cache with it.
-var metadataCaches sync.Map // weak.Pointer[Service] -> *metadataCache
-
-func (s *Service) metadata() *metadataCache {
-	key := weak.Make(s)
-	if c, ok := metadataCaches.Load(key); ok {
-		return c.(*metadataCache)
-	}
-	c, loaded := metadataCaches.LoadOrStore(key, &metadataCache{entries: map[metaKey]metaEntry{}})
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Service]) { metadataCaches.Delete(k) }, key)
-	}
-	return c.(*metadataCache)
-}
+func (s *Service) metadata() *metadataCache { return s.cache }
 
 // catalogTarget is what an entity request addresses: a profile, or a
 // connector type that needs none.

@@ -41,7 +41,8 @@ type Deps struct {
 
 // Service implements wire.Service.
 type Service struct {
-	d Deps
+	d     Deps
+	cache *metadataCache // entity lists and descriptions, per ResetConnectorMetadataCache
 }
 
 var _ wire.Service = (*Service)(nil)
@@ -61,7 +62,7 @@ func New(d Deps) *Service {
 	if d.DefaultAccountID == "" {
 		d.DefaultAccountID = "000000000000"
 	}
-	return &Service{d: d}
+	return &Service{d: d, cache: &metadataCache{entries: map[metaKey]metaEntry{}}}
 }
 
 // account is the caller's account id.
