@@ -172,6 +172,9 @@ type Store interface {
 	ExecutionGet(ctx context.Context, accountID, flowName, executionID string) (*Execution, error)
 	ExecutionUpdate(ctx context.Context, e *Execution) error
 	ExecutionList(ctx context.Context, params *ExecutionListParams) ([]*Execution, string, error)
+	// ExecutionListUnfinished lists every InProgress or CancelStarted
+	// execution of every account: what a restarted single process must close.
+	ExecutionListUnfinished(ctx context.Context) ([]*Execution, error)
 
 	RegistrationCreate(ctx context.Context, r *Registration) error
 	RegistrationGet(ctx context.Context, accountID, label string) (*Registration, error)

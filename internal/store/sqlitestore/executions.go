@@ -89,3 +89,18 @@ func (s *Store) ExecutionList(ctx context.Context, params *store.ExecutionListPa
 	}
 	return out, next, nil
 }
+
+// ExecutionListUnfinished lists InProgress and CancelStarted executions of
+// every account, oldest first.
+func (s *Store) ExecutionListUnfinished(ctx context.Context) ([]*store.Execution, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+executionColumns+` FROM executions
+		WHERE status IN ('InProgress', 'CancelStarted') ORDER BY started_at, execution_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished executions: %w", err)
+	}
+	out, err := collect(rows, scanExecution)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished executions: %w", err)
+	}
+	return out, nil
+}
