@@ -596,7 +596,10 @@ type countingDest struct{ rows int64 }
 func (d *countingDest) OpenWriter(ctx context.Context, req *connector.WriteRequest) (connector.Writer, error) {
 	return d, nil
 }
-func (d *countingDest) Write(ctx context.Context, b *record.Batch) error { d.rows += int64(b.Len()); return nil }
+func (d *countingDest) Write(ctx context.Context, b *record.Batch) error {
+	d.rows += int64(b.Len())
+	return nil
+}
 func (d *countingDest) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	return &connector.WriteResult{RecordsWritten: d.rows}, nil
 }
