@@ -1,0 +1,82 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+)
+
+// config holds the serve flags; each has an environment variable default.
+type config struct {
+	Addr        string
+	DataDir     string
+	Region      string
+	AccountID   string
+	Database    string
+	S3Endpoint  string
+	Credentials string
+	Insecure    bool
+	LogLevel    string
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (c *config) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", env("APPFLOWD_ADDR", "127.0.0.1:8484"), "address to serve the API on [APPFLOWD_ADDR]")
+	c.registerCommon(fs)
+	fs.StringVar(&c.Database, "database", env("APPFLOWD_DATABASE", ""), "postgres:// or postgresql:// URL; empty = SQLite in the data dir [APPFLOWD_DATABASE]")
+	fs.StringVar(&c.Credentials, "credentials", env("APPFLOWD_CREDENTIALS", ""), "file of 'ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID' lines; SigV4 is then enforced [APPFLOWD_CREDENTIALS]")
+	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --addr without --credentials")
+	fs.StringVar(&c.LogLevel, "log-level", env("APPFLOWD_LOG_LEVEL", "info"), "debug, info, warn or error [APPFLOWD_LOG_LEVEL]")
+}
+
+// registerCommon registers the flags serve and run share.
+func (c *config) registerCommon(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data-dir", env("APPFLOWD_DATA_DIR", "./appflowd-data"), "folder for the SQLite store and local buckets (<data-dir>/s3/<bucket>/<key>) [APPFLOWD_DATA_DIR]")
+	fs.StringVar(&c.Region, "region", env("APPFLOWD_REGION", "us-east-1"), "region in ARNs [APPFLOWD_REGION]")
+	fs.StringVar(&c.AccountID, "account-id", env("APPFLOWD_ACCOUNT_ID", "000000000000"), "account id in ARNs when SigV4 is off [APPFLOWD_ACCOUNT_ID]")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("APPFLOWD_S3_ENDPOINT", ""), "S3 API URL (path-style); empty = local buckets in the data dir [APPFLOWD_S3_ENDPOINT]")
+}
+
+func (c *config) check() error {
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		return fmt.Errorf("--database must be a postgres:// or postgresql:// URL (or empty for SQLite), got %q", redactURL(c.Database))
+	}
+	if c.Credentials == "" && !c.Insecure && !isLoopback(c.Addr) {
+		return fmt.Errorf("refusing to serve on %s without --credentials: anyone who can reach it could use the API; pass --credentials FILE, or --insecure if you mean it", c.Addr)
+	}
+	return nil
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// redactURL hides a password in a database URL for messages.
+func redactURL(s string) string {
+	at := strings.LastIndex(s, "@")
+	scheme := strings.Index(s, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return s
+	}
+	userinfo := s[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return s[:scheme+3] + userinfo[:i] + ":xxxxx" + s[at:]
+	}
+	return s
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/catalog"
+	"github.com/appflowd/appflowd/internal/engine"
+	"github.com/appflowd/appflowd/internal/runner"
+)
+
+// runCmd runs one flow definition once, in process: the way to try a flow
+// without a server.
+func runCmd(ctx context.Context, args []string) error {
+	var c config
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	c.registerCommon(fs)
+	quiet := fs.Bool("quiet", false, "no progress line")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: appflowd run [flags] FLOW.json\n\nFLOW.json is a CreateFlow request body. Flags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf("run takes one flow definition file")
+	}
+	raw, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var f runner.Flow
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return fmt.Errorf("%s: not a CreateFlow JSON document: %w", fs.Arg(0), err)
+	}
+	if f.FlowName == "" {
+		f.FlowName = "flow"
+	}
+	reg := connector.Default()
+	catalog.RegisterAll(reg)
+	env := runner.Env{
+		Registry: reg,
+		Deps: connector.Deps{
+			DataDir: c.DataDir, S3Endpoint: c.S3Endpoint, Region: c.Region, AccountID: c.AccountID,
+			HTTPClient: &http.Client{Timeout: 5 * time.Minute}, Logger: newLogger("warn"), Now: time.Now,
+		},
+	}
+	id := newExecutionID()
+	p, err := runner.Prepare(ctx, env, &f, id)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	start := time.Now()
+	var bar *progressBar
+	if !*quiet && isTerminal(os.Stderr) {
+		bar = newProgressBar(os.Stderr, start)
+		p.Run.Progress = bar.update
+	}
+	res, err := engine.Execute(ctx, p.Run)
+	if bar != nil {
+		bar.done()
+	}
+	elapsed := time.Since(start)
+	if err != nil {
+		return fmt.Errorf("flow %s failed: %s", f.FlowName, engine.ExecutionMessage(err))
+	}
+	rate := float64(res.RecordsProcessed) / elapsed.Seconds()
+	fmt.Printf("flow %s execution %s: Successful\n", f.FlowName, id)
+	fmt.Printf("  records processed %d, dropped %d, rejected %d\n", res.RecordsProcessed, res.RecordsDropped, len(res.Failures))
+	fmt.Printf("  bytes read %d, written %d\n", res.BytesProcessed, res.BytesWritten)
+	fmt.Printf("  %.1fs, %.0f records/s\n", elapsed.Seconds(), rate)
+	for _, o := range res.Objects {
+		fmt.Printf("  wrote %s\n", o)
+	}
+	return nil
+}

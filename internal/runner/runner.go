@@ -1,0 +1,300 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/engine"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/secrets"
+	"github.com/appflowd/appflowd/internal/store"
+	"github.com/appflowd/appflowd/internal/wire"
+)
+
+// Deps are what the Runner needs from the process.
+type Deps struct {
+	Store     store.Store
+	Registry  *connector.Registry
+	Keyring   *secrets.Keyring
+	Connector connector.Deps
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Runner runs executions in this process and keeps their records. It
+// implements service.Runner.
+type Runner struct {
+	d       Deps
+	mu      sync.Mutex
+	running map[string]context.CancelFunc // by account/flow/execution
+	wg      sync.WaitGroup
+	base    context.Context
+	stop    context.CancelFunc
+}
+
+// New returns a Runner.
+func New(d Deps) *Runner {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Connector.Now == nil {
+		d.Connector.Now = d.Now
+	}
+	base, stop := context.WithCancel(context.Background())
+	return &Runner{d: d, running: map[string]context.CancelFunc{}, base: base, stop: stop}
+}
+
+func runKey(account, flow, id string) string { return account + "/" + flow + "/" + id }
+
+// Start runs the execution in the background.
+func (r *Runner) Start(ctx context.Context, account, flowName, executionID string) error {
+	runCtx, cancel := context.WithCancel(r.base)
+	key := runKey(account, flowName, executionID)
+	r.mu.Lock()
+	r.running[key] = cancel
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer func() {
+			r.mu.Lock()
+			delete(r.running, key)
+			r.mu.Unlock()
+			cancel()
+		}()
+		r.Execute(runCtx, account, flowName, executionID)
+	}()
+	return nil
+}
+
+// Cancel stops running executions; it returns the ids not running here.
+func (r *Runner) Cancel(ctx context.Context, account, flowName string, ids []string) ([]string, error) {
+	var notRunning []string
+	for _, id := range ids {
+		r.mu.Lock()
+		cancel, ok := r.running[runKey(account, flowName, id)]
+		r.mu.Unlock()
+		if !ok {
+			notRunning = append(notRunning, id)
+			continue
+		}
+		if err := r.setStatus(ctx, account, flowName, id, wire.ExecutionStatusCancelStarted); err != nil {
+			return nil, err
+		}
+		cancel()
+	}
+	return notRunning, nil
+}
+
+// Running lists the execution ids of a flow running in this process.
+func (r *Runner) Running(account, flowName string) []string {
+	prefix := account + "/" + flowName + "/"
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ids []string
+	for k := range r.running {
+		if len(k) > len(prefix) && k[:len(prefix)] == prefix {
+			ids = append(ids, k[len(prefix):])
+		}
+	}
+	return ids
+}
+
+// Shutdown cancels every run and waits for their records to be written,
+// or for ctx to end.
+func (r *Runner) Shutdown(ctx context.Context) error {
+	r.stop()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Runner) setStatus(ctx context.Context, account, flowName, id string, st wire.ExecutionStatus) error {
+	e, err := r.d.Store.ExecutionGet(ctx, account, flowName, id)
+	if err != nil {
+		return err
+	}
+	var rec wire.ExecutionRecord
+	if err := json.Unmarshal(e.Doc, &rec); err != nil {
+		return fault.Wrap(fault.Internal, err, "execution %s record", id)
+	}
+	rec.ExecutionStatus = st
+	now := r.d.Now().UTC()
+	rec.LastUpdatedAt = &wire.Timestamp{Time: now}
+	doc, err := json.Marshal(&rec)
+	if err != nil {
+		return err
+	}
+	e.Status, e.Doc, e.UpdatedAt = string(st), doc, now
+	return r.d.Store.ExecutionUpdate(ctx, e)
+}
+
+// Execute runs one execution synchronously and records its outcome; the
+// execution record must exist. Store writes use a context that outlives
+// cancellation, so a canceled run still gets its final record. Start calls
+// it in a goroutine; a job queue may call it from its worker instead.
+func (r *Runner) Execute(ctx context.Context, account, flowName, id string) {
+	rec := context.WithoutCancel(ctx)
+	res, runErr := r.run(ctx, account, flowName, id)
+	if err := r.finish(rec, account, flowName, id, res, runErr, ctx.Err() != nil); err != nil {
+		r.d.Logger.Error("write execution record", "flow", flowName, "execution", id, "err", err)
+	}
+}
+
+func (r *Runner) run(ctx context.Context, account, flowName, id string) (*engine.Result, error) {
+	fl, err := r.d.Store.FlowGet(ctx, account, flowName)
+	if err != nil {
+		return nil, fmt.Errorf("read flow %s: %w", flowName, err)
+	}
+	var f Flow
+	if err := json.Unmarshal(fl.Doc, &f); err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", flowName)
+	}
+	env := Env{Registry: r.d.Registry, Deps: r.d.Connector, Profile: r.profileFunc(account)}
+	p, err := Prepare(ctx, env, &f, id)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return engine.Execute(ctx, p.Run)
+}
+
+func (r *Runner) profileFunc(account string) ProfileFunc {
+	return func(ctx context.Context, name string) (connector.Profile, error) {
+		p, err := r.d.Store.ProfileGet(ctx, account, name)
+		if err != nil {
+			if store.IsNotFound(err) {
+				return connector.Profile{}, fault.New(fault.NotFound, "Connector Profile with name %s does not exist.", name)
+			}
+			return connector.Profile{}, err
+		}
+		var doc struct {
+			ConnectorType              string                           `json:"connectorType"`
+			ConnectorLabel             string                           `json:"connectorLabel"`
+			ConnectorProfileProperties *wire.ConnectorProfileProperties `json:"connectorProfileProperties"`
+			ConnectorProfileConfig     struct {
+				ConnectorProfileProperties *wire.ConnectorProfileProperties `json:"connectorProfileProperties"`
+			} `json:"connectorProfileConfig"`
+		}
+		if err := json.Unmarshal(p.Doc, &doc); err != nil {
+			return connector.Profile{}, fault.Wrap(fault.Internal, err, "decode profile %s", name)
+		}
+		props := doc.ConnectorProfileProperties
+		if props == nil {
+			props = doc.ConnectorProfileConfig.ConnectorProfileProperties
+		}
+		var raw json.RawMessage
+		if props != nil {
+			if raw, err = member(props, p.ConnectorType); err != nil {
+				return connector.Profile{}, err
+			}
+		}
+		creds, err := r.d.Keyring.Open(p.Credentials)
+		if err != nil {
+			return connector.Profile{}, fault.Wrap(fault.Internal, err, "profile %s credentials", name)
+		}
+		// Credentials are stored as the whole credentials union; hand the
+		// driver its own member.
+		if len(creds) > 0 {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(creds, &m) == nil {
+				if c, ok := m[UnionKey(p.ConnectorType)]; ok {
+					creds = c
+				}
+			}
+		}
+		return connector.Profile{Name: name, Properties: raw, Credentials: creds, Label: p.Label}, nil
+	}
+}
+
+// finish writes the final execution record.
+func (r *Runner) finish(ctx context.Context, account, flowName, id string, res *engine.Result, runErr error, canceled bool) error {
+	e, err := r.d.Store.ExecutionGet(ctx, account, flowName, id)
+	if err != nil {
+		return err
+	}
+	var rec wire.ExecutionRecord
+	if err := json.Unmarshal(e.Doc, &rec); err != nil {
+		return fault.Wrap(fault.Internal, err, "execution %s record", id)
+	}
+	now := r.d.Now().UTC()
+	rec.LastUpdatedAt = &wire.Timestamp{Time: now}
+	result := &wire.ExecutionResult{}
+	if res != nil {
+		result.RecordsProcessed = ptr(res.RecordsProcessed)
+		result.BytesProcessed = ptr(res.BytesProcessed)
+		result.BytesWritten = ptr(res.BytesWritten)
+		if n := int64(len(res.Failures)); n > 0 {
+			result.ErrorInfo = &wire.ErrorInfo{PutFailuresCount: ptr(n), ExecutionMessage: failuresMessage(res.Failures)}
+		}
+	} else {
+		result.RecordsProcessed, result.BytesProcessed, result.BytesWritten = ptr(int64(0)), ptr(int64(0)), ptr(int64(0))
+	}
+	switch {
+	case runErr == nil:
+		rec.ExecutionStatus = wire.ExecutionStatusSuccessful
+	case canceled || errors.Is(runErr, context.Canceled):
+		rec.ExecutionStatus = wire.ExecutionStatusCanceled
+		result.ErrorInfo = &wire.ErrorInfo{PutFailuresCount: ptr(int64(0)), ExecutionMessage: "Execution canceled by request."}
+	default:
+		rec.ExecutionStatus = wire.ExecutionStatusError
+		result.ErrorInfo = &wire.ErrorInfo{PutFailuresCount: ptr(failureCount(res)), ExecutionMessage: engine.ExecutionMessage(runErr)}
+	}
+	rec.ExecutionResult = result
+	doc, err := json.Marshal(&rec)
+	if err != nil {
+		return err
+	}
+	e.Status, e.Doc, e.UpdatedAt = string(rec.ExecutionStatus), doc, now
+	return r.d.Store.ExecutionUpdate(ctx, e)
+}
+
+func failureCount(res *engine.Result) int64 {
+	if res == nil {
+		return 0
+	}
+	return int64(len(res.Failures))
+}
+
+func failuresMessage(fs []connector.RecordFailure) string {
+	f := fs[0]
+	msg := fmt.Sprintf("%d record(s) were rejected by the destination; first: ", len(fs))
+	if f.Split != "" {
+		msg += fmt.Sprintf("%s line %d: ", f.Split, f.Line)
+	}
+	return engine.Message(msg + f.Reason)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// FailOrphans marks every InProgress or CancelStarted execution as Error:
+// called at start-up by a process that alone owns its store, where such a
+// run can only be one a crash cut short. It returns how many it marked.
+func (r *Runner) FailOrphans(ctx context.Context) (int, error) {
+	execs, err := r.d.Store.ExecutionListUnfinished(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range execs {
+		err := r.finish(ctx, e.AccountID, e.FlowName, e.ExecutionID, nil,
+			errors.New("appflowd stopped during this run (process restart); start the flow again"), false)
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(execs), nil
+}
