@@ -1,6 +1,7 @@
 package service
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -52,8 +53,9 @@ func TestListConnectorEntities(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for g, ents := range out.ConnectorEntityMap {
-			for _, en := range ents {
+		// A page is a map: read its groups in name order, as the service pages them.
+		for _, g := range slices.Sorted(maps.Keys(out.ConnectorEntityMap)) {
+			for _, en := range out.ConnectorEntityMap[g] {
 				got = append(got, g+"/"+en.Name)
 			}
 		}
