@@ -1,0 +1,244 @@
+package redshiftconn
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/fault"
+)
+
+// The Redshift Data API (service redshift-data, protocol awsJson1_1,
+// X-Amz-Target RedshiftData.<Operation>). Only the three operations a load
+// needs are spoken, by hand over net/http and the SDK's SigV4 signer, so
+// the shared go.mod needs no new module.
+
+// ExecuteStatementInput is the ExecuteStatement request.
+type ExecuteStatementInput struct {
+	ClusterIdentifier string `json:"ClusterIdentifier,omitempty"`
+	WorkgroupName     string `json:"WorkgroupName,omitempty"`
+	Database          string `json:"Database"`
+	DbUser            string `json:"DbUser,omitempty"`
+	Sql               string `json:"Sql"`
+	StatementName     string `json:"StatementName,omitempty"`
+	ClientToken       string `json:"ClientToken,omitempty"`
+}
+
+// ExecuteStatementOutput is the part of the response a load reads.
+type ExecuteStatementOutput struct {
+	Id string `json:"Id"`
+}
+
+// DescribeStatementOutput is the part of the response a load reads.
+type DescribeStatementOutput struct {
+	Id         string `json:"Id"`
+	Status     string `json:"Status"` // SUBMITTED, PICKED, STARTED, FINISHED, ABORTED, FAILED
+	Error      string `json:"Error"`
+	ResultRows int64  `json:"ResultRows"`
+}
+
+// dataAPI is the slice of the Data API the driver calls; tests record it.
+type dataAPI interface {
+	ExecuteStatement(ctx context.Context, in *ExecuteStatementInput) (*ExecuteStatementOutput, error)
+	DescribeStatement(ctx context.Context, id string) (*DescribeStatementOutput, error)
+	CancelStatement(ctx context.Context, id string) error
+}
+
+// dataAPIClient speaks the Data API over HTTP.
+type dataAPIClient struct {
+	endpoint string
+	region   string
+	creds    aws.CredentialsProvider
+	http     *http.Client
+	signer   *v4.Signer
+	now      func() time.Time
+}
+
+func newDataAPIClient(ctx context.Context, deps connector.Deps, p Properties, endpoint string) (*dataAPIClient, error) {
+	region := deps.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
+	if deps.HTTPClient != nil {
+		opts = append(opts, config.WithHTTPClient(deps.HTTPClient))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("redshift: load AWS config for the Data API: %w", err)
+	}
+	creds := cfg.Credentials
+	if p.DataAPIRoleArn != "" {
+		// AppFlow calls the Data API as dataApiRoleArn; so does appflowd.
+		creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), p.DataAPIRoleArn,
+			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "appflowd-redshift" }))
+	}
+	if endpoint == "" {
+		endpoint = "https://redshift-data." + region + ".amazonaws.com"
+	}
+	hc := deps.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: time.Minute}
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &dataAPIClient{endpoint: endpoint, region: region, creds: creds, http: hc, signer: v4.NewSigner(), now: now}, nil
+}
+
+// apiError is an error answer of the Data API.
+type apiError struct {
+	Status  int
+	Type    string
+	Message string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("redshift data api: %s (HTTP %d): %s", e.Type, e.Status, e.Message)
+}
+
+func (c *dataAPIClient) call(ctx context.Context, op string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/", bytes.NewReader(body))
+	if err != nil {
+		return fault.Wrap(fault.Invalid, err, "redshift data api endpoint %q", c.endpoint)
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "RedshiftData."+op)
+	cr, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return fault.Wrap(fault.AuthFailed, err, "redshift data api: credentials")
+	}
+	sum := sha256.Sum256(body)
+	if err := c.signer.SignHTTP(ctx, cr, req, hex.EncodeToString(sum[:]), "redshift-data", c.region, c.now()); err != nil {
+		return fmt.Errorf("redshift data api: sign %s: %w", op, err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("redshift data api %s: %w", op, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("redshift data api %s: read answer: %w", op, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Type     string `json:"__type"`
+			Message  string `json:"message"`
+			Message2 string `json:"Message"`
+		}
+		_ = json.Unmarshal(data, &e)
+		ae := &apiError{Status: resp.StatusCode, Type: e.Type, Message: e.Message}
+		if ae.Message == "" {
+			ae.Message = e.Message2
+		}
+		if ae.Type == "" {
+			ae.Type = resp.Header.Get("X-Amzn-ErrorType")
+		}
+		code := fault.ConnectorServer
+		switch {
+		case resp.StatusCode == 403 || resp.StatusCode == 401:
+			code = fault.AuthFailed
+		case resp.StatusCode == 429:
+			code = fault.Throttled
+		case resp.StatusCode == 400:
+			code = fault.Invalid
+		}
+		return &fault.Error{Code: code, Msg: op, Err: ae}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("redshift data api %s: decode answer: %w", op, err)
+	}
+	return nil
+}
+
+func (c *dataAPIClient) ExecuteStatement(ctx context.Context, in *ExecuteStatementInput) (*ExecuteStatementOutput, error) {
+	var out ExecuteStatementOutput
+	return &out, c.call(ctx, "ExecuteStatement", in, &out)
+}
+
+func (c *dataAPIClient) DescribeStatement(ctx context.Context, id string) (*DescribeStatementOutput, error) {
+	var out DescribeStatementOutput
+	return &out, c.call(ctx, "DescribeStatement", map[string]string{"Id": id}, &out)
+}
+
+func (c *dataAPIClient) CancelStatement(ctx context.Context, id string) error {
+	return c.call(ctx, "CancelStatement", map[string]string{"Id": id}, nil)
+}
+
+// runStatement runs one statement through the Data API and waits for it.
+// One statement is one transaction there, which is what makes a single
+// COPY of the whole run atomic.
+func (d *Driver) runStatement(ctx context.Context, sql, name string) error {
+	_, err := d.runStatementRows(ctx, sql, name)
+	return err
+}
+
+func (d *Driver) runStatementRows(ctx context.Context, sql, name string) (int64, error) {
+	in := &ExecuteStatementInput{Database: d.props.DatabaseName, Sql: sql, StatementName: name}
+	if d.props.WorkgroupName != "" {
+		in.WorkgroupName = d.props.WorkgroupName
+	} else {
+		in.ClusterIdentifier = d.props.ClusterIdentifier
+		// Without a secret, a provisioned cluster takes temporary
+		// credentials for DbUser; serverless derives the user from IAM.
+		in.DbUser = d.creds.Username
+	}
+	out, err := d.data.ExecuteStatement(ctx, in)
+	if err != nil {
+		return 0, fault.Wrap(fault.CodeOf(err), err, "redshift: ExecuteStatement")
+	}
+	tick := time.NewTicker(d.pollEvery)
+	defer tick.Stop()
+	for {
+		st, err := d.data.DescribeStatement(ctx, out.Id)
+		if err != nil {
+			if ctx.Err() != nil {
+				d.cancelStatement(out.Id)
+				return 0, fault.Wrap(fault.Canceled, ctx.Err(), "redshift: statement %s", out.Id)
+			}
+			return 0, fault.Wrap(fault.CodeOf(err), err, "redshift: DescribeStatement %s", out.Id)
+		}
+		switch st.Status {
+		case "FINISHED":
+			return st.ResultRows, nil
+		case "FAILED":
+			return 0, fault.New(fault.ConnectorServer, "redshift: statement %s failed: %s", out.Id, st.Error)
+		case "ABORTED":
+			return 0, fault.New(fault.ConnectorServer, "redshift: statement %s was aborted", out.Id)
+		}
+		select {
+		case <-ctx.Done():
+			d.cancelStatement(out.Id)
+			return 0, fault.Wrap(fault.Canceled, ctx.Err(), "redshift: statement %s", out.Id)
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *Driver) cancelStatement(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = d.data.CancelStatement(ctx, id)
+}

@@ -1,0 +1,450 @@
+package redshiftconn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// sink takes encoded rows and makes them visible at once, or never.
+type sink interface {
+	// encode appends one checked row in the sink's load format.
+	encode(buf []byte, ts []target, cells []string, nulls []bool) []byte
+	// begin is called once, before the first rows, with the load columns.
+	begin(ctx context.Context, ts []target) error
+	// write sends encoded rows.
+	write(ctx context.Context, rows []byte) error
+	// load finishes the data, then calls publish (the error file) and
+	// commits; it returns the rows the database loaded.
+	load(ctx context.Context, publish func() error) (int64, error)
+	abort(ctx context.Context) error
+}
+
+type writerState uint8
+
+const (
+	stateOpen writerState = iota
+	stateCommitted
+	stateAborted
+)
+
+// writer checks rows against the table and feeds a sink.
+type writer struct {
+	d       *Driver
+	req     *connector.WriteRequest
+	tbl     *table // nil: no catalog (Data API only); columns are the fields
+	targets []target
+	sink    sink
+	began   bool
+	state   writerState
+
+	seen     int64 // rows offered
+	loaded   int64 // rows encoded
+	bytes    int64
+	failures []connector.RecordFailure
+
+	cells []string
+	nulls []bool
+	buf   []byte
+}
+
+// OpenWriter starts a load into req.Object: it resolves the table, maps the
+// declared fields to columns (a missing one is an error naming it), and
+// opens the transaction or the staging area.
+func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (connector.Writer, error) {
+	if req.WriteOperation != "" && !strings.EqualFold(req.WriteOperation, "INSERT") {
+		return nil, fault.New(fault.Unsupported, "redshift: write operation %s is not supported; Redshift destinations INSERT", req.WriteOperation)
+	}
+	var dp destProps
+	if len(req.Properties) > 0 {
+		if err := json.Unmarshal(req.Properties, &dp); err != nil {
+			return nil, fault.Wrap(fault.Invalid, err, "redshift: destination properties")
+		}
+	}
+	object := req.Object
+	if object == "" {
+		object = dp.Object
+	}
+	if _, _, err := splitObject(object); err != nil {
+		return nil, err
+	}
+	w := &writer{d: d, req: req}
+
+	var conn *pgx.Conn
+	if d.props.DatabaseURL != "" {
+		c, err := d.connect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		conn = c
+	}
+	closeConn := func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}
+	redshift, err := d.isRedshift(ctx, conn)
+	if err != nil {
+		closeConn()
+		return nil, err
+	}
+	if conn != nil {
+		if w.tbl, err = lookupTable(ctx, conn, object); err != nil {
+			closeConn()
+			return nil, err
+		}
+	} else {
+		schema, name, _ := splitObject(object)
+		w.tbl = &table{Schema: schema, Name: name}
+	}
+	if len(req.Fields) > 0 {
+		names := make([]string, len(req.Fields))
+		for i, f := range req.Fields {
+			names[i] = f.Name
+		}
+		if err := w.resolve(names); err != nil {
+			closeConn()
+			return nil, err
+		}
+	}
+
+	if redshift {
+		closeConn() // the load opens its own session at Commit
+		s, err := d.newStageSink(ctx, req, dp, w.tbl)
+		if err != nil {
+			return nil, err
+		}
+		w.sink = s
+		return w, nil
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		closeConn()
+		return nil, fmt.Errorf("redshift: begin: %w", err)
+	}
+	w.sink = &copySink{conn: conn, tx: tx, tbl: w.tbl}
+	return w, nil
+}
+
+// resolve maps field names to columns and checks that every NOT NULL
+// column without a default gets a value.
+func (w *writer) resolve(fields []string) error {
+	declared := map[string]record.FieldType{}
+	for _, f := range w.req.Fields {
+		declared[f.Name] = f.Type
+	}
+	catalog := len(w.tbl.Columns) > 0
+	used := map[string]bool{}
+	var ts []target
+	for _, f := range fields {
+		var col *column
+		if catalog {
+			col = w.tbl.find(f)
+			if col == nil {
+				return fault.New(fault.Invalid, "redshift: column %q (field %q) does not exist in table %s; its columns are %s",
+					f, f, w.tbl, strings.Join(w.tbl.columnNames(), ", "))
+			}
+		} else {
+			col = &column{Name: f, DataType: dataTypeFor(declared[f]), Nullable: true}
+		}
+		if used[col.Name] {
+			return fault.New(fault.Invalid, "redshift: fields map twice to column %q of %s", col.Name, w.tbl)
+		}
+		used[col.Name] = true
+		ts = append(ts, target{Field: f, Declared: declared[f], Col: col, cat: categorize(col.DataType)})
+	}
+	if catalog {
+		for _, c := range w.tbl.Columns {
+			if !used[c.Name] && !c.Nullable && !c.HasDefault {
+				return fault.New(fault.Invalid, "redshift: column %q of %s is NOT NULL without a default, and no field maps to it", c.Name, w.tbl)
+			}
+		}
+	}
+	w.targets = ts
+	w.cells = make([]string, len(ts))
+	w.nulls = make([]bool, len(ts))
+	return nil
+}
+
+// dataTypeFor guesses a column type from a declared field type, for a load
+// without a catalog.
+func dataTypeFor(t record.FieldType) string {
+	switch strings.ToLower(string(t)) {
+	case "int", "integer", "long", "short", "bigint":
+		return "bigint"
+	case "double", "float", "real":
+		return "double precision"
+	case "decimal", "number", "numeric", "currency", "percent":
+		return "numeric"
+	case "boolean", "bool":
+		return "boolean"
+	case "datetime", "timestamp":
+		return "timestamp with time zone"
+	case "date":
+		return "date"
+	}
+	return "character varying"
+}
+
+func canceled(ctx context.Context, what string) error {
+	return fault.Wrap(fault.Canceled, context.Cause(ctx), "redshift: %s", what)
+}
+
+func (w *writer) Write(ctx context.Context, b *record.Batch) error {
+	if w.state != stateOpen {
+		return fault.New(fault.Invalid, "redshift: Write after Commit or Abort")
+	}
+	if ctx.Err() != nil {
+		return canceled(ctx, "write")
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if w.targets == nil {
+		if err := w.resolve(b.Fields); err != nil {
+			return err
+		}
+	}
+	if !w.began {
+		if err := w.sink.begin(ctx, w.targets); err != nil {
+			return err
+		}
+		w.began = true
+	}
+	idx := make([]int, len(w.targets))
+	for i, t := range w.targets {
+		idx[i] = b.Index(t.Field)
+	}
+	w.buf = w.buf[:0]
+	for r := range b.Len() {
+		row := b.Row(r)
+		w.seen++
+		var bad error
+		for i := range w.targets {
+			var v record.Value
+			if idx[i] >= 0 {
+				v = row[idx[i]]
+			}
+			var err error
+			w.cells[i], w.nulls[i], err = convert(v, &w.targets[i])
+			if err != nil {
+				bad = err
+				break
+			}
+		}
+		if bad != nil {
+			line := b.FirstLine + int64(r)
+			if b.FirstLine == 0 {
+				line = int64(r) + 1
+			}
+			if w.req.ErrorHandling != nil && w.req.ErrorHandling.FailOnFirstError {
+				return fault.New(fault.Invalid, "redshift: record %d of %q rejected by %s: %s", line, b.Split, w.tbl, bad)
+			}
+			w.failures = append(w.failures, connector.RecordFailure{
+				Split: b.Split, Line: line, Reason: bad.Error(), Record: rowText(b.Fields, row),
+			})
+			continue
+		}
+		w.buf = w.sink.encode(w.buf, w.targets, w.cells, w.nulls)
+		w.loaded++
+	}
+	if len(w.buf) == 0 {
+		return nil
+	}
+	w.bytes += int64(len(w.buf))
+	return w.sink.write(ctx, w.buf)
+}
+
+func rowText(fields []string, row []record.Value) map[string]string {
+	m := make(map[string]string, len(fields))
+	for i, f := range fields {
+		if row[i].K != record.Missing {
+			m[f] = row[i].Text()
+		}
+	}
+	return m
+}
+
+func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
+	if w.state != stateOpen {
+		return nil, fault.New(fault.Invalid, "redshift: Commit after Commit or Abort")
+	}
+	if ctx.Err() != nil {
+		return nil, canceled(ctx, "commit")
+	}
+	var undoErrorFile func()
+	publish := func() (err error) {
+		undoErrorFile, err = w.writeFailures(ctx)
+		return err
+	}
+	n, err := w.sink.load(ctx, publish)
+	if err != nil {
+		if undoErrorFile != nil {
+			undoErrorFile()
+		}
+		// A failed load leaves the table as it was; release it now.
+		w.state = stateAborted
+		_ = w.sink.abort(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	w.state = stateCommitted
+	return &connector.WriteResult{RecordsWritten: n, BytesWritten: w.bytes, Failures: w.failures, Objects: []string{w.tbl.String()}}, nil
+}
+
+func (w *writer) Abort(ctx context.Context) error {
+	if w.state != stateOpen {
+		return nil
+	}
+	w.state = stateAborted
+	return w.sink.abort(ctx)
+}
+
+// writeFailures writes the rejected records as JSON Lines to the error
+// bucket, when the flow names one; undo deletes the file again.
+func (w *writer) writeFailures(ctx context.Context) (undo func(), err error) {
+	eh := w.req.ErrorHandling
+	if len(w.failures) == 0 || eh == nil || eh.BucketName == "" {
+		return nil, nil
+	}
+	b, err := w.d.openBucket(ctx, eh.BucketName)
+	if err != nil {
+		return nil, fmt.Errorf("redshift: error bucket: %w", err)
+	}
+	key := joinKey(eh.BucketPrefix, w.req.FlowName, w.req.ExecutionID, "redshift-rejected-records.jsonl")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, f := range w.failures {
+		_ = enc.Encode(struct {
+			Split  string            `json:"split"`
+			Line   int64             `json:"line"`
+			Reason string            `json:"reason"`
+			Record map[string]string `json:"record"`
+		}{f.Split, f.Line, f.Reason, f.Record})
+	}
+	if err := b.WriteAll(ctx, key, buf.Bytes(), nil); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("redshift: write rejected records to s3://%s/%s: %w", eh.BucketName, key, err)
+	}
+	defer b.Close()
+	return func() {
+		b, err := w.d.openBucket(context.Background(), eh.BucketName)
+		if err != nil {
+			return
+		}
+		_ = b.Delete(context.Background(), key)
+		b.Close()
+	}, nil
+}
+
+// copySink streams CSV into COPY ... FROM STDIN inside the run's
+// transaction. Rows go through a pipe, so memory holds one batch.
+type copySink struct {
+	conn *pgx.Conn
+	tx   pgx.Tx
+	tbl  *table
+
+	pw   *io.PipeWriter
+	done chan struct{}
+	tag  pgconn.CommandTag
+	err  error
+}
+
+func (s *copySink) encode(buf []byte, _ []target, cells []string, nulls []bool) []byte {
+	return appendCSV(buf, cells, nulls)
+}
+
+func (s *copySink) begin(_ context.Context, ts []target) error {
+	cols := make([]string, len(ts))
+	for i, t := range ts {
+		cols[i] = pgx.Identifier{t.Col.Name}.Sanitize()
+	}
+	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT csv)", s.tbl.ident(), strings.Join(cols, ", "))
+	pr, pw := io.Pipe()
+	s.pw = pw
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		// The copy lives as long as the run, not as one Write's context.
+		s.tag, s.err = s.conn.PgConn().CopyFrom(context.Background(), pr, sql)
+		pr.CloseWithError(errCopyEnded)
+	}()
+	return nil
+}
+
+var (
+	errCopyEnded = errors.New("redshift: COPY ended")
+	errAborted   = errors.New("redshift: load aborted")
+)
+
+func (s *copySink) write(ctx context.Context, rows []byte) error {
+	stop := context.AfterFunc(ctx, func() { s.pw.CloseWithError(context.Cause(ctx)) })
+	defer stop()
+	if _, err := s.pw.Write(rows); err != nil {
+		if ctx.Err() != nil {
+			return canceled(ctx, "write")
+		}
+		<-s.done
+		return copyError(s.err, s.tbl.String())
+	}
+	return nil
+}
+
+func copyError(err error, tbl string) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		msg := pgErr.Message
+		if pgErr.Where != "" {
+			msg += " (" + pgErr.Where + ")"
+		}
+		return &fault.Error{Code: fault.ConnectorServer, Msg: fmt.Sprintf("redshift: COPY into %s failed: %s", tbl, msg), Err: err}
+	}
+	if err == nil {
+		err = errCopyEnded
+	}
+	return fmt.Errorf("redshift: COPY into %s: %w", tbl, err)
+}
+
+func (s *copySink) load(ctx context.Context, publish func() error) (int64, error) {
+	var n int64
+	if s.pw != nil {
+		s.pw.Close()
+		<-s.done
+		if s.err != nil {
+			return 0, copyError(s.err, s.tbl.String())
+		}
+		n = s.tag.RowsAffected()
+	}
+	if err := publish(); err != nil {
+		return 0, err
+	}
+	if err := s.tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("redshift: commit load into %s: %w", s.tbl, err)
+	}
+	s.conn.Close(context.Background())
+	return n, nil
+}
+
+func (s *copySink) abort(ctx context.Context) error {
+	if s.pw != nil {
+		s.pw.CloseWithError(errAborted)
+		<-s.done
+	}
+	// Closing the connection discards the transaction even where the
+	// rollback cannot be sent (a broken connection).
+	defer s.conn.Close(context.Background())
+	if !s.conn.IsClosed() {
+		_ = s.tx.Rollback(context.WithoutCancel(ctx))
+	}
+	return nil
+}
