@@ -1,0 +1,321 @@
+// Package jobs runs flows on a durable queue (River): every run is a RunFlow
+// job, unique per execution, rescued when the process working it dies; a
+// leader-only periodic planner enqueues each due scheduled run exactly once;
+// the same planner advances incremental watermarks and deactivates flows
+// that keep failing.
+//
+// The queue lives in PostgreSQL beside the store when appflowd runs on
+// PostgreSQL (several replicas share it), and in its own SQLite file in the
+// data dir otherwise (see OpenSQLite for why not the store's file).
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/appflowd/appflowd/internal/store"
+)
+
+// Executor runs one execution whose record exists and writes its final
+// record; it returns when the run is over. *runner.Runner satisfies it.
+type Executor interface {
+	Execute(ctx context.Context, accountID, flowName, executionID string)
+}
+
+// Queue names.
+const (
+	queueRuns = "appflowd_runs"
+	queuePlan = "appflowd_plan" // the planner never waits behind long runs
+)
+
+// Defaults of Config.
+const (
+	DefaultWorkers      = 4
+	DefaultPlanInterval = 10 * time.Second
+	// DefaultRescueAfter is how long a run may stay "running" before River
+	// hands it to another worker: River has no heartbeat, so a run longer
+	// than this would be started a second time; a crashed replica's run
+	// waits this long to be rescued.
+	DefaultRescueAfter = 30 * time.Minute
+)
+
+// Config is what a Queue needs from the process.
+type Config struct {
+	Store    store.Store
+	Executor Executor
+	Logger   *slog.Logger
+	// Now is the scheduler's clock (fire times, windows, records).
+	Now func() time.Time
+	// Workers is how many runs one replica works at once.
+	Workers int
+	// PlanInterval is how often the leader plans scheduled runs; a negative
+	// value turns the periodic planner off (tests call Scheduler.Tick).
+	PlanInterval time.Duration
+	// RescueAfter: see DefaultRescueAfter.
+	RescueAfter time.Duration
+	// ClientID names this replica in River (default: River's own).
+	ClientID string
+	// Schema is the PostgreSQL schema of River's tables ("" = search_path).
+	Schema string
+}
+
+func (c *Config) defaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.PlanInterval == 0 {
+		c.PlanInterval = DefaultPlanInterval
+	}
+	if c.RescueAfter <= 0 {
+		c.RescueAfter = DefaultRescueAfter
+	}
+}
+
+// riverClient is the part of *river.Client[TTx] the queue uses; it does not
+// depend on TTx, so one Queue serves both drivers.
+type riverClient interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobCancel(ctx context.Context, jobID int64) (*rivertype.JobRow, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+}
+
+// Queue runs flows through River. It implements service.Runner: Start
+// enqueues a run whose record the service created, Cancel cancels the job
+// and the run wherever it is.
+type Queue struct {
+	cfg    Config
+	client riverClient
+	sched  *Scheduler
+	closer func() error
+
+	mu      sync.Mutex
+	running map[string]context.CancelCauseFunc // by account/flow/execution, runs working here
+}
+
+// errCanceledByUser is the cause a run's context ends with when Cancel
+// stopped it in this process.
+var errCanceledByUser = errors.New("flow execution canceled by request")
+
+// OpenSQLite opens (creating if needed) River's database at path, a file of
+// its own in the data dir, and migrates it. Not the store's file: River
+// polls and writes every second or so, and SQLite has one writer per file,
+// so sharing the file would make API writes queue behind River's; the price
+// is that a job and its execution record are never written in one
+// transaction, which the queue does not need (runs are keyed by their
+// execution id, so a retried insert is harmless).
+func OpenSQLite(ctx context.Context, path string, cfg Config) (*Queue, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open job queue %s: %w", path, err)
+	}
+	// riversqlite: one connection avoids SQLITE_BUSY between River's own
+	// goroutines.
+	db.SetMaxOpenConns(1)
+	q, err := newQueue(ctx, riversqlite.New(db), cfg)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open job queue %s: %w", path, err)
+	}
+	q.closer = db.Close
+	return q, nil
+}
+
+// OpenPostgres connects to dsn (the store's database) and migrates River's
+// tables there.
+func OpenPostgres(ctx context.Context, dsn string, cfg Config) (*Queue, error) {
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open job queue: %w", err)
+	}
+	q, err := newQueue(ctx, riverpgxv5.New(pool), cfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open job queue: %w", err)
+	}
+	q.closer = func() error { pool.Close(); return nil }
+	return q, nil
+}
+
+func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Config) (*Queue, error) {
+	cfg.defaults()
+	if cfg.Store == nil || cfg.Executor == nil {
+		return nil, errors.New("jobs: Config needs a Store and an Executor")
+	}
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Schema: cfg.Schema, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	q := &Queue{cfg: cfg, running: map[string]context.CancelCauseFunc{}}
+	q.sched = &Scheduler{q: q}
+
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &runFlowWorker{q: q}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &planWorker{s: q.sched}); err != nil {
+		return nil, err
+	}
+	var periodic []*river.PeriodicJob
+	if cfg.PlanInterval > 0 {
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(cfg.PlanInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return PlanArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "appflowd_plan", RunOnStart: true}))
+	}
+	client, err := river.NewClient(driver, &river.Config{
+		ID:     cfg.ClientID,
+		Logger: cfg.Logger,
+		Schema: cfg.Schema,
+		Queues: map[string]river.QueueConfig{
+			queueRuns: {MaxWorkers: cfg.Workers},
+			queuePlan: {MaxWorkers: 1},
+		},
+		Workers:      workers,
+		PeriodicJobs: periodic,
+		// A run ends when its flow does; CancelFlowExecutions stops it.
+		JobTimeout:           -1,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchPollInterval:    time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	q.client = client
+	return q, nil
+}
+
+// Scheduler is the queue's planner.
+func (q *Queue) Scheduler() *Scheduler { return q.sched }
+
+// Run starts working jobs (and, on the elected leader, planning).
+func (q *Queue) Run(ctx context.Context) error {
+	return q.client.Start(ctx)
+}
+
+// Stop stops fetching jobs and waits for the runs in progress to finish.
+// When ctx ends first, the runs are interrupted and handed back to the
+// queue (their jobs become retryable, their records stay InProgress), so
+// another replica, or this one after a restart, runs them again.
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if err == nil {
+		return nil
+	}
+	hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return errors.Join(err, q.client.StopAndCancel(hard))
+}
+
+// Close releases the queue's database; call it after Stop.
+func (q *Queue) Close() error {
+	if q.closer == nil {
+		return nil
+	}
+	return q.closer()
+}
+
+func runKey(account, flow, id string) string { return account + "/" + flow + "/" + id }
+
+// Start enqueues a run whose InProgress record exists (service.Runner).
+func (q *Queue) Start(ctx context.Context, accountID, flowName, executionID string) error {
+	_, err := q.client.Insert(ctx, RunFlowArgs{AccountID: accountID, FlowName: flowName, ExecutionID: executionID, Trigger: TriggerOnDemand}, nil)
+	if err != nil {
+		return fmt.Errorf("enqueue run %s of flow %s: %w", executionID, flowName, err)
+	}
+	return nil
+}
+
+// activeStates are the states of a job that has not finished.
+var activeStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// job finds the unfinished RunFlow job of an execution, or nil.
+func (q *Queue) job(ctx context.Context, executionID string) (*rivertype.JobRow, error) {
+	// `args ->> 'execution_id'` reads a JSON member in PostgreSQL and SQLite alike.
+	res, err := q.client.JobList(ctx, river.NewJobListParams().Kinds(RunFlowArgs{}.Kind()).
+		States(activeStates...).
+		Where("args ->> 'execution_id' = @execution_id", river.NamedArgs{"execution_id": executionID}).
+		First(1))
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Jobs) == 0 {
+		return nil, nil
+	}
+	return res.Jobs[0], nil
+}
+
+// Cancel cancels runs (service.Runner): a queued run is canceled at once and
+// its record closed as Canceled; a running one, here or on another replica,
+// has its context canceled and its runner records Canceled. Ids without an
+// unfinished job are returned.
+func (q *Queue) Cancel(ctx context.Context, accountID, flowName string, ids []string) ([]string, error) {
+	var notRunning []string
+	for _, id := range ids {
+		// The record says whether the run is over: River completes a job a
+		// moment after its run has written the final record.
+		e, err := q.cfg.Store.ExecutionGet(ctx, accountID, flowName, id)
+		if store.IsNotFound(err) || (err == nil && e.Status != statusInProgress && e.Status != statusCancelStarted) {
+			notRunning = append(notRunning, id)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read execution %s of flow %s: %w", id, flowName, err)
+		}
+		row, err := q.job(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("find run %s of flow %s: %w", id, flowName, err)
+		}
+		if row == nil {
+			notRunning = append(notRunning, id)
+			continue
+		}
+		if err := q.setStatus(ctx, accountID, flowName, id, statusCancelStarted, ""); err != nil && !store.IsNotFound(err) {
+			return nil, err
+		}
+		q.mu.Lock()
+		cancel := q.running[runKey(accountID, flowName, id)]
+		q.mu.Unlock()
+		if cancel != nil {
+			cancel(errCanceledByUser)
+		}
+		row, err = q.client.JobCancel(ctx, row.ID)
+		if err != nil && !errors.Is(err, river.ErrNotFound) {
+			return nil, fmt.Errorf("cancel run %s of flow %s: %w", id, flowName, err)
+		}
+		if row != nil && row.State == rivertype.JobStateCancelled && cancel == nil {
+			// It never started: nobody else will close its record.
+			if err := q.setStatus(ctx, accountID, flowName, id, statusCanceled, "Execution canceled by request."); err != nil && !store.IsNotFound(err) {
+				return nil, err
+			}
+		}
+	}
+	return notRunning, nil
+}
