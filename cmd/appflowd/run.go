@@ -9,8 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/appflowd/appflowd/internal/app"
 	"github.com/appflowd/appflowd/internal/connector"
-	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/engine"
 	"github.com/appflowd/appflowd/internal/runner"
 )
@@ -44,10 +44,8 @@ func runCmd(ctx context.Context, args []string) error {
 	if f.FlowName == "" {
 		f.FlowName = "flow"
 	}
-	reg := connector.Default()
-	catalog.RegisterAll(reg)
 	env := runner.Env{
-		Registry: reg,
+		Registry: app.Registry(),
 		Deps: connector.Deps{
 			DataDir: c.DataDir, S3Endpoint: c.S3Endpoint, Region: c.Region, AccountID: c.AccountID,
 			HTTPClient: &http.Client{Timeout: 5 * time.Minute}, Logger: newLogger("warn"), Now: time.Now,

@@ -1,0 +1,172 @@
+// Package app assembles an appflowd process from its configuration: the
+// store, the sealed-credentials key, the connector registry, the runner and
+// the API handler. cmd/appflowd serves it; end-to-end tests start it in
+// process.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	_ "github.com/appflowd/appflowd/internal/connector/all" // every built-in driver
+	"github.com/appflowd/appflowd/internal/connector/catalog"
+	"github.com/appflowd/appflowd/internal/restjson"
+	"github.com/appflowd/appflowd/internal/runner"
+	"github.com/appflowd/appflowd/internal/secrets"
+	"github.com/appflowd/appflowd/internal/service"
+	"github.com/appflowd/appflowd/internal/store"
+	"github.com/appflowd/appflowd/internal/store/pgstore"
+	"github.com/appflowd/appflowd/internal/store/sqlitestore"
+)
+
+// Config is what `appflowd serve` is given.
+type Config struct {
+	DataDir     string
+	Region      string
+	AccountID   string
+	Database    string // "" = SQLite in DataDir; else a postgres:// URL
+	S3Endpoint  string // "" = local buckets in DataDir/s3
+	Credentials string // a credentials file; "" = SigV4 off
+	// SecretKey, when set, is the base64 key sealing stored credentials;
+	// else DataDir/secret.key (created on first start).
+	SecretKey string
+	Logger    *slog.Logger
+	Now       func() time.Time // nil: time.Now
+}
+
+// App is an assembled appflowd.
+type App struct {
+	Store     store.Store
+	StoreKind string // "sqlite" or "postgres"
+	Runner    *runner.Runner
+	Service   *service.Service
+	Handler   http.Handler
+}
+
+// Close releases the store. Call Shutdown first to finish runs.
+func (a *App) Close() error {
+	if a.Store != nil {
+		return a.Store.Close()
+	}
+	return nil
+}
+
+// Shutdown cancels running flows and waits for their records, or for ctx.
+func (a *App) Shutdown(ctx context.Context) error { return a.Runner.Shutdown(ctx) }
+
+// registry is the process's connector registry: the catalog entries of
+// every AppFlow connector type merged with the drivers that registered.
+func registry() *connector.Registry {
+	reg := connector.Default()
+	registerCatalog(reg)
+	return reg
+}
+
+// catalogOnce adds the catalog once per process: tests assemble several
+// Apps, and a second RegisterAll on the same registry would panic.
+var catalogOnce sync.Once
+
+func registerCatalog(reg *connector.Registry) {
+	catalogOnce.Do(func() { catalog.RegisterAll(reg) })
+}
+
+// Registry returns the process's connector registry (for `appflowd run`).
+func Registry() *connector.Registry { return registry() }
+
+// New assembles an App.
+func New(ctx context.Context, c Config) (*App, error) {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	a := &App{}
+	var err error
+	if c.Database == "" {
+		a.StoreKind = "sqlite"
+		a.Store, err = sqlitestore.Open(ctx, filepath.Join(c.DataDir, "appflowd.db"))
+	} else {
+		a.StoreKind = "postgres"
+		a.Store, err = pgstore.Open(ctx, c.Database)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", a.StoreKind, err)
+	}
+	keyring, err := openKeyring(c.DataDir, c.SecretKey)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	var creds *restjson.Credentials
+	if c.Credentials != "" {
+		if creds, err = restjson.LoadCredentials(c.Credentials); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("load credentials: %w", err)
+		}
+	}
+	reg := registry()
+	connDeps := connector.Deps{
+		DataDir:    c.DataDir,
+		S3Endpoint: c.S3Endpoint,
+		Region:     c.Region,
+		AccountID:  c.AccountID,
+		HTTPClient: &http.Client{Timeout: 5 * time.Minute},
+		Logger:     c.Logger,
+		Now:        c.Now,
+	}
+	a.Runner = runner.New(runner.Deps{Store: a.Store, Registry: reg, Keyring: keyring, Connector: connDeps, Logger: c.Logger, Now: c.Now})
+	if a.StoreKind == "sqlite" {
+		// One process owns a SQLite store, so a run still InProgress was
+		// cut short by a crash; say so instead of leaving it running forever.
+		if n, err := a.Runner.FailOrphans(ctx); err != nil {
+			c.Logger.Warn("mark interrupted runs", "err", err)
+		} else if n > 0 {
+			c.Logger.Warn("marked runs interrupted by a restart as Error", "count", n)
+		}
+	}
+	a.Service = service.New(service.Deps{
+		Store:            a.Store,
+		Registry:         reg,
+		Keyring:          keyring,
+		Runner:           a.Runner,
+		Connector:        connDeps,
+		Region:           c.Region,
+		DefaultAccountID: c.AccountID,
+		Logger:           c.Logger,
+		Now:              c.Now,
+	})
+	a.Handler = restjson.NewHandler(a.Service, restjson.Options{
+		Logger:           c.Logger,
+		Credentials:      creds,
+		DefaultAccountID: c.AccountID,
+		DefaultRegion:    c.Region,
+		Now:              c.Now,
+	})
+	return a, nil
+}
+
+func openKeyring(dataDir, key string) (*secrets.Keyring, error) {
+	if key != "" {
+		k, err := secrets.ParseKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("APPFLOWD_SECRET_KEY: %w", err)
+		}
+		return secrets.New(k)
+	}
+	k, err := secrets.LoadOrCreate(filepath.Join(dataDir, "secret.key"))
+	if err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	return k, nil
+}
