@@ -579,9 +579,11 @@ func (a *applier) arith(d *derivedStep, x, y record.Value) (record.Value, string
 	if !ok {
 		return record.Value{}, fmt.Sprintf("%s: value %s is not a number", d.fields[0], quoteShort(x.Text())), false
 	}
-	ny, ok := numberOf(y, a.scratch[:0], &a.by)
-	if !ok {
-		return record.Value{}, fmt.Sprintf("%s: value %s is not a number", d.fields[1], quoteShort(y.Text())), false
+	ny := nx
+	if d.refs[0] != d.refs[1] {
+		if ny, ok = numberOf(y, a.scratch[:0], &a.by); !ok {
+			return record.Value{}, fmt.Sprintf("%s: value %s is not a number", d.fields[1], quoteShort(y.Text())), false
+		}
 	}
 	if nx.big == nil && ny.big == nil {
 		var r dec
