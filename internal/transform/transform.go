@@ -19,6 +19,29 @@
 //
 // Only mapped fields are written: a field fetched only for a filter or a
 // derived value does not reach the destination (spec §2.4 Map, §13.4).
+//
+// Choices where the spec is silent or unconfirmed (what a user would expect):
+//
+//   - Filters: BETWEEN is inclusive at both ends; CONTAINS is a
+//     case-sensitive substring test; no DATA_TYPE compares as strings;
+//     null and missing values, and values that do not parse as DATA_TYPE,
+//     match no operator, NOT_EQUAL_TO included (as SQL would, so pushdown
+//     changes nothing); datetime VALUEs may be epoch ms or ISO 8601.
+//   - Map_all with explicit Maps: the Map_all fields come first in source
+//     order, then the explicit ones; an explicit Map to the same name wins.
+//     INCLUDE_NEW_FIELDS must be true/false and changes nothing: every run
+//     writes the fields the source has. SUBFIELD_CATEGORY_MAP is ignored.
+//   - Passthrough with sourceFields copies each field (after Mask/Truncate,
+//     never converted) under destinationField or its own name; without
+//     sourceFields it forwards the whole record, like Map_all.
+//   - Mask: each masked rune becomes MASK_VALUE (even a longer one);
+//     non-string values are masked as their text.
+//   - Merge: CONCAT_FORMAT is a ${field} template; without a placeholder it
+//     is the separator between the sourceFields' values; null reads as "".
+//   - A Map value that does not fit DESTINATION_DATA_TYPE, or a non-numeric
+//     Arithmetic operand, drops the record with a RecordError (the engine
+//     fails the run or records a failure, per the destination's error
+//     handling); a division by zero fails the run.
 package transform
 
 import (
