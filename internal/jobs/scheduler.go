@@ -146,7 +146,6 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 func (s *Scheduler) planFlow(ctx context.Context, account, name string, now time.Time) (int, error) {
 	enqueued := 0
 	err := s.q.modifyFlow(ctx, account, name, func(f *store.Flow, st *flowState) (bool, error) {
-		enqueued = 0
 		if f.Status != string(wire.FlowStatusActive) {
 			return false, nil
 		}
@@ -198,7 +197,7 @@ func (s *Scheduler) planFlow(ctx context.Context, account, name string, now time
 			return false, fmt.Errorf("enqueue scheduled run at %s: %w", fire.Format(time.RFC3339), err)
 		}
 		if !res.UniqueSkippedAsDuplicate {
-			enqueued = 1
+			enqueued++ // a retry after a conflict can only find its own job
 		}
 		nx, err := p.NextFire(fire)
 		if err != nil {
