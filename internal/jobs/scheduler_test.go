@@ -29,13 +29,13 @@ func TestSchedulerFires(t *testing.T) {
 		at   time.Duration // after t0
 		want int
 	}{
-		{10 * time.Second, 1},                  // rate at t0; cron (first seen now) waits for 12:15
-		{20 * time.Second, 0},                  // nothing new
-		{5 * time.Minute, 1},                   // rate at t0+5m
-		{15 * time.Minute, 2},                  // rate at t0+15m (t0+10m skipped: missed), cron at 12:15
-		{15*time.Minute + time.Second, 0},      // planned already
-		{29*time.Minute + 59*time.Second, 1},   // rate at t0+25m
-		{30 * time.Minute, 2},                  // rate at t0+30m, cron at 12:30
+		{10 * time.Second, 1},                // rate at t0; cron (first seen now) waits for 12:15
+		{20 * time.Second, 0},                // nothing new
+		{5 * time.Minute, 1},                 // rate at t0+5m
+		{15 * time.Minute, 2},                // rate at t0+15m (t0+10m skipped: missed), cron at 12:15
+		{15*time.Minute + time.Second, 0},    // planned already
+		{29*time.Minute + 59*time.Second, 1}, // rate at t0+25m
+		{30 * time.Minute, 2},                // rate at t0+30m, cron at 12:30
 	}
 	for _, s := range steps {
 		c.Set(t0.Add(s.at))
