@@ -81,7 +81,7 @@ func badRows() *record.Batch {
 		typedRow(1, "1.00", "ok", true, n, n, n, n),
 		[]record.Value{record.Str("abc"), n, record.Str("x"), n, n, n, n, n}, // not an integer
 		typedRow(3, "3.00", "ok", false, n, n, n, n),
-		[]record.Value{record.IntVal(4), n, n, n, n, n, n, n},                      // NOT NULL code
+		[]record.Value{record.IntVal(4), n, n, n, n, n, n, n},                     // NOT NULL code
 		[]record.Value{record.IntVal(5), n, record.Str("toolong"), n, n, n, n, n}, // varchar(5)
 		typedRow(6, "123456.78", "ok", true, n, n, n, n),
 	)
