@@ -170,6 +170,11 @@ func (r *Runner) run(ctx context.Context, account, flowName, id string) (*engine
 		return nil, err
 	}
 	defer p.Close()
+	if start, end, ok, err := r.executionWindow(ctx, account, flowName, id); err != nil {
+		return nil, err
+	} else if ok {
+		p.ApplyWindow(&f, start, end)
+	}
 	return engine.Execute(ctx, p.Run)
 }
 
