@@ -1,0 +1,151 @@
+// Package retry is the one retry and backoff layer connectors share: an
+// operation says which of its failures are worth another attempt (and how
+// long the remote system asked it to wait), and Policy.Do retries those with
+// capped exponential backoff and full jitter, honouring Retry-After.
+package retry
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Policy says how often and how patiently to retry. The zero value makes 5
+// attempts, starting at 500ms and capped at 30s, sleeping on the real clock.
+type Policy struct {
+	Attempts int           // total attempts, the first included; <= 0 means 5
+	Base     time.Duration // first backoff; 0 means 500ms
+	Max      time.Duration // cap on one backoff (and on Retry-After); 0 means 30s
+	// Sleep waits d or until ctx ends; nil sleeps on a real timer. Tests
+	// inject a fake that records the waits.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Jitter returns a number in [0,1); nil uses math/rand.
+	Jitter func() float64
+}
+
+// Error marks a failure worth retrying; After is the wait the server asked
+// for (Retry-After), zero when it said nothing.
+type Error struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Retryable wraps err so that Do retries it, after at least after.
+func Retryable(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Err: err, After: after}
+}
+
+// IsRetryable says whether err was marked by Retryable.
+func IsRetryable(err error) bool {
+	var re *Error
+	return errors.As(err, &re)
+}
+
+// Status says whether an HTTP status is a transient refusal: 429 (too many
+// requests), 502, 503 (unavailable) and 504 (gateway timeout).
+func Status(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// RetryAfter reads a Retry-After header (delay-seconds or an HTTP date);
+// zero when absent or unreadable.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// Do calls op until it succeeds, fails with an error not marked Retryable,
+// ctx ends, or the attempts run out (the last error is returned, still
+// marked). attempt counts from 0.
+func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int) error) error {
+	attempts := p.Attempts
+	if attempts <= 0 {
+		attempts = 5
+	}
+	var err error
+	for attempt := range attempts {
+		if cerr := ctx.Err(); cerr != nil {
+			if err != nil {
+				return errors.Join(cerr, err)
+			}
+			return cerr
+		}
+		err = op(ctx, attempt)
+		var re *Error
+		if err == nil || !errors.As(err, &re) || attempt == attempts-1 {
+			return err
+		}
+		if serr := p.sleep(ctx, p.Backoff(attempt, re.After)); serr != nil {
+			return errors.Join(serr, err)
+		}
+	}
+	return err
+}
+
+// Backoff is the wait before retry number attempt+1: full jitter over
+// Base*2^attempt, capped at Max, and never shorter than the server's
+// Retry-After (itself capped at Max).
+func (p Policy) Backoff(attempt int, after time.Duration) time.Duration {
+	base, maxWait := p.Base, p.Max
+	if base <= 0 {
+		base = 500 * time.Millisecond
+	}
+	if maxWait <= 0 {
+		maxWait = 30 * time.Second
+	}
+	ceil := base
+	for range attempt {
+		if ceil >= maxWait/2 {
+			ceil = maxWait
+			break
+		}
+		ceil *= 2
+	}
+	ceil = min(ceil, maxWait)
+	jitter := rand.Float64
+	if p.Jitter != nil {
+		jitter = p.Jitter
+	}
+	d := time.Duration(jitter() * float64(ceil))
+	return max(d, min(after, maxWait))
+}
+
+func (p Policy) sleep(ctx context.Context, d time.Duration) error {
+	if p.Sleep != nil {
+		return p.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
