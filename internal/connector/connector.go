@@ -29,6 +29,29 @@ type Deps struct {
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	Now        func() time.Time
+
+	// LambdaEndpoint overrides AWS Lambda for custom connectors: "" = real
+	// AWS Lambda; a URL ending in /invocations is posted to as is.
+	LambdaEndpoint string
+	// CustomConnector finds a registered custom connector of an account by
+	// label; the process sets it (registrations live in the store).
+	CustomConnector func(ctx context.Context, accountID, label string) (*CustomConnector, error)
+	// Secrets lends credentials to connector code outside the process (a
+	// custom connector Lambda) as Secrets Manager secrets; nil: none.
+	Secrets SecretLender
+}
+
+// CustomConnector is what a driver needs of a registered custom connector.
+type CustomConnector struct {
+	Label       string
+	LambdaArn   string
+	APIVersions []string // the connector's supportedApiVersions, as declared
+}
+
+// SecretLender makes value readable as a Secrets Manager secret until
+// release is called, and returns the secret's ARN.
+type SecretLender interface {
+	Lend(accountID, name string, value []byte) (arn string, release func())
 }
 
 // Profile is a connector profile as a driver needs it.
