@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -102,8 +103,15 @@ func New(ctx context.Context, deps connector.Deps) (*Driver, error) {
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 	}
-	if deps.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(deps.HTTPClient))
+	if hc := deps.HTTPClient; hc != nil {
+		if hc.Transport == nil {
+			// A plain client: hand the SDK a buildable one with the same
+			// timeout, so a CA bundle (AWS_CA_BUNDLE, ca_bundle) still
+			// applies; the SDK refuses to load one into an *http.Client.
+			opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(hc.Timeout)))
+		} else {
+			opts = append(opts, config.WithHTTPClient(hc))
+		}
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
