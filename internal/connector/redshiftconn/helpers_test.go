@@ -76,10 +76,16 @@ func newFixture(t testing.TB) *fixture {
 			t.Fatal(err)
 		}
 	}
+	// Tests that need the database skip in adminConn; the Data API tests
+	// drop databaseUrl and run without one.
+	dbURL := os.Getenv("APPFLOWD_TEST_POSTGRES")
+	if dbURL == "" {
+		dbURL = "postgres://127.0.0.1:1/unset?sslmode=disable"
+	}
 	return &fixture{
 		dataDir: dir,
 		props: map[string]any{
-			"databaseUrl": pgURL(t), "bucketName": "stage", "bucketPrefix": "loads",
+			"databaseUrl": dbURL, "bucketName": "stage", "bucketPrefix": "loads",
 			"roleArn": "arn:aws:iam::000000000000:role/redshift-s3",
 		},
 		creds: map[string]any{},

@@ -118,7 +118,7 @@ func TestRedshiftSQLPathStatements(t *testing.T) {
 	ctx := context.Background()
 	fields := []connector.FieldSpec{{Name: "ID", Type: "long"}, {Name: "name", Type: "string"}, {Name: "at", Type: "datetime"}, {Name: "ok", Type: "boolean"}, {Name: "amt", Type: "decimal"}}
 	req := &connector.WriteRequest{FlowName: "flow1", ExecutionID: "exec-1", Object: schema + ".events", Fields: fields,
-		Properties: json.RawMessage(`{"object":"` + schema + `.events","intermediateBucketName":"stage","bucketPrefix":"rs"}`),
+		Properties:    json.RawMessage(`{"object":"` + schema + `.events","intermediateBucketName":"stage","bucketPrefix":"rs"}`),
 		ErrorHandling: &connector.ErrorHandling{BucketName: "errors"}}
 	w, err := d.OpenWriter(ctx, req)
 	if err != nil {
@@ -333,7 +333,9 @@ func TestDataAPIClientWire(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := &dataAPIClient{endpoint: srv.URL, region: "eu-west-1", http: srv.Client(),
-		creds:  aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "s"}, nil }),
+		creds: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "s"}, nil
+		}),
 		signer: v4.NewSigner(), now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }}
 	d := &Driver{data: c, pollEvery: time.Millisecond, props: Properties{ClusterIdentifier: "cl", DatabaseName: "dev"}}
 	n, err := d.runStatementRows(context.Background(), "SELECT 1", "n")
