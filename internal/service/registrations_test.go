@@ -1,7 +1,15 @@
 package service
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/appflowd/appflowd/examples/customconnector/exampleconn"
+	"github.com/appflowd/appflowd/internal/connector"
 
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/store"
@@ -13,8 +21,22 @@ func lambdaConfig() *wire.ConnectorProvisioningConfig {
 		LambdaArn: "arn:aws:lambda:us-east-1:123456789012:function:acme-connector"}}
 }
 
-func TestRegisterConnectorRefusesUntilLambdasWork(t *testing.T) {
+// newRegEnv is a profEnv whose service invokes connector Lambdas at lambda.
+func newRegEnv(t *testing.T, lambda http.Handler) *profEnv {
+	t.Helper()
 	e := newProfEnv(t)
+	srv := httptest.NewServer(lambda)
+	t.Cleanup(srv.Close)
+	e.svc = New(Deps{
+		Store: e.store, Registry: e.reg, Keyring: e.keyring, Region: "us-east-1", DefaultAccountID: "123456789012",
+		Now: e.clock, Connector: connector.Deps{LambdaEndpoint: srv.URL, HTTPClient: srv.Client()},
+	})
+	return e
+}
+
+func TestRegisterConnector(t *testing.T) {
+	conn := exampleconn.New()
+	e := newRegEnv(t, conn)
 	e.seedRegistration("taken", false)
 	tests := []struct {
 		name string
@@ -25,8 +47,6 @@ func TestRegisterConnectorRefusesUntilLambdasWork(t *testing.T) {
 		{"no label", &wire.RegisterConnectorRequest{ConnectorProvisioningConfig: lambdaConfig()}, fault.Invalid, "connectorLabel is required"},
 		{"no lambda", &wire.RegisterConnectorRequest{ConnectorLabel: "acme"}, fault.Invalid, "lambdaArn is required"},
 		{"label taken", &wire.RegisterConnectorRequest{ConnectorLabel: "taken", ConnectorProvisioningConfig: lambdaConfig()}, fault.Conflict, "taken is already registered"},
-		{"valid", &wire.RegisterConnectorRequest{ConnectorLabel: "acme", ConnectorProvisioningType: wire.ConnectorProvisioningTypeLambda,
-			ConnectorProvisioningConfig: lambdaConfig(), ClientToken: "t1"}, fault.ConnectorServer, "appflowd cannot invoke connector Lambdas yet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,21 +57,127 @@ func TestRegisterConnectorRefusesUntilLambdasWork(t *testing.T) {
 			profWantCode(t, err, tt.code, tt.part)
 		})
 	}
-	if _, err := e.store.RegistrationGet(e.ctx, "123456789012", "acme"); !store.IsNotFound(err) {
-		t.Errorf("a refused registration was stored: %v", err)
+	out, err := e.svc.RegisterConnector(e.ctx, &wire.RegisterConnectorRequest{ConnectorLabel: "acme", Description: "the example",
+		ConnectorProvisioningType: wire.ConnectorProvisioningTypeLambda, ConnectorProvisioningConfig: lambdaConfig(), ClientToken: "t1"})
+	if err != nil {
+		t.Fatalf("RegisterConnector: %v", err)
 	}
-	// The failure left the token free: the same call fails the same way, not with a token conflict.
-	_, err := e.svc.RegisterConnector(e.ctx, tests[3].in)
-	profWantCode(t, err, fault.ConnectorServer)
+	if want := "arn:aws:appflow:us-east-1:123456789012:connector/acme"; out.ConnectorArn != want {
+		t.Errorf("connectorArn = %q, want %q", out.ConnectorArn, want)
+	}
+	reqs := conn.Requests()
+	if len(reqs) != 1 || string(reqs[0].Body) != `{"type":"DescribeConnectorConfigurationRequest","locale":"en-US","connectorLabel":"acme"}` {
+		t.Errorf("the connector received %v, want one DescribeConnectorConfigurationRequest", reqs)
+	}
+	d, err := e.svc.DescribeConnector(e.ctx, &wire.DescribeConnectorRequest{ConnectorType: wire.ConnectorTypeCustomConnector, ConnectorLabel: "acme"})
+	if err != nil {
+		t.Fatalf("DescribeConnector: %v", err)
+	}
+	c := d.ConnectorConfiguration
+	got, _ := json.Marshal(map[string]any{
+		"name": c.ConnectorName, "owner": c.ConnectorOwner, "version": c.ConnectorVersion, "modes": c.ConnectorModes,
+		"source": *c.CanUseAsSource, "dest": *c.CanUseAsDestination, "triggers": c.SupportedTriggerTypes,
+		"freqs": c.SupportedSchedulingFrequencies, "writes": c.SupportedWriteOperations, "apis": c.SupportedApiVersions,
+		"lambda": c.ConnectorProvisioningConfig.Lambda.LambdaArn, "desc": c.ConnectorDescription,
+		"basic": *c.AuthenticationConfig.IsBasicAuthSupported, "custom": c.AuthenticationConfig.CustomAuthConfigs[0].CustomAuthenticationType,
+		"setting": c.ConnectorRuntimeSettings[0].Key, "ops": len(c.SupportedOperators), "types": c.SupportedDataTransferTypes,
+	})
+	want := `{"apis":["v1"],"basic":true,"custom":"token","desc":"the example","dest":true,"freqs":["BYMINUTE","HOURLY","DAILY","WEEKLY","MONTHLY","ONCE"],` +
+		`"lambda":"arn:aws:lambda:us-east-1:123456789012:function:acme-connector","modes":["SOURCE","DESTINATION"],"name":"ExampleConnector",` +
+		`"ops":10,"owner":"appflowd examples","setting":"region","source":true,"triggers":["Scheduled","OnDemand"],"types":["RECORD"],"version":"1.0","writes":["INSERT","UPSERT","UPDATE","DELETE"]}`
+	if string(got) != want {
+		t.Errorf("DescribeConnector:\n got %s\nwant %s", got, want)
+	}
+	list, err := e.svc.ListConnectors(e.ctx, &wire.ListConnectorsRequest{})
+	if err != nil {
+		t.Fatalf("ListConnectors: %v", err)
+	}
+	var names []string
+	for _, d := range list.Connectors {
+		names = append(names, d.ConnectorLabel+"="+d.ConnectorName)
+	}
+	if strings.Join(names, ",") != "acme=ExampleConnector,taken=taken-name" {
+		t.Errorf("ListConnectors = %v", names)
+	}
+	lookup, err := CustomConnectorLookup(e.store)(e.ctx, "123456789012", "acme")
+	if err != nil || lookup.LambdaArn != lambdaConfig().Lambda.LambdaArn || lookup.APIVersions[0] != "v1" {
+		t.Errorf("CustomConnectorLookup = %+v, %v", lookup, err)
+	}
+}
+
+func TestRegisterConnectorLambdaFailures(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		code    fault.Code
+		part    string
+	}{
+		{"function error", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Amz-Function-Error", "Unhandled")
+			_, _ = w.Write([]byte(`{"errorMessage":"Exception while processing the request","errorType":"RuntimeError"}`))
+		}, fault.ConnectorServer, "Exception while processing the request"},
+		{"connector says no", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`{"isSuccess":false,"errorDetails":{"errorCode":"ServerError","errorMessage":"backend down"}}`))
+		}, fault.ConnectorServer, "backend down"},
+		{"unknown function", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Amzn-ErrorType", "ResourceNotFoundException")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"Type":"User","message":"Function not found"}`))
+		}, fault.Invalid, "Function not found"},
+		{"not allowed", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Amzn-ErrorType", "AccessDeniedException")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"message":"not authorized to perform lambda:InvokeFunction"}`))
+		}, fault.AccessDenied, "not authorized"},
+		{"no api versions", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`{"isSuccess":true,"connectorName":"x","connectorModes":["SOURCE"]}`))
+		}, fault.Invalid, "supportedApiVersions"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newRegEnv(t, tt.handler)
+			_, err := e.svc.RegisterConnector(e.ctx, &wire.RegisterConnectorRequest{ConnectorLabel: "acme", ConnectorProvisioningConfig: lambdaConfig(), ClientToken: "t1"})
+			profWantCode(t, err, tt.code, tt.part)
+			if _, err := e.store.RegistrationGet(e.ctx, "123456789012", "acme"); !store.IsNotFound(err) {
+				t.Errorf("a refused registration was stored: %v", err)
+			}
+		})
+	}
 }
 
 func TestUpdateConnectorRegistration(t *testing.T) {
-	e := newProfEnv(t)
+	conn := exampleconn.New()
+	e := newRegEnv(t, conn)
 	_, err := e.svc.UpdateConnectorRegistration(e.ctx, &wire.UpdateConnectorRegistrationRequest{ConnectorLabel: "ghost"})
 	profWantCode(t, err, fault.NotFound, "Connector:ghost is not registered.")
-	e.seedRegistration("acme", false)
-	_, err = e.svc.UpdateConnectorRegistration(e.ctx, &wire.UpdateConnectorRegistrationRequest{ConnectorLabel: "acme", ConnectorProvisioningConfig: lambdaConfig()})
-	profWantCode(t, err, fault.ConnectorServer, "appflowd cannot invoke connector Lambdas yet")
+	if _, err := e.svc.RegisterConnector(e.ctx, &wire.RegisterConnectorRequest{ConnectorLabel: "acme", Description: "first", ConnectorProvisioningConfig: lambdaConfig()}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(time.Hour)
+	// No provisioning config: re-read the registered Lambda.
+	if _, err := e.svc.UpdateConnectorRegistration(e.ctx, &wire.UpdateConnectorRegistrationRequest{ConnectorLabel: "acme"}); err != nil {
+		t.Fatalf("UpdateConnectorRegistration: %v", err)
+	}
+	other := "arn:aws:lambda:us-east-1:123456789012:function:acme-v2"
+	out, err := e.svc.UpdateConnectorRegistration(e.ctx, &wire.UpdateConnectorRegistrationRequest{ConnectorLabel: "acme", Description: "second",
+		ConnectorProvisioningConfig: &wire.ConnectorProvisioningConfig{Lambda: &wire.LambdaConnectorProvisioningConfig{LambdaArn: other}}})
+	if err != nil {
+		t.Fatalf("UpdateConnectorRegistration: %v", err)
+	}
+	if out.ConnectorArn != "arn:aws:appflow:us-east-1:123456789012:connector/acme" {
+		t.Errorf("connectorArn = %q", out.ConnectorArn)
+	}
+	d, err := e.svc.DescribeConnector(e.ctx, &wire.DescribeConnectorRequest{ConnectorType: wire.ConnectorTypeCustomConnector, ConnectorLabel: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := d.ConnectorConfiguration
+	if c.ConnectorProvisioningConfig.Lambda.LambdaArn != other || c.ConnectorDescription != "second" || !c.RegisteredAt.Time.Equal(time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)) {
+		t.Errorf("after update: lambda %s, description %q, registeredAt %v", c.ConnectorProvisioningConfig.Lambda.LambdaArn, c.ConnectorDescription, c.RegisteredAt)
+	}
+	if n := len(conn.Requests()); n != 3 {
+		t.Errorf("the connector was asked %d times, want 3", n)
+	}
 }
 
 func TestUnregisterConnector(t *testing.T) {
