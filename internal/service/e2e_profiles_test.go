@@ -80,7 +80,9 @@ func newE2EProfServer(t *testing.T) *e2eProfServer {
 			return e2eProfZendesk{p}, nil
 		},
 	})
-	svc := service.New(service.Deps{Store: st, Registry: reg, Keyring: kr, Region: "us-east-1", DefaultAccountID: e2eProfAccount})
+	svc := service.New(service.Deps{Store: st, Registry: reg, Keyring: kr, Region: "us-east-1", DefaultAccountID: e2eProfAccount,
+		// No connector Lambda listens here: registration fails without leaving loopback.
+		Connector: connector.Deps{LambdaEndpoint: "http://127.0.0.1:1"}})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := restjson.NewHandler(svc, restjson.Options{Logger: quiet, DefaultAccountID: e2eProfAccount, DefaultRegion: "us-east-1"})
 	s := &e2eProfServer{store: st}
@@ -367,7 +369,7 @@ func TestE2EConnectors(t *testing.T) {
 	_, err = c.RegisterConnector(ctx, &appflow.RegisterConnectorInput{ConnectorLabel: aws.String("acme"),
 		ConnectorProvisioningType:   types.ConnectorProvisioningTypeLambda,
 		ConnectorProvisioningConfig: &types.ConnectorProvisioningConfig{Lambda: &types.LambdaConnectorProvisioningConfig{LambdaArn: aws.String("arn:aws:lambda:us-east-1:123456789012:function:acme")}}})
-	e2eWantAPIError[*types.ConnectorServerException](t, err, "ConnectorServerException", "cannot invoke connector Lambdas yet")
+	e2eWantAPIError[*types.ConnectorServerException](t, err, "ConnectorServerException", "DescribeConnectorConfiguration")
 	_, err = c.UpdateConnectorRegistration(ctx, &appflow.UpdateConnectorRegistrationInput{ConnectorLabel: aws.String("acme")})
 	e2eWantAPIError[*types.ResourceNotFoundException](t, err, "ResourceNotFoundException", "acme")
 	_, err = c.UnregisterConnector(ctx, &appflow.UnregisterConnectorInput{ConnectorLabel: aws.String("acme")})
