@@ -240,7 +240,9 @@ func (r *Runner) finish(ctx context.Context, account, flowName, id string, res *
 	rec.LastUpdatedAt = &wire.Timestamp{Time: now}
 	result := &wire.ExecutionResult{}
 	if res != nil {
-		result.RecordsProcessed = ptr(res.RecordsProcessed)
+		// Records read from the source (data rows, not the CSV header),
+		// whatever filters and DropRecord validations dropped (data-plane 7.1).
+		result.RecordsProcessed = ptr(res.RecordsRead)
 		result.BytesProcessed = ptr(res.BytesProcessed)
 		result.BytesWritten = ptr(res.BytesWritten)
 		if n := int64(len(res.Failures)); n > 0 {
