@@ -44,6 +44,9 @@ type executor struct {
 	block chan struct{}
 	// started receives each execution id as its run starts.
 	started chan string
+	// hang, when set, is taken by the next run, which then waits on it
+	// ignoring its context: a process frozen or killed mid-run.
+	hang chan struct{}
 }
 
 func newExecutor(st store.Store, c *clock) *executor {
@@ -54,9 +57,14 @@ func newExecutor(st store.Store, c *clock) *executor {
 func (x *executor) Execute(ctx context.Context, account, flow, id string) {
 	x.mu.Lock()
 	x.calls[id]++
-	block := x.block
+	block, hang := x.block, x.hang
+	x.hang = nil
 	x.mu.Unlock()
 	x.started <- id
+	if hang != nil {
+		<-hang
+		return
+	}
 	status := x.outcome(flow, id)
 	if block != nil {
 		select {

@@ -46,11 +46,11 @@ const (
 const (
 	DefaultWorkers      = 4
 	DefaultPlanInterval = 10 * time.Second
-	// DefaultRescueAfter is how long a run may stay "running" before River
-	// hands it to another worker: River has no heartbeat, so a run longer
-	// than this would be started a second time; a crashed replica's run
-	// waits this long to be rescued.
-	DefaultRescueAfter = 30 * time.Minute
+	// DefaultRescueAfter is both the longest a run may take (River ends it
+	// then, and its record says Error) and how long a crashed replica's run
+	// waits before River's rescuer hands it to another worker: River has no
+	// heartbeat, and a run is never rescued while it may still be going.
+	DefaultRescueAfter = 2 * time.Hour
 )
 
 // Config is what a Queue needs from the process.
@@ -197,8 +197,8 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg 
 		},
 		Workers:      workers,
 		PeriodicJobs: periodic,
-		// A run ends when its flow does; CancelFlowExecutions stops it.
-		JobTimeout:           -1,
+		// River rescues only jobs past their timeout, so runs need one.
+		JobTimeout:           cfg.RescueAfter,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    time.Second,
 	})

@@ -98,6 +98,13 @@ func (q *Queue) work(ctx context.Context, a RunFlowArgs) error {
 	byUser := errors.Is(context.Cause(runCtx), errCanceledByUser) || errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely)
 	cancel(nil)
 
+	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		msg := fmt.Sprintf("The run took longer than %s and was stopped", q.cfg.RescueAfter)
+		if err := q.setStatus(context.WithoutCancel(ctx), a.AccountID, a.FlowName, a.ExecutionID, statusError, msg); err != nil {
+			log.Error("record a timed-out run", "err", err)
+		}
+		byUser = true // recorded; not handed back
+	}
 	if ctx.Err() != nil && !byUser {
 		// The process is stopping: hand the run back rather than record it
 		// canceled, so it runs again elsewhere.

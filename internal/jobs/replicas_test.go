@@ -1,0 +1,209 @@
+package jobs
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/appflowd/appflowd/internal/store/pgstore"
+	"github.com/appflowd/appflowd/internal/wire"
+)
+
+const envDSN = "APPFLOWD_TEST_POSTGRES"
+
+// freshSchema creates a schema dropped when t ends and returns the DSN
+// whose search_path selects it, for the store's and River's tables alike.
+func freshSchema(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv(envDSN)
+	if base == "" {
+		t.Skip(envDSN + " is unset: set it to a PostgreSQL URL " +
+			"(e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run the multi-replica tests")
+	}
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "jobstest_" + hex.EncodeToString(b)
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", envDSN, err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestReplicas runs three replicas on one PostgreSQL database with a fake
+// clock: a schedule firing every minute runs each slot exactly once, though
+// every replica plans every tick; a replica that dies mid-run has its run
+// rescued by another.
+func TestReplicas(t *testing.T) {
+	dsn := freshSchema(t)
+	ctx := context.Background()
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := &clock{t: t0}
+	x := newExecutor(st, c)
+	var qs []*Queue
+	for i := range 3 {
+		q, err := OpenPostgres(ctx, dsn, Config{Store: st, Executor: x, Now: c.Now, PlanInterval: -1,
+			Workers: 2, RescueAfter: time.Second, ClientID: fmt.Sprintf("replica-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, q)
+		qs = append(qs, q)
+	}
+	createFlow(t, st, flowSpec{name: "every-minute", trigger: wire.TriggerTypeScheduled, expr: "rate(1minutes)"}, wire.FlowStatusActive)
+	if err := qs[0].Scheduler().FlowActivated(ctx, acct, "every-minute", t0); err != nil {
+		t.Fatal(err)
+	}
+	tickAll := func() int {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		total := 0
+		for _, q := range qs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := q.Scheduler().Tick(ctx)
+				if err != nil {
+					t.Errorf("tick: %v", err)
+				}
+				mu.Lock()
+				total += n
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return total
+	}
+	const slots = 5
+	for i := range slots {
+		c.Set(t0.Add(time.Duration(i)*time.Minute + time.Duration(i)*time.Second))
+		if n := tickAll(); n != 1 {
+			t.Errorf("slot %d: got %d runs enqueued by three planners, want 1", i, n)
+		}
+		waitFor(t, fmt.Sprintf("slot %d", i), finished(t, st, "every-minute", i+1))
+	}
+	recs := executions(t, st, "every-minute")
+	if len(recs) != slots {
+		t.Fatalf("records: got %d, want %d", len(recs), slots)
+	}
+	for _, r := range recs {
+		if n := x.count(r.ExecutionId); n != 1 || r.ExecutionStatus != wire.ExecutionStatusSuccessful {
+			t.Errorf("run %s: executed %d times, status %s; want once, Successful", r.ExecutionId, n, r.ExecutionStatus)
+		}
+	}
+
+	// A replica is killed (SIGKILL) mid-run: its job stays "running" until
+	// River's rescuer, on the surviving leader, hands it to another worker.
+	for _, q := range qs {
+		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		q.Stop(stopCtx)
+		cancel()
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperReplica$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"="+dsn)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	c.Set(t0.Add(slots * time.Minute))
+	if n := tickAll(); n != 1 {
+		t.Fatalf("kill slot: got %d runs enqueued, want 1", n)
+	}
+	sc := bufio.NewScanner(out)
+	id := ""
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "STARTED "); ok {
+			id = rest
+			break
+		}
+	}
+	if id == "" {
+		t.Fatal("helper replica never started the run")
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	survivor, err := OpenPostgres(ctx, dsn, Config{Store: st, Executor: x, Now: c.Now, PlanInterval: -1,
+		Workers: 2, RescueAfter: time.Second, ClientID: "survivor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, survivor)
+	deadline := time.Now().Add(2 * time.Minute) // leadership TTL, then the rescuer's 30 s period
+	for x.count(id) < 1 || !finished(t, st, "every-minute", slots+1)() {
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s of the killed replica was not rescued", id)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := byID(executions(t, st, "every-minute"))[id].ExecutionStatus; got != wire.ExecutionStatusSuccessful {
+		t.Errorf("rescued run: got %s, want Successful", got)
+	}
+}
+
+const helperEnv = "APPFLOWD_JOBS_HELPER_DSN"
+
+// TestHelperReplica is the replica TestReplicas kills: it works one run
+// and hangs in it.
+func TestHelperReplica(t *testing.T) {
+	dsn := os.Getenv(helperEnv)
+	if dsn == "" {
+		t.Skip("the process TestReplicas starts and kills")
+	}
+	ctx := context.Background()
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := newExecutor(st, &clock{t: t0})
+	x.hang = make(chan struct{})
+	q, err := OpenPostgres(ctx, dsn, Config{Store: st, Executor: x, PlanInterval: -1, Workers: 1,
+		RescueAfter: time.Second, ClientID: "doomed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("STARTED " + <-x.started)
+	select {}
+}
