@@ -10,15 +10,17 @@ import (
 
 // config holds the serve flags; each has an environment variable default.
 type config struct {
-	Addr        string
-	DataDir     string
-	Region      string
-	AccountID   string
-	Database    string
-	S3Endpoint  string
-	Credentials string
-	Insecure    bool
-	LogLevel    string
+	Addr       string
+	DataDir    string
+	Region     string
+	AccountID  string
+	Database   string
+	S3Endpoint string
+	// LambdaEndpoint overrides AWS Lambda for custom connectors.
+	LambdaEndpoint string
+	Credentials    string
+	Insecure       bool
+	LogLevel       string
 }
 
 func env(name, def string) string {
@@ -34,6 +36,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Database, "database", env("APPFLOWD_DATABASE", ""), "postgres:// or postgresql:// URL; empty = SQLite in the data dir [APPFLOWD_DATABASE]")
 	fs.StringVar(&c.Credentials, "credentials", env("APPFLOWD_CREDENTIALS", ""), "file of 'ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID' lines; SigV4 is then enforced [APPFLOWD_CREDENTIALS]")
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --addr without --credentials")
+	fs.StringVar(&c.LambdaEndpoint, "lambda-endpoint", env("APPFLOWD_LAMBDA_ENDPOINT", ""), "Lambda Invoke API URL for custom connectors (a URL ending in /invocations is used as is); empty = AWS Lambda [APPFLOWD_LAMBDA_ENDPOINT]")
 	fs.StringVar(&c.LogLevel, "log-level", env("APPFLOWD_LOG_LEVEL", "info"), "debug, info, warn or error [APPFLOWD_LOG_LEVEL]")
 }
 

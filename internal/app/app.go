@@ -17,6 +17,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	_ "github.com/appflowd/appflowd/internal/connector/all" // every built-in driver
 	"github.com/appflowd/appflowd/internal/connector/catalog"
+	"github.com/appflowd/appflowd/internal/connector/customconn"
 	"github.com/appflowd/appflowd/internal/restjson"
 	"github.com/appflowd/appflowd/internal/runner"
 	"github.com/appflowd/appflowd/internal/secrets"
@@ -28,12 +29,14 @@ import (
 
 // Config is what `appflowd serve` is given.
 type Config struct {
-	DataDir     string
-	Region      string
-	AccountID   string
-	Database    string // "" = SQLite in DataDir; else a postgres:// URL
-	S3Endpoint  string // "" = local buckets in DataDir/s3
-	Credentials string // a credentials file; "" = SigV4 off
+	DataDir    string
+	Region     string
+	AccountID  string
+	Database   string // "" = SQLite in DataDir; else a postgres:// URL
+	S3Endpoint string // "" = local buckets in DataDir/s3
+	// LambdaEndpoint overrides AWS Lambda for custom connectors ("" = AWS).
+	LambdaEndpoint string
+	Credentials    string // a credentials file; "" = SigV4 off
 	// SecretKey, when set, is the base64 key sealing stored credentials;
 	// else DataDir/secret.key (created on first start).
 	SecretKey string
@@ -116,6 +119,7 @@ func New(ctx context.Context, c Config) (*App, error) {
 		}
 	}
 	reg := registry()
+	secretServer := customconn.NewSecretServer(c.Region, c.Now)
 	connDeps := connector.Deps{
 		DataDir:    c.DataDir,
 		S3Endpoint: c.S3Endpoint,
@@ -124,6 +128,11 @@ func New(ctx context.Context, c Config) (*App, error) {
 		HTTPClient: &http.Client{Timeout: 5 * time.Minute},
 		Logger:     c.Logger,
 		Now:        c.Now,
+		// Custom connectors: their Lambdas, their registrations, and the
+		// secrets endpoint they read credentials from (served below).
+		LambdaEndpoint:  c.LambdaEndpoint,
+		CustomConnector: service.CustomConnectorLookup(a.Store),
+		Secrets:         secretServer,
 	}
 	a.Runner = runner.New(runner.Deps{Store: a.Store, Registry: reg, Keyring: keyring, Connector: connDeps, Logger: c.Logger, Now: c.Now})
 	if a.StoreKind == "sqlite" {
@@ -146,13 +155,13 @@ func New(ctx context.Context, c Config) (*App, error) {
 		Logger:           c.Logger,
 		Now:              c.Now,
 	})
-	a.Handler = restjson.NewHandler(a.Service, restjson.Options{
+	a.Handler = secretServer.Wrap(restjson.NewHandler(a.Service, restjson.Options{
 		Logger:           c.Logger,
 		Credentials:      creds,
 		DefaultAccountID: c.AccountID,
 		DefaultRegion:    c.Region,
 		Now:              c.Now,
-	})
+	}))
 	return a, nil
 }
 
