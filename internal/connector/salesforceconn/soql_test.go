@@ -120,7 +120,7 @@ func TestParseCSVKeepsCRLFInQuotes(t *testing.T) {
 func TestBulkReason(t *testing.T) {
 	for in, want := range map[string]string{
 		"REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --": "REQUIRED_FIELD_MISSING: Required fields are missing: [Name] (fields: Name)",
-		"INVALID_CROSS_REFERENCE_KEY:invalid cross reference id: --":          "INVALID_CROSS_REFERENCE_KEY: invalid cross reference id",
+		"INVALID_CROSS_REFERENCE_KEY:invalid cross reference id: --":         "INVALID_CROSS_REFERENCE_KEY: invalid cross reference id",
 	} {
 		if got := bulkReason(in); got != want {
 			t.Errorf("bulkReason(%q) = %q, want %q", in, got, want)
