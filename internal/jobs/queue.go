@@ -319,3 +319,8 @@ func (q *Queue) Cancel(ctx context.Context, accountID, flowName string, ids []st
 	}
 	return notRunning, nil
 }
+
+// FlowActivated implements service.FlowActivator: see Scheduler.FlowActivated.
+func (q *Queue) FlowActivated(ctx context.Context, accountID, flowName string, at time.Time) error {
+	return q.sched.FlowActivated(ctx, accountID, flowName, at)
+}
