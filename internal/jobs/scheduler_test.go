@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/appflowd/appflowd/internal/wire"
 )
 
@@ -145,6 +147,11 @@ func TestIncrementalAndDeactivation(t *testing.T) {
 		c.Set(t0.Add(time.Duration(i) * time.Minute))
 		mustTick(t, q)
 		waitFor(t, "run finished", finished(t, st, "inc", min(i+1, 6)))
+		// The job books the run (watermark, failures) after its record is final.
+		waitFor(t, "job done", func() bool {
+			res, err := q.client.JobList(ctx, river.NewJobListParams().Kinds(RunFlowArgs{}.Kind()).States(activeStates...))
+			return err == nil && len(res.Jobs) == 0
+		})
 	}
 	recs := executions(t, st, "inc")
 	if len(recs) != 6 {
