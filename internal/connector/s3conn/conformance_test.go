@@ -25,7 +25,9 @@ type sourceHarness struct {
 	format string // CSV or JSON
 }
 
-func (h *sourceHarness) SourceDriver(context.Context, *testing.T) connector.SourceDriver { return h.e.drv }
+func (h *sourceHarness) SourceDriver(context.Context, *testing.T) connector.SourceDriver {
+	return h.e.drv
+}
 
 func sourceRequest(bucket, prefix, format string) *connector.ReadRequest {
 	props, _ := json.Marshal(map[string]any{"bucketName": bucket, "bucketPrefix": prefix,

@@ -157,6 +157,11 @@ func csvParseQuoted(s string, pos int, eof bool, fields []string) ([]string, int
 	}
 }
 
+// isBlankLine reports whether a record's raw text is an empty line.
+func isBlankLine(raw string) bool {
+	return raw == "" || raw == "\n" || raw == "\r\n" || raw == "\r"
+}
+
 // batchRows is how many rows of width w a batch holds: a few thousand, fewer
 // for wide rows so a batch stays near 64k cells.
 func batchRows(w int) int {
@@ -195,7 +200,7 @@ func readCSV(ctx context.Context, src *objectReader, proj []string, emit func(*r
 			// An empty object: no fields, no rows.
 			return emit(&record.Batch{Split: key, Final: true, FirstLine: line, SourceBytes: c.offset()})
 		}
-		if next-c.pos <= 2 && len(fields) == 1 && fields[0] == "" {
+		if isBlankLine(c.s[c.pos:next]) {
 			c.pos, line = next, line+nl
 			continue
 		}
@@ -240,7 +245,7 @@ func readCSV(ctx context.Context, src *objectReader, proj []string, emit func(*r
 				done = true
 				break
 			}
-			if next-c.pos <= 2 && len(fields) == 1 && fields[0] == "" {
+			if isBlankLine(c.s[c.pos:next]) {
 				c.pos, line = next, line+nl
 				if rows == 0 {
 					b.FirstLine = line

@@ -1,0 +1,167 @@
+package s3conn
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// benchRows is the size of the bench-shaped input (bench/README.md:
+// id,name,email,amount,created_at,country, ~87 bytes a row, no quoting).
+const benchRows = 500_000
+
+func benchData(format string) []byte {
+	first := []string{"James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda"}
+	last := []string{"Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis"}
+	domains := []string{"example.com", "mail.example.org", "customers.example.net", "inbox.test"}
+	countries := []string{"US", "GB", "DE", "FR", "ES", "IT", "NL", "SE", "JP", "BR", "IN", "AU"}
+	var buf bytes.Buffer
+	if format == "CSV" {
+		buf.WriteString("id,name,email,amount,created_at,country\n")
+	}
+	s := uint64(42)
+	next := func() uint64 {
+		s += 0x9E3779B97F4A7C15
+		z := s
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+		return z ^ (z >> 31)
+	}
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	for i := 1; i <= benchRows; i++ {
+		f, l := first[next()%8], last[next()%8]
+		email := fmt.Sprintf("%s.%s%d@%s", f, l, next()%1000, domains[next()%4])
+		amount := fmt.Sprintf("%d.%02d", next()%1000, next()%100)
+		at := time.Unix(start+int64(next()%(5*365*86400)), 0).UTC().Format("2006-01-02T15:04:05Z")
+		c := countries[next()%12]
+		if format == "CSV" {
+			fmt.Fprintf(&buf, "%d,%s %s,%s,%s,%s,%s\n", i, f, l, email, amount, at, c)
+		} else {
+			fmt.Fprintf(&buf, `{"id":%d,"name":"%s %s","email":"%s","amount":%s,"created_at":"%s","country":"%s"}`+"\n", i, f, l, email, amount, at, c)
+		}
+	}
+	return buf.Bytes()
+}
+
+func benchSource(b *testing.B, format string) (*env, *connector.ReadRequest, connector.Split) {
+	e := localEnv(b)
+	bucket := e.makeBucket(b)
+	data := benchData(format)
+	e.put(b, bucket, "in/data", data)
+	req := sourceRequest(bucket, "in/", format)
+	return e, req, connector.Split{Name: "in/data", Size: int64(len(data))}
+}
+
+func benchmarkRead(b *testing.B, format string) {
+	e, req, split := benchSource(b, format)
+	ctx := context.Background()
+	b.SetBytes(split.Size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		n := 0
+		if err := e.drv.ReadSplit(ctx, req, split, func(bt *record.Batch) error { n += bt.Len(); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if n != benchRows {
+			b.Fatalf("%d rows", n)
+		}
+	}
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func BenchmarkReadCSV(b *testing.B)       { benchmarkRead(b, "CSV") }
+func BenchmarkReadJSONLines(b *testing.B) { benchmarkRead(b, "JSON") }
+
+// benchmarkPipeline reads the bench CSV and writes it, batch by batch on one
+// goroutine as the engine would, to a local bucket.
+func benchmarkPipeline(b *testing.B, out map[string]any, fields []connector.FieldSpec) {
+	e, req, split := benchSource(b, "CSV")
+	ctx := context.Background()
+	b.SetBytes(split.Size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var written int64
+	for i := range b.N {
+		wreq := writeRequest(mustBucket(req), fmt.Sprint("out", i), out, fields)
+		w, err := e.drv.OpenWriter(ctx, wreq)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.drv.ReadSplit(ctx, req, split, func(bt *record.Batch) error { return w.Write(ctx, bt) }); err != nil {
+			b.Fatal(err)
+		}
+		res, err := w.Commit(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.RecordsWritten != benchRows {
+			b.Fatalf("%d records written", res.RecordsWritten)
+		}
+		written += res.BytesWritten
+	}
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(written)/float64(b.N)/1e6, "MBout/op")
+}
+
+func mustBucket(req *connector.ReadRequest) string {
+	p, _ := decodeSourceProps(req.Properties)
+	return p.BucketName
+}
+
+var benchFields = []connector.FieldSpec{{Name: "id", Type: "integer"}, {Name: "name", Type: "string"}, {Name: "email", Type: "string"},
+	{Name: "amount", Type: "double"}, {Name: "created_at", Type: "datetime"}, {Name: "country", Type: "string"}}
+
+func BenchmarkCSVToJSONL(b *testing.B) {
+	benchmarkPipeline(b, map[string]any{"fileType": "JSON"}, nil)
+}
+
+func BenchmarkCSVToCSV(b *testing.B) {
+	benchmarkPipeline(b, map[string]any{"fileType": "CSV"}, nil)
+}
+
+func BenchmarkCSVToParquetStrings(b *testing.B) {
+	benchmarkPipeline(b, map[string]any{"fileType": "PARQUET"}, nil)
+}
+
+func BenchmarkCSVToParquetTyped(b *testing.B) {
+	benchmarkPipeline(b, map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true}, benchFields)
+}
+
+// BenchmarkWriteJSONL measures the writer alone on prepared batches.
+func BenchmarkWriteJSONL(b *testing.B) { benchmarkWrite(b, map[string]any{"fileType": "JSON"}, nil) }
+
+func BenchmarkWriteParquet(b *testing.B) {
+	benchmarkWrite(b, map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true}, benchFields)
+}
+
+func benchmarkWrite(b *testing.B, out map[string]any, fields []connector.FieldSpec) {
+	e, req, split := benchSource(b, "CSV")
+	ctx := context.Background()
+	var batches []*record.Batch
+	if err := e.drv.ReadSplit(ctx, req, split, func(bt *record.Batch) error { batches = append(batches, bt); return nil }); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		w, err := e.drv.OpenWriter(ctx, writeRequest(mustBucket(req), fmt.Sprint("w", i), out, fields))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, bt := range batches {
+			if err := w.Write(ctx, bt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := w.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
