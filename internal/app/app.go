@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/all" // every built-in driver
 	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/connector/customconn"
+	"github.com/appflowd/appflowd/internal/jobs"
 	"github.com/appflowd/appflowd/internal/restjson"
 	"github.com/appflowd/appflowd/internal/runner"
 	"github.com/appflowd/appflowd/internal/secrets"
@@ -49,20 +51,28 @@ type App struct {
 	Store     store.Store
 	StoreKind string // "sqlite" or "postgres"
 	Runner    *runner.Runner
+	Queue     *jobs.Queue // runs every flow run as a River job; plans schedules
 	Service   *service.Service
 	Handler   http.Handler
 }
 
 // Close releases the store. Call Shutdown first to finish runs.
 func (a *App) Close() error {
-	if a.Store != nil {
-		return a.Store.Close()
+	var errs []error
+	if a.Queue != nil {
+		errs = append(errs, a.Queue.Close())
 	}
-	return nil
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Shutdown cancels running flows and waits for their records, or for ctx.
-func (a *App) Shutdown(ctx context.Context) error { return a.Runner.Shutdown(ctx) }
+// The queue stops fetching and lets runs finish; past ctx it hands them back.
+func (a *App) Shutdown(ctx context.Context) error {
+	return errors.Join(a.Queue.Stop(ctx), a.Runner.Shutdown(ctx))
+}
 
 // registry is the process's connector registry: the catalog entries of
 // every AppFlow connector type merged with the drivers that registered.
@@ -144,11 +154,28 @@ func New(ctx context.Context, c Config) (*App, error) {
 			c.Logger.Warn("marked runs interrupted by a restart as Error", "count", n)
 		}
 	}
+	// River's tables: beside the store in PostgreSQL; in SQLite a file of
+	// their own, so River's polling writes never queue API writes.
+	qc := jobs.Config{Store: a.Store, Executor: a.Runner, Logger: c.Logger, Now: c.Now}
+	if a.StoreKind == "sqlite" {
+		a.Queue, err = jobs.OpenSQLite(ctx, filepath.Join(c.DataDir, "river.db"), qc)
+	} else {
+		a.Queue, err = jobs.OpenPostgres(ctx, c.Database, qc)
+	}
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	// Not ctx: a canceled start context would hard-stop the queue; Shutdown stops it.
+	if err := a.Queue.Run(context.WithoutCancel(ctx)); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("start job queue: %w", err)
+	}
 	a.Service = service.New(service.Deps{
 		Store:            a.Store,
 		Registry:         reg,
 		Keyring:          keyring,
-		Runner:           a.Runner,
+		Runner:           a.Queue,
 		Connector:        connDeps,
 		Region:           c.Region,
 		DefaultAccountID: c.AccountID,

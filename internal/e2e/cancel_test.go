@@ -72,6 +72,9 @@ func TestCancel(t *testing.T) {
 		e.createFlow(flowSpec{name: "cancel", srcPrefix: "big", out: &types.S3OutputFormatConfig{FileType: types.FileTypeParquet,
 			PreserveSourceDataTyping: aws.Bool(false)}, tasks: tasks(mapAll(nil))})
 		id := e.start("cancel")
+		// Let the job queue pick the run up: a run canceled before it starts
+		// goes straight to Canceled, and this test is about a running one.
+		time.Sleep(500 * time.Millisecond)
 		out, err := e.client.CancelFlowExecutions(e.ctx, &appflow.CancelFlowExecutionsInput{FlowName: aws.String("cancel"), ExecutionIds: []string{id}})
 		if err != nil {
 			t.Fatalf("CancelFlowExecutions: %v", err)

@@ -871,6 +871,7 @@ func (s *Service) startFlow(ctx context.Context, account, name string) (*wire.St
 	if err != nil {
 		return nil, err
 	}
+	s.flowActivated(ctx, account, name, s.d.Now())
 	return &wire.StartFlowResponse{FlowArn: f.Arn, FlowStatus: status}, nil
 }
 
