@@ -266,9 +266,10 @@ func (g *generator) writeStruct(b *bytes.Buffer, s *Shape) error {
 			return fmt.Errorf("shape %s member %s: %w", s.Name, mem.Name, err)
 		}
 		tag := mem.WireName() + ",omitempty"
-		if s.Required[mem.Name] && g.isCollection(mem.Shape) {
+		if (s.Required[mem.Name] || echoedResults[s.Name+"."+mem.Name]) && g.isCollection(mem.Shape) {
 			// A required list or map is echoed even when empty: Map_all's
 			// "sourceFields": [] must come back as given (Terraform diffs it).
+			// So are the results of list calls (echoedResults).
 			tag = mem.WireName()
 		}
 		comment := ""

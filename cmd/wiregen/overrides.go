@@ -18,3 +18,18 @@ var patternOverrides = map[string]string{
 	// tab, U+0020..U+D7FF, U+E000..U+FFFD, U+10000..U+10FFFF.
 	`[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\t]*`: `[\x{0020}-\x{D7FF}\x{E000}-\x{FFFD}\x{10000}-\x{10FFFF}\t]*`,
 }
+
+// echoedResults are the result collections of list and describe calls,
+// written even when empty ("flows": []) though the model leaves them
+// optional: boto3 callers index them (resp["flows"]) and get a KeyError when
+// the member is missing. The service always fills them (never nil).
+var echoedResults = map[string]bool{
+	"CancelFlowExecutionsResponse.invalidExecutions":            true,
+	"DescribeConnectorProfilesResponse.connectorProfileDetails": true,
+	"DescribeConnectorsResponse.connectorConfigurations":        true,
+	"DescribeConnectorsResponse.connectors":                     true,
+	"DescribeFlowExecutionRecordsResponse.flowExecutions":       true,
+	"ListConnectorsResponse.connectors":                         true,
+	"ListFlowsResponse.flows":                                   true,
+	"ListTagsForResourceResponse.tags":                          true,
+}

@@ -280,7 +280,7 @@ func (s *Service) DescribeConnectors(ctx context.Context, in *wire.DescribeConne
 	if err != nil {
 		return nil, err
 	}
-	out := &wire.DescribeConnectorsResponse{ConnectorConfigurations: map[string]wire.ConnectorConfiguration{}, NextToken: next}
+	out := &wire.DescribeConnectorsResponse{ConnectorConfigurations: map[string]wire.ConnectorConfiguration{}, Connectors: []wire.ConnectorDetail{}, NextToken: next}
 	for i := start; i < end; i++ {
 		if i < len(types) {
 			spec, _ := s.registry().Lookup(types[i])
@@ -337,7 +337,7 @@ func (s *Service) ListConnectors(ctx context.Context, in *wire.ListConnectorsReq
 		}
 		return nil, fault.Wrap(fault.Internal, err, "list connector registrations")
 	}
-	out := &wire.ListConnectorsResponse{NextToken: next}
+	out := &wire.ListConnectorsResponse{Connectors: []wire.ConnectorDetail{}, NextToken: next}
 	for _, r := range regs {
 		d, err := decodeRegistration(r)
 		if err != nil {

@@ -268,6 +268,9 @@ func (s *Service) CancelFlowExecutions(ctx context.Context, in *wire.CancelFlowE
 		}
 		invalid = append(invalid, notRunning...)
 	}
+	if invalid == nil {
+		invalid = []string{} // "invalidExecutions": [], not absent
+	}
 	return &wire.CancelFlowExecutionsResponse{InvalidExecutions: invalid}, nil
 }
 

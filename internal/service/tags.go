@@ -90,5 +90,8 @@ func (s *Service) ListTagsForResource(ctx context.Context, in *wire.ListTagsForR
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "read tags of %s", in.ResourceArn)
 	}
+	if tags == nil {
+		tags = map[string]string{} // "tags": {}, not absent
+	}
 	return &wire.ListTagsForResourceResponse{Tags: tags}, nil
 }

@@ -115,7 +115,7 @@ type CancelFlowExecutionsRequest struct {
 
 // CancelFlowExecutionsResponse is the model shape CancelFlowExecutionsResponse.
 type CancelFlowExecutionsResponse struct {
-	InvalidExecutions []string `json:"invalidExecutions,omitempty"`
+	InvalidExecutions []string `json:"invalidExecutions"`
 }
 
 // CatalogType is the model enum CatalogType.
@@ -629,7 +629,7 @@ type DescribeConnectorProfilesRequest struct {
 
 // DescribeConnectorProfilesResponse is the model shape DescribeConnectorProfilesResponse.
 type DescribeConnectorProfilesResponse struct {
-	ConnectorProfileDetails []ConnectorProfile `json:"connectorProfileDetails,omitempty"`
+	ConnectorProfileDetails []ConnectorProfile `json:"connectorProfileDetails"`
 	NextToken               string             `json:"nextToken,omitempty"`
 }
 
@@ -653,8 +653,8 @@ type DescribeConnectorsRequest struct {
 
 // DescribeConnectorsResponse is the model shape DescribeConnectorsResponse.
 type DescribeConnectorsResponse struct {
-	ConnectorConfigurations map[string]ConnectorConfiguration `json:"connectorConfigurations,omitempty"`
-	Connectors              []ConnectorDetail                 `json:"connectors,omitempty"`
+	ConnectorConfigurations map[string]ConnectorConfiguration `json:"connectorConfigurations"`
+	Connectors              []ConnectorDetail                 `json:"connectors"`
 	NextToken               string                            `json:"nextToken,omitempty"`
 }
 
@@ -667,7 +667,7 @@ type DescribeFlowExecutionRecordsRequest struct {
 
 // DescribeFlowExecutionRecordsResponse is the model shape DescribeFlowExecutionRecordsResponse.
 type DescribeFlowExecutionRecordsResponse struct {
-	FlowExecutions []ExecutionRecord `json:"flowExecutions,omitempty"`
+	FlowExecutions []ExecutionRecord `json:"flowExecutions"`
 	NextToken      string            `json:"nextToken,omitempty"`
 }
 
@@ -1066,7 +1066,7 @@ type ListConnectorsRequest struct {
 
 // ListConnectorsResponse is the model shape ListConnectorsResponse.
 type ListConnectorsResponse struct {
-	Connectors []ConnectorDetail `json:"connectors,omitempty"`
+	Connectors []ConnectorDetail `json:"connectors"`
 	NextToken  string            `json:"nextToken,omitempty"`
 }
 
@@ -1078,7 +1078,7 @@ type ListFlowsRequest struct {
 
 // ListFlowsResponse is the model shape ListFlowsResponse.
 type ListFlowsResponse struct {
-	Flows     []FlowDefinition `json:"flows,omitempty"`
+	Flows     []FlowDefinition `json:"flows"`
 	NextToken string           `json:"nextToken,omitempty"`
 }
 
@@ -1089,7 +1089,7 @@ type ListTagsForResourceRequest struct {
 
 // ListTagsForResourceResponse is the model shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
-	Tags map[string]string `json:"tags,omitempty"`
+	Tags map[string]string `json:"tags"`
 }
 
 // LookoutMetricsDestinationProperties is the model shape LookoutMetricsDestinationProperties.
