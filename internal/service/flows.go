@@ -166,7 +166,9 @@ func flowCheckTasks(op string, tasks []wire.Task, source wire.ConnectorType) err
 // flowOperator is a task's connectorOperator value. The union should be
 // keyed by the source connector (data-plane spec §13.1); a single member
 // under another key is read all the same (the transform takes the value
-// whichever key it came under), more than one is refused as ambiguous.
+// whichever key it came under), more than one is refused as ambiguous —
+// even when one is the source's, since the runner refuses such a task and
+// every run of the flow would fail.
 func flowOperator(co *wire.ConnectorOperator, source wire.ConnectorType) (string, error) {
 	if co == nil {
 		return "", nil
@@ -175,11 +177,11 @@ func flowOperator(co *wire.ConnectorOperator, source wire.ConnectorType) (string
 	if err != nil {
 		return "", err
 	}
+	if len(members) > 1 {
+		return "", fault.New(fault.Invalid, "A task's connectorOperator must have one member, keyed by the source connector type %s.", source)
+	}
 	raw, ok := members[flowUnionKey(source)]
 	if !ok {
-		if len(members) > 1 {
-			return "", fault.New(fault.Invalid, "A task's connectorOperator must have one member, keyed by the source connector type %s.", source)
-		}
 		for _, r := range members {
 			raw = r
 		}
