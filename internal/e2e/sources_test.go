@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,9 @@ func TestSources(t *testing.T) {
 	})
 }
 
+// execMessageRe is the model's ExecutionMessage pattern.
+var execMessageRe = regexp.MustCompile(`^[\s\w/!@#+=.-]*$`)
+
 // TestMalformedInput: a malformed object fails the run, naming the object
 // and the line, and leaves no output; DescribeFlow reports the failure.
 func TestMalformedInput(t *testing.T) {
@@ -101,6 +105,9 @@ func TestMalformedInput(t *testing.T) {
 				}
 				msg := execMessage(r)
 				t.Logf("executionMessage: %s", msg)
+				if !execMessageRe.MatchString(msg) || len(msg) > 2048 {
+					t.Errorf("executionMessage %q is not within the model's pattern [\\s\\w/!@#+=.-]{0,2048}", msg)
+				}
 				for _, s := range c.want {
 					if !strings.Contains(msg, s) {
 						t.Errorf("executionMessage %q does not name %q", msg, s)
