@@ -1,6 +1,7 @@
 package customconn
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,10 +43,13 @@ type outcome interface{ outcome() *result }
 // into resp. An answer with isSuccess false is an error carrying the
 // connector's own message.
 func (c *client) call(ctx context.Context, timeout time.Duration, op string, req any, resp outcome) error {
-	payload, err := json.Marshal(req)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // filter expressions hold < and >; send them as written
+	if err := enc.Encode(req); err != nil {
 		return fault.Wrap(fault.Internal, err, "encode %s", op)
 	}
+	payload := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(payload) > lambda.MaxPayload {
 		return fault.New(fault.Invalid, "%s to connector Lambda %s is %d bytes, over the 6 MB Lambda payload limit", op, c.arn, len(payload))
 	}

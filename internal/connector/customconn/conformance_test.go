@@ -71,7 +71,9 @@ func (e *testEnv) fresh(prefix string) string { return fmt.Sprintf("%s%d", prefi
 
 type harness struct{ e *testEnv }
 
-func (h harness) SourceDriver(_ context.Context, t *testing.T) connector.SourceDriver { return h.e.open(t) }
+func (h harness) SourceDriver(_ context.Context, t *testing.T) connector.SourceDriver {
+	return h.e.open(t)
+}
 
 func (h harness) Seed(_ context.Context, t *testing.T, tables []connectortest.Table) *connector.ReadRequest {
 	name := h.e.fresh("seed")
