@@ -148,14 +148,31 @@ func (r *Runner) setStatus(ctx context.Context, account, flowName, id string, st
 // cancellation, so a canceled run still gets its final record. Start calls
 // it in a goroutine; a job queue may call it from its worker instead.
 func (r *Runner) Execute(ctx context.Context, account, flowName, id string) {
+	r.execute(ctx, account, flowName, id, nil)
+}
+
+// ExecuteSplits is Execute for a run that reads only the named splits of
+// its source (for S3, object keys): an event-triggered run reads the
+// objects that triggered it. A named split the source no longer lists is
+// skipped. The connector.ReadRequest is unchanged: the source lists its
+// splits as usual and the run keeps the named ones.
+func (r *Runner) ExecuteSplits(ctx context.Context, account, flowName, id string, splits []string) {
+	only := make(map[string]bool, len(splits))
+	for _, s := range splits {
+		only[s] = true
+	}
+	r.execute(ctx, account, flowName, id, only)
+}
+
+func (r *Runner) execute(ctx context.Context, account, flowName, id string, only map[string]bool) {
 	rec := context.WithoutCancel(ctx)
-	res, runErr := r.run(ctx, account, flowName, id)
+	res, runErr := r.run(ctx, account, flowName, id, only)
 	if err := r.finish(rec, account, flowName, id, res, runErr, ctx.Err() != nil); err != nil {
 		r.d.Logger.Error("write execution record", "flow", flowName, "execution", id, "err", err)
 	}
 }
 
-func (r *Runner) run(ctx context.Context, account, flowName, id string) (*engine.Result, error) {
+func (r *Runner) run(ctx context.Context, account, flowName, id string, only map[string]bool) (*engine.Result, error) {
 	fl, err := r.d.Store.FlowGet(ctx, account, flowName)
 	if err != nil {
 		return nil, fmt.Errorf("read flow %s: %w", flowName, err)
@@ -175,7 +192,30 @@ func (r *Runner) run(ctx context.Context, account, flowName, id string) (*engine
 	} else if ok {
 		p.ApplyWindow(&f, start, end)
 	}
+	if only != nil {
+		p.Run.Source = namedSplits{SourceDriver: p.Run.Source, only: only}
+	}
 	return engine.Execute(ctx, p.Run)
+}
+
+// namedSplits is a source restricted to some of its splits, by name.
+type namedSplits struct {
+	connector.SourceDriver
+	only map[string]bool
+}
+
+func (n namedSplits) Splits(ctx context.Context, req *connector.ReadRequest) ([]connector.Split, error) {
+	all, err := n.SourceDriver.Splits(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0:0]
+	for _, s := range all {
+		if n.only[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func (r *Runner) profileFunc(account string) ProfileFunc {
