@@ -814,6 +814,7 @@ func (s *Service) DeleteFlow(ctx context.Context, in *wire.DeleteFlowRequest) (*
 		// CreateFlow clears tags of a reused name, so a leftover is harmless.
 		s.d.Logger.Warn("delete tags of a deleted flow", "flow", in.FlowName, "err", err)
 	}
+	s.flowDeactivated(ctx, account, in.FlowName)
 	return &wire.DeleteFlowResponse{}, nil
 }
 
@@ -878,7 +879,8 @@ func (s *Service) startFlow(ctx context.Context, account, name string) (*wire.St
 }
 
 // StopFlow deactivates an active scheduled or event flow (spec §4.7). Runs in
-// progress keep going; CancelFlowExecutions stops those.
+// progress keep going; CancelFlowExecutions stops those. Runs queued but not
+// started are removed (FlowDeactivator).
 func (s *Service) StopFlow(ctx context.Context, in *wire.StopFlowRequest) (*wire.StopFlowResponse, error) {
 	account := s.account(ctx)
 	f, doc, err := s.flowGet(ctx, account, in.FlowName)
@@ -903,5 +905,6 @@ func (s *Service) StopFlow(ctx context.Context, in *wire.StopFlowRequest) (*wire
 	if err != nil {
 		return nil, err
 	}
+	s.flowDeactivated(ctx, account, in.FlowName)
 	return &wire.StopFlowResponse{FlowArn: f.Arn, FlowStatus: status}, nil
 }

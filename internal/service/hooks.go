@@ -24,3 +24,24 @@ func (s *Service) flowActivated(ctx context.Context, account, name string, at ti
 		s.d.Logger.Warn("tell the scheduler a flow was activated", "flow", name, "err", err)
 	}
 }
+
+// FlowDeactivator is implemented by a Runner that queues runs (the job
+// queue): StopFlow and DeleteFlow tell it, so runs queued but not yet
+// started are removed (their records closed as Canceled) instead of
+// waiting in the queue. Runs already going keep going. Optional.
+type FlowDeactivator interface {
+	FlowDeactivated(ctx context.Context, accountID, flowName string) error
+}
+
+// flowDeactivated tells the runner, if it cares, that a flow was stopped or
+// deleted; a failure is logged, not returned: a queued run of an inactive
+// flow is still skipped when it starts.
+func (s *Service) flowDeactivated(ctx context.Context, account, name string) {
+	d, ok := s.d.Runner.(FlowDeactivator)
+	if !ok {
+		return
+	}
+	if err := d.FlowDeactivated(context.WithoutCancel(ctx), account, name); err != nil {
+		s.d.Logger.Warn("remove queued runs of a deactivated flow", "flow", name, "err", err)
+	}
+}
