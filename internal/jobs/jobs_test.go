@@ -37,7 +37,8 @@ type executor struct {
 	clock *clock
 
 	mu      sync.Mutex
-	calls   map[string]int // by execution id
+	calls   map[string]int      // by execution id
+	splits  map[string][]string // by execution id, of ExecuteSplits calls
 	windows map[string][2]time.Time
 	outcome func(flow, id string) string
 	// block, when set, holds every run until it is closed or ctx ends.
@@ -50,7 +51,7 @@ type executor struct {
 }
 
 func newExecutor(st store.Store, c *clock) *executor {
-	return &executor{st: st, clock: c, calls: map[string]int{}, windows: map[string][2]time.Time{},
+	return &executor{st: st, clock: c, calls: map[string]int{}, splits: map[string][]string{}, windows: map[string][2]time.Time{},
 		outcome: func(string, string) string { return statusSuccessful }, started: make(chan string, 1000)}
 }
 
@@ -92,6 +93,14 @@ func (x *executor) Execute(ctx context.Context, account, flow, id string) {
 	e.Doc, _ = json.Marshal(&rec)
 	e.Status = status
 	x.st.ExecutionUpdate(ctx, e)
+}
+
+// ExecuteSplits records the splits and runs as Execute does.
+func (x *executor) ExecuteSplits(ctx context.Context, account, flow, id string, splits []string) {
+	x.mu.Lock()
+	x.splits[id] = append([]string(nil), splits...)
+	x.mu.Unlock()
+	x.Execute(ctx, account, flow, id)
 }
 
 func (x *executor) count(id string) int {

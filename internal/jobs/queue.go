@@ -12,6 +12,7 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/appflowd/appflowd/internal/store"
+	"github.com/appflowd/appflowd/internal/wire"
 )
 
 // Executor runs one execution whose record exists and writes its final
@@ -71,6 +73,10 @@ type Config struct {
 	ClientID string
 	// Schema is the PostgreSQL schema of River's tables ("" = search_path).
 	Schema string
+	// EventSources finds the changes of event-triggered flows, by source
+	// connector type (e.g. "S3": NewS3EventSource). An Event flow whose
+	// source has none never runs.
+	EventSources map[string]EventSource
 }
 
 func (c *Config) defaults() {
@@ -99,6 +105,7 @@ type riverClient interface {
 	StopAndCancel(ctx context.Context) error
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	JobCancel(ctx context.Context, jobID int64) (*rivertype.JobRow, error)
+	JobDeleteMany(ctx context.Context, params *river.JobDeleteManyParams) (*river.JobDeleteManyResult, error)
 	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 }
 
@@ -318,6 +325,58 @@ func (q *Queue) Cancel(ctx context.Context, accountID, flowName string, ids []st
 		}
 	}
 	return notRunning, nil
+}
+
+// pendingStates are the states of a job not yet (or no longer) being worked.
+var pendingStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+}
+
+// FlowDeactivated implements service.FlowDeactivator: StopFlow or
+// DeleteFlow removes the flow's queued runs from River (running ones are
+// left alone: River never deletes a running job) and closes their records
+// as Canceled, unless the flow and its records are gone. An event flow
+// forgets its source's cursor, so a reactivation starts from a new
+// baseline. A run whose job a worker fetched in the meantime still finds
+// the flow inactive and closes its own record.
+func (q *Queue) FlowDeactivated(ctx context.Context, accountID, flowName string) error {
+	params := river.NewJobDeleteManyParams().Kinds(RunFlowArgs{}.Kind()).States(pendingStates...).
+		Where("args ->> 'account_id' = @account_id AND args ->> 'flow_name' = @flow_name",
+			river.NamedArgs{"account_id": accountID, "flow_name": flowName}).
+		First(100)
+	var errs []error
+	for {
+		res, err := q.client.JobDeleteMany(ctx, params)
+		if err != nil {
+			return fmt.Errorf("remove queued runs of flow %s: %w", flowName, err)
+		}
+		for _, row := range res.Jobs {
+			var a RunFlowArgs
+			if err := json.Unmarshal(row.EncodedArgs, &a); err != nil {
+				continue
+			}
+			q.cfg.Logger.Info("queued run removed: the flow was deactivated", "flow", flowName, "execution", a.ExecutionID)
+			err := q.setStatus(ctx, accountID, flowName, a.ExecutionID, statusCanceled,
+				"The flow was deactivated before this run started")
+			if err != nil && !store.IsNotFound(err) {
+				errs = append(errs, err)
+			}
+		}
+		if len(res.Jobs) < 100 {
+			break
+		}
+	}
+	err := q.modifyFlow(ctx, accountID, flowName, func(f *store.Flow, st *flowState) (bool, error) {
+		if f.Status == string(wire.FlowStatusActive) || st.Events == nil {
+			return false, nil // reactivated meanwhile, or nothing to forget
+		}
+		st.Events = nil
+		return true, nil
+	})
+	if err != nil && !store.IsNotFound(err) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // FlowActivated implements service.FlowActivator: see Scheduler.FlowActivated.

@@ -40,6 +40,9 @@ type RunFlowArgs struct {
 	Trigger     string `json:"trigger"`
 	// FireTime is the scheduled instant of a Scheduled run.
 	FireTime time.Time `json:"fire_time,omitzero"`
+	// Splits are what an Event run reads: the source splits (S3 object
+	// keys) of its wave of events. The execution id derives from the wave.
+	Splits []string `json:"splits,omitempty"`
 }
 
 // Kind is River's name of the job.
@@ -78,11 +81,16 @@ func (q *Queue) work(ctx context.Context, a RunFlowArgs) error {
 		log.Info("run skipped: execution already finished", "status", e.Status)
 		return nil
 	}
-	if a.Trigger == TriggerScheduled {
-		ok, err := q.prepareScheduled(ctx, a)
+	if a.Trigger == TriggerScheduled || a.Trigger == TriggerEvent {
+		ok, err := q.prepareTriggered(ctx, a)
 		if err != nil || !ok {
 			return err
 		}
+	}
+	splitter, _ := q.cfg.Executor.(SplitExecutor)
+	if a.Trigger == TriggerEvent && splitter == nil {
+		return q.setStatus(ctx, a.AccountID, a.FlowName, a.ExecutionID, statusError,
+			"This appflowd cannot run event-triggered flows (its executor cannot read named objects)")
 	}
 
 	runCtx, cancel := context.WithCancelCause(ctx)
@@ -90,8 +98,13 @@ func (q *Queue) work(ctx context.Context, a RunFlowArgs) error {
 	q.mu.Lock()
 	q.running[key] = cancel
 	q.mu.Unlock()
-	log.Info("run started")
-	q.cfg.Executor.Execute(runCtx, a.AccountID, a.FlowName, a.ExecutionID)
+	if a.Trigger == TriggerEvent {
+		log.Info("run started", "splits", splitsSummary(a.Splits))
+		splitter.ExecuteSplits(runCtx, a.AccountID, a.FlowName, a.ExecutionID, a.Splits)
+	} else {
+		log.Info("run started")
+		q.cfg.Executor.Execute(runCtx, a.AccountID, a.FlowName, a.ExecutionID)
+	}
 	q.mu.Lock()
 	delete(q.running, key)
 	q.mu.Unlock()

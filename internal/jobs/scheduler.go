@@ -126,10 +126,14 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 				s.q.cfg.Logger.Error("plan a flow", "flow", f.Name, "account", f.AccountID, "err", err)
 				continue
 			}
-			if _, ok := doc.plan(); !ok {
+			var k int
+			if _, ok := doc.plan(); ok {
+				k, err = s.planFlow(ctx, f.AccountID, f.Name, now)
+			} else if _, _, ok := doc.eventFlow(f); ok {
+				k, err = s.planEvents(ctx, f.AccountID, f.Name)
+			} else {
 				continue
 			}
-			k, err := s.planFlow(ctx, f.AccountID, f.Name, now)
 			n += k
 			if err != nil {
 				s.q.cfg.Logger.Error("plan a flow", "flow", f.Name, "account", f.AccountID, "err", err)
@@ -218,9 +222,10 @@ func scheduledID(f *store.Flow, fire time.Time) string {
 }
 
 // FlowActivated tells the scheduler that StartFlow activated a scheduled
-// flow at `at`: its first fire counts from then, and its failure count
-// starts over. Without the call, the planner notices the activation at its
-// next tick.
+// or event flow at `at`: a schedule's first fire counts from then, and its
+// failure count starts over; an event flow's source is polled for its
+// baseline (what is there now does not trigger a run). Without the call,
+// the planner notices the activation at its next tick.
 func (s *Scheduler) FlowActivated(ctx context.Context, account, name string, at time.Time) error {
 	return s.q.modifyFlow(ctx, account, name, func(f *store.Flow, st *flowState) (bool, error) {
 		doc, err := decodeDoc(f)
@@ -228,6 +233,8 @@ func (s *Scheduler) FlowActivated(ctx context.Context, account, name string, at 
 			return false, err
 		}
 		st.Failures = 0
+		q := s.q
+		q.activateEvents(ctx, f, doc, st)
 		p, ok := doc.plan()
 		if !ok {
 			return true, nil

@@ -19,6 +19,8 @@ type flowState struct {
 	WatermarkEnd *time.Time `json:"watermarkEnd,omitempty"`
 	// Failures counts consecutive failed scheduled runs.
 	Failures int `json:"consecutiveFailures,omitempty"`
+	// Events is an event-triggered flow's (see events.go).
+	Events *eventState `json:"events,omitempty"`
 
 	other map[string]json.RawMessage
 }
@@ -30,7 +32,7 @@ type scheduleState struct {
 	NextFire    time.Time `json:"nextFire,omitzero"` // zero: the schedule has ended
 }
 
-var stateKeys = []string{"schedule", "watermarkEnd", "consecutiveFailures"}
+var stateKeys = []string{"schedule", "watermarkEnd", "consecutiveFailures", "events"}
 
 func decodeState(raw []byte) (*flowState, error) {
 	st := &flowState{other: map[string]json.RawMessage{}}
@@ -100,11 +102,12 @@ func (q *Queue) modifyFlow(ctx context.Context, account, name string, change fun
 	}
 }
 
-// prepareScheduled readies a scheduled run: a run of a flow deactivated
-// since it was planned is closed as Canceled (StopFlow removes pending
-// runs); an incremental run gets its window in its record, where the runner
-// reads it. It reports whether to run.
-func (q *Queue) prepareScheduled(ctx context.Context, a RunFlowArgs) (bool, error) {
+// prepareTriggered readies a scheduled or event run: a run of a flow
+// deactivated since it was planned is closed as Canceled (StopFlow removes
+// queued runs; this is for one a worker fetched meanwhile); an incremental
+// run gets its window in its record, where the runner reads it. It reports
+// whether to run.
+func (q *Queue) prepareTriggered(ctx context.Context, a RunFlowArgs) (bool, error) {
 	f, err := q.cfg.Store.FlowGet(ctx, a.AccountID, a.FlowName)
 	if store.IsNotFound(err) {
 		return false, nil
@@ -114,7 +117,10 @@ func (q *Queue) prepareScheduled(ctx context.Context, a RunFlowArgs) (bool, erro
 	}
 	if f.Status != string(wire.FlowStatusActive) {
 		return false, q.setStatus(ctx, a.AccountID, a.FlowName, a.ExecutionID, statusCanceled,
-			"The flow was deactivated before this scheduled run started")
+			"The flow was deactivated before this run started")
+	}
+	if a.Trigger != TriggerScheduled {
+		return true, nil
 	}
 	doc, err := decodeDoc(f)
 	if err != nil {

@@ -1,0 +1,252 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+	"gocloud.dev/blob/s3blob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/appflowd/appflowd/internal/connector"
+)
+
+// S3EventSource is the EventSource of S3 sources: a new object under the
+// flow's bucketPrefix, or an object whose size, modification time or ETag
+// changed, is an event whose split is the object key. It lists buckets the
+// way the S3 connector reads them: local buckets (folders under
+// Deps.DataDir/s3) without Deps.S3Endpoint, any S3 API with it; and it skips
+// what the S3 source skips (folder markers, empty objects, staging folders).
+//
+// Its cursor is the set of objects listed at the last poll, each as the
+// first 8 bytes of the SHA-256 of its event id, sorted and base64-encoded:
+// 8 bytes per object under the prefix, whatever the key length. An object
+// deleted from the prefix leaves the set, so putting it back is an event.
+//
+// Local buckets: write objects under the prefix atomically (write elsewhere,
+// then rename), as an S3 PUT is; a file seen half written is an event, and
+// the same file complete is another.
+type S3EventSource struct {
+	deps connector.Deps
+
+	once   sync.Once
+	client *s3.Client
+	err    error
+}
+
+// NewS3EventSource returns the S3 EventSource for the process's connector
+// dependencies (DataDir, S3Endpoint, Region, HTTPClient).
+func NewS3EventSource(deps connector.Deps) *S3EventSource { return &S3EventSource{deps: deps} }
+
+// stagingDir is the S3 destination's staging folder (s3conn), which a
+// source skips.
+const stagingDir = ".appflowd-staging"
+
+func isStagingKey(key string) bool {
+	return strings.HasPrefix(key, stagingDir+"/") || strings.Contains(key, "/"+stagingDir+"/")
+}
+
+type s3Object struct {
+	key  string
+	id   string
+	hash uint64
+	mod  time.Time
+}
+
+// Poll implements EventSource.
+func (s *S3EventSource) Poll(ctx context.Context, src EventFlow, cursor json.RawMessage, max int) (EventPoll, error) {
+	var props struct {
+		BucketName   string `json:"bucketName"`
+		BucketPrefix string `json:"bucketPrefix"`
+	}
+	if len(src.Properties) == 0 || json.Unmarshal(src.Properties, &props) != nil || props.BucketName == "" {
+		return EventPoll{}, errors.New("s3 events: the flow's source has no bucketName")
+	}
+	objs, err := s.list(ctx, props.BucketName, props.BucketPrefix)
+	if err != nil {
+		return EventPoll{}, err
+	}
+	all := make([]uint64, len(objs))
+	for i, o := range objs {
+		all[i] = o.hash
+	}
+	if cursor == nil {
+		return EventPoll{Cursor: encodeHashes(all)}, nil
+	}
+	seen, err := decodeHashes(cursor)
+	if err != nil {
+		return EventPoll{}, fmt.Errorf("s3 events: cursor: %w", err)
+	}
+	var fresh []s3Object
+	for _, o := range objs {
+		if _, found := slices.BinarySearch(seen, o.hash); !found {
+			fresh = append(fresh, o)
+		}
+	}
+	slices.SortFunc(fresh, func(a, b s3Object) int {
+		if c := a.mod.Compare(b.mod); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	next := all
+	if len(fresh) > max {
+		// The rest stay unseen for the next poll.
+		later := map[uint64]bool{}
+		for _, o := range fresh[max:] {
+			later[o.hash] = true
+		}
+		next = slices.DeleteFunc(slices.Clone(all), func(h uint64) bool { return later[h] })
+		fresh = fresh[:max]
+	}
+	out := EventPoll{Cursor: encodeHashes(next)}
+	for _, o := range fresh {
+		out.Events = append(out.Events, Event{Split: o.key, ID: o.id})
+	}
+	return out, nil
+}
+
+// errNoBucket: a bucket that does not exist holds nothing. It is not an
+// error, so that a flow activated before its bucket exists takes an empty
+// baseline and sees every object put into the bucket later.
+var errNoBucket = errors.New("s3 events: no such bucket")
+
+// list lists the objects a run of the S3 source would read.
+func (s *S3EventSource) list(ctx context.Context, bucket, prefix string) ([]s3Object, error) {
+	b, err := s.open(ctx, bucket)
+	if errors.Is(err, errNoBucket) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	var out []s3Object
+	it := b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return nil, nil // no bucket: nothing in it
+		}
+		if err != nil {
+			return nil, fmt.Errorf("s3 events: list s3://%s/%s: %w", bucket, prefix, err)
+		}
+		if obj.IsDir || obj.Size == 0 || obj.Key == "" || strings.HasSuffix(obj.Key, "/") || isStagingKey(obj.Key) {
+			continue
+		}
+		id := strings.Join([]string{obj.Key, strconv.FormatInt(obj.Size, 10),
+			obj.ModTime.UTC().Format(time.RFC3339Nano), hex.EncodeToString(obj.MD5)}, "\x00")
+		sum := sha256.Sum256([]byte(id))
+		out = append(out, s3Object{key: obj.Key, id: id, hash: binary.BigEndian.Uint64(sum[:8]), mod: obj.ModTime})
+	}
+}
+
+// open opens a bucket the way the S3 connector does.
+func (s *S3EventSource) open(ctx context.Context, bucket string) (*blob.Bucket, error) {
+	if bucket == "." || bucket == ".." || strings.ContainsAny(bucket, "/\\") || strings.HasPrefix(bucket, ".") {
+		return nil, fmt.Errorf("s3 events: invalid bucket name %q", bucket)
+	}
+	if s.deps.S3Endpoint == "" {
+		dir := filepath.Join(s.deps.DataDir, "s3", bucket)
+		if fi, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) || (err == nil && !fi.IsDir()) {
+			return nil, errNoBucket
+		} else if err != nil {
+			return nil, fmt.Errorf("s3 events: bucket %q: %w", bucket, err)
+		}
+		return fileblob.OpenBucket(dir, &fileblob.Options{Metadata: fileblob.MetadataDontWrite})
+	}
+	s.once.Do(func() { s.client, s.err = s.newClient(ctx) })
+	if s.err != nil {
+		return nil, s.err
+	}
+	return s3blob.OpenBucket(ctx, s.client, bucket, nil)
+}
+
+// newClient builds an S3 client as s3conn.New does: path-style, checksums
+// only when required (third-party S3 APIs), the default credential chain.
+func (s *S3EventSource) newClient(ctx context.Context) (*s3.Client, error) {
+	region := s.deps.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(region),
+		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
+	}
+	if hc := s.deps.HTTPClient; hc != nil {
+		if hc.Transport == nil {
+			opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(hc.Timeout)))
+		} else {
+			opts = append(opts, config.WithHTTPClient(hc))
+		}
+	}
+	cfg, err := config.LoadDefaultConfig(context.WithoutCancel(ctx), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3 events: load AWS config: %w", err)
+	}
+	endpoint := s.deps.S3Endpoint
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.UsePathStyle = true
+	}), nil
+}
+
+// encodeHashes is the cursor of a set of object hashes: a JSON string.
+func encodeHashes(hs []uint64) json.RawMessage {
+	hs = slices.Clone(hs)
+	slices.Sort(hs)
+	hs = slices.Compact(hs)
+	var buf bytes.Buffer
+	buf.Grow(8 * len(hs))
+	for _, h := range hs {
+		buf.Write(binary.BigEndian.AppendUint64(nil, h))
+	}
+	out, _ := json.Marshal(base64.StdEncoding.EncodeToString(buf.Bytes()))
+	return out
+}
+
+func decodeHashes(cursor json.RawMessage) ([]uint64, error) {
+	var s string
+	if err := json.Unmarshal(cursor, &s); err != nil {
+		return nil, err
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw)%8 != 0 {
+		return nil, errors.New("not a whole number of hashes")
+	}
+	hs := make([]uint64, len(raw)/8)
+	for i := range hs {
+		hs[i] = binary.BigEndian.Uint64(raw[8*i:])
+	}
+	if !slices.IsSorted(hs) {
+		slices.Sort(hs)
+	}
+	return hs, nil
+}
