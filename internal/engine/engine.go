@@ -1,13 +1,22 @@
 // Package engine runs one flow execution: it reads a source's splits
-// concurrently, applies the flow's compiled tasks to every batch on the
-// reading goroutines, and streams the results to one destination writer.
+// concurrently, applies the flow's compiled tasks to every batch on a pool
+// of transform workers, and streams the results, in order, to one
+// destination writer.
 //
-//	split workers (Concurrency)           one writer goroutine
-//	ReadSplit ─▶ Program.Apply ─▶ queue (QueueDepth) ─▶ Writer.Write ─▶ Commit | Abort
+//	split readers (Concurrency)   transform workers (GOMAXPROCS)   one writer goroutine
+//	ReadSplit ─▶ emit: copy ─┬─▶ work ─▶ Program.Apply ─┐
+//	                         └─▶ queue (QueueDepth, in emit order) ─▶ wait for Apply ─▶ Writer.Write ─▶ Commit | Abort
 //
-// Memory is bounded whatever the input size: a worker blocks in the
+// emit copies the source's batch into an engine-owned one (a source may
+// reuse its batch once emit returns) and enters it in the ordered queue
+// before handing it to a transform worker, so the batches of one split are
+// transformed in parallel yet written in order, and even a single large
+// split uses every core. Failures are taken in queue order, so the error a
+// run reports is the first one in the input, as if it ran sequentially.
+//
+// Memory is bounded whatever the input size: a reader blocks in the
 // source's emit callback while the queue is full, so at most
-// Concurrency + QueueDepth + 1 transformed batches exist at once.
+// Concurrency + QueueDepth + 1 batches exist at once.
 package engine
 
 import (
@@ -15,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -203,8 +213,9 @@ type execution struct {
 	splits []connector.Split
 	w      connector.Writer
 
-	queue chan *record.Batch
-	free  chan *record.Batch
+	queue chan *pending // in emit order, to the writer
+	work  chan *pending // to the transform workers
+	free  chan *pending
 
 	read, bytes, filtered, invalid, sent atomic.Int64
 	splitsDone                           atomic.Int64
@@ -238,30 +249,41 @@ func (x *execution) run(ctx context.Context) (*Result, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	x.cancel = cancel
-	x.queue = make(chan *record.Batch, depth)
-	x.free = make(chan *record.Batch, depth+workers+1)
+	transformers := max(runtime.GOMAXPROCS(0), 1)
+	x.queue = make(chan *pending, depth)
+	x.work = make(chan *pending, depth+workers)
+	x.free = make(chan *pending, depth+workers+1)
+
+	var tw sync.WaitGroup
+	for range transformers {
+		tw.Go(func() {
+			for t := range x.work {
+				x.transform(runCtx, t)
+			}
+		})
+	}
 
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for runCtx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= len(x.splits) {
 					return
 				}
 				if err := x.readSplit(runCtx, x.splits[i]); err != nil {
-					x.fail(err)
+					// Taken in queue order, after the split's earlier batches.
+					x.enqueue(runCtx, &pending{err: err, done: closedDone})
 					return
 				}
 				x.splitsDone.Add(1)
 			}
-		}()
+		})
 	}
 	go func() {
 		wg.Wait()
+		close(x.work)
 		close(x.queue)
 	}()
 
@@ -270,10 +292,16 @@ func (x *execution) run(ctx context.Context) (*Result, error) {
 		every = time.Second
 	}
 	lastProgress := time.Now()
-	for b := range x.queue { // drain even after a failure, so no worker stays blocked
+	for t := range x.queue { // drain even after a failure, so no reader stays blocked
+		<-t.done // Apply has finished with t (or skipped it after a failure)
 		if runCtx.Err() != nil {
 			continue
 		}
+		if err := x.take(t); err != nil {
+			x.fail(err)
+			continue
+		}
+		b := t.out
 		if err := x.w.Write(runCtx, b); err != nil {
 			if runCtx.Err() == nil {
 				x.fail(newError(err, b.Split, 0, "", -1, "Writing to the destination failed for split %s - %v", b.Split, err))
@@ -281,17 +309,13 @@ func (x *execution) run(ctx context.Context) (*Result, error) {
 			continue
 		}
 		x.sent.Add(int64(b.Len()))
-		if r.RecycleBatches {
-			select {
-			case x.free <- b:
-			default:
-			}
-		}
+		x.recycle(t)
 		if r.Progress != nil && time.Since(lastProgress) >= every {
 			lastProgress = time.Now()
 			r.Progress(x.progress())
 		}
 	}
+	tw.Wait()
 
 	if ctx.Err() != nil {
 		x.abort(ctx)
@@ -355,45 +379,120 @@ func (x *execution) abortWith(ctx context.Context, err error) error {
 	return err
 }
 
-func (x *execution) batch() *record.Batch {
+// pending is one batch on its way from a source's emit to the writer.
+type pending struct {
+	in   record.Batch // the engine's copy of the source's batch
+	out  *record.Batch
+	done chan struct{} // closed once Apply has run (or was skipped)
+
+	// Set by the transform worker; read by the writer goroutine after done.
+	recErrs []transform.RecordError
+	err     error
+}
+
+// closedDone marks a task that needs no transform (a source error).
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (x *execution) newTask() *pending {
 	select {
-	case b := <-x.free:
-		return b
+	case t := <-x.free:
+		return t
 	default:
-		return &record.Batch{}
+		return &pending{}
 	}
 }
 
-// readSplit reads one split, transforming each batch before handing it on.
+// recycle keeps t's memory for a later batch: the input copy always (it is
+// the engine's), the output only when the writer does not keep it.
+func (x *execution) recycle(t *pending) {
+	if !x.r.RecycleBatches {
+		t.out = nil
+	}
+	t.recErrs, t.err = t.recErrs[:0], nil
+	select {
+	case x.free <- t:
+	default:
+	}
+}
+
+func (x *execution) enqueue(ctx context.Context, t *pending) error {
+	select {
+	case x.queue <- t:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// transform runs on a transform worker.
+func (x *execution) transform(ctx context.Context, t *pending) {
+	defer close(t.done)
+	if ctx.Err() != nil {
+		return
+	}
+	if t.out == nil {
+		t.out = &record.Batch{}
+	}
+	in, out := &t.in, t.out
+	st, recErrs, err := x.prog.Apply(in, out)
+	x.read.Add(int64(st.In))
+	x.bytes.Add(in.SourceBytes)
+	x.filtered.Add(int64(st.Filtered))
+	x.invalid.Add(int64(st.Invalid))
+	if out.Split == "" {
+		out.Split = in.Split
+	}
+	if err != nil {
+		var re *transform.RecordError
+		if errors.As(err, &re) {
+			t.err = recordError(re, out.Split)
+		} else {
+			t.err = newError(err, out.Split, 0, "", -1, "Transforming split %s failed - %v", out.Split, err)
+		}
+		return
+	}
+	t.recErrs = append(t.recErrs[:0], recErrs...)
+}
+
+// take handles what the transform found, on the writer goroutine, so
+// errors are met in input order.
+func (x *execution) take(t *pending) error {
+	if t.err != nil {
+		return t.err
+	}
+	if len(t.recErrs) > 0 {
+		return x.recordErrors(&t.in, t.out.Split, t.recErrs)
+	}
+	return nil
+}
+
+// readSplit reads one split, handing each batch to the transform workers.
 func (x *execution) readSplit(ctx context.Context, s connector.Split) error {
 	final := false
+	var fields []string // the fields of the last batch, owned by the engine
 	emit := func(in *record.Batch) error {
-		out := x.batch()
-		st, recErrs, err := x.prog.Apply(in, out)
-		x.read.Add(int64(st.In))
-		x.bytes.Add(in.SourceBytes)
-		x.filtered.Add(int64(st.Filtered))
-		x.invalid.Add(int64(st.Invalid))
-		if out.Split == "" {
-			out.Split = s.Name
+		t := x.newTask()
+		// Copy: the source may reuse in once emit returns. Values are
+		// copied shallowly (strings are immutable); a changed field list
+		// is cloned, as a source may rewrite its slice.
+		if !slices.Equal(fields, in.Fields) {
+			fields = slices.Clone(in.Fields)
 		}
-		if err != nil {
-			var re *transform.RecordError
-			if errors.As(err, &re) {
-				return recordError(re, out.Split)
-			}
-			return newError(err, out.Split, 0, "", -1, "Transforming split %s failed - %v", out.Split, err)
+		t.in = record.Batch{Fields: fields, Cells: append(t.in.Cells[:0], in.Cells...),
+			Split: in.Split, FirstLine: in.FirstLine, Final: in.Final, SourceBytes: in.SourceBytes}
+		if t.in.Split == "" {
+			t.in.Split = s.Name
 		}
-		if len(recErrs) > 0 {
-			if err := x.recordErrors(in, out.Split, recErrs); err != nil {
-				return err
-			}
+		t.done = make(chan struct{})
+		final = in.Final
+		if err := x.enqueue(ctx, t); err != nil {
+			return err
 		}
-		final = out.Final
 		select {
-		case x.queue <- out:
+		case x.work <- t:
 			return nil
 		case <-ctx.Done():
+			close(t.done)
 			return ctx.Err()
 		}
 	}
