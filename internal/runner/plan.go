@@ -215,7 +215,11 @@ func Prepare(ctx context.Context, env Env, f *Flow, executionID string) (*Prepar
 			BucketPrefix:     eh.BucketPrefix,
 		}
 	}
-	p.Run = &engine.Run{Source: source, Read: read, Dest: dest, Write: write, Program: prog}
+	p.Run = &engine.Run{Source: source, Read: read, Dest: dest, Write: write, Program: prog,
+		// The S3 writer encodes (or converts, for Parquet) every batch
+		// inside Write and keeps no reference to its cells, so the engine
+		// may reuse them: ~4 MB less garbage per 10k rows on the bench.
+		RecycleBatches: dstType == "S3"}
 	return p, nil
 }
 
