@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -144,7 +145,12 @@ func benchmarkWrite(b *testing.B, out map[string]any, fields []connector.FieldSp
 	e, req, split := benchSource(b, "CSV")
 	ctx := context.Background()
 	var batches []*record.Batch
-	if err := e.drv.ReadSplit(ctx, req, split, func(bt *record.Batch) error { batches = append(batches, bt); return nil }); err != nil {
+	if err := e.drv.ReadSplit(ctx, req, split, func(bt *record.Batch) error {
+		c := *bt
+		c.Cells = slices.Clone(bt.Cells)
+		batches = append(batches, &c)
+		return nil
+	}); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

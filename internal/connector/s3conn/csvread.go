@@ -221,12 +221,16 @@ func readCSV(ctx context.Context, src *objectReader, proj []string, emit func(*r
 	outW := len(outFields)
 	maxRows := batchRows(outW)
 	emitted := int64(0)
+	// One batch and one cell array serve the whole object: emit's caller
+	// must copy what it keeps (the engine does), see ReadSplit.
+	b := &record.Batch{}
+	cells := make([]record.Value, 0, maxRows*outW)
 	for {
 		if err := ctx.Err(); err != nil {
 			return fault.Wrap(fault.Canceled, err, "s3 source: read %s", key)
 		}
-		b := &record.Batch{Fields: outFields, Split: key, FirstLine: line}
-		cells := make([]record.Value, 0, maxRows*outW)
+		*b = record.Batch{Fields: outFields, Split: key, FirstLine: line}
+		cells = cells[:0]
 		rows := 0
 		startOff := c.offset()
 		done := false
