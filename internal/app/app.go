@@ -29,6 +29,9 @@ import (
 	"github.com/appflowd/appflowd/internal/store/sqlitestore"
 )
 
+// Event-triggered runs read only their objects.
+var _ jobs.SplitExecutor = (*runner.Runner)(nil)
+
 // Config is what `appflowd serve` is given.
 type Config struct {
 	DataDir    string
@@ -44,6 +47,10 @@ type Config struct {
 	SecretKey string
 	Logger    *slog.Logger
 	Now       func() time.Time // nil: time.Now
+	// PlanInterval is how often the leader plans scheduled runs and polls
+	// the sources of event flows (0: jobs.DefaultPlanInterval; negative:
+	// never, for tests that call App.Queue.Scheduler().Tick).
+	PlanInterval time.Duration
 }
 
 // App is an assembled appflowd.
@@ -156,7 +163,9 @@ func New(ctx context.Context, c Config) (*App, error) {
 	}
 	// River's tables: beside the store in PostgreSQL; in SQLite a file of
 	// their own, so River's polling writes never queue API writes.
-	qc := jobs.Config{Store: a.Store, Executor: a.Runner, Logger: c.Logger, Now: c.Now}
+	qc := jobs.Config{Store: a.Store, Executor: a.Runner, Logger: c.Logger, Now: c.Now, PlanInterval: c.PlanInterval,
+		// Event-triggered flows: S3 sources are polled by listing.
+		EventSources: map[string]jobs.EventSource{"S3": jobs.NewS3EventSource(connDeps)}}
 	if a.StoreKind == "sqlite" {
 		a.Queue, err = jobs.OpenSQLite(ctx, filepath.Join(c.DataDir, "river.db"), qc)
 	} else {
