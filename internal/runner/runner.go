@@ -181,7 +181,9 @@ func (r *Runner) run(ctx context.Context, account, flowName, id string, only map
 	if err := json.Unmarshal(fl.Doc, &f); err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", flowName)
 	}
-	env := Env{Registry: r.d.Registry, Deps: r.d.Connector, Profile: r.profileFunc(account)}
+	deps := r.d.Connector
+	deps.AccountID = account // the flow's account, not the process default: custom connectors are per account
+	env := Env{Registry: r.d.Registry, Deps: deps, Profile: r.profileFunc(account)}
 	p, err := Prepare(ctx, env, &f, id)
 	if err != nil {
 		return nil, err
