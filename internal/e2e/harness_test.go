@@ -350,10 +350,15 @@ func execMessage(r *types.ExecutionRecord) string {
 	return aws.ToString(r.ExecutionResult.ErrorInfo.ExecutionMessage)
 }
 
-// forEachBackend runs f as a subtest per backend.
+// forEachBackend runs f as a parallel subtest per backend, in parallel
+// with the other tests: runs mostly wait, so this keeps `go test` short.
 func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
+	t.Parallel()
 	for _, b := range backends {
-		t.Run(b, func(t *testing.T) { f(t, newEnv(t, b)) })
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			f(t, newEnv(t, b))
+		})
 	}
 }
 

@@ -16,8 +16,11 @@ import (
 )
 
 var (
-	// binPath is the appflowd binary built once by TestMain.
-	binPath string
+	// binPath is the appflowd binary TestMain builds once; appflowdBin
+	// waits for it.
+	binPath  string
+	binBuilt = make(chan struct{})
+	binErr   error
 	// motoURL is the moto_server endpoint; "" when moto_server is absent.
 	motoURL string
 	// motoSkip says why moto tests skip.
@@ -46,13 +49,18 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 
+	// Build in the background: the server tests do not need the binary,
+	// and on a busy machine the link takes a while.
 	binPath = filepath.Join(dir, "appflowd")
-	build := exec.Command("go", "build", "-o", binPath, "github.com/appflowd/appflowd/cmd/appflowd")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build appflowd:", err)
-		return 1
-	}
+	go func() {
+		defer close(binBuilt)
+		build := exec.Command("go", "build", "-o", binPath, "github.com/appflowd/appflowd/cmd/appflowd")
+		out, err := build.CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build ./cmd/appflowd: %v\n%s", err, out)
+		}
+	}()
+	defer func() { <-binBuilt }() // before removing dir
 
 	stop := startMoto()
 	defer stop()
@@ -128,4 +136,14 @@ func safeName(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// appflowdBin waits for TestMain's build and returns the binary's path.
+func appflowdBin(t testing.TB) string {
+	t.Helper()
+	<-binBuilt
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
 }

@@ -19,7 +19,7 @@ import (
 // stdout, stderr, the exit error and the child's peak RSS in bytes.
 func appflowdRun(t *testing.T, dir, flow string) (stdout, stderr string, err error, maxRSS int64) {
 	t.Helper()
-	cmd := exec.Command(binPath, "run", "--data-dir", dir, "--quiet", flow)
+	cmd := exec.Command(appflowdBin(t), "run", "--data-dir", dir, "--quiet", flow)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
@@ -53,6 +53,7 @@ var execIDRe = regexp.MustCompile(`execution ([0-9a-f-]{36}): Successful`)
 // TestRunCommand runs testdata/flow.json with the appflowd binary on local
 // buckets and checks its summary and its output.
 func TestRunCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	in := "id,name,amount\n1,Ann,10.25\n2,Bob,-1\n3,\"Cy, Jr\",0.5\n"
 	os.MkdirAll(filepath.Join(dir, "s3", "src", "in"), 0o755)

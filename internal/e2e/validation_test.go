@@ -14,6 +14,7 @@ import (
 // ValidationException naming the task (AWS-style 1-based "tasks.N.member"
 // for the model's enums), not at run time.
 func TestInvalidTasks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "local")
 	cases := []struct {
 		name  string
