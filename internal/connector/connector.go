@@ -63,6 +63,11 @@ type Profile struct {
 	Credentials json.RawMessage
 	// Label is the custom connector's label, for CustomConnector profiles.
 	Label string
+	// SaveCredentials, when set, persists new credentials (the JSON of this
+	// connector's credentials member) that the driver obtained: an OAuth
+	// code exchanged for tokens, a refreshed access token. nil: keep them
+	// in memory only.
+	SaveCredentials func(ctx context.Context, creds json.RawMessage) error
 }
 
 // Filter is one row filter from a flow's Filter tasks, pushed to a source

@@ -264,8 +264,24 @@ func (r *Runner) profileFunc(account string) ProfileFunc {
 				}
 			}
 		}
-		return connector.Profile{Name: name, Properties: raw, Credentials: creds, Label: p.Label}, nil
+		save := func(ctx context.Context, c json.RawMessage) error { return r.saveCredentials(ctx, account, name, c) }
+		return connector.Profile{Name: name, Properties: raw, Credentials: creds, Label: p.Label, SaveCredentials: save}, nil
 	}
+}
+
+// saveCredentials stores credentials a driver renewed during a run (a
+// refreshed OAuth token), sealed, in the profile.
+func (r *Runner) saveCredentials(ctx context.Context, account, name string, creds json.RawMessage) error {
+	p, err := r.d.Store.ProfileGet(ctx, account, name)
+	if err != nil {
+		return err
+	}
+	sealed, err := r.d.Keyring.Seal(creds)
+	if err != nil {
+		return err
+	}
+	p.Credentials, p.UpdatedAt = sealed, r.d.Now().UTC()
+	return r.d.Store.ProfileUpdate(ctx, p)
 }
 
 // finish writes the final execution record.

@@ -376,7 +376,10 @@ func (s *Service) createConnectorProfile(ctx context.Context, in *wire.CreateCon
 		return nil, fault.New(fault.QuotaExceeded,
 			"You have reached the limit of %d connector profiles for this account. Delete unused connector profiles and try again.", maxProfilesPerAccount)
 	}
-	if err := s.checkConnectivity(ctx, string(typ), connector.Profile{Name: name, Properties: cfg.props, Credentials: cfg.creds, Label: label}); err != nil {
+	// A driver that exchanges an OAuth code or refreshes a token hands the
+	// new credentials back: those are what the profile keeps.
+	keep := func(_ context.Context, c json.RawMessage) error { cfg.creds = c; return nil }
+	if err := s.checkConnectivity(ctx, string(typ), connector.Profile{Name: name, Properties: cfg.props, Credentials: cfg.creds, Label: label, SaveCredentials: keep}); err != nil {
 		return nil, err
 	}
 	sealed, err := s.sealCredentials(name, cfg.creds)
@@ -460,11 +463,16 @@ func (s *Service) updateConnectorProfile(ctx context.Context, in *wire.UpdateCon
 		if creds, err = s.openCredentials(p); err != nil {
 			return nil, err
 		}
-	} else if sealed, err = s.sealCredentials(name, creds); err != nil {
+	}
+	changed := cfg.creds != nil
+	keep := func(_ context.Context, c json.RawMessage) error { creds, changed = c, true; return nil }
+	if err := s.checkConnectivity(ctx, p.ConnectorType, connector.Profile{Name: name, Properties: cfg.props, Credentials: creds, Label: p.Label, SaveCredentials: keep}); err != nil {
 		return nil, err
 	}
-	if err := s.checkConnectivity(ctx, p.ConnectorType, connector.Profile{Name: name, Properties: cfg.props, Credentials: creds, Label: p.Label}); err != nil {
-		return nil, err
+	if changed {
+		if sealed, err = s.sealCredentials(name, creds); err != nil {
+			return nil, err
+		}
 	}
 	doc, err := profileDoc(p)
 	if err != nil {

@@ -164,6 +164,10 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if c.base == "" {
 		c.token = "" // the instance is learnt from a token response
 	}
+	if p.SaveCredentials != nil {
+		c.save = p.SaveCredentials
+		_ = json.Unmarshal(p.Credentials, &c.saved)
+	}
 	if r := creds.OAuthRequest; r != nil && r.AuthCode != "" && c.token == "" {
 		c.authCode, c.redirectURI = r.AuthCode, r.RedirectURI
 	}
@@ -198,6 +202,11 @@ type client struct {
 	token        string
 	refreshToken string
 	tokenGen     int // bumps on every new token, so concurrent 401s refresh once
+
+	// save persists new tokens into the profile; saved is the profile's
+	// credentials member, whose other keys are kept as they were.
+	save  func(context.Context, json.RawMessage) error
+	saved map[string]json.RawMessage
 
 	apiUsed, apiMax atomic.Int64
 }
@@ -495,6 +504,31 @@ func (c *client) login(ctx context.Context, gen int) error {
 	}
 	if c.base == "" {
 		c.base = strings.TrimRight(tok.InstanceURL, "/")
+	}
+	return c.persist(ctx)
+}
+
+// persist hands the new tokens to the profile's owner, so the next run
+// starts from them: the code was used up, the old access token expired.
+func (c *client) persist(ctx context.Context) error {
+	if c.save == nil {
+		return nil
+	}
+	creds := map[string]json.RawMessage{}
+	for k, v := range c.saved {
+		creds[k] = v
+	}
+	delete(creds, "oAuthRequest") // exchanged: its code is good once
+	creds["accessToken"], _ = json.Marshal(c.token)
+	if c.refreshToken != "" {
+		creds["refreshToken"], _ = json.Marshal(c.refreshToken)
+	}
+	raw, err := json.Marshal(creds)
+	if err != nil {
+		return err
+	}
+	if err := c.save(ctx, raw); err != nil {
+		return fault.Wrap(fault.Internal, err, "store the new Salesforce tokens")
 	}
 	return nil
 }
