@@ -119,7 +119,7 @@ func (x *executor) total() int {
 	return n
 }
 
-func openSQLiteStore(t *testing.T) (store.Store, string) {
+func openSQLiteStore(t testing.TB) (store.Store, string) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlitestore.Open(context.Background(), filepath.Join(dir, "appflowd.db"))
@@ -163,7 +163,7 @@ type flowSpec struct {
 	from        *time.Time
 }
 
-func createFlow(t *testing.T, st store.Store, fs flowSpec, status wire.FlowStatus) {
+func createFlow(t testing.TB, st store.Store, fs flowSpec, status wire.FlowStatus) {
 	t.Helper()
 	doc := wire.DescribeFlowResponse{
 		FlowName:   fs.name,
