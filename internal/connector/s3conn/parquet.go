@@ -10,7 +10,9 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/parquet-go/parquet-go"
+	pqsnappy "github.com/parquet-go/parquet-go/compress/snappy"
 
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -130,6 +132,14 @@ func newParquetSchema(fields []string, kinds []colKind) (*parquetSchema, error) 
 		kinds:  kinds,
 	}, nil
 }
+
+// fastSnappy is parquet's SNAPPY codec with s2's fast Snappy encoder:
+// parquet-go's codec uses the "better" encoder, which cost about 0.3 CPU-s
+// per million bench rows on one goroutine for a few percent smaller output.
+// The blocks are standard Snappy; decoding is parquet-go's.
+type fastSnappy struct{ pqsnappy.Codec }
+
+func (fastSnappy) Encode(dst, src []byte) ([]byte, error) { return s2.EncodeSnappy(dst, src), nil }
 
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 

@@ -243,7 +243,7 @@ type job struct {
 	data  *[]byte
 	ends  []int32
 	rows  int
-	prows []parquet.Row
+	prows *pqRows
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512<<10); return &b }}
@@ -386,7 +386,7 @@ func (w *writer) makeParquetSchema(b *record.Batch) error {
 		return fault.Wrap(fault.Invalid, err, "s3 destination: parquet schema")
 	}
 	w.pschema = ps
-	w.parquetOpt = []parquet.WriterOption{ps.schema, parquet.Compression(&parquet.Snappy),
+	w.parquetOpt = []parquet.WriterOption{ps.schema, parquet.Compression(&fastSnappy{}),
 		parquet.MaxRowsPerRowGroup(rowGroupRows), parquet.CreatedBy("appflowd", "", "")}
 	return nil
 }
@@ -451,10 +451,12 @@ func (w *writer) writeRows(ctx context.Context, b *record.Batch) error {
 		}
 		if w.cfg.format == "PARQUET" {
 			rows := w.parquetRows(p, b, g.rows, n)
-			if len(rows) == 0 {
+			if len(rows.rows) == 0 {
+				putPQ(rows)
 				continue
 			}
-			if err := w.send(ctx, job{slot: s, prows: rows, rows: len(rows)}); err != nil {
+			if err := w.send(ctx, job{slot: s, prows: rows, rows: len(rows.rows)}); err != nil {
+				putPQ(rows)
 				return err
 			}
 			continue
@@ -510,10 +512,32 @@ func (w *writer) encodeText(p *plan, b *record.Batch, rows []int32, n int) []chu
 	return out
 }
 
-func (w *writer) parquetRows(p *plan, b *record.Batch, rows []int32, n int) []parquet.Row {
+// pqRows is one job's Parquet rows; the buffers go back to pqPool once the
+// background goroutine has written them.
+type pqRows struct {
+	vals []parquet.Value
+	rows []parquet.Row
+}
+
+var pqPool = sync.Pool{New: func() any { return new(pqRows) }}
+
+func putPQ(r *pqRows) {
+	clear(r.vals) // drop the references into batch strings
+	r.rows = r.rows[:0]
+	pqPool.Put(r)
+}
+
+func (w *writer) parquetRows(p *plan, b *record.Batch, rows []int32, n int) *pqRows {
 	width := len(p.fields)
-	vals := make([]parquet.Value, n*width)
-	out := make([]parquet.Row, 0, n)
+	buf := pqPool.Get().(*pqRows)
+	if cap(buf.vals) < n*width {
+		buf.vals = make([]parquet.Value, n*width)
+	}
+	vals := buf.vals[:n*width]
+	if cap(buf.rows) < n {
+		buf.rows = make([]parquet.Row, 0, n)
+	}
+	out := buf.rows[:0]
 	kinds := w.pschema.kinds
 	for i := range n {
 		r := i
@@ -540,7 +564,8 @@ func (w *writer) parquetRows(p *plan, b *record.Batch, rows []int32, n int) []pa
 			out = append(out, pr)
 		}
 	}
-	return out
+	buf.vals, buf.rows = vals, out
+	return buf
 }
 
 func (w *writer) recordFailure(p *plan, b *record.Batch, r int, reason string) {
@@ -565,6 +590,9 @@ func (w *writer) run() {
 			if j.data != nil {
 				bufPool.Put(j.data)
 			}
+			if j.prows != nil {
+				putPQ(j.prows)
+			}
 			continue
 		}
 		var err error
@@ -572,7 +600,8 @@ func (w *writer) run() {
 		case j.close:
 			err = w.closeFile(j.slot)
 		case j.prows != nil:
-			err = w.writeParquet(j.slot, j.prows)
+			err = w.writeParquet(j.slot, j.prows.rows)
+			putPQ(j.prows)
 		default:
 			err = w.writeText(j.slot, *j.data, j.ends, j.rows)
 			bufPool.Put(j.data)
