@@ -20,7 +20,10 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,6 +38,9 @@ func main() {
 	in := flag.String("in", "", "an existing .csv or .jsonl input (the shared bench's data_N files)")
 	format := flag.String("format", "JSON", "output file type: JSON, CSV or PARQUET")
 	keep := flag.Bool("keep", false, "keep the temporary data dir")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile (after the run) to this file")
+	heapProfile := flag.String("heapprofile", "", "write an in-use heap profile, taken once half the input is read, to this file")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "flowbench")
@@ -79,11 +85,53 @@ func main() {
 	}
 	defer p.Close()
 
+	if *heapProfile != "" {
+		var once sync.Once
+		p.Run.ProgressEvery = 10 * time.Millisecond
+		p.Run.Progress = func(pr engine.Progress) {
+			if pr.BytesProcessed < st.Size()/2 {
+				return
+			}
+			once.Do(func() {
+				pf, err := os.Create(*heapProfile)
+				if err != nil {
+					log.Fatal(err)
+				}
+				runtime.GC()
+				if err := pprof.Lookup("heap").WriteTo(pf, 0); err != nil {
+					log.Fatal(err)
+				}
+				pf.Close()
+			})
+		}
+	}
 	var before syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			log.Fatal(err)
+		}
+	}
 	start := time.Now()
 	res, err := engine.Execute(ctx, p.Run)
 	wall := time.Since(start)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		pf, err := os.Create(*memProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.Lookup("allocs").WriteTo(pf, 0); err != nil {
+			log.Fatal(err)
+		}
+		pf.Close()
+	}
 	if err != nil {
 		log.Fatalf("run failed: %s", engine.ExecutionMessage(err))
 	}
