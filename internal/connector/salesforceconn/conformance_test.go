@@ -9,6 +9,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/connectortest"
+	"github.com/appflowd/appflowd/internal/connector/salesforceconn/sftest"
 	"github.com/appflowd/appflowd/internal/retry"
 )
 
@@ -21,10 +22,10 @@ func testOptions() Options {
 	}
 }
 
-func openTest(t *testing.T, o *fakeOrg, opts Options, creds string) *Driver {
+func openTest(t *testing.T, o *sftest.Org, opts Options, creds string) *Driver {
 	t.Helper()
-	props, _ := json.Marshal(map[string]any{"instanceUrl": o.srv.URL})
-	d, err := open(connector.Deps{HTTPClient: o.srv.Client()}, connector.Profile{Name: "sf", Properties: props, Credentials: json.RawMessage(creds)}, opts)
+	props, _ := json.Marshal(map[string]any{"instanceUrl": o.URL()})
+	d, err := open(connector.Deps{HTTPClient: o.Client()}, connector.Profile{Name: "sf", Properties: props, Credentials: json.RawMessage(creds)}, opts)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -34,7 +35,7 @@ func openTest(t *testing.T, o *fakeOrg, opts Options, creds string) *Driver {
 const goodCreds = `{"accessToken":"00D!initial","refreshToken":"refresh-1"}`
 
 type harness struct {
-	o    *fakeOrg
+	o    *sftest.Org
 	api  string
 	opts Options
 	n    int
@@ -55,18 +56,18 @@ func (h *harness) Seed(ctx context.Context, t *testing.T, tables []connectortest
 	h.n++
 	name := fmt.Sprintf("Conformance%d__c", h.n)
 	seen := map[string]bool{}
-	var fields []sobjectField
+	var fields []sftest.Field
 	var names []string
 	for _, tb := range tables {
 		for _, f := range tb.Fields {
 			if !seen[f] {
 				seen[f] = true
-				fields = append(fields, sf(f, "string"))
+				fields = append(fields, sftest.F(f, "string"))
 				names = append(names, f)
 			}
 		}
 	}
-	h.o.addObject(name, fields...)
+	h.o.AddObject(name, fields...)
 	for _, tb := range tables {
 		for _, row := range tb.Rows {
 			rec := map[string]any{}
@@ -75,7 +76,7 @@ func (h *harness) Seed(ctx context.Context, t *testing.T, tables []connectortest
 					rec[f] = row[i]
 				}
 			}
-			h.o.insert(name, rec)
+			h.o.Insert(name, rec)
 		}
 	}
 	return &connector.ReadRequest{FlowName: "f", ExecutionID: "e", Object: name, Properties: h.props(name), Fields: names}
@@ -84,9 +85,9 @@ func (h *harness) Seed(ctx context.Context, t *testing.T, tables []connectortest
 func (h *harness) SeedMalformed(ctx context.Context, t *testing.T) (*connector.ReadRequest, string) {
 	h.n++
 	name := fmt.Sprintf("Broken%d__c", h.n)
-	obj := h.o.addObject(name, sf("name", "string"))
-	obj.malformed = true
-	h.o.insert(name, map[string]any{"name": "x"})
+	obj := h.o.AddObject(name, sftest.F("name", "string"))
+	obj.Malformed()
+	h.o.Insert(name, map[string]any{"name": "x"})
 	return &connector.ReadRequest{Object: name, Properties: h.props(name), Fields: []string{"name"}}, name
 }
 
@@ -97,13 +98,13 @@ func (h *harness) DestinationDriver(ctx context.Context, t *testing.T) connector
 func (h *harness) NewRequest(ctx context.Context, t *testing.T, fields []connector.FieldSpec) *connector.WriteRequest {
 	h.n++
 	name := fmt.Sprintf("Target%d__c", h.n)
-	h.o.addObject(name, sf("id", "string"), sf("name", "string"), sf("note", "string"),
-		sf("s", "string"), sf("i", "double"), sf("f", "double"), sf("b", "boolean"), sf("t", "datetime"), sf("n", "string"))
+	h.o.AddObject(name, sftest.F("id", "string"), sftest.F("name", "string"), sftest.F("note", "string"),
+		sftest.F("s", "string"), sftest.F("i", "double"), sftest.F("f", "double"), sftest.F("b", "boolean"), sftest.F("t", "datetime"), sftest.F("n", "string"))
 	return &connector.WriteRequest{FlowName: "f", ExecutionID: "e", Object: name, Properties: h.props(name), Fields: fields, WriteOperation: "INSERT"}
 }
 
 func (h *harness) Visible(ctx context.Context, t *testing.T, req *connector.WriteRequest) map[string]int64 {
-	if len(h.o.live(req.Object)) == 0 {
+	if len(h.o.Live(req.Object)) == 0 {
 		return map[string]int64{}
 	}
 	return map[string]int64{req.Object: -1} // records have no size
@@ -111,11 +112,11 @@ func (h *harness) Visible(ctx context.Context, t *testing.T, req *connector.Writ
 
 func (h *harness) ReadBack(ctx context.Context, t *testing.T, req *connector.WriteRequest) []connectortest.Row {
 	var rows []connectortest.Row
-	for _, rec := range h.o.live(req.Object) {
+	for _, rec := range h.o.Live(req.Object) {
 		row := connectortest.Row{}
 		for k, v := range rec {
 			if k != "Id" && k != "IsDeleted" {
-				row[k] = csvValue(v)
+				row[k] = sftest.CSVValue(v)
 			}
 		}
 		rows = append(rows, row)
@@ -128,7 +129,7 @@ func TestConformance(t *testing.T) {
 		t.Run(api, func(t *testing.T) {
 			opts := testOptions()
 			opts.PageSize = 7000 // several Bulk API result sets for the 20,000-record table
-			h := &harness{o: newFakeOrg(t), api: api, opts: opts}
+			h := &harness{o: sftest.NewOrg(t), api: api, opts: opts}
 			t.Run("Source", func(t *testing.T) { connectortest.RunSource(t, h) })
 			t.Run("Destination", func(t *testing.T) { connectortest.RunDestination(t, h) })
 		})

@@ -12,8 +12,12 @@
 //     SOQL ignore case, so NOT_EQUAL_TO and ordering on strings stay in the
 //     engine; datetime bounds are widened to whole seconds, since SOQL
 //     literals carry none.
-//   - Refreshed access tokens live in memory for the life of the opened
-//     driver: nothing in connector.Deps persists them back to the profile.
+//   - New tokens (an exchanged authorization code, a refreshed access
+//     token) are handed to Profile.SaveCredentials, which stores them in
+//     the profile; without it they live as long as the opened driver.
+//
+// Its tests, and end-to-end tests of the server, run against the
+// documented-API test org in package sftest.
 package salesforceconn
 
 import (

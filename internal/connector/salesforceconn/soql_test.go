@@ -5,7 +5,13 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/salesforceconn/sftest"
 )
+
+// sf is a plain field of the connector's own describe type.
+func sf(name, typ string) sobjectField {
+	return sobjectField{Name: name, Label: name, Type: typ, Nillable: true, Createable: true, Updateable: true, Filterable: typ != "textarea"}
+}
 
 var soqlDesc = &sobjectDescribe{Name: "Account", Fields: []sobjectField{
 	sf("Name", "string"), sf("Id", "id"), sf("Owner", "reference"), sf("Tags", "multipicklist"),
@@ -70,7 +76,7 @@ func TestFilterClause(t *testing.T) {
 				t.Errorf("got %q, want %q", got, c.want)
 			}
 			if got != "" {
-				if _, err := parseSOQL("SELECT Id FROM Account WHERE " + got); err != nil {
+				if err := sftest.CheckSOQL("SELECT Id FROM Account WHERE " + got); err != nil {
 					t.Errorf("the test org cannot parse %q: %v", got, err)
 				}
 			}

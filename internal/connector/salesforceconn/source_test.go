@@ -10,15 +10,16 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/salesforceconn/sftest"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
 
 // seedAccounts makes a typed object with n records, one soft-deleted.
-func seedAccounts(o *fakeOrg, n int) {
-	o.addObject("Account", sf("Name", "string"), sf("Employees", "int"), sf("Revenue", "currency"),
-		sf("Active", "boolean"), sf("Founded", "date"), sf("LastModifiedDate", "datetime"), sf("Notes", "textarea"),
-		sobjectField{Name: "BillingAddress", Type: "address"})
+func seedAccounts(o *sftest.Org, n int) *sftest.Object {
+	acct := o.AddObject("Account", sftest.F("Name", "string"), sftest.F("Employees", "int"), sftest.F("Revenue", "currency"),
+		sftest.F("Active", "boolean"), sftest.F("Founded", "date"), sftest.F("LastModifiedDate", "datetime"), sftest.F("Notes", "textarea"),
+		sftest.Field{Name: "BillingAddress", Type: "address"})
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
 		rec := map[string]any{"Name": []string{"Acme", "acme \"q\"", "line\r\nbreak", "50%_off, yes"}[i%4] + string(rune('a'+i%26)),
@@ -30,13 +31,12 @@ func seedAccounts(o *fakeOrg, n int) {
 		} else {
 			rec["Notes"] = "note " + string(rune('A'+i%26))
 		}
-		o.insert("Account", rec)
+		o.Insert("Account", rec)
 	}
 	if n > 1 {
-		o.mu.Lock()
-		o.objects["Account"].records[1]["IsDeleted"] = true
-		o.mu.Unlock()
+		acct.SoftDelete(1)
 	}
+	return acct
 }
 
 func readAll(t *testing.T, d *Driver, req *connector.ReadRequest) ([]*record.Batch, error) {
@@ -71,25 +71,13 @@ func sourceReq(object, api string, deleted bool, fields ...string) *connector.Re
 	return &connector.ReadRequest{Object: object, Properties: p, Fields: fields}
 }
 
-func (o *fakeOrg) logged(prefix string) int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	n := 0
-	for _, l := range o.log {
-		if strings.HasPrefix(l, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
 func TestRESTAndBulkGiveIdenticalRecords(t *testing.T) {
 	for _, deleted := range []bool{false, true} {
-		o := newFakeOrg(t)
+		o := sftest.NewOrg(t)
 		seedAccounts(o, 45)
 		opts := testOptions()
 		opts.PageSize = 200
-		o.restPage = 10 // several REST pages
+		o.SetRESTPage(10) // several REST pages
 		var got [2][][]record.Value
 		for i, api := range []string{"REST_SYNC", "BULKV2"} {
 			d := openTest(t, o, opts, goodCreds)
@@ -110,11 +98,11 @@ func TestRESTAndBulkGiveIdenticalRecords(t *testing.T) {
 				t.Errorf("%s fields = %v, want describe order without compound fields", api, bs[0].Fields)
 			}
 		}
-		if o.logged("GET "+fakeVersionPrefix+"/query") < 5 || o.logged("POST "+fakeVersionPrefix+"/jobs/query") != 1 {
-			t.Errorf("API calls: %v", o.log)
+		if o.Logged("GET "+sftest.VersionPrefix+"/query") < 5 || o.Logged("POST "+sftest.VersionPrefix+"/jobs/query") != 1 {
+			t.Errorf("API calls: %v", o.Log())
 		}
-		if deleted && o.logged("GET "+fakeVersionPrefix+"/queryAll") != 1 {
-			t.Errorf("includeDeletedRecords did not use queryAll: %v", o.log)
+		if deleted && o.Logged("GET "+sftest.VersionPrefix+"/queryAll") != 1 {
+			t.Errorf("includeDeletedRecords did not use queryAll: %v", o.Log())
 		}
 		if len(got[0]) != len(got[1]) {
 			t.Fatalf("REST read %d records, Bulk %d", len(got[0]), len(got[1]))
@@ -144,7 +132,7 @@ func TestRESTAndBulkGiveIdenticalRecords(t *testing.T) {
 }
 
 func TestAutomaticCountsThenPicksREST(t *testing.T) {
-	o := newFakeOrg(t)
+	o := sftest.NewOrg(t)
 	seedAccounts(o, 12)
 	d := openTest(t, o, testOptions(), goodCreds)
 	req := sourceReq("Account", "AUTOMATIC", false, "Name", "Employees")
@@ -156,13 +144,13 @@ func TestAutomaticCountsThenPicksREST(t *testing.T) {
 	if n := len(rowsOf(bs)); n != 6 {
 		t.Errorf("read %d records with Employees > 5, want 6", n)
 	}
-	if o.logged("POST "+fakeVersionPrefix+"/jobs") != 0 || o.logged("GET "+fakeVersionPrefix+"/query") != 2 {
-		t.Errorf("want a COUNT() query then one REST query, got %v", o.log)
+	if o.Logged("POST "+sftest.VersionPrefix+"/jobs") != 0 || o.Logged("GET "+sftest.VersionPrefix+"/query") != 2 {
+		t.Errorf("want a COUNT() query then one REST query, got %v", o.Log())
 	}
 }
 
 func TestPushedDownFiltersKeepEveryMatch(t *testing.T) {
-	o := newFakeOrg(t)
+	o := sftest.NewOrg(t)
 	seedAccounts(o, 30)
 	start := time.Date(2024, 1, 1, 3, 0, 0, 0, time.UTC)
 	for _, api := range []string{"REST_SYNC", "BULKV2"} {
@@ -190,21 +178,21 @@ func TestPushedDownFiltersKeepEveryMatch(t *testing.T) {
 }
 
 func TestTokenRefreshOnInvalidSession(t *testing.T) {
-	o := newFakeOrg(t)
+	o := sftest.NewOrg(t)
 	seedAccounts(o, 30)
-	o.restPage = 10
+	o.SetRESTPage(10)
 	d := openTest(t, o, testOptions(), goodCreds)
 	pages := 0
-	o.inject = func(r *http.Request) (int, string, bool) {
-		if strings.HasPrefix(r.URL.Path, fakeVersionPrefix+"/query/") {
+	o.Inject(func(r *http.Request) (int, string, bool) {
+		if strings.HasPrefix(r.URL.Path, sftest.VersionPrefix+"/query/") {
 			pages++
 			if pages == 1 { // the session times out mid-run
-				o.expireTokens()
+				o.ExpireTokens()
 				return 401, `[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]`, true
 			}
 		}
 		return 0, "", false
-	}
+	})
 	bs, err := readAll(t, d, sourceReq("Account", "REST_SYNC", false, "Name"))
 	if err != nil {
 		t.Fatal(err)
@@ -212,8 +200,8 @@ func TestTokenRefreshOnInvalidSession(t *testing.T) {
 	if n := len(rowsOf(bs)); n != 29 {
 		t.Errorf("read %d records, want 29", n)
 	}
-	if o.logged("POST /services/oauth2/token") != 1 {
-		t.Errorf("want one token refresh, log: %v", o.log)
+	if o.Logged("POST /services/oauth2/token") != 1 {
+		t.Errorf("want one token refresh, log: %v", o.Log())
 	}
 	if used, limit := d.APIUsage(); used == 0 || limit != 15000 {
 		t.Errorf("APIUsage = %d/%d, want the Sforce-Limit-Info values", used, limit)
@@ -221,8 +209,8 @@ func TestTokenRefreshOnInvalidSession(t *testing.T) {
 }
 
 func TestCheckProfile(t *testing.T) {
-	o := newFakeOrg(t)
-	o.codes["code-1"] = true
+	o := sftest.NewOrg(t)
+	o.AddCode("code-1")
 	for _, c := range []struct {
 		name, creds string
 		opts        func(*Options)
@@ -265,16 +253,16 @@ func TestRetriedPagesNeitherLoseNorRepeat(t *testing.T) {
 		{"BULKV2", "/results", "503", `[{"message":"Server unavailable","errorCode":"SERVER_UNAVAILABLE"}]`},
 	} {
 		t.Run(c.api+c.status, func(t *testing.T) {
-			o := newFakeOrg(t)
+			o := sftest.NewOrg(t)
 			seedAccounts(o, 40)
-			o.restPage = 10
+			o.SetRESTPage(10)
 			opts := testOptions()
 			opts.PageSize = 200
 			var sleeps []time.Duration
 			opts.Retry.Sleep = func(ctx context.Context, d time.Duration) error { sleeps = append(sleeps, d); return nil }
 			d := openTest(t, o, opts, goodCreds)
 			hits := 0
-			o.inject = func(r *http.Request) (int, string, bool) {
+			o.Inject(func(r *http.Request) (int, string, bool) {
 				if !strings.Contains(r.URL.Path, c.path) || (c.api == "BULKV2" && r.URL.Query().Get("locator") == "") {
 					return 0, "", false
 				}
@@ -287,7 +275,7 @@ func TestRetriedPagesNeitherLoseNorRepeat(t *testing.T) {
 					return status, c.body, true
 				}
 				return 0, "", false
-			}
+			})
 			if c.api == "BULKV2" {
 				d.opts.PageSize = 7
 			}
@@ -315,12 +303,12 @@ func TestRetriedPagesNeitherLoseNorRepeat(t *testing.T) {
 }
 
 func TestThrottlingExhaustedIsThrottled(t *testing.T) {
-	o := newFakeOrg(t)
+	o := sftest.NewOrg(t)
 	seedAccounts(o, 3)
 	d := openTest(t, o, testOptions(), goodCreds)
-	o.inject = func(r *http.Request) (int, string, bool) {
+	o.Inject(func(r *http.Request) (int, string, bool) {
 		return 403, `[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, true
-	}
+	})
 	_, err := readAll(t, d, sourceReq("Account", "REST_SYNC", false, "Name"))
 	if !fault.Is(err, fault.Throttled) || !strings.Contains(err.Error(), "REQUEST_LIMIT_EXCEEDED") {
 		t.Errorf("got %v, want Throttled naming REQUEST_LIMIT_EXCEEDED", err)
@@ -328,10 +316,8 @@ func TestThrottlingExhaustedIsThrottled(t *testing.T) {
 }
 
 func TestCatalog(t *testing.T) {
-	o := newFakeOrg(t)
-	seedAccounts(o, 1)
-	o.objects["Account"].desc.Fields = append(o.objects["Account"].desc.Fields,
-		sobjectField{Name: "Ext__c", Label: "Ext", Type: "string", Createable: true, Updateable: true, ExternalID: true, IDLookup: true, Filterable: true})
+	o := sftest.NewOrg(t)
+	seedAccounts(o, 1).AddField(sftest.Field{Name: "Ext__c", Label: "Ext", Type: "string", Createable: true, Updateable: true, ExternalID: true, IDLookup: true, Filterable: true})
 	d := openTest(t, o, testOptions(), goodCreds)
 	ents, err := d.ListEntities(context.Background(), "")
 	if err != nil {

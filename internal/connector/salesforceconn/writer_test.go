@@ -8,22 +8,23 @@ import (
 	"testing"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/salesforceconn/sftest"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
 
-func contacts(o *fakeOrg) *fakeObject {
-	obj := o.addObject("Contact", sf("LastName", "string"), sf("Score", "double"),
-		sobjectField{Name: "Ext__c", Label: "Ext", Type: "string", Createable: true, Updateable: true, ExternalID: true, IDLookup: true, Filterable: true})
-	obj.validate = func(rec map[string]any) *fakeErr {
+func contacts(o *sftest.Org) *sftest.Object {
+	obj := o.AddObject("Contact", sftest.F("LastName", "string"), sftest.F("Score", "double"),
+		sftest.Field{Name: "Ext__c", Label: "Ext", Type: "string", Createable: true, Updateable: true, ExternalID: true, IDLookup: true, Filterable: true})
+	obj.Validate(func(rec map[string]any) *sftest.Err {
 		if rec["LastName"] == nil {
-			return &fakeErr{Code: "REQUIRED_FIELD_MISSING", Msg: "Required fields are missing: [LastName]", Fields: []string{"LastName"}}
+			return &sftest.Err{Code: "REQUIRED_FIELD_MISSING", Msg: "Required fields are missing: [LastName]", Fields: []string{"LastName"}}
 		}
 		if rec["LastName"] == "bad" {
-			return &fakeErr{Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Msg: "Last name may not be bad"}
+			return &sftest.Err{Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Msg: "Last name may not be bad"}
 		}
 		return nil
-	}
+	})
 	return obj
 }
 
@@ -49,10 +50,10 @@ func write(t *testing.T, d *Driver, op, api string, ids []string, failFast bool,
 func TestWriteOperationsAndFailures(t *testing.T) {
 	for _, api := range []string{"REST_SYNC", "BULKV2"} {
 		t.Run(api, func(t *testing.T) {
-			o := newFakeOrg(t)
+			o := sftest.NewOrg(t)
 			contacts(o)
 			d := openTest(t, o, testOptions(), goodCreds)
-			ids := o.insert("Contact", map[string]any{"LastName": "Old", "Ext__c": "E1"}, map[string]any{"LastName": "Gone"})
+			ids := o.Insert("Contact", map[string]any{"LastName": "Old", "Ext__c": "E1"}, map[string]any{"LastName": "Gone"})
 
 			// INSERT: one record fails Salesforce's validation, one misses a required field.
 			res, err := write(t, d, "INSERT", api, nil, false, []string{"LastName", "Score"},
@@ -104,8 +105,8 @@ func TestWriteOperationsAndFailures(t *testing.T) {
 			}
 
 			got := map[string]string{}
-			for _, r := range o.live("Contact") {
-				got[fmt.Sprint(r["LastName"])] = csvValue(r["Score"]) + "|" + csvValue(r["Ext__c"])
+			for _, r := range o.Live("Contact") {
+				got[fmt.Sprint(r["LastName"])] = sftest.CSVValue(r["Score"]) + "|" + sftest.CSVValue(r["Ext__c"])
 			}
 			want := map[string]string{"Renamed": "9|E1", "Ann": "1.5|", "Bo": "|", "New": "|E2"}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -117,7 +118,7 @@ func TestWriteOperationsAndFailures(t *testing.T) {
 
 func TestFailOnFirstDestinationError(t *testing.T) {
 	for _, api := range []string{"REST_SYNC", "BULKV2"} {
-		o := newFakeOrg(t)
+		o := sftest.NewOrg(t)
 		contacts(o)
 		d := openTest(t, o, testOptions(), goodCreds)
 		_, err := write(t, d, "INSERT", api, nil, true, []string{"LastName"},
@@ -125,7 +126,7 @@ func TestFailOnFirstDestinationError(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "FIELD_CUSTOM_VALIDATION_EXCEPTION") || !strings.Contains(err.Error(), "in.csv line 3") {
 			t.Errorf("%s: Commit = %v, want the first rejection named", api, err)
 		}
-		if n := len(o.live("Contact")); n != 1 {
+		if n := len(o.Live("Contact")); n != 1 {
 			t.Errorf("%s: %d records written, want the good one kept", api, n)
 		}
 	}
@@ -136,7 +137,7 @@ func TestAutomaticWriteThreshold(t *testing.T) {
 		n    int
 		bulk bool
 	}{{999, false}, {1000, true}} {
-		o := newFakeOrg(t)
+		o := sftest.NewOrg(t)
 		contacts(o)
 		d := openTest(t, o, testOptions(), goodCreds)
 		rows := make([][]record.Value, c.n)
@@ -147,7 +148,7 @@ func TestAutomaticWriteThreshold(t *testing.T) {
 		if err != nil || res.RecordsWritten != int64(c.n) {
 			t.Fatalf("%d records: %+v, %v", c.n, res, err)
 		}
-		jobs, colls := o.logged("POST "+fakeVersionPrefix+"/jobs/ingest"), o.logged("POST "+fakeVersionPrefix+"/composite/sobjects")
+		jobs, colls := o.Logged("POST "+sftest.VersionPrefix+"/jobs/ingest"), o.Logged("POST "+sftest.VersionPrefix+"/composite/sobjects")
 		if c.bulk && (jobs != 1 || colls != 0) || !c.bulk && (jobs != 0 || colls != 5) {
 			t.Errorf("%d records: %d ingest jobs, %d collection calls", c.n, jobs, colls)
 		}
@@ -155,7 +156,7 @@ func TestAutomaticWriteThreshold(t *testing.T) {
 }
 
 func TestUpsertNeedsExternalID(t *testing.T) {
-	o := newFakeOrg(t)
+	o := sftest.NewOrg(t)
 	contacts(o)
 	d := openTest(t, o, testOptions(), goodCreds)
 	_, err := write(t, d, "UPSERT", "REST_SYNC", []string{"LastName"}, false, []string{"LastName"})

@@ -1,12 +1,14 @@
-package salesforceconn
-
-// fakeOrg is a Salesforce org on loopback that follows Salesforce's public
-// documentation, so the connector is tested against the documented API:
+// Package sftest is a Salesforce org on loopback that follows Salesforce's
+// public documentation, so the Salesforce connector is tested against the
+// documented API, from its own tests and from end-to-end tests of the whole
+// server. It shares no code with the connector (salesforceconn): its types,
+// SOQL parser and CSV are its own, so a misreading of the docs in one does
+// not hide in the other.
 //
-//   - OAuth 2.0 token endpoint /services/oauth2/token (refresh_token,
-//     authorization_code, client_credentials grants; {"error",
-//     "error_description"} bodies): Salesforce Help, "OAuth 2.0 Refresh
-//     Token Flow", "OAuth 2.0 Web Server Flow", "OAuth 2.0 Client
+//   - OAuth 2.0 token endpoint /services/oauth2/token on the org's My Domain
+//     (refresh_token, authorization_code, client_credentials grants;
+//     {"error", "error_description"} bodies): Salesforce Help, "OAuth 2.0
+//     Refresh Token Flow", "OAuth 2.0 Web Server Flow", "OAuth 2.0 Client
 //     Credentials Flow".
 //   - Error bodies [{"message", "errorCode"}], 401 INVALID_SESSION_ID,
 //     403 REQUEST_LIMIT_EXCEEDED, Sforce-Limit-Info: api-usage=n/max:
@@ -36,8 +38,11 @@ package salesforceconn
 // Deviation: field names match case-sensitively (Salesforce ignores case),
 // so the conformance suite's lower-case "id" column is a custom field of
 // its own rather than the record Id.
+package sftest
 
 import (
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -52,21 +57,113 @@ import (
 	"time"
 )
 
-const fakeVersionPrefix = "/services/data/" + apiVersion
+// APIVersion is the REST API version the org serves.
+const APIVersion = "v58.0"
 
-type fakeErr struct {
+// VersionPrefix is the path under which the org serves its data API.
+const VersionPrefix = "/services/data/" + APIVersion
+
+// The org's connected app and the tokens it starts with.
+const (
+	ClientID     = "appflowd-client"
+	ClientSecret = "s3cret"
+	AccessToken  = "00D!initial"
+	RefreshToken = "refresh-1"
+)
+
+// Field is a describe result's field (REST API Developer Guide, sObject
+// Describe; SOAP API Developer Guide, DescribeSObjectResult Field).
+type Field struct {
+	Name              string `json:"name"`
+	Label             string `json:"label"`
+	Type              string `json:"type"`
+	Nillable          bool   `json:"nillable"`
+	Createable        bool   `json:"createable"`
+	Updateable        bool   `json:"updateable"`
+	Filterable        bool   `json:"filterable"`
+	IDLookup          bool   `json:"idLookup"`
+	ExternalID        bool   `json:"externalId"`
+	DefaultedOnCreate bool   `json:"defaultedOnCreate"`
+	Calculated        bool   `json:"calculated"`
+	CompoundFieldName string `json:"compoundFieldName,omitempty"`
+	Deprecated        bool   `json:"deprecatedAndHidden"`
+	PicklistValues    []struct {
+		Value  string `json:"value"`
+		Active bool   `json:"active"`
+	} `json:"picklistValues"`
+}
+
+// F is a plain nillable, createable, updateable field of type typ
+// (filterable unless a textarea, as in Salesforce).
+func F(name, typ string) Field {
+	return Field{Name: name, Label: name, Type: typ, Nillable: true, Createable: true, Updateable: true, Filterable: typ != "textarea"}
+}
+
+// Describe is an sObject describe result, the parts the org serves.
+type Describe struct {
+	Name       string  `json:"name"`
+	Label      string  `json:"label"`
+	Queryable  bool    `json:"queryable"`
+	Createable bool    `json:"createable"`
+	Fields     []Field `json:"fields"`
+}
+
+func (d *Describe) field(name string) *Field {
+	for i := range d.Fields {
+		if d.Fields[i].Name == name {
+			return &d.Fields[i]
+		}
+	}
+	return nil
+}
+
+// Err is a Salesforce error: errorCode (statusCode in per-record results),
+// message and the fields concerned.
+type Err struct {
 	Code, Msg string
 	Fields    []string
 }
 
-type fakeObject struct {
-	desc      sobjectDescribe
+// Object is one sObject type of the org.
+type Object struct {
+	org       *Org
+	desc      Describe
 	records   []map[string]any // values: string, float64, bool, time.Time, nil; "Id" and "IsDeleted" always
 	malformed bool             // query responses are cut short
-	validate  func(rec map[string]any) *fakeErr
+	validate  func(rec map[string]any) *Err
 }
 
-type fakeJob struct {
+// Validate installs a validation rule: a write whose merged record gets a
+// non-nil Err fails with it.
+func (obj *Object) Validate(fn func(rec map[string]any) *Err) {
+	obj.org.mu.Lock()
+	defer obj.org.mu.Unlock()
+	obj.validate = fn
+}
+
+// Malformed makes query responses on this object cut short.
+func (obj *Object) Malformed() {
+	obj.org.mu.Lock()
+	defer obj.org.mu.Unlock()
+	obj.malformed = true
+}
+
+// AddField adds a field to the describe.
+func (obj *Object) AddField(f Field) {
+	obj.org.mu.Lock()
+	defer obj.org.mu.Unlock()
+	obj.desc.Fields = append(obj.desc.Fields, f)
+}
+
+// SoftDelete moves the i-th record inserted into the recycle bin
+// (IsDeleted), where only queryAll sees it.
+func (obj *Object) SoftDelete(i int) {
+	obj.org.mu.Lock()
+	defer obj.org.mu.Unlock()
+	obj.records[i]["IsDeleted"] = true
+}
+
+type job struct {
 	id, kind, op, object, extID, state string
 	query                              string
 	polls                              int
@@ -77,8 +174,8 @@ type fakeJob struct {
 	failedRows                         [][]string
 }
 
-type fakeOrg struct {
-	t   *testing.T
+// Org is a fake Salesforce org served over HTTP on loopback.
+type Org struct {
 	srv *httptest.Server
 
 	mu           sync.Mutex
@@ -87,55 +184,120 @@ type fakeOrg struct {
 	access       map[string]bool
 	refresh      map[string]bool
 	codes        map[string]bool
-	objects      map[string]*fakeObject
+	objects      map[string]*Object
 	cursors      map[string][]map[string]any
 	cursorFields map[string][]string
-	jobs         map[string]*fakeJob
+	jobs         map[string]*job
 	seq          int
 	restPage     int
 	apiUsed      int
+	expireAfter  int // > 0: data requests left before every session times out
 	// inject, when set, may answer a data request itself (fault injection).
 	inject func(r *http.Request) (status int, body string, ok bool)
 	log    []string
 }
 
-func newFakeOrg(t *testing.T) *fakeOrg {
-	o := &fakeOrg{t: t, clientID: "appflowd-client", clientSecret: "s3cret",
-		access: map[string]bool{"00D!initial": true}, refresh: map[string]bool{"refresh-1": true}, codes: map[string]bool{},
-		objects: map[string]*fakeObject{}, cursors: map[string][]map[string]any{}, cursorFields: map[string][]string{},
-		jobs: map[string]*fakeJob{}, restPage: 2000}
+// NewOrg starts an org, closed when the test ends. Its connected app is
+// ClientID/ClientSecret; AccessToken and RefreshToken are valid.
+func NewOrg(t testing.TB) *Org {
+	o := &Org{clientID: ClientID, clientSecret: ClientSecret,
+		access: map[string]bool{AccessToken: true}, refresh: map[string]bool{RefreshToken: true}, codes: map[string]bool{},
+		objects: map[string]*Object{}, cursors: map[string][]map[string]any{}, cursorFields: map[string][]string{},
+		jobs: map[string]*job{}, restPage: 2000}
 	o.srv = httptest.NewServer(http.HandlerFunc(o.serve))
 	t.Cleanup(o.srv.Close)
 	return o
 }
 
-func (o *fakeOrg) next() int { o.seq++; return o.seq }
+// URL is the org's instance URL (its My Domain).
+func (o *Org) URL() string { return o.srv.URL }
 
-// expireTokens makes every access token invalid, as a session timeout does.
-func (o *fakeOrg) expireTokens() {
+// Client is an HTTP client for the org.
+func (o *Org) Client() *http.Client { return o.srv.Client() }
+
+func (o *Org) next() int { o.seq++; return o.seq }
+
+// ExpireTokens makes every access token invalid, as a session timeout does.
+func (o *Org) ExpireTokens() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.access = map[string]bool{}
 }
 
-func (o *fakeOrg) addObject(name string, fields ...sobjectField) *fakeObject {
+// ExpireAfter lets n more authenticated data requests through, then times
+// out every session: the n+1st request gets 401 INVALID_SESSION_ID.
+func (o *Org) ExpireAfter(n int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	all := append([]sobjectField{
+	o.expireAfter = n + 1
+}
+
+// AddCode makes code a valid one-time authorization code.
+func (o *Org) AddCode(code string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.codes[code] = true
+}
+
+// SetClient changes the connected app's consumer key and secret.
+func (o *Org) SetClient(id, secret string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.clientID, o.clientSecret = id, secret
+}
+
+// SetRESTPage sets how many records a REST query page holds (default 2000).
+func (o *Org) SetRESTPage(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.restPage = n
+}
+
+// Inject installs fault injection: fn sees every authenticated data request
+// and may answer it itself (ok true) with a status and a JSON body.
+func (o *Org) Inject(fn func(r *http.Request) (status int, body string, ok bool)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.inject = fn
+}
+
+// Logged counts the requests, "METHOD /path", starting with prefix.
+func (o *Org) Logged(prefix string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, l := range o.log {
+		if strings.HasPrefix(l, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// Log is every request so far, "METHOD /path".
+func (o *Org) Log() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.log...)
+}
+
+// AddObject adds a queryable, createable object with Id, IsDeleted and
+// fields.
+func (o *Org) AddObject(name string, fields ...Field) *Object {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	all := append([]Field{
 		{Name: "Id", Label: "Record ID", Type: "id", Filterable: true, IDLookup: true, DefaultedOnCreate: true},
 		{Name: "IsDeleted", Label: "Deleted", Type: "boolean", Filterable: true, DefaultedOnCreate: true},
 	}, fields...)
-	obj := &fakeObject{desc: sobjectDescribe{Name: name, Label: name, Queryable: true, Createable: true, Fields: all}}
+	obj := &Object{org: o, desc: Describe{Name: name, Label: name, Queryable: true, Createable: true, Fields: all}}
 	o.objects[name] = obj
 	return obj
 }
 
-func sf(name, typ string) sobjectField {
-	return sobjectField{Name: name, Label: name, Type: typ, Nillable: true, Createable: true, Updateable: true, Filterable: typ != "textarea"}
-}
-
-// insert stores records as the org would, typed per describe.
-func (o *fakeOrg) insert(object string, recs ...map[string]any) []string {
+// Insert stores records as given (values string, float64, bool, time.Time
+// or nil, typed as the describe says) and returns their Ids.
+func (o *Org) Insert(object string, recs ...map[string]any) []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	obj := o.objects[object]
@@ -154,19 +316,30 @@ func (o *fakeOrg) insert(object string, recs ...map[string]any) []string {
 	return ids
 }
 
-// live returns the object's records that are not in the recycle bin.
-func (o *fakeOrg) live(object string) []map[string]any {
+// Live returns copies of the object's records that are not in the recycle
+// bin, in insertion order.
+func (o *Org) Live(object string) []map[string]any {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []map[string]any
 	if obj := o.objects[object]; obj != nil {
 		for _, r := range obj.records {
 			if r["IsDeleted"] != true {
-				out = append(out, r)
+				c := make(map[string]any, len(r))
+				for k, v := range r {
+					c[k] = v
+				}
+				out = append(out, c)
 			}
 		}
 	}
 	return out
+}
+
+// CheckSOQL parses q as the org would, for tests of generated SOQL.
+func CheckSOQL(q string) error {
+	_, err := parseSOQL(q)
+	return err
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -179,7 +352,7 @@ func sfError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, []map[string]any{{"message": msg, "errorCode": code}})
 }
 
-func (o *fakeOrg) serve(w http.ResponseWriter, r *http.Request) {
+func (o *Org) serve(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	o.log = append(o.log, r.Method+" "+r.URL.Path)
 	o.mu.Unlock()
@@ -187,11 +360,16 @@ func (o *fakeOrg) serve(w http.ResponseWriter, r *http.Request) {
 		o.token(w, r)
 		return
 	}
-	if !strings.HasPrefix(r.URL.Path, fakeVersionPrefix+"/") {
+	if !strings.HasPrefix(r.URL.Path, VersionPrefix+"/") {
 		sfError(w, 404, "NOT_FOUND", "The requested resource does not exist")
 		return
 	}
 	o.mu.Lock()
+	if o.expireAfter > 0 {
+		if o.expireAfter--; o.expireAfter == 0 {
+			o.access = map[string]bool{} // the session times out now
+		}
+	}
 	ok := o.access[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 	inject := o.inject
 	o.mu.Unlock()
@@ -211,7 +389,7 @@ func (o *fakeOrg) serve(w http.ResponseWriter, r *http.Request) {
 	o.apiUsed++
 	w.Header().Set("Sforce-Limit-Info", fmt.Sprintf("api-usage=%d/15000", o.apiUsed))
 	o.mu.Unlock()
-	p := strings.TrimPrefix(r.URL.Path, fakeVersionPrefix)
+	p := strings.TrimPrefix(r.URL.Path, VersionPrefix)
 	parts := strings.Split(strings.Trim(p, "/"), "/")
 	switch {
 	case p == "/limits":
@@ -240,7 +418,7 @@ func (o *fakeOrg) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (o *fakeOrg) token(w http.ResponseWriter, r *http.Request) {
+func (o *Org) token(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -289,7 +467,7 @@ func (o *fakeOrg) token(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (o *fakeOrg) describeGlobal(w http.ResponseWriter) {
+func (o *Org) describeGlobal(w http.ResponseWriter) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var list []map[string]any
@@ -303,20 +481,20 @@ func (o *fakeOrg) describeGlobal(w http.ResponseWriter) {
 
 // runQuery parses and runs SOQL; it answers MALFORMED_QUERY or
 // INVALID_FIELD errors as Salesforce does.
-func (o *fakeOrg) runQuery(q string, all bool) (*soqlQuery, []map[string]any, *fakeErr) {
+func (o *Org) runQuery(q string, all bool) (*soqlQuery, []map[string]any, *Err) {
 	sq, err := parseSOQL(q)
 	if err != nil {
-		return nil, nil, &fakeErr{Code: "MALFORMED_QUERY", Msg: err.Error()}
+		return nil, nil, &Err{Code: "MALFORMED_QUERY", Msg: err.Error()}
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	obj := o.objects[sq.object]
 	if obj == nil {
-		return nil, nil, &fakeErr{Code: "INVALID_TYPE", Msg: "sObject type '" + sq.object + "' is not supported."}
+		return nil, nil, &Err{Code: "INVALID_TYPE", Msg: "sObject type '" + sq.object + "' is not supported."}
 	}
 	for _, f := range append(append([]string(nil), sq.fields...), sq.where.fieldsUsed()...) {
 		if !strings.Contains(f, ".") && obj.desc.field(f) == nil {
-			return nil, nil, &fakeErr{Code: "INVALID_FIELD", Msg: "No such column '" + f + "' on entity '" + sq.object + "'."}
+			return nil, nil, &Err{Code: "INVALID_FIELD", Msg: "No such column '" + f + "' on entity '" + sq.object + "'."}
 		}
 	}
 	var out []map[string]any
@@ -326,7 +504,7 @@ func (o *fakeOrg) runQuery(q string, all bool) (*soqlQuery, []map[string]any, *f
 		}
 		ok, err := sq.where.eval(rec, &obj.desc)
 		if err != nil {
-			return nil, nil, &fakeErr{Code: "INVALID_QUERY_FILTER_OPERATOR", Msg: err.Error()}
+			return nil, nil, &Err{Code: "INVALID_QUERY_FILTER_OPERATOR", Msg: err.Error()}
 		}
 		if ok {
 			out = append(out, rec)
@@ -335,7 +513,7 @@ func (o *fakeOrg) runQuery(q string, all bool) (*soqlQuery, []map[string]any, *f
 	return sq, out, nil
 }
 
-func (o *fakeOrg) query(w http.ResponseWriter, q string, all bool) {
+func (o *Org) query(w http.ResponseWriter, q string, all bool) {
 	sq, recs, ferr := o.runQuery(q, all)
 	if ferr != nil {
 		sfError(w, 400, ferr.Code, ferr.Msg)
@@ -353,7 +531,7 @@ func (o *fakeOrg) query(w http.ResponseWriter, q string, all bool) {
 	o.queryPage(w, sq.object, id, 0)
 }
 
-func (o *fakeOrg) queryMore(w http.ResponseWriter, loc string) {
+func (o *Org) queryMore(w http.ResponseWriter, loc string) {
 	id, off, ok := strings.Cut(loc, "-")
 	n, err := strconv.Atoi(off)
 	o.mu.Lock()
@@ -366,7 +544,7 @@ func (o *fakeOrg) queryMore(w http.ResponseWriter, loc string) {
 	o.queryPage(w, "", id, n)
 }
 
-func (o *fakeOrg) queryPage(w http.ResponseWriter, object, id string, off int) {
+func (o *Org) queryPage(w http.ResponseWriter, object, id string, off int) {
 	o.mu.Lock()
 	recs, fields, page := o.cursors[id], o.cursorFields[id], o.restPage
 	malformed := false
@@ -380,7 +558,7 @@ func (o *fakeOrg) queryPage(w http.ResponseWriter, object, id string, off int) {
 	end := min(off+page, len(recs))
 	out := make([]map[string]any, 0, end-off)
 	for _, rec := range recs[off:end] {
-		m := map[string]any{"attributes": map[string]string{"type": object, "url": fakeVersionPrefix + "/sobjects/" + object + "/" + rec["Id"].(string)}}
+		m := map[string]any{"attributes": map[string]string{"type": object, "url": VersionPrefix + "/sobjects/" + object + "/" + rec["Id"].(string)}}
 		for _, f := range fields {
 			m[f] = restValue(rec[f])
 		}
@@ -388,7 +566,7 @@ func (o *fakeOrg) queryPage(w http.ResponseWriter, object, id string, off int) {
 	}
 	res := map[string]any{"totalSize": len(recs), "done": end == len(recs), "records": out}
 	if end < len(recs) {
-		res["nextRecordsUrl"] = fmt.Sprintf("%s/query/%s-%d", fakeVersionPrefix, id, end)
+		res["nextRecordsUrl"] = fmt.Sprintf("%s/query/%s-%d", VersionPrefix, id, end)
 	}
 	if malformed {
 		w.Header().Set("Content-Type", "application/json")
@@ -398,7 +576,7 @@ func (o *fakeOrg) queryPage(w http.ResponseWriter, object, id string, off int) {
 	writeJSON(w, 200, res)
 }
 
-func objectOf(rec map[string]any, objs map[string]*fakeObject) string {
+func objectOf(rec map[string]any, objs map[string]*Object) string {
 	for name, obj := range objs {
 		for _, r := range obj.records {
 			if r["Id"] == rec["Id"] {
@@ -418,8 +596,8 @@ func restValue(v any) any {
 	return v
 }
 
-// csvValue renders a stored value as Bulk API 2.0 CSV does; null is empty.
-func csvValue(v any) string {
+// CSVValue renders a stored value as Bulk API 2.0 CSV does; null is empty.
+func CSVValue(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
@@ -436,11 +614,11 @@ func csvValue(v any) string {
 }
 
 // typed converts a JSON or CSV value to the stored form of its field.
-func typed(f *sobjectField, v any) (any, *fakeErr) {
+func typed(f *Field, v any) (any, *Err) {
 	if v == nil {
 		return nil, nil
 	}
-	bad := &fakeErr{Code: "INVALID_TYPE_ON_FIELD_IN_RECORD", Msg: fmt.Sprintf("%s: value not of required type: %v", f.Label, v), Fields: []string{f.Name}}
+	bad := &Err{Code: "INVALID_TYPE_ON_FIELD_IN_RECORD", Msg: fmt.Sprintf("%s: value not of required type: %v", f.Label, v), Fields: []string{f.Name}}
 	s, isStr := v.(string)
 	switch typeClass(f.Type) {
 	case classInt, classFloat:
@@ -490,7 +668,7 @@ func typed(f *sobjectField, v any) (any, *fakeErr) {
 }
 
 // apply performs one write on one record; the caller holds o.mu.
-func (o *fakeOrg) apply(op string, obj *fakeObject, extID string, in map[string]any) (id string, created bool, ferr *fakeErr) {
+func (o *Org) apply(op string, obj *Object, extID string, in map[string]any) (id string, created bool, ferr *Err) {
 	vals := map[string]any{}
 	for k, v := range in {
 		if k == "attributes" {
@@ -498,7 +676,7 @@ func (o *fakeOrg) apply(op string, obj *fakeObject, extID string, in map[string]
 		}
 		f := obj.desc.field(k)
 		if f == nil {
-			return "", false, &fakeErr{Code: "INVALID_FIELD", Msg: "No such column '" + k + "' on sobject of type " + obj.desc.Name, Fields: []string{k}}
+			return "", false, &Err{Code: "INVALID_FIELD", Msg: "No such column '" + k + "' on sobject of type " + obj.desc.Name, Fields: []string{k}}
 		}
 		if k == "Id" {
 			vals[k] = v
@@ -524,7 +702,7 @@ func (o *fakeOrg) apply(op string, obj *fakeObject, extID string, in map[string]
 	case "update", "delete":
 		m := find("Id", vals["Id"])
 		if len(m) == 0 {
-			return "", false, &fakeErr{Code: "INVALID_CROSS_REFERENCE_KEY", Msg: "invalid cross reference id"}
+			return "", false, &Err{Code: "INVALID_CROSS_REFERENCE_KEY", Msg: "invalid cross reference id"}
 		}
 		target = m[0]
 		if op == "delete" {
@@ -534,7 +712,7 @@ func (o *fakeOrg) apply(op string, obj *fakeObject, extID string, in map[string]
 	case "upsert":
 		m := find(extID, vals[extID])
 		if len(m) > 1 {
-			return "", false, &fakeErr{Code: "DUPLICATE_EXTERNAL_ID", Msg: fmt.Sprintf("%s: more than one record found for external id field", extID), Fields: []string{extID}}
+			return "", false, &Err{Code: "DUPLICATE_EXTERNAL_ID", Msg: fmt.Sprintf("%s: more than one record found for external id field", extID), Fields: []string{extID}}
 		}
 		if len(m) == 1 {
 			target = m[0]
@@ -564,7 +742,7 @@ func (o *fakeOrg) apply(op string, obj *fakeObject, extID string, in map[string]
 	return target["Id"].(string), false, nil
 }
 
-func resultOf(id string, created bool, e *fakeErr) map[string]any {
+func resultOf(id string, created bool, e *Err) map[string]any {
 	if e != nil {
 		fields := e.Fields
 		if fields == nil {
@@ -575,7 +753,7 @@ func resultOf(id string, created bool, e *fakeErr) map[string]any {
 	return map[string]any{"id": id, "success": true, "created": created, "errors": []any{}}
 }
 
-func (o *fakeOrg) collections(w http.ResponseWriter, r *http.Request, rest []string) {
+func (o *Org) collections(w http.ResponseWriter, r *http.Request, rest []string) {
 	if r.Method == http.MethodDelete {
 		ids := strings.Split(r.URL.Query().Get("ids"), ",")
 		if len(ids) > 200 {
@@ -586,7 +764,7 @@ func (o *fakeOrg) collections(w http.ResponseWriter, r *http.Request, rest []str
 		defer o.mu.Unlock()
 		var out []map[string]any
 		for _, id := range ids {
-			var e *fakeErr = &fakeErr{Code: "INVALID_CROSS_REFERENCE_KEY", Msg: "invalid cross reference id"}
+			var e *Err = &Err{Code: "INVALID_CROSS_REFERENCE_KEY", Msg: "invalid cross reference id"}
 			var got string
 			for _, obj := range o.objects {
 				for _, rec := range obj.records {
@@ -632,12 +810,12 @@ func (o *fakeOrg) collections(w http.ResponseWriter, r *http.Request, rest []str
 		typ, _ := rec["attributes"].(map[string]any)["type"].(string)
 		obj := o.objects[typ]
 		if obj == nil || (len(rest) == 2 && rest[0] != typ) {
-			out = append(out, resultOf("", false, &fakeErr{Code: "INVALID_TYPE", Msg: "sObject type is not supported"}))
+			out = append(out, resultOf("", false, &Err{Code: "INVALID_TYPE", Msg: "sObject type is not supported"}))
 			continue
 		}
 		if op == "insert" {
 			if _, ok := rec["Id"]; ok {
-				out = append(out, resultOf("", false, &fakeErr{Code: "INVALID_FIELD_FOR_INSERT_UPDATE", Msg: "cannot specify Id in an insert call", Fields: []string{"Id"}}))
+				out = append(out, resultOf("", false, &Err{Code: "INVALID_FIELD_FOR_INSERT_UPDATE", Msg: "cannot specify Id in an insert call", Fields: []string{"Id"}}))
 				continue
 			}
 		}
@@ -647,13 +825,13 @@ func (o *fakeOrg) collections(w http.ResponseWriter, r *http.Request, rest []str
 	writeJSON(w, 200, out)
 }
 
-func (o *fakeOrg) jobsAPI(w http.ResponseWriter, r *http.Request, kind string, rest []string) {
+func (o *Org) jobsAPI(w http.ResponseWriter, r *http.Request, kind string, rest []string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(rest) == 0 && r.Method == http.MethodPost {
 		var spec map[string]string
 		json.NewDecoder(r.Body).Decode(&spec)
-		j := &fakeJob{id: fmt.Sprintf("750%015d", o.next()), kind: kind, op: spec["operation"], object: spec["object"], extID: spec["externalIdFieldName"], query: spec["query"]}
+		j := &job{id: fmt.Sprintf("750%015d", o.next()), kind: kind, op: spec["operation"], object: spec["object"], extID: spec["externalIdFieldName"], query: spec["query"]}
 		if kind == "query" {
 			j.state = "UploadComplete"
 			if sq, err := parseSOQL(j.query); err == nil {
@@ -723,15 +901,15 @@ func (o *fakeOrg) jobsAPI(w http.ResponseWriter, r *http.Request, kind string, r
 	}
 }
 
-func (o *fakeOrg) jobInfo(j *fakeJob) map[string]any {
+func (o *Org) jobInfo(j *job) map[string]any {
 	return map[string]any{"id": j.id, "operation": j.op, "object": j.object, "state": j.state, "contentType": "CSV",
-		"apiVersion": 58.0, "lineEnding": "LF", "columnDelimiter": "COMMA", "concurrencyMode": "Parallel",
+		"APIVersion": 58.0, "lineEnding": "LF", "columnDelimiter": "COMMA", "concurrencyMode": "Parallel",
 		"numberRecordsProcessed": j.processed, "numberRecordsFailed": j.failed, "externalIdFieldName": j.extID,
-		"contentUrl": "services/data/" + apiVersion + "/jobs/ingest/" + j.id + "/batches"}
+		"contentUrl": "services/data/" + APIVersion + "/jobs/ingest/" + j.id + "/batches"}
 }
 
 // finish runs a job's work, as Salesforce does while it is InProgress.
-func (o *fakeOrg) finish(j *fakeJob) {
+func (o *Org) finish(j *job) {
 	if j.kind == "query" {
 		sq, recs, ferr := o.runQuery(j.query, j.op == "queryAll")
 		o.mu.Lock()
@@ -744,7 +922,7 @@ func (o *fakeOrg) finish(j *fakeJob) {
 		for _, rec := range recs {
 			row := make([]string, len(sq.fields))
 			for i, f := range sq.fields {
-				row[i] = csvValue(rec[f])
+				row[i] = CSVValue(rec[f])
 			}
 			j.rows = append(j.rows, row)
 		}
@@ -785,7 +963,7 @@ func (o *fakeOrg) finish(j *fakeJob) {
 
 // queryResults pages CSV results by locator (Sforce-Locator "null" on the
 // last set).
-func (o *fakeOrg) queryResults(w http.ResponseWriter, r *http.Request, j *fakeJob) {
+func (o *Org) queryResults(w http.ResponseWriter, r *http.Request, j *job) {
 	if j.state != "JobComplete" {
 		sfError(w, 400, "INVALIDJOBSTATE", "the job is not complete")
 		return
@@ -1097,7 +1275,7 @@ func likeRegexp(raw string) *regexp.Regexp {
 	return regexp.MustCompile(b.String())
 }
 
-func (c *cond) eval(rec map[string]any, desc *sobjectDescribe) (bool, error) {
+func (c *cond) eval(rec map[string]any, desc *Describe) (bool, error) {
 	if c == nil {
 		return true, nil
 	}
@@ -1173,7 +1351,7 @@ func (c *cond) eval(rec map[string]any, desc *sobjectDescribe) (bool, error) {
 
 // compareLit compares a stored value with a literal of the field's type;
 // a literal of the wrong type is an error, as in SOQL.
-func compareLit(f *sobjectField, v any, l lit) (int, error) {
+func compareLit(f *Field, v any, l lit) (int, error) {
 	wrong := fmt.Errorf("value of filter criterion for field '%s' must be of type %s and should not be enclosed in quotes", f.Name, f.Type)
 	switch typeClass(f.Type) {
 	case classString:
@@ -1223,4 +1401,108 @@ func cmpF(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+type class int
+
+const (
+	classOther class = iota
+	classString
+	classInt
+	classFloat
+	classBool
+	classDate
+	classDateTime
+)
+
+// typeClass groups field types (SOAP API Developer Guide, Field Types) by
+// how the org stores and compares their values.
+func typeClass(t string) class {
+	switch t {
+	case "id", "reference", "string", "textarea", "picklist", "multipicklist", "combobox",
+		"email", "phone", "url", "encryptedstring":
+		return classString
+	case "int", "long":
+		return classInt
+	case "double", "currency", "percent":
+		return classFloat
+	case "boolean":
+		return classBool
+	case "date":
+		return classDate
+	case "datetime":
+		return classDateTime
+	}
+	return classOther
+}
+
+// parseCSV reads RFC 4180 CSV as Bulk API 2.0 takes it (comma, LF or CRLF
+// line endings, quotes doubled inside quoted fields), keeping a CRLF inside
+// a quoted field as sent (encoding/csv would turn it into LF).
+func parseCSV(b []byte) ([][]string, error) {
+	var rows [][]string
+	var row []string
+	var field bytes.Buffer
+	i := 0
+	for i < len(b) {
+		field.Reset()
+		if b[i] == '"' {
+			i++
+			for {
+				if i >= len(b) {
+					return nil, fmt.Errorf("quoted field never ends")
+				}
+				if b[i] == '"' {
+					if i+1 < len(b) && b[i+1] == '"' {
+						field.WriteByte('"')
+						i += 2
+						continue
+					}
+					i++
+					break
+				}
+				field.WriteByte(b[i])
+				i++
+			}
+			if i < len(b) && b[i] != ',' && b[i] != '\n' && b[i] != '\r' {
+				return nil, fmt.Errorf("unexpected %q after a quoted field", b[i])
+			}
+		} else {
+			for i < len(b) && b[i] != ',' && b[i] != '\n' && !(b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n') {
+				if b[i] == '"' {
+					return nil, fmt.Errorf("bare quote in an unquoted field")
+				}
+				field.WriteByte(b[i])
+				i++
+			}
+		}
+		row = append(row, field.String())
+		switch {
+		case i >= len(b):
+			rows, row = append(rows, row), nil
+		case b[i] == ',':
+			i++
+			if i == len(b) {
+				rows, row = append(rows, append(row, "")), nil
+			}
+		default: // \n or \r\n
+			if b[i] == '\r' {
+				i++
+			}
+			i++
+			rows, row = append(rows, row), nil
+		}
+	}
+	return rows, nil
+}
+
+// writeCSV writes rows with LF line endings, as Bulk API 2.0 answers with
+// lineEnding LF.
+func writeCSV(rows [][]string) ([]byte, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	if err := w.WriteAll(rows); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
