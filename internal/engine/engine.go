@@ -405,7 +405,12 @@ func (x *execution) newTask() *pending {
 // recycle keeps t's memory for a later batch: the input copy always (it is
 // the engine's), the output only when the writer does not keep it.
 func (x *execution) recycle(t *pending) {
-	if !x.r.RecycleBatches {
+	// Drop the cells' references: a parser's strings are often substrings
+	// of one large read buffer, which a stale cell would keep alive.
+	clear(t.in.Cells)
+	if x.r.RecycleBatches {
+		clear(t.out.Cells)
+	} else {
 		t.out = nil
 	}
 	t.recErrs, t.err = t.recErrs[:0], nil

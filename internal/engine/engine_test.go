@@ -651,3 +651,89 @@ func BenchmarkExecuteBenchWorkload(b *testing.B) {
 	}
 	b.ReportMetric(float64(splitsN*batches*rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// One big split is transformed by several workers yet written in order,
+// although the source reuses its batch after emit returns.
+func TestOneSplitParallelTransformKeepsOrder(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	src := &fakeSource{splits: []fakeSplit{{name: "in/big.csv", batches: 300, rows: 7}}}
+	dst := &fakeDest{}
+	p := program(t,
+		task("Filter", "NOT_EQUAL_TO", []string{"amount"}, "", "DATA_TYPE", "integer", "VALUES", "3,4"),
+		task("Map", "NO_OP", []string{"id"}, "customer_id"))
+	for _, recycle := range []bool{false, true} {
+		dst.batches, dst.rows = nil, 0
+		res, err := Execute(context.Background(), &Run{Source: src, Dest: dst, Program: p, RecycleBatches: recycle})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids, want []string
+		for i, b := range dst.batches {
+			if b.final != (i == len(dst.batches)-1) || b.firstLine != int64(7*i+2) {
+				t.Fatalf("recycle %v: batch %d: final %v firstLine %d", recycle, i, b.final, b.firstLine)
+			}
+			ids = append(ids, b.ids...)
+		}
+		for id := 1; id <= 2100; id++ {
+			if id%100 != 3 && id%100 != 4 {
+				want = append(want, fmt.Sprint(id))
+			}
+		}
+		if diff := cmp.Diff(want, ids); diff != "" {
+			t.Errorf("recycle %v: ids (-want +got):\n%s", recycle, diff)
+		}
+		if res.RecordsRead != 2100 || res.BytesProcessed != 300*70 || len(dst.batches) != 300 {
+			t.Errorf("recycle %v: read %d bytes %d batches %d", recycle, res.RecordsRead, res.BytesProcessed, len(dst.batches))
+		}
+	}
+}
+
+// Batches are transformed in parallel, but a run reports the error that
+// comes first in the input, as a sequential run would: a record error in an
+// early batch wins over a later batch's record error and over a source
+// error further on.
+func TestFirstErrorInInputOrderWins(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	p := program(t,
+		task("Map", "NO_OP", []string{"id"}, "customer_id"),
+		task("Arithmetic", "DIVISION", []string{"id", "amount"}, "id,amount"), // amount 0 at ids 100, 200, ...
+		task("Map", "NO_OP", []string{"id,amount"}, "ratio"))
+	for i := range 30 {
+		// 10 rows a batch: id 100 is in batch 9 (line 101), id 200 in batch 19;
+		// the source fails at batch 25.
+		src := &fakeSource{splits: []fakeSplit{{name: "in/a.csv", batches: 40, rows: 10}},
+			failAt: map[string]int{"in/a.csv": 25}, failErr: errors.New("line 252: bad quote")}
+		_, err := Execute(context.Background(), &Run{Source: src, Dest: &fakeDest{}, Program: p})
+		var e *Error
+		if !errors.As(err, &e) || e.Line != 101 || e.Split != "in/a.csv" {
+			t.Fatalf("run %d: err = %v, want the division by zero at in/a.csv line 101", i, err)
+		}
+	}
+}
+
+// With FailOnFirstError false, record failures come back in input order.
+func TestRecordFailuresInInputOrder(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	// ts never fits an integer column: every row is a record failure.
+	typed, err := transform.Compile([]transform.Task{
+		task("Map", "NO_OP", []string{"id"}, "customer_id"),
+		task("Map", "NO_OP", []string{"ts"}, "when", "DESTINATION_DATA_TYPE", "integer"),
+	}, transform.Options{TypedDestination: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{splits: []fakeSplit{{name: "in/a.csv", batches: 50, rows: 4}}}
+	res, err := Execute(context.Background(), &Run{Source: src, Dest: &fakeDest{}, Program: typed,
+		Write: &connector.WriteRequest{ErrorHandling: &connector.ErrorHandling{FailOnFirstError: false}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failures) != 200 {
+		t.Fatalf("%d failures, want 200", len(res.Failures))
+	}
+	for i, f := range res.Failures {
+		if f.Line != int64(i+2) || f.Record["id"] != fmt.Sprint(i+1) {
+			t.Fatalf("failure %d: line %d id %s, want line %d id %d", i, f.Line, f.Record["id"], i+2, i+1)
+		}
+	}
+}
