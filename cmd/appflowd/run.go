@@ -80,7 +80,7 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	rate := float64(res.RecordsProcessed) / elapsed.Seconds()
 	fmt.Printf("flow %s execution %s: Successful\n", f.FlowName, id)
-	fmt.Printf("  records processed %d, dropped %d, rejected %d\n", res.RecordsProcessed, res.RecordsDropped, len(res.Failures))
+	fmt.Printf("  records read %d, written %d, dropped %d, rejected %d\n", res.RecordsRead, res.RecordsProcessed, res.RecordsDropped, len(res.Failures))
 	fmt.Printf("  bytes read %d, written %d\n", res.BytesProcessed, res.BytesWritten)
 	fmt.Printf("  %.1fs, %.0f records/s\n", elapsed.Seconds(), rate)
 	for _, o := range res.Objects {

@@ -20,6 +20,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/connector/customconn"
 	"github.com/appflowd/appflowd/internal/jobs"
+	"github.com/appflowd/appflowd/internal/metrics"
 	"github.com/appflowd/appflowd/internal/restjson"
 	"github.com/appflowd/appflowd/internal/runner"
 	"github.com/appflowd/appflowd/internal/secrets"
@@ -27,6 +28,7 @@ import (
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/pgstore"
 	"github.com/appflowd/appflowd/internal/store/sqlitestore"
+	"github.com/appflowd/appflowd/internal/wire"
 )
 
 // Event-triggered runs read only their objects.
@@ -60,6 +62,7 @@ type App struct {
 	Runner    *runner.Runner
 	Queue     *jobs.Queue // runs every flow run as a River job; plans schedules
 	Service   *service.Service
+	Metrics   *metrics.Metrics // served on GET /metrics of Handler
 	Handler   http.Handler
 }
 
@@ -151,7 +154,8 @@ func New(ctx context.Context, c Config) (*App, error) {
 		CustomConnector: service.CustomConnectorLookup(a.Store),
 		Secrets:         secretServer,
 	}
-	a.Runner = runner.New(runner.Deps{Store: a.Store, Registry: reg, Keyring: keyring, Connector: connDeps, Logger: c.Logger, Now: c.Now})
+	a.Metrics = metrics.New()
+	a.Runner = runner.New(runner.Deps{Store: a.Store, Registry: reg, Keyring: keyring, Connector: connDeps, Logger: c.Logger, Now: c.Now, Metrics: a.Metrics})
 	if a.StoreKind == "sqlite" {
 		// One process owns a SQLite store, so a run still InProgress was
 		// cut short by a crash; say so instead of leaving it running forever.
@@ -191,13 +195,14 @@ func New(ctx context.Context, c Config) (*App, error) {
 		Logger:           c.Logger,
 		Now:              c.Now,
 	})
-	a.Handler = secretServer.Wrap(restjson.NewHandler(a.Service, restjson.Options{
+	api := secretServer.Wrap(restjson.NewHandler(a.Service, restjson.Options{
 		Logger:           c.Logger,
 		Credentials:      creds,
 		DefaultAccountID: c.AccountID,
 		DefaultRegion:    c.Region,
 		Now:              c.Now,
 	}))
+	a.Handler = a.Metrics.Wrap(api, metrics.PathOperation(operationPaths()))
 	return a, nil
 }
 
@@ -214,4 +219,15 @@ func openKeyring(dataDir, key string) (*secrets.Keyring, error) {
 		return nil, fmt.Errorf("secret key: %w", err)
 	}
 	return k, nil
+}
+
+// operationPaths maps each fixed POST path to its operation, for metrics.
+func operationPaths() map[string]string {
+	m := map[string]string{}
+	for _, op := range wire.Operations {
+		if op.Bind == nil {
+			m[op.Path] = op.Name
+		}
+	}
+	return m
 }

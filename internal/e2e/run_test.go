@@ -93,7 +93,7 @@ func TestRunCommand(t *testing.T) {
 	}
 	wantLines := []string{
 		"flow cli-orders execution " + id + ": Successful",
-		"  records processed 2, dropped 1, rejected 0",
+		"  records read 3, written 2, dropped 1, rejected 0",
 		"  bytes read " + strconv.Itoa(len(in)) + ", written " + strconv.Itoa(len(want)),
 		"  wrote " + key,
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/engine"
 	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/metrics"
 	"github.com/appflowd/appflowd/internal/secrets"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -25,6 +26,7 @@ type Deps struct {
 	Connector connector.Deps
 	Logger    *slog.Logger
 	Now       func() time.Time
+	Metrics   *metrics.Metrics // nil: none
 }
 
 // Runner runs executions in this process and keeps their records. It
@@ -166,13 +168,23 @@ func (r *Runner) ExecuteSplits(ctx context.Context, account, flowName, id string
 
 func (r *Runner) execute(ctx context.Context, account, flowName, id string, only map[string]bool) {
 	rec := context.WithoutCancel(ctx)
-	res, runErr := r.run(ctx, account, flowName, id, only)
-	if err := r.finish(rec, account, flowName, id, res, runErr, ctx.Err() != nil); err != nil {
+	start := time.Now()
+	var m metrics.Run
+	res, runErr := r.run(ctx, account, flowName, id, only, &m)
+	status, err := r.finish(rec, account, flowName, id, res, runErr, ctx.Err() != nil)
+	if err != nil {
 		r.d.Logger.Error("write execution record", "flow", flowName, "execution", id, "err", err)
 	}
+	m.Status, m.Duration = string(status), time.Since(start)
+	if res != nil {
+		m.Records, m.BytesRead, m.BytesWritten = res.RecordsRead, res.BytesProcessed, res.BytesWritten
+	}
+	r.d.Metrics.RunFinished(m)
+	r.d.Logger.Info("flow run finished", "flow", flowName, "execution", id, "status", status,
+		"records", m.Records, "seconds", m.Duration.Seconds())
 }
 
-func (r *Runner) run(ctx context.Context, account, flowName, id string, only map[string]bool) (*engine.Result, error) {
+func (r *Runner) run(ctx context.Context, account, flowName, id string, only map[string]bool, m *metrics.Run) (*engine.Result, error) {
 	fl, err := r.d.Store.FlowGet(ctx, account, flowName)
 	if err != nil {
 		return nil, fmt.Errorf("read flow %s: %w", flowName, err)
@@ -180,6 +192,12 @@ func (r *Runner) run(ctx context.Context, account, flowName, id string, only map
 	var f Flow
 	if err := json.Unmarshal(fl.Doc, &f); err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", flowName)
+	}
+	if f.SourceFlowConfig != nil {
+		m.Source = string(f.SourceFlowConfig.ConnectorType)
+	}
+	if len(f.DestinationFlowConfigList) > 0 {
+		m.Destination = string(f.DestinationFlowConfigList[0].ConnectorType)
 	}
 	deps := r.d.Connector
 	deps.AccountID = account // the flow's account, not the process default: custom connectors are per account
@@ -285,14 +303,14 @@ func (r *Runner) saveCredentials(ctx context.Context, account, name string, cred
 }
 
 // finish writes the final execution record.
-func (r *Runner) finish(ctx context.Context, account, flowName, id string, res *engine.Result, runErr error, canceled bool) error {
+func (r *Runner) finish(ctx context.Context, account, flowName, id string, res *engine.Result, runErr error, canceled bool) (wire.ExecutionStatus, error) {
 	e, err := r.d.Store.ExecutionGet(ctx, account, flowName, id)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var rec wire.ExecutionRecord
 	if err := json.Unmarshal(e.Doc, &rec); err != nil {
-		return fault.Wrap(fault.Internal, err, "execution %s record", id)
+		return "", fault.Wrap(fault.Internal, err, "execution %s record", id)
 	}
 	now := r.d.Now().UTC()
 	rec.LastUpdatedAt = &wire.Timestamp{Time: now}
@@ -322,10 +340,10 @@ func (r *Runner) finish(ctx context.Context, account, flowName, id string, res *
 	rec.ExecutionResult = result
 	doc, err := json.Marshal(&rec)
 	if err != nil {
-		return err
+		return "", err
 	}
 	e.Status, e.Doc, e.UpdatedAt = string(rec.ExecutionStatus), doc, now
-	return r.d.Store.ExecutionUpdate(ctx, e)
+	return rec.ExecutionStatus, r.d.Store.ExecutionUpdate(ctx, e)
 }
 
 func failureCount(res *engine.Result) int64 {
@@ -355,7 +373,7 @@ func (r *Runner) FailOrphans(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, e := range execs {
-		err := r.finish(ctx, e.AccountID, e.FlowName, e.ExecutionID, nil,
+		_, err := r.finish(ctx, e.AccountID, e.FlowName, e.ExecutionID, nil,
 			errors.New("appflowd stopped during this run (process restart); start the flow again"), false)
 		if err != nil {
 			return 0, err
