@@ -171,7 +171,7 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg 
 	if cfg.Store == nil || cfg.Executor == nil {
 		return nil, errors.New("jobs: Config needs a Store and an Executor")
 	}
-	m, err := rivermigrate.New(driver, &rivermigrate.Config{Schema: cfg.Schema, Logger: cfg.Logger})
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Schema: cfg.Schema, Logger: quiet(cfg.Logger)})
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
@@ -196,7 +196,7 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg 
 	}
 	client, err := river.NewClient(driver, &river.Config{
 		ID:     cfg.ClientID,
-		Logger: cfg.Logger,
+		Logger: quiet(cfg.Logger),
 		Schema: cfg.Schema,
 		Queues: map[string]river.QueueConfig{
 			queueRuns: {MaxWorkers: cfg.Workers},
@@ -382,4 +382,30 @@ func (q *Queue) FlowDeactivated(ctx context.Context, accountID, flowName string)
 // FlowActivated implements service.FlowActivator: see Scheduler.FlowActivated.
 func (q *Queue) FlowActivated(ctx context.Context, accountID, flowName string, at time.Time) error {
 	return q.sched.FlowActivated(ctx, accountID, flowName, at)
+}
+
+// quiet passes River's own logging on at Warn and above only: its periodic
+// info lines ("producer job counts") would drown appflowd's log.
+func quiet(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return nil
+	}
+	return slog.New(minLevel{l.Handler(), slog.LevelWarn})
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
 }
