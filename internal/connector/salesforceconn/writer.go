@@ -167,13 +167,20 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 }
 
 // cell renders a value as Salesforce takes it: dates and datetimes in the
-// field's own format, numbers and booleans as such.
+// field's own format, numbers and booleans as such. An empty string is
+// null: Salesforce keeps no empty strings, "" is no value of a number,
+// date or boolean field, and so REST (which would clear the field) and
+// Bulk API 2.0 (where an empty cell leaves it unchanged) write the same.
 func (w *writer) cell(field string, v record.Value) (cell, bool) {
 	switch v.K {
 	case record.Missing:
 		return cell{}, false
 	case record.Null:
 		return cell{K: '0'}, true
+	case record.String:
+		if v.S == "" {
+			return cell{K: '0'}, true
+		}
 	case record.Int, record.Float, record.Decimal:
 		return cell{K: 'n', S: v.Text()}, true
 	case record.Bool:

@@ -656,6 +656,9 @@ func typed(f *Field, v any) (any, *Err) {
 		}
 		return t.UTC(), nil
 	}
+	if isStr && s == "" {
+		return nil, nil // Salesforce keeps no empty strings
+	}
 	switch x := v.(type) {
 	case json.Number:
 		return x.String(), nil
