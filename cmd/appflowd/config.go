@@ -18,9 +18,11 @@ type config struct {
 	S3Endpoint string
 	// LambdaEndpoint overrides AWS Lambda for custom connectors.
 	LambdaEndpoint string
-	Credentials    string
-	Insecure       bool
-	LogLevel       string
+	// SecretsEndpoint overrides AWS Secrets Manager (clientCredentialsArn).
+	SecretsEndpoint string
+	Credentials     string
+	Insecure        bool
+	LogLevel        string
 }
 
 func env(name, def string) string {
@@ -46,6 +48,7 @@ func (c *config) registerCommon(fs *flag.FlagSet) {
 	fs.StringVar(&c.Region, "region", env("APPFLOWD_REGION", "us-east-1"), "region in ARNs [APPFLOWD_REGION]")
 	fs.StringVar(&c.AccountID, "account-id", env("APPFLOWD_ACCOUNT_ID", "000000000000"), "account id in ARNs when SigV4 is off [APPFLOWD_ACCOUNT_ID]")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("APPFLOWD_S3_ENDPOINT", ""), "S3 API URL (path-style); empty = local buckets in the data dir [APPFLOWD_S3_ENDPOINT]")
+	fs.StringVar(&c.SecretsEndpoint, "secrets-endpoint", env("APPFLOWD_SECRETS_ENDPOINT", ""), "Secrets Manager API URL for secrets profiles name by ARN (Salesforce clientCredentialsArn); empty = AWS [APPFLOWD_SECRETS_ENDPOINT]")
 }
 
 func (c *config) check() error {

@@ -34,7 +34,8 @@ func serveCmd(ctx context.Context, args []string) error {
 	logger := newLogger(c.LogLevel)
 	a, err := app.New(ctx, app.Config{
 		DataDir: c.DataDir, Region: c.Region, AccountID: c.AccountID, Database: c.Database,
-		S3Endpoint: c.S3Endpoint, LambdaEndpoint: c.LambdaEndpoint, Credentials: c.Credentials, SecretKey: os.Getenv("APPFLOWD_SECRET_KEY"),
+		S3Endpoint: c.S3Endpoint, LambdaEndpoint: c.LambdaEndpoint, SecretsEndpoint: c.SecretsEndpoint,
+		Credentials: c.Credentials, SecretKey: os.Getenv("APPFLOWD_SECRET_KEY"),
 		Logger: logger,
 	})
 	if err != nil {

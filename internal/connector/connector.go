@@ -39,6 +39,14 @@ type Deps struct {
 	// Secrets lends credentials to connector code outside the process (a
 	// custom connector Lambda) as Secrets Manager secrets; nil: none.
 	Secrets SecretLender
+
+	// SecretsEndpoint overrides AWS Secrets Manager for secrets a profile
+	// names by ARN (Salesforce clientCredentialsArn): "" = AWS.
+	SecretsEndpoint string
+	// Env reads the process's settings that drivers document as
+	// environment variables (APPFLOWD_SALESFORCE_CLIENT_ID, ...), at open
+	// time so tests can set them; nil: none set.
+	Env func(string) string
 }
 
 // CustomConnector is what a driver needs of a registered custom connector.

@@ -28,7 +28,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,11 +56,13 @@ const (
 
 // Options configure the driver beyond what a profile says.
 type Options struct {
-	// ClientID and ClientSecret are appflowd's default connected app
-	// (APPFLOWD_SALESFORCE_CLIENT_ID / APPFLOWD_SALESFORCE_CLIENT_SECRET).
+	// ClientID and ClientSecret are appflowd's default connected app; empty:
+	// APPFLOWD_SALESFORCE_CLIENT_ID / APPFLOWD_SALESFORCE_CLIENT_SECRET read
+	// through connector.Deps.Env when a profile is opened.
 	ClientID, ClientSecret string
 	// ClientCredentials reads a profile's clientCredentialsArn secret
-	// ({"clientId": ..., "clientSecret": ...}); nil: such profiles fail.
+	// ({"clientId": ..., "clientSecret": ...}); nil: AWS Secrets Manager at
+	// connector.Deps.SecretsEndpoint.
 	ClientCredentials func(ctx context.Context, arn string) (id, secret string, err error)
 	// Retry is the backoff for throttled and unavailable responses.
 	Retry retry.Policy
@@ -78,7 +79,9 @@ func EnvOptions(getenv func(string) string) Options {
 	return Options{ClientID: getenv("APPFLOWD_SALESFORCE_CLIENT_ID"), ClientSecret: getenv("APPFLOWD_SALESFORCE_CLIENT_SECRET")}
 }
 
-func init() { connector.Register(Spec(EnvOptions(os.Getenv))) }
+// The environment is read when a profile is opened (connector.Deps.Env),
+// not here: the process, and a test, may set it after init.
+func init() { connector.Register(Spec(Options{})) }
 
 // Spec registers the driver; the catalog entry supplies the rest of the
 // capabilities.
@@ -123,6 +126,13 @@ var (
 )
 
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
+	if opts.ClientID == "" && deps.Env != nil {
+		env := EnvOptions(deps.Env)
+		opts.ClientID, opts.ClientSecret = env.ClientID, env.ClientSecret
+	}
+	if opts.ClientCredentials == nil {
+		opts.ClientCredentials = secretsManagerReader(deps)
+	}
 	var props profileProps
 	var creds profileCreds
 	if len(p.Properties) > 0 {
