@@ -6,6 +6,7 @@ import (
 	"flag"
 	"log"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/appflowd/appflowd/examples/customconnector/exampleconn"
@@ -17,6 +18,9 @@ func main() {
 	flag.Parse()
 	s := exampleconn.New()
 	s.SecretsEndpoint = *secrets
+	// With appflowd --credentials, GetSecretValue must be signed with a
+	// listed key, as a Lambda's execution role signs it.
+	s.AccessKeyID, s.SecretAccessKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
 	s.HTTP = &http.Client{Timeout: 5 * time.Second}
 	log.Printf("example connector on http://%s/2015-03-31/functions/function/invocations (user %q, password %q)", *addr, s.Username, s.Password)
 	srv := &http.Server{Addr: *addr, Handler: s, ReadHeaderTimeout: 10 * time.Second}

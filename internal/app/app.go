@@ -43,10 +43,7 @@ type Config struct {
 	S3Endpoint string // "" = local buckets in DataDir/s3
 	// LambdaEndpoint overrides AWS Lambda for custom connectors ("" = AWS).
 	LambdaEndpoint string
-	// SecretsEndpoint overrides AWS Secrets Manager for secrets profiles
-	// name by ARN, such as Salesforce's clientCredentialsArn ("" = AWS).
-	SecretsEndpoint string
-	Credentials     string // a credentials file; "" = SigV4 off
+	Credentials    string // a credentials file; "" = SigV4 off
 	// SecretKey, when set, is the base64 key sealing stored credentials;
 	// else DataDir/secret.key (created on first start).
 	SecretKey string
@@ -143,6 +140,7 @@ func New(ctx context.Context, c Config) (*App, error) {
 	}
 	reg := registry()
 	secretServer := customconn.NewSecretServer(c.Region, c.Now)
+	secretServer.Credentials = creds // signed callers only; without, loopback only
 	connDeps := connector.Deps{
 		DataDir:    c.DataDir,
 		S3Endpoint: c.S3Endpoint,
@@ -156,9 +154,6 @@ func New(ctx context.Context, c Config) (*App, error) {
 		LambdaEndpoint:  c.LambdaEndpoint,
 		CustomConnector: service.CustomConnectorLookup(a.Store),
 		Secrets:         secretServer,
-		SecretsEndpoint: c.SecretsEndpoint,
-		// Drivers' documented settings (APPFLOWD_SALESFORCE_CLIENT_ID, ...).
-		Env: os.Getenv,
 	}
 	a.Metrics = metrics.New()
 	a.Runner = runner.New(runner.Deps{Store: a.Store, Registry: reg, Keyring: keyring, Connector: connDeps, Logger: c.Logger, Now: c.Now, Metrics: a.Metrics})

@@ -8,7 +8,7 @@
 package exampleconn
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +18,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // Field is one field of an entity.
@@ -49,6 +54,9 @@ type Server struct {
 	// SecretsEndpoint is where GetSecretValue goes; "" skips reading the
 	// secret (credentials are then accepted as they are).
 	SecretsEndpoint string
+	// AccessKeyID and SecretAccessKey sign GetSecretValue calls (SigV4), as
+	// a Lambda's execution role would; "": unsigned.
+	AccessKeyID, SecretAccessKey string
 	// Username and Password are the credentials ValidateCredentials accepts.
 	Username, Password string
 	HTTP               *http.Client
@@ -234,36 +242,30 @@ func (s *Server) validateCredentials(body []byte) (any, error) {
 	return map[string]any{"isSuccess": true}, nil
 }
 
-// getSecret reads a secret with secretsmanager:GetSecretValue.
+// getSecret reads a secret with secretsmanager:GetSecretValue, signed with
+// AccessKeyID/SecretAccessKey when set (appflowd --credentials), unsigned
+// otherwise (appflowd then answers loopback callers only).
 func (s *Server) getSecret(arn string) (map[string]string, error) {
-	hc := s.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
+	var creds aws.CredentialsProvider = aws.AnonymousCredentials{}
+	if s.AccessKeyID != "" {
+		creds = credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, "")
 	}
-	b, _ := json.Marshal(map[string]string{"SecretId": arn})
-	req, err := http.NewRequest(http.MethodPost, s.SecretsEndpoint, bytes.NewReader(b))
+	region := "us-east-1"
+	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 && parts[3] != "" {
+		region = parts[3] // arn:aws:secretsmanager:<region>:<account>:secret:<name>
+	}
+	opts := secretsmanager.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(s.SecretsEndpoint)}
+	if s.HTTP != nil {
+		opts.HTTPClient = s.HTTP
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := secretsmanager.New(opts).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "secretsmanager.GetSecretValue")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("get secret: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		SecretString string `json:"SecretString"`
-		Message      string `json:"message"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("get secret: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("get secret %s: %s", arn, out.Message)
+		return nil, fmt.Errorf("get secret %s: %w", arn, err)
 	}
 	var m map[string]string
-	if err := json.Unmarshal([]byte(out.SecretString), &m); err != nil {
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &m); err != nil {
 		return nil, fmt.Errorf("secret %s is not a JSON object: %w", arn, err)
 	}
 	return m, nil

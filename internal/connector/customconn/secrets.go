@@ -3,31 +3,44 @@ package customconn
 import (
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/restjson"
 )
 
 // SecretServer serves secretsmanager:GetSecretValue (JSON 1.1, POST with
 // X-Amz-Target: secretsmanager.GetSecretValue) for credentials lent to
 // connector Lambdas. AppFlow hands a connector a secretArn rather than the
 // credentials; a connector reads the secret itself. A secret exists only
-// while a driver holding it is open, under an ARN with a random name, so
-// only code that was handed the ARN can read it.
+// while a driver holding it is open, under an ARN with a random name.
+//
+// Who may read: with Credentials set (appflowd --credentials), a caller
+// must sign its request with SigV4 (service "secretsmanager") using one of
+// those keys, and reads only the secrets of that key's account; without,
+// only loopback callers (a connector on the same host) are answered.
 type SecretServer struct {
 	region string
 	now    func() time.Time
+
+	// Credentials, when set before serving, are the access keys a caller
+	// must sign with; nil: loopback callers only.
+	Credentials *restjson.Credentials
 
 	mu      sync.Mutex
 	secrets map[string]lentSecret // by ARN
 }
 
 type lentSecret struct {
-	name  string
-	value []byte
-	at    time.Time
+	account string
+	name    string
+	value   []byte
+	at      time.Time
 }
 
 // NewSecretServer returns an empty SecretServer naming secrets in region.
@@ -43,7 +56,7 @@ func (s *SecretServer) Lend(accountID, name string, value []byte) (string, func(
 	secretName := fmt.Sprintf("appflow!%s-%s-%s", accountID, name, randomToken(20))
 	arn := fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", s.region, accountID, secretName, randomToken(6))
 	s.mu.Lock()
-	s.secrets[arn] = lentSecret{name: secretName, value: append([]byte(nil), value...), at: s.now()}
+	s.secrets[arn] = lentSecret{account: accountID, name: secretName, value: append([]byte(nil), value...), at: s.now()}
 	s.mu.Unlock()
 	var once sync.Once
 	return arn, func() {
@@ -84,7 +97,15 @@ func (s *SecretServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		SecretID string `json:"SecretId"`
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err != nil || json.Unmarshal(body, &in) != nil || in.SecretID == "" {
+	if err != nil {
+		secretsError(w, http.StatusBadRequest, "InvalidParameterException", "The request body could not be read.")
+		return
+	}
+	account, ok := s.authorize(w, r, body)
+	if !ok {
+		return
+	}
+	if json.Unmarshal(body, &in) != nil || in.SecretID == "" {
 		secretsError(w, http.StatusBadRequest, "InvalidParameterException", "SecretId is required.")
 		return
 	}
@@ -93,6 +114,12 @@ func (s *SecretServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if !ok {
 		secretsError(w, http.StatusBadRequest, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+		return
+	}
+	if account != "" && sec.account != account {
+		// Another account's secret: as AWS answers without a resource policy.
+		secretsError(w, http.StatusBadRequest, "AccessDeniedException", fmt.Sprintf(
+			"User: arn:aws:iam::%s:root is not authorized to perform: secretsmanager:GetSecretValue on resource: %s", account, in.SecretID))
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
@@ -104,6 +131,42 @@ func (s *SecretServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"VersionStages": []string{"AWSCURRENT"},
 		"CreatedDate":   float64(sec.at.UnixMilli()) / 1000,
 	})
+}
+
+// authorize decides whether the caller may read secrets: with Credentials,
+// a valid SigV4 signature for secretsmanager from a listed key (account is
+// the key's account); without, a loopback peer (account "" = any). On
+// refusal it has answered.
+func (s *SecretServer) authorize(w http.ResponseWriter, r *http.Request, body []byte) (account string, ok bool) {
+	if s.Credentials != nil {
+		caller, err := restjson.VerifySigV4(r, body, s.Credentials, "secretsmanager", s.now())
+		if err != nil {
+			var ae *restjson.AuthError
+			if errors.As(err, &ae) {
+				secretsError(w, ae.Status, ae.Code, ae.Message)
+			} else {
+				secretsError(w, http.StatusForbidden, "AccessDeniedException", err.Error())
+			}
+			return "", false
+		}
+		return caller.AccountID, true
+	}
+	if !loopback(r.RemoteAddr) {
+		secretsError(w, http.StatusBadRequest, "AccessDeniedException",
+			"appflowd serves lent secrets only to loopback callers when it runs without --credentials")
+		return "", false
+	}
+	return "", true
+}
+
+// loopback says whether a RemoteAddr is a loopback address.
+func loopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func secretsError(w http.ResponseWriter, status int, typ, msg string) {
