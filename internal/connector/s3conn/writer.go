@@ -3,6 +3,7 @@ package s3conn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/parquet-go/parquet-go"
 	"gocloud.dev/blob"
@@ -221,6 +223,7 @@ type outFile struct {
 	w      io.WriteCloser
 	cw     *countWriter
 	pw     *parquet.Writer
+	rgRows int64 // rows in pw's current row group
 	rows   int64
 	bytes  int64
 	closed bool
@@ -450,14 +453,18 @@ func (w *writer) writeRows(ctx context.Context, b *record.Batch) error {
 			n = len(g.rows)
 		}
 		if w.cfg.format == "PARQUET" {
-			rows := w.parquetRows(p, b, g.rows, n)
-			if len(rows.rows) == 0 {
-				putPQ(rows)
-				continue
-			}
-			if err := w.send(ctx, job{slot: s, prows: rows, rows: len(rows.rows)}); err != nil {
-				putPQ(rows)
-				return err
+			parts := w.parquetParts(p, b, g.rows, n)
+			for i, rows := range parts {
+				if rows.n == 0 {
+					putPQ(rows)
+					continue
+				}
+				if err := w.send(ctx, job{slot: s, prows: rows, rows: rows.n}); err != nil {
+					for _, r := range parts[i:] {
+						putPQ(r)
+					}
+					return err
+				}
 			}
 			continue
 		}
@@ -512,40 +519,80 @@ func (w *writer) encodeText(p *plan, b *record.Batch, rows []int32, n int) []chu
 	return out
 }
 
-// pqRows is one job's Parquet rows; the buffers go back to pqPool once the
-// background goroutine has written them.
+// pqRows is one job's Parquet values, column-major: cols[j] holds column
+// j's value of each of the n rows, so the background goroutine can write
+// the columns in parallel. The buffers go back to pqPool once written.
 type pqRows struct {
 	vals []parquet.Value
-	rows []parquet.Row
+	cols [][]parquet.Value
+	n    int
 }
 
 var pqPool = sync.Pool{New: func() any { return new(pqRows) }}
 
 func putPQ(r *pqRows) {
 	clear(r.vals) // drop the references into batch strings
-	r.rows = r.rows[:0]
+	r.n = 0
 	pqPool.Put(r)
 }
 
-func (w *writer) parquetRows(p *plan, b *record.Batch, rows []int32, n int) *pqRows {
-	width := len(p.fields)
+// parquetParts converts n rows to Parquet values, in parallel parts for
+// big batches (conversion is a quarter of a Parquet run's CPU); the parts
+// are sent in order, and failures are recorded in row order.
+func (w *writer) parquetParts(p *plan, b *record.Batch, rows []int32, n int) []*pqRows {
+	parts := 1
+	if w.procs > 1 && n >= 2*parallelMinRows {
+		parts = min(w.procs, n/parallelMinRows)
+	}
+	out := make([]*pqRows, parts)
+	fails := make([][]connector.RecordFailure, parts)
+	do := func(i int) {
+		out[i], fails[i] = parquetRows(p, w.pschema.kinds, b, rows, n*i/parts, n*(i+1)/parts)
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < parts; i++ {
+		wg.Go(func() { do(i) })
+	}
+	do(0)
+	wg.Wait()
+	for _, fs := range fails {
+		for _, f := range fs {
+			if len(w.failures) >= maxStoredRecords {
+				f.Record = nil
+			}
+			w.failures = append(w.failures, f)
+		}
+	}
+	return out
+}
+
+// parquetRows converts rows [lo, hi) and returns the rows that do not
+// convert as failures.
+func parquetRows(p *plan, kinds []colKind, b *record.Batch, rows []int32, lo, hi int) (*pqRows, []connector.RecordFailure) {
+	width, n := len(p.fields), hi-lo
 	buf := pqPool.Get().(*pqRows)
 	if cap(buf.vals) < n*width {
 		buf.vals = make([]parquet.Value, n*width)
 	}
 	vals := buf.vals[:n*width]
-	if cap(buf.rows) < n {
-		buf.rows = make([]parquet.Row, 0, n)
+	buf.vals = vals
+	buf.cols = buf.cols[:0]
+	for j := range width {
+		buf.cols = append(buf.cols, vals[j*n:j*n:(j+1)*n])
 	}
-	out := buf.rows[:0]
-	kinds := w.pschema.kinds
-	for i := range n {
+	var fails []connector.RecordFailure
+	var scratch [16]parquet.Value
+	pr := scratch[:0]
+	if width > len(scratch) {
+		pr = make([]parquet.Value, 0, width)
+	}
+	pr = pr[:width]
+	for i := lo; i < hi; i++ {
 		r := i
 		if rows != nil {
 			r = int(rows[i])
 		}
 		row := b.Row(r)
-		pr := vals[len(out)*width : (len(out)+1)*width : (len(out)+1)*width]
 		ok := true
 		for j, c := range p.cols {
 			var v record.Value
@@ -554,32 +601,32 @@ func (w *writer) parquetRows(p *plan, b *record.Batch, rows []int32, n int) *pqR
 			}
 			pv, bad := convert(v, kinds[j], j)
 			if bad != "" {
-				w.recordFailure(p, b, r, fmt.Sprintf("field %q: %q is %s", p.fields[j], v.Text(), bad))
+				fails = append(fails, recordFailure(p, b, r, fmt.Sprintf("field %q: %q is %s", p.fields[j], v.Text(), bad)))
 				ok = false
 				break
 			}
 			pr[j] = pv
 		}
 		if ok {
-			out = append(out, pr)
+			for j := range pr {
+				buf.cols[j] = append(buf.cols[j], pr[j])
+			}
+			buf.n++
 		}
 	}
-	buf.vals, buf.rows = vals, out
-	return buf
+	return buf, fails
 }
 
-func (w *writer) recordFailure(p *plan, b *record.Batch, r int, reason string) {
+func recordFailure(p *plan, b *record.Batch, r int, reason string) connector.RecordFailure {
 	f := connector.RecordFailure{Split: b.Split, Line: b.FirstLine + int64(r), Reason: reason}
-	if len(w.failures) < maxStoredRecords {
-		f.Record = make(map[string]string, len(p.fields))
-		row := b.Row(r)
-		for j, c := range p.cols {
-			if c >= 0 && !row[c].IsAbsent() {
-				f.Record[p.fields[j]] = row[c].Text()
-			}
+	f.Record = make(map[string]string, len(p.fields))
+	row := b.Row(r)
+	for j, c := range p.cols {
+		if c >= 0 && !row[c].IsAbsent() {
+			f.Record[p.fields[j]] = row[c].Text()
 		}
 	}
-	w.failures = append(w.failures, f)
+	return f
 }
 
 // run is the background goroutine: it owns the files.
@@ -600,7 +647,7 @@ func (w *writer) run() {
 		case j.close:
 			err = w.closeFile(j.slot)
 		case j.prows != nil:
-			err = w.writeParquet(j.slot, j.prows.rows)
+			err = w.writeParquet(j.slot, j.prows)
 			putPQ(j.prows)
 		default:
 			err = w.writeText(j.slot, *j.data, j.ends, j.rows)
@@ -705,31 +752,79 @@ func (w *writer) writeText(s *slot, data []byte, ends []int32, rows int) error {
 	return nil
 }
 
-func (w *writer) writeParquet(s *slot, rows []parquet.Row) error {
+func (w *writer) writeParquet(s *slot, rows *pqRows) error {
 	f, err := w.openFile(s)
 	if err != nil {
 		return err
 	}
-	if _, err := f.pw.WriteRows(rows); err != nil {
-		return classify(err, "s3 destination: write %s", f.key)
+	// Row groups hold rowGroupRows rows: the columns are written directly,
+	// so the cut is made here (WriteRows would make it).
+	for lo := 0; lo < rows.n; {
+		hi := min(rows.n, lo+int(rowGroupRows-f.rgRows))
+		if err := w.writeColumns(f.pw.ColumnWriters(), rows, lo, hi); err != nil {
+			return classify(err, "s3 destination: write %s", f.key)
+		}
+		f.rgRows += int64(hi - lo)
+		lo = hi
+		if f.rgRows >= rowGroupRows {
+			if err := w.flushParquet(f); err != nil {
+				return err
+			}
+		}
 	}
-	f.rows += int64(len(rows))
+	f.rows += int64(rows.n)
 	// Bound the row groups held in memory across the open files.
 	limit := max(int64(rowGroupBudget/max(w.openPq, 1)), mib)
 	if f.pw.Size()-f.cw.n >= limit {
-		if err := f.pw.Flush(); err != nil {
-			return classify(err, "s3 destination: write %s", f.key)
+		if err := w.flushParquet(f); err != nil {
+			return err
 		}
 	}
 	if t := w.cfg.target; t > 0 && f.pw.Size() >= t {
-		if err := f.pw.Flush(); err != nil {
-			return classify(err, "s3 destination: write %s", f.key)
+		if err := w.flushParquet(f); err != nil {
+			return err
 		}
 		if f.pw.Size() >= t {
 			return w.closeFile(s)
 		}
 	}
 	return nil
+}
+
+func (w *writer) flushParquet(f *outFile) error {
+	f.rgRows = 0
+	if err := f.pw.Flush(); err != nil {
+		return classify(err, "s3 destination: write %s", f.key)
+	}
+	return nil
+}
+
+// writeColumns writes rows [lo, hi) column by column, the columns spread
+// over the CPUs: a column's writer (buffering, encoding, Snappy) is
+// independent of the others', and this is most of a Parquet run's CPU.
+func (w *writer) writeColumns(cws []*parquet.ColumnWriter, r *pqRows, lo, hi int) error {
+	errs := make([]error, len(cws))
+	var next atomic.Int32
+	work := func() {
+		for {
+			j := int(next.Add(1) - 1)
+			if j >= len(cws) {
+				return
+			}
+			_, errs[j] = cws[j].WriteRowValues(r.cols[j][lo:hi])
+		}
+	}
+	if workers := min(w.procs, len(cws)); workers > 1 && hi-lo >= parallelMinRows {
+		var wg sync.WaitGroup
+		for range workers - 1 {
+			wg.Go(work)
+		}
+		work()
+		wg.Wait()
+	} else {
+		work()
+	}
+	return errors.Join(errs...)
 }
 
 // finish stops the background goroutine; the caller holds mu.

@@ -334,3 +334,67 @@ func TestOutputKeysS3API(t *testing.T) {
 		t.Errorf("bucket holds %v, result %v; want %v", keys, res.Objects, want)
 	}
 }
+
+// Parquet columns are written in parallel and the writer cuts row groups
+// itself: a file past rowGroupRows rows has full row groups, every row in
+// order, nulls where they were, and a row that fails to convert in the
+// middle of a batch is left out of every column.
+func TestParquetRowGroupsAndParallelColumns(t *testing.T) {
+	e := localEnv(t)
+	bucket := e.makeBucket(t)
+	fields := []connector.FieldSpec{{Name: "id", Type: "integer"}, {Name: "name", Type: "string"}, {Name: "x", Type: "double"}}
+	const total = rowGroupRows + 5000
+	const bad = 70_001 // this id's x does not convert
+	var batches []*record.Batch
+	for lo := 1; lo <= total; lo += 3000 {
+		b := &record.Batch{Fields: []string{"id", "name", "x"}, Split: "s", FirstLine: int64(lo + 1)}
+		for id := lo; id < lo+3000 && id <= total; id++ {
+			x := record.Str(fmt.Sprintf("%d.5", id))
+			if id == bad {
+				x = record.Str("not a number")
+			}
+			name := record.Str(fmt.Sprintf("n%d", id))
+			if id%7 == 0 {
+				name = record.NullVal()
+			}
+			b.AppendRow([]record.Value{record.IntVal(int64(id)), name, x})
+		}
+		batches = append(batches, b)
+	}
+	batches[len(batches)-1].Final = true
+	req := writeRequest(bucket, "rg", map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true,
+		"aggregationConfig": map[string]any{"aggregationType": "SingleFile"}}, fields)
+	res := writeAll(t, e.drv, req, batches...)
+	if res.RecordsWritten != total-1 || len(res.Failures) != 1 || res.Failures[0].Line != bad+1 {
+		t.Fatalf("written %d failures %+v; want %d and line %d", res.RecordsWritten, res.Failures, total-1, bad+1)
+	}
+	data := e.get(t, bucket, res.Objects[0])
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int64
+	for _, rg := range f.RowGroups() {
+		sizes = append(sizes, rg.NumRows())
+	}
+	if want := []int64{rowGroupRows, total - 1 - rowGroupRows}; !reflect.DeepEqual(sizes, want) {
+		t.Errorf("row groups %v, want %v", sizes, want)
+	}
+	rows := readParquet(t, "rg", data)
+	id := 0
+	for i, r := range rows {
+		if id++; id == bad {
+			id++
+		}
+		wantName := fmt.Sprintf("n%d", id)
+		if id%7 == 0 {
+			wantName = ""
+		}
+		if r["id"] != fmt.Sprint(id) || r["name"] != wantName || r["x"] != fmt.Sprintf("%d.5", id) {
+			t.Fatalf("row %d = %v, want id %d name %q", i, r, id, wantName)
+		}
+	}
+	if len(rows) != total-1 {
+		t.Errorf("%d rows read, want %d", len(rows), total-1)
+	}
+}
