@@ -43,7 +43,10 @@ type Config struct {
 	S3Endpoint string // "" = local buckets in DataDir/s3
 	// LambdaEndpoint overrides AWS Lambda for custom connectors ("" = AWS).
 	LambdaEndpoint string
-	Credentials    string // a credentials file; "" = SigV4 off
+	// SecretsEndpoint overrides AWS Secrets Manager for secrets profiles
+	// name by ARN, such as Salesforce's clientCredentialsArn ("" = AWS).
+	SecretsEndpoint string
+	Credentials     string // a credentials file; "" = SigV4 off
 	// SecretKey, when set, is the base64 key sealing stored credentials;
 	// else DataDir/secret.key (created on first start).
 	SecretKey string
@@ -154,6 +157,9 @@ func New(ctx context.Context, c Config) (*App, error) {
 		LambdaEndpoint:  c.LambdaEndpoint,
 		CustomConnector: service.CustomConnectorLookup(a.Store),
 		Secrets:         secretServer,
+		SecretsEndpoint: c.SecretsEndpoint,
+		// Drivers' documented settings (APPFLOWD_SALESFORCE_CLIENT_ID, ...).
+		Env: os.Getenv,
 	}
 	a.Metrics = metrics.New()
 	a.Runner = runner.New(runner.Deps{Store: a.Store, Registry: reg, Keyring: keyring, Connector: connDeps, Logger: c.Logger, Now: c.Now, Metrics: a.Metrics})
