@@ -374,6 +374,14 @@ func contains[S ~string](list []S, s string) bool {
 	return false
 }
 
+// accountsCSV is what accountTasks make of seedAccounts' records.
+const accountsCSV = "account_id,name,headcount,revenue,modified\n" +
+	"00100000000000000C,\"Say \"\"hi\"\"\",20,2001,2024-01-01T02:00:00.000Z\n" +
+	"00100000000000000D,Initech,30,3001.5,2024-01-01T03:00:00.000Z\n" +
+	"00100000000000000E,Umbrella,40,,2024-01-01T04:00:00.000Z\n" +
+	"00100000000000000F,Hooli,50,5002.5,2024-01-01T05:00:00.000Z\n" +
+	"00100000000000000G,Stark,60,6003,2024-01-01T06:00:00.000Z\n"
+
 // TestE2ESalesforceToS3 runs Account -> S3 on REST and Bulk API 2.0 with a
 // profile made from an authorization code: the filter goes into the SOQL,
 // the projection and Map tasks shape the CSV, compared whole.
@@ -385,12 +393,7 @@ func TestE2ESalesforceToS3(t *testing.T) {
 		OAuthRequest: &types.ConnectorOAuthRequest{AuthCode: aws.String("code-7"), RedirectUri: aws.String("https://example.com/cb")}})
 	var soql soqlLog
 	soql.watch(e.org)
-	const want = "account_id,name,headcount,revenue,modified\n" +
-		"00100000000000000C,\"Say \"\"hi\"\"\",20,2001,2024-01-01T02:00:00.000Z\n" +
-		"00100000000000000D,Initech,30,3001.5,2024-01-01T03:00:00.000Z\n" +
-		"00100000000000000E,Umbrella,40,,2024-01-01T04:00:00.000Z\n" +
-		"00100000000000000F,Hooli,50,5002.5,2024-01-01T05:00:00.000Z\n" +
-		"00100000000000000G,Stark,60,6003,2024-01-01T06:00:00.000Z\n"
+	const want = accountsCSV
 	for _, api := range []string{"REST_SYNC", "BULKV2"} {
 		t.Run(api, func(t *testing.T) {
 			e.t = t
@@ -540,5 +543,41 @@ func TestE2ES3ToSalesforce(t *testing.T) {
 	want := []string{"Ann|1.5|", "Bo||", "New||E2", "Renamed|9|E1"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("Contacts = %v, want %v", got, want)
+	}
+}
+
+// TestE2ERateLimitedPage: Salesforce refuses a page with 403
+// REQUEST_LIMIT_EXCEEDED once; the run backs off, asks again, and writes
+// every record exactly once.
+func TestE2ERateLimitedPage(t *testing.T) {
+	e := newE2E(t, nil)
+	seedAccounts(e.org)
+	e.org.SetRESTPage(2)
+	e.mustProfile("sf", tokens())
+	if _, err := e.client.CreateFlow(e.ctx, sfSourceFlow("accounts", "sf", "REST_SYNC", accountTasks(), "lake")); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	pages := 0
+	e.org.Inject(func(r *http.Request) (int, string, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !strings.HasPrefix(r.URL.Path, sftest.VersionPrefix+"/query/") {
+			return 0, "", false
+		}
+		if pages++; pages == 2 {
+			return 403, `[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`, true
+		}
+		return 0, "", false
+	})
+	r := e.run("accounts")
+	mustSucceed(t, r)
+	if got := e.oneOutput("lake", r); got != accountsCSV {
+		t.Errorf("output:\n%s\nwant:\n%s", got, accountsCSV)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if pages < 3 {
+		t.Errorf("%d queryMore requests, want the refused one asked again", pages)
 	}
 }
