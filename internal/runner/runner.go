@@ -355,9 +355,13 @@ func failureCount(res *engine.Result) int64 {
 
 func failuresMessage(fs []connector.RecordFailure) string {
 	f := fs[0]
-	msg := fmt.Sprintf("%d record(s) were rejected by the destination; first: ", len(fs))
+	// executionMessage allows only [\s\w/!@#+=.-]: say it in words, not punctuation.
+	msg := fmt.Sprintf("%d records were rejected by the destination - the first ", len(fs))
+	if len(fs) == 1 {
+		msg = "1 record was rejected by the destination - "
+	}
 	if f.Split != "" {
-		msg += fmt.Sprintf("%s line %d: ", f.Split, f.Line)
+		msg += fmt.Sprintf("%s line %d - ", f.Split, f.Line)
 	}
 	return engine.Message(msg + f.Reason)
 }
