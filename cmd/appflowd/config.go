@@ -48,7 +48,7 @@ func (c *config) registerCommon(fs *flag.FlagSet) {
 	fs.StringVar(&c.Region, "region", env("APPFLOWD_REGION", "us-east-1"), "region in ARNs [APPFLOWD_REGION]")
 	fs.StringVar(&c.AccountID, "account-id", env("APPFLOWD_ACCOUNT_ID", "000000000000"), "account id in ARNs when SigV4 is off [APPFLOWD_ACCOUNT_ID]")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("APPFLOWD_S3_ENDPOINT", ""), "S3 API URL (path-style); empty = local buckets in the data dir [APPFLOWD_S3_ENDPOINT]")
-	fs.StringVar(&c.SecretsEndpoint, "secrets-endpoint", env("APPFLOWD_SECRETS_ENDPOINT", ""), "Secrets Manager API URL for secrets profiles name by ARN (Salesforce clientCredentialsArn); empty = AWS [APPFLOWD_SECRETS_ENDPOINT]")
+	fs.StringVar(&c.SecretsEndpoint, "secrets-endpoint", env("APPFLOWD_SECRETS_ENDPOINT", ""), "Secrets Manager API URL for secrets profiles name by ARN (Salesforce clientCredentialsArn; empty = AWS) and where custom connector profiles' credentials are kept (empty = lent by appflowd itself) [APPFLOWD_SECRETS_ENDPOINT]")
 }
 
 func (c *config) check() error {

@@ -41,7 +41,9 @@ type Deps struct {
 	Secrets SecretLender
 
 	// SecretsEndpoint overrides AWS Secrets Manager for secrets a profile
-	// names by ARN (Salesforce clientCredentialsArn): "" = AWS.
+	// names by ARN (Salesforce clientCredentialsArn): "" = AWS. When set,
+	// custom connector profiles' credentials are kept there too (else
+	// they are lent through Secrets).
 	SecretsEndpoint string
 	// Env reads the process's settings that drivers document as
 	// environment variables (APPFLOWD_SALESFORCE_CLIENT_ID, ...), at open

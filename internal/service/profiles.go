@@ -559,6 +559,7 @@ func (s *Service) DeleteConnectorProfile(ctx context.Context, in *wire.DeleteCon
 	if err := s.d.Store.TagsDeleteAll(ctx, p.Arn); err != nil {
 		s.d.Logger.Warn("tags of a deleted connector profile were not removed", "profile", name, "err", err)
 	}
+	s.customProfileDeleted(ctx, p) // its secret in --secrets-endpoint, if any
 	s.metadata().reset(func(k metaKey) bool { return k.account == account && k.profile == name })
 	return &wire.DeleteConnectorProfileResponse{}, nil
 }

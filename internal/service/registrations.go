@@ -327,3 +327,17 @@ func CustomConnectorLookup(st store.Store) func(ctx context.Context, accountID, 
 		return &connector.CustomConnector{Label: label, LambdaArn: p.Lambda.LambdaArn, APIVersions: d.Configuration.SupportedApiVersions}, nil
 	}
 }
+
+// customProfileDeleted removes what a deleted CustomConnector profile kept
+// outside the store: its Secrets Manager secret, when credentials live in
+// one (--secrets-endpoint). A failure is logged, not returned: the profile
+// is gone either way.
+func (s *Service) customProfileDeleted(ctx context.Context, p *store.Profile) {
+	if p.ConnectorType != string(wire.ConnectorTypeCustomConnector) {
+		return
+	}
+	deps := s.connectorDeps(ctx)
+	if err := customconn.DeleteProfileSecret(context.WithoutCancel(ctx), deps, deps.AccountID, p.Name); err != nil {
+		s.d.Logger.Warn("the Secrets Manager secret of a deleted connector profile was not removed", "profile", p.Name, "err", err)
+	}
+}

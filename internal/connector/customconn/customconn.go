@@ -41,6 +41,9 @@ type driver struct {
 	settings   map[string]string // the profile's profileProperties (CONNECTOR_PROFILE scope)
 	creds      *Credentials      // nil when the profile has none
 	release    func()
+	// dropSecret deletes a Secrets Manager secret this open created; nil
+	// when it existed before or was lent.
+	dropSecret func(context.Context)
 	closeOnce  sync.Once
 }
 
@@ -81,13 +84,43 @@ func Open(ctx context.Context, deps connector.Deps, p connector.Profile) (connec
 		if err != nil {
 			return nil, fault.Wrap(fault.Invalid, err, "profile %s: connectorProfileCredentials.CustomConnector", p.Name)
 		}
-		if deps.Secrets == nil {
-			return nil, fault.New(fault.Internal, "custom connector credentials need a secrets endpoint, and none is configured")
+		arn, err := d.keepSecret(ctx, deps, p.Name, secret)
+		if err != nil {
+			return nil, err
 		}
-		arn, release := deps.Secrets.Lend(deps.AccountID, p.Name, secret)
-		d.creds, d.release = &Credentials{SecretArn: arn, AuthenticationType: authType}, release
+		d.creds = &Credentials{SecretArn: arn, AuthenticationType: authType}
 	}
 	return d, nil
+}
+
+// keepSecret puts the profile's credentials where the connector reads
+// them: the profile's secret in the Secrets Manager at deps.SecretsEndpoint
+// when one is set, else a secret lent by deps.Secrets until Close.
+func (d *driver) keepSecret(ctx context.Context, deps connector.Deps, profile string, secret []byte) (string, error) {
+	if deps.SecretsEndpoint != "" {
+		st, err := storeFor(ctx, deps)
+		if err != nil {
+			return "", err
+		}
+		name := ProfileSecretName(deps.AccountID, profile)
+		arn, created, err := st.put(ctx, name, secret)
+		if err != nil {
+			return "", err
+		}
+		if created {
+			// A secret this open created goes again if the profile
+			// turns out not to work (CheckProfile), so a refused
+			// CreateConnectorProfile leaves nothing behind.
+			d.dropSecret = func(ctx context.Context) { _ = st.remove(ctx, name) }
+		}
+		return arn, nil
+	}
+	if deps.Secrets == nil {
+		return "", fault.New(fault.Internal, "custom connector credentials need a secrets endpoint, and none is configured")
+	}
+	arn, release := deps.Secrets.Lend(deps.AccountID, profile, secret)
+	d.release = release
+	return arn, nil
 }
 
 // Close returns the lent secret.
@@ -195,6 +228,15 @@ func (d *driver) context(extra map[string]string, def json.RawMessage) Connector
 // CheckProfile proves the profile's credentials and settings with the
 // connector, and refuses with the connector's reasons.
 func (d *driver) CheckProfile(ctx context.Context) error {
+	err := d.checkProfile(ctx)
+	if err != nil && d.dropSecret != nil {
+		d.dropSecret(context.WithoutCancel(ctx))
+		d.dropSecret = nil
+	}
+	return err
+}
+
+func (d *driver) checkProfile(ctx context.Context) error {
 	if d.creds != nil {
 		var vc result
 		err := d.c.call(ctx, d.c.metadataTimeout(), "ValidateCredentials", validateCredentialsRequest{
