@@ -57,6 +57,12 @@ type Server struct {
 	// AccessKeyID and SecretAccessKey sign GetSecretValue calls (SigV4), as
 	// a Lambda's execution role would; "": unsigned.
 	AccessKeyID, SecretAccessKey string
+	// OAuth2TokenURL, when set, makes the connector declare OAuth2 support
+	// (authorization code and client credentials grants) with this token
+	// URL; ValidateCredentials then accepts OAuth2 secrets whose
+	// accessToken AcceptToken approves (any non-empty one when nil).
+	OAuth2TokenURL string
+	AcceptToken    func(accessToken string) bool
 	// Username and Password are the credentials ValidateCredentials accepts.
 	Username, Password string
 	HTTP               *http.Client
@@ -148,7 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var out any
 	switch env.Type {
 	case "DescribeConnectorConfigurationRequest":
-		out = configuration()
+		out = s.configuration()
 	case "ValidateCredentialsRequest":
 		out, err = s.validateCredentials(body)
 	case "ValidateConnectorRuntimeSettingsRequest":
@@ -183,8 +189,8 @@ func failure(code, msg string) map[string]any {
 	return map[string]any{"isSuccess": false, "errorDetails": map[string]any{"errorCode": code, "errorMessage": msg}}
 }
 
-func configuration() map[string]any {
-	return map[string]any{
+func (s *Server) configuration() map[string]any {
+	c := map[string]any{
 		"isSuccess":                   true,
 		"connectorOwner":              "appflowd examples",
 		"connectorName":               "ExampleConnector",
@@ -208,6 +214,17 @@ func configuration() map[string]any {
 		},
 		"logoURL": "https://example.com/logo.png",
 	}
+	if s.OAuth2TokenURL != "" {
+		auth := c["authenticationConfig"].(map[string]any)
+		auth["isOAuth2Supported"] = true
+		auth["oAuth2Defaults"] = map[string]any{
+			"oAuthScopes":               []string{"read", "write"},
+			"tokenURL":                  []string{s.OAuth2TokenURL},
+			"authURL":                   []string{s.OAuth2TokenURL + "/authorize"},
+			"oAuth2GrantTypesSupported": []string{"AUTHORIZATION_CODE", "CLIENT_CREDENTIALS"},
+		}
+	}
+	return c
 }
 
 func (s *Server) validateCredentials(body []byte) (any, error) {
@@ -231,6 +248,14 @@ func (s *Server) validateCredentials(body []byte) (any, error) {
 	case "BasicAuth":
 		if secret["username"] != s.Username || secret["password"] != s.Password {
 			return failure("InvalidCredentials", "username or password is wrong"), nil
+		}
+	case "OAuth2":
+		ok := secret["accessToken"] != ""
+		if ok && s.AcceptToken != nil {
+			ok = s.AcceptToken(secret["accessToken"])
+		}
+		if !ok {
+			return failure("InvalidCredentials", "the access token is not valid"), nil
 		}
 	case "CustomAuth":
 		if secret["token"] == "" {

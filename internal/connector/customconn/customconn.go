@@ -80,7 +80,13 @@ func Open(ctx context.Context, deps connector.Deps, p connector.Profile) (connec
 		d.settings = props.ProfileProperties
 	}
 	if len(p.Credentials) > 0 && string(p.Credentials) != "null" {
-		authType, secret, err := secretOf(p.Credentials)
+		// OAUTH2: exchange a code, fetch or refresh a token first; the
+		// tokens are what the profile keeps and the connector reads.
+		creds, err := d.ensureOAuth2(ctx, deps, p, p.Credentials)
+		if err != nil {
+			return nil, err
+		}
+		authType, secret, err := secretOf(creds)
 		if err != nil {
 			return nil, fault.Wrap(fault.Invalid, err, "profile %s: connectorProfileCredentials.CustomConnector", p.Name)
 		}

@@ -143,6 +143,12 @@ type OAuth2Defaults struct {
 	AuthURL                   []string                `json:"authURL"`
 	OAuth2GrantTypesSupported []string                `json:"oAuth2GrantTypesSupported"`
 	OAuth2CustomProperties    []OAuth2CustomParameter `json:"oAuth2CustomProperties"`
+	// How the token endpoint is called: URL_ENCODED (default) or
+	// APPLICATION_JSON, HTTP_POST (default) or HTTP_GET, and with the
+	// client id and secret in a Basic header rather than the body.
+	OAuth2ContentType  string `json:"oAuth2ContentType"`
+	OAuth2MethodType   string `json:"oAuth2MethodType"`
+	AddBasicAuthHeader bool   `json:"addBasicAuthHeader"`
 }
 
 // UnmarshalJSON reads both SDKs' spellings.
