@@ -599,6 +599,18 @@ func parquetRows(p *plan, kinds []colKind, b *record.Batch, rows []int32, lo, hi
 			if c >= 0 {
 				v = row[c]
 			}
+			// Fast paths for values the tasks already typed.
+			switch k := kinds[j]; {
+			case k == colString && v.K == record.String:
+				pr[j] = parquet.ByteArrayValue(bytesOf(v.S)).Level(0, 1, j)
+				continue
+			case k == colInt64 && v.K == record.Int:
+				pr[j] = parquet.Int64Value(v.Int()).Level(0, 1, j)
+				continue
+			case k == colDouble && v.K == record.Float:
+				pr[j] = parquet.DoubleValue(v.Float()).Level(0, 1, j)
+				continue
+			}
 			pv, bad := convert(v, kinds[j], j)
 			if bad != "" {
 				fails = append(fails, recordFailure(p, b, r, fmt.Sprintf("field %q: %q is %s", p.fields[j], v.Text(), bad)))
