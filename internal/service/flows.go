@@ -130,6 +130,9 @@ func (s *Service) flowCheck(ctx context.Context, op string, d *flowDef) (*flowCh
 	if err := flowCheckTasks(op, d.Tasks, src.ConnectorType); err != nil {
 		return nil, err
 	}
+	if err := s.flowCheckCustomSettings(ctx, d); err != nil { // customflows.go
+		return nil, err
+	}
 	return &out, nil
 }
 

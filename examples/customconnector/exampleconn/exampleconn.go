@@ -158,7 +158,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "ValidateCredentialsRequest":
 		out, err = s.validateCredentials(body)
 	case "ValidateConnectorRuntimeSettingsRequest":
-		out = map[string]any{"isSuccess": true}
+		out, err = validateSettings(body)
 	case "ListEntitiesRequest":
 		out, err = s.listEntities(body)
 	case "DescribeEntityRequest":
@@ -211,6 +211,10 @@ func (s *Server) configuration() map[string]any {
 		"connectorRuntimeSetting": []any{
 			map[string]any{"key": "region", "dataType": "String", "required": false, "label": "Region",
 				"description": "Data region", "scope": "CONNECTOR_PROFILE", "connectorSuppliedValueOptions": []string{"eu", "us"}},
+			map[string]any{"key": "maxPageSize", "dataType": "Integer", "required": false, "label": "Page size",
+				"description": "Records per QueryData page, at most 1000", "scope": "SOURCE"},
+			map[string]any{"key": "batchSize", "dataType": "Integer", "required": false, "label": "Batch size",
+				"description": "Records per write, at most 1000", "scope": "DESTINATION"},
 		},
 		"logoURL": "https://example.com/logo.png",
 	}
@@ -263,6 +267,43 @@ func (s *Server) validateCredentials(body []byte) (any, error) {
 		}
 	default:
 		return failure("InvalidCredentials", "unsupported authentication type "+req.Credentials.AuthenticationType), nil
+	}
+	return map[string]any{"isSuccess": true}, nil
+}
+
+// validateSettings checks the runtime settings of a scope: maxPageSize
+// (SOURCE) and batchSize (DESTINATION) must be integers from 1 to 1000;
+// region (CONNECTOR_PROFILE) eu or us.
+func validateSettings(body []byte) (any, error) {
+	var req struct {
+		Scope    string            `json:"scope"`
+		Settings map[string]string `json:"connectorRuntimeSettings"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Scope == "" || req.Settings == nil {
+		return nil, fmt.Errorf("ValidateConnectorRuntimeSettingsRequest is missing required parameters {'scope', 'connectorRuntimeSettings'}")
+	}
+	bad := map[string]string{}
+	count := func(key string) {
+		if v, ok := req.Settings[key]; ok {
+			if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
+				bad[key] = key + " must be an integer from 1 to 1000, not " + strconv.Quote(v)
+			}
+		}
+	}
+	switch req.Scope {
+	case "SOURCE":
+		count("maxPageSize")
+	case "DESTINATION":
+		count("batchSize")
+	case "CONNECTOR_PROFILE":
+		if r, ok := req.Settings["region"]; ok && r != "eu" && r != "us" {
+			bad["region"] = "region must be eu or us"
+		}
+	}
+	if len(bad) > 0 {
+		out := failure("InvalidArgument", "invalid runtime settings")
+		out["errorsByInputField"] = bad
+		return out, nil
 	}
 	return map[string]any{"isSuccess": true}, nil
 }

@@ -287,3 +287,24 @@ func describeErrors(m map[string]string) string {
 	}
 	return out
 }
+
+// ValidateRuntimeSettings asks the connector cc whether a flow's
+// customProperties are good for scope (SOURCE or DESTINATION), as AppFlow
+// does at CreateFlow and UpdateFlow (spec 11.4 step 4). A refusal is
+// fault.Invalid worded with the connector's reasons.
+func ValidateRuntimeSettings(ctx context.Context, deps connector.Deps, cc *connector.CustomConnector, scope string, settings map[string]string) error {
+	if settings == nil {
+		settings = map[string]string{}
+	}
+	c := newClient(deps, cc.LambdaArn)
+	var vs validateSettingsResponse
+	err := c.call(ctx, c.metadataTimeout(), "ValidateConnectorRuntimeSettings",
+		validateSettingsRequest{Type: typeValidateSettings, Scope: scope, ConnectorRuntimeSettings: settings}, &vs)
+	switch {
+	case err != nil && len(vs.ErrorsByInputField) > 0:
+		return fault.New(fault.Invalid, "The connector %s refused the flow's %s settings: %s", cc.Label, scope, describeErrors(vs.ErrorsByInputField))
+	case err != nil && vs.IsSuccess != nil && !*vs.IsSuccess:
+		return fault.New(fault.Invalid, "The connector %s refused the flow's %s settings: %s", cc.Label, scope, fault.Message(err))
+	}
+	return err
+}

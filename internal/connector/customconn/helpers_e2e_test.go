@@ -39,7 +39,7 @@ func newE2E(t *testing.T, configure func(*app.Config)) *e2e {
 	e := &e2e{conn: exampleconn.New(), dataDir: t.TempDir()}
 	lambdaSrv := httptest.NewServer(e.conn)
 	t.Cleanup(lambdaSrv.Close)
-	for _, b := range []string{"out", "in"} {
+	for _, b := range []string{"out", "input"} {
 		if err := os.MkdirAll(filepath.Join(e.dataDir, "s3", b), 0o755); err != nil {
 			t.Fatal(err)
 		}
