@@ -6,7 +6,11 @@
 //
 // Credentials reach the connector as AppFlow hands them: a Secrets Manager
 // secretArn, lent through connector.Deps.Secrets for as long as the driver
-// is open.
+// is open (SecretServer answers only SigV4-signed callers of the secret's
+// account, or loopback callers without --credentials), or, with
+// connector.Deps.SecretsEndpoint set, the profile's own secret in that
+// Secrets Manager (smsecrets.go). OAUTH2 profiles get their tokens from
+// appflowd, which exchanges codes and refreshes tokens at open (oauth.go).
 package customconn
 
 import (
