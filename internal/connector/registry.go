@@ -186,9 +186,22 @@ func (c *Conn) Close() error {
 	return nil
 }
 
+// NamedSplitter is a source whose event-triggered runs name what they read
+// in terms only the source knows, so the splits cannot be found by listing
+// the source (Salesforce: the Ids of the records its change events named).
+// NamedSplits returns the splits that read exactly those names, with req's
+// projection and filters. Sources without it are listed and the splits of
+// those names kept.
+type NamedSplitter interface {
+	NamedSplits(ctx context.Context, req *ReadRequest, names []string) ([]Split, error)
+}
+
 // Source returns the driver as a source, or an Unsupported error.
 func (c *Conn) Source() (SourceDriver, error) {
 	if s, ok := c.d.(SourceDriver); ok {
+		if ns, ok := c.d.(NamedSplitter); ok {
+			return wrappedNamedSource{wrappedSource{c.typ, s}, ns}, nil
+		}
 		return wrappedSource{c.typ, s}, nil
 	}
 	return nil, fault.New(fault.Unsupported, "%s cannot be used as a source", c.typ)
@@ -242,6 +255,16 @@ func (w wrappedSource) Splits(ctx context.Context, req *ReadRequest) ([]Split, e
 
 func (w wrappedSource) ReadSplit(ctx context.Context, req *ReadRequest, s Split, emit func(*record.Batch) error) error {
 	return wrap(w.d.ReadSplit(ctx, req, s, emit), "%s source", w.typ)
+}
+
+type wrappedNamedSource struct {
+	wrappedSource
+	ns NamedSplitter
+}
+
+func (w wrappedNamedSource) NamedSplits(ctx context.Context, req *ReadRequest, names []string) ([]Split, error) {
+	s, err := w.ns.NamedSplits(ctx, req, names)
+	return s, wrap(err, "%s source", w.typ)
 }
 
 type wrappedDestination struct {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,7 +159,9 @@ func (r *Runner) Execute(ctx context.Context, account, flowName, id string) {
 // its source (for S3, object keys): an event-triggered run reads the
 // objects that triggered it. A named split the source no longer lists is
 // skipped. The connector.ReadRequest is unchanged: the source lists its
-// splits as usual and the run keeps the named ones.
+// splits as usual and the run keeps the named ones, unless the source is a
+// connector.NamedSplitter, which builds the splits of the names itself
+// (Salesforce: a query for the changed records' Ids).
 func (r *Runner) ExecuteSplits(ctx context.Context, account, flowName, id string, splits []string) {
 	only := make(map[string]bool, len(splits))
 	for _, s := range splits {
@@ -225,6 +229,11 @@ type namedSplits struct {
 }
 
 func (n namedSplits) Splits(ctx context.Context, req *connector.ReadRequest) ([]connector.Split, error) {
+	if ns, ok := n.SourceDriver.(connector.NamedSplitter); ok {
+		// The names are the source's own (Salesforce record Ids): it
+		// builds the splits that read them.
+		return ns.NamedSplits(ctx, req, slices.Sorted(maps.Keys(n.only)))
+	}
 	all, err := n.SourceDriver.Splits(ctx, req)
 	if err != nil {
 		return nil, err
@@ -236,6 +245,13 @@ func (n namedSplits) Splits(ctx context.Context, req *connector.ReadRequest) ([]
 		}
 	}
 	return out, nil
+}
+
+// Profile returns an account's connector profile as a driver opens it:
+// credentials decrypted, renewed tokens stored back. Event sources that
+// read a SaaS change feed (Salesforce change data capture) use it.
+func (r *Runner) Profile(ctx context.Context, account, name string) (connector.Profile, error) {
+	return r.profileFunc(account)(ctx, name)
 }
 
 func (r *Runner) profileFunc(account string) ProfileFunc {
