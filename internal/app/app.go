@@ -19,6 +19,7 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/all" // every built-in driver
 	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/connector/customconn"
+	"github.com/appflowd/appflowd/internal/connector/salesforceconn"
 	"github.com/appflowd/appflowd/internal/jobs"
 	"github.com/appflowd/appflowd/internal/metrics"
 	"github.com/appflowd/appflowd/internal/restjson"
@@ -175,8 +176,12 @@ func New(ctx context.Context, c Config) (*App, error) {
 	// River's tables: beside the store in PostgreSQL; in SQLite a file of
 	// their own, so River's polling writes never queue API writes.
 	qc := jobs.Config{Store: a.Store, Executor: a.Runner, Logger: c.Logger, Now: c.Now, PlanInterval: c.PlanInterval,
-		// Event-triggered flows: S3 sources are polled by listing.
-		EventSources: map[string]jobs.EventSource{"S3": jobs.NewS3EventSource(connDeps)}}
+		// Event-triggered flows: S3 sources are polled by listing,
+		// Salesforce sources by change data capture (Streaming API).
+		EventSources: map[string]jobs.EventSource{
+			"S3":                jobs.NewS3EventSource(connDeps),
+			salesforceconn.Type: salesforceconn.NewEventSource(connDeps, a.Runner.Profile),
+		}}
 	if a.StoreKind == "sqlite" {
 		a.Queue, err = jobs.OpenSQLite(ctx, filepath.Join(c.DataDir, "river.db"), qc)
 	} else {

@@ -29,6 +29,8 @@
 //     Bulk API 2.0 Developer Guide, "Create a Query Job", "Get Results for a
 //     Query Job", "Create a Job", "Upload Job Data", "Close or Abort a Job",
 //     "Get Job Failed Record Results".
+//   - Change Data Capture over the Streaming API (CometD long polling on
+//     /cometd/<version>): see cometd.go.
 //   - SOQL WHERE: =, !=, <, <=, >, >=, LIKE (case-insensitive, % and _),
 //     IN, NOT IN, AND, OR, NOT, parentheses; quoted strings with backslash
 //     escapes; unquoted YYYY-MM-DD and YYYY-MM-DDThh:mm:ssZ literals: SOQL
@@ -161,6 +163,7 @@ func (obj *Object) SoftDelete(i int) {
 	obj.org.mu.Lock()
 	defer obj.org.mu.Unlock()
 	obj.records[i]["IsDeleted"] = true
+	obj.org.publish(obj, "DELETE", obj.records[i], nil)
 }
 
 type job struct {
@@ -195,6 +198,7 @@ type Org struct {
 	// inject, when set, may answer a data request itself (fault injection).
 	inject func(r *http.Request) (status int, body string, ok bool)
 	log    []string
+	cdc    cdcState // change events and CometD clients (cometd.go)
 }
 
 // NewOrg starts an org, closed when the test ends. Its connected app is
@@ -203,7 +207,7 @@ func NewOrg(t testing.TB) *Org {
 	o := &Org{clientID: ClientID, clientSecret: ClientSecret,
 		access: map[string]bool{AccessToken: true}, refresh: map[string]bool{RefreshToken: true}, codes: map[string]bool{},
 		objects: map[string]*Object{}, cursors: map[string][]map[string]any{}, cursorFields: map[string][]string{},
-		jobs: map[string]*job{}, restPage: 2000}
+		jobs: map[string]*job{}, restPage: 2000, cdc: newCDCState()}
 	o.srv = httptest.NewServer(http.HandlerFunc(o.serve))
 	t.Cleanup(o.srv.Close)
 	return o
@@ -312,6 +316,7 @@ func (o *Org) Insert(object string, recs ...map[string]any) []string {
 		}
 		obj.records = append(obj.records, rec)
 		ids = append(ids, rec["Id"].(string))
+		o.publish(obj, "CREATE", rec, nil)
 	}
 	return ids
 }
@@ -356,6 +361,10 @@ func (o *Org) serve(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	o.log = append(o.log, r.Method+" "+r.URL.Path)
 	o.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/cometd/") {
+		o.cometd(w, r)
+		return
+	}
 	if r.URL.Path == "/services/oauth2/token" {
 		o.token(w, r)
 		return
@@ -710,6 +719,7 @@ func (o *Org) apply(op string, obj *Object, extID string, in map[string]any) (id
 		target = m[0]
 		if op == "delete" {
 			target["IsDeleted"] = true
+			o.publish(obj, "DELETE", target, nil)
 			return target["Id"].(string), false, nil
 		}
 	case "upsert":
@@ -737,11 +747,17 @@ func (o *Org) apply(op string, obj *Object, extID string, in map[string]any) (id
 		merged["Id"] = fmt.Sprintf("a0%016d", o.next())
 		merged["IsDeleted"] = false
 		obj.records = append(obj.records, merged)
+		o.publish(obj, "CREATE", merged, nil)
 		return merged["Id"].(string), true, nil
 	}
+	var changed []string
 	for k, v := range vals {
 		target[k] = v
+		if k != "Id" {
+			changed = append(changed, k)
+		}
 	}
+	o.publish(obj, "UPDATE", target, changed)
 	return target["Id"].(string), false, nil
 }
 
