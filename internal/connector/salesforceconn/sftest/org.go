@@ -6,10 +6,11 @@
 // not hide in the other.
 //
 //   - OAuth 2.0 token endpoint /services/oauth2/token on the org's My Domain
-//     (refresh_token, authorization_code, client_credentials grants;
-//     {"error", "error_description"} bodies): Salesforce Help, "OAuth 2.0
-//     Refresh Token Flow", "OAuth 2.0 Web Server Flow", "OAuth 2.0 Client
-//     Credentials Flow".
+//     (refresh_token, authorization_code, client_credentials grants, and
+//     the JWT bearer grant in jwt.go; {"error", "error_description"}
+//     bodies): Salesforce Help, "OAuth 2.0 Refresh Token Flow", "OAuth 2.0
+//     Web Server Flow", "OAuth 2.0 Client Credentials Flow", "OAuth 2.0 JWT
+//     Bearer Flow for Server-to-Server Integration".
 //   - Error bodies [{"message", "errorCode"}], 401 INVALID_SESSION_ID,
 //     403 REQUEST_LIMIT_EXCEEDED, Sforce-Limit-Info: api-usage=n/max:
 //     REST API Developer Guide, "Status Codes and Error Responses",
@@ -198,6 +199,7 @@ type Org struct {
 	// inject, when set, may answer a data request itself (fault injection).
 	inject func(r *http.Request) (status int, body string, ok bool)
 	log    []string
+	jwt    jwtState // the JWT bearer flow (jwt.go)
 	cdc    cdcState // change events and CometD clients (cometd.go)
 }
 
@@ -433,6 +435,10 @@ func (o *Org) token(w http.ResponseWriter, r *http.Request) {
 	defer o.mu.Unlock()
 	oauthErr := func(code, desc string) {
 		writeJSON(w, 400, map[string]string{"error": code, "error_description": desc})
+	}
+	if r.PostForm.Get("grant_type") == JWTBearerGrant { // no client secret: the signature proves the app
+		o.jwtBearer(w, r)
+		return
 	}
 	if r.PostForm.Get("client_id") != o.clientID {
 		oauthErr("invalid_client_id", "client identifier invalid")
