@@ -190,6 +190,18 @@ type Writer interface {
 	Abort(ctx context.Context) error
 }
 
+// FailureRecorder is implemented by Writers that keep the records they
+// reject (an error file, a report) so that records rejected before they
+// reached the writer (a Map task's DESTINATION_DATA_TYPE that a value does
+// not fit) are kept the same way. When the run continues on errors, the
+// engine hands such records to RecordFailures, from the goroutine that
+// calls Write, before the Write of the batch they came from; the writer then
+// returns them in WriteResult.Failures and the engine does not report them
+// a second time. An error from RecordFailures fails the run.
+type FailureRecorder interface {
+	RecordFailures(ctx context.Context, f []RecordFailure) error
+}
+
 // DestinationDriver writes records.
 type DestinationDriver interface {
 	OpenWriter(ctx context.Context, req *WriteRequest) (Writer, error)

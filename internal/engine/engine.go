@@ -297,7 +297,7 @@ func (x *execution) run(ctx context.Context) (*Result, error) {
 		if runCtx.Err() != nil {
 			continue
 		}
-		if err := x.take(t); err != nil {
+		if err := x.take(runCtx, t); err != nil {
 			x.fail(err)
 			continue
 		}
@@ -461,12 +461,12 @@ func (x *execution) transform(ctx context.Context, t *pending) {
 
 // take handles what the transform found, on the writer goroutine, so
 // errors are met in input order.
-func (x *execution) take(t *pending) error {
+func (x *execution) take(ctx context.Context, t *pending) error {
 	if t.err != nil {
 		return t.err
 	}
 	if len(t.recErrs) > 0 {
-		return x.recordErrors(&t.in, t.out.Split, t.recErrs)
+		return x.recordErrors(ctx, &t.in, t.out.Split, t.recErrs)
 	}
 	return nil
 }
@@ -526,24 +526,39 @@ func recordError(re *transform.RecordError, split string) *Error {
 }
 
 // recordErrors handles records a task could not convert: Failures when the
-// destination continues on errors, else the run fails on the first.
-func (x *execution) recordErrors(in *record.Batch, split string, errs []transform.RecordError) error {
+// destination continues on errors (handed to the writer when it is a
+// connector.FailureRecorder, so they reach its error output and come back
+// in its WriteResult), else the run fails on the first.
+func (x *execution) recordErrors(ctx context.Context, in *record.Batch, split string, errs []transform.RecordError) error {
 	eh := x.r.Write.ErrorHandling
 	if eh == nil || eh.FailOnFirstError {
 		return recordError(&errs[0], split)
 	}
+	if fr, ok := x.w.(connector.FailureRecorder); ok {
+		fs := make([]connector.RecordFailure, len(errs))
+		for i := range errs {
+			fs[i] = taskFailure(in, split, &errs[i])
+		}
+		if err := fr.RecordFailures(ctx, fs); err != nil {
+			return newError(err, split, errs[0].Line, "", -1, "Recording the rejected records of split %s failed - %v", split, err)
+		}
+		return nil
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for i := range errs {
-		re := &errs[i]
-		rec := make(map[string]string, len(in.Fields))
-		for c, name := range in.Fields {
-			rec[name] = in.Row(re.Row)[c].Text()
-		}
-		x.failures = append(x.failures, connector.RecordFailure{
-			Split: split, Line: re.Line, Record: rec,
-			Reason: fmt.Sprintf("tasks[%d] (%s) field %s: %s", re.Task, re.TaskType, re.Field, re.Reason),
-		})
+		x.failures = append(x.failures, taskFailure(in, split, &errs[i]))
 	}
 	return nil
+}
+
+func taskFailure(in *record.Batch, split string, re *transform.RecordError) connector.RecordFailure {
+	rec := make(map[string]string, len(in.Fields))
+	for c, name := range in.Fields {
+		rec[name] = in.Row(re.Row)[c].Text()
+	}
+	return connector.RecordFailure{
+		Split: split, Line: re.Line, Record: rec,
+		Reason: fmt.Sprintf("tasks[%d] (%s) field %s: %s", re.Task, re.TaskType, re.Field, re.Reason),
+	}
 }
