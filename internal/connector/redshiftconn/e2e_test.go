@@ -625,14 +625,30 @@ func TestE2ERejectedRows(t *testing.T) {
 		if l := byLine[3]; l.Record["id"] != "3000000000" || l.Record["name"] != "big" {
 			t.Errorf("error line 3 record = %v, want the rejected record's fields", l.Record)
 		}
-		if len(byLine) != 3 {
-			t.Errorf("error file has %d lines, want the 3 the destination rejected:\n%s", len(byLine), body)
+		if len(byLine) != 4 {
+			t.Errorf("error file has %d lines, want the 4 rejected records (3 by the table, 1 by the Map task):\n%s", len(byLine), body)
 		}
 		t.Run("map-rejection-in-error-file", func(t *testing.T) {
-			if _, ok := byLine[8]; !ok {
-				t.Skip("BUG: a record the Map task's DESTINATION_DATA_TYPE rejects (CSV line 8) counts in putFailuresCount " +
-					"but is not written to the error bucket: the engine keeps its own failures and only the destination's " +
-					"reach the driver's error file (internal/engine)")
+			// The record the Map task's DESTINATION_DATA_TYPE rejects (CSV
+			// line 8) is in the error file too, with the source record.
+			l, ok := byLine[8]
+			if !ok {
+				t.Fatalf("error file has no line for CSV line 8 (x7, rejected by the Map task); it has:\n%s", body)
+			}
+			if !strings.Contains(l.Reason, "tasks[0] (Map) field id") || !strings.Contains(l.Reason, "x7") ||
+				!strings.HasSuffix(l.Split, "data.csv") || l.Record["id"] != "x7" || l.Record["name"] != "seven" {
+				t.Errorf("error line 8 = %+v, want the Map task's reason and the record x7,seven", l)
+			}
+			// In input order, one line per record.
+			var lines []int64
+			sc := bufio.NewScanner(strings.NewReader(body))
+			for sc.Scan() {
+				var l line
+				_ = json.Unmarshal(sc.Bytes(), &l)
+				lines = append(lines, l.Line)
+			}
+			if !cmp.Equal(lines, []int64{3, 5, 6, 8}) {
+				t.Errorf("error file lines %v, want [3 5 6 8]", lines)
 			}
 		})
 	})

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -320,5 +321,90 @@ func TestConvert(t *testing.T) {
 		if err != nil || got != tc.want || null != tc.null {
 			t.Errorf("convert(%v into %s) = %q, %v, %v; want %q, %v", tc.v, tc.t.Col.DataType, got, null, err, tc.want, tc.null)
 		}
+	}
+}
+
+// Records a Map task rejected reach the writer through RecordFailures: they
+// join the error file and WriteResult.Failures in input order with the
+// rows the table refuses, and the lines of the rows after them stay right.
+func TestRecordFailuresJoinTheErrorFile(t *testing.T) {
+	conn := adminConn(t)
+	schema := newSchema(t, conn)
+	mustExec(t, conn, "CREATE TABLE "+schema+".typed "+typedDDL)
+	fx := newFixture(t)
+	d := fx.driver(t, "")
+	ctx := context.Background()
+	req := &connector.WriteRequest{FlowName: "flow1", ExecutionID: "exec1", Object: schema + ".typed", Fields: typedFields,
+		ErrorHandling: &connector.ErrorHandling{BucketName: "errors", BucketPrefix: "rejects"}}
+	w, err := d.OpenWriter(ctx, req)
+	if err != nil {
+		t.Fatalf("OpenWriter: %v", err)
+	}
+	fr, ok := w.(connector.FailureRecorder)
+	if !ok {
+		t.Fatalf("%T is not a connector.FailureRecorder", w)
+	}
+	n := record.NullVal()
+	// The source batch was lines 10-14; the Map task rejected lines 11 and
+	// 12, so the batch the writer gets holds lines 10, 13 and 14, of which
+	// the table refuses 13 (code too long).
+	if err := fr.RecordFailures(ctx, []connector.RecordFailure{
+		{Split: "in.csv", Line: 11, Reason: "tasks[0] (Map) field id: x7 is not an integer", Record: map[string]string{"id": "x7"}},
+		{Split: "in.csv", Line: 12, Reason: "tasks[0] (Map) field id: y is not an integer", Record: map[string]string{"id": "y"}},
+	}); err != nil {
+		t.Fatalf("RecordFailures: %v", err)
+	}
+	if err := w.Write(ctx, batch("in.csv", 10, typedNames,
+		typedRow(1, "1.00", "ok", true, n, n, n, n),
+		typedRow(2, "2.00", "toolong", true, n, n, n, n),
+		typedRow(3, "3.00", "ok", true, n, n, n, n),
+	)); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	// A later batch with no task failures keeps its own numbering.
+	if err := w.Write(ctx, batch("in.csv", 15, typedNames,
+		[]record.Value{record.Str("abc"), n, record.Str("x"), n, n, n, n, n},
+	)); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	res, err := w.Commit(ctx)
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	var got []int64
+	for _, f := range res.Failures {
+		got = append(got, f.Line)
+	}
+	if !cmp.Equal(got, []int64{11, 12, 13, 15}) || res.RecordsWritten != 2 {
+		t.Errorf("failure lines %v, written %d; want [11 12 13 15], 2", got, res.RecordsWritten)
+	}
+	data, err := os.ReadFile(filepath.Join(fx.dataDir, "s3", "errors", "rejects", "flow1", "exec1", "redshift-rejected-records.jsonl"))
+	if err != nil {
+		t.Fatalf("error file: %v", err)
+	}
+	var lines []string
+	for l := range strings.Lines(string(data)) {
+		var m struct {
+			Line   int64             `json:"line"`
+			Reason string            `json:"reason"`
+			Record map[string]string `json:"record"`
+		}
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("error file line %q: %v", l, err)
+		}
+		lines = append(lines, fmt.Sprintf("%d %s %s", m.Line, m.Record["id"], m.Reason))
+	}
+	want := []string{
+		"11 x7 tasks[0] (Map) field id: x7 is not an integer",
+		"12 y tasks[0] (Map) field id: y is not an integer",
+		`13 2 column "code" (character varying): value of 7 characters is longer than 5`,
+		`15 abc field "id": does not fit its declared type integer: "abc" is not an integer`,
+	}
+	if d := cmp.Diff(want, lines); d != "" {
+		t.Errorf("error file (-want +got):\n%s", d)
+	}
+	// After Commit the writer takes no more.
+	if err := fr.RecordFailures(ctx, []connector.RecordFailure{{Line: 1}}); err == nil {
+		t.Error("RecordFailures after Commit succeeded")
 	}
 }

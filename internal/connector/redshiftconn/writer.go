@@ -2,11 +2,13 @@ package redshiftconn
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -52,7 +54,10 @@ type writer struct {
 	seen     int64 // rows offered
 	loaded   int64 // rows encoded
 	bytes    int64
-	failures []connector.RecordFailure
+	failures []connector.RecordFailure // in input order: the engine's, then ours
+	// taskFrom is where the failures RecordFailures added since the last
+	// Write begin in failures; -1: none.
+	taskFrom int
 
 	cells []string
 	nulls []bool
@@ -79,7 +84,7 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 	if _, _, err := splitObject(object); err != nil {
 		return nil, err
 	}
-	w := &writer{d: d, req: req}
+	w := &writer{d: d, req: req, taskFrom: -1}
 
 	var conn *pgx.Conn
 	if d.props.DatabaseURL != "" {
@@ -201,10 +206,36 @@ func canceled(ctx context.Context, what string) error {
 	return fault.Wrap(fault.Canceled, context.Cause(ctx), "redshift: %s", what)
 }
 
+var _ connector.FailureRecorder = (*writer)(nil)
+
+// RecordFailures keeps records rejected before they reached the writer (a
+// Map task's DESTINATION_DATA_TYPE), so that they go to the error file with
+// the rows the table refuses and come back in WriteResult.Failures. The
+// engine calls it before the Write of the batch the records came from.
+func (w *writer) RecordFailures(ctx context.Context, f []connector.RecordFailure) error {
+	if w.state != stateOpen {
+		return fault.New(fault.Invalid, "redshift: RecordFailures after Commit or Abort")
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	if w.taskFrom < 0 {
+		w.taskFrom = len(w.failures)
+	}
+	w.failures = append(w.failures, f...)
+	return nil
+}
+
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 	if w.state != stateOpen {
 		return fault.New(fault.Invalid, "redshift: Write after Commit or Abort")
 	}
+	// The failures recorded for this batch, to place ours among them.
+	from := w.taskFrom
+	if from < 0 {
+		from = len(w.failures)
+	}
+	w.taskFrom = -1
 	if ctx.Err() != nil {
 		return canceled(ctx, "write")
 	}
@@ -226,10 +257,23 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 	for i, t := range w.targets {
 		idx[i] = b.Index(t.Field)
 	}
+	// Rows a task rejected are not in b, so the line of a row of b is the
+	// next line that no recorded failure of this batch holds. (Rows a
+	// filter dropped leave no trace: after one, lines are approximate.)
+	taskLines := w.taskLines(w.failures[from:], b)
+	nextLine := b.FirstLine
+	if nextLine == 0 {
+		nextLine = 1
+	}
 	w.buf = w.buf[:0]
 	for r := range b.Len() {
 		row := b.Row(r)
 		w.seen++
+		for taskLines[nextLine] {
+			nextLine++
+		}
+		line := nextLine
+		nextLine++
 		var bad error
 		for i := range w.targets {
 			var v record.Value
@@ -244,10 +288,6 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 			}
 		}
 		if bad != nil {
-			line := b.FirstLine + int64(r)
-			if b.FirstLine == 0 {
-				line = int64(r) + 1
-			}
 			if w.req.ErrorHandling != nil && w.req.ErrorHandling.FailOnFirstError {
 				return fault.New(fault.Invalid, "redshift: record %d of %q rejected by %s: %s", line, b.Split, w.tbl, bad)
 			}
@@ -259,11 +299,30 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 		w.buf = w.sink.encode(w.buf, w.targets, w.cells, w.nulls)
 		w.loaded++
 	}
+	if taskLines != nil && len(w.failures)-from > 1 {
+		// Ours and the engine's failures of this batch, in input order.
+		slices.SortStableFunc(w.failures[from:], func(a, b connector.RecordFailure) int { return cmp.Compare(a.Line, b.Line) })
+	}
 	if len(w.buf) == 0 {
 		return nil
 	}
 	w.bytes += int64(len(w.buf))
 	return w.sink.write(ctx, w.buf)
+}
+
+// taskLines is the set of lines of b's split that recorded failures hold;
+// nil when there are none.
+func (w *writer) taskLines(fs []connector.RecordFailure, b *record.Batch) map[int64]bool {
+	var m map[int64]bool
+	for _, f := range fs {
+		if f.Split == b.Split && f.Line >= b.FirstLine {
+			if m == nil {
+				m = map[int64]bool{}
+			}
+			m[f.Line] = true
+		}
+	}
+	return m
 }
 
 func rowText(fields []string, row []record.Value) map[string]string {
