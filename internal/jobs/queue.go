@@ -381,7 +381,16 @@ func (q *Queue) FlowDeactivated(ctx context.Context, accountID, flowName string)
 
 // FlowActivated implements service.FlowActivator: see Scheduler.FlowActivated.
 func (q *Queue) FlowActivated(ctx context.Context, accountID, flowName string, at time.Time) error {
-	return q.sched.FlowActivated(ctx, accountID, flowName, at)
+	if err := q.sched.FlowActivated(ctx, accountID, flowName, at); err != nil {
+		return err
+	}
+	// Plan now rather than at the next tick: a rate() schedule fires first at
+	// activation. PlanArgs is unique while one is queued or running, so this
+	// adds at most one planning job.
+	if _, err := q.client.Insert(ctx, PlanArgs{}, nil); err != nil {
+		q.cfg.Logger.Warn("plan after activation; the next tick will", "flow", flowName, "err", err)
+	}
+	return nil
 }
 
 // quiet passes River's own logging on at Warn and above only: its periodic
