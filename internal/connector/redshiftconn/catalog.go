@@ -18,8 +18,9 @@ type column struct {
 	DataType   string // information_schema data_type: "integer", "character varying", ...
 	Nullable   bool
 	HasDefault bool
-	MaxLen     int // characters, for char/varchar; 0: unbounded
-	Precision  int // numeric precision; 0: unbounded
+	MaxLen     int  // for char/varchar; 0: unbounded
+	ByteLen    bool // MaxLen counts bytes (Redshift), not characters (PostgreSQL)
+	Precision  int  // numeric precision; 0: unbounded
 	Scale      int
 	PrimaryKey bool
 }
@@ -128,8 +129,12 @@ func readColumns(ctx context.Context, conn *pgx.Conn, schema, name string) (*tab
 }
 
 // ListEntities lists schemas at the top level and the tables of a schema
-// under it.
+// under it, over SQL or, for a profile without a databaseUrl, through the
+// Data API.
 func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]connector.Entity, error) {
+	if d.props.DatabaseURL == "" && d.data != nil {
+		return d.listEntitiesData(ctx, path)
+	}
 	conn, err := d.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -177,14 +182,11 @@ func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]co
 	return map[string][]connector.Entity{"Tables": out}, nil
 }
 
-// DescribeEntity lists a table's columns with AppFlow field types.
+// DescribeEntity lists a table's columns with AppFlow field types. Through
+// the Data API (no databaseUrl), IsPrimaryKey is never set: DescribeTable
+// does not say.
 func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.EntityField, error) {
-	conn, err := d.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.Background())
-	t, err := lookupTable(ctx, conn, name)
+	t, err := d.lookupTable(ctx, name)
 	if err != nil {
 		if fault.Is(err, fault.Invalid) {
 			return nil, fault.Wrap(fault.NotFound, err, "redshift: describe %s", name)
@@ -204,6 +206,20 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 		}
 	}
 	return out, nil
+}
+
+// lookupTable reads a table's columns over SQL or, for a profile without
+// a databaseUrl, through the Data API.
+func (d *Driver) lookupTable(ctx context.Context, object string) (*table, error) {
+	if d.props.DatabaseURL == "" && d.data != nil {
+		return d.describeTableData(ctx, object)
+	}
+	conn, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	return lookupTable(ctx, conn, object)
 }
 
 // appflowType names a column type the way AppFlow's field descriptions do.

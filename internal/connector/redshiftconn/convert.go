@@ -176,7 +176,11 @@ func convert(v record.Value, t *target) (text string, null bool, err error) {
 		return "", false, reject(t, "value contains a NUL byte")
 	}
 	if t.cat == catText && t.Col.MaxLen > 0 {
-		if n := utf8.RuneCountInString(s); n > t.Col.MaxLen {
+		if t.Col.ByteLen {
+			if n := len(s); n > t.Col.MaxLen {
+				return "", false, reject(t, "value of %d bytes is longer than %d (Redshift counts VARCHAR length in bytes)", n, t.Col.MaxLen)
+			}
+		} else if n := utf8.RuneCountInString(s); n > t.Col.MaxLen {
 			return "", false, reject(t, "value of %d characters is longer than %d", n, t.Col.MaxLen)
 		}
 	}

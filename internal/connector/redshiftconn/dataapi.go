@@ -22,9 +22,11 @@ import (
 )
 
 // The Redshift Data API (service redshift-data, protocol awsJson1_1,
-// X-Amz-Target RedshiftData.<Operation>). Only the three operations a load
-// needs are spoken, by hand over net/http and the SDK's SigV4 signer, so
-// the shared go.mod needs no new module.
+// X-Amz-Target RedshiftData.<Operation>). Only the operations a load and
+// the catalog need are spoken (ExecuteStatement, DescribeStatement,
+// CancelStatement; ListSchemas, ListTables, DescribeTable), by hand over
+// net/http and the SDK's SigV4 signer, so the shared go.mod needs no new
+// module.
 
 // ExecuteStatementInput is the ExecuteStatement request.
 type ExecuteStatementInput struct {
@@ -50,11 +52,87 @@ type DescribeStatementOutput struct {
 	ResultRows int64  `json:"ResultRows"`
 }
 
+// ListSchemasInput is the ListSchemas request. SchemaPattern is a LIKE
+// pattern (% and _).
+type ListSchemasInput struct {
+	ClusterIdentifier string `json:"ClusterIdentifier,omitempty"`
+	WorkgroupName     string `json:"WorkgroupName,omitempty"`
+	Database          string `json:"Database"`
+	DbUser            string `json:"DbUser,omitempty"`
+	SchemaPattern     string `json:"SchemaPattern,omitempty"`
+	NextToken         string `json:"NextToken,omitempty"`
+}
+
+// ListSchemasOutput is the ListSchemas response.
+type ListSchemasOutput struct {
+	Schemas   []string `json:"Schemas"`
+	NextToken string   `json:"NextToken"`
+}
+
+// ListTablesInput is the ListTables request; the patterns are LIKE
+// patterns.
+type ListTablesInput struct {
+	ClusterIdentifier string `json:"ClusterIdentifier,omitempty"`
+	WorkgroupName     string `json:"WorkgroupName,omitempty"`
+	Database          string `json:"Database"`
+	DbUser            string `json:"DbUser,omitempty"`
+	SchemaPattern     string `json:"SchemaPattern,omitempty"`
+	TablePattern      string `json:"TablePattern,omitempty"`
+	NextToken         string `json:"NextToken,omitempty"`
+}
+
+// TableMember is one table of a ListTables response.
+type TableMember struct {
+	Name   string `json:"name"`
+	Schema string `json:"schema"`
+	Type   string `json:"type"` // TABLE, VIEW, ...
+}
+
+// ListTablesOutput is the ListTables response.
+type ListTablesOutput struct {
+	Tables    []TableMember `json:"Tables"`
+	NextToken string        `json:"NextToken"`
+}
+
+// DescribeTableInput is the DescribeTable request.
+type DescribeTableInput struct {
+	ClusterIdentifier string `json:"ClusterIdentifier,omitempty"`
+	WorkgroupName     string `json:"WorkgroupName,omitempty"`
+	Database          string `json:"Database"`
+	DbUser            string `json:"DbUser,omitempty"`
+	Schema            string `json:"Schema,omitempty"`
+	Table             string `json:"Table,omitempty"`
+	NextToken         string `json:"NextToken,omitempty"`
+}
+
+// ColumnMetadata is one column of a DescribeTable response.
+type ColumnMetadata struct {
+	Name          string  `json:"name"`
+	TypeName      string  `json:"typeName"` // int4, varchar, numeric, timestamptz, ...
+	Nullable      int     `json:"nullable"` // 0 no nulls, 1 nullable, 2 unknown (JDBC)
+	ColumnDefault *string `json:"columnDefault"`
+	Length        int     `json:"length"`
+	Precision     int     `json:"precision"`
+	Scale         int     `json:"scale"`
+	SchemaName    string  `json:"schemaName"`
+	TableName     string  `json:"tableName"`
+}
+
+// DescribeTableOutput is the DescribeTable response.
+type DescribeTableOutput struct {
+	ColumnList []ColumnMetadata `json:"ColumnList"`
+	TableName  string           `json:"TableName"`
+	NextToken  string           `json:"NextToken"`
+}
+
 // dataAPI is the slice of the Data API the driver calls; tests record it.
 type dataAPI interface {
 	ExecuteStatement(ctx context.Context, in *ExecuteStatementInput) (*ExecuteStatementOutput, error)
 	DescribeStatement(ctx context.Context, id string) (*DescribeStatementOutput, error)
 	CancelStatement(ctx context.Context, id string) error
+	ListSchemas(ctx context.Context, in *ListSchemasInput) (*ListSchemasOutput, error)
+	ListTables(ctx context.Context, in *ListTablesInput) (*ListTablesOutput, error)
+	DescribeTable(ctx context.Context, in *DescribeTableInput) (*DescribeTableOutput, error)
 }
 
 // dataAPIClient speaks the Data API over HTTP.
@@ -187,6 +265,35 @@ func (c *dataAPIClient) CancelStatement(ctx context.Context, id string) error {
 	return c.call(ctx, "CancelStatement", map[string]string{"Id": id}, nil)
 }
 
+func (c *dataAPIClient) ListSchemas(ctx context.Context, in *ListSchemasInput) (*ListSchemasOutput, error) {
+	var out ListSchemasOutput
+	return &out, c.call(ctx, "ListSchemas", in, &out)
+}
+
+func (c *dataAPIClient) ListTables(ctx context.Context, in *ListTablesInput) (*ListTablesOutput, error) {
+	var out ListTablesOutput
+	return &out, c.call(ctx, "ListTables", in, &out)
+}
+
+func (c *dataAPIClient) DescribeTable(ctx context.Context, in *DescribeTableInput) (*DescribeTableOutput, error) {
+	var out DescribeTableOutput
+	return &out, c.call(ctx, "DescribeTable", in, &out)
+}
+
+// dataTarget is where every Data API request goes: the workgroup, or the
+// cluster with DbUser (temporary credentials for that user; serverless
+// derives the user from IAM).
+type dataTarget struct {
+	cluster, workgroup, database, dbUser string
+}
+
+func (d *Driver) dataTarget() dataTarget {
+	if d.props.WorkgroupName != "" {
+		return dataTarget{workgroup: d.props.WorkgroupName, database: d.props.DatabaseName}
+	}
+	return dataTarget{cluster: d.props.ClusterIdentifier, database: d.props.DatabaseName, dbUser: d.creds.Username}
+}
+
 // runStatement runs one statement through the Data API and waits for it.
 // One statement is one transaction there, which is what makes a single
 // COPY of the whole run atomic.
@@ -196,15 +303,9 @@ func (d *Driver) runStatement(ctx context.Context, sql, name string) error {
 }
 
 func (d *Driver) runStatementRows(ctx context.Context, sql, name string) (int64, error) {
-	in := &ExecuteStatementInput{Database: d.props.DatabaseName, Sql: sql, StatementName: name}
-	if d.props.WorkgroupName != "" {
-		in.WorkgroupName = d.props.WorkgroupName
-	} else {
-		in.ClusterIdentifier = d.props.ClusterIdentifier
-		// Without a secret, a provisioned cluster takes temporary
-		// credentials for DbUser; serverless derives the user from IAM.
-		in.DbUser = d.creds.Username
-	}
+	dt := d.dataTarget()
+	in := &ExecuteStatementInput{ClusterIdentifier: dt.cluster, WorkgroupName: dt.workgroup, Database: dt.database,
+		DbUser: dt.dbUser, Sql: sql, StatementName: name}
 	out, err := d.data.ExecuteStatement(ctx, in)
 	if err != nil {
 		return 0, fault.Wrap(fault.CodeOf(err), err, "redshift: ExecuteStatement")

@@ -8,8 +8,17 @@
 // are staged as gzipped JSON Lines in the intermediate bucket and loaded
 // with one COPY ... FROM 's3://...' IAM_ROLE ..., issued through the SQL
 // connection or through the Redshift Data API. Either way rows are checked
-// against the table's columns first, so that a bad row becomes a
-// RecordFailure instead of aborting the load.
+// against the table's columns first (information_schema over SQL;
+// DescribeTable through the Data API when the profile has no databaseUrl),
+// so that a bad row becomes a RecordFailure instead of aborting the load.
+// Against Redshift, CHAR and VARCHAR lengths are checked in bytes.
+//
+// Rejected rows, the table's and those a Map task rejected (handed over
+// through connector.FailureRecorder), are written as JSON Lines to the
+// error bucket when the flow continues on errors.
+//
+// The catalog lists schemas and tables and describes columns over SQL, or
+// with ListSchemas, ListTables and DescribeTable through the Data API.
 package redshiftconn
 
 import (

@@ -45,7 +45,7 @@ const (
 type writer struct {
 	d       *Driver
 	req     *connector.WriteRequest
-	tbl     *table // nil: no catalog (Data API only); columns are the fields
+	tbl     *table // with its columns, over SQL or from the Data API
 	targets []target
 	sink    sink
 	began   bool
@@ -105,13 +105,19 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 		return nil, err
 	}
 	if conn != nil {
-		if w.tbl, err = lookupTable(ctx, conn, object); err != nil {
-			closeConn()
-			return nil, err
-		}
+		w.tbl, err = lookupTable(ctx, conn, object)
 	} else {
-		schema, name, _ := splitObject(object)
-		w.tbl = &table{Schema: schema, Name: name}
+		w.tbl, err = d.describeTableData(ctx, object) // Data API only
+	}
+	if err != nil {
+		closeConn()
+		return nil, err
+	}
+	if redshift {
+		// Redshift's CHAR(n) and VARCHAR(n) hold n bytes.
+		for i := range w.tbl.Columns {
+			w.tbl.Columns[i].ByteLen = true
+		}
 	}
 	if len(req.Fields) > 0 {
 		names := make([]string, len(req.Fields))
@@ -149,19 +155,13 @@ func (w *writer) resolve(fields []string) error {
 	for _, f := range w.req.Fields {
 		declared[f.Name] = f.Type
 	}
-	catalog := len(w.tbl.Columns) > 0
 	used := map[string]bool{}
 	var ts []target
 	for _, f := range fields {
-		var col *column
-		if catalog {
-			col = w.tbl.find(f)
-			if col == nil {
-				return fault.New(fault.Invalid, "redshift: column %q (field %q) does not exist in table %s; its columns are %s",
-					f, f, w.tbl, strings.Join(w.tbl.columnNames(), ", "))
-			}
-		} else {
-			col = &column{Name: f, DataType: dataTypeFor(declared[f]), Nullable: true}
+		col := w.tbl.find(f)
+		if col == nil {
+			return fault.New(fault.Invalid, "redshift: column %q (field %q) does not exist in table %s; its columns are %s",
+				f, f, w.tbl, strings.Join(w.tbl.columnNames(), ", "))
 		}
 		if used[col.Name] {
 			return fault.New(fault.Invalid, "redshift: fields map twice to column %q of %s", col.Name, w.tbl)
@@ -169,37 +169,15 @@ func (w *writer) resolve(fields []string) error {
 		used[col.Name] = true
 		ts = append(ts, target{Field: f, Declared: declared[f], Col: col, cat: categorize(col.DataType)})
 	}
-	if catalog {
-		for _, c := range w.tbl.Columns {
-			if !used[c.Name] && !c.Nullable && !c.HasDefault {
-				return fault.New(fault.Invalid, "redshift: column %q of %s is NOT NULL without a default, and no field maps to it", c.Name, w.tbl)
-			}
+	for _, c := range w.tbl.Columns {
+		if !used[c.Name] && !c.Nullable && !c.HasDefault {
+			return fault.New(fault.Invalid, "redshift: column %q of %s is NOT NULL without a default, and no field maps to it", c.Name, w.tbl)
 		}
 	}
 	w.targets = ts
 	w.cells = make([]string, len(ts))
 	w.nulls = make([]bool, len(ts))
 	return nil
-}
-
-// dataTypeFor guesses a column type from a declared field type, for a load
-// without a catalog.
-func dataTypeFor(t record.FieldType) string {
-	switch strings.ToLower(string(t)) {
-	case "int", "integer", "long", "short", "bigint":
-		return "bigint"
-	case "double", "float", "real":
-		return "double precision"
-	case "decimal", "number", "numeric", "currency", "percent":
-		return "numeric"
-	case "boolean", "bool":
-		return "boolean"
-	case "datetime", "timestamp":
-		return "timestamp with time zone"
-	case "date":
-		return "date"
-	}
-	return "character varying"
 }
 
 func canceled(ctx context.Context, what string) error {
