@@ -12,6 +12,10 @@
 //     SOQL ignore case, so NOT_EQUAL_TO and ordering on strings stay in the
 //     engine; datetime bounds are widened to whole seconds, since SOQL
 //     literals carry none.
+//   - Records Salesforce rejects go, when errorHandlingConfig names a
+//     bucket, to <bucketPrefix>/<flow>/<execution>/salesforce-rejected-records.jsonl
+//     as JSON Lines {split, line, reason, record}, as the Redshift writer
+//     does; with failOnFirstDestinationError, the one that stopped the run.
 //   - New tokens (an exchanged authorization code, a refreshed access
 //     token) are handed to Profile.SaveCredentials, which stores them in
 //     the profile; without it they live as long as the opened driver.
@@ -116,6 +120,7 @@ type Driver struct {
 	c    *client
 	opts Options
 	log  *slog.Logger
+	deps connector.Deps // for the error bucket
 }
 
 var (
@@ -188,7 +193,7 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if c.token == "" && c.refreshToken == "" && c.authCode == "" && c.grant != "CLIENT_CREDENTIALS" && c.jwt == "" {
 		return nil, fault.New(fault.AuthFailed, "the Salesforce profile %s has no accessToken, refreshToken, oAuthRequest or client credentials grant", p.Name)
 	}
-	return &Driver{c: c, opts: opts, log: log}, nil
+	return &Driver{c: c, opts: opts, log: log, deps: deps}, nil
 }
 
 // CheckProfile logs in (exchanging a code or refreshing as the profile

@@ -54,7 +54,8 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	if len(ids) == 0 {
 		ids = props.IDFieldNames
 	}
-	w := &writer{d: d, object: object, op: op, api: strings.ToUpper(props.DataTransferAPI), failFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError}
+	w := &writer{d: d, object: object, op: op, api: strings.ToUpper(props.DataTransferAPI), failFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError,
+		eh: r.ErrorHandling, flow: r.FlowName, execution: r.ExecutionID}
 	switch op {
 	case "INSERT":
 	case "UPSERT":
@@ -84,6 +85,14 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 			return nil, fault.New(fault.Invalid, "UPSERT needs an external ID field: %s.%s is not one", desc.Name, w.idField)
 		}
 	}
+	if eh := r.ErrorHandling; eh != nil && eh.BucketName != "" {
+		// A missing error bucket fails the run before anything is written.
+		b, err := d.openBucket(ctx, eh.BucketName)
+		if err != nil {
+			return nil, fmt.Errorf("salesforce: error bucket: %w", err)
+		}
+		b.Close()
+	}
 	w.spool, err = os.CreateTemp("", "appflowd-salesforce-*.jsonl")
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "create the Salesforce write spool")
@@ -101,6 +110,9 @@ type writer struct {
 	idField  string
 	failFast bool
 	types    map[string]string // field name -> Salesforce type
+
+	eh              *connector.ErrorHandling // where rejected records go
+	flow, execution string
 
 	spool    *os.File
 	enc      *bufio.Writer
@@ -247,6 +259,11 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	}
 	if w.res.RecordsWritten > 0 {
 		w.res.Objects = []string{w.object}
+	}
+	// The rejected records go to the error bucket either way: with
+	// failOnFirstDestinationError, the one that stopped the run.
+	if ferr := w.writeFailures(ctx); ferr != nil {
+		return nil, errors.Join(err, ferr)
 	}
 	if err != nil {
 		return nil, err
