@@ -620,7 +620,15 @@ func benchBatch(n int) *record.Batch {
 	return b
 }
 
+// BenchmarkExecuteBenchWorkload runs the bench workload over 1M rows in 4
+// splits (split readers in parallel) and in one split (batches of one split
+// transformed in parallel, written in order).
 func BenchmarkExecuteBenchWorkload(b *testing.B) {
+	b.Run("splits=4", func(b *testing.B) { benchmarkExecute(b, 4, 25) })
+	b.Run("splits=1", func(b *testing.B) { benchmarkExecute(b, 1, 100) })
+}
+
+func benchmarkExecute(b *testing.B, splitsN, batches int) {
 	m := func(src, dst, typ string) transform.Task {
 		return task("Map", "NO_OP", []string{src}, dst, "DESTINATION_DATA_TYPE", typ)
 	}
@@ -635,7 +643,7 @@ func BenchmarkExecuteBenchWorkload(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const splitsN, batches, rows = 4, 25, 10_000 // 1M rows per run
+	const rows = 10_000
 	src := &benchSource{batch: benchBatch(rows), splits: splitsN, batches: batches}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -645,7 +653,7 @@ func BenchmarkExecuteBenchWorkload(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if res.RecordsRead != splitsN*batches*rows {
+		if res.RecordsRead != int64(splitsN*batches*rows) {
 			b.Fatalf("read %d", res.RecordsRead)
 		}
 	}
