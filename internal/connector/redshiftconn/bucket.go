@@ -53,7 +53,7 @@ func (d *Driver) openBucket(ctx context.Context, name string) (*blob.Bucket, err
 		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 	}
 	if d.deps.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(d.deps.HTTPClient))
+		opts = append(opts, awsHTTPClient(d.deps.HTTPClient))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -140,7 +141,7 @@ type dataAPIClient struct {
 	endpoint string
 	region   string
 	creds    aws.CredentialsProvider
-	http     *http.Client
+	http     aws.HTTPClient
 	signer   *v4.Signer
 	now      func() time.Time
 }
@@ -150,10 +151,11 @@ func newDataAPIClient(ctx context.Context, deps connector.Deps, p Properties, en
 	if region == "" {
 		region = "us-east-1"
 	}
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
-	if deps.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(deps.HTTPClient))
+	hc := deps.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: time.Minute}
 	}
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region), awsHTTPClient(hc)}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("redshift: load AWS config for the Data API: %w", err)
@@ -167,15 +169,23 @@ func newDataAPIClient(ctx context.Context, deps connector.Deps, p Properties, en
 	if endpoint == "" {
 		endpoint = "https://redshift-data." + region + ".amazonaws.com"
 	}
-	hc := deps.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: time.Minute}
-	}
 	now := deps.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &dataAPIClient{endpoint: endpoint, region: region, creds: creds, http: hc, signer: v4.NewSigner(), now: now}, nil
+	// cfg.HTTPClient is hc, or one like it that trusts AWS_CA_BUNDLE.
+	return &dataAPIClient{endpoint: endpoint, region: region, creds: creds, http: cfg.HTTPClient, signer: v4.NewSigner(), now: now}, nil
+}
+
+// awsHTTPClient gives the SDK hc; a plain client (no Transport) becomes a
+// buildable one with the same timeout, since the SDK cannot load a CA
+// bundle (AWS_CA_BUNDLE, ca_bundle) into an *http.Client and refuses to
+// load the config then.
+func awsHTTPClient(hc *http.Client) func(*config.LoadOptions) error {
+	if hc.Transport == nil {
+		return config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(hc.Timeout))
+	}
+	return config.WithHTTPClient(hc)
 }
 
 // apiError is an error answer of the Data API.

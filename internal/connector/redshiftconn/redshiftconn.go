@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -124,7 +123,7 @@ func Open(ctx context.Context, deps connector.Deps, p connector.Profile) (connec
 		return nil, err
 	}
 	if d.props.ClusterIdentifier != "" || d.props.WorkgroupName != "" {
-		c, err := newDataAPIClient(ctx, deps, d.props, os.Getenv(DataAPIEndpointEnv))
+		c, err := newDataAPIClient(ctx, deps, d.props, getenv(deps, DataAPIEndpointEnv))
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +156,7 @@ func New(deps connector.Deps, p connector.Profile) (*Driver, error) {
 	if (d.props.ClusterIdentifier != "" || d.props.WorkgroupName != "") && d.props.DatabaseName == "" {
 		return nil, fault.New(fault.Invalid, "redshift: databaseName is required with clusterIdentifier or workgroupName")
 	}
-	switch m := strings.ToLower(os.Getenv(LoadModeEnv)); m {
+	switch m := strings.ToLower(getenv(deps, LoadModeEnv)); m {
 	case "", "redshift", "postgres":
 		d.mode = m
 	default:
@@ -165,6 +164,15 @@ func New(deps connector.Deps, p connector.Profile) (*Driver, error) {
 	}
 	d.exec = d.sqlExecer
 	return d, nil
+}
+
+// getenv reads a setting through Deps.Env, as every driver does (the
+// process passes os.Getenv); none is set without one.
+func getenv(deps connector.Deps, name string) string {
+	if deps.Env == nil {
+		return ""
+	}
+	return deps.Env(name)
 }
 
 // Close releases nothing: connections live for one call or one run.
