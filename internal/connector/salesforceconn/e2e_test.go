@@ -33,6 +33,7 @@ type e2e struct {
 	dataDir string
 	org     *sftest.Org
 	client  *appflow.Client
+	app     *app.App
 }
 
 // newE2E starts an org and a server whose default connected app is the
@@ -55,6 +56,7 @@ func newE2E(t *testing.T, cfg func(*app.Config)) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.app = a
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(func() {
 		srv.Close()
@@ -200,8 +202,8 @@ func (l *soqlLog) all() []string {
 	return append([]string(nil), l.qs...)
 }
 
-func seedAccounts(o *sftest.Org) {
-	o.AddObject("Account", sftest.F("Name", "string"), sftest.F("Employees", "int"), sftest.F("Revenue", "currency"),
+func seedAccounts(o *sftest.Org) *sftest.Object {
+	obj := o.AddObject("Account", sftest.F("Name", "string"), sftest.F("Employees", "int"), sftest.F("Revenue", "currency"),
 		sftest.F("Active", "boolean"), sftest.F("LastModifiedDate", "datetime"))
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, name := range []string{"Acme", "Globex, Inc.", `Say "hi"`, "Initech", "Umbrella", "Hooli", "Stark"} {
@@ -213,6 +215,7 @@ func seedAccounts(o *sftest.Org) {
 		}
 		o.Insert("Account", rec)
 	}
+	return obj
 }
 
 func sfSourceFlow(name, profile, api string, tasks []types.Task, outBucket string) *appflow.CreateFlowInput {
