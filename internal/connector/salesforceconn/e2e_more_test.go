@@ -540,7 +540,9 @@ func TestE2EErrorHandling(t *testing.T) {
 			if err := os.MkdirAll(filepath.Join(e.dataDir, "s3", "errors"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			e.put("raw", "in/contacts.csv", data)
+			// and a score that is no number: the Map task passes it on as
+			// text, Salesforce refuses it
+			e.put("raw", "in/contacts.csv", data+"Cy,lots\n")
 			in := sfDestFlow("go-on", "in", types.WriteOperationTypeInsert, nil, tasks)
 			sf := in.DestinationFlowConfigList[0].DestinationConnectorProperties.Salesforce
 			sf.DataTransferApi = api
@@ -550,22 +552,23 @@ func TestE2EErrorHandling(t *testing.T) {
 			}
 			r := e.run("go-on")
 			mustSucceed(t, r)
-			if n := putFailures(r); n != 2 {
-				t.Errorf("putFailuresCount = %d, want 2 (%s)", n, message(r))
+			if n := putFailures(r); n != 3 {
+				t.Errorf("putFailuresCount = %d, want 3 (%s)", n, message(r))
 			}
 			if got, want := e.contacts(), []string{"Ann|1|", "Bo|4|", "Old|1|E1"}; strings.Join(got, " ") != strings.Join(want, " ") {
 				t.Errorf("Contacts %v, want %v", got, want)
 			}
 			rej := e.rejected("errors", "sf-rejected", "go-on", r)
-			if len(rej) != 2 {
-				t.Fatalf("error file holds %d records, want 2: %v", len(rej), rej)
+			if len(rej) != 3 {
+				t.Fatalf("error file holds %d records, want 3: %v", len(rej), rej)
 			}
 			for i, want := range []struct {
 				line       float64
 				reason     string
 				last, scor string
 			}{{3, "FIELD_CUSTOM_VALIDATION_EXCEPTION: Last name may not be bad", "bad", "2"},
-				{4, "REQUIRED_FIELD_MISSING: Required fields are missing: [LastName] (fields: LastName)", "", "3"}} {
+				{4, "REQUIRED_FIELD_MISSING: Required fields are missing: [LastName] (fields: LastName)", "", "3"},
+				{6, "INVALID_TYPE_ON_FIELD_IN_RECORD: Score: value not of required type: lots (fields: Score)", "Cy", "lots"}} {
 				got := rej[i]
 				rec, _ := got["record"].(map[string]any)
 				if got["line"] != want.line || got["reason"] != want.reason || got["split"] == "" || rec["Score"] != want.scor || (rec["LastName"] != nil && rec["LastName"] != want.last) {

@@ -15,7 +15,7 @@ import (
 )
 
 // TestRejectedRecordsToErrorBucket: with an error bucket, the records
-// Salesforce rejects go there as JSON Lines under
+// Salesforce rejects, and those a task rejected (RecordFailures), go there as JSON Lines under
 // <prefix>/<flow>/<execution>/; a bucket that does not exist fails the
 // write before anything is sent, rather than losing them.
 func TestRejectedRecordsToErrorBucket(t *testing.T) {
@@ -37,6 +37,11 @@ func TestRejectedRecordsToErrorBucket(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
+		// A record a task rejected, handed over before its batch.
+		if err := w.(connector.FailureRecorder).RecordFailures(ctx, []connector.RecordFailure{
+			{Split: "in.csv", Line: 4, Reason: "tasks[1] (Map) field Score: not a double", Record: map[string]string{"Score": "x"}}}); err != nil {
+			t.Fatal(err)
+		}
 		b := &record.Batch{Fields: []string{"LastName"}, Split: "in.csv", FirstLine: 2, Final: true}
 		b.AppendRow([]record.Value{record.Str("Ann")})
 		b.AppendRow([]record.Value{record.Str("bad")})
@@ -46,14 +51,15 @@ func TestRejectedRecordsToErrorBucket(t *testing.T) {
 		return w.Commit(ctx)
 	}
 	res, err := commit("errs")
-	if err != nil || len(res.Failures) != 1 {
-		t.Fatalf("Commit = %+v, %v; want one failure", res, err)
+	if err != nil || len(res.Failures) != 2 {
+		t.Fatalf("Commit = %+v, %v; want two failures", res, err)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "s3", "errs", "p", "f", "x1", "salesforce-rejected-records.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"split":"in.csv","line":3,"reason":"FIELD_CUSTOM_VALIDATION_EXCEPTION: Last name may not be bad","record":{"LastName":"bad"}}` + "\n"
+	want := `{"split":"in.csv","line":4,"reason":"tasks[1] (Map) field Score: not a double","record":{"Score":"x"}}` + "\n" +
+		`{"split":"in.csv","line":3,"reason":"FIELD_CUSTOM_VALIDATION_EXCEPTION: Last name may not be bad","record":{"LastName":"bad"}}` + "\n"
 	if string(got) != want {
 		t.Errorf("error file %s, want %s", got, want)
 	}

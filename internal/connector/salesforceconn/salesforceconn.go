@@ -12,7 +12,8 @@
 //     SOQL ignore case, so NOT_EQUAL_TO and ordering on strings stay in the
 //     engine; datetime bounds are widened to whole seconds, since SOQL
 //     literals carry none.
-//   - Records Salesforce rejects go, when errorHandlingConfig names a
+//   - Records Salesforce rejects, and those a task rejected on the way
+//     (connector.FailureRecorder), go, when errorHandlingConfig names a
 //     bucket, to <bucketPrefix>/<flow>/<execution>/salesforce-rejected-records.jsonl
 //     as JSON Lines {split, line, reason, record}, as the Redshift writer
 //     does; with failOnFirstDestinationError, the one that stopped the run.

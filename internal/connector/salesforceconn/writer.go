@@ -140,6 +140,20 @@ type cell struct {
 	S string `json:"v,omitempty"`
 }
 
+var _ connector.FailureRecorder = (*writer)(nil)
+
+// RecordFailures keeps records a task rejected before they reached the
+// writer (a Map task's DESTINATION_DATA_TYPE), so that they go to the
+// error bucket with the ones Salesforce rejects and come back in
+// WriteResult.Failures.
+func (w *writer) RecordFailures(ctx context.Context, f []connector.RecordFailure) error {
+	if w.done {
+		return fault.New(fault.Internal, "Salesforce writer used after Commit or Abort")
+	}
+	w.res.Failures = append(w.res.Failures, f...)
+	return nil
+}
+
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
