@@ -28,6 +28,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
+	flowevents "github.com/appflowd/appflowd/internal/events"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
 )
@@ -77,6 +78,9 @@ type Config struct {
 	// connector type (e.g. "S3": NewS3EventSource). An Event flow whose
 	// source has none never runs.
 	EventSources map[string]EventSource
+	// Events sends "AppFlow Scheduled Flow Deactivated" when consecutive
+	// failures suspend a flow; nil: none.
+	Events *flowevents.Emitter
 }
 
 func (c *Config) defaults() {
@@ -386,7 +390,11 @@ func (q *Queue) FlowActivated(ctx context.Context, accountID, flowName string, a
 	}
 	// Plan now rather than at the next tick: a rate() schedule fires first at
 	// activation. PlanArgs is unique while one is queued or running, so this
-	// adds at most one planning job.
+	// adds at most one planning job. Without periodic planning (a negative
+	// PlanInterval: the caller ticks by hand) nothing plans on its own.
+	if q.cfg.PlanInterval <= 0 {
+		return nil
+	}
 	if _, err := q.client.Insert(ctx, PlanArgs{}, nil); err != nil {
 		q.cfg.Logger.Warn("plan after activation; the next tick will", "flow", flowName, "err", err)
 	}
