@@ -686,10 +686,12 @@ func TestE2ERejectedRows(t *testing.T) {
 	})
 }
 
-// TestE2EMidLoadFailure: the server refuses the load part-way (a CHECK
+// TestE2EMidLoadFailure: the server refuses a row part-way (a CHECK
 // constraint, which the driver's checks cannot see), after thousands of
-// rows went out; the table is exactly as before and the run is Error,
-// naming the table.
+// rows went out. With failOnFirstDestinationError the table is exactly as
+// before and the run is Error, naming the table; without it the other rows
+// load, and the refused one is counted in putFailuresCount and written to
+// the error bucket with the server's reason and the constraint's name.
 func TestE2EMidLoadFailure(t *testing.T) {
 	e := newRSEnv(t)
 	tbl := e.schema + ".checked"
@@ -706,25 +708,74 @@ func TestE2EMidLoadFailure(t *testing.T) {
 	for i := 20010; i < 20100; i++ {
 		fmt.Fprintf(&csv, "%d,row %d\n", i, i)
 	}
-	for _, failFirst := range []bool{false, true} {
-		t.Run(fmt.Sprintf("failOnFirstDestinationError=%v", failFirst), func(t *testing.T) {
-			flow := fmt.Sprintf("mid-%v", failFirst)
-			e.putSource("in/"+flow+"/data.csv", csv.String())
-			e.createFlow(flow, "pg", tbl, []types.Task{typedMap("id", "long"), typedMap("v", "string")},
-				&types.ErrorHandlingConfig{FailOnFirstDestinationError: failFirst, BucketName: aws.String(e2eErrors)})
-			_, r := e.run(flow)
-			mustStatus(t, r, types.ExecutionStatusError)
-			if msg := execMessage(r); !strings.Contains(msg, tbl) || !strings.Contains(msg, "check constraint") {
-				t.Errorf("execution message = %q, want the check-constraint failure naming %s", msg, tbl)
-			}
-			if d := cmp.Diff(before, e.rows("SELECT id, v FROM "+tbl+" ORDER BY id")); d != "" {
-				t.Errorf("table changed by a failed load (-before +after):\n%s", d)
-			}
-			if got := e.bucket(e2eErrors); len(got) != 0 {
-				t.Errorf("error bucket holds %v after a failed load, want nothing", keys(got))
-			}
-		})
-	}
+	t.Run("failOnFirstDestinationError=false", func(t *testing.T) {
+		e.putSource("in/mid-cont/data.csv", csv.String())
+		e.createFlow("mid-cont", "pg", tbl, []types.Task{typedMap("id", "long"), typedMap("v", "string")},
+			&types.ErrorHandlingConfig{FailOnFirstDestinationError: false, BucketName: aws.String(e2eErrors), BucketPrefix: aws.String("mid")})
+		id, r := e.run("mid-cont")
+		mustStatus(t, r, types.ExecutionStatusSuccessful)
+		if n := putFailures(r); n != 1 {
+			t.Errorf("putFailuresCount = %d, want 1 (message %q)", n, execMessage(r))
+		}
+		if msg := execMessage(r); !strings.Contains(msg, "line 20002") || !strings.Contains(msg, "checked_v_check") {
+			t.Errorf("execution message = %q, want the refused line 20002 and the constraint checked_v_check", msg)
+		}
+		if got := counts(r); got[0] != 20091 {
+			t.Errorf("recordsProcessed = %d, want 20091", got[0])
+		}
+		want := append([][]string(nil), before...)
+		for i := 10; i < 20100; i++ {
+			want = append(want, []string{fmt.Sprint(i), fmt.Sprintf("row %d", i)})
+		}
+		if d := cmp.Diff(want, e.rows("SELECT id, v FROM "+tbl+" ORDER BY id")); d != "" {
+			t.Errorf("table after the load (-want +got):\n%s", d)
+		}
+		key := "mid/mid-cont/" + id + "/redshift-rejected-records.jsonl"
+		files := e.bucket(e2eErrors)
+		body, ok := files[key]
+		if !ok {
+			t.Fatalf("error bucket holds %v, want %s", keys(files), key)
+		}
+		var l struct {
+			Split  string            `json:"split"`
+			Line   int64             `json:"line"`
+			Reason string            `json:"reason"`
+			Record map[string]string `json:"record"`
+		}
+		if strings.Count(body, "\n") != 1 {
+			t.Fatalf("error file = %q, want one line", body)
+		}
+		if err := json.Unmarshal([]byte(body), &l); err != nil {
+			t.Fatalf("error file %q: %v", body, err)
+		}
+		if !strings.HasSuffix(l.Split, "data.csv") || l.Line != 20002 ||
+			!strings.Contains(l.Reason, `violates check constraint "checked_v_check"`) || !strings.Contains(l.Reason, "constraint checked_v_check") ||
+			!cmp.Equal(l.Record, map[string]string{"id": "99999", "v": "forbidden"}) {
+			t.Errorf("error line = %+v, want data.csv line 20002, the check constraint checked_v_check, record 99999,forbidden", l)
+		}
+		// Leave the table as the fail-first run expects it.
+		e.exec("DELETE FROM " + tbl + " WHERE v <> 'before'")
+		if err := os.RemoveAll(filepath.Join(e.dataDir, "s3", e2eErrors, "mid")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("failOnFirstDestinationError=true", func(t *testing.T) {
+		flow := "mid-true"
+		e.putSource("in/"+flow+"/data.csv", csv.String())
+		e.createFlow(flow, "pg", tbl, []types.Task{typedMap("id", "long"), typedMap("v", "string")},
+			&types.ErrorHandlingConfig{FailOnFirstDestinationError: true, BucketName: aws.String(e2eErrors)})
+		_, r := e.run(flow)
+		mustStatus(t, r, types.ExecutionStatusError)
+		if msg := execMessage(r); !strings.Contains(msg, tbl) || !strings.Contains(msg, "check constraint") {
+			t.Errorf("execution message = %q, want the check-constraint failure naming %s", msg, tbl)
+		}
+		if d := cmp.Diff(before, e.rows("SELECT id, v FROM "+tbl+" ORDER BY id")); d != "" {
+			t.Errorf("table changed by a failed load (-before +after):\n%s", d)
+		}
+		if got := e.bucket(e2eErrors); len(got) != 0 {
+			t.Errorf("error bucket holds %v after a failed load, want nothing", keys(got))
+		}
+	})
 	// A missing table or column is a run error that names it.
 	t.Run("missing-table", func(t *testing.T) {
 		e.putSource("in/missing/data.csv", "id,v\n1,a\n")

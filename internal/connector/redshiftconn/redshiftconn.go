@@ -17,6 +17,22 @@
 // through connector.FailureRecorder), are written as JSON Lines to the
 // error bucket when the flow continues on errors.
 //
+// Rows the PostgreSQL-wire database itself refuses during COPY FROM STDIN
+// (SQLSTATE class 22 or 23, or P0001 raised by a trigger: CHECK, unique and
+// foreign keys, triggers) are isolated when the flow has an
+// errorHandlingConfig with failOnFirstDestinationError false: the rows are
+// spooled to a temporary file, and if the run's one COPY fails the sink
+// rolls back to a savepoint and loads the spool again range by range, each
+// range one COPY in its own savepoint, splitting failing ranges at the line
+// the server names (else in halves) until each refused row is alone. The
+// refused rows join the error file with the server's message and the
+// constraint's name; the good rows commit in the same one transaction.
+// Without an errorHandlingConfig, or with failOnFirstDestinationError, such
+// a row fails the run and nothing loads. Against Redshift the COPY from S3
+// still loads all rows or fails (no MAXERROR): Redshift enforces no CHECK,
+// unique or foreign key constraints, and the checks before staging catch
+// what it does enforce.
+//
 // The catalog lists schemas and tables and describes columns over SQL, or
 // with ListSchemas, ListTables and DescribeTable through the Data API.
 package redshiftconn

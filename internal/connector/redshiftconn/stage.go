@@ -123,11 +123,11 @@ func (s *stageSink) copySQL() string {
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-func (s *stageSink) load(ctx context.Context, publish func() error) (int64, error) {
+func (s *stageSink) load(ctx context.Context, publish func([]rowReject) error) (int64, error) {
 	if err := s.closePart(); err != nil {
 		return 0, err
 	}
-	if err := publish(); err != nil {
+	if err := publish(nil); err != nil {
 		return 0, err
 	}
 	if len(s.keys) == 0 {

@@ -27,9 +27,10 @@ type sink interface {
 	begin(ctx context.Context, ts []target) error
 	// write sends encoded rows.
 	write(ctx context.Context, rows []byte) error
-	// load finishes the data, then calls publish (the error file) and
-	// commits; it returns the rows the database loaded.
-	load(ctx context.Context, publish func() error) (int64, error)
+	// load finishes the data, then calls publish with the rows the
+	// database refused (continue mode; in input order) to write the error
+	// file, and commits; it returns the rows the database loaded.
+	load(ctx context.Context, publish func([]rowReject) error) (int64, error)
 	abort(ctx context.Context) error
 }
 
@@ -55,6 +56,10 @@ type writer struct {
 	loaded   int64 // rows encoded
 	bytes    int64
 	failures []connector.RecordFailure // in input order: the engine's, then ours
+	// failSeq is, for each of failures, the Write (batch) it belongs to,
+	// so that the rows the database refuses at Commit can be merged in.
+	failSeq []uint32
+	seq     uint32 // the Write being handled, counted from 0
 	// taskFrom is where the failures RecordFailures added since the last
 	// Write begin in failures; -1: none.
 	taskFrom int
@@ -144,7 +149,16 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 		closeConn()
 		return nil, fmt.Errorf("redshift: begin: %w", err)
 	}
-	w.sink = &copySink{conn: conn, tx: tx, tbl: w.tbl}
+	cs := &copySink{conn: conn, tx: tx, tbl: w.tbl}
+	if eh := req.ErrorHandling; eh != nil && !eh.FailOnFirstError {
+		// Continue mode: keep the rows to find those the database refuses.
+		if cs.spool, err = newSpool(); err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			closeConn()
+			return nil, err
+		}
+	}
+	w.sink = cs
 	return w, nil
 }
 
@@ -201,6 +215,9 @@ func (w *writer) RecordFailures(ctx context.Context, f []connector.RecordFailure
 		w.taskFrom = len(w.failures)
 	}
 	w.failures = append(w.failures, f...)
+	for range f {
+		w.failSeq = append(w.failSeq, w.seq)
+	}
 	return nil
 }
 
@@ -214,6 +231,8 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 		from = len(w.failures)
 	}
 	w.taskFrom = -1
+	seq := w.seq
+	w.seq++
 	if ctx.Err() != nil {
 		return canceled(ctx, "write")
 	}
@@ -242,6 +261,10 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 	nextLine := b.FirstLine
 	if nextLine == 0 {
 		nextLine = 1
+	}
+	var sp *spool
+	if cs, ok := w.sink.(*copySink); ok {
+		sp = cs.spool
 	}
 	w.buf = w.buf[:0]
 	for r := range b.Len() {
@@ -272,9 +295,13 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 			w.failures = append(w.failures, connector.RecordFailure{
 				Split: b.Split, Line: line, Reason: bad.Error(), Record: rowText(b.Fields, row),
 			})
+			w.failSeq = append(w.failSeq, seq)
 			continue
 		}
 		w.buf = w.sink.encode(w.buf, w.targets, w.cells, w.nulls)
+		if sp != nil {
+			sp.note(b.Split, line, seq, len(w.buf))
+		}
 		w.loaded++
 	}
 	if taskLines != nil && len(w.failures)-from > 1 {
@@ -321,7 +348,8 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 		return nil, canceled(ctx, "commit")
 	}
 	var undoErrorFile func()
-	publish := func() (err error) {
+	publish := func(rejected []rowReject) (err error) {
+		w.mergeRejects(rejected)
 		undoErrorFile, err = w.writeFailures(ctx)
 		return err
 	}
@@ -337,6 +365,27 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	}
 	w.state = stateCommitted
 	return &connector.WriteResult{RecordsWritten: n, BytesWritten: w.bytes, Failures: w.failures, Objects: []string{w.tbl.String()}}, nil
+}
+
+// mergeRejects puts the rows the database refused among the failures, in
+// input order: by Write, then by line.
+func (w *writer) mergeRejects(rs []rowReject) {
+	if len(rs) == 0 {
+		return
+	}
+	out := make([]connector.RecordFailure, 0, len(w.failures)+len(rs))
+	seqs := make([]uint32, 0, len(w.failures)+len(rs))
+	i := 0
+	for _, r := range rs {
+		for i < len(w.failures) && (w.failSeq[i] < r.seq || w.failSeq[i] == r.seq && w.failures[i].Line <= r.failure.Line) {
+			out, seqs = append(out, w.failures[i]), append(seqs, w.failSeq[i])
+			i++
+		}
+		out, seqs = append(out, r.failure), append(seqs, r.seq)
+		w.bytes -= r.bytes
+	}
+	w.failures = append(out, w.failures[i:]...)
+	w.failSeq = append(seqs, w.failSeq[i:]...)
 }
 
 func (w *writer) Abort(ctx context.Context) error {
@@ -385,11 +434,22 @@ func (w *writer) writeFailures(ctx context.Context) (undo func(), err error) {
 }
 
 // copySink streams CSV into COPY ... FROM STDIN inside the run's
-// transaction. Rows go through a pipe, so memory holds one batch.
+// transaction. Rows go through a pipe, so memory holds one batch. In
+// continue mode the rows are also spooled to disk, so that the rows the
+// database refuses can be found if the COPY fails (isolate.go).
 type copySink struct {
 	conn *pgx.Conn
 	tx   pgx.Tx
 	tbl  *table
+	ts   []target
+	sql  string
+
+	spool *spool // continue mode only
+	// streamErr is the row error that ended the streaming COPY (continue
+	// mode); later rows are only spooled.
+	streamErr *pgconn.PgError
+	// rangeCopies counts the COPYs isolating rows took, for tests.
+	rangeCopies int
 
 	pw   *io.PipeWriter
 	done chan struct{}
@@ -401,12 +461,20 @@ func (s *copySink) encode(buf []byte, _ []target, cells []string, nulls []bool) 
 	return appendCSV(buf, cells, nulls)
 }
 
-func (s *copySink) begin(_ context.Context, ts []target) error {
+func (s *copySink) begin(ctx context.Context, ts []target) error {
 	cols := make([]string, len(ts))
 	for i, t := range ts {
 		cols[i] = pgx.Identifier{t.Col.Name}.Sanitize()
 	}
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT csv)", s.tbl.ident(), strings.Join(cols, ", "))
+	s.ts, s.sql = ts, sql
+	if s.spool != nil {
+		// Deferred constraints are checked at the end of each COPY, so
+		// that a refused row can be found before COMMIT.
+		if err := s.conn.PgConn().Exec(ctx, "SET CONSTRAINTS ALL IMMEDIATE; SAVEPOINT "+loadSavepoint).Close(); err != nil {
+			return fmt.Errorf("redshift: SAVEPOINT: %w", err)
+		}
+	}
 	pr, pw := io.Pipe()
 	s.pw = pw
 	s.done = make(chan struct{})
@@ -425,6 +493,25 @@ var (
 )
 
 func (s *copySink) write(ctx context.Context, rows []byte) error {
+	var spooled chan error
+	if s.spool != nil {
+		if s.streamErr != nil {
+			return s.spool.add(rows) // isolated at load
+		}
+		// To disk while the same rows go to the server, on the other core.
+		spooled = make(chan error, 1)
+		go func() { spooled <- s.spool.add(rows) }()
+	}
+	err := s.send(ctx, rows)
+	if spooled != nil {
+		if serr := <-spooled; err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
+func (s *copySink) send(ctx context.Context, rows []byte) error {
 	stop := context.AfterFunc(ctx, func() { s.pw.CloseWithError(context.Cause(ctx)) })
 	defer stop()
 	if _, err := s.pw.Write(rows); err != nil {
@@ -432,6 +519,10 @@ func (s *copySink) write(ctx context.Context, rows []byte) error {
 			return canceled(ctx, "write")
 		}
 		<-s.done
+		if pgErr, ok := isRowError(s.err); ok && s.spool != nil {
+			s.streamErr = pgErr
+			return nil
+		}
 		return copyError(s.err, s.tbl.String())
 	}
 	return nil
@@ -452,23 +543,40 @@ func copyError(err error, tbl string) error {
 	return fmt.Errorf("redshift: COPY into %s: %w", tbl, err)
 }
 
-func (s *copySink) load(ctx context.Context, publish func() error) (int64, error) {
+func (s *copySink) load(ctx context.Context, publish func([]rowReject) error) (int64, error) {
 	var n int64
+	var rejects []rowReject
 	if s.pw != nil {
 		s.pw.Close()
 		<-s.done
 		if s.err != nil {
-			return 0, copyError(s.err, s.tbl.String())
+			pgErr, ok := isRowError(s.err)
+			if !ok || s.spool == nil {
+				return 0, copyError(s.err, s.tbl.String())
+			}
+			// Continue mode: undo the streaming COPY and load again,
+			// isolating the rows the database refuses.
+			if err := s.conn.PgConn().Exec(ctx, "ROLLBACK TO SAVEPOINT "+loadSavepoint+"; RELEASE SAVEPOINT "+loadSavepoint).Close(); err != nil {
+				return 0, fmt.Errorf("redshift: ROLLBACK TO SAVEPOINT: %w", err)
+			}
+			var err error
+			if n, rejects, err = s.isolate(ctx, pgErr); err != nil {
+				return 0, err
+			}
+		} else {
+			n = s.tag.RowsAffected()
 		}
-		n = s.tag.RowsAffected()
 	}
-	if err := publish(); err != nil {
+	if err := publish(rejects); err != nil {
 		return 0, err
 	}
 	if err := s.tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("redshift: commit load into %s: %w", s.tbl, err)
 	}
 	s.conn.Close(context.Background())
+	if s.spool != nil {
+		s.spool.close()
+	}
 	return n, nil
 }
 
@@ -480,6 +588,9 @@ func (s *copySink) abort(ctx context.Context) error {
 	// Closing the connection discards the transaction even where the
 	// rollback cannot be sent (a broken connection).
 	defer s.conn.Close(context.Background())
+	if s.spool != nil {
+		defer s.spool.close()
+	}
 	if !s.conn.IsClosed() {
 		_ = s.tx.Rollback(context.WithoutCancel(ctx))
 	}
