@@ -11,24 +11,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
-	"gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
+	"github.com/appflowd/appflowd/internal/fault"
 )
 
 // S3EventSource is the EventSource of S3 sources: a new object under the
@@ -49,9 +43,9 @@ import (
 type S3EventSource struct {
 	deps connector.Deps
 
-	once   sync.Once
-	client *s3.Client
-	err    error
+	once    sync.Once
+	buckets *awsconfig.Buckets
+	err     error
 }
 
 // NewS3EventSource returns the S3 EventSource for the process's connector
@@ -126,16 +120,15 @@ func (s *S3EventSource) Poll(ctx context.Context, src EventFlow, cursor json.Raw
 	return out, nil
 }
 
-// errNoBucket: a bucket that does not exist holds nothing. It is not an
-// error, so that a flow activated before its bucket exists takes an empty
-// baseline and sees every object put into the bucket later.
-var errNoBucket = errors.New("s3 events: no such bucket")
+// A bucket that does not exist holds nothing. It is not an error, so that a
+// flow activated before its bucket exists takes an empty baseline and sees
+// every object put into the bucket later.
 
 // list lists the objects a run of the S3 source would read.
 func (s *S3EventSource) list(ctx context.Context, bucket, prefix string) ([]s3Object, error) {
 	b, err := s.open(ctx, bucket)
-	if errors.Is(err, errNoBucket) {
-		return nil, nil
+	if fault.Is(err, fault.NotFound) {
+		return nil, nil // no bucket yet: it holds nothing (see above)
 	}
 	if err != nil {
 		return nil, err
@@ -164,55 +157,14 @@ func (s *S3EventSource) list(ctx context.Context, bucket, prefix string) ([]s3Ob
 	}
 }
 
-// open opens a bucket the way the S3 connector does.
+// open opens a bucket the way the S3 connector does; a missing bucket is
+// fault.NotFound.
 func (s *S3EventSource) open(ctx context.Context, bucket string) (*blob.Bucket, error) {
-	if bucket == "." || bucket == ".." || strings.ContainsAny(bucket, "/\\") || strings.HasPrefix(bucket, ".") {
-		return nil, fmt.Errorf("s3 events: invalid bucket name %q", bucket)
-	}
-	if s.deps.S3Endpoint == "" {
-		dir := filepath.Join(s.deps.DataDir, "s3", bucket)
-		if fi, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) || (err == nil && !fi.IsDir()) {
-			return nil, errNoBucket
-		} else if err != nil {
-			return nil, fmt.Errorf("s3 events: bucket %q: %w", bucket, err)
-		}
-		return fileblob.OpenBucket(dir, &fileblob.Options{Metadata: fileblob.MetadataDontWrite})
-	}
-	s.once.Do(func() { s.client, s.err = s.newClient(ctx) })
+	s.once.Do(func() { s.buckets, s.err = awsconfig.NewBuckets(context.WithoutCancel(ctx), s.deps) })
 	if s.err != nil {
 		return nil, s.err
 	}
-	return s3blob.OpenBucket(ctx, s.client, bucket, nil)
-}
-
-// newClient builds an S3 client as s3conn.New does: path-style, checksums
-// only when required (third-party S3 APIs), the default credential chain.
-func (s *S3EventSource) newClient(ctx context.Context) (*s3.Client, error) {
-	region := s.deps.Region
-	if region == "" {
-		region = "us-east-1"
-	}
-	opts := []func(*config.LoadOptions) error{
-		config.WithRegion(region),
-		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
-		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
-	}
-	if hc := s.deps.HTTPClient; hc != nil {
-		if hc.Transport == nil {
-			opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(hc.Timeout)))
-		} else {
-			opts = append(opts, config.WithHTTPClient(hc))
-		}
-	}
-	cfg, err := config.LoadDefaultConfig(context.WithoutCancel(ctx), opts...)
-	if err != nil {
-		return nil, fmt.Errorf("s3 events: load AWS config: %w", err)
-	}
-	endpoint := s.deps.S3Endpoint
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		o.UsePathStyle = true
-	}), nil
+	return s.buckets.Open(ctx, bucket)
 }
 
 // encodeHashes is the cursor of a set of object hashes: a JSON string.

@@ -9,24 +9,16 @@ package s3conn
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
-	"gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -69,6 +61,7 @@ func Spec() connector.Spec {
 // connector.DestinationDriver and connector.CatalogDriver.
 type Driver struct {
 	deps   connector.Deps
+	blobs  *awsconfig.Buckets
 	client *s3.Client // nil: local buckets
 }
 
@@ -86,43 +79,11 @@ func Open(ctx context.Context, deps connector.Deps, _ connector.Profile) (connec
 // New builds a driver. With deps.S3Endpoint set it loads the default AWS
 // credential chain (env AWS_ACCESS_KEY_ID etc.) for region deps.Region.
 func New(ctx context.Context, deps connector.Deps) (*Driver, error) {
-	d := &Driver{deps: deps}
-	if deps.S3Endpoint == "" {
-		if deps.DataDir == "" {
-			return nil, fault.New(fault.Invalid, "s3: no data dir for local buckets and no S3 endpoint")
-		}
-		return d, nil
-	}
-	region := deps.Region
-	if region == "" {
-		region = "us-east-1"
-	}
-	opts := []func(*config.LoadOptions) error{
-		config.WithRegion(region),
-		// Third-party S3 APIs reject the SDK's default trailing checksums.
-		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
-		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
-	}
-	if hc := deps.HTTPClient; hc != nil {
-		if hc.Transport == nil {
-			// A plain client: hand the SDK a buildable one with the same
-			// timeout, so a CA bundle (AWS_CA_BUNDLE, ca_bundle) still
-			// applies; the SDK refuses to load one into an *http.Client.
-			opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(hc.Timeout)))
-		} else {
-			opts = append(opts, config.WithHTTPClient(hc))
-		}
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	b, err := awsconfig.NewBuckets(ctx, deps)
 	if err != nil {
-		return nil, fmt.Errorf("s3: load AWS config: %w", err)
+		return nil, fmt.Errorf("s3: %w", err)
 	}
-	endpoint := deps.S3Endpoint
-	d.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		o.UsePathStyle = true
-	})
-	return d, nil
+	return &Driver{deps: deps, blobs: b, client: b.Client()}, nil
 }
 
 func (d *Driver) now() time.Time {
@@ -133,59 +94,14 @@ func (d *Driver) now() time.Time {
 }
 
 // localDir is the folder of a local bucket.
-func (d *Driver) localDir(bucket string) string {
-	return filepath.Join(d.deps.DataDir, "s3", bucket)
-}
+func (d *Driver) localDir(bucket string) string { return d.blobs.LocalDir(bucket) }
 
-func checkBucketName(name string) error {
-	if name == "" {
-		return fault.New(fault.Invalid, "s3: bucketName is required")
-	}
-	if name == "." || name == ".." || strings.ContainsAny(name, "/\\") || strings.HasPrefix(name, ".") {
-		return fault.New(fault.Invalid, "s3: invalid bucket name %q", name)
-	}
-	return nil
-}
+func checkBucketName(name string) error { return awsconfig.CheckName(name) }
 
 // openBucket opens a bucket that must exist; a missing one is NotFound,
 // named in the error.
 func (d *Driver) openBucket(ctx context.Context, name string) (*blob.Bucket, error) {
-	if err := checkBucketName(name); err != nil {
-		return nil, err
-	}
-	if d.client == nil {
-		dir := d.localDir(name)
-		fi, err := os.Stat(dir)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fault.New(fault.NotFound, "s3: bucket %q does not exist (no folder %s)", name, dir)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("s3: bucket %q: %w", name, err)
-		}
-		if !fi.IsDir() {
-			return nil, fault.New(fault.NotFound, "s3: bucket %q does not exist (%s is not a folder)", name, dir)
-		}
-		b, err := fileblob.OpenBucket(dir, &fileblob.Options{Metadata: fileblob.MetadataDontWrite})
-		if err != nil {
-			return nil, fmt.Errorf("s3: open bucket %q: %w", name, err)
-		}
-		return b, nil
-	}
-	if _, err := d.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(name)}); err != nil {
-		var nf *s3types.NotFound
-		var nsb *s3types.NoSuchBucket
-		if errors.As(err, &nf) || errors.As(err, &nsb) {
-			return nil, fault.New(fault.NotFound, "s3: bucket %q does not exist", name)
-		}
-		return nil, fmt.Errorf("s3: bucket %q: %w", name, err)
-	}
-	b, err := s3blob.OpenBucket(ctx, d.client, name, &s3blob.Options{
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("s3: open bucket %q: %w", name, err)
-	}
-	return b, nil
+	return d.blobs.Open(ctx, name)
 }
 
 // classify turns a blob error into a fault code, naming what failed.

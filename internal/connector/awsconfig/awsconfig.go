@@ -1,0 +1,155 @@
+// Package awsconfig builds AWS SDK configuration and clients for drivers,
+// the one way appflowd needs them: the process's region, the default
+// credential chain, an endpoint override, and an HTTP client that keeps a CA
+// bundle (AWS_CA_BUNDLE) working.
+package awsconfig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+	"gocloud.dev/blob/s3blob"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/fault"
+)
+
+// DefaultRegion is used when neither the caller nor the process names one.
+const DefaultRegion = "us-east-1"
+
+// Load returns the SDK configuration for region (deps.Region when empty)
+// with deps.HTTPClient's timeout. The SDK refuses to load a CA bundle into
+// a plain *http.Client, so a client without its own transport is replaced
+// by a buildable one with the same timeout.
+func Load(ctx context.Context, deps connector.Deps, region string, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
+	if region == "" {
+		region = deps.Region
+	}
+	if region == "" {
+		region = DefaultRegion
+	}
+	all := []func(*config.LoadOptions) error{config.WithRegion(region)}
+	if hc := deps.HTTPClient; hc != nil {
+		if hc.Transport == nil {
+			all = append(all, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(hc.Timeout)))
+		} else {
+			all = append(all, config.WithHTTPClient(hc))
+		}
+	}
+	// Loading must not be cut short by the caller's request: the config is
+	// often cached beyond it.
+	cfg, err := config.LoadDefaultConfig(context.WithoutCancel(ctx), append(all, opts...)...)
+	if err != nil {
+		return aws.Config{}, fault.Wrap(fault.Internal, err, "load the AWS configuration")
+	}
+	return cfg, nil
+}
+
+// S3Client returns a path-style client for deps.S3Endpoint, with checksums
+// only where required: third-party S3 APIs refuse the SDK's default
+// trailing checksums.
+func S3Client(ctx context.Context, deps connector.Deps) (*s3.Client, error) {
+	cfg, err := Load(ctx, deps, "",
+		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired))
+	if err != nil {
+		return nil, err
+	}
+	endpoint := deps.S3Endpoint
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		o.UsePathStyle = true
+	}), nil
+}
+
+// Buckets opens buckets by name: folders under DataDir/s3 when no S3
+// endpoint is set, else buckets of that S3 API.
+type Buckets struct {
+	deps   connector.Deps
+	client *s3.Client // nil for local buckets
+}
+
+// NewBuckets returns Buckets for deps.
+func NewBuckets(ctx context.Context, deps connector.Deps) (*Buckets, error) {
+	b := &Buckets{deps: deps}
+	if deps.S3Endpoint == "" {
+		if deps.DataDir == "" {
+			return nil, fault.New(fault.Invalid, "no data dir for local buckets and no S3 endpoint")
+		}
+		return b, nil
+	}
+	c, err := S3Client(ctx, deps)
+	if err != nil {
+		return nil, err
+	}
+	b.client = c
+	return b, nil
+}
+
+// Client is the S3 API client, nil for local buckets.
+func (b *Buckets) Client() *s3.Client { return b.client }
+
+// LocalDir is the folder of a local bucket.
+func (b *Buckets) LocalDir(name string) string { return filepath.Join(b.deps.DataDir, "s3", name) }
+
+// CheckName refuses names that could escape the buckets folder.
+func CheckName(name string) error {
+	if name == "" {
+		return fault.New(fault.Invalid, "bucketName is required")
+	}
+	if name == "." || name == ".." || strings.ContainsAny(name, "/\\") || strings.HasPrefix(name, ".") {
+		return fault.New(fault.Invalid, "invalid bucket name %q", name)
+	}
+	return nil
+}
+
+// Open opens a bucket that must exist; a missing one is NotFound, named in
+// the error. Local buckets write no metadata files beside objects.
+func (b *Buckets) Open(ctx context.Context, name string) (*blob.Bucket, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	if b.client == nil {
+		dir := b.LocalDir(name)
+		fi, err := os.Stat(dir)
+		if errors.Is(err, os.ErrNotExist) || (err == nil && !fi.IsDir()) {
+			return nil, fault.New(fault.NotFound, "bucket %q does not exist (local buckets are folders: create %s)", name, dir)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bucket %q: %w", name, err)
+		}
+		bk, err := fileblob.OpenBucket(dir, &fileblob.Options{Metadata: fileblob.MetadataDontWrite})
+		if err != nil {
+			return nil, fmt.Errorf("open bucket %q: %w", name, err)
+		}
+		return bk, nil
+	}
+	if _, err := b.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(name)}); err != nil {
+		var nf *s3types.NotFound
+		var nsb *s3types.NoSuchBucket
+		if errors.As(err, &nf) || errors.As(err, &nsb) {
+			return nil, fault.New(fault.NotFound, "bucket %q does not exist", name)
+		}
+		return nil, fmt.Errorf("bucket %q: %w", name, err)
+	}
+	bk, err := s3blob.OpenBucket(ctx, b.client, name, &s3blob.Options{
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %q: %w", name, err)
+	}
+	return bk, nil
+}
