@@ -63,6 +63,7 @@ type binding struct {
 	outNames []string
 	outSlots []int
 	outConv  []*outCol // nil: no conversion
+	numOnly  []bool    // per derived step: its result is read only as a number (see onlyNumeric)
 	width    int       // input columns
 	extra    int       // overlay width
 }
@@ -77,6 +78,14 @@ type applier struct {
 	bx, by  apd.Decimal
 	t1, t2  apd.Decimal
 	br      apd.Decimal
+
+	// Per-slot cache of parsed numbers: nums[s] holds slot s's value as a
+	// dec when stamp[s] is the current row's seq, so a field that a Filter,
+	// an Arithmetic task and a Map conversion all read is parsed once.
+	stamp []uint64
+	nums  []dec
+	seq   uint64
+	res   dec // arithText's text-less result
 }
 
 func sameFields(a, b []string) bool {
@@ -163,10 +172,65 @@ func (a *applier) bind(in *record.Batch) *binding {
 			b.outConv = append(b.outConv, o)
 		}
 	}
+	b.numOnly = b.numOnly[:0]
+	for k := range p.derived {
+		d := &p.derived[k]
+		b.numOnly = append(b.numOnly, d.typ != "Merge" && b.onlyNumeric(p, b.slots[d.out]))
+	}
 	if cap(a.extra) < b.extra {
 		a.extra = make([]record.Value, b.extra)
 	}
+	if n := w + b.extra; cap(a.stamp) < n {
+		a.stamp = make([]uint64, n)
+		a.nums = make([]dec, n)
+	}
 	return b
+}
+
+// onlyNumeric says whether slot s is read only by output columns that
+// convert it to an integer or a double. An Arithmetic result in such a slot
+// need not be rendered as text: the conversion takes the cached number.
+func (b *binding) onlyNumeric(p *Program, s int) bool {
+	for k := range p.filters {
+		if b.orig[p.filters[k].ref] == s {
+			return false
+		}
+	}
+	if p.window != nil && b.orig[p.window.ref] == s {
+		return false
+	}
+	for k := range p.validates {
+		if b.orig[p.validates[k].ref] == s {
+			return false
+		}
+	}
+	for _, from := range b.editFrom {
+		if from == s {
+			return false
+		}
+	}
+	for k := range p.derived {
+		d := &p.derived[k]
+		for _, ref := range d.refs {
+			if b.slots[ref] == s {
+				return false
+			}
+		}
+		for _, pt := range d.parts {
+			if pt.ref >= 0 && b.slots[pt.ref] == s {
+				return false
+			}
+		}
+	}
+	for k, o := range b.outSlots {
+		if o != s {
+			continue
+		}
+		if c := b.outConv[k]; c == nil || (c.class != classFloat && c.class != classInt) {
+			return false
+		}
+	}
+	return true
 }
 
 // row is one input row with its overlay.
@@ -174,6 +238,9 @@ type row struct {
 	in    []record.Value
 	extra []record.Value
 	w     int
+	stamp []uint64 // see applier.stamp
+	nums  []dec
+	seq   uint64
 }
 
 func (r *row) at(s int) record.Value {
@@ -183,7 +250,46 @@ func (r *row) at(s int) record.Value {
 	return r.extra[s-r.w]
 }
 
-func (r *row) set(s int, v record.Value) { r.extra[s-r.w] = v }
+func (r *row) set(s int, v record.Value) {
+	r.extra[s-r.w] = v
+	r.stamp[s] = 0
+}
+
+// cached returns slot s's number if it was parsed in this row.
+func (r *row) cached(s int) (dec, bool) {
+	if r.stamp[s] == r.seq {
+		return r.nums[s], true
+	}
+	return dec{}, false
+}
+
+// numAt reads slot s as a number, parsing it at most once per row.
+func (a *applier) numAt(r *row, s int, big *apd.Decimal) (number, bool) {
+	if d, ok := r.cached(s); ok {
+		return number{d: d}, true
+	}
+	n, ok := numberOf(r.at(s), a.scratch[:0], big)
+	if ok && n.big == nil {
+		r.stamp[s], r.nums[s] = r.seq, n.d
+	}
+	return n, ok
+}
+
+// decAs converts a cached number as convert would convert its text to
+// class c; false when that needs the text (the caller then converts it).
+func decAs(d dec, c typeClass) (record.Value, bool) {
+	switch c {
+	case classFloat:
+		if d.m > -1<<53 && d.m < 1<<53 {
+			return record.FloatVal(float64(d.m) / float64(pow10[d.s])), true
+		}
+	case classInt:
+		if i, ok := integral(&number{d: d}); ok {
+			return record.IntVal(i), true
+		}
+	}
+	return record.Value{}, false
+}
 
 // Apply runs the program over in and writes the surviving rows to out,
 // reusing out.Cells' memory; out.Fields is shared and must not be changed.
@@ -211,17 +317,19 @@ func (a *applier) apply(in, out *record.Batch) (st Stats, errs []RecordError, fa
 		out.Cells = make([]record.Value, 0, need)
 	}
 	cells := out.Cells[:0]
-	r := row{extra: a.extra[:b.extra], w: w}
+	r := row{extra: a.extra[:b.extra], w: w, stamp: a.stamp[:w+b.extra], nums: a.nums[:w+b.extra]}
 	r.extra[b.extra-1] = record.Value{}
 	orig, slots := b.orig, b.slots
 
 rows:
 	for i := 0; i < n; i++ {
 		r.in = in.Cells[i*w : (i+1)*w]
+		a.seq++
+		r.seq = a.seq
 
 		for k := range p.filters {
 			f := &p.filters[k]
-			if !a.match(f, r.at(orig[f.ref])) {
+			if !a.match(f, &r, orig[f.ref]) {
 				st.Filtered++
 				continue rows
 			}
@@ -256,9 +364,7 @@ rows:
 			if d.typ == "Merge" {
 				r.set(slots[d.out], a.merge(d, &r, slots))
 			} else {
-				var v record.Value
-				v, reason, isFatal = a.arith(d, r.at(slots[d.refs[0]]), r.at(slots[d.refs[1]]))
-				r.set(slots[d.out], v)
+				reason, isFatal = a.arith(d, &r, slots, b.numOnly[k])
 			}
 			if reason != "" {
 				field := strings.Join(d.fields, ",")
@@ -276,6 +382,16 @@ rows:
 		for k, s := range b.outSlots {
 			v := r.at(s)
 			if o := b.outConv[k]; o != nil {
+				if d, ok := r.cached(s); ok && (v.K == record.String || v.K == record.Decimal) {
+					if cv, ok := decAs(d, o.class); ok {
+						dst[k] = cv
+						continue
+					}
+					if v.K == record.Decimal && v.S == "" { // an Arithmetic result kept as a number only
+						a.scratch = appendDec(a.scratch[:0], d)
+						v = record.DecimalVal(a.arena.str(a.scratch))
+					}
+				}
 				var reason string
 				if v, reason = convert(v, o.class, a.scratch[:0], &a.br); reason != "" {
 					cells = cells[:start]
@@ -302,13 +418,14 @@ func (a *applier) recordErr(in *record.Batch, row int, field string, task int, t
 		Field: field, Task: task, TaskType: typ, Reason: reason}
 }
 
-func (a *applier) match(f *filterStep, v record.Value) bool {
+func (a *applier) match(f *filterStep, r *row, slot int) bool {
+	v := r.at(slot)
 	if v.K == record.Missing || v.K == record.Null {
 		return false
 	}
 	switch f.class {
 	case classInt, classFloat, classDecimal:
-		n, ok := numberOf(v, a.scratch[:0], &a.bx)
+		n, ok := a.numAt(r, slot, &a.bx)
 		if !ok {
 			return false
 		}
@@ -571,17 +688,32 @@ func (a *applier) merge(d *derivedStep, r *row, slots []int) record.Value {
 // subtraction ("246.90"), their sum for multiplication; a quotient has no
 // trailing zeros ("2.5") and up to 34 significant digits when it does not
 // terminate.
-func (a *applier) arith(d *derivedStep, x, y record.Value) (record.Value, string, bool) {
+//
+// arith writes the result to the task's slot. When numOnly (the result is
+// read only as a number) and the exact fast path holds it, the slot keeps a
+// text-less Decimal and the number in the row's cache (see apply).
+func (a *applier) arith(d *derivedStep, r *row, slots []int, numOnly bool) (string, bool) {
+	out := slots[d.out]
+	v, reason, fatal := a.arithText(d, r, slots[d.refs[0]], slots[d.refs[1]], numOnly)
+	r.set(out, v)
+	if numOnly && reason == "" && v.K == record.Decimal && v.S == "" {
+		r.stamp[out], r.nums[out] = r.seq, a.res
+	}
+	return reason, fatal
+}
+
+func (a *applier) arithText(d *derivedStep, r *row, sx, sy int, numOnly bool) (record.Value, string, bool) {
+	x, y := r.at(sx), r.at(sy)
 	if absentOrEmpty(x) || absentOrEmpty(y) {
 		return record.NullVal(), "", false
 	}
-	nx, ok := numberOf(x, a.scratch[:0], &a.bx)
+	nx, ok := a.numAt(r, sx, &a.bx)
 	if !ok {
 		return record.Value{}, fmt.Sprintf("%s: value %s is not a number", d.fields[0], quoteShort(x.Text())), false
 	}
 	ny := nx
-	if d.refs[0] != d.refs[1] {
-		if ny, ok = numberOf(y, a.scratch[:0], &a.by); !ok {
+	if sx != sy {
+		if ny, ok = a.numAt(r, sy, &a.by); !ok {
 			return record.Value{}, fmt.Sprintf("%s: value %s is not a number", d.fields[1], quoteShort(y.Text())), false
 		}
 	}
@@ -598,6 +730,10 @@ func (a *applier) arith(d *derivedStep, x, y record.Value) (record.Value, string
 			ok = false
 		}
 		if ok {
+			if numOnly {
+				a.res = r
+				return record.Value{K: record.Decimal}, "", false
+			}
 			a.scratch = appendDec(a.scratch[:0], r)
 			return record.DecimalVal(a.arena.str(a.scratch)), "", false
 		}
@@ -605,24 +741,24 @@ func (a *applier) arith(d *derivedStep, x, y record.Value) (record.Value, string
 	if d.op == arDiv && ny.sign() == 0 {
 		return record.Value{}, "division by zero", true
 	}
-	bx, by, r := nx.toBig(&a.t1), ny.toBig(&a.t2), &a.br
+	bx, by, res := nx.toBig(&a.t1), ny.toBig(&a.t2), &a.br
 	var err error
 	switch d.op {
 	case arAdd:
-		_, err = exactCtx.Add(r, bx, by)
+		_, err = exactCtx.Add(res, bx, by)
 	case arSub:
-		_, err = exactCtx.Sub(r, bx, by)
+		_, err = exactCtx.Sub(res, bx, by)
 	case arMul:
-		_, err = exactCtx.Mul(r, bx, by)
+		_, err = exactCtx.Mul(res, bx, by)
 	case arDiv:
-		if _, err = quoCtx.Quo(r, bx, by); err == nil {
-			r.Reduce(r)
+		if _, err = quoCtx.Quo(res, bx, by); err == nil {
+			res.Reduce(res)
 		}
 	}
 	if err != nil {
 		return record.Value{}, "cannot compute the result: " + err.Error(), false
 	}
-	a.scratch = r.Append(a.scratch[:0], 'f')
+	a.scratch = res.Append(a.scratch[:0], 'f')
 	return record.DecimalVal(a.arena.str(a.scratch)), "", false
 }
 

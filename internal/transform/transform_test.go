@@ -956,3 +956,43 @@ func cpuTime() time.Duration {
 
 func BenchmarkApplyBenchWorkload(b *testing.B)      { benchmarkApply(b, false) }
 func BenchmarkApplyBenchWorkloadTyped(b *testing.B) { benchmarkApply(b, true) }
+
+// An Arithmetic result read only by integer/double conversions is kept as a
+// number, not text; a field a Filter parsed is not parsed again. Results must
+// be the same as through text, including where the number path gives up
+// (beyond 2^53, not integral) and where the same result is also read as text.
+func TestNumbersParsedOnceGiveTheTextResults(t *testing.T) {
+	in := strBatch(f("a", "b"),
+		[]string{"632.50", "1"},
+		[]string{"100", "2"},
+		[]string{"4503599627370496.5", "3"},
+		[]string{" 7 ", "4"},
+		[]string{"", "5"},
+		[]string{"x", "6"},
+		[]string{"-0.25", "7"},
+		[]string{"1e3", "8"},
+	)
+	filter := op("Filter", "GREATER_THAN", f("a"), "", "DATA_TYPE", "double", "VALUE", "-1")
+	sum := op("Arithmetic", "ADDITION", f("a", "a"), "a,a", "MATH_OPERATION_FIELDS_ORDER", "a,a")
+	numOnly := mustCompile(t, []Task{filter, sum,
+		mapT("a,a", "d", "DESTINATION_DATA_TYPE", "double"), mapT("a,a", "i", "DESTINATION_DATA_TYPE", "integer"),
+		mapT("a", "ad", "DESTINATION_DATA_TYPE", "double")}, Options{TypedDestination: true})
+	withText := mustCompile(t, []Task{filter, sum,
+		mapT("a,a", "d", "DESTINATION_DATA_TYPE", "double"), mapT("a,a", "i", "DESTINATION_DATA_TYPE", "integer"),
+		mapT("a", "ad", "DESTINATION_DATA_TYPE", "double"), mapT("a,a", "s")}, Options{TypedDestination: true})
+	got, _, gotErrs := apply(t, numOnly, in)
+	want, _, wantErrs := apply(t, withText, in)
+	var trimmed [][]string
+	for _, r := range rows(want) {
+		trimmed = append(trimmed, r[:3])
+	}
+	if diff := cmp.Diff(trimmed, rows(got)); diff != "" {
+		t.Errorf("number-only rows differ from text rows (-text +number):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantErrs, gotErrs); diff != "" {
+		t.Errorf("record errors differ (-text +number):\n%s", diff)
+	}
+	if len(rows(got)) == 0 || rows(want)[0][3] != "decimal:1265.00" {
+		t.Errorf("rows %v", rows(want))
+	}
+}
