@@ -578,15 +578,28 @@ func parquetRows(p *plan, kinds []colKind, b *record.Batch, rows []int32, lo, hi
 	buf.vals = vals
 	buf.cols = buf.cols[:0]
 	for j := range width {
-		buf.cols = append(buf.cols, vals[j*n:j*n:(j+1)*n])
+		buf.cols = append(buf.cols, vals[j*n:(j+1)*n:(j+1)*n])
 	}
+	// Each row's values go straight to their column at index k; a row that
+	// fails to convert is overwritten by the next one.
+	cols := buf.cols
+	var tmplBuf [16]parquet.Value
+	tmpl := tmplBuf[:0]
+	for j, kd := range kinds {
+		switch kd {
+		case colString:
+			tmpl = append(tmpl, parquet.ByteArrayValue(nil).Level(0, 1, j))
+		case colInt64:
+			tmpl = append(tmpl, parquet.Int64Value(0).Level(0, 1, j))
+		case colDouble:
+			tmpl = append(tmpl, parquet.DoubleValue(0).Level(0, 1, j))
+		default:
+			tmpl = append(tmpl, parquet.Value{})
+		}
+	}
+	fast := fastValues
 	var fails []connector.RecordFailure
-	var scratch [16]parquet.Value
-	pr := scratch[:0]
-	if width > len(scratch) {
-		pr = make([]parquet.Value, 0, width)
-	}
-	pr = pr[:width]
+	k := 0
 	for i := lo; i < hi; i++ {
 		r := i
 		if rows != nil {
@@ -600,15 +613,24 @@ func parquetRows(p *plan, kinds []colKind, b *record.Batch, rows []int32, lo, hi
 				v = row[c]
 			}
 			// Fast paths for values the tasks already typed.
-			switch k := kinds[j]; {
-			case k == colString && v.K == record.String:
-				pr[j] = parquet.ByteArrayValue(bytesOf(v.S)).Level(0, 1, j)
+			switch kd := kinds[j]; {
+			case kd == colString && v.K == record.String:
+				if fast {
+					cols[j][k] = levelledString(tmpl[j], v.S)
+				} else {
+					cols[j][k] = parquet.ByteArrayValue(bytesOf(v.S)).Level(0, 1, j)
+				}
 				continue
-			case k == colInt64 && v.K == record.Int:
-				pr[j] = parquet.Int64Value(v.Int()).Level(0, 1, j)
-				continue
-			case k == colDouble && v.K == record.Float:
-				pr[j] = parquet.DoubleValue(v.Float()).Level(0, 1, j)
+			case (kd == colInt64 && v.K == record.Int) || (kd == colDouble && v.K == record.Float):
+				// Int and Float cells hold their 64 bits in N, as the
+				// INT64 and DOUBLE values do.
+				if fast {
+					cols[j][k] = levelledWord(tmpl[j], v.N)
+				} else if kd == colInt64 {
+					cols[j][k] = parquet.Int64Value(v.Int()).Level(0, 1, j)
+				} else {
+					cols[j][k] = parquet.DoubleValue(v.Float()).Level(0, 1, j)
+				}
 				continue
 			}
 			pv, bad := convert(v, kinds[j], j)
@@ -617,15 +639,16 @@ func parquetRows(p *plan, kinds []colKind, b *record.Batch, rows []int32, lo, hi
 				ok = false
 				break
 			}
-			pr[j] = pv
+			cols[j][k] = pv
 		}
 		if ok {
-			for j := range pr {
-				buf.cols[j] = append(buf.cols[j], pr[j])
-			}
-			buf.n++
+			k++
 		}
 	}
+	for j := range cols {
+		cols[j] = cols[j][:k]
+	}
+	buf.n = k
 	return buf, fails
 }
 
