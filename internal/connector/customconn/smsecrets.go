@@ -10,12 +10,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -76,22 +75,9 @@ func storeFor(ctx context.Context, deps connector.Deps) (*smStore, error) {
 	if s, ok := smStores.Load(key); ok {
 		return s.(*smStore), nil
 	}
-	region := deps.Region
-	if region == "" {
-		region = "us-east-1"
-	}
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
-	if hc := deps.HTTPClient; hc != nil {
-		if hc.Transport == nil {
-			// A buildable client keeps AWS_CA_BUNDLE working (as s3conn).
-			opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(hc.Timeout)))
-		} else {
-			opts = append(opts, config.WithHTTPClient(hc))
-		}
-	}
-	cfg, err := config.LoadDefaultConfig(context.WithoutCancel(ctx), opts...)
+	cfg, err := awsconfig.Load(ctx, deps, "")
 	if err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "load the AWS config for Secrets Manager")
+		return nil, err
 	}
 	endpoint := deps.SecretsEndpoint
 	s := &smStore{

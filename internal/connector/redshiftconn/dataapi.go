@@ -13,12 +13,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -147,18 +146,12 @@ type dataAPIClient struct {
 }
 
 func newDataAPIClient(ctx context.Context, deps connector.Deps, p Properties, endpoint string) (*dataAPIClient, error) {
-	region := deps.Region
-	if region == "" {
-		region = "us-east-1"
+	if deps.HTTPClient == nil {
+		deps.HTTPClient = &http.Client{Timeout: time.Minute}
 	}
-	hc := deps.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: time.Minute}
-	}
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region), awsHTTPClient(hc)}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.Load(ctx, deps, "")
 	if err != nil {
-		return nil, fmt.Errorf("redshift: load AWS config for the Data API: %w", err)
+		return nil, fmt.Errorf("redshift: AWS config for the Data API: %w", err)
 	}
 	creds := cfg.Credentials
 	if p.DataAPIRoleArn != "" {
@@ -167,25 +160,14 @@ func newDataAPIClient(ctx context.Context, deps connector.Deps, p Properties, en
 			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "appflowd-redshift" }))
 	}
 	if endpoint == "" {
-		endpoint = "https://redshift-data." + region + ".amazonaws.com"
+		endpoint = "https://redshift-data." + cfg.Region + ".amazonaws.com"
 	}
 	now := deps.Now
 	if now == nil {
 		now = time.Now
 	}
-	// cfg.HTTPClient is hc, or one like it that trusts AWS_CA_BUNDLE.
-	return &dataAPIClient{endpoint: endpoint, region: region, creds: creds, http: cfg.HTTPClient, signer: v4.NewSigner(), now: now}, nil
-}
-
-// awsHTTPClient gives the SDK hc; a plain client (no Transport) becomes a
-// buildable one with the same timeout, since the SDK cannot load a CA
-// bundle (AWS_CA_BUNDLE, ca_bundle) into an *http.Client and refuses to
-// load the config then.
-func awsHTTPClient(hc *http.Client) func(*config.LoadOptions) error {
-	if hc.Transport == nil {
-		return config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(hc.Timeout))
-	}
-	return config.WithHTTPClient(hc)
+	// cfg.HTTPClient is deps.HTTPClient, or one like it that trusts AWS_CA_BUNDLE.
+	return &dataAPIClient{endpoint: endpoint, region: cfg.Region, creds: creds, http: cfg.HTTPClient, signer: v4.NewSigner(), now: now}, nil
 }
 
 // apiError is an error answer of the Data API.

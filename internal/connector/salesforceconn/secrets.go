@@ -9,12 +9,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -109,21 +108,9 @@ func secretsClient(ctx context.Context, deps connector.Deps, arn string) (*secre
 	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 && parts[3] != "" {
 		region = parts[3]
 	}
-	if region == "" {
-		region = "us-east-1"
-	}
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
-	if hc := deps.HTTPClient; hc != nil {
-		if hc.Transport == nil {
-			// As s3conn: a buildable client keeps AWS_CA_BUNDLE working.
-			opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(hc.Timeout)))
-		} else {
-			opts = append(opts, config.WithHTTPClient(hc))
-		}
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.Load(ctx, deps, region)
 	if err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "load the AWS config for Secrets Manager")
+		return nil, err
 	}
 	endpoint := deps.SecretsEndpoint
 	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
