@@ -60,7 +60,7 @@ func (d *Driver) ListEntities(ctx context.Context, p string) (map[string][]conne
 			break
 		}
 		if err != nil {
-			return nil, classify(err, "s3: list s3://%s/%s", bucket, prefix)
+			return nil, classify(err, "list s3://%s/%s", bucket, prefix)
 		}
 		if !obj.IsDir {
 			continue
@@ -123,7 +123,7 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 			break
 		}
 		if err != nil {
-			return nil, classify(err, "s3: list s3://%s/%s", bucket, prefix)
+			return nil, classify(err, "list s3://%s/%s", bucket, prefix)
 		}
 		if obj.IsDir || obj.Size == 0 || strings.HasSuffix(obj.Key, "/") || isStagingKey(obj.Key) {
 			continue
@@ -132,11 +132,11 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 		break
 	}
 	if key == "" {
-		return nil, fault.New(fault.NotFound, "s3: no object under s3://%s/%s to describe", bucket, prefix)
+		return nil, fault.New(fault.NotFound, "no object under s3://%s/%s to describe", bucket, prefix)
 	}
 	r, err := b.NewReader(ctx, key, nil)
 	if err != nil {
-		return nil, classify(err, "s3: open s3://%s/%s", bucket, key)
+		return nil, classify(err, "open s3://%s/%s", bucket, key)
 	}
 	defer r.Close()
 	br := bufio.NewReader(io.LimitReader(r, 1<<20))

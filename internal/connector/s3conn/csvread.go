@@ -227,7 +227,7 @@ func readCSV(ctx context.Context, src *objectReader, proj []string, emit func(*r
 	cells := make([]record.Value, 0, maxRows*outW)
 	for {
 		if err := ctx.Err(); err != nil {
-			return fault.Wrap(fault.Canceled, err, "s3 source: read %s", key)
+			return fault.Wrap(fault.Canceled, err, "read %s", key)
 		}
 		*b = record.Batch{Fields: outFields, Split: key, FirstLine: line}
 		cells = cells[:0]
@@ -320,7 +320,7 @@ func projection(header, proj []string) ([]string, []int) {
 
 func canceledOr(err error, key string) error {
 	if fault.CodeOf(err) == fault.Canceled {
-		return fault.Wrap(fault.Canceled, err, "s3 source: read %s", key)
+		return fault.Wrap(fault.Canceled, err, "read %s", key)
 	}
 	return err
 }

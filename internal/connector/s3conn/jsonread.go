@@ -40,7 +40,7 @@ func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit f
 	emitted := int64(0)
 	for {
 		if err := ctx.Err(); err != nil {
-			return fault.Wrap(fault.Canceled, err, "s3 source: read %s", key)
+			return fault.Wrap(fault.Canceled, err, "read %s", key)
 		}
 		jp.width = len(jp.fields)
 		maxRows := batchRows(max(jp.width, 8))

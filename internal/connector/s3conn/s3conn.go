@@ -81,7 +81,7 @@ func Open(ctx context.Context, deps connector.Deps, _ connector.Profile) (connec
 func New(ctx context.Context, deps connector.Deps) (*Driver, error) {
 	b, err := awsconfig.NewBuckets(ctx, deps)
 	if err != nil {
-		return nil, fmt.Errorf("s3: %w", err)
+		return nil, fmt.Errorf("%w", err)
 	}
 	return &Driver{deps: deps, blobs: b, client: b.Client()}, nil
 }

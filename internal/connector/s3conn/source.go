@@ -34,10 +34,10 @@ func (p *sourceProps) fileType() string {
 func decodeSourceProps(raw json.RawMessage) (*sourceProps, error) {
 	var p sourceProps
 	if len(raw) == 0 {
-		return nil, fault.New(fault.Invalid, "s3 source: no properties")
+		return nil, fault.New(fault.Invalid, "no properties")
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, fault.Wrap(fault.Invalid, err, "s3 source: decode properties")
+		return nil, fault.Wrap(fault.Invalid, err, "decode properties")
 	}
 	if err := checkBucketName(p.BucketName); err != nil {
 		return nil, err
@@ -45,7 +45,7 @@ func decodeSourceProps(raw json.RawMessage) (*sourceProps, error) {
 	switch p.fileType() {
 	case "CSV", "JSON":
 	default:
-		return nil, fault.New(fault.Invalid, "s3 source: s3InputFileType %q is not CSV or JSON", p.fileType())
+		return nil, fault.New(fault.Invalid, "s3InputFileType %q is not CSV or JSON", p.fileType())
 	}
 	return &p, nil
 }
@@ -65,7 +65,7 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 	}
 	if w := req.Window; w != nil && w.Field != "" && w.Field != incrementalField {
 		return nil, fault.New(fault.Invalid,
-			"s3 source: incremental pulls select objects by %s; field %q cannot be used", incrementalField, w.Field)
+			"incremental pulls select objects by %s; field %q cannot be used", incrementalField, w.Field)
 	}
 	b, err := d.openBucket(ctx, p.BucketName)
 	if err != nil {
@@ -80,7 +80,7 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 			break
 		}
 		if err != nil {
-			return nil, classify(err, "s3 source: list s3://%s/%s", p.BucketName, p.BucketPrefix)
+			return nil, classify(err, "list s3://%s/%s", p.BucketName, p.BucketPrefix)
 		}
 		if obj.IsDir || obj.Size == 0 || len(obj.Key) == 0 || obj.Key[len(obj.Key)-1] == '/' || isStagingKey(obj.Key) {
 			continue
@@ -104,7 +104,7 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return fault.Wrap(fault.Canceled, err, "s3 source: read %s", s.Name)
+		return fault.Wrap(fault.Canceled, err, "read %s", s.Name)
 	}
 	b, err := d.openBucket(ctx, p.BucketName)
 	if err != nil {
@@ -113,7 +113,7 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 	defer b.Close()
 	r, err := b.NewReader(ctx, s.Name, nil)
 	if err != nil {
-		return classify(err, "s3 source: open s3://%s/%s", p.BucketName, s.Name)
+		return classify(err, "open s3://%s/%s", p.BucketName, s.Name)
 	}
 	defer r.Close()
 	src := &objectReader{ctx: ctx, r: r, bucket: p.BucketName, key: s.Name}
@@ -134,7 +134,7 @@ type objectReader struct {
 func (o *objectReader) Read(p []byte) (int, error) {
 	n, err := o.r.Read(p)
 	if err != nil && err != io.EOF {
-		err = classify(err, "s3 source: read s3://%s/%s", o.bucket, o.key)
+		err = classify(err, "read s3://%s/%s", o.bucket, o.key)
 	}
 	return n, err
 }
@@ -151,7 +151,7 @@ func (e *ParseError) Error() string {
 }
 
 func parseErr(key string, line int64, format string, args ...any) error {
-	return fault.Wrap(fault.Invalid, &ParseError{Object: key, Line: line, Msg: fmt.Sprintf(format, args...)}, "s3 source: malformed object")
+	return fault.Wrap(fault.Invalid, &ParseError{Object: key, Line: line, Msg: fmt.Sprintf(format, args...)}, "malformed object")
 }
 
 // Batch shape: at most maxBatchRows rows, and a batch is cut early once it

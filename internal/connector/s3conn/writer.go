@@ -58,10 +58,10 @@ type writerConfig struct {
 func decodeDestProps(raw json.RawMessage) (*destProps, *writerConfig, error) {
 	var p destProps
 	if len(raw) == 0 {
-		return nil, nil, fault.New(fault.Invalid, "s3 destination: no properties")
+		return nil, nil, fault.New(fault.Invalid, "no properties")
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, nil, fault.Wrap(fault.Invalid, err, "s3 destination: decode properties")
+		return nil, nil, fault.Wrap(fault.Invalid, err, "decode properties")
 	}
 	if err := checkBucketName(p.BucketName); err != nil {
 		return nil, nil, err
@@ -79,10 +79,10 @@ func decodeDestProps(raw json.RawMessage) (*destProps, *writerConfig, error) {
 			case "SingleFile":
 				c.singleFile = true
 			default:
-				return nil, nil, fault.New(fault.Invalid, "s3 destination: aggregationType %q is not None or SingleFile", a.AggregationType)
+				return nil, nil, fault.New(fault.Invalid, "aggregationType %q is not None or SingleFile", a.AggregationType)
 			}
 			if a.TargetFileSize < 0 {
-				return nil, nil, fault.New(fault.Invalid, "s3 destination: targetFileSize %d is negative", a.TargetFileSize)
+				return nil, nil, fault.New(fault.Invalid, "targetFileSize %d is negative", a.TargetFileSize)
 			}
 			if c.singleFile {
 				c.target = a.TargetFileSize * mib
@@ -92,7 +92,7 @@ func decodeDestProps(raw json.RawMessage) (*destProps, *writerConfig, error) {
 	switch c.format {
 	case "CSV", "JSON", "PARQUET":
 	default:
-		return nil, nil, fault.New(fault.Invalid, "s3 destination: fileType %q is not CSV, JSON or PARQUET", c.format)
+		return nil, nil, fault.New(fault.Invalid, "fileType %q is not CSV, JSON or PARQUET", c.format)
 	}
 	return &p, c, nil
 }
@@ -269,10 +269,10 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.state != stateOpen {
-		return fault.New(fault.Internal, "s3 destination: write after commit or abort")
+		return fault.New(fault.Internal, "write after commit or abort")
 	}
 	if err := ctx.Err(); err != nil {
-		return fault.Wrap(fault.Canceled, err, "s3 destination: write")
+		return fault.Wrap(fault.Canceled, err, "write")
 	}
 	if err := w.failed(); err != nil {
 		return err
@@ -299,9 +299,9 @@ func (w *writer) send(ctx context.Context, j job) error {
 	case w.jobs <- j:
 		return nil
 	case <-ctx.Done():
-		return fault.Wrap(fault.Canceled, ctx.Err(), "s3 destination: write")
+		return fault.Wrap(fault.Canceled, ctx.Err(), "write")
 	case <-w.ctx.Done():
-		return fault.New(fault.Canceled, "s3 destination: write aborted")
+		return fault.New(fault.Canceled, "write aborted")
 	}
 }
 
@@ -344,7 +344,7 @@ func (w *writer) planFor(b *record.Batch) (*plan, error) {
 		for _, f := range b.Fields {
 			if !slices.Contains(fields, f) {
 				return nil, fault.New(fault.Invalid,
-					"s3 destination: field %q appeared after the %s columns were fixed by the first batch; declare the destination fields", f, w.cfg.format)
+					"field %q appeared after the %s columns were fixed by the first batch; declare the destination fields", f, w.cfg.format)
 			}
 		}
 	}
@@ -386,7 +386,7 @@ func (w *writer) makeParquetSchema(b *record.Batch) error {
 	}
 	ps, err := newParquetSchema(w.fields, kinds)
 	if err != nil {
-		return fault.Wrap(fault.Invalid, err, "s3 destination: parquet schema")
+		return fault.Wrap(fault.Invalid, err, "parquet schema")
 	}
 	w.pschema = ps
 	w.parquetOpt = []parquet.WriterOption{ps.schema, parquet.Compression(&fastSnappy{}),
@@ -713,7 +713,7 @@ func (w *writer) openFile(s *slot) (*outFile, error) {
 	case "CSV":
 		if _, err := f.cw.Write(w.header); err != nil {
 			wc.Close()
-			return nil, fmt.Errorf("s3 destination: write %s: %w", f.key, err)
+			return nil, fmt.Errorf("write %s: %w", f.key, err)
 		}
 	}
 	s.cur = f
@@ -745,7 +745,7 @@ func (w *writer) closeOut(f *outFile) error {
 	}
 	f.bytes = f.cw.n
 	if err != nil {
-		return classify(err, "s3 destination: close %s", f.key)
+		return classify(err, "close %s", f.key)
 	}
 	return nil
 }
@@ -765,7 +765,7 @@ func (w *writer) writeText(s *slot, data []byte, ends []int32, rows int) error {
 			if k > 0 {
 				cut := ends[k-1]
 				if _, err := f.cw.Write(data[:cut]); err != nil {
-					return classify(err, "s3 destination: write %s", f.key)
+					return classify(err, "write %s", f.key)
 				}
 				f.rows += int64(k)
 				data, ends, rows = data[cut:], ends[k:], rows-k
@@ -779,7 +779,7 @@ func (w *writer) writeText(s *slot, data []byte, ends []int32, rows int) error {
 			continue
 		}
 		if _, err := f.cw.Write(data); err != nil {
-			return classify(err, "s3 destination: write %s", f.key)
+			return classify(err, "write %s", f.key)
 		}
 		f.rows += int64(rows)
 		return nil
@@ -797,7 +797,7 @@ func (w *writer) writeParquet(s *slot, rows *pqRows) error {
 	for lo := 0; lo < rows.n; {
 		hi := min(rows.n, lo+int(rowGroupRows-f.rgRows))
 		if err := w.writeColumns(f.pw.ColumnWriters(), rows, lo, hi); err != nil {
-			return classify(err, "s3 destination: write %s", f.key)
+			return classify(err, "write %s", f.key)
 		}
 		f.rgRows += int64(hi - lo)
 		lo = hi
@@ -829,7 +829,7 @@ func (w *writer) writeParquet(s *slot, rows *pqRows) error {
 func (w *writer) flushParquet(f *outFile) error {
 	f.rgRows = 0
 	if err := f.pw.Flush(); err != nil {
-		return classify(err, "s3 destination: write %s", f.key)
+		return classify(err, "write %s", f.key)
 	}
 	return nil
 }
@@ -872,7 +872,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.state != stateOpen {
-		return nil, fault.New(fault.Internal, "s3 destination: commit after commit or abort")
+		return nil, fault.New(fault.Internal, "commit after commit or abort")
 	}
 	w.finish()
 	err := w.failed()
@@ -934,7 +934,7 @@ func (w *writer) Abort(ctx context.Context) error {
 	err := w.stage.discard(context.WithoutCancel(ctx))
 	w.bucket.Close()
 	if err != nil {
-		return fmt.Errorf("s3 destination: abort: %w", err)
+		return fmt.Errorf("abort: %w", err)
 	}
 	return nil
 }
