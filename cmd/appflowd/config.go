@@ -20,9 +20,11 @@ type config struct {
 	LambdaEndpoint string
 	// SecretsEndpoint overrides AWS Secrets Manager (clientCredentialsArn).
 	SecretsEndpoint string
-	Credentials     string
-	Insecure        bool
-	LogLevel        string
+	// EventBridgeEndpoint: flow events and the EventBridge destination.
+	EventBridgeEndpoint string
+	Credentials         string
+	Insecure            bool
+	LogLevel            string
 }
 
 func env(name, def string) string {
@@ -49,6 +51,7 @@ func (c *config) registerCommon(fs *flag.FlagSet) {
 	fs.StringVar(&c.AccountID, "account-id", env("APPFLOWD_ACCOUNT_ID", "000000000000"), "account id in ARNs when SigV4 is off [APPFLOWD_ACCOUNT_ID]")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("APPFLOWD_S3_ENDPOINT", ""), "S3 API URL (path-style); empty = local buckets in the data dir [APPFLOWD_S3_ENDPOINT]")
 	fs.StringVar(&c.SecretsEndpoint, "secrets-endpoint", env("APPFLOWD_SECRETS_ENDPOINT", ""), "Secrets Manager API URL for secrets profiles name by ARN (Salesforce clientCredentialsArn; empty = AWS) and where custom connector profiles' credentials are kept (empty = lent by appflowd itself) [APPFLOWD_SECRETS_ENDPOINT]")
+	fs.StringVar(&c.EventBridgeEndpoint, "eventbridge-endpoint", env("APPFLOWD_EVENTBRIDGE_ENDPOINT", ""), "EventBridge API URL: flow events (AppFlow End Flow Run Report, Scheduled Flow Deactivated) go to its default bus, and EventBridge destinations write there; empty = no flow events are sent, and EventBridge destinations use AWS [APPFLOWD_EVENTBRIDGE_ENDPOINT]")
 }
 
 func (c *config) check() error {

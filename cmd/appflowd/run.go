@@ -54,7 +54,7 @@ func runCmd(ctx context.Context, args []string) error {
 		Deps: connector.Deps{
 			DataDir: c.DataDir, S3Endpoint: c.S3Endpoint, Region: c.Region, AccountID: c.AccountID,
 			HTTPClient: &http.Client{Timeout: 5 * time.Minute}, Logger: newLogger("warn"), Now: time.Now,
-			SecretsEndpoint: c.SecretsEndpoint, Env: os.Getenv,
+			SecretsEndpoint: c.SecretsEndpoint, EventBridgeEndpoint: c.EventBridgeEndpoint, Env: os.Getenv,
 		},
 	}
 	id := newExecutionID()

@@ -35,7 +35,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	a, err := app.New(ctx, app.Config{
 		DataDir: c.DataDir, Region: c.Region, AccountID: c.AccountID, Database: c.Database,
 		S3Endpoint: c.S3Endpoint, LambdaEndpoint: c.LambdaEndpoint, SecretsEndpoint: c.SecretsEndpoint,
-		Credentials: c.Credentials, SecretKey: os.Getenv("APPFLOWD_SECRET_KEY"),
+		EventBridgeEndpoint: c.EventBridgeEndpoint, Credentials: c.Credentials, SecretKey: os.Getenv("APPFLOWD_SECRET_KEY"),
 		Logger: logger,
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/connector/customconn"
 	"github.com/appflowd/appflowd/internal/connector/salesforceconn"
+	"github.com/appflowd/appflowd/internal/events"
 	"github.com/appflowd/appflowd/internal/jobs"
 	"github.com/appflowd/appflowd/internal/metrics"
 	"github.com/appflowd/appflowd/internal/restjson"
@@ -47,7 +48,11 @@ type Config struct {
 	// SecretsEndpoint overrides AWS Secrets Manager for secrets profiles
 	// name by ARN, such as Salesforce's clientCredentialsArn ("" = AWS).
 	SecretsEndpoint string
-	Credentials     string // a credentials file; "" = SigV4 off
+	// EventBridgeEndpoint is where flow events (End Flow Run Report,
+	// Scheduled Flow Deactivated) go, and the EventBridge destination's
+	// API: "" = no flow events are sent, and the destination uses AWS.
+	EventBridgeEndpoint string
+	Credentials         string // a credentials file; "" = SigV4 off
 	// SecretKey, when set, is the base64 key sealing stored credentials;
 	// else DataDir/secret.key (created on first start).
 	SecretKey string
@@ -159,11 +164,21 @@ func New(ctx context.Context, c Config) (*App, error) {
 		CustomConnector: service.CustomConnectorLookup(a.Store),
 		Secrets:         secretServer,
 		SecretsEndpoint: c.SecretsEndpoint,
+		// The EventBridge destination's API.
+		EventBridgeEndpoint: c.EventBridgeEndpoint,
 		// Drivers' documented settings (APPFLOWD_SALESFORCE_CLIENT_ID, ...).
 		Env: os.Getenv,
 	}
 	a.Metrics = metrics.New()
-	a.Runner = runner.New(runner.Deps{Store: a.Store, Registry: reg, Keyring: keyring, Connector: connDeps, Logger: c.Logger, Now: c.Now, Metrics: a.Metrics})
+	// Flow events go to the default bus at --eventbridge-endpoint, if any.
+	emitter, err := events.New(ctx, events.Config{Endpoint: c.EventBridgeEndpoint, Region: c.Region, Logger: c.Logger,
+		HTTPClient: &http.Client{Timeout: time.Minute}})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Runner = runner.New(runner.Deps{Store: a.Store, Registry: reg, Keyring: keyring, Connector: connDeps, Logger: c.Logger, Now: c.Now, Metrics: a.Metrics,
+		Events: emitter})
 	if a.StoreKind == "sqlite" {
 		// One process owns a SQLite store, so a run still InProgress was
 		// cut short by a crash; say so instead of leaving it running forever.
@@ -175,7 +190,7 @@ func New(ctx context.Context, c Config) (*App, error) {
 	}
 	// River's tables: beside the store in PostgreSQL; in SQLite a file of
 	// their own, so River's polling writes never queue API writes.
-	qc := jobs.Config{Store: a.Store, Executor: a.Runner, Logger: c.Logger, Now: c.Now, PlanInterval: c.PlanInterval,
+	qc := jobs.Config{Store: a.Store, Executor: a.Runner, Logger: c.Logger, Now: c.Now, PlanInterval: c.PlanInterval, Events: emitter,
 		// Event-triggered flows: S3 sources are polled by listing,
 		// Salesforce sources by change data capture (Streaming API).
 		EventSources: map[string]jobs.EventSource{

@@ -45,6 +45,9 @@ type Deps struct {
 	// custom connector profiles' credentials are kept there too (else
 	// they are lent through Secrets).
 	SecretsEndpoint string
+	// EventBridgeEndpoint overrides Amazon EventBridge for the EventBridge
+	// destination: "" = the region's AWS endpoint.
+	EventBridgeEndpoint string
 	// Env reads the process's settings that drivers document as
 	// environment variables (APPFLOWD_SALESFORCE_CLIENT_ID, ...), at open
 	// time so tests can set them; nil: none set.
@@ -153,6 +156,9 @@ type WriteRequest struct {
 	SchemaVersion int64
 	StartedAt     time.Time
 	Object        string
+	// SourceObject is the source's object (sourceConnectorProperties.<Type>.object,
+	// e.g. a Salesforce change event); EventBridge names events after it.
+	SourceObject string
 	// Properties is the JSON of destinationConnectorProperties.<Type>.
 	Properties     json.RawMessage
 	Fields         []FieldSpec

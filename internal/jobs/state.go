@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	flowevents "github.com/appflowd/appflowd/internal/events"
 	"github.com/appflowd/appflowd/internal/schedule"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -160,7 +161,10 @@ func (q *Queue) afterScheduled(ctx context.Context, a RunFlowArgs) error {
 	if status != statusSuccessful && status != statusError {
 		return nil
 	}
+	var deactivated []byte // the suspended flow's document, once stored
+	var reason string
 	err = q.modifyFlow(ctx, a.AccountID, a.FlowName, func(f *store.Flow, st *flowState) (bool, error) {
+		deactivated = nil // a retried change starts over
 		if status == statusSuccessful {
 			if end := rec.DataPullEndTime; end != nil && (st.WatermarkEnd == nil || end.After(*st.WatermarkEnd)) {
 				t := end.UTC()
@@ -186,6 +190,7 @@ func (q *Queue) afterScheduled(ctx context.Context, a RunFlowArgs) error {
 		if err := suspend(f, msg); err != nil {
 			return false, err
 		}
+		deactivated, reason = f.Doc, msg
 		// StartFlow reactivates with a fresh count.
 		st.Failures = 0
 		q.cfg.Logger.Warn("flow deactivated after consecutive failures", "flow", a.FlowName, "account", a.AccountID,
@@ -194,6 +199,13 @@ func (q *Queue) afterScheduled(ctx context.Context, a RunFlowArgs) error {
 	})
 	if store.IsNotFound(err) {
 		return nil
+	}
+	if err == nil && deactivated != nil && q.cfg.Events != nil {
+		// After the write: the event announces a stored state (data-plane 6.4).
+		var f flowevents.Flow
+		if jerr := json.Unmarshal(deactivated, &f); jerr == nil {
+			q.cfg.Events.FlowDeactivated(ctx, &f, reason, q.cfg.Now().UTC())
+		}
 	}
 	return err
 }

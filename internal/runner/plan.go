@@ -180,6 +180,7 @@ func Prepare(ctx context.Context, env Env, f *Flow, executionID string) (*Prepar
 		FlowName:       f.FlowName,
 		ExecutionID:    executionID,
 		Object:         objectOf(dstProps),
+		SourceObject:   objectOf(srcProps),
 		Properties:     dstProps,
 		WriteOperation: "INSERT",
 		StartedAt:      env.now(),

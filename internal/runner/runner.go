@@ -13,6 +13,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/engine"
+	"github.com/appflowd/appflowd/internal/events"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/metrics"
 	"github.com/appflowd/appflowd/internal/secrets"
@@ -29,6 +30,7 @@ type Deps struct {
 	Logger    *slog.Logger
 	Now       func() time.Time
 	Metrics   *metrics.Metrics // nil: none
+	Events    *events.Emitter  // nil: no EventBridge run reports
 }
 
 // Runner runs executions in this process and keeps their records. It
@@ -359,7 +361,35 @@ func (r *Runner) finish(ctx context.Context, account, flowName, id string, res *
 		return "", err
 	}
 	e.Status, e.Doc, e.UpdatedAt = string(rec.ExecutionStatus), doc, now
-	return rec.ExecutionStatus, r.d.Store.ExecutionUpdate(ctx, e)
+	if err := r.d.Store.ExecutionUpdate(ctx, e); err != nil {
+		return rec.ExecutionStatus, err
+	}
+	r.report(ctx, account, flowName, &rec, res)
+	return rec.ExecutionStatus, nil
+}
+
+// report sends the run's End Flow Run Report once its record is final
+// (data-plane 7.3). Best effort: a failure is logged by the emitter and
+// never changes the run.
+func (r *Runner) report(ctx context.Context, account, flowName string, rec *wire.ExecutionRecord, res *engine.Result) {
+	if r.d.Events == nil {
+		return
+	}
+	fl, err := r.d.Store.FlowGet(ctx, account, flowName)
+	if err != nil {
+		r.d.Logger.Warn("run report not sent", "flow", flowName, "execution", rec.ExecutionId, "err", err)
+		return
+	}
+	var f events.Flow
+	if err := json.Unmarshal(fl.Doc, &f); err != nil {
+		r.d.Logger.Warn("run report not sent", "flow", flowName, "execution", rec.ExecutionId, "err", err)
+		return
+	}
+	var filtered int64
+	if res != nil {
+		filtered = res.RecordsFiltered
+	}
+	r.d.Events.RunReport(ctx, &f, rec, filtered)
 }
 
 func failureCount(res *engine.Result) int64 {

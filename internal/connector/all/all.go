@@ -3,8 +3,9 @@
 package all
 
 import (
-	_ "github.com/appflowd/appflowd/internal/connector/customconn"     // CustomConnector (Lambda)
-	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"   // Redshift
-	_ "github.com/appflowd/appflowd/internal/connector/s3conn"         // S3
-	_ "github.com/appflowd/appflowd/internal/connector/salesforceconn" // Salesforce
+	_ "github.com/appflowd/appflowd/internal/connector/customconn"      // CustomConnector (Lambda)
+	_ "github.com/appflowd/appflowd/internal/connector/eventbridgeconn" // EventBridge
+	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"    // Redshift
+	_ "github.com/appflowd/appflowd/internal/connector/s3conn"          // S3
+	_ "github.com/appflowd/appflowd/internal/connector/salesforceconn"  // Salesforce
 )
