@@ -48,11 +48,10 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/retry"
 )
@@ -113,21 +112,9 @@ func New(ctx context.Context, deps connector.Deps) (*Driver, error) {
 			d.MaxEventBytes = n
 		}
 	}
-	region := deps.Region
-	if region == "" {
-		region = "us-east-1"
-	}
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
-	if hc := deps.HTTPClient; hc != nil {
-		if hc.Transport == nil {
-			opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(hc.Timeout)))
-		} else {
-			opts = append(opts, config.WithHTTPClient(hc))
-		}
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.Load(ctx, deps, "")
 	if err != nil {
-		return nil, fmt.Errorf("eventbridge: load AWS config: %w", err)
+		return nil, fmt.Errorf("eventbridge: %w", err)
 	}
 	endpoint := deps.EventBridgeEndpoint
 	d.client = eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) {

@@ -358,7 +358,7 @@ func (s *sender) offload(ctx context.Context, p *pending) error {
 	if s.bucket == nil {
 		b, err := w.d.openBucket(ctx, eh.BucketName)
 		if err != nil {
-			return fmt.Errorf("eventbridge: bucket for large events: %w", err)
+			return fmt.Errorf("large events: %w", err)
 		}
 		s.bucket = b
 	}
@@ -544,7 +544,7 @@ func (w *writer) writeFailures(ctx context.Context, fs []connector.RecordFailure
 	}
 	b, err := w.d.openBucket(ctx, eh.BucketName)
 	if err != nil {
-		return fmt.Errorf("eventbridge: error bucket: %w", err)
+		return fmt.Errorf("rejected records: %w", err)
 	}
 	defer b.Close()
 	key := joinKey(eh.BucketPrefix, w.req.FlowName, w.req.ExecutionID, "eventbridge-rejected-records.jsonl")
