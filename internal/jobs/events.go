@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
 )
@@ -39,43 +40,16 @@ import (
 // the River job are the same), and polls from the new cursor. A planner that
 // dies after the write leaves the pending wave for the next tick to enqueue.
 
-// EventSource finds the changes at a flow's source since its last look. One
-// is registered per source connector type (Config.EventSources).
-type EventSource interface {
-	// Poll compares the source with cursor, which is what the last Poll
-	// returned, or nil at the first look after activation: then Poll
-	// returns a cursor and no events (what is there is not new). Otherwise
-	// it returns at most max events not yet seen, oldest first, and the
-	// cursor after them; changes beyond max stay unseen for the next poll.
-	Poll(ctx context.Context, src EventFlow, cursor json.RawMessage, max int) (EventPoll, error)
-}
-
-// EventFlow is what an EventSource needs of a flow.
-type EventFlow struct {
-	AccountID     string
-	FlowName      string
-	ConnectorType string
-	ProfileName   string
-	// Properties is the JSON of sourceConnectorProperties.<Type>.
-	Properties json.RawMessage
-}
-
-// EventPoll is the result of a Poll.
-type EventPoll struct {
-	Events []Event
-	Cursor json.RawMessage
-}
-
-// Event is one change at a source.
-type Event struct {
-	// Split is what the run reads for the event: the source split of that
-	// name (for S3, the object key; see runner.ExecuteSplits).
-	Split string
-	// ID identifies the change among all of the source's changes (for S3:
-	// key, size, modification time and ETag), so a changed object is a new
-	// event; the run's execution id derives from the IDs of its wave.
-	ID string
-}
+// EventSource finds the changes at a flow's source since its last look; one
+// is registered per source connector type (Config.EventSources). The
+// event-source contract lives in package connector, beside the other
+// driver interfaces; these names keep the planner's code readable.
+type (
+	EventSource = connector.EventSource
+	EventFlow   = connector.EventFlow
+	EventPoll   = connector.EventPoll
+	Event       = connector.Event
+)
 
 // SplitExecutor is an Executor that can restrict a run to named source
 // splits, which event-triggered runs need. *runner.Runner satisfies it.

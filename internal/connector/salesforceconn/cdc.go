@@ -4,7 +4,7 @@ package salesforceconn
 // Streaming API (CometD / Bayeux long polling over HTTP; the Pub/Sub API
 // is gRPC and not used).
 //
-// EventSource is the jobs.EventSource of Salesforce sources. At each
+// EventSource is the connector.EventSource of Salesforce sources. At each
 // planner tick it opens a short Bayeux session on {instanceUrl}/cometd/<v>:
 // /meta/handshake (replay extension on), /meta/subscribe to
 // /data/<Object>ChangeEvent with the replay position kept as the flow's
@@ -54,7 +54,6 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/fault"
-	"github.com/appflowd/appflowd/internal/jobs"
 )
 
 // ProfileFunc returns an account's connector profile with its credentials
@@ -75,7 +74,7 @@ type EventSource struct {
 	Budget time.Duration
 }
 
-var _ jobs.EventSource = (*EventSource)(nil)
+var _ connector.EventSource = (*EventSource)(nil)
 
 // NewEventSource returns the EventSource for the process's connector
 // dependencies; profile reads a flow's connector profile.
@@ -114,16 +113,16 @@ func changeObject(object string) (sobject, channel string) {
 	return base, "/data/" + base + "ChangeEvent"
 }
 
-// Poll implements jobs.EventSource.
-func (s *EventSource) Poll(ctx context.Context, src jobs.EventFlow, cursor json.RawMessage, max int) (jobs.EventPoll, error) {
+// Poll implements connector.EventSource.
+func (s *EventSource) Poll(ctx context.Context, src connector.EventFlow, cursor json.RawMessage, max int) (connector.EventPoll, error) {
 	var props sourceProps
 	if len(src.Properties) > 0 {
 		if err := json.Unmarshal(src.Properties, &props); err != nil {
-			return jobs.EventPoll{}, fault.Wrap(fault.Invalid, err, "decode Salesforce source properties")
+			return connector.EventPoll{}, fault.Wrap(fault.Invalid, err, "decode Salesforce source properties")
 		}
 	}
 	if props.Object == "" {
-		return jobs.EventPoll{}, fault.New(fault.Invalid, "salesforce events: the flow's source names no object")
+		return connector.EventPoll{}, fault.New(fault.Invalid, "salesforce events: the flow's source names no object")
 	}
 	_, channel := changeObject(props.Object)
 	now := s.now()
@@ -131,22 +130,22 @@ func (s *EventSource) Poll(ctx context.Context, src jobs.EventFlow, cursor json.
 	cur := cdcCursor{ReplayID: replayAll}
 	if !baseline {
 		if err := json.Unmarshal(cursor, &cur); err != nil {
-			return jobs.EventPoll{}, fmt.Errorf("salesforce events: cursor: %w", err)
+			return connector.EventPoll{}, fmt.Errorf("salesforce events: cursor: %w", err)
 		}
 	}
 	if s.profile == nil {
-		return jobs.EventPoll{}, fault.New(fault.Internal, "salesforce events: no profile lookup")
+		return connector.EventPoll{}, fault.New(fault.Internal, "salesforce events: no profile lookup")
 	}
 	prof, err := s.profile(ctx, src.AccountID, src.ProfileName)
 	if err != nil {
-		return jobs.EventPoll{}, err
+		return connector.EventPoll{}, err
 	}
 	d, err := open(s.deps, prof, s.Opts)
 	if err != nil {
-		return jobs.EventPoll{}, err
+		return connector.EventPoll{}, err
 	}
 
-	var out jobs.EventPoll
+	var out connector.EventPoll
 	seen := map[string]bool{}
 	take := func(replayID int64, payload json.RawMessage) bool {
 		if replayID <= cur.ReplayID && cur.ReplayID != replayAll {
@@ -189,12 +188,12 @@ func (s *EventSource) Poll(ctx context.Context, src jobs.EventFlow, cursor json.
 				splits = append(splits, id)
 			}
 		}
-		var fresh []jobs.Event
+		var fresh []connector.Event
 		for _, id := range splits {
 			key := strconv.FormatInt(replayID, 10) + "/" + id
 			if !seen[key] {
 				seen[key] = true
-				fresh = append(fresh, jobs.Event{Split: id, ID: channel + "/" + key})
+				fresh = append(fresh, connector.Event{Split: id, ID: channel + "/" + key})
 			}
 		}
 		if len(out.Events) > 0 && len(out.Events)+len(fresh) > max {
@@ -206,7 +205,7 @@ func (s *EventSource) Poll(ctx context.Context, src jobs.EventFlow, cursor json.
 	}
 	drained, err := s.stream(ctx, d, channel, &cur, take)
 	if err != nil {
-		return jobs.EventPoll{}, err
+		return connector.EventPoll{}, err
 	}
 	if baseline && !drained {
 		cur.Since = &now
