@@ -1,0 +1,542 @@
+package zendeskconn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// jobSize is the most records one create_many/update_many job takes.
+const jobSize = 100
+
+type destProps struct {
+	Object             string   `json:"object"`
+	WriteOperationType string   `json:"writeOperationType"`
+	IDFieldNames       []string `json:"idFieldNames"`
+}
+
+// OpenWriter checks the operation against the object; records are
+// buffered until Commit.
+func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (connector.Writer, error) {
+	var props destProps
+	if len(r.Properties) > 0 {
+		if err := json.Unmarshal(r.Properties, &props); err != nil {
+			return nil, fault.Wrap(fault.Invalid, err, "decode Zendesk destination properties")
+		}
+	}
+	object := r.Object
+	if object == "" {
+		object = props.Object
+	}
+	e, err := entity(object)
+	if err != nil {
+		return nil, err
+	}
+	if !e.writable {
+		return nil, fault.New(fault.Invalid, "Zendesk %s cannot be written; write to tickets, users or organizations", object)
+	}
+	op := strings.ToUpper(r.WriteOperation)
+	if op == "" {
+		op = strings.ToUpper(props.WriteOperationType)
+	}
+	if op == "" {
+		op = "INSERT"
+	}
+	ids := r.IDFields
+	if len(ids) == 0 {
+		ids = props.IDFieldNames
+	}
+	w := &writer{d: d, ent: e, op: op, eh: r.ErrorHandling, flow: r.FlowName, execution: r.ExecutionID,
+		failFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError}
+	switch op {
+	case "INSERT":
+	case "UPDATE":
+		w.idField = "id"
+		if len(ids) > 0 {
+			w.idField = ids[0]
+		}
+		if w.idField != "id" && w.idField != "external_id" {
+			return nil, fault.New(fault.Invalid, "UPDATE of Zendesk %s matches on id or external_id, not %s", object, w.idField)
+		}
+	case "UPSERT":
+		if len(ids) == 0 || ids[0] != "external_id" {
+			return nil, fault.New(fault.Invalid, "UPSERT into Zendesk %s matches on an external field: set idFieldNames to [external_id]", object)
+		}
+		w.idField = "external_id"
+	default:
+		return nil, fault.New(fault.Invalid, "Zendesk does not support the %s write operation (INSERT, UPSERT and UPDATE only)", op)
+	}
+	if eh := r.ErrorHandling; eh != nil && eh.BucketName != "" {
+		b, err := d.openBucket(ctx, eh.BucketName)
+		if err != nil {
+			return nil, fmt.Errorf("zendesk: error bucket: %w", err)
+		}
+		b.Close()
+	}
+	return w, nil
+}
+
+type writer struct {
+	d        *Driver
+	ent      *entityDef
+	op       string
+	idField  string
+	failFast bool
+
+	eh              *connector.ErrorHandling
+	flow, execution string
+
+	recs    []*pending
+	done    bool
+	aborted bool
+	res     connector.WriteResult
+}
+
+// pending is one buffered record.
+type pending struct {
+	split string
+	line  int64
+	body  map[string]any // as sent
+	text  map[string]string
+	id    int64 // the Zendesk id, once known (UPDATE)
+}
+
+var _ connector.FailureRecorder = (*writer)(nil)
+
+// RecordFailures keeps records a task rejected before they reached the
+// writer, so they reach the error bucket with Zendesk's rejections.
+func (w *writer) RecordFailures(ctx context.Context, f []connector.RecordFailure) error {
+	if w.done {
+		return fault.New(fault.Internal, "Zendesk writer used after Commit or Abort")
+	}
+	w.res.Failures = append(w.res.Failures, f...)
+	return nil
+}
+
+func (w *writer) Write(ctx context.Context, b *record.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if w.done {
+		return fault.New(fault.Internal, "Zendesk writer used after Commit or Abort")
+	}
+	for i := range b.Len() {
+		p := &pending{split: b.Split, line: b.FirstLine + int64(i), body: map[string]any{}, text: map[string]string{}}
+		var custom []map[string]any
+		for j, v := range b.Row(i) {
+			if v.K == record.Missing {
+				continue
+			}
+			name := b.Fields[j]
+			p.text[name] = v.Text()
+			jv := jsonValue(v)
+			if id, ok := strings.CutPrefix(name, customPrefix); ok && w.ent.name == "tickets" {
+				if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+					custom = append(custom, map[string]any{"id": n, "value": jv})
+					continue
+				}
+			}
+			p.body[name] = jv
+		}
+		if custom != nil {
+			p.body["custom_fields"] = custom
+		}
+		w.recs = append(w.recs, p)
+	}
+	return nil
+}
+
+func jsonValue(v record.Value) any {
+	switch v.K {
+	case record.Null:
+		return nil
+	case record.Int:
+		return v.Int()
+	case record.Float:
+		return v.Float()
+	case record.Bool:
+		return v.Bool()
+	case record.Decimal:
+		return json.Number(v.S)
+	case record.JSON:
+		return json.RawMessage(v.S)
+	}
+	return v.Text()
+}
+
+func (w *writer) Abort(ctx context.Context) error {
+	if w.done {
+		return nil
+	}
+	w.done, w.aborted = true, true
+	w.recs = nil
+	return nil
+}
+
+func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
+	if w.done {
+		if w.aborted {
+			return nil, fault.New(fault.Internal, "Zendesk writer committed after Abort")
+		}
+		return nil, fault.New(fault.Internal, "Zendesk writer committed twice")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	w.done = true
+	var err error
+	if len(w.recs) > 0 {
+		err = w.commit(ctx)
+	}
+	w.recs = nil
+	if w.res.RecordsWritten > 0 {
+		w.res.Objects = []string{w.ent.name}
+	}
+	if ferr := w.writeFailures(ctx); ferr != nil {
+		return nil, errors.Join(err, ferr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &w.res, nil
+}
+
+func (w *writer) commit(ctx context.Context) error {
+	obj := w.ent.name
+	switch {
+	case w.op == "INSERT":
+		return w.jobs(ctx, http.MethodPost, "/api/v2/"+obj+"/create_many.json", w.recs)
+	case w.op == "UPDATE":
+		var ok []*pending
+		for _, p := range w.recs {
+			found, err := w.resolve(ctx, p)
+			if err != nil {
+				return err
+			}
+			if found {
+				p.body["id"] = p.id
+				ok = append(ok, p)
+			}
+		}
+		return w.jobs(ctx, http.MethodPut, "/api/v2/"+obj+"/update_many.json", ok)
+	case obj == "users":
+		return w.jobs(ctx, http.MethodPost, "/api/v2/users/create_or_update_many.json", w.recs)
+	case obj == "organizations":
+		for _, p := range w.recs {
+			if err := w.upsertOrganization(ctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	default: // tickets: no create-or-update; look up, then update or create
+		var creates, updates []*pending
+		for _, p := range w.recs {
+			if p.text["external_id"] == "" {
+				if err := w.fail(p, "the record has no external_id to match on"); err != nil {
+					return err
+				}
+				continue
+			}
+			id, found, err := w.lookup(ctx, p)
+			if err != nil {
+				return err
+			}
+			if found {
+				p.id = id
+				p.body["id"] = id
+				updates = append(updates, p)
+			} else {
+				creates = append(creates, p)
+			}
+		}
+		if err := w.jobs(ctx, http.MethodPut, "/api/v2/tickets/update_many.json", updates); err != nil {
+			return err
+		}
+		return w.jobs(ctx, http.MethodPost, "/api/v2/tickets/create_many.json", creates)
+	}
+}
+
+// resolve finds the Zendesk id an UPDATE record names; a record it cannot
+// match is a failure.
+func (w *writer) resolve(ctx context.Context, p *pending) (bool, error) {
+	if w.idField == "id" {
+		n, err := strconv.ParseInt(strings.TrimSpace(p.text["id"]), 10, 64)
+		if err != nil {
+			return false, w.fail(p, fmt.Sprintf("UPDATE needs a numeric Zendesk id, got %q", p.text["id"]))
+		}
+		p.id = n
+		return true, nil
+	}
+	if p.text["external_id"] == "" {
+		return false, w.fail(p, "the record has no external_id to match on")
+	}
+	id, found, err := w.lookup(ctx, p)
+	if err != nil || found {
+		p.id = id
+		return found, err
+	}
+	return false, w.fail(p, fmt.Sprintf("RecordNotFound: no Zendesk %s has external_id %q", w.ent.name, p.text["external_id"]))
+}
+
+// lookup finds a record by external_id.
+func (w *writer) lookup(ctx context.Context, p *pending) (int64, bool, error) {
+	ext := p.text["external_id"]
+	path := "/api/v2/" + w.ent.name + "/search.json"
+	if w.ent.name == "tickets" {
+		path = "/api/v2/tickets.json"
+	}
+	var page map[string]json.RawMessage
+	if err := w.d.c.getJSON(ctx, path, url.Values{"external_id": {ext}}, &page); err != nil {
+		return 0, false, err
+	}
+	var list []struct {
+		ID         int64  `json:"id"`
+		ExternalID string `json:"external_id"`
+	}
+	_ = json.Unmarshal(page[w.ent.name], &list)
+	for _, it := range list {
+		if it.ExternalID == ext {
+			return it.ID, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+func (w *writer) upsertOrganization(ctx context.Context, p *pending) error {
+	body, _ := json.Marshal(map[string]any{"organization": p.body})
+	w.res.BytesWritten += int64(len(body))
+	_, err := w.d.c.do(ctx, req{method: http.MethodPost, path: "/api/v2/organizations/create_or_update.json", body: body})
+	var ae *APIError
+	if err != nil && errors.As(err, &ae) && (ae.Status == http.StatusUnprocessableEntity || ae.Status == http.StatusBadRequest) {
+		return w.fail(p, reasonOf(ae.Code, ae.Description, ae.Details))
+	}
+	if err != nil {
+		return err
+	}
+	w.res.RecordsWritten++
+	return nil
+}
+
+// jobStatus is a Zendesk job status (ZD job_statuses).
+type jobStatus struct {
+	ID      string      `json:"id"`
+	Status  string      `json:"status"`
+	Message string      `json:"message"`
+	Results []jobResult `json:"results"`
+}
+
+type jobResult struct {
+	Index   *int            `json:"index"`
+	ID      json.Number     `json:"id"`
+	Status  string          `json:"status"`
+	Success *bool           `json:"success"`
+	Error   string          `json:"error"`
+	Details json.RawMessage `json:"details"`
+}
+
+func (r *jobResult) failed() bool {
+	return strings.EqualFold(r.Status, "Failed") || r.Error != "" || (r.Success != nil && !*r.Success)
+}
+
+// jobs sends recs in jobs of jobSize and maps each job's results back to
+// its records.
+func (w *writer) jobs(ctx context.Context, method, path string, recs []*pending) error {
+	for i := 0; i < len(recs); i += jobSize {
+		chunk := recs[i:min(i+jobSize, len(recs))]
+		items := make([]map[string]any, len(chunk))
+		for j, p := range chunk {
+			items[j] = p.body
+		}
+		body, err := json.Marshal(map[string]any{w.ent.name: items})
+		if err != nil {
+			return fault.Wrap(fault.Invalid, err, "encode Zendesk %s", w.ent.name)
+		}
+		res, err := w.d.c.do(ctx, req{method: method, path: path, body: body})
+		if err != nil {
+			return err
+		}
+		w.res.BytesWritten += int64(len(body))
+		var start struct {
+			JobStatus jobStatus `json:"job_status"`
+		}
+		if err := decodeJSON(res.body, &start, path); err != nil {
+			return err
+		}
+		js, err := w.wait(ctx, start.JobStatus)
+		if err != nil {
+			return err
+		}
+		if err := w.apply(js, chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wait polls the job until it is completed or failed.
+func (w *writer) wait(ctx context.Context, js jobStatus) (jobStatus, error) {
+	for n := 0; js.Status != "completed" && js.Status != "failed" && js.Status != "killed"; n++ {
+		if js.ID == "" {
+			return js, fault.New(fault.ConnectorServer, "Zendesk job status without an id (status %q)", js.Status)
+		}
+		if err := w.pollWait(ctx, n); err != nil {
+			return js, err
+		}
+		var out struct {
+			JobStatus jobStatus `json:"job_status"`
+		}
+		if err := w.d.c.getJSON(ctx, "/api/v2/job_statuses/"+url.PathEscape(js.ID)+".json", nil, &out); err != nil {
+			return js, err
+		}
+		js = out.JobStatus
+	}
+	return js, nil
+}
+
+func (w *writer) pollWait(ctx context.Context, n int) error {
+	if w.d.opts.PollWait != nil {
+		return w.d.opts.PollWait(ctx, n)
+	}
+	d := min(250*time.Millisecond<<min(n, 5), 5*time.Second)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// apply maps a finished job's results to its records: by index when the
+// result has one, else by id, else in input order.
+func (w *writer) apply(js jobStatus, chunk []*pending) error {
+	if js.Status != "completed" {
+		for _, p := range chunk {
+			if err := w.fail(p, reasonOf("job "+js.Status, js.Message, "")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	byID := map[string]int{}
+	for j, p := range chunk {
+		if p.id != 0 {
+			byID[strconv.FormatInt(p.id, 10)] = j
+		}
+	}
+	failed := make([]string, len(chunk))
+	for k, r := range js.Results {
+		if !r.failed() {
+			continue
+		}
+		j := k
+		switch {
+		case r.Index != nil:
+			j = *r.Index
+		case r.ID != "":
+			if at, ok := byID[r.ID.String()]; ok {
+				j = at
+			}
+		}
+		if j >= 0 && j < len(chunk) {
+			failed[j] = reasonOf(r.Error, "", detailsText(r.Details))
+		}
+	}
+	for j, p := range chunk {
+		if failed[j] == "" {
+			w.res.RecordsWritten++
+			continue
+		}
+		if err := w.fail(p, failed[j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func reasonOf(code, desc, details string) string {
+	var parts []string
+	for _, s := range []string{code, desc, details} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return "Zendesk rejected the record"
+	}
+	return strings.Join(parts, ": ")
+}
+
+// fail records a rejected record; with failOnFirstDestinationError it ends
+// the write.
+func (w *writer) fail(p *pending, reason string) error {
+	w.res.Failures = append(w.res.Failures, connector.RecordFailure{Split: p.split, Line: p.line, Reason: reason, Record: p.text})
+	if w.failFast {
+		return fault.New(fault.ConnectorServer, "Zendesk rejected the record at %s line %d: %s", p.split, p.line, reason)
+	}
+	return nil
+}
+
+// writeFailures puts rejected records, as JSON Lines {split, line, reason,
+// record}, at s3://bucketName/bucketPrefix/<flow>/<execution>/zendesk-rejected-records.jsonl
+// when errorHandlingConfig names a bucket, as the Salesforce writer does.
+func (w *writer) writeFailures(ctx context.Context) error {
+	eh := w.eh
+	if len(w.res.Failures) == 0 || eh == nil || eh.BucketName == "" {
+		return nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, f := range w.res.Failures {
+		_ = enc.Encode(struct {
+			Split  string            `json:"split"`
+			Line   int64             `json:"line"`
+			Reason string            `json:"reason"`
+			Record map[string]string `json:"record"`
+		}{f.Split, f.Line, f.Reason, f.Record})
+	}
+	ctx = context.WithoutCancel(ctx)
+	b, err := w.d.openBucket(ctx, eh.BucketName)
+	if err != nil {
+		return fmt.Errorf("zendesk: error bucket: %w", err)
+	}
+	defer b.Close()
+	key := joinKey(eh.BucketPrefix, w.flow, w.execution, "zendesk-rejected-records.jsonl")
+	if err := b.WriteAll(ctx, key, buf.Bytes(), nil); err != nil {
+		return fault.Wrap(fault.ConnectorServer, err, "zendesk: write rejected records to s3://%s/%s", eh.BucketName, key)
+	}
+	return nil
+}
+
+func (d *Driver) openBucket(ctx context.Context, name string) (*blob.Bucket, error) {
+	b, err := awsconfig.NewBuckets(ctx, d.deps)
+	if err != nil {
+		return nil, err
+	}
+	return b.Open(ctx, name)
+}
+
+func joinKey(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.Trim(p, "/"); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "/")
+}
