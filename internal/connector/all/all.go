@@ -8,4 +8,5 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"    // Redshift
 	_ "github.com/appflowd/appflowd/internal/connector/s3conn"          // S3
 	_ "github.com/appflowd/appflowd/internal/connector/salesforceconn"  // Salesforce
+	_ "github.com/appflowd/appflowd/internal/connector/slackconn"       // Slack
 )
