@@ -76,7 +76,9 @@ func TestE2ESlackToS3(t *testing.T) {
 		t.Errorf("channels: %+v", ents.ConnectorEntityMap)
 	}
 
-	op := func(o types.SlackConnectorOperator) *types.ConnectorOperator { return &types.ConnectorOperator{Slack: o} }
+	op := func(o types.SlackConnectorOperator) *types.ConnectorOperator {
+		return &types.ConnectorOperator{Slack: o}
+	}
 	mapTask := func(src, dst, typ string) types.Task {
 		return types.Task{TaskType: types.TaskTypeMap, SourceFields: []string{src}, DestinationField: aws.String(dst), ConnectorOperator: op(types.SlackConnectorOperatorNoOp),
 			TaskProperties: map[string]string{"SOURCE_DATA_TYPE": typ, "DESTINATION_DATA_TYPE": typ}}
