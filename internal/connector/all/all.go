@@ -9,4 +9,5 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/s3conn"          // S3
 	_ "github.com/appflowd/appflowd/internal/connector/salesforceconn"  // Salesforce
 	_ "github.com/appflowd/appflowd/internal/connector/slackconn"       // Slack
+	_ "github.com/appflowd/appflowd/internal/connector/zendeskconn"     // Zendesk
 )

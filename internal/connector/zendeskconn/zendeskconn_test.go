@@ -131,7 +131,11 @@ func TestSourceTicketsWindow(t *testing.T) {
 	)
 	var waits []time.Duration
 	opts := testOptions()
-	opts.Retry.Sleep = func(ctx context.Context, d time.Duration) error { waits = append(waits, d); s.Advance(time.Minute); return nil }
+	opts.Retry.Sleep = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		s.Advance(time.Minute)
+		return nil
+	}
 	opts.Retry.Max = time.Minute
 	d := openTest(t, s, opts, goodCreds)
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -267,4 +271,3 @@ func TestWriterFailuresAndOperations(t *testing.T) {
 		}
 	}
 }
-
