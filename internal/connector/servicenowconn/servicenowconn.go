@@ -1,0 +1,892 @@
+// Package servicenowconn is the ServiceNow source (connectors-saas-1 §3):
+// any table read through the Table API (GET /api/now/table/{table}) with
+// offset paging, projection (sysparm_fields) and filters pushed down as an
+// encoded query (sysparm_query); the catalog from sys_db_object and
+// sys_dictionary (walking super_class for inherited columns); Basic auth or
+// OAuth 2.0 bearer tokens from {instanceUrl}/oauth_token.do.
+//
+// Choices where AppFlow is silent:
+//   - One split per flow: the table.
+//   - References are read with sysparm_exclude_reference_link=true, so a
+//     reference field is its sys_id as a string: the engine re-applies
+//     EQUAL_TO/NOT_EQUAL_TO filters to the record, which a {link, value}
+//     object would never equal.
+//   - Values are typed from the table's sys_dictionary where the user may
+//     read it: glide_date_time and glide_date as datetimes (UTC),
+//     integer, decimal and boolean columns as such; else, and for other
+//     types, the strings ServiceNow returns (sys_created_on and
+//     sys_updated_on are datetimes either way).
+//   - Filters are pushed only where ServiceNow's answer is a superset of the
+//     engine's: string comparisons in ServiceNow ignore case, so
+//     NOT_EQUAL_TO and ordering comparisons on strings stay in the engine;
+//     datetime bounds are widened to whole seconds; a value holding "^" (or
+//     "," in a list) is not pushed. Field names are checked against the
+//     describe first, since ServiceNow silently drops unknown ones.
+//   - The table list is cached for the driver's life (one opened profile).
+//   - The 100,000-records-per-run quota of AppFlow is not enforced.
+package servicenowconn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+	"github.com/appflowd/appflowd/internal/retry"
+)
+
+// Type is the connector type this package registers (the union key is
+// "ServiceNow").
+const Type = "Servicenow"
+
+// Options configure the driver beyond the profile.
+type Options struct {
+	// Retry is the backoff for throttled and unavailable responses.
+	Retry retry.Policy
+	// PageSize is sysparm_limit; 0 means 1000.
+	PageSize int
+}
+
+func init() { connector.Register(Spec(Options{})) }
+
+// Spec registers the driver; the catalog entry supplies the rest.
+func Spec(opts Options) connector.Spec {
+	return connector.Spec{
+		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true},
+		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
+			return Open(deps, p, opts)
+		},
+	}
+}
+
+type profileProps struct {
+	InstanceURL string `json:"instanceUrl"`
+}
+
+type oauth2Creds struct {
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+	AccessToken  string `json:"accessToken"`
+	RefreshToken string `json:"refreshToken"`
+	OAuthRequest *struct {
+		AuthCode    string `json:"authCode"`
+		RedirectURI string `json:"redirectUri"`
+	} `json:"oAuthRequest"`
+}
+
+type profileCreds struct {
+	Username string       `json:"username"`
+	Password string       `json:"password"`
+	OAuth2   *oauth2Creds `json:"oAuth2Credentials"`
+}
+
+// Driver is one opened ServiceNow profile.
+type Driver struct {
+	c        *client
+	pageSize int
+
+	mu     sync.Mutex
+	tables []tableInfo // nil until listed
+}
+
+var (
+	_ connector.SourceDriver   = (*Driver)(nil)
+	_ connector.CatalogDriver  = (*Driver)(nil)
+	_ connector.ProfileChecker = (*Driver)(nil)
+)
+
+// Open builds a driver for a profile.
+func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
+	var props profileProps
+	var creds profileCreds
+	if len(p.Properties) > 0 {
+		if err := json.Unmarshal(p.Properties, &props); err != nil {
+			return nil, fault.Wrap(fault.Invalid, err, "decode ServiceNow profile properties")
+		}
+	}
+	if len(p.Credentials) > 0 {
+		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
+			return nil, fault.Wrap(fault.Invalid, err, "decode ServiceNow profile credentials")
+		}
+	}
+	if props.InstanceURL == "" {
+		return nil, fault.New(fault.Invalid, "the ServiceNow profile %s has no instanceUrl", p.Name)
+	}
+	hc := deps.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &client{http: hc, base: strings.TrimRight(props.InstanceURL, "/"), retry: opts.Retry, now: now, log: log,
+		user: creds.Username, pass: creds.Password, save: p.SaveCredentials, saved: p.Credentials}
+	switch o := creds.OAuth2; {
+	case o != nil && (o.AccessToken != "" || o.RefreshToken != "" || o.OAuthRequest != nil && o.OAuthRequest.AuthCode != ""):
+		c.oauth = true
+		c.clientID, c.clientSecret, c.token, c.refresh = o.ClientID, o.ClientSecret, o.AccessToken, o.RefreshToken
+		if o.AccessToken == "" && o.OAuthRequest != nil {
+			c.authCode, c.redirectURI = o.OAuthRequest.AuthCode, o.OAuthRequest.RedirectURI
+		}
+	case creds.Username != "":
+	default:
+		return nil, fault.New(fault.AuthFailed, "the ServiceNow profile %s has neither username and password nor oAuth2Credentials", p.Name)
+	}
+	ps := opts.PageSize
+	if ps <= 0 {
+		ps = 1000
+	}
+	return &Driver{c: c, pageSize: ps}, nil
+}
+
+// CheckProfile reads one row of sys_db_object, the table the catalog needs.
+func (d *Driver) CheckProfile(ctx context.Context) error {
+	_, err := d.c.get(ctx, "sys_db_object", url.Values{"sysparm_limit": {"1"}, "sysparm_fields": {"sys_id"}})
+	return err
+}
+
+// ---- HTTP ----
+
+type client struct {
+	http  *http.Client
+	base  string
+	retry retry.Policy
+	now   func() time.Time
+	log   *slog.Logger
+
+	user, pass             string
+	oauth                  bool
+	clientID, clientSecret string
+	authCode, redirectURI  string
+	save                   func(context.Context, json.RawMessage) error
+	saved                  json.RawMessage
+
+	mu       sync.Mutex
+	token    string
+	refresh  string
+	tokenGen int
+}
+
+// APIError is a ServiceNow error answer.
+type APIError struct {
+	Status          int
+	Message, Detail string
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("ServiceNow responded %d", e.Status)
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Detail != "" {
+		s += " (" + e.Detail + ")"
+	}
+	return s
+}
+
+func parseError(status int, b []byte) *APIError {
+	var body struct {
+		Error struct {
+			Message string `json:"message"`
+			Detail  string `json:"detail"`
+		} `json:"error"`
+	}
+	var oauth struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	e := &APIError{Status: status}
+	switch {
+	case json.Unmarshal(b, &body) == nil && body.Error.Message != "":
+		e.Message, e.Detail = body.Error.Message, body.Error.Detail
+	case json.Unmarshal(b, &oauth) == nil && oauth.Error != "":
+		e.Message, e.Detail = oauth.Error, oauth.Description
+	default:
+		e.Message = strings.TrimSpace(string(b[:min(len(b), 200)]))
+	}
+	return e
+}
+
+func classify(e *APIError) error {
+	switch {
+	case e.Status == http.StatusUnauthorized:
+		return fault.Wrap(fault.AuthFailed, e, "ServiceNow authentication failed")
+	case e.Status == http.StatusTooManyRequests:
+		return fault.Wrap(fault.Throttled, e, "ServiceNow rate limit")
+	}
+	return fault.Wrap(fault.ConnectorServer, e, "ServiceNow")
+}
+
+// tokenCall posts a form to /oauth_token.do; c.mu is held.
+func (c *client) tokenCall(ctx context.Context, form url.Values) error {
+	form.Set("client_id", c.clientID)
+	form.Set("client_secret", c.clientSecret)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/oauth_token.do", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	hr.Header.Set("Accept", "application/json")
+	res, err := c.http.Do(hr)
+	if err != nil {
+		return fmt.Errorf("ServiceNow token request: %w", err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		e := parseError(res.StatusCode, b)
+		return fault.Wrap(fault.AuthFailed, e, "ServiceNow OAuth token request failed")
+	}
+	var out struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil || out.AccessToken == "" {
+		return fault.New(fault.AuthFailed, "ServiceNow token response has no access_token")
+	}
+	c.token = out.AccessToken
+	if out.RefreshToken != "" {
+		c.refresh = out.RefreshToken
+	}
+	c.authCode = ""
+	c.tokenGen++
+	if c.save != nil {
+		m := map[string]json.RawMessage{}
+		_ = json.Unmarshal(c.saved, &m)
+		o := map[string]any{}
+		_ = json.Unmarshal(m["oAuth2Credentials"], &o)
+		o["accessToken"], o["refreshToken"] = c.token, c.refresh
+		delete(o, "oAuthRequest")
+		m["oAuth2Credentials"], _ = json.Marshal(o)
+		b, _ := json.Marshal(m)
+		c.saved = b
+		if err := c.save(ctx, b); err != nil {
+			return fmt.Errorf("save the ServiceNow tokens: %w", err)
+		}
+	}
+	return nil
+}
+
+// authorize returns the Authorization header, logging in first if the
+// profile holds only a code.
+func (c *client) authorize(ctx context.Context) (string, int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.oauth {
+		req, _ := http.NewRequest(http.MethodGet, "/", nil)
+		req.SetBasicAuth(c.user, c.pass)
+		return req.Header.Get("Authorization"), 0, nil
+	}
+	if c.token == "" {
+		var err error
+		switch {
+		case c.authCode != "":
+			err = c.tokenCall(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {c.authCode}, "redirect_uri": {c.redirectURI}})
+		case c.refresh != "":
+			err = c.tokenCall(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.refresh}})
+		default:
+			err = fault.New(fault.AuthFailed, "the ServiceNow profile has no access token")
+		}
+		if err != nil {
+			return "", 0, err
+		}
+	}
+	return "Bearer " + c.token, c.tokenGen, nil
+}
+
+// renew refreshes the token after a 401, once per token generation.
+func (c *client) renew(ctx context.Context, gen int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.oauth || c.refresh == "" {
+		return false
+	}
+	if c.tokenGen != gen {
+		return true // another call refreshed already
+	}
+	if err := c.tokenCall(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.refresh}}); err != nil {
+		c.log.Info("servicenow: token refresh failed", "err", err)
+		return false
+	}
+	return true
+}
+
+type page struct {
+	body   []byte
+	header http.Header
+}
+
+// get reads /api/now/table/<table>; a 404 "No Record found" is an empty
+// result.
+func (c *client) get(ctx context.Context, table string, q url.Values) (*page, error) {
+	var out *page
+	renewed := false
+	err := c.retry.Do(ctx, func(ctx context.Context, _ int) error {
+		for {
+			auth, gen, err := c.authorize(ctx)
+			if err != nil {
+				return err
+			}
+			u := c.base + "/api/now/table/" + url.PathEscape(table)
+			if len(q) > 0 {
+				u += "?" + q.Encode()
+			}
+			hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			if err != nil {
+				return err
+			}
+			hr.Header.Set("Authorization", auth)
+			hr.Header.Set("Accept", "application/json")
+			res, err := c.http.Do(hr)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return retry.Retryable(fmt.Errorf("ServiceNow %s: %w", table, err), 0)
+			}
+			b, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return retry.Retryable(fmt.Errorf("ServiceNow %s: read response: %w", table, err), 0)
+			}
+			switch {
+			case res.StatusCode == http.StatusOK:
+				out = &page{b, res.Header}
+				return nil
+			case res.StatusCode == http.StatusNotFound && bytes.Contains(b, []byte("No Record found")):
+				out = &page{[]byte(`{"result":[]}`), res.Header}
+				return nil
+			case res.StatusCode == http.StatusUnauthorized && !renewed && c.renew(ctx, gen):
+				renewed = true
+				continue
+			}
+			e := parseError(res.StatusCode, b)
+			if retry.Status(res.StatusCode) {
+				c.log.Info("servicenow: throttled", "status", res.StatusCode, "retryAfter", res.Header.Get("Retry-After"), "rule", res.Header.Get("X-RateLimit-Rule"))
+				return retry.Retryable(classify(e), retry.RetryAfter(res.Header, c.now()))
+			}
+			return classify(e)
+		}
+	})
+	return out, err
+}
+
+// rows decodes {"result":[...]}.
+func rows(table string, p *page) ([]map[string]json.RawMessage, error) {
+	var body struct {
+		Result []map[string]json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(p.body, &body); err != nil {
+		return nil, fault.Wrap(fault.ConnectorServer, err, "ServiceNow table %s: the response is not a Table API result", table)
+	}
+	return body.Result, nil
+}
+
+func hasNext(h http.Header) bool {
+	for _, l := range h.Values("Link") {
+		for _, part := range strings.Split(l, ",") {
+			if strings.Contains(part, `rel="next"`) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// readAll pages a table with offset += limit until a short page or, when
+// the answer has Link headers, no rel="next".
+func (c *client) readAll(ctx context.Context, table string, q url.Values, limit int, each func([]map[string]json.RawMessage, int) error) error {
+	for offset := 0; ; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		q.Set("sysparm_limit", strconv.Itoa(limit))
+		q.Set("sysparm_offset", strconv.Itoa(offset))
+		p, err := c.get(ctx, table, q)
+		if err != nil {
+			return err
+		}
+		rs, err := rows(table, p)
+		if err != nil {
+			return err
+		}
+		more := len(rs) == limit
+		if len(p.header.Values("Link")) > 0 {
+			more = hasNext(p.header)
+		}
+		if err := each(rs, len(p.body)); err != nil {
+			return err
+		}
+		if !more || len(rs) == 0 {
+			return nil
+		}
+		offset += len(rs)
+	}
+}
+
+func str(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var ref struct {
+		Value string `json:"value"`
+	}
+	if json.Unmarshal(raw, &ref) == nil {
+		return ref.Value
+	}
+	return string(raw)
+}
+
+// ---- catalog ----
+
+type tableInfo struct{ sysID, name, label, super string }
+
+func (d *Driver) listTables(ctx context.Context) ([]tableInfo, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.tables != nil {
+		return d.tables, nil
+	}
+	var out []tableInfo
+	q := url.Values{"sysparm_fields": {"sys_id,name,label,super_class"}, "sysparm_exclude_reference_link": {"true"}, "sysparm_query": {"ORDERBYname"}}
+	err := d.c.readAll(ctx, "sys_db_object", q, 1000, func(rs []map[string]json.RawMessage, _ int) error {
+		for _, r := range rs {
+			out = append(out, tableInfo{str(r["sys_id"]), str(r["name"]), str(r["label"]), str(r["super_class"])})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []tableInfo{}
+	}
+	d.tables = out
+	return out, nil
+}
+
+// ListEntities lists every table under group "Objects".
+func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]connector.Entity, error) {
+	if path != "" {
+		return nil, fault.New(fault.NotFound, "ServiceNow tables have no nested entities (path %q)", path)
+	}
+	ts, err := d.listTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]connector.Entity, 0, len(ts))
+	for _, t := range ts {
+		if t.name == "" {
+			continue
+		}
+		label := t.label
+		if label == "" {
+			label = t.name
+		}
+		out = append(out, connector.Entity{Name: t.name, Label: label})
+	}
+	return map[string][]connector.Entity{"Objects": out}, nil
+}
+
+var (
+	strOps  = []string{"EQUAL_TO", "NOT_EQUAL_TO", "CONTAINS"}
+	cmpOps  = []string{"EQUAL_TO", "NOT_EQUAL_TO", "CONTAINS", "LESS_THAN", "LESS_THAN_OR_EQUAL_TO", "GREATER_THAN", "GREATER_THAN_OR_EQUAL_TO", "BETWEEN"}
+	boolOps = []string{"EQUAL_TO", "NOT_EQUAL_TO"}
+)
+
+// appflowType maps a sys_dictionary internal_type.
+func appflowType(internal string) (record.FieldType, []string) {
+	switch internal {
+	case "integer", "longint":
+		return "integer", cmpOps
+	case "decimal", "float", "currency", "price", "percent_complete":
+		return "double", cmpOps
+	case "boolean":
+		return "boolean", boolOps
+	case "glide_date_time", "due_date", "glide_time":
+		return "datetime", cmpOps
+	case "glide_date":
+		return "date", cmpOps
+	case "reference", "choice":
+		return "string", boolOps
+	}
+	return "string", strOps
+}
+
+type column struct {
+	name, label, internal string
+	mandatory, readOnly   bool
+}
+
+// columns returns the table's columns, its own and inherited, by name.
+func (d *Driver) columns(ctx context.Context, table string) ([]column, error) {
+	ts, err := d.listTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]tableInfo{}
+	var self *tableInfo
+	for i, t := range ts {
+		byID[t.sysID] = t
+		if t.name == table {
+			self = &ts[i]
+		}
+	}
+	if self == nil {
+		return nil, fault.New(fault.NotFound, "ServiceNow has no table %q (or the user cannot read it in sys_db_object)", table)
+	}
+	chain := []string{}
+	seenT := map[string]bool{}
+	for t, ok := *self, true; ok && !seenT[t.name]; t, ok = byID[t.super] {
+		seenT[t.name] = true
+		chain = append(chain, t.name)
+	}
+	q := url.Values{"sysparm_query": {"nameIN" + strings.Join(chain, ",") + "^elementISNOTEMPTY"},
+		"sysparm_fields":                 {"name,element,column_label,internal_type,max_length,reference,mandatory,read_only,active"},
+		"sysparm_exclude_reference_link": {"true"}}
+	byTable := map[string][]column{}
+	err = d.c.readAll(ctx, "sys_dictionary", q, 1000, func(rs []map[string]json.RawMessage, _ int) error {
+		for _, r := range rs {
+			if str(r["active"]) == "false" {
+				continue
+			}
+			n := str(r["name"])
+			byTable[n] = append(byTable[n], column{name: str(r["element"]), label: str(r["column_label"]), internal: str(r["internal_type"]),
+				mandatory: str(r["mandatory"]) == "true", readOnly: str(r["read_only"]) == "true"})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []column
+	seen := map[string]bool{}
+	for i := len(chain) - 1; i >= 0; i-- { // ancestors first
+		for _, c := range byTable[chain[i]] {
+			if c.name != "" && !seen[c.name] {
+				seen[c.name] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
+}
+
+// DescribeEntity describes a table's columns.
+func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.EntityField, error) {
+	cols, err := d.columns(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]connector.EntityField, 0, len(cols))
+	for _, c := range cols {
+		typ, ops := appflowType(c.internal)
+		out = append(out, connector.EntityField{Name: c.name, Label: c.label, Type: typ, FilterOperators: ops,
+			IsPrimaryKey: c.name == "sys_id", Nullable: !c.mandatory && c.name != "sys_id", Queryable: true,
+			IsTimestampForIncremental: c.name == "sys_updated_on"})
+	}
+	return out, nil
+}
+
+// ---- source ----
+
+type split struct{ table string }
+
+// Splits returns the one table the object names.
+func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]connector.Split, error) {
+	if req.Object == "" || strings.ContainsAny(req.Object, "/?#") {
+		return nil, fault.New(fault.Invalid, "ServiceNow object %q is not a table name", req.Object)
+	}
+	return []connector.Split{{Name: req.Object, Opaque: split{req.Object}}}, nil
+}
+
+const snTime = "2006-01-02 15:04:05"
+
+func parseMillis(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", snTime, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UnixMilli(), true
+		}
+	}
+	return 0, false
+}
+
+func floorSec(ms int64) string {
+	return time.UnixMilli(int64(math.Floor(float64(ms)/1000)) * 1000).UTC().Format(snTime)
+}
+
+func ceilSec(ms int64) string {
+	return time.UnixMilli(int64(math.Ceil(float64(ms)/1000)) * 1000).UTC().Format(snTime)
+}
+
+// encode turns one filter into encoded-query terms, or false when
+// ServiceNow cannot answer a superset of the engine's result.
+func encode(f connector.Filter, internal string) ([]string, bool) {
+	typ, _ := appflowType(internal)
+	if len(f.Values) == 0 {
+		return nil, false
+	}
+	for _, v := range f.Values {
+		if strings.Contains(v, "^") || v == "" {
+			return nil, false
+		}
+	}
+	isTime := typ == "datetime" || typ == "date"
+	isNum := typ == "integer" || typ == "double"
+	ordered := isTime || isNum
+	lit := func(v string, up bool) (string, bool) {
+		switch {
+		case isTime:
+			ms, ok := parseMillis(v)
+			if !ok {
+				return "", false
+			}
+			if up {
+				return ceilSec(ms), true
+			}
+			return floorSec(ms), true
+		case isNum:
+			if _, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil {
+				return "", false
+			}
+			return strings.TrimSpace(v), true
+		}
+		return v, true
+	}
+	one := func(op string, up bool) ([]string, bool) {
+		if len(f.Values) != 1 {
+			return nil, false
+		}
+		v, ok := lit(f.Values[0], up)
+		return []string{f.Field + op + v}, ok
+	}
+	switch f.Operator {
+	case "EQUAL_TO":
+		if isTime {
+			return nil, false // second-precision storage against ms values
+		}
+		if len(f.Values) == 1 {
+			return one("=", false)
+		}
+		for _, v := range f.Values {
+			if strings.Contains(v, ",") {
+				return nil, false
+			}
+		}
+		return []string{f.Field + "IN" + strings.Join(f.Values, ",")}, true
+	case "NOT_EQUAL_TO":
+		if !ordered && typ != "boolean" && !(typ == "string" && internal == "reference") {
+			return nil, false // string comparisons ignore case in ServiceNow
+		}
+		if isTime || len(f.Values) != 1 {
+			return nil, false
+		}
+		return one("!=", false)
+	case "CONTAINS":
+		if ordered || len(f.Values) != 1 {
+			return nil, false
+		}
+		return one("LIKE", false)
+	case "GREATER_THAN", "GREATER_THAN_OR_EQUAL_TO":
+		if !ordered {
+			return nil, false
+		}
+		if isTime {
+			return one(">=", false)
+		}
+		return one(map[string]string{"GREATER_THAN": ">", "GREATER_THAN_OR_EQUAL_TO": ">="}[f.Operator], false)
+	case "LESS_THAN", "LESS_THAN_OR_EQUAL_TO":
+		if !ordered {
+			return nil, false
+		}
+		if isTime {
+			return one("<=", true)
+		}
+		return one(map[string]string{"LESS_THAN": "<", "LESS_THAN_OR_EQUAL_TO": "<="}[f.Operator], false)
+	case "BETWEEN":
+		if !ordered || len(f.Values) != 2 {
+			return nil, false
+		}
+		lo, ok1 := lit(f.Values[0], false)
+		hi, ok2 := lit(f.Values[1], true)
+		return []string{f.Field + ">=" + lo, f.Field + "<=" + hi}, ok1 && ok2
+	}
+	return nil, false
+}
+
+// ReadSplit pages through the table.
+func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
+	sp, ok := s.Opaque.(split)
+	if !ok {
+		return fault.New(fault.Internal, "ServiceNow split %s was not made by this driver", s.Name)
+	}
+	types := map[string]string{"sys_created_on": "glide_date_time", "sys_updated_on": "glide_date_time"}
+	var order []string
+	cols, err := d.columns(ctx, sp.table)
+	described := err == nil
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var fe *fault.Error
+		if !errors.As(err, &fe) || fe.Code == fault.AuthFailed {
+			return fmt.Errorf("read %s: %w", s.Name, err)
+		}
+		// Without read access to the dictionary: read strings, push nothing.
+	}
+	for _, c := range cols {
+		types[c.name] = c.internal
+		order = append(order, c.name)
+	}
+	fields := req.Fields
+	if fields == nil {
+		fields = order
+		if fields == nil {
+			fields = []string{}
+		}
+	}
+	var terms []string
+	if w := req.Window; w != nil {
+		f := w.Field
+		if f == "" {
+			f = "sys_updated_on"
+		}
+		if _, ok := types[f]; ok {
+			terms = append(terms, f+">="+floorSec(w.Start.UnixMilli()), f+"<"+ceilSec(w.End.UnixMilli()))
+		}
+	}
+	if described {
+		for _, f := range req.Filters {
+			internal, ok := types[f.Field]
+			if !ok {
+				continue
+			}
+			if t, ok := encode(f, internal); ok {
+				terms = append(terms, t...)
+			}
+		}
+	}
+	if w := req.Window; w != nil && w.Field != "" && w.Field != "sys_id" {
+		if _, ok := types[w.Field]; ok {
+			terms = append(terms, "ORDERBY"+w.Field)
+		}
+	}
+	terms = append(terms, "ORDERBYsys_id")
+	q := url.Values{"sysparm_query": {strings.Join(terms, "^")}, "sysparm_exclude_reference_link": {"true"},
+		"sysparm_display_value": {"false"}, "sysparm_suppress_pagination_header": {"false"}}
+	if len(fields) > 0 && req.Fields != nil {
+		q.Set("sysparm_fields", strings.Join(fields, ","))
+	}
+	line := int64(1)
+	var pending *record.Batch
+	err = d.c.readAll(ctx, sp.table, q, d.pageSize, func(rs []map[string]json.RawMessage, n int) error {
+		if pending != nil {
+			if err := emit(pending); err != nil {
+				return err
+			}
+		}
+		b := &record.Batch{Fields: fields, Split: s.Name, FirstLine: line, SourceBytes: int64(n)}
+		b.Cells = make([]record.Value, 0, len(fields)*len(rs))
+		for i, r := range rs {
+			for _, f := range fields {
+				v, err := value(r[f], types[f])
+				if err != nil {
+					return fault.Wrap(fault.ConnectorServer, err, "read %s: record %d field %s", s.Name, line+int64(i), f)
+				}
+				b.Cells = append(b.Cells, v)
+			}
+		}
+		line += int64(len(rs))
+		pending = b
+		return nil
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), s.Name) {
+			return err
+		}
+		return fmt.Errorf("read %s: %w", s.Name, err)
+	}
+	if pending == nil {
+		pending = &record.Batch{Fields: fields, Split: s.Name, FirstLine: 1}
+	}
+	pending.Final = true
+	return emit(pending)
+}
+
+// value converts one Table API value by the column's internal type.
+func value(raw json.RawMessage, internal string) (record.Value, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return record.Value{}, nil
+	}
+	if raw[0] == 'n' {
+		return record.NullVal(), nil
+	}
+	if raw[0] == '{' || raw[0] == '[' {
+		var buf bytes.Buffer
+		if json.Compact(&buf, raw) != nil {
+			return record.JSONVal(string(raw)), nil
+		}
+		return record.JSONVal(buf.String()), nil
+	}
+	var s string
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return record.Value{}, err
+		}
+	} else {
+		s = string(raw)
+	}
+	if s == "" {
+		return record.Str(""), nil
+	}
+	switch internal {
+	case "glide_date_time", "due_date":
+		if t, err := time.Parse(snTime, s); err == nil {
+			return record.TimeVal(t), nil
+		}
+	case "glide_date":
+		if t, err := time.Parse("2006-01-02", s); err == nil {
+			return record.TimeVal(t), nil
+		}
+	case "integer", "longint":
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return record.IntVal(n), nil
+		}
+	case "decimal", "float", "currency", "price":
+		if _, err := strconv.ParseFloat(s, 64); err == nil {
+			return record.DecimalVal(s), nil
+		}
+	case "boolean":
+		if b, err := strconv.ParseBool(s); err == nil {
+			return record.BoolVal(b), nil
+		}
+	}
+	return record.Str(s), nil
+}
