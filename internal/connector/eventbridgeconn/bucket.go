@@ -3,7 +3,6 @@ package eventbridgeconn
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"gocloud.dev/blob"
 
@@ -23,15 +22,4 @@ func (d *Driver) openBucket(ctx context.Context, name string) (*blob.Bucket, err
 		return nil, fmt.Errorf("eventbridge: %w", err)
 	}
 	return b, nil
-}
-
-// joinKey joins key parts with "/", dropping empty parts and stray slashes.
-func joinKey(parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p = strings.Trim(p, "/"); p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, "/")
 }

@@ -2,7 +2,6 @@ package eventbridgeconn
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -22,6 +21,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 	"github.com/appflowd/appflowd/internal/retry"
@@ -363,7 +363,7 @@ func (s *sender) offload(ctx context.Context, p *pending) error {
 		s.bucket = b
 	}
 	s.large++
-	key := joinKey(eh.BucketPrefix, w.req.FlowName, w.req.ExecutionID, "large-events", strconv.Itoa(s.large)+".json")
+	key := rejects.JoinKey(eh.BucketPrefix, w.req.FlowName, w.req.ExecutionID, "large-events", strconv.Itoa(s.large)+".json")
 	body := append([]byte(`{"source":`), appendJSONString(nil, w.source)...)
 	body = append(body, `,"detail-type":`...)
 	body = appendJSONString(body, p.typ)
@@ -535,33 +535,12 @@ func transient(err error) bool {
 	return errors.As(err, &ne)
 }
 
-// writeFailures writes the rejected records as JSON Lines to the error
-// bucket, when the flow names one.
+// writeFailures writes the rejected records to the error bucket, when the
+// flow names one.
 func (w *writer) writeFailures(ctx context.Context, fs []connector.RecordFailure) error {
-	eh := w.req.ErrorHandling
-	if len(fs) == 0 || eh == nil || eh.BucketName == "" {
-		return nil
-	}
-	b, err := w.d.openBucket(ctx, eh.BucketName)
-	if err != nil {
-		return fmt.Errorf("rejected records: %w", err)
-	}
-	defer b.Close()
-	key := joinKey(eh.BucketPrefix, w.req.FlowName, w.req.ExecutionID, "eventbridge-rejected-records.jsonl")
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	for _, f := range fs {
-		_ = enc.Encode(struct {
-			Split  string            `json:"split"`
-			Line   int64             `json:"line"`
-			Reason string            `json:"reason"`
-			Record map[string]string `json:"record"`
-		}{f.Split, f.Line, f.Reason, f.Record})
-	}
-	if err := b.WriteAll(ctx, key, buf.Bytes(), nil); err != nil {
-		return fmt.Errorf("eventbridge: write rejected records to s3://%s/%s: %w", eh.BucketName, key, err)
-	}
-	return nil
+	_, _, err := rejects.Write(ctx, w.d.deps, w.req.ErrorHandling, w.req.FlowName, w.req.ExecutionID,
+		"eventbridge-rejected-records.jsonl", fs)
+	return err
 }
 
 // detailText renders an event's detail as a failure's field texts.

@@ -2,7 +2,6 @@ package redshiftconn
 
 import (
 	"context"
-	"strings"
 
 	"gocloud.dev/blob"
 
@@ -17,15 +16,4 @@ func (d *Driver) openBucket(ctx context.Context, name string) (*blob.Bucket, err
 		return nil, err
 	}
 	return b.Open(ctx, name)
-}
-
-// joinKey joins key parts with "/", dropping empty parts and stray slashes.
-func joinKey(parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p = strings.Trim(p, "/"); p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, "/")
 }

@@ -11,6 +11,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -59,7 +60,7 @@ func (d *Driver) newStageSink(ctx context.Context, req *connector.WriteRequest, 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	return &stageSink{
 		d: d, tbl: tbl, bucket: b, name: name,
-		prefix: joinKey(prefix, req.FlowName, req.ExecutionID) + "/",
+		prefix: rejects.JoinKey(prefix, req.FlowName, req.ExecutionID) + "/",
 		wctx:   wctx, cancel: cancel,
 	}, nil
 }

@@ -1,7 +1,6 @@
 package redshiftconn
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -396,41 +396,12 @@ func (w *writer) Abort(ctx context.Context) error {
 	return w.sink.abort(ctx)
 }
 
-// writeFailures writes the rejected records as JSON Lines to the error
-// bucket, when the flow names one; undo deletes the file again.
+// writeFailures writes the rejected records to the error bucket, when the
+// flow names one; undo deletes the file again.
 func (w *writer) writeFailures(ctx context.Context) (undo func(), err error) {
-	eh := w.req.ErrorHandling
-	if len(w.failures) == 0 || eh == nil || eh.BucketName == "" {
-		return nil, nil
-	}
-	b, err := w.d.openBucket(ctx, eh.BucketName)
-	if err != nil {
-		return nil, fmt.Errorf("redshift: error bucket: %w", err)
-	}
-	key := joinKey(eh.BucketPrefix, w.req.FlowName, w.req.ExecutionID, "redshift-rejected-records.jsonl")
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	for _, f := range w.failures {
-		_ = enc.Encode(struct {
-			Split  string            `json:"split"`
-			Line   int64             `json:"line"`
-			Reason string            `json:"reason"`
-			Record map[string]string `json:"record"`
-		}{f.Split, f.Line, f.Reason, f.Record})
-	}
-	if err := b.WriteAll(ctx, key, buf.Bytes(), nil); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("redshift: write rejected records to s3://%s/%s: %w", eh.BucketName, key, err)
-	}
-	defer b.Close()
-	return func() {
-		b, err := w.d.openBucket(context.Background(), eh.BucketName)
-		if err != nil {
-			return
-		}
-		_ = b.Delete(context.Background(), key)
-		b.Close()
-	}, nil
+	_, undo, err = rejects.Write(ctx, w.d.deps, w.req.ErrorHandling, w.req.FlowName, w.req.ExecutionID,
+		"redshift-rejected-records.jsonl", w.failures)
+	return undo, err
 }
 
 // copySink streams CSV into COPY ... FROM STDIN inside the run's

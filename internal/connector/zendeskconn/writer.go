@@ -1,7 +1,6 @@
 package zendeskconn
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
+	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -492,35 +492,11 @@ func (w *writer) fail(p *pending, reason string) error {
 	return nil
 }
 
-// writeFailures puts rejected records, as JSON Lines {split, line, reason,
-// record}, at s3://bucketName/bucketPrefix/<flow>/<execution>/zendesk-rejected-records.jsonl
-// when errorHandlingConfig names a bucket, as the Salesforce writer does.
+// writeFailures writes the rejected records to the error bucket, when
+// errorHandlingConfig names one.
 func (w *writer) writeFailures(ctx context.Context) error {
-	eh := w.eh
-	if len(w.res.Failures) == 0 || eh == nil || eh.BucketName == "" {
-		return nil
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	for _, f := range w.res.Failures {
-		_ = enc.Encode(struct {
-			Split  string            `json:"split"`
-			Line   int64             `json:"line"`
-			Reason string            `json:"reason"`
-			Record map[string]string `json:"record"`
-		}{f.Split, f.Line, f.Reason, f.Record})
-	}
-	ctx = context.WithoutCancel(ctx)
-	b, err := w.d.openBucket(ctx, eh.BucketName)
-	if err != nil {
-		return fmt.Errorf("zendesk: error bucket: %w", err)
-	}
-	defer b.Close()
-	key := joinKey(eh.BucketPrefix, w.flow, w.execution, "zendesk-rejected-records.jsonl")
-	if err := b.WriteAll(ctx, key, buf.Bytes(), nil); err != nil {
-		return fault.Wrap(fault.ConnectorServer, err, "zendesk: write rejected records to s3://%s/%s", eh.BucketName, key)
-	}
-	return nil
+	_, _, err := rejects.Write(ctx, w.d.deps, w.eh, w.flow, w.execution, "zendesk-rejected-records.jsonl", w.res.Failures)
+	return err
 }
 
 func (d *Driver) openBucket(ctx context.Context, name string) (*blob.Bucket, error) {
@@ -529,14 +505,4 @@ func (d *Driver) openBucket(ctx context.Context, name string) (*blob.Bucket, err
 		return nil, err
 	}
 	return b.Open(ctx, name)
-}
-
-func joinKey(parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p = strings.Trim(p, "/"); p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, "/")
 }

@@ -1,0 +1,73 @@
+// Package rejects writes the records a destination refused to the flow's
+// error location, the one way every destination does it: JSON Lines
+// {"split", "line", "reason", "record"} at
+// s3://<bucketName>/<bucketPrefix>/<flow>/<execution>/<name>.
+// The layout is appflowd's choice (data-plane spec §8 leaves it open).
+package rejects
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
+	"github.com/appflowd/appflowd/internal/fault"
+)
+
+// Write puts failures at the error location of eh, when eh names a bucket
+// and there are failures; otherwise it does nothing. name is the file name,
+// e.g. "redshift-rejected-records.jsonl". It returns the object key ("" when
+// nothing was written) and undo, which deletes the file again (for a load
+// that fails after the file was written); undo is never nil.
+func Write(ctx context.Context, deps connector.Deps, eh *connector.ErrorHandling, flow, execution, name string, failures []connector.RecordFailure) (key string, undo func(), err error) {
+	undo = func() {}
+	if len(failures) == 0 || eh == nil || eh.BucketName == "" {
+		return "", undo, nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, f := range failures {
+		_ = enc.Encode(struct {
+			Split  string            `json:"split"`
+			Line   int64             `json:"line"`
+			Reason string            `json:"reason"`
+			Record map[string]string `json:"record"`
+		}{f.Split, f.Line, f.Reason, f.Record})
+	}
+	// The file outlives a canceled run: the records were rejected.
+	ctx = context.WithoutCancel(ctx)
+	buckets, err := awsconfig.NewBuckets(ctx, deps)
+	if err != nil {
+		return "", undo, err
+	}
+	b, err := buckets.Open(ctx, eh.BucketName)
+	if err != nil {
+		return "", undo, fault.Wrap(fault.CodeOf(err), err, "error bucket")
+	}
+	defer b.Close()
+	key = JoinKey(eh.BucketPrefix, flow, execution, name)
+	if err := b.WriteAll(ctx, key, buf.Bytes(), nil); err != nil {
+		return "", undo, fault.Wrap(fault.ConnectorServer, err, "write rejected records to s3://%s/%s", eh.BucketName, key)
+	}
+	return key, func() {
+		b, err := buckets.Open(context.Background(), eh.BucketName)
+		if err != nil {
+			return
+		}
+		defer b.Close()
+		_ = b.Delete(context.Background(), key)
+	}, nil
+}
+
+// JoinKey joins key parts with "/", dropping empty parts and stray slashes.
+func JoinKey(parts ...string) string {
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		if p = strings.Trim(p, "/"); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "/")
+}

@@ -1,0 +1,72 @@
+package rejects
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/fault"
+)
+
+func TestWriteAndUndo(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "s3", "errs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	deps := connector.Deps{DataDir: dir}
+	eh := &connector.ErrorHandling{BucketName: "errs", BucketPrefix: "/bad/"}
+	fs := []connector.RecordFailure{
+		{Split: "in/a.csv", Line: 3, Reason: "too long", Record: map[string]string{"id": "7"}},
+		{Split: "in/a.csv", Line: 9, Reason: "null", Record: map[string]string{"id": "8"}},
+	}
+	key, undo, err := Write(context.Background(), deps, eh, "f", "e1", "x-rejected-records.jsonl", fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "bad/f/e1/x-rejected-records.jsonl"; key != want {
+		t.Fatalf("key %q, want %q", key, want)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "s3", "errs", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"split":"in/a.csv","line":3,"reason":"too long","record":{"id":"7"}}` + "\n" +
+		`{"split":"in/a.csv","line":9,"reason":"null","record":{"id":"8"}}` + "\n"
+	if string(got) != want {
+		t.Fatalf("file:\n%s\nwant:\n%s", got, want)
+	}
+	undo()
+	if _, err := os.Stat(filepath.Join(dir, "s3", "errs", key)); !os.IsNotExist(err) {
+		t.Fatalf("undo left the file: %v", err)
+	}
+}
+
+func TestWriteNothingToWrite(t *testing.T) {
+	deps := connector.Deps{DataDir: t.TempDir()}
+	fs := []connector.RecordFailure{{Reason: "x"}}
+	for _, c := range []struct {
+		name string
+		eh   *connector.ErrorHandling
+		fs   []connector.RecordFailure
+	}{
+		{"no config", nil, fs},
+		{"no bucket", &connector.ErrorHandling{}, fs},
+		{"no failures", &connector.ErrorHandling{BucketName: "errs"}, nil},
+	} {
+		key, undo, err := Write(context.Background(), deps, c.eh, "f", "e", "n", c.fs)
+		if err != nil || key != "" || undo == nil {
+			t.Errorf("%s: got key %q, err %v, undo nil %v; want nothing written", c.name, key, err, undo == nil)
+		}
+	}
+}
+
+func TestWriteMissingBucketIsNotFound(t *testing.T) {
+	deps := connector.Deps{DataDir: t.TempDir()}
+	_, _, err := Write(context.Background(), deps, &connector.ErrorHandling{BucketName: "nope"}, "f", "e", "n",
+		[]connector.RecordFailure{{Reason: "x"}})
+	if !fault.Is(err, fault.NotFound) {
+		t.Fatalf("got %v (%v), want NotFound", err, fault.CodeOf(err))
+	}
+}
