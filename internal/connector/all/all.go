@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/appflowd/appflowd/internal/connector/customconn"      // CustomConnector (Lambda)
 	_ "github.com/appflowd/appflowd/internal/connector/eventbridgeconn" // EventBridge
+	_ "github.com/appflowd/appflowd/internal/connector/marketoconn"     // Marketo
 	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"    // Redshift
 	_ "github.com/appflowd/appflowd/internal/connector/s3conn"          // S3
 	_ "github.com/appflowd/appflowd/internal/connector/salesforceconn"  // Salesforce

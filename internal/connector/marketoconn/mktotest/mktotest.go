@@ -1,0 +1,304 @@
+// Package mktotest is a documented-API stand-in for a Marketo instance
+// (connectors-saas-1 §4.3): the client-credentials token endpoint, errors
+// in HTTP 200 bodies (601 unknown token, 602 expired token, 606 rate
+// limit), leads/describe2.json, and Bulk Extract for leads and activities
+// (create, enqueue, status, file) with its one-filter and 31-day rules.
+// Liberties: an export job moves Queued -> Processing -> Completed on
+// successive status polls; the rate limit is driven by Throttle rather
+// than by counting calls in 20 s; the over-long range code is 1003 [U].
+package mktotest
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Credentials the server accepts.
+const (
+	ClientID     = "c"
+	ClientSecret = "s"
+)
+
+// Export is one create.json the server accepted.
+type Export struct {
+	Object   string
+	Fields   []string
+	Filter   string
+	StartAt  string
+	EndAt    string
+	statuses int
+}
+
+// Server is one fake Marketo instance.
+type Server struct {
+	srv *httptest.Server
+
+	mu        sync.Mutex
+	now       time.Time
+	tokens    map[string]bool
+	expired   map[string]bool
+	nextTok   int
+	records   map[string][]map[string]string
+	malformed map[string]bool
+	exports   map[string]*Export
+	order     []string
+	throttle  int
+	calls     []string
+
+	// LeadFields is what describe2.json lists, as name:dataType.
+	LeadFields []string
+}
+
+// New starts a server, closed when t ends; its clock reads 2024-01-02.
+func New(t testing.TB) *Server {
+	s := &Server{now: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), tokens: map[string]bool{},
+		expired: map[string]bool{}, records: map[string][]map[string]string{}, malformed: map[string]bool{},
+		exports: map[string]*Export{},
+		LeadFields: []string{"id:integer", "email:email", "firstName:string", "lastName:string",
+			"createdAt:datetime", "updatedAt:datetime"}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// URL is the instanceUrl.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Client is an HTTP client for the server.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Now is the server's clock.
+func (s *Server) Now() time.Time { s.mu.Lock(); defer s.mu.Unlock(); return s.now }
+
+// Put stores a record of object (leads, activities); createdAt and
+// updatedAt (activities: activityDate) default to the clock.
+func (s *Server) Put(object string, rec map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := map[string]string{}
+	for k, v := range rec {
+		r[k] = v
+	}
+	def := []string{"createdAt", "updatedAt"}
+	if object == "activities" {
+		def = []string{"activityDate"}
+	}
+	for _, k := range def {
+		if r[k] == "" {
+			r[k] = s.now.Format(time.RFC3339)
+		}
+	}
+	s.records[object] = append(s.records[object], r)
+}
+
+// Reset empties object.
+func (s *Server) Reset(object string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.records, object)
+	delete(s.malformed, object)
+}
+
+// Malformed makes object's export files unparsable.
+func (s *Server) Malformed(object string) { s.mu.Lock(); s.malformed[object] = true; s.mu.Unlock() }
+
+// ExpireTokens makes every token issued so far answer 602.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t := range s.tokens {
+		s.expired[t] = true
+	}
+}
+
+// Throttle makes the next n REST or bulk calls answer 606.
+func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
+
+// Exports lists the accepted export jobs in order.
+func (s *Server) Exports() []Export {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Export
+	for _, id := range s.order {
+		out = append(out, *s.exports[id])
+	}
+	return out
+}
+
+// Calls lists the paths called, token requests included.
+func (s *Server) Calls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.calls...)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, code, msg string) {
+	writeJSON(w, http.StatusOK, map[string]any{"requestId": "r3", "success": false,
+		"errors": []map[string]string{{"code": code, "message": msg}}})
+}
+
+func ok(w http.ResponseWriter, result any) {
+	writeJSON(w, http.StatusOK, map[string]any{"requestId": "r1", "success": true, "result": result})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, r.Method+" "+r.URL.Path)
+	if r.URL.Path == "/identity/oauth/token" {
+		if r.FormValue("grant_type") != "client_credentials" || r.FormValue("client_id") != ClientID || r.FormValue("client_secret") != ClientSecret {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized", "error_description": "Bad client credentials"})
+			return
+		}
+		s.nextTok++
+		tok := fmt.Sprintf("mk-%d:int", s.nextTok)
+		s.tokens[tok] = true
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 3599, "scope": "api@acme"})
+		return
+	}
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	switch {
+	case s.expired[tok]:
+		fail(w, "602", "Access token expired")
+		return
+	case !s.tokens[tok]:
+		fail(w, "601", "Access token invalid")
+		return
+	case s.throttle > 0:
+		s.throttle--
+		fail(w, "606", "Max rate limit '100' exceeded with in '20' secs")
+		return
+	}
+	p := r.URL.Path
+	switch {
+	case p == "/rest/v1/leads/describe2.json" && r.Method == http.MethodGet:
+		var fields []map[string]any
+		for _, f := range s.LeadFields {
+			n, t, _ := strings.Cut(f, ":")
+			fields = append(fields, map[string]any{"name": n, "displayName": n, "dataType": t,
+				"updateable": n != "id" && n != "createdAt" && n != "updatedAt"})
+		}
+		ok(w, []map[string]any{{"name": "API Lead", "searchableFields": [][]string{{"email"}, {"id"}}, "fields": fields}})
+	case strings.HasPrefix(p, "/bulk/v1/leads/export/") || strings.HasPrefix(p, "/bulk/v1/activities/export/"):
+		object := strings.Split(p, "/")[3]
+		rest := strings.TrimPrefix(p, "/bulk/v1/"+object+"/export/")
+		if rest == "create.json" && r.Method == http.MethodPost {
+			s.create(w, r, object)
+			return
+		}
+		id, op, _ := strings.Cut(rest, "/")
+		e := s.exports[id]
+		if e == nil || e.Object != object {
+			fail(w, "1003", "Export Id "+id+" not found")
+			return
+		}
+		switch op {
+		case "enqueue.json":
+			ok(w, []map[string]any{{"exportId": id, "status": "Queued"}})
+		case "status.json":
+			e.statuses++
+			st := []string{"Queued", "Processing", "Completed"}[min(e.statuses-1, 2)]
+			ok(w, []map[string]any{{"exportId": id, "status": st, "format": "CSV"}})
+		case "file.json":
+			if e.statuses < 3 {
+				fail(w, "1003", "Export file not available")
+				return
+			}
+			w.Header().Set("Content-Type", "text/csv")
+			_, _ = w.Write(s.file(e))
+		default:
+			http.NotFound(w, r)
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, object string) {
+	var body struct {
+		Fields []string                     `json:"fields"`
+		Format string                       `json:"format"`
+		Filter map[string]map[string]string `json:"filter"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Fields) == 0 {
+		fail(w, "1003", "Invalid request: fields required")
+		return
+	}
+	if body.Format != "CSV" && body.Format != "" {
+		fail(w, "1003", "Invalid format")
+		return
+	}
+	if len(body.Filter) != 1 {
+		fail(w, "1003", "Exactly one filter type is required")
+		return
+	}
+	e := &Export{Object: object, Fields: body.Fields}
+	for k, v := range body.Filter {
+		e.Filter, e.StartAt, e.EndAt = k, v["startAt"], v["endAt"]
+	}
+	allowed := map[string]bool{"createdAt": true, "updatedAt": true}
+	if object == "activities" {
+		allowed = map[string]bool{"createdAt": true}
+	}
+	if !allowed[e.Filter] {
+		fail(w, "1003", "Invalid filter type "+e.Filter)
+		return
+	}
+	from, err1 := time.Parse("2006-01-02T15:04:05Z07:00", e.StartAt)
+	to, err2 := time.Parse("2006-01-02T15:04:05Z07:00", e.EndAt)
+	if err1 != nil || err2 != nil || strings.Contains(e.StartAt, ".") || strings.Contains(e.EndAt, ".") {
+		fail(w, "1003", "Invalid date format")
+		return
+	}
+	if to.Sub(from) > 31*24*time.Hour || to.Before(from) {
+		fail(w, "1003", "Date range must not exceed 31 days")
+		return
+	}
+	id := fmt.Sprintf("exp-%d", len(s.order)+1)
+	s.exports[id] = e
+	s.order = append(s.order, id)
+	ok(w, []map[string]any{{"exportId": id, "format": "CSV", "status": "Created", "createdAt": s.now.Format(time.RFC3339)}})
+}
+
+// file renders the records whose filter field lies in [startAt, endAt].
+func (s *Server) file(e *Export) []byte {
+	if s.malformed[e.Object] {
+		return []byte(strings.Join(e.Fields, ",") + "\n\"unterminated,1\n")
+	}
+	from, _ := time.Parse(time.RFC3339, e.StartAt)
+	to, _ := time.Parse(time.RFC3339, e.EndAt)
+	field := e.Filter
+	if e.Object == "activities" {
+		field = "activityDate"
+	}
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	_ = cw.Write(e.Fields)
+	for _, rec := range s.records[e.Object] {
+		t, err := time.Parse(time.RFC3339, rec[field])
+		if err != nil || t.Before(from) || t.After(to) {
+			continue
+		}
+		row := make([]string, len(e.Fields))
+		for i, f := range e.Fields {
+			row[i] = rec[f]
+		}
+		_ = cw.Write(row)
+	}
+	cw.Flush()
+	return buf.Bytes()
+}
