@@ -329,11 +329,13 @@ def smoke_entities(af, data):
     expect_error("ValidationException", af.list_connector_entities, connectorType="S3", maxResults=10001)
 
 
+# Profiles use Veeva: appflowd has no Veeva driver, so creating one checks the
+# inputs but cannot try a login against a host that does not exist here.
 def zendesk_config(url="https://acme.zendesk.com"):
     return {
-        "connectorProfileProperties": {"Zendesk": {"instanceUrl": url}},
+        "connectorProfileProperties": {"Veeva": {"instanceUrl": url}},
         "connectorProfileCredentials": {
-            "Zendesk": {"clientId": "cid", "clientSecret": "very-secret", "accessToken": "tok-123"}
+            "Veeva": {"username": "tok-123", "password": "very-secret"}
         },
     }
 
@@ -341,26 +343,26 @@ def zendesk_config(url="https://acme.zendesk.com"):
 def smoke_profiles(af):
     token = str(uuid.uuid4())
     out = af.create_connector_profile(
-        connectorProfileName="zd", connectorType="Zendesk", connectionMode="Public",
+        connectorProfileName="zd", connectorType="Veeva", connectionMode="Public",
         connectorProfileConfig=zendesk_config(), clientToken=token,
     )
     arn = out.get("connectorProfileArn", "")
     check(arn == f"arn:aws:appflow:{REGION}:{ACCOUNT}:connectorprofile/zd", f"CreateConnectorProfile arn {arn!r}")
     again = af.create_connector_profile(
-        connectorProfileName="zd", connectorType="Zendesk", connectionMode="Public",
+        connectorProfileName="zd", connectorType="Veeva", connectionMode="Public",
         connectorProfileConfig=zendesk_config(), clientToken=token,
     )
     check(again.get("connectorProfileArn") == arn, f"CreateConnectorProfile replay: {strip(again)}")
     expect_error(
-        "ConflictException", af.create_connector_profile, connectorProfileName="zd", connectorType="Zendesk",
+        "ConflictException", af.create_connector_profile, connectorProfileName="zd", connectorType="Veeva",
         connectionMode="Public", connectorProfileConfig=zendesk_config(),
     )
     expect_error(
-        "ConflictException", af.create_connector_profile, connectorProfileName="zd2", connectorType="Zendesk",
+        "ConflictException", af.create_connector_profile, connectorProfileName="zd2", connectorType="Veeva",
         connectionMode="Public", connectorProfileConfig=zendesk_config(), clientToken=token,
     )
     expect_error(
-        "ValidationException", af.create_connector_profile, connectorProfileName="bad name", connectorType="Zendesk",
+        "ValidationException", af.create_connector_profile, connectorProfileName="bad name", connectorType="Veeva",
         connectionMode="Public", connectorProfileConfig=zendesk_config(),
     )
     expect_error(  # the properties of another connector type
@@ -382,12 +384,12 @@ def smoke_profiles(af):
     if details:
         p = details[0]
         check(p.get("connectorProfileArn") == arn, f"profile arn {p.get('connectorProfileArn')}")
-        check(p.get("connectorType") == "Zendesk" and p.get("connectionMode") == "Public", f"profile {p}")
+        check(p.get("connectorType") == "Veeva" and p.get("connectionMode") == "Public", f"profile {p}")
         check(p.get("credentialsArn", "").startswith(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:appflow!"),
               f"profile credentialsArn {p.get('credentialsArn')!r}")
         check("connectorProfileCredentials" not in p and "kmsArn" not in p, f"profile leaks credentials/kmsArn: {p}")
         check(is_dt(p.get("createdAt")) and is_dt(p.get("lastUpdatedAt")), f"profile timestamps not datetimes: {p}")
-        check(p.get("connectorProfileProperties", {}).get("Zendesk", {}).get("instanceUrl") == "https://acme.zendesk.com",
+        check(p.get("connectorProfileProperties", {}).get("Veeva", {}).get("instanceUrl") == "https://acme.zendesk.com",
               f"profile properties not echoed: {p.get('connectorProfileProperties')}")
         check("very-secret" not in json.dumps(out, default=str) and "tok-123" not in json.dumps(out, default=str),
               "DescribeConnectorProfiles returns a credential")
@@ -400,7 +402,7 @@ def smoke_profiles(af):
                                       connectorProfileConfig=zendesk_config("https://new.zendesk.com"))
     check(out.get("connectorProfileArn") == arn, f"UpdateConnectorProfile: {strip(out)}")
     p = af.describe_connector_profiles(connectorProfileNames=["zd"])["connectorProfileDetails"][0]
-    check(p["connectorProfileProperties"]["Zendesk"]["instanceUrl"] == "https://new.zendesk.com", f"after update: {p}")
+    check(p["connectorProfileProperties"]["Veeva"]["instanceUrl"] == "https://new.zendesk.com", f"after update: {p}")
     if details:
         check(p["lastUpdatedAt"] > first_updated, "UpdateConnectorProfile did not bump lastUpdatedAt")
     expect_error("ResourceNotFoundException", af.update_connector_profile, connectorProfileName="nope",
@@ -408,7 +410,7 @@ def smoke_profiles(af):
 
     # 25 profiles page 20 + 5 at the default page size.
     for i in range(24):
-        af.create_connector_profile(connectorProfileName=f"zd-{i:02d}", connectorType="Zendesk",
+        af.create_connector_profile(connectorProfileName=f"zd-{i:02d}", connectorType="Veeva",
                                     connectionMode="Public", connectorProfileConfig=zendesk_config())
     items, pages = paginate(af, "describe_connector_profiles", "connectorProfileDetails")
     names = [p["connectorProfileName"] for p in items]
@@ -585,11 +587,11 @@ def smoke_flows(af, data):
 
 
 def smoke_profile_in_use(af):
-    # A Zendesk source flow keeps profile zd in use.
+    # A Veeva source flow keeps profile zd in use.
     args = flow_args("zd-tickets")
-    args["sourceFlowConfig"] = {"connectorType": "Zendesk", "connectorProfileName": "zd",
-                                "sourceConnectorProperties": {"Zendesk": {"object": "tickets"}}}
-    args["tasks"] = [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Zendesk": "NO_OP"},
+    args["sourceFlowConfig"] = {"connectorType": "Veeva", "connectorProfileName": "zd",
+                                "sourceConnectorProperties": {"Veeva": {"object": "documents"}}}
+    args["tasks"] = [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"Veeva": "NO_OP"},
                       "taskProperties": {"EXCLUDE_SOURCE_FIELDS_LIST": "[]"}}]
     af.create_flow(**args)
     expect_error("ConflictException", af.delete_connector_profile, connectorProfileName="zd",
