@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/appflow/types"
 
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/connector/zendeskconn/zdtest"
 )
 
 // behaviourClock is a settable clock for the whole app.
@@ -185,13 +186,14 @@ func TestBehaviourCP11EmptyListResultsAreEchoed(t *testing.T) {
 // DescribeFlow echoes as sent; two keys are ambiguous and refused.
 func TestBehaviourDP01ConnectorOperatorKeyedBySource(t *testing.T) {
 	e := newBehaviourEnv(t)
+	zd := zdtest.New(t) // the profile check logs in: to a local Zendesk, never a real host
 	_, err := e.client.CreateConnectorProfile(e.ctx, &appflow.CreateConnectorProfileInput{
 		ConnectorProfileName: aws.String("zd"), ConnectorType: types.ConnectorTypeZendesk, ConnectionMode: types.ConnectionModePublic,
 		ConnectorProfileConfig: &types.ConnectorProfileConfig{
 			ConnectorProfileProperties: &types.ConnectorProfileProperties{Zendesk: &types.ZendeskConnectorProfileProperties{
-				InstanceUrl: aws.String("https://acme.zendesk.com")}},
+				InstanceUrl: aws.String(zd.URL())}},
 			ConnectorProfileCredentials: &types.ConnectorProfileCredentials{Zendesk: &types.ZendeskConnectorProfileCredentials{
-				ClientId: aws.String("id"), ClientSecret: aws.String("secret"), AccessToken: aws.String("token")}},
+				ClientId: aws.String("id"), ClientSecret: aws.String("secret"), AccessToken: aws.String(zdtest.AccessToken)}},
 		}})
 	if err != nil {
 		t.Fatal(err)
