@@ -88,4 +88,3 @@ func TestConformance(t *testing.T) {
 	h := &harness{s: odatatest.New(t)}
 	t.Run("Source", func(t *testing.T) { connectortest.RunSource(t, h) })
 }
-
