@@ -200,13 +200,6 @@ func (d *Driver) CheckProfile(ctx context.Context) error {
 	return nil
 }
 
-func (d *Driver) now() time.Time {
-	if d.deps.Now != nil {
-		return d.deps.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
 // splitIdent splits a dotted Snowflake name, keeping quoted parts (with
 // their quotes) whole.
 func splitIdent(s string) ([]string, error) {
