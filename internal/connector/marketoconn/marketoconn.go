@@ -1,14 +1,17 @@
-// Package marketoconn is the Marketo source connector (connectors-saas-1
-// §4): a catalog and a source over the Marketo REST and Bulk Extract APIs
+// Package marketoconn is the Marketo connector (connectors-saas-1 §4): a
+// catalog, a source and a destination over the Marketo REST and Bulk Extract APIs
 // ({instanceUrl}/rest/v1/..., {instanceUrl}/bulk/v1/...), authenticated with
 // the client-credentials grant at {instanceUrl}/identity/oauth/token.
 //
 // Choices where AppFlow is silent (connectors-saas-1 §4, tagged [I]/[U]):
+//
 //   - Entities: leads (fields from leads/describe2.json) and activities
 //     (the fixed Glue field list), in group "Objects".
+//
 //   - Reads go through Bulk Extract: create, enqueue, poll status, fetch
 //     the CSV file. One split per read; the date range is cut into jobs
 //     of at most 31 days (Marketo's limit), run one after another.
+//
 //   - The range filtered on: the incremental window (field updatedAt for
 //     leads, activityDate for activities, which the activity export
 //     filters as createdAt); else a LESS_THAN/GREATER_THAN/BETWEEN on
@@ -16,12 +19,22 @@
 //     from Options.Earliest (default 2006-01-01) to now. Bounds widen to
 //     whole seconds; the window is enforced here on the exported field,
 //     and the engine re-applies every filter.
+//
 //   - Marketo answers errors in HTTP 200 bodies: 601/602 (token invalid
 //     or expired) fetch a new token and retry once; 604, 606, 615 and
 //     1029 "Too many jobs in queue" are retried by the shared retry layer
 //     as throttling; 607 and the daily export quota fail the run.
 //
-// Not done: the destination (Bulk Lead Import), custom objects, the
+//   - Writes (leads only) are buffered and sent at Commit through Bulk Lead
+//     Import (format=csv, lookupField=email: insert-or-update on email,
+//     so INSERT and UPSERT behave alike; UPDATE and DELETE are refused),
+//     in files under 10 MB, one job at a time, each polled to Complete.
+//     Rows in the job's failures file become WriteResult.Failures (matched
+//     back to the rows sent by content) and, when errorHandlingConfig
+//     names a bucket, JSON Lines at
+//     <bucketPrefix>/<flow>/<execution>/marketo-rejected-records.jsonl.
+//
+// Not done: custom objects, the
 // createdAt fallback for subscriptions without the updatedAt filter
 // (1035 fails the run). Its tests run against the fake in mktotest.
 package marketoconn
@@ -65,7 +78,7 @@ func init() { connector.Register(Spec(Options{})) }
 // capabilities.
 func Spec(opts Options) connector.Spec {
 	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true},
+		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, CanUseAsDestination: true, NeedsProfile: true},
 		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
 			return open(deps, p, opts)
 		},
@@ -86,12 +99,14 @@ type profileCreds struct {
 type Driver struct {
 	c    *client
 	opts Options
+	deps connector.Deps
 }
 
 var (
-	_ connector.SourceDriver   = (*Driver)(nil)
-	_ connector.CatalogDriver  = (*Driver)(nil)
-	_ connector.ProfileChecker = (*Driver)(nil)
+	_ connector.SourceDriver      = (*Driver)(nil)
+	_ connector.DestinationDriver = (*Driver)(nil)
+	_ connector.CatalogDriver     = (*Driver)(nil)
+	_ connector.ProfileChecker    = (*Driver)(nil)
 )
 
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
@@ -131,7 +146,7 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	}
 	c := &client{http: hc, now: now, log: log, retry: opts.Retry, base: base,
 		clientID: creds.ClientID, clientSecret: creds.ClientSecret, token: creds.AccessToken}
-	return &Driver{c: c, opts: opts}, nil
+	return &Driver{c: c, opts: opts, deps: deps}, nil
 }
 
 // CheckProfile asks for a new token, then describes leads, a cheap call.
@@ -167,6 +182,8 @@ type req struct {
 	path   string
 	query  url.Values
 	body   []byte // JSON
+	// contentType of body; "" means JSON.
+	contentType string
 	// raw: a 2xx answer that is not a JSON envelope (a CSV file) is
 	// returned as is.
 	raw bool
@@ -323,7 +340,11 @@ func (c *client) send(ctx context.Context, r req, token string) (int, string, []
 	}
 	hr.Header.Set("Authorization", "Bearer "+token)
 	if r.body != nil {
-		hr.Header.Set("Content-Type", "application/json")
+		ct := r.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		hr.Header.Set("Content-Type", ct)
 	}
 	hres, err := c.http.Do(hr)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +53,13 @@ type Server struct {
 	order     []string
 	throttle  int
 	calls     []string
+	imports   map[string]*importJob
+	nextBatch int
+	submitted []map[string]string
+
+	// Reject says why Marketo refuses an imported row, or ""; the default
+	// refuses an email without "@".
+	Reject func(rec map[string]string) string
 
 	// LeadFields is what describe2.json lists, as name:dataType.
 	LeadFields []string
@@ -61,9 +69,15 @@ type Server struct {
 func New(t testing.TB) *Server {
 	s := &Server{now: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), tokens: map[string]bool{},
 		expired: map[string]bool{}, records: map[string][]map[string]string{}, malformed: map[string]bool{},
-		exports: map[string]*Export{},
+		exports: map[string]*Export{}, imports: map[string]*importJob{}, nextBatch: 3403,
 		LeadFields: []string{"id:integer", "email:email", "firstName:string", "lastName:string",
 			"createdAt:datetime", "updatedAt:datetime"}}
+	s.Reject = func(rec map[string]string) string {
+		if e, ok := rec["email"]; ok && e != "" && !strings.Contains(e, "@") {
+			return "Invalid email address"
+		}
+		return ""
+	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
@@ -193,6 +207,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				"updateable": n != "id" && n != "createdAt" && n != "updatedAt"})
 		}
 		ok(w, []map[string]any{{"name": "API Lead", "searchableFields": [][]string{{"email"}, {"id"}}, "fields": fields}})
+	case p == "/bulk/v1/leads.json" && r.Method == http.MethodPost:
+		s.importLeads(w, r)
+	case strings.HasPrefix(p, "/bulk/v1/leads/batch/"):
+		rest := strings.TrimPrefix(p, "/bulk/v1/leads/batch/")
+		id, failures := strings.CutSuffix(rest, "/failures.json")
+		if !failures {
+			id = strings.TrimSuffix(rest, ".json")
+		}
+		j := s.imports[id]
+		if j == nil {
+			fail(w, "1003", "Batch "+id+" not found")
+			return
+		}
+		if failures {
+			w.Header().Set("Content-Type", "text/csv")
+			_, _ = w.Write(j.failures)
+			return
+		}
+		j.polls++
+		st := []string{"Queued", "Importing", "Complete"}[min(j.polls-1, 2)]
+		n, _ := strconv.Atoi(id)
+		ok(w, []map[string]any{{"batchId": n, "importId": id, "status": st, "numOfLeadsProcessed": j.processed,
+			"numOfRowsFailed": j.failed, "numOfRowsWithWarning": 0, "message": "Import " + strings.ToLower(st)}})
 	case strings.HasPrefix(p, "/bulk/v1/leads/export/") || strings.HasPrefix(p, "/bulk/v1/activities/export/"):
 		object := strings.Split(p, "/")[3]
 		rest := strings.TrimPrefix(p, "/bulk/v1/"+object+"/export/")
@@ -301,4 +338,117 @@ func (s *Server) file(e *Export) []byte {
 	}
 	cw.Flush()
 	return buf.Bytes()
+}
+
+type importJob struct {
+	polls             int
+	processed, failed int
+	failures          []byte
+}
+
+// Submitted lists the rows imported so far (non-empty cells), as sent.
+func (s *Server) Submitted() []map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]map[string]string(nil), s.submitted...)
+}
+
+// ResetImports forgets imported rows and jobs.
+func (s *Server) ResetImports() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.submitted, s.imports = nil, map[string]*importJob{}
+}
+
+// importLeads is Bulk Lead Import: a multipart CSV part "file", applied at
+// once (insert-or-update on lookupField); at most 10 jobs not Complete.
+func (s *Server) importLeads(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("format") != "csv" {
+		fail(w, "1003", "Invalid format")
+		return
+	}
+	queued := 0
+	for _, j := range s.imports {
+		if j.polls < 3 {
+			queued++
+		}
+	}
+	if queued >= 10 {
+		fail(w, "1016", "Too many imports")
+		return
+	}
+	f, _, err := r.FormFile("file")
+	if err != nil {
+		fail(w, "1003", "file part required")
+		return
+	}
+	defer f.Close()
+	var raw bytes.Buffer
+	_, _ = raw.ReadFrom(f)
+	if raw.Len() > 10<<20 {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return
+	}
+	cr := newCSV(raw.Bytes())
+	header, err := cr.Read()
+	if err != nil {
+		fail(w, "1003", "Empty file")
+		return
+	}
+	lookup := r.URL.Query().Get("lookupField")
+	j := &importJob{}
+	var fb bytes.Buffer
+	writeRow(&fb, append(append([]string(nil), header...), "Import Failure Reason"))
+	for {
+		rec, err := cr.Read()
+		if err != nil {
+			break
+		}
+		row := map[string]string{}
+		for i, h := range header {
+			if i < len(rec) && rec[i] != "" {
+				row[h] = rec[i]
+			}
+		}
+		j.processed++
+		if why := s.Reject(row); why != "" {
+			j.failed++
+			writeRow(&fb, append(append([]string(nil), rec...), why))
+			continue
+		}
+		s.submitted = append(s.submitted, row)
+		updated := false
+		if k := row[lookup]; k != "" {
+			for _, l := range s.records["leads"] {
+				if l[lookup] == k {
+					for f, v := range row {
+						l[f] = v
+					}
+					updated = true
+				}
+			}
+		}
+		if !updated {
+			s.records["leads"] = append(s.records["leads"], row)
+		}
+	}
+	j.failures = fb.Bytes()
+	s.nextBatch++
+	id := strconv.Itoa(s.nextBatch)
+	s.imports[id] = j
+	ok(w, []map[string]any{{"batchId": s.nextBatch, "importId": id, "status": "Queued"}})
+}
+
+func writeRow(buf *bytes.Buffer, cells []string) {
+	for i, c := range cells {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if strings.ContainsAny(c, ",\"\r\n") {
+			buf.WriteString(`"` + strings.ReplaceAll(c, `"`, `""`) + `"`)
+		} else {
+			buf.WriteString(c)
+		}
+	}
+	buf.WriteByte('\n')
 }

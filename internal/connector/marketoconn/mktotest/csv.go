@@ -1,0 +1,82 @@
+package mktotest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+)
+
+// csvReader reads RFC 4180 CSV keeping quoted fields byte for byte
+// (encoding/csv turns a quoted CRLF into LF, which would change values).
+type csvReader struct {
+	b    []byte
+	pos  int
+	line int
+}
+
+func newCSV(b []byte) *csvReader {
+	b = bytes.TrimPrefix(b, []byte("\ufeff"))
+	return &csvReader{b: b, line: 1}
+}
+
+// Read returns the next record, or io.EOF.
+func (r *csvReader) Read() ([]string, error) {
+	if r.pos >= len(r.b) {
+		return nil, io.EOF
+	}
+	var rec []string
+	start := r.line
+	for {
+		var field []byte
+		if r.pos < len(r.b) && r.b[r.pos] == '"' {
+			r.pos++
+			for {
+				i := bytes.IndexByte(r.b[r.pos:], '"')
+				if i < 0 {
+					return nil, fmt.Errorf("line %d: unterminated quoted field", start)
+				}
+				chunk := r.b[r.pos : r.pos+i]
+				r.line += bytes.Count(chunk, []byte("\n"))
+				field = append(field, chunk...)
+				r.pos += i + 1
+				if r.pos < len(r.b) && r.b[r.pos] == '"' {
+					field = append(field, '"')
+					r.pos++
+					continue
+				}
+				break
+			}
+			if r.pos < len(r.b) && r.b[r.pos] != ',' && r.b[r.pos] != '\n' && r.b[r.pos] != '\r' {
+				return nil, fmt.Errorf("line %d: extraneous text after a quoted field", r.line)
+			}
+		} else {
+			i := r.pos
+			for i < len(r.b) && r.b[i] != ',' && r.b[i] != '\n' && r.b[i] != '\r' {
+				if r.b[i] == '"' {
+					return nil, fmt.Errorf("line %d: bare quote in an unquoted field", r.line)
+				}
+				i++
+			}
+			field = r.b[r.pos:i]
+			r.pos = i
+		}
+		rec = append(rec, string(field))
+		if r.pos >= len(r.b) {
+			return rec, nil
+		}
+		switch r.b[r.pos] {
+		case ',':
+			r.pos++
+			continue
+		case '\r':
+			r.pos++
+			if r.pos < len(r.b) && r.b[r.pos] == '\n' {
+				r.pos++
+			}
+		case '\n':
+			r.pos++
+		}
+		r.line++
+		return rec, nil
+	}
+}
