@@ -9,6 +9,7 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"    // Redshift
 	_ "github.com/appflowd/appflowd/internal/connector/s3conn"          // S3
 	_ "github.com/appflowd/appflowd/internal/connector/salesforceconn"  // Salesforce
+	_ "github.com/appflowd/appflowd/internal/connector/sapodataconn"    // SAPOData (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/servicenowconn"  // Servicenow (union key ServiceNow)
 	_ "github.com/appflowd/appflowd/internal/connector/slackconn"       // Slack
 	_ "github.com/appflowd/appflowd/internal/connector/zendeskconn"     // Zendesk
