@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -258,6 +259,15 @@ func TestCheckProfile(t *testing.T) {
 	if fault.CodeOf(err) != fault.AuthFailed || !strings.Contains(err.Error(), "Invalid OAuth access token") {
 		t.Errorf("bad token: %v (%v), want AuthFailed with Snowflake's message", err, fault.CodeOf(err))
 	}
+	// Through the AppFlow API, whose Snowflake credentials are username and
+	// password only, the token comes as the password with an oauth: prefix.
+	viaPassword, err := New(fx.deps(), fx.profile(map[string]string{"username": "u", "password": "oauth:" + testToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := viaPassword.CheckProfile(ctx); err != nil {
+		t.Errorf("CheckProfile with the token as an oauth: password: %v", err)
+	}
 	_, err = New(fx.deps(), fx.profile(map[string]string{"username": "u", "password": "p"}))
 	if fault.CodeOf(err) != fault.Invalid || !strings.Contains(err.Error(), "does not accept passwords") {
 		t.Errorf("password only: %v", err)
@@ -305,12 +315,16 @@ func TestKeyPairJWT(t *testing.T) {
 		}
 		return ""
 	}
-	d, err := New(deps, fx.profile(map[string]string{"username": "appflow", "privateKey": pemKey}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.CheckProfile(ctx); err != nil {
-		t.Fatalf("CheckProfile with a key-pair JWT: %v", err)
+	for _, creds := range []map[string]string{
+		{"username": "appflow", "privateKey": pemKey},
+	} {
+		d, err := New(deps, fx.profile(creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.CheckProfile(ctx); err != nil {
+			t.Fatalf("CheckProfile with a key-pair JWT from %v: %v", keysOf(creds), err)
+		}
 	}
 	if claims["iss"] != wantIss || claims["sub"] != "XY12345.APPFLOW" {
 		t.Errorf("claims = %v, want iss %s", claims, wantIss)
@@ -410,4 +424,13 @@ func TestHost(t *testing.T) {
 			t.Errorf("host(%+v) = %q, %v; want %q", c.p, got, err, c.want)
 		}
 	}
+}
+
+func keysOf(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

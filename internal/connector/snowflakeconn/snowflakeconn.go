@@ -10,8 +10,11 @@
 // accept passwords: a profile authenticates with a key-pair JWT (the
 // credentials' privateKey, a PEM RSA key registered as the user's
 // RSA_PUBLIC_KEY) or an OAuth access token (the credentials' accessToken).
-// Both are appflowd extensions of AppFlow's username/password credentials;
-// a profile with only a password is refused with a message saying so.
+// Both are appflowd extensions of AppFlow's username/password credentials.
+// Through the AppFlow API, whose credentials shape has only those two, give
+// the OAuth token as the password prefixed with "oauth:" (a PEM key does
+// not fit the model's 512-character one-line password). A profile with a
+// plain password is refused with a message saying so.
 //
 // Staged objects live at
 // s3://<bucketName>/<bucketPrefix>/<destination bucketPrefix>/<flow>/<execution>/part-NNNNN.csv.gz,

@@ -156,6 +156,13 @@ func (k *keyPair) token() (string, string, error) {
 
 // newAuth picks the SQL API authentication the credentials allow.
 func newAuth(account string, c Credentials, deps connector.Deps) (authenticator, error) {
+	// AppFlow's Snowflake credentials have only username and password (at
+	// most 512 characters, one line), and the SQL API takes no password: an
+	// OAuth access token given as the password with the prefix "oauth:" is
+	// the way to authenticate through the AppFlow API.
+	if tok, ok := strings.CutPrefix(c.Password, "oauth:"); ok && c.AccessToken == "" {
+		c.AccessToken, c.Password = tok, ""
+	}
 	switch {
 	case c.AccessToken != "":
 		return oauthToken(c.AccessToken), nil
@@ -182,7 +189,7 @@ func newAuth(account string, c Credentials, deps connector.Deps) (authenticator,
 		return &keyPair{account: acct, user: strings.ToUpper(c.Username), key: key,
 			fingerprint: "SHA256:" + base64.StdEncoding.EncodeToString(sum[:]), now: now}, nil
 	case c.Password != "":
-		return nil, fault.New(fault.Invalid, "snowflake: the SQL API does not accept passwords; give credentials.privateKey (a PEM RSA key registered as the user's RSA_PUBLIC_KEY) or credentials.accessToken (an OAuth token)")
+		return nil, fault.New(fault.Invalid, "snowflake: the SQL API does not accept passwords; give an OAuth access token as the password, prefixed with oauth: (or credentials.accessToken, or credentials.privateKey: a PEM RSA key registered as the user's RSA_PUBLIC_KEY)")
 	}
 	return nil, fault.New(fault.Invalid, "snowflake: the profile has no credentials (privateKey or accessToken)")
 }
