@@ -220,7 +220,7 @@ func Prepare(ctx context.Context, env Env, f *Flow, executionID string) (*Prepar
 		// The S3 writer encodes (or converts, for Parquet) every batch
 		// inside Write and keeps no reference to its cells, so the engine
 		// may reuse them: ~4 MB less garbage per 10k rows on the bench.
-		RecycleBatches: dstType == "S3"}
+		RecycleBatches: dstType == "S3" || dstType == "Upsolver"}
 	return p, nil
 }
 
