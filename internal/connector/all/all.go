@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/appflowd/appflowd/internal/connector/customconn"      // CustomConnector (Lambda)
 	_ "github.com/appflowd/appflowd/internal/connector/datadogconn"     // Datadog (source only)
+	_ "github.com/appflowd/appflowd/internal/connector/dynatraceconn"   // Dynatrace (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/eventbridgeconn" // EventBridge
 	_ "github.com/appflowd/appflowd/internal/connector/marketoconn"     // Marketo
 	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"    // Redshift

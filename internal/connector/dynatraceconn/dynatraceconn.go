@@ -1,0 +1,584 @@
+// Package dynatraceconn is the Dynatrace source (connectors-saas-1 §6):
+// problems, events and metric data points read through the environment API
+// v2 ({instanceUrl}/api/v2/…) with "Authorization: Api-Token <token>".
+//
+// Choices where AppFlow is silent:
+//   - instanceUrl is the environment root (https://<env>.live.dynatrace.com,
+//     https://<domain>/e/<env>, an ActiveGate); /api/v2 is appended, the
+//     URL is never rebuilt from a subdomain.
+//   - Entities are "problems", "events" and "metrics", flat under
+//     "Objects"; one split per flow, named after the entity.
+//   - The range is the incremental window intersected with a BETWEEN on
+//     the pseudo-field from_to_date (or on startTime), sent as epoch-ms
+//     from/to. A range is required (fault.Invalid otherwise). A BETWEEN
+//     spanning more than 30 days is refused (fault.Invalid, AppFlow's
+//     limit); a longer window (a first scheduled run) is clamped to its
+//     last 30 days.
+//   - Selectors are EQUAL_TO filters on pseudo-fields: problemSelector,
+//     eventSelector, entitySelector, metricSelector (required for metrics)
+//     and resolution; they are passed through verbatim. Projected
+//     pseudo-fields carry the value used (from_to_date: the range's start).
+//   - Problems and events are passed through as Dynatrace matches them (a
+//     problem is returned when its start or end falls in the timeframe), so
+//     a long-running problem may appear in consecutive runs. Nested arrays
+//     and objects are JSON; startTime/endTime are datetimes, endTime -1
+//     (open) is null.
+//   - Metrics are flattened to one record per (metric, dimension set,
+//     timestamp): metricId, timestamp, value, dimensions, dimensionMap, and
+//     any other projected field is read from dimensionMap (the dimension
+//     keys, e.g. dt.entity.host). Null values are kept as null.
+//   - nextPageKey requests carry nothing else, as Dynatrace requires.
+//   - 401/403 → fault.AuthFailed with Dynatrace's message; a bare 429 (no
+//     rate headers since 1.210) is retried with backoff, honouring
+//     Retry-After if present, as are 502/503/504; other answers →
+//     fault.ConnectorServer.
+//
+// Not done: the metric descriptor (GET /api/v2/metrics/{key}) for
+// per-metric dimension columns in the catalog.
+package dynatraceconn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+	"github.com/appflowd/appflowd/internal/retry"
+)
+
+// Type is the connector type this package registers.
+const Type = "Dynatrace"
+
+// Entities.
+const (
+	Problems = "problems"
+	Events   = "events"
+	Metrics  = "metrics"
+)
+
+// MaxRange is AppFlow's limit on a Dynatrace flow's date range.
+const MaxRange = 30 * 24 * time.Hour
+
+// Options configure the driver beyond the profile.
+type Options struct {
+	// Retry is the backoff for throttled and unavailable responses.
+	Retry retry.Policy
+	// PageSize is the pageSize of problems (≤500) and events (≤1000); 0 means the maximum.
+	PageSize int
+}
+
+func init() { connector.Register(Spec(Options{})) }
+
+// Spec registers the driver; the catalog entry supplies the rest of the
+// capabilities.
+func Spec(opts Options) connector.Spec {
+	return connector.Spec{
+		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true},
+		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
+			return Open(deps, p, opts)
+		},
+	}
+}
+
+// Driver is one opened Dynatrace profile.
+type Driver struct {
+	http     *http.Client
+	base     string
+	token    string
+	retry    retry.Policy
+	now      func() time.Time
+	pageSize int
+}
+
+var (
+	_ connector.SourceDriver   = (*Driver)(nil)
+	_ connector.CatalogDriver  = (*Driver)(nil)
+	_ connector.ProfileChecker = (*Driver)(nil)
+)
+
+// Open builds a driver for a profile.
+func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
+	var props struct {
+		InstanceURL string `json:"instanceUrl"`
+	}
+	var creds struct {
+		APIToken string `json:"apiToken"`
+	}
+	if len(p.Properties) > 0 {
+		if err := json.Unmarshal(p.Properties, &props); err != nil {
+			return nil, fault.Wrap(fault.Invalid, err, "decode Dynatrace profile properties")
+		}
+	}
+	if len(p.Credentials) > 0 {
+		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
+			return nil, fault.Wrap(fault.Invalid, err, "decode Dynatrace profile credentials")
+		}
+	}
+	base := strings.TrimRight(strings.TrimSpace(props.InstanceURL), "/")
+	if base == "" {
+		return nil, fault.New(fault.Invalid, "the Dynatrace profile %s has no instanceUrl (e.g. https://<environment-id>.live.dynatrace.com)", p.Name)
+	}
+	if !strings.Contains(base, "://") {
+		base = "https://" + base
+	}
+	if creds.APIToken == "" {
+		return nil, fault.New(fault.AuthFailed, "the Dynatrace profile %s has no apiToken", p.Name)
+	}
+	d := &Driver{http: deps.HTTPClient, base: base + "/api/v2", token: creds.APIToken, retry: opts.Retry, now: deps.Now, pageSize: opts.PageSize}
+	if d.http == nil {
+		d.http = http.DefaultClient
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	return d, nil
+}
+
+// CheckProfile lists one problem of the last hour: 401 is a bad token, 403
+// a token without problems.read.
+func (d *Driver) CheckProfile(ctx context.Context) error {
+	q := url.Values{"pageSize": {"1"}}
+	var out struct{}
+	_, err := d.call(ctx, "/problems", q, &out)
+	return err
+}
+
+// APIError is a Dynatrace error answer.
+type APIError struct {
+	Path    string
+	Status  int
+	Message string
+	Details []string
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("Dynatrace %s: HTTP %d", e.Path, e.Status)
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if len(e.Details) > 0 {
+		s += " (" + strings.Join(e.Details, "; ") + ")"
+	}
+	return s
+}
+
+func (d *Driver) call(ctx context.Context, path string, q url.Values, out any) (int, error) {
+	var n int
+	err := d.retry.Do(ctx, func(ctx context.Context, _ int) error {
+		u := d.base + path
+		if len(q) > 0 {
+			u += "?" + q.Encode()
+		}
+		hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return fault.Wrap(fault.Invalid, err, "Dynatrace %s", path)
+		}
+		hr.Header.Set("Accept", "application/json")
+		hr.Header.Set("Authorization", "Api-Token "+d.token)
+		res, err := d.http.Do(hr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "Dynatrace %s", path), 0)
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "Dynatrace %s: read response", path), 0)
+		}
+		if res.StatusCode/100 != 2 {
+			e := &APIError{Path: path, Status: res.StatusCode}
+			var eb struct {
+				Error struct {
+					Message     string `json:"message"`
+					Constraints []struct {
+						Path    string `json:"path"`
+						Message string `json:"message"`
+					} `json:"constraintViolations"`
+				} `json:"error"`
+			}
+			if json.Unmarshal(b, &eb) == nil {
+				e.Message = eb.Error.Message
+				for _, c := range eb.Error.Constraints {
+					e.Details = append(e.Details, c.Path+": "+c.Message)
+				}
+			}
+			switch {
+			case res.StatusCode == http.StatusTooManyRequests:
+				return retry.Retryable(fault.Wrap(fault.Throttled, e, "Dynatrace throttled"), retry.RetryAfter(res.Header, d.now()))
+			case retry.Status(res.StatusCode):
+				return retry.Retryable(fault.Wrap(fault.ConnectorServer, e, "Dynatrace unavailable"), retry.RetryAfter(res.Header, d.now()))
+			case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
+				return fault.Wrap(fault.AuthFailed, e, "Dynatrace authentication failed")
+			}
+			return fault.Wrap(fault.ConnectorServer, e, "Dynatrace")
+		}
+		n = len(b)
+		if err := json.Unmarshal(b, out); err != nil {
+			return fault.Wrap(fault.ConnectorServer, err, "Dynatrace %s: decode response %s", path, excerpt(b))
+		}
+		return nil
+	})
+	return n, err
+}
+
+func excerpt(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// ---- catalog ----
+
+// ListEntities lists the three entities.
+func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]connector.Entity, error) {
+	if strings.Trim(path, "/") != "" {
+		return nil, fault.New(fault.NotFound, "Dynatrace has no nested entities under %q", path)
+	}
+	return map[string][]connector.Entity{"Objects": {
+		{Name: Problems, Label: "Problems"}, {Name: Events, Label: "Events"}, {Name: Metrics, Label: "Metrics"},
+	}}, nil
+}
+
+var (
+	between = []string{"BETWEEN"}
+	equalTo = []string{"EQUAL_TO"}
+	rangeF  = connector.EntityField{Name: "from_to_date", Label: "From-to date", Type: "datetime", FilterOperators: between}
+)
+
+func sel(name, label string) connector.EntityField {
+	return connector.EntityField{Name: name, Label: label, Type: "string", FilterOperators: equalTo}
+}
+
+var entityFields = map[string][]connector.EntityField{
+	Problems: {
+		{Name: "problemId", Label: "Problem ID", Type: "string", IsPrimaryKey: true},
+		{Name: "displayId", Label: "Display ID", Type: "string"},
+		{Name: "title", Label: "Title", Type: "string"},
+		{Name: "impactLevel", Label: "Impact level", Type: "string"},
+		{Name: "severityLevel", Label: "Severity level", Type: "string"},
+		{Name: "status", Label: "Status", Type: "string"},
+		{Name: "affectedEntities", Label: "Affected entities", Type: "array"},
+		{Name: "impactedEntities", Label: "Impacted entities", Type: "array"},
+		{Name: "rootCauseEntity", Label: "Root cause entity", Type: "struct"},
+		{Name: "managementZones", Label: "Management zones", Type: "array"},
+		{Name: "entityTags", Label: "Entity tags", Type: "array"},
+		{Name: "problemFilters", Label: "Problem filters", Type: "array"},
+		{Name: "startTime", Label: "Start time", Type: "datetime", IsTimestampForIncremental: true},
+		{Name: "endTime", Label: "End time", Type: "datetime"},
+		rangeF, sel("problemSelector", "Problem selector"), sel("entitySelector", "Entity selector"),
+	},
+	Events: {
+		{Name: "eventId", Label: "Event ID", Type: "string", IsPrimaryKey: true},
+		{Name: "eventType", Label: "Event type", Type: "string"},
+		{Name: "title", Label: "Title", Type: "string"},
+		{Name: "startTime", Label: "Start time", Type: "datetime", IsTimestampForIncremental: true},
+		{Name: "endTime", Label: "End time", Type: "datetime"},
+		{Name: "status", Label: "Status", Type: "string"},
+		{Name: "entityId", Label: "Entity ID", Type: "struct"},
+		{Name: "properties", Label: "Properties", Type: "array"},
+		rangeF, sel("eventSelector", "Event selector"), sel("entitySelector", "Entity selector"),
+	},
+	Metrics: {
+		{Name: "metricId", Label: "Metric ID", Type: "string"},
+		{Name: "timestamp", Label: "Timestamp", Type: "datetime", IsTimestampForIncremental: true},
+		{Name: "value", Label: "Value", Type: "double"},
+		{Name: "dimensions", Label: "Dimensions", Type: "array"},
+		{Name: "dimensionMap", Label: "Dimension map", Type: "struct"},
+		rangeF, sel("metricSelector", "Metric selector"), sel("entitySelector", "Entity selector"), sel("resolution", "Resolution"),
+	},
+}
+
+// DescribeEntity returns an entity's fields, pseudo-fields last.
+func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.EntityField, error) {
+	fs, ok := entityFields[name]
+	if !ok {
+		return nil, fault.New(fault.NotFound, "Dynatrace has no entity %q; use problems, events or metrics", name)
+	}
+	out := make([]connector.EntityField, len(fs))
+	for i, f := range fs {
+		f.Nullable = !f.IsPrimaryKey
+		f.Queryable = true
+		out[i] = f
+	}
+	return out, nil
+}
+
+// ---- source ----
+
+type plan struct {
+	entity    string
+	lo, hi    int64 // [lo, hi) epoch ms
+	selectors map[string]string
+}
+
+// Splits returns one split for the entity after checking the range.
+func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]connector.Split, error) {
+	fs, ok := entityFields[req.Object]
+	if !ok {
+		return nil, fault.New(fault.Invalid, "Dynatrace has no entity %q; use problems, events or metrics", req.Object)
+	}
+	p := &plan{entity: req.Object, lo: math.MinInt64, hi: math.MaxInt64, selectors: map[string]string{}}
+	isSel := map[string]bool{}
+	for _, f := range fs {
+		if len(f.FilterOperators) == 1 && f.FilterOperators[0] == "EQUAL_TO" {
+			isSel[f.Name] = true
+		}
+	}
+	windowed := false
+	if w := req.Window; w != nil {
+		p.lo, p.hi = w.Start.UnixMilli(), w.End.UnixMilli()
+		windowed = true
+	}
+	betweened := false
+	for _, f := range req.Filters {
+		switch {
+		case f.Operator == "EQUAL_TO" && isSel[f.Field]:
+			if len(f.Values) != 1 {
+				return nil, fault.New(fault.Invalid, "Dynatrace %s: EQUAL_TO on %s takes one value", req.Object, f.Field)
+			}
+			p.selectors[f.Field] = f.Values[0]
+		case f.Operator == "BETWEEN" && (f.Field == "from_to_date" || f.Field == "startTime"):
+			if len(f.Values) != 2 {
+				return nil, fault.New(fault.Invalid, "Dynatrace %s: BETWEEN on %s takes two values", req.Object, f.Field)
+			}
+			a, ok1 := parseMillis(f.Values[0])
+			b, ok2 := parseMillis(f.Values[1])
+			if !ok1 || !ok2 {
+				return nil, fault.New(fault.Invalid, "Dynatrace %s: BETWEEN on %s needs datetimes, got %q", req.Object, f.Field, f.Values)
+			}
+			if time.Duration(b-a)*time.Millisecond > MaxRange {
+				return nil, fault.New(fault.Invalid, "Dynatrace %s: the date range %s..%s is longer than 30 days", req.Object, f.Values[0], f.Values[1])
+			}
+			p.lo, p.hi = max(p.lo, a), min(p.hi, b+1)
+			betweened = true
+		}
+	}
+	if !windowed && !betweened {
+		return nil, fault.New(fault.Invalid, "Dynatrace %s needs a date range: a BETWEEN on from_to_date or an incremental window", req.Object)
+	}
+	if p.hi-p.lo > MaxRange.Milliseconds() {
+		p.lo = p.hi - MaxRange.Milliseconds() // a first scheduled run's look-back
+	}
+	if req.Object == Metrics && p.selectors["metricSelector"] == "" {
+		return nil, fault.New(fault.Invalid, "Dynatrace metrics needs a metricSelector: an EQUAL_TO filter on metricSelector")
+	}
+	return []connector.Split{{Name: req.Object, Opaque: p}}, nil
+}
+
+func parseMillis(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UnixMilli(), true
+		}
+	}
+	return 0, false
+}
+
+func (p *plan) pseudo(field string) (record.Value, bool) {
+	if field == "from_to_date" {
+		return record.MillisVal(p.lo), true
+	}
+	if fs, ok := entityFields[p.entity]; ok {
+		for _, f := range fs {
+			if f.Name == field && f.FilterOperators != nil {
+				if v, ok := p.selectors[field]; ok {
+					return record.Str(v), true
+				}
+				return record.NullVal(), true
+			}
+		}
+	}
+	return record.Value{}, false
+}
+
+// ReadSplit pages through the entity's list.
+func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
+	p, ok := s.Opaque.(*plan)
+	if !ok {
+		return fault.New(fault.Internal, "Dynatrace split %s was not made by this driver", s.Name)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fields := req.Fields
+	if fields == nil {
+		for _, f := range entityFields[p.entity] {
+			if f.FilterOperators == nil {
+				fields = append(fields, f.Name)
+			}
+		}
+	}
+	if p.lo >= p.hi {
+		return emit(&record.Batch{Fields: fields, Split: s.Name, FirstLine: 1, Final: true})
+	}
+	if err := d.read(ctx, p, fields, s.Name, emit); err != nil {
+		return fmt.Errorf("read %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+func (d *Driver) read(ctx context.Context, p *plan, fields []string, split string, emit func(*record.Batch) error) error {
+	path := "/" + p.entity
+	maxPage := 500
+	if p.entity == Events {
+		maxPage = 1000
+	}
+	if p.entity == Metrics {
+		path = "/metrics/query"
+	}
+	q := url.Values{"from": {strconv.FormatInt(p.lo, 10)}, "to": {strconv.FormatInt(p.hi-1, 10)}}
+	for k, v := range p.selectors {
+		q.Set(k, v)
+	}
+	if p.entity != Metrics {
+		ps := d.pageSize
+		if ps <= 0 || ps > maxPage {
+			ps = maxPage
+		}
+		q.Set("pageSize", strconv.Itoa(ps))
+	}
+	line := int64(1)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var out struct {
+			NextPageKey string                       `json:"nextPageKey"`
+			Problems    []map[string]json.RawMessage `json:"problems"`
+			Events      []map[string]json.RawMessage `json:"events"`
+			Result      []struct {
+				MetricID string `json:"metricId"`
+				Data     []struct {
+					Dimensions   json.RawMessage            `json:"dimensions"`
+					DimensionMap map[string]json.RawMessage `json:"dimensionMap"`
+					Timestamps   []int64                    `json:"timestamps"`
+					Values       []json.RawMessage          `json:"values"`
+				} `json:"data"`
+			} `json:"result"`
+		}
+		n, err := d.call(ctx, path, q, &out)
+		if err != nil {
+			return err
+		}
+		b := &record.Batch{Fields: fields, Split: split, FirstLine: line, SourceBytes: int64(n)}
+		items := out.Problems
+		if p.entity == Events {
+			items = out.Events
+		}
+		for _, it := range items {
+			for _, f := range fields {
+				if v, ok := p.pseudo(f); ok {
+					b.Cells = append(b.Cells, v)
+				} else if f == "startTime" || f == "endTime" {
+					b.Cells = append(b.Cells, timeValue(it[f]))
+				} else {
+					b.Cells = append(b.Cells, value(it[f]))
+				}
+			}
+			line++
+		}
+		for _, r := range out.Result {
+			for _, dt := range r.Data {
+				if len(dt.Values) != len(dt.Timestamps) {
+					return fault.New(fault.ConnectorServer, "metric %s (record %d): %d timestamps but %d values", r.MetricID, line, len(dt.Timestamps), len(dt.Values))
+				}
+				for i, ts := range dt.Timestamps {
+					for _, f := range fields {
+						switch f {
+						case "metricId":
+							b.Cells = append(b.Cells, record.Str(r.MetricID))
+						case "timestamp":
+							b.Cells = append(b.Cells, record.MillisVal(ts))
+						case "value":
+							b.Cells = append(b.Cells, value(dt.Values[i]))
+						case "dimensions":
+							b.Cells = append(b.Cells, value(dt.Dimensions))
+						case "dimensionMap":
+							raw, _ := json.Marshal(dt.DimensionMap)
+							b.Cells = append(b.Cells, value(raw))
+						default:
+							if v, ok := p.pseudo(f); ok {
+								b.Cells = append(b.Cells, v)
+							} else {
+								b.Cells = append(b.Cells, value(dt.DimensionMap[f]))
+							}
+						}
+					}
+					line++
+				}
+			}
+		}
+		b.Final = out.NextPageKey == ""
+		if err := emit(b); err != nil {
+			return err
+		}
+		if b.Final {
+			return nil
+		}
+		q = url.Values{"nextPageKey": {out.NextPageKey}}
+	}
+}
+
+func timeValue(raw json.RawMessage) record.Value {
+	var ms int64
+	if json.Unmarshal(raw, &ms) != nil {
+		return value(raw)
+	}
+	if ms < 0 {
+		return record.NullVal()
+	}
+	return record.MillisVal(ms)
+}
+
+// value converts one JSON value.
+func value(raw json.RawMessage) record.Value {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return record.Value{}
+	}
+	switch raw[0] {
+	case 'n':
+		return record.NullVal()
+	case 't':
+		return record.BoolVal(true)
+	case 'f':
+		return record.BoolVal(false)
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return record.Str(string(raw))
+		}
+		return record.Str(s)
+	case '{', '[':
+		var buf bytes.Buffer
+		if json.Compact(&buf, raw) == nil {
+			return record.JSONVal(buf.String())
+		}
+		return record.JSONVal(string(raw))
+	}
+	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
+		return record.IntVal(n)
+	}
+	return record.DecimalVal(string(raw))
+}
