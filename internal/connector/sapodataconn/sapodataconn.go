@@ -1,12 +1,14 @@
-// Package sapodataconn is the SAP OData source: a catalog and a reader over
-// an SAP Gateway OData v2 service, authenticated with HTTP Basic or an
+// Package sapodataconn is the SAP OData source and destination: a catalog,
+// a reader and a writer over an SAP Gateway OData v2 service, authenticated with HTTP Basic or an
 // OAuth 2.0 bearer token from the AS ABAP OAuth server
 // (connectors-saas-2 §8).
 //
 // Choices where AppFlow is silent (connectors-saas-2 §8, tagged [I]/[U]):
+//
 //   - Every request goes to {applicationHostUrl}:{portNumber}{path} with
 //     sap-client={clientNumber} and, when set, sap-language={logonLanguage};
 //     JSON is asked for with $format=json and Accept: application/json.
+//
 //   - Catalog: level 1 lists the services of the catalog service
 //     (applicationServicePath, ServiceCollection); level 2 (path = a
 //     service URL path) lists its entity sets from the service document.
@@ -14,6 +16,7 @@
 //     Fields come from the service's $metadata (parsed once per service
 //     and cached): keys, Edm types mapped to AppFlow types, sap:filterable,
 //     sap:creatable and sap:updatable.
+//
 //   - Reading: one split per object path, read with server-driven paging
 //     (following d.__next, which carries SAP's $skiptoken). The projection
 //     becomes $select; filters become $filter only where OData and the
@@ -24,14 +27,37 @@
 //     The engine re-applies every filter. The incremental window on a
 //     date-time property is pushed as (f ge start and f lt end) and also
 //     enforced here.
+//
 //   - A profile is checked by reading the catalog service's service
 //     document; 401 is fault.AuthFailed with SAP's message.
+//
 //   - OAuth: an oAuthRequest code is exchanged at oAuthProperties.tokenUrl
 //     (client id and secret as HTTP Basic, form body); a 401 refreshes once
 //     with the refresh token. New tokens go to Profile.SaveCredentials.
 //
-// Not built yet: the destination (CSRF-token writes, deep insert), ODP
-// delta reads, $count + $top/$skip parallel slices, OData v4.
+//   - Writing (writer.go): records are buffered and sent at Commit, one
+//     request per record, in order. Before the first one the writer GETs
+//     the service root with X-CSRF-Token: Fetch and sends the token and
+//     SAP's session cookies on every write; a 403 with
+//     X-CSRF-Token: Required fetches a new token and resends once.
+//     INSERT POSTs to the entity set; UPDATE MERGEs (partial update) the
+//     body minus the id fields into {Set}('v') or {Set}(K1='a',K2=5),
+//     literals typed per $metadata (idFieldNames, else the entity's keys);
+//     UPSERT MERGEs and POSTs when SAP answers 404 (one request fewer than
+//     GET-then-write, same outcome). Values are sent as SAP v2 JSON for
+//     the property's Edm type (Int64/Decimal as strings, DateTime as
+//     /Date(ms)/); JSON values go as they are, so a nested child array
+//     under a navigation property is a deep insert. A 4xx answer (but
+//     401/403/408/429) is the record's failure with SAP's code and text,
+//     kept in WriteResult.Failures and written by rejects.Write; 429 and
+//     503 are retried, other 5xx only for MERGE; a POST whose outcome is
+//     unknown (a transport error) is not resent and fails the run.
+//     successResponseHandlingConfig: SAP's d object of each created
+//     record, one a line, at {bucketPrefix}/{flow}/{execution}/
+//     sapodata-success-responses.jsonl [U layout].
+//
+// Not built yet: DELETE, $batch, ODP delta reads, $count + $top/$skip
+// parallel slices, OData v4.
 //
 // Its tests run against the documented-API fake in package odatatest.
 package sapodataconn
@@ -71,7 +97,7 @@ func init() { connector.Register(Spec(Options{})) }
 // capabilities.
 func Spec(opts Options) connector.Spec {
 	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true},
+		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, CanUseAsDestination: true, NeedsProfile: true},
 		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
 			return open(deps, p, opts)
 		},
@@ -116,6 +142,7 @@ var clientRE = regexp.MustCompile(`^[0-9]{3}$`)
 // Driver is one opened SAP OData profile.
 type Driver struct {
 	c           *client
+	deps        connector.Deps
 	catalogPath string
 
 	mu    sync.Mutex
@@ -129,9 +156,10 @@ type metaResult struct {
 }
 
 var (
-	_ connector.SourceDriver   = (*Driver)(nil)
-	_ connector.CatalogDriver  = (*Driver)(nil)
-	_ connector.ProfileChecker = (*Driver)(nil)
+	_ connector.SourceDriver      = (*Driver)(nil)
+	_ connector.DestinationDriver = (*Driver)(nil)
+	_ connector.CatalogDriver     = (*Driver)(nil)
+	_ connector.ProfileChecker    = (*Driver)(nil)
 )
 
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
@@ -205,7 +233,7 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	default:
 		return nil, fault.New(fault.AuthFailed, "the SAP OData profile %s has neither basicAuthCredentials nor oAuthCredentials", p.Name)
 	}
-	return &Driver{c: c, catalogPath: svc, metas: map[string]*metaResult{}}, nil
+	return &Driver{c: c, deps: deps, catalogPath: svc, metas: map[string]*metaResult{}}, nil
 }
 
 // CheckProfile reads the catalog service's service document.

@@ -5,7 +5,8 @@
 // operators the driver pushes: eq, ne, lt, le, gt, ge, and, or,
 // parentheses, substringof), $top/$skip and server-driven paging through
 // d.__next with $skiptoken, HTTP Basic and OAuth bearer tokens from the
-// AS ABAP token endpoint, and v2 error bodies.
+// AS ABAP token endpoint, and v2 error bodies. Writes (CSRF tokens,
+// session cookies, POST/MERGE/PATCH/PUT/DELETE by key) are in writes.go.
 //
 // Assumptions where SAP documents nothing [U]: a refused logon answers 401
 // with a v2 error body whose message is "Logon failed"; __next keeps the
@@ -46,6 +47,9 @@ type Prop struct {
 	Type          string // Edm.String, Edm.Decimal, ...
 	Key           bool
 	NotFilterable bool
+	// Generated keys are assigned by the server on create when the body
+	// has none, as SAP number ranges do (1, 2, ...).
+	Generated bool
 }
 
 // Set is an entity set with its type's properties and its rows, stored as
@@ -71,12 +75,16 @@ type Server struct {
 	malformed map[string]bool
 	fail      []int // statuses to answer the next requests with
 	requests  []string
+	calls     []string          // "METHOD URI" of every request
+	csrf      map[string]string // valid CSRF token -> session id
+	csrfN     int
+	generated int
 }
 
 // New starts the fake with A_SalesOrder and A_SalesOrderItem (no rows)
 // and a page size of 2.
 func New(t testing.TB) *Server {
-	s := &Server{sets: map[string]*Set{}, pageSize: 2, tokens: map[string]bool{}, refresh: map[string]bool{}, malformed: map[string]bool{}}
+	s := &Server{sets: map[string]*Set{}, pageSize: 2, tokens: map[string]bool{}, refresh: map[string]bool{}, malformed: map[string]bool{}, csrf: map[string]string{}}
 	s.Define(&Set{Name: "A_SalesOrder", Props: []Prop{
 		{Name: "SalesOrder", Type: "Edm.String", Key: true},
 		{Name: "SoldToParty", Type: "Edm.String"},
@@ -166,11 +174,12 @@ func (s *Server) Requests() []string {
 	return append([]string(nil), s.requests...)
 }
 
-// ResetRequests forgets the requests received so far.
+// ResetRequests forgets the requests received so far (Requests and Calls).
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
+	s.calls = nil
 }
 
 // sapError writes a v2 error body.
@@ -195,6 +204,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.requests = append(s.requests, r.URL.RequestURI())
+	s.calls = append(s.calls, r.Method+" "+r.URL.RequestURI())
 	var status int
 	if len(s.fail) > 0 {
 		status, s.fail = s.fail[0], s.fail[1:]
@@ -204,10 +214,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		sapError(w, status, "/IWFND/CM_BEC/026", http.StatusText(status))
 		return
 	}
-	if r.Method != http.MethodGet {
-		sapError(w, http.StatusMethodNotAllowed, "/IWFND/CM_MGW/004", "Method not allowed")
-		return
-	}
 	if !s.authorized(r) {
 		sapError(w, http.StatusUnauthorized, "/IWFND/CM_CONSUMER/101", "Logon failed")
 		return
@@ -215,6 +221,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("sap-client") != SAPClient {
 		sapError(w, http.StatusBadRequest, "/IWFND/CM_CONSUMER/102", "Client "+r.URL.Query().Get("sap-client")+" is not available in this system")
 		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.modify(w, r)
+		return
+	}
+	if strings.EqualFold(r.Header.Get("X-CSRF-Token"), "Fetch") {
+		s.issueCSRF(w)
 	}
 	switch p := r.URL.Path; {
 	case p == CatalogPath+"/":

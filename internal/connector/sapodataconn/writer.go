@@ -1,0 +1,592 @@
+package sapodataconn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
+	"github.com/appflowd/appflowd/internal/connector/rejects"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+	"github.com/appflowd/appflowd/internal/retry"
+)
+
+// File names under {bucketPrefix}/{flow}/{execution}/.
+const (
+	rejectsFile   = "sapodata-rejected-records.jsonl"
+	successesFile = "sapodata-success-responses.jsonl"
+)
+
+type bucketConfig struct {
+	BucketName   string `json:"bucketName"`
+	BucketPrefix string `json:"bucketPrefix"`
+}
+
+type destProps struct {
+	ObjectPath         string        `json:"objectPath"`
+	WriteOperationType string        `json:"writeOperationType"`
+	IDFieldNames       []string      `json:"idFieldNames"`
+	SuccessResponse    *bucketConfig `json:"successResponseHandlingConfig"`
+}
+
+// OpenWriter checks the object path and the operation against the
+// service's $metadata; records are buffered until Commit.
+func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (connector.Writer, error) {
+	var props destProps
+	if len(r.Properties) > 0 {
+		if err := json.Unmarshal(r.Properties, &props); err != nil {
+			return nil, fault.Wrap(fault.Invalid, err, "decode SAP OData destination properties")
+		}
+	}
+	path := props.ObjectPath
+	if path == "" {
+		path = r.Object
+	}
+	if path == "" {
+		return nil, fault.New(fault.Invalid, "the SAP OData destination has no objectPath")
+	}
+	op := strings.ToUpper(r.WriteOperation)
+	if op == "" {
+		op = strings.ToUpper(props.WriteOperationType)
+	}
+	if op == "" {
+		op = "INSERT"
+	}
+	if op != "INSERT" && op != "UPDATE" && op != "UPSERT" {
+		return nil, fault.New(fault.Invalid, "the SAP OData destination does not support the %s write operation (INSERT, UPDATE and UPSERT only)", op)
+	}
+	ent, svc, err := d.entity(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if (op == "INSERT" || op == "UPSERT") && !ent.Creatable {
+		return nil, fault.New(fault.Invalid, "the SAP OData entity set %s is not creatable (sap:creatable=false)", path)
+	}
+	if (op == "UPDATE" || op == "UPSERT") && !ent.Updatable {
+		return nil, fault.New(fault.Invalid, "the SAP OData entity set %s is not updatable (sap:updatable=false)", path)
+	}
+	w := &writer{d: d, ent: ent, svc: svc, objectPath: svc + "/" + ent.Name, op: op,
+		eh: r.ErrorHandling, flow: r.FlowName, execution: r.ExecutionID,
+		failFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError,
+		sess:     &csrfSession{c: d.c, svc: svc}}
+	if sc := props.SuccessResponse; sc != nil && sc.BucketName != "" {
+		w.success = sc
+	}
+	if op != "INSERT" {
+		ids := r.IDFields
+		if len(ids) == 0 {
+			ids = props.IDFieldNames
+		}
+		if len(ids) == 0 {
+			for i := range ent.Props {
+				if ent.Props[i].Key {
+					ids = append(ids, ent.Props[i].Name)
+				}
+			}
+		}
+		if len(ids) == 0 {
+			return nil, fault.New(fault.Invalid, "%s into SAP OData %s needs idFieldNames", op, path)
+		}
+		for _, id := range ids {
+			p := ent.byName[id]
+			if p == nil || p.Nav {
+				return nil, fault.New(fault.Invalid, "the idFieldNames entry %q is not a property of SAP OData %s", id, path)
+			}
+			w.ids = append(w.ids, p)
+		}
+	}
+	return w, nil
+}
+
+type writer struct {
+	d          *Driver
+	ent        *entitySet
+	svc        string
+	objectPath string
+	op         string
+	ids        []*property
+	failFast   bool
+	sess       *csrfSession
+
+	eh              *connector.ErrorHandling
+	success         *bucketConfig
+	flow, execution string
+
+	recs    []*pending
+	created bytes.Buffer // JSON Lines of SAP's answers to creates
+	done    bool
+	aborted bool
+	res     connector.WriteResult
+}
+
+// pending is one buffered record.
+type pending struct {
+	split string
+	line  int64
+	body  map[string]any
+	text  map[string]string
+}
+
+var _ connector.FailureRecorder = (*writer)(nil)
+
+// RecordFailures keeps records rejected before they reached the writer, so
+// they reach the error bucket with SAP's rejections.
+func (w *writer) RecordFailures(ctx context.Context, f []connector.RecordFailure) error {
+	if w.done {
+		return fault.New(fault.Internal, "SAP OData writer used after Commit or Abort")
+	}
+	w.res.Failures = append(w.res.Failures, f...)
+	return nil
+}
+
+func (w *writer) Write(ctx context.Context, b *record.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if w.done {
+		return fault.New(fault.Internal, "SAP OData writer used after Commit or Abort")
+	}
+	for i := range b.Len() {
+		p := &pending{split: b.Split, line: b.FirstLine + int64(i), body: map[string]any{}, text: map[string]string{}}
+		for j, v := range b.Row(i) {
+			if v.K == record.Missing {
+				continue
+			}
+			name := b.Fields[j]
+			p.text[name] = v.Text()
+			p.body[name] = encode(w.ent.byName[name], v)
+		}
+		w.recs = append(w.recs, p)
+	}
+	return nil
+}
+
+// encode turns a value into SAP OData v2 JSON for the property's Edm type:
+// Int64 and Decimal as strings, DateTime as "/Date(ms)/", numbers and
+// booleans native. A value that does not convert is sent as text, for SAP
+// to refuse with its own message. JSON values (deep insert under a
+// navigation property) are sent as they are.
+func encode(p *property, v record.Value) any {
+	if v.K == record.Null {
+		return nil
+	}
+	if v.K == record.JSON {
+		return json.RawMessage(v.S)
+	}
+	if p == nil || p.Nav {
+		switch v.K {
+		case record.Int:
+			return v.Int()
+		case record.Float:
+			return v.Float()
+		case record.Bool:
+			return v.Bool()
+		}
+		return v.Text()
+	}
+	t := strings.TrimSpace(v.Text())
+	switch p.Edm {
+	case "Edm.Boolean":
+		if v.K == record.Bool {
+			return v.Bool()
+		}
+		if b, err := strconv.ParseBool(t); err == nil {
+			return b
+		}
+	case "Edm.Int16", "Edm.Int32", "Edm.Byte", "Edm.SByte":
+		if n, err := strconv.ParseInt(t, 10, 64); err == nil {
+			return n
+		}
+	case "Edm.Double", "Edm.Single":
+		if v.K == record.Float {
+			return v.Float()
+		}
+		if f, err := strconv.ParseFloat(t, 64); err == nil {
+			return f
+		}
+	case "Edm.Int64", "Edm.Decimal":
+		if v.K == record.Float {
+			return strconv.FormatFloat(v.Float(), 'f', -1, 64)
+		}
+		return t
+	case "Edm.DateTime", "Edm.DateTimeOffset":
+		if v.K == record.Time || v.K == record.Int {
+			return "/Date(" + strconv.FormatInt(v.Millis(), 10) + ")/"
+		}
+		if ms, ok := parseMillis(t); ok {
+			return "/Date(" + strconv.FormatInt(ms, 10) + ")/"
+		}
+	}
+	return v.Text()
+}
+
+func (w *writer) Abort(ctx context.Context) error {
+	if w.done {
+		return nil
+	}
+	w.done, w.aborted = true, true
+	w.recs = nil
+	return nil
+}
+
+func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
+	if w.done {
+		if w.aborted {
+			return nil, fault.New(fault.Internal, "SAP OData writer committed after Abort")
+		}
+		return nil, fault.New(fault.Internal, "SAP OData writer committed twice")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	w.done = true
+	var err error
+	for _, p := range w.recs {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		if err = w.send(ctx, p); err != nil {
+			break
+		}
+	}
+	w.recs = nil
+	if w.res.RecordsWritten > 0 {
+		w.res.Objects = []string{w.objectPath}
+	}
+	_, _, ferr := rejects.Write(ctx, w.d.deps, w.eh, w.flow, w.execution, rejectsFile, w.res.Failures)
+	serr := w.writeSuccesses(ctx)
+	if err = errors.Join(err, ferr, serr); err != nil {
+		return nil, err
+	}
+	return &w.res, nil
+}
+
+// send writes one record: INSERT posts it, UPDATE merges it into the
+// entity its id fields name, UPSERT merges and posts when SAP answers 404.
+func (w *writer) send(ctx context.Context, p *pending) error {
+	if w.op == "INSERT" {
+		return w.insert(ctx, p)
+	}
+	pred, reason := w.keyPredicate(p)
+	if reason != "" {
+		return w.fail(p, reason)
+	}
+	body := map[string]any{}
+	for k, v := range p.body {
+		if !w.isID(k) {
+			body[k] = v
+		}
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return w.fail(p, "encode the record: "+err.Error())
+	}
+	res, err := w.sess.send(ctx, "MERGE", w.objectPath+pred, raw)
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.status >= 200 && res.status < 300:
+		w.res.RecordsWritten++
+		w.res.BytesWritten += int64(len(raw))
+		return nil
+	case res.status == http.StatusNotFound && w.op == "UPSERT":
+		return w.insert(ctx, p)
+	}
+	return w.refused(p, res)
+}
+
+func (w *writer) insert(ctx context.Context, p *pending) error {
+	raw, err := json.Marshal(p.body)
+	if err != nil {
+		return w.fail(p, "encode the record: "+err.Error())
+	}
+	res, err := w.sess.send(ctx, http.MethodPost, w.objectPath, raw)
+	if err != nil {
+		return err
+	}
+	if res.status < 200 || res.status >= 300 {
+		return w.refused(p, res)
+	}
+	w.res.RecordsWritten++
+	w.res.BytesWritten += int64(len(raw))
+	if w.success != nil {
+		var v struct {
+			D json.RawMessage `json:"d"`
+		}
+		line := bytes.TrimSpace(res.body)
+		if json.Unmarshal(res.body, &v) == nil && len(v.D) > 0 {
+			line = v.D
+		}
+		var c bytes.Buffer
+		if len(line) == 0 || json.Compact(&c, line) != nil {
+			c.Reset()
+			c.WriteString("{}")
+		}
+		w.created.Write(c.Bytes())
+		w.created.WriteByte('\n')
+	}
+	return nil
+}
+
+// refused turns a non-2xx answer into a record failure (4xx: SAP refused
+// this record) or a run error (anything else).
+func (w *writer) refused(p *pending, res *resp) error {
+	e := parseAPIError(res.status, res.body)
+	switch res.status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests, http.StatusRequestTimeout:
+		return classify(e)
+	}
+	if res.status >= 400 && res.status < 500 {
+		return w.fail(p, e.Error())
+	}
+	return classify(e)
+}
+
+func (w *writer) isID(name string) bool {
+	for _, id := range w.ids {
+		if id.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// keyPredicate writes ('v') for one id field and (K1='a',K2=5) for
+// several, with literals typed per the property (connectors-saas-2 §8.4).
+func (w *writer) keyPredicate(p *pending) (string, string) {
+	var parts []string
+	for _, id := range w.ids {
+		v, ok := p.text[id.Name]
+		if !ok || v == "" {
+			return "", fmt.Sprintf("the record has no value for the id field %s", id.Name)
+		}
+		lit, ok := literal(id.Edm, v)
+		if !ok {
+			return "", fmt.Sprintf("the id field %s value %q is not a valid %s", id.Name, v, id.Edm)
+		}
+		if len(w.ids) > 1 {
+			lit = id.Name + "=" + lit
+		}
+		parts = append(parts, pathEscape(lit))
+	}
+	return "(" + strings.Join(parts, ",") + ")", ""
+}
+
+// pathEscape percent-encodes a key literal for a URL path, keeping the
+// characters OData key predicates use.
+func pathEscape(s string) string {
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9',
+			strings.IndexByte("-._~'=:", b) >= 0:
+			sb.WriteByte(b)
+		default:
+			fmt.Fprintf(&sb, "%%%02X", b)
+		}
+	}
+	return sb.String()
+}
+
+func (w *writer) fail(p *pending, reason string) error {
+	w.res.Failures = append(w.res.Failures, connector.RecordFailure{Split: p.split, Line: p.line, Reason: reason, Record: p.text})
+	if w.failFast {
+		return fault.New(fault.ConnectorServer, "SAP OData rejected the record at %s line %d: %s", p.split, p.line, reason)
+	}
+	return nil
+}
+
+// writeSuccesses puts SAP's answers to created records, one JSON object a
+// line, at s3://{bucketName}/{bucketPrefix}/{flow}/{execution}/sapodata-success-responses.jsonl.
+func (w *writer) writeSuccesses(ctx context.Context) error {
+	if w.success == nil || w.created.Len() == 0 {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx) // the records were created
+	buckets, err := awsconfig.NewBuckets(ctx, w.d.deps)
+	if err != nil {
+		return err
+	}
+	b, err := buckets.Open(ctx, w.success.BucketName)
+	if err != nil {
+		return fault.Wrap(fault.CodeOf(err), err, "success response bucket")
+	}
+	defer b.Close()
+	key := rejects.JoinKey(w.success.BucketPrefix, w.flow, w.execution, successesFile)
+	if err := b.WriteAll(ctx, key, w.created.Bytes(), nil); err != nil {
+		return fault.Wrap(fault.ConnectorServer, err, "write SAP success responses to s3://%s/%s", w.success.BucketName, key)
+	}
+	return nil
+}
+
+// csrfSession holds one writer's CSRF token and SAP session cookies.
+type csrfSession struct {
+	c       *client
+	svc     string
+	token   string
+	cookies []*http.Cookie
+}
+
+// fetch asks the service root for a token (X-CSRF-Token: Fetch).
+func (s *csrfSession) fetch(ctx context.Context) error {
+	h := http.Header{}
+	h.Set("X-CSRF-Token", "Fetch")
+	res, err := s.c.call(ctx, http.MethodGet, s.svc+"/", query{{"$format", "json"}}, nil, h)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "SAP OData CSRF token fetch"), 0)
+	}
+	if res.status < 200 || res.status >= 300 {
+		e := parseAPIError(res.status, res.body)
+		if retry.Status(res.status) || res.status == http.StatusInternalServerError {
+			return retry.Retryable(classify(e), retry.RetryAfter(res.header, s.c.now()))
+		}
+		return classify(e)
+	}
+	tok := res.header.Get("X-CSRF-Token")
+	if tok == "" || strings.EqualFold(tok, "Required") {
+		return fault.New(fault.AccessDenied, "SAP OData returned no CSRF token for %s/ (is CSRF protection configured for the service?)", s.svc)
+	}
+	s.token = tok
+	s.absorb(res.header)
+	return nil
+}
+
+// absorb keeps the cookies an answer sets.
+func (s *csrfSession) absorb(h http.Header) {
+	for _, nc := range (&http.Response{Header: h}).Cookies() {
+		kept := s.cookies[:0]
+		for _, c := range s.cookies {
+			if c.Name != nc.Name {
+				kept = append(kept, c)
+			}
+		}
+		s.cookies = append(kept, &http.Cookie{Name: nc.Name, Value: nc.Value})
+	}
+}
+
+// send makes one modifying request with the token and cookies, fetching a
+// token first when there is none and once more when SAP answers 403 with
+// X-CSRF-Token: Required. 429 and 503 (the request was not processed) are
+// retried with backoff; other 5xx are retried only for MERGE, whose
+// repetition is harmless. A POST whose outcome is unknown (a transport
+// error) is not sent again: it fails the run rather than risk a duplicate.
+// Any other answer is returned.
+func (s *csrfSession) send(ctx context.Context, method, path string, body []byte) (*resp, error) {
+	var out *resp
+	refetched := false
+	err := s.c.retry.Do(ctx, func(ctx context.Context, _ int) error {
+		for {
+			if s.token == "" {
+				if err := s.fetch(ctx); err != nil {
+					return err
+				}
+			}
+			h := http.Header{}
+			h.Set("X-CSRF-Token", s.token)
+			h.Set("Content-Type", "application/json")
+			if len(s.cookies) > 0 {
+				cs := make([]string, len(s.cookies))
+				for i, c := range s.cookies {
+					cs[i] = c.String()
+				}
+				h.Set("Cookie", strings.Join(cs, "; "))
+			}
+			res, err := s.c.call(ctx, method, path, nil, body, h)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				e := fault.Wrap(fault.ConnectorServer, err, "SAP OData %s %s", method, path)
+				if method == http.MethodPost {
+					return e
+				}
+				return retry.Retryable(e, 0)
+			}
+			s.absorb(res.header)
+			if res.status == http.StatusForbidden && strings.EqualFold(res.header.Get("X-CSRF-Token"), "Required") {
+				if refetched {
+					return fault.New(fault.AccessDenied, "SAP OData refused a freshly fetched CSRF token for %s %s", method, path)
+				}
+				s.c.log.Info("sapodata: CSRF token refused, fetching a new one")
+				refetched = true
+				s.token = ""
+				continue
+			}
+			if res.status == http.StatusTooManyRequests || res.status == http.StatusServiceUnavailable ||
+				(method != http.MethodPost && (retry.Status(res.status) || res.status == http.StatusInternalServerError)) {
+				return retry.Retryable(classify(parseAPIError(res.status, res.body)), retry.RetryAfter(res.header, s.c.now()))
+			}
+			out = res
+			return nil
+		}
+	})
+	return out, err
+}
+
+// call makes one request with the profile's credentials (logging in first
+// when there is only an OAuth code, refreshing once on 401) and returns
+// the answer whatever its status.
+func (c *client) call(ctx context.Context, method, path string, q query, body []byte, h http.Header) (*resp, error) {
+	refreshed := false
+	for {
+		auth := c.basic
+		var gen int
+		if auth == "" {
+			c.mu.Lock()
+			token := c.token
+			gen = c.tokenGen
+			c.mu.Unlock()
+			if token == "" {
+				if err := c.login(ctx, gen); err != nil {
+					return nil, err
+				}
+				refreshed = true
+				continue
+			}
+			auth = "Bearer " + token
+		}
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		hr, err := http.NewRequestWithContext(ctx, method, c.url(path, q), rd)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range h {
+			hr.Header[k] = v
+		}
+		hr.Header.Set("Authorization", auth)
+		hr.Header.Set("Accept", "application/json")
+		hres, err := c.http.Do(hr)
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(hres.Body)
+		hres.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s %s: %w", method, hr.URL.Path, err)
+		}
+		if hres.StatusCode == http.StatusUnauthorized && c.basic == "" && !refreshed && c.refreshToken != "" {
+			if err := c.login(ctx, gen); err != nil {
+				return nil, err
+			}
+			refreshed = true
+			continue
+		}
+		return &resp{status: hres.StatusCode, header: hres.Header, body: b}, nil
+	}
+}
