@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +24,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/appflow"
 	"github.com/aws/aws-sdk-go-v2/service/appflow/types"
 	"github.com/google/go-cmp/cmp"
@@ -33,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/apptest"
 	"github.com/appflowd/appflowd/internal/connector/redshiftconn"
 )
 
@@ -97,31 +96,8 @@ func newRSEnv(t *testing.T) *rsEnv {
 		}
 	})
 
-	dataDir := t.TempDir()
-	for _, bkt := range []string{e2eStage, e2eErrors, e2eSource} {
-		if err := os.MkdirAll(filepath.Join(dataDir, "s3", bkt), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := app.New(ctx, app.Config{DataDir: dataDir, Region: "us-east-1", AccountID: "000000000000"})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(func() {
-		srv.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		a.Close()
-	})
-	client := appflow.New(appflow.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-		HTTPClient:  srv.Client(), RetryMaxAttempts: 1,
-	})
+	srv := apptest.Start(t, app.Config{}, e2eStage, e2eErrors, e2eSource)
+	dataDir, client := srv.DataDir, srv.Client
 	pass := cfg.Password
 	if pass == "" {
 		pass = "unused-under-trust" // profiles need one; trust auth ignores it

@@ -7,7 +7,6 @@ package slackconn_test
 import (
 	"context"
 	"io/fs"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,11 +14,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/appflow"
 	"github.com/aws/aws-sdk-go-v2/service/appflow/types"
 
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/apptest"
 	"github.com/appflowd/appflowd/internal/connector/slackconn/slacktest"
 )
 
@@ -32,24 +31,8 @@ func TestE2ESlackToS3(t *testing.T) {
 	w.Post("C1", map[string]any{"type": "message", "user": "U1", "text": "later", "ts": "1704070800.000000"})
 
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dataDir, "s3", "lake"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(ctx, app.Config{DataDir: dataDir, Region: "us-east-1", AccountID: "000000000000"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(func() {
-		srv.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = a.Shutdown(sctx)
-		a.Close()
-	})
-	c := appflow.New(appflow.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), HTTPClient: srv.Client(), RetryMaxAttempts: 1})
+	srv := apptest.Start(t, app.Config{}, "lake")
+	dataDir, c := srv.DataDir, srv.Client
 
 	profile := func(name, token string) error {
 		_, err := c.CreateConnectorProfile(ctx, &appflow.CreateConnectorProfileInput{

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,11 +16,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/appflow"
 	"github.com/aws/aws-sdk-go-v2/service/appflow/types"
 
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/apptest"
 	"github.com/appflowd/appflowd/internal/connector/zendeskconn/zdtest"
 )
 
@@ -40,29 +39,8 @@ func TestE2EZendeskToS3(t *testing.T) {
 			"generated_timestamp": json.Number("1704164645"), "custom_fields": []any{}},
 	)
 
-	dataDir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dataDir, "s3", "lake"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(ctx, app.Config{DataDir: dataDir, Region: "us-east-1", AccountID: "000000000000"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(func() {
-		srv.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		a.Close()
-	})
-	client := appflow.New(appflow.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-		HTTPClient:  srv.Client(), RetryMaxAttempts: 1,
-	})
+	srv := apptest.Start(t, app.Config{}, "lake")
+	dataDir, client := srv.DataDir, srv.Client
 
 	profile := func(name, token string) error {
 		_, err := client.CreateConnectorProfile(ctx, &appflow.CreateConnectorProfileInput{
@@ -83,7 +61,7 @@ func TestE2EZendeskToS3(t *testing.T) {
 		t.Errorf("stale token profile: %v, want ConnectorAuthenticationException with Zendesk's error", err)
 	}
 
-	_, err = client.CreateFlow(ctx, &appflow.CreateFlowInput{
+	_, err := client.CreateFlow(ctx, &appflow.CreateFlowInput{
 		FlowName:      aws.String("tickets"),
 		TriggerConfig: &types.TriggerConfig{TriggerType: types.TriggerTypeOndemand},
 		SourceFlowConfig: &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeZendesk, ConnectorProfileName: aws.String("zd"),
