@@ -155,9 +155,11 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 	if b.Len() == 0 {
 		return nil
 	}
+	// A record's detail is a JSON object in field order, encoded as the S3
+	// connector's JSON Lines are (record.AppendJSON); Missing fields are left out.
 	keys := make([][]byte, len(b.Fields))
 	for i, f := range b.Fields {
-		keys[i] = append(appendJSONString(nil, f), ':')
+		keys[i] = append(record.AppendJSONString(nil, f), ':')
 	}
 	header := b.Index("ChangeEventHeader")
 	for r := range b.Len() {
@@ -181,7 +183,7 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 			}
 			first = false
 			buf = append(buf, keys[c]...)
-			buf = appendJSONValue(buf, v)
+			buf = record.AppendJSON(buf, v)
 		}
 		buf = append(buf, '}')
 		w.detail = buf
@@ -364,9 +366,9 @@ func (s *sender) offload(ctx context.Context, p *pending) error {
 	}
 	s.large++
 	key := rejects.JoinKey(eh.BucketPrefix, w.req.FlowName, w.req.ExecutionID, "large-events", strconv.Itoa(s.large)+".json")
-	body := append([]byte(`{"source":`), appendJSONString(nil, w.source)...)
+	body := append([]byte(`{"source":`), record.AppendJSONString(nil, w.source)...)
 	body = append(body, `,"detail-type":`...)
-	body = appendJSONString(body, p.typ)
+	body = record.AppendJSONString(body, p.typ)
 	body = append(body, `,"detail":`...)
 	body = append(body, p.detail...)
 	body = append(body, '}')

@@ -1,9 +1,7 @@
 package s3conn
 
 import (
-	"math"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -25,114 +23,6 @@ type plan struct {
 	cols    []int    // batch column of each output field; -1: Missing
 	keys    [][]byte // JSON: `"name":` per field
 	batchFs []string // the batch Fields the plan was built for
-}
-
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				const hexd = "0123456789abcdef"
-				dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&15])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-// isJSONNumber reports whether s is a number in JSON's grammar.
-func isJSONNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() bool {
-		j := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		return i > j
-	}
-	if i < len(s) && s[i] == '0' {
-		i++
-	} else if !digits() {
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if !digits() {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if !digits() {
-			return false
-		}
-	}
-	return i == len(s)
-}
-
-func appendJSONValue(dst []byte, v record.Value) []byte {
-	switch v.K {
-	case record.String:
-		return appendJSONString(dst, v.S)
-	case record.Int:
-		return strconv.AppendInt(dst, v.Int(), 10)
-	case record.Float:
-		f := v.Float()
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return appendJSONString(dst, v.Text())
-		}
-		return strconv.AppendFloat(dst, f, 'f', -1, 64)
-	case record.Decimal:
-		if isJSONNumber(v.S) {
-			return append(dst, v.S...)
-		}
-		return appendJSONString(dst, v.S)
-	case record.Bool:
-		return strconv.AppendBool(dst, v.Bool())
-	case record.Time:
-		return appendJSONString(dst, v.Text())
-	case record.JSON:
-		if v.S == "" {
-			return append(dst, "null"...)
-		}
-		return append(dst, v.S...)
-	}
-	return append(dst, "null"...)
 }
 
 // encodeJSON appends rows (all of b when rows is nil) as JSON Lines; ends,
@@ -158,7 +48,7 @@ func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, 
 			}
 			first = false
 			dst = append(dst, p.keys[j]...)
-			dst = appendJSONValue(dst, row[c])
+			dst = record.AppendJSON(dst, row[c])
 		}
 		dst = append(dst, '}', '\n')
 		if ends != nil {

@@ -355,7 +355,7 @@ func (w *writer) planFor(b *record.Batch) (*plan, error) {
 	if w.cfg.format == "JSON" {
 		p.keys = make([][]byte, len(fields))
 		for i, f := range fields {
-			p.keys[i] = append(appendJSONString(nil, f), ':')
+			p.keys[i] = append(record.AppendJSONString(nil, f), ':')
 		}
 	}
 	if w.header == nil && w.cfg.format == "CSV" {

@@ -1,51 +1,13 @@
-package eventbridgeconn
+package record
 
 import (
 	"math"
 	"strconv"
 	"unicode/utf8"
-
-	"github.com/appflowd/appflowd/internal/record"
 )
 
-// A record's detail is a JSON object in field order: numbers and booleans
-// unquoted, nested JSON as is, times as RFC 3339 strings, null as null, a
-// Missing field left out. A Decimal whose text is not a JSON number, and
-// NaN or infinite floats, are strings. (The S3 connector's JSON Lines
-// encoding, which AppFlow users already read.)
-
-func appendJSONValue(dst []byte, v record.Value) []byte {
-	switch v.K {
-	case record.String:
-		return appendJSONString(dst, v.S)
-	case record.Int:
-		return strconv.AppendInt(dst, v.Int(), 10)
-	case record.Float:
-		f := v.Float()
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return appendJSONString(dst, v.Text())
-		}
-		return strconv.AppendFloat(dst, f, 'f', -1, 64)
-	case record.Decimal:
-		if isJSONNumber(v.S) {
-			return append(dst, v.S...)
-		}
-		return appendJSONString(dst, v.S)
-	case record.Bool:
-		return strconv.AppendBool(dst, v.Bool())
-	case record.Time:
-		return appendJSONString(dst, v.Text())
-	case record.JSON:
-		if v.S == "" {
-			return append(dst, "null"...)
-		}
-		return append(dst, v.S...)
-	}
-	return append(dst, "null"...)
-}
-
-func appendJSONString(dst []byte, s string) []byte {
-	const hexd = "0123456789abcdef"
+// AppendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -66,6 +28,7 @@ func appendJSONString(dst []byte, s string) []byte {
 			case '\t':
 				dst = append(dst, '\\', 't')
 			default:
+				const hexd = "0123456789abcdef"
 				dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&15])
 			}
 			i++
@@ -120,4 +83,38 @@ func isJSONNumber(s string) bool {
 		}
 	}
 	return i == len(s)
+}
+
+// AppendJSON appends v as a JSON value: numbers and booleans unquoted,
+// nested JSON as is, times as RFC 3339 strings, Null and Missing as null. A
+// Decimal whose text is not a JSON number, and NaN or infinite floats, are
+// strings. The S3 JSON Lines writer and the EventBridge event details share it.
+func AppendJSON(dst []byte, v Value) []byte {
+	switch v.K {
+	case String:
+		return AppendJSONString(dst, v.S)
+	case Int:
+		return strconv.AppendInt(dst, v.Int(), 10)
+	case Float:
+		f := v.Float()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return AppendJSONString(dst, v.Text())
+		}
+		return strconv.AppendFloat(dst, f, 'f', -1, 64)
+	case Decimal:
+		if isJSONNumber(v.S) {
+			return append(dst, v.S...)
+		}
+		return AppendJSONString(dst, v.S)
+	case Bool:
+		return strconv.AppendBool(dst, v.Bool())
+	case Time:
+		return AppendJSONString(dst, v.Text())
+	case JSON:
+		if v.S == "" {
+			return append(dst, "null"...)
+		}
+		return append(dst, v.S...)
+	}
+	return append(dst, "null"...)
 }
