@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/csvrec"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -401,7 +402,7 @@ func (d *Driver) pollWait(ctx context.Context, n int) error {
 
 // parse reads the export CSV, whose header names the exported columns.
 func (rd *reader) parse(ctx context.Context, file []byte, last bool) error {
-	cr := newCSV(file)
+	cr := csvrec.NewReader(file)
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return rd.flush(nil, last, len(file))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
+	"github.com/appflowd/appflowd/internal/csvrec"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -255,7 +256,7 @@ func (w *writer) importFile(ctx context.Context, file []byte, rows []*pending, r
 		if err != nil {
 			return err
 		}
-		cr := newCSV(raw)
+		cr := csvrec.NewReader(raw)
 		header, err := cr.Read()
 		if err != nil {
 			return fault.Wrap(fault.ConnectorServer, err, "parse the Marketo failures file of import %s", id)

@@ -1,4 +1,7 @@
-package marketoconn
+// Package csvrec reads RFC 4180 CSV from memory keeping quoted fields byte
+// for byte: encoding/csv turns a CRLF inside a quoted field into LF, which
+// changes the values SaaS bulk exports (Salesforce, Marketo) hand back.
+package csvrec
 
 import (
 	"bytes"
@@ -6,21 +9,22 @@ import (
 	"io"
 )
 
-// csvReader reads RFC 4180 CSV keeping quoted fields byte for byte
-// (encoding/csv turns a quoted CRLF into LF, which would change values).
-type csvReader struct {
+// Reader reads records from a CSV document in memory. A UTF-8 BOM is
+// skipped; records end at LF, CRLF or CR; errors name the line.
+type Reader struct {
 	b    []byte
 	pos  int
 	line int
 }
 
-func newCSV(b []byte) *csvReader {
+// NewReader returns a Reader over b.
+func NewReader(b []byte) *Reader {
 	b = bytes.TrimPrefix(b, []byte("\ufeff"))
-	return &csvReader{b: b, line: 1}
+	return &Reader{b: b, line: 1}
 }
 
 // Read returns the next record, or io.EOF.
-func (r *csvReader) Read() ([]string, error) {
+func (r *Reader) Read() ([]string, error) {
 	if r.pos >= len(r.b) {
 		return nil, io.EOF
 	}
@@ -78,5 +82,21 @@ func (r *csvReader) Read() ([]string, error) {
 		}
 		r.line++
 		return rec, nil
+	}
+}
+
+// ReadAll reads every record.
+func ReadAll(b []byte) ([][]string, error) {
+	r := NewReader(b)
+	var out [][]string
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
 	}
 }
