@@ -52,21 +52,8 @@ func (p *Prepared) Close() {
 	}
 }
 
-// unionKeys maps ConnectorType values to the member names of the property
-// unions, which AppFlow spells differently for three connectors.
-var unionKeys = map[string]string{
-	"Googleanalytics": "GoogleAnalytics",
-	"Servicenow":      "ServiceNow",
-	"Infornexus":      "InforNexus",
-}
-
-// UnionKey is the union member name for a connector type.
-func UnionKey(connectorType string) string {
-	if k, ok := unionKeys[connectorType]; ok {
-		return k
-	}
-	return connectorType
-}
+// UnionKey is the union member name for a connector type (wire.UnionKey).
+func UnionKey(connectorType string) string { return wire.UnionKey(wire.ConnectorType(connectorType)) }
 
 // member returns the raw JSON of union member key of v (a union struct).
 func member(v any, connectorType string) (json.RawMessage, error) {

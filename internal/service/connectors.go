@@ -16,35 +16,8 @@ import (
 	"github.com/appflowd/appflowd/internal/wire"
 )
 
-// unionKeys maps each ConnectorType to its member key in the connector-keyed
-// unions (connectorProfileProperties, sourceConnectorProperties,
-// connectorMetadata, ...). Three differ in case from the enum (spec 13.10).
-var unionKeys = map[wire.ConnectorType]string{
-	wire.ConnectorTypeSalesforce:       "Salesforce",
-	wire.ConnectorTypeSingular:         "Singular",
-	wire.ConnectorTypeSlack:            "Slack",
-	wire.ConnectorTypeRedshift:         "Redshift",
-	wire.ConnectorTypeS3:               "S3",
-	wire.ConnectorTypeMarketo:          "Marketo",
-	wire.ConnectorTypeGoogleanalytics:  "GoogleAnalytics",
-	wire.ConnectorTypeZendesk:          "Zendesk",
-	wire.ConnectorTypeServicenow:       "ServiceNow",
-	wire.ConnectorTypeDatadog:          "Datadog",
-	wire.ConnectorTypeTrendmicro:       "Trendmicro",
-	wire.ConnectorTypeSnowflake:        "Snowflake",
-	wire.ConnectorTypeDynatrace:        "Dynatrace",
-	wire.ConnectorTypeInfornexus:       "InforNexus",
-	wire.ConnectorTypeAmplitude:        "Amplitude",
-	wire.ConnectorTypeVeeva:            "Veeva",
-	wire.ConnectorTypeEventBridge:      "EventBridge",
-	wire.ConnectorTypeLookoutMetrics:   "LookoutMetrics",
-	wire.ConnectorTypeUpsolver:         "Upsolver",
-	wire.ConnectorTypeHoneycode:        "Honeycode",
-	wire.ConnectorTypeCustomerProfiles: "CustomerProfiles",
-	wire.ConnectorTypeSAPOData:         "SAPOData",
-	wire.ConnectorTypeCustomConnector:  "CustomConnector",
-	wire.ConnectorTypePardot:           "Pardot",
-}
+// unionKeys is wire.UnionKeys: the connector-keyed unions' member names.
+var unionKeys = wire.UnionKeys
 
 // unionKey returns the union member key of a connector type.
 func unionKey(connectorType string) (string, error) {

@@ -299,19 +299,8 @@ func flowCustomCapabilities(label string, c *wire.ConnectorConfiguration) connec
 	return caps
 }
 
-// flowUnionKey is the union member name of a connector type, for messages:
-// the enum spells a few types differently from the union keys.
-func flowUnionKey(typ wire.ConnectorType) string {
-	switch typ {
-	case wire.ConnectorTypeGoogleanalytics:
-		return "GoogleAnalytics"
-	case wire.ConnectorTypeServicenow:
-		return "ServiceNow"
-	case wire.ConnectorTypeInfornexus:
-		return "InforNexus"
-	}
-	return string(typ)
-}
+// flowUnionKey is the union member name of a connector type, for messages.
+func flowUnionKey(typ wire.ConnectorType) string { return wire.UnionKey(typ) }
 
 // flowCheckTrigger checks the trigger against the source's supported trigger
 // types and parses a schedule. A connector that lists no trigger types
