@@ -57,15 +57,7 @@ func UnionKey(connectorType string) string { return wire.UnionKey(wire.Connector
 
 // member returns the raw JSON of union member key of v (a union struct).
 func member(v any, connectorType string) (json.RawMessage, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	return m[UnionKey(connectorType)], nil
+	return wire.UnionMember(v, wire.ConnectorType(connectorType))
 }
 
 // TransformTasks converts the API's tasks to the transform's input. The

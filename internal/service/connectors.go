@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -45,18 +44,9 @@ func unionMember(v any, connectorType string) (json.RawMessage, error) {
 
 // unionMembers returns every member set in a connector-keyed union, by key.
 func unionMembers(v any) (map[string]json.RawMessage, error) {
-	raw, err := json.Marshal(v)
+	m, err := wire.UnionMembers(v)
 	if err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "encode %T", v)
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "decode %T", v)
-	}
-	for k, r := range m {
-		if bytes.Equal(bytes.TrimSpace(r), []byte("null")) {
-			delete(m, k)
-		}
+		return nil, fault.Wrap(fault.Internal, err, "union members")
 	}
 	return m, nil
 }

@@ -1,5 +1,11 @@
 package wire
 
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
 // UnionKeys maps each ConnectorType to its member key in the connector-keyed
 // unions (connectorProfileProperties, sourceConnectorProperties,
 // connectorMetadata, ...). Three differ in case from the enum (spec 13.10).
@@ -37,4 +43,33 @@ func UnionKey(t ConnectorType) string {
 		return k
 	}
 	return string(t)
+}
+
+// UnionMembers returns every member set in a connector-keyed union (a
+// struct such as ConnectorProfileProperties), by key, as raw JSON.
+func UnionMembers(v any) (map[string]json.RawMessage, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("decode %T: %w", v, err)
+	}
+	for k, r := range m {
+		if bytes.Equal(bytes.TrimSpace(r), []byte("null")) {
+			delete(m, k)
+		}
+	}
+	return m, nil
+}
+
+// UnionMember returns the raw JSON of connector type t's member of a
+// connector-keyed union; nil when that member is not set.
+func UnionMember(v any, t ConnectorType) (json.RawMessage, error) {
+	m, err := UnionMembers(v)
+	if err != nil {
+		return nil, err
+	}
+	return m[UnionKey(t)], nil
 }
