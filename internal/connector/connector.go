@@ -213,6 +213,23 @@ type DestinationDriver interface {
 	OpenWriter(ctx context.Context, req *WriteRequest) (Writer, error)
 }
 
+// PublishRecoverer is implemented by destinations whose Commit makes output
+// visible in several steps (files moved into place one by one). Such a
+// Commit first stores a durable publish intent naming everything it will
+// publish, with the WriteResult it will return; the intent stays until the
+// run's staging is collected. A run that a crash cut short is settled with
+// RecoverPublish: with an intent, the publish is finished (roll forward) and
+// the intent's result returned with published=true; without one, whatever
+// the run staged is removed (roll back) and published is false. Both are
+// idempotent, and safe to repeat after a second crash.
+type PublishRecoverer interface {
+	RecoverPublish(ctx context.Context, req *WriteRequest) (res *WriteResult, published bool, err error)
+	// CollectStaging removes the staging areas and intents that runs left in
+	// places the driver can list (the data dir), except those of runs for
+	// which unfinished(executionID) is true.
+	CollectStaging(ctx context.Context, unfinished func(executionID string) bool) error
+}
+
 // Entity is one object a connector offers (a table, an sObject, a folder).
 type Entity struct {
 	Name              string
