@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,11 +16,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/appflow"
 	"github.com/aws/aws-sdk-go-v2/service/appflow/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -338,6 +341,28 @@ func TestSigV4(t *testing.T) {
 		resp := do(t, srv, "POST", "/list-flows", "{}")
 		expectError(t, resp, 403, "MissingAuthenticationTokenException")
 	})
+	// An unsigned payload would let a proxy change the body under a valid
+	// signature: refused whether or not the body was changed.
+	for _, swap := range []bool{false, true} {
+		t.Run(fmt.Sprintf("UNSIGNED-PAYLOAD, body swapped %v", swap), func(t *testing.T) {
+			var hc aws.HTTPClient = srv.Client()
+			if swap {
+				hc = &swapBodyClient{srv.Client()}
+			}
+			client := appflow.New(appflow.Options{Region: "us-west-2", BaseEndpoint: aws.String(srv.URL),
+				Credentials: credentials.NewStaticCredentialsProvider("AKIDALICE", "alice-secret", ""), Retryer: aws.NopRetryer{},
+				HTTPClient: hc, APIOptions: []func(*middleware.Stack) error{v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware, v4.AddContentSHA256HeaderMiddleware}})
+			_, err := client.ListFlows(ctx, &appflow.ListFlowsInput{MaxResults: aws.Int32(5)})
+			var api smithy.APIError
+			if !errors.As(err, &api) || api.ErrorCode() != "InvalidSignatureException" || !strings.Contains(api.ErrorMessage(), "UNSIGNED-PAYLOAD is not accepted") {
+				t.Fatalf("got %v, want InvalidSignatureException naming UNSIGNED-PAYLOAD", err)
+			}
+			var re *awshttp.ResponseError
+			if !errors.As(err, &re) || re.HTTPStatusCode() != 403 {
+				t.Errorf("got %v, want status 403", err)
+			}
+		})
+	}
 	t.Run("body swapped after signing", func(t *testing.T) {
 		client := appflow.New(appflow.Options{Region: "us-west-2", BaseEndpoint: aws.String(srv.URL),
 			Credentials: credentials.NewStaticCredentialsProvider("AKIDALICE", "alice-secret", ""), Retryer: aws.NopRetryer{},

@@ -252,10 +252,14 @@ func verify(r *http.Request, body []byte, creds *Credentials, service string, no
 
 	sum := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(sum[:])
+	// Only S3 takes unsigned (or streamed) payloads; every other AWS service,
+	// AppFlow included, signs the body, and an unsigned one could be changed
+	// in flight.
 	if claimed := r.Header.Get("X-Amz-Content-Sha256"); claimed != "" {
 		switch {
-		case claimed == "UNSIGNED-PAYLOAD":
-			payloadHash = claimed
+		case strings.HasPrefix(claimed, "UNSIGNED-PAYLOAD") || strings.HasPrefix(claimed, "STREAMING-"):
+			return wire.Caller{}, authError(http.StatusForbidden, "InvalidSignatureException", fmt.Sprintf(
+				"x-amz-content-sha256: %s is not accepted by this service: sign the request body (the header must be the hex SHA-256 of the body, or absent).", claimed))
 		case claimed != payloadHash:
 			return wire.Caller{}, authError(http.StatusForbidden, "InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed.")
 		}
