@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/restjson"
 )
 
 func serveCmd(ctx context.Context, args []string) error {
@@ -47,11 +48,12 @@ func serveCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
-	httpSrv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := newHTTPServer(a.Handler, defaultServerLimits())
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(ln) }()
+	go func() { errc <- httpSrv.Serve(restjson.Listener(ln)) }()
 	logger.Info("appflowd serving", "addr", ln.Addr().String(), "data_dir", c.DataDir,
 		"store", a.StoreKind, "sigv4", c.Credentials != "", "version", version)
+	warnInsecure(logger, c, ln.Addr().String())
 
 	select {
 	case err := <-errc:
@@ -68,6 +70,34 @@ func serveCmd(ctx context.Context, args []string) error {
 		logger.Warn("runs still going at shutdown", "err", err)
 	}
 	return nil
+}
+
+// serverLimits bound how long one connection may hold the server: a slow
+// client is cut off while others are served.
+type serverLimits struct {
+	ReadHeader time.Duration // the request line and headers
+	Read       time.Duration // the whole request, body included
+	Idle       time.Duration // a keep-alive connection between requests
+}
+
+// defaultServerLimits: a request (at most 5 MB) must arrive within 30 s,
+// so a client that trickles its body is cut off well within a minute.
+// There is no write timeout: DescribeConnectorEntity and CreateConnectorProfile
+// may wait minutes on a remote system.
+func defaultServerLimits() serverLimits {
+	return serverLimits{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Idle: 60 * time.Second}
+}
+
+func newHTTPServer(h http.Handler, l serverLimits) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeader, ReadTimeout: l.Read, IdleTimeout: l.Idle,
+		MaxHeaderBytes: 64 << 10}
+}
+
+// warnInsecure says at start-up that --insecure serves the API to anyone.
+func warnInsecure(logger *slog.Logger, c config, addr string) {
+	if c.Insecure && c.Credentials == "" {
+		logger.Warn("--insecure: the API is served without authentication; anyone who can reach this address can use it", "addr", addr)
+	}
 }
 
 func newLogger(level string) *slog.Logger {

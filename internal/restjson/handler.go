@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -178,6 +179,10 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *api
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, tooLarge
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The server's read timeout: the client sent its body too slowly.
+			return nil, &apiError{http.StatusRequestTimeout, "ValidationException", "The request body did not arrive within the server's read timeout"}
 		}
 		return nil, &apiError{http.StatusBadRequest, "ValidationException", "Unable to read the request body"}
 	}
