@@ -18,13 +18,13 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	_ "github.com/appflowd/appflowd/internal/connector/all" // every built-in driver
 	"github.com/appflowd/appflowd/internal/connector/catalog"
-	"github.com/appflowd/appflowd/internal/connector/customconn"
 	"github.com/appflowd/appflowd/internal/connector/salesforceconn"
 	"github.com/appflowd/appflowd/internal/events"
 	"github.com/appflowd/appflowd/internal/jobs"
 	"github.com/appflowd/appflowd/internal/metrics"
 	"github.com/appflowd/appflowd/internal/restjson"
 	"github.com/appflowd/appflowd/internal/runner"
+	"github.com/appflowd/appflowd/internal/secretlend"
 	"github.com/appflowd/appflowd/internal/secrets"
 	"github.com/appflowd/appflowd/internal/service"
 	"github.com/appflowd/appflowd/internal/store"
@@ -148,7 +148,7 @@ func New(ctx context.Context, c Config) (*App, error) {
 		}
 	}
 	reg := registry()
-	secretServer := customconn.NewSecretServer(c.Region, c.Now)
+	secretServer := secretlend.NewServer(c.Region, c.Now)
 	secretServer.Credentials = creds // signed callers only; without, loopback only
 	connDeps := connector.Deps{
 		DataDir:    c.DataDir,

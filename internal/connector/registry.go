@@ -86,6 +86,9 @@ type Spec struct {
 	// Open builds a driver; nil means the type is known (DescribeConnectors
 	// lists it) but appflowd cannot run it yet.
 	Open Opener
+	// Custom is set by the type whose connectors users register
+	// (CustomConnector): what registering one needs.
+	Custom CustomConnectors
 }
 
 // Registry maps connector types to their specs.
@@ -127,6 +130,9 @@ func (r *Registry) Register(s Spec) {
 		driver, catalog = old, s
 	}
 	driver.Capabilities = driver.Capabilities.fill(catalog.Capabilities)
+	if driver.Custom == nil {
+		driver.Custom = catalog.Custom
+	}
 	r.specs[s.Type] = driver
 }
 

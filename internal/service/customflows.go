@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/appflowd/appflowd/internal/connector"
-	"github.com/appflowd/appflowd/internal/connector/customconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -62,8 +61,12 @@ func (s *Service) validateCustomSettings(ctx context.Context, profile, scope str
 	if prov == nil || prov.Lambda == nil || prov.Lambda.LambdaArn == "" {
 		return nil // no connector to ask (a registration stored without a Lambda)
 	}
+	custom, err := s.customConnectors()
+	if err != nil {
+		return err
+	}
 	cc := &connector.CustomConnector{Label: p.Label, LambdaArn: prov.Lambda.LambdaArn, APIVersions: doc.Configuration.SupportedApiVersions}
-	err = customconn.ValidateRuntimeSettings(ctx, s.connectorDeps(ctx), cc, scope, settings)
+	err = custom.ValidateRuntimeSettings(ctx, s.connectorDeps(ctx), cc, scope, settings)
 	if err != nil && !fault.Is(err, fault.Invalid) && !fault.Is(err, fault.Canceled) {
 		return connectorFailure(err)
 	}

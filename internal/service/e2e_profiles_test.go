@@ -23,6 +23,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/catalog"
+	"github.com/appflowd/appflowd/internal/connector/customconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/restjson"
 	"github.com/appflowd/appflowd/internal/secrets"
@@ -74,6 +75,7 @@ func newE2EProfServer(t *testing.T) *e2eProfServer {
 	}
 	reg := connector.NewRegistry()
 	catalog.RegisterAll(reg)
+	reg.Register(customconn.Spec())
 	reg.Register(connector.Spec{
 		Capabilities: connector.Capabilities{Type: "Zendesk"},
 		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {

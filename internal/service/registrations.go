@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
-	"github.com/appflowd/appflowd/internal/connector/customconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -150,7 +149,11 @@ func (s *Service) UnregisterConnector(ctx context.Context, in *wire.UnregisterCo
 // as the registration document (decodeRegistration reads it back).
 func (s *Service) describeRegistration(ctx context.Context, label, arn, description string, prov *wire.ConnectorProvisioningConfig, registeredAt time.Time) (*registrationDoc, error) {
 	lambdaArn := prov.Lambda.LambdaArn
-	c, err := customconn.DescribeConfiguration(ctx, s.connectorDeps(ctx), lambdaArn, label)
+	cc, err := s.customConnectors()
+	if err != nil {
+		return nil, err
+	}
+	c, err := cc.DescribeConfiguration(ctx, s.connectorDeps(ctx), lambdaArn, label)
 	if err != nil {
 		if fault.Is(err, fault.Canceled) {
 			return nil, err
@@ -267,7 +270,7 @@ var triggerTypes = map[string]wire.TriggerType{
 // authenticationConfig words the SDK's authentication config in the API's
 // shape, whose key names differ (oAuth2Defaults.tokenURL -> tokenUrls,
 // customAuthConfig -> customAuthConfigs, required -> isRequired, ...).
-func authenticationConfig(a *customconn.AuthenticationConfig) *wire.AuthenticationConfig {
+func authenticationConfig(a *connector.AuthenticationConfig) *wire.AuthenticationConfig {
 	if a == nil {
 		return nil
 	}
@@ -336,8 +339,23 @@ func (s *Service) customProfileDeleted(ctx context.Context, p *store.Profile) {
 	if p.ConnectorType != string(wire.ConnectorTypeCustomConnector) {
 		return
 	}
+	cc, err := s.customConnectors()
+	if err != nil {
+		s.d.Logger.Warn("the secret of a deleted connector profile was not removed", "profile", p.Name, "err", err)
+		return
+	}
 	deps := s.connectorDeps(ctx)
-	if err := customconn.DeleteProfileSecret(context.WithoutCancel(ctx), deps, deps.AccountID, p.Name); err != nil {
+	if err := cc.ProfileDeleted(context.WithoutCancel(ctx), deps, deps.AccountID, p.Name); err != nil {
 		s.d.Logger.Warn("the Secrets Manager secret of a deleted connector profile was not removed", "profile", p.Name, "err", err)
 	}
+}
+
+// customConnectors is the registered CustomConnector type's registration
+// support (connector.Spec.Custom).
+func (s *Service) customConnectors() (connector.CustomConnectors, error) {
+	spec, ok := s.registry().Lookup(string(wire.ConnectorTypeCustomConnector))
+	if !ok || spec.Custom == nil {
+		return nil, fault.New(fault.Unsupported, "custom connectors are not available: this appflowd has no CustomConnector driver")
+	}
+	return spec.Custom, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/appflowd/appflowd/examples/customconnector/exampleconn"
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/customconn"
 
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/store"
@@ -25,6 +26,7 @@ func lambdaConfig() *wire.ConnectorProvisioningConfig {
 func newRegEnv(t *testing.T, lambda http.Handler) *profEnv {
 	t.Helper()
 	e := newProfEnv(t)
+	e.reg.Register(customconn.Spec())
 	srv := httptest.NewServer(lambda)
 	t.Cleanup(srv.Close)
 	e.svc = New(Deps{

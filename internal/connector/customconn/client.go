@@ -149,18 +149,12 @@ func (c *client) dataTimeout() time.Duration {
 	return DataTimeout
 }
 
-// DescribeConfiguration asks the connector Lambda lambdaArn what it is
-// (RegisterConnector and UpdateConnectorRegistration).
-func DescribeConfiguration(ctx context.Context, deps connector.Deps, lambdaArn, label string) (*Configuration, error) {
-	return newClient(deps, lambdaArn).describeConfiguration(ctx, label)
-}
-
-func (c *client) describeConfiguration(ctx context.Context, label string) (*Configuration, error) {
-	var out Configuration
+func (c *client) describeConfiguration(ctx context.Context, label string) (*connector.CustomConfiguration, error) {
+	var out configurationResponse
 	err := c.call(ctx, c.metadataTimeout(), "DescribeConnectorConfiguration",
 		describeConfigurationRequest{Type: typeDescribeConfiguration, Locale: "en-US", ConnectorLabel: label}, &out)
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &out.CustomConfiguration, nil
 }

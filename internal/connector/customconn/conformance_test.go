@@ -11,6 +11,7 @@ import (
 	"github.com/appflowd/appflowd/examples/customconnector/exampleconn"
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/connectortest"
+	"github.com/appflowd/appflowd/internal/secretlend"
 )
 
 const testArn = "arn:aws:lambda:us-east-1:123456789012:function:example"
@@ -20,13 +21,13 @@ const testArn = "arn:aws:lambda:us-east-1:123456789012:function:example"
 type testEnv struct {
 	conn    *exampleconn.Server
 	lambda  *httptest.Server
-	secrets *SecretServer
+	secrets *secretlend.Server
 	seq     atomic.Int64
 }
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	e := &testEnv{conn: exampleconn.New(), secrets: NewSecretServer("us-east-1", nil)}
+	e := &testEnv{conn: exampleconn.New(), secrets: secretlend.NewServer("us-east-1", nil)}
 	secretSrv := httptest.NewServer(e.secrets)
 	t.Cleanup(secretSrv.Close)
 	e.conn.SecretsEndpoint = secretSrv.URL

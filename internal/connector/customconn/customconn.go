@@ -6,7 +6,7 @@
 //
 // Credentials reach the connector as AppFlow hands them: a Secrets Manager
 // secretArn, lent through connector.Deps.Secrets for as long as the driver
-// is open (SecretServer answers only SigV4-signed callers of the secret's
+// is open (internal/secretlend answers only SigV4-signed callers of the secret's
 // account, or loopback callers without --credentials), or, with
 // connector.Deps.SecretsEndpoint set, the profile's own secret in that
 // Secrets Manager (smsecrets.go). OAUTH2 profiles get their tokens from
@@ -23,8 +23,12 @@ import (
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
-func init() {
-	connector.Register(connector.Spec{
+func init() { connector.Register(Spec()) }
+
+// Spec is the CustomConnector type as the registry holds it; tests that
+// build their own registry register it there.
+func Spec() connector.Spec {
+	return connector.Spec{
 		Capabilities: connector.Capabilities{
 			Type:                "CustomConnector",
 			Description:         "CustomConnector",
@@ -33,8 +37,24 @@ func init() {
 			NeedsProfile:        true,
 			UnionKey:            "CustomConnector",
 		},
-		Open: Open,
-	})
+		Open:   Open,
+		Custom: registrar{},
+	}
+}
+
+// registrar is the CustomConnector type's connector.CustomConnectors.
+type registrar struct{}
+
+func (registrar) DescribeConfiguration(ctx context.Context, deps connector.Deps, lambdaArn, label string) (*connector.CustomConfiguration, error) {
+	return newClient(deps, lambdaArn).describeConfiguration(ctx, label)
+}
+
+func (registrar) ValidateRuntimeSettings(ctx context.Context, deps connector.Deps, cc *connector.CustomConnector, scope string, settings map[string]string) error {
+	return validateRuntimeSettings(ctx, deps, cc, scope, settings)
+}
+
+func (registrar) ProfileDeleted(ctx context.Context, deps connector.Deps, accountID, profile string) error {
+	return deleteProfileSecret(ctx, deps, accountID, profile)
 }
 
 // driver is one opened custom connector profile.
@@ -292,11 +312,11 @@ func describeErrors(m map[string]string) string {
 	return out
 }
 
-// ValidateRuntimeSettings asks the connector cc whether a flow's
+// validateRuntimeSettings asks the connector cc whether a flow's
 // customProperties are good for scope (SOURCE or DESTINATION), as AppFlow
 // does at CreateFlow and UpdateFlow (spec 11.4 step 4). A refusal is
 // fault.Invalid worded with the connector's reasons.
-func ValidateRuntimeSettings(ctx context.Context, deps connector.Deps, cc *connector.CustomConnector, scope string, settings map[string]string) error {
+func validateRuntimeSettings(ctx context.Context, deps connector.Deps, cc *connector.CustomConnector, scope string, settings map[string]string) error {
 	if settings == nil {
 		settings = map[string]string{}
 	}

@@ -120,7 +120,7 @@ func (d *driver) ensureOAuth2(ctx context.Context, deps connector.Deps, p connec
 	if err != nil {
 		return nil, err
 	}
-	var defaults OAuth2Defaults
+	var defaults connector.OAuth2Defaults
 	if a := cfg.AuthenticationConfig; a != nil && a.OAuth2Defaults != nil {
 		defaults = *a.OAuth2Defaults
 	}
@@ -175,7 +175,7 @@ type tokenError struct {
 // exchange posts one token request to the profile's token URL as the
 // connector's defaults say (content type, method, Basic client
 // authentication, custom token URL parameters).
-func exchange(ctx context.Context, hc *http.Client, def *OAuth2Defaults, op *oauth2Props, creds *oauth2Creds, form url.Values) (*tokenResponse, error) {
+func exchange(ctx context.Context, hc *http.Client, def *connector.OAuth2Defaults, op *oauth2Props, creds *oauth2Creds, form url.Values) (*tokenResponse, error) {
 	tokenURL, err := pickTokenURL(def.TokenURL, op.TokenURL)
 	if err != nil {
 		return nil, err

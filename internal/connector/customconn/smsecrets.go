@@ -22,7 +22,7 @@ import (
 // connector profile's credentials live in that Secrets Manager instead of
 // the built-in lender, as AppFlow keeps them: one secret per profile, created
 // on first use, overwritten when the credentials change, deleted with the
-// profile (DeleteProfileSecret). The connector gets the secret's real ARN and
+// profile (deleteProfileSecret). The connector gets the secret's real ARN and
 // reads it there. appflowd calls Secrets Manager with the default AWS
 // credential chain (AWS_ACCESS_KEY_ID, a profile, a role).
 //
@@ -179,12 +179,12 @@ func smError(op, name string, err error) error {
 	return fault.Wrap(code, err, "Secrets Manager %s %s", op, name)
 }
 
-// DeleteProfileSecret deletes the Secrets Manager secret holding a custom
+// deleteProfileSecret deletes the Secrets Manager secret holding a custom
 // connector profile's credentials, when appflowd keeps them in one
 // (deps.SecretsEndpoint set); the service calls it when the profile is
 // deleted. Without a secrets endpoint there is nothing to delete: lent
 // secrets end with the driver that lent them.
-func DeleteProfileSecret(ctx context.Context, deps connector.Deps, accountID, profile string) error {
+func deleteProfileSecret(ctx context.Context, deps connector.Deps, accountID, profile string) error {
 	if deps.SecretsEndpoint == "" {
 		return nil
 	}

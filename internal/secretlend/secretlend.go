@@ -1,4 +1,9 @@
-package customconn
+// Package secretlend lends credentials to code outside the process (a
+// custom connector's Lambda) as AWS Secrets Manager secrets: appflowd
+// answers secretsmanager:GetSecretValue for them on its own address, for
+// as long as the driver that lent them is open. It implements
+// connector.SecretLender.
+package secretlend
 
 import (
 	"crypto/rand"
@@ -14,7 +19,7 @@ import (
 	"github.com/appflowd/appflowd/internal/restjson"
 )
 
-// SecretServer serves secretsmanager:GetSecretValue (JSON 1.1, POST with
+// Server serves secretsmanager:GetSecretValue (JSON 1.1, POST with
 // X-Amz-Target: secretsmanager.GetSecretValue) for credentials lent to
 // connector Lambdas. AppFlow hands a connector a secretArn rather than the
 // credentials; a connector reads the secret itself. A secret exists only
@@ -24,7 +29,7 @@ import (
 // must sign its request with SigV4 (service "secretsmanager") using one of
 // those keys, and reads only the secrets of that key's account; without,
 // only loopback callers (a connector on the same host) are answered.
-type SecretServer struct {
+type Server struct {
 	region string
 	now    func() time.Time
 
@@ -43,16 +48,16 @@ type lentSecret struct {
 	at      time.Time
 }
 
-// NewSecretServer returns an empty SecretServer naming secrets in region.
-func NewSecretServer(region string, now func() time.Time) *SecretServer {
+// NewServer returns an empty Server naming secrets in region.
+func NewServer(region string, now func() time.Time) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &SecretServer{region: region, now: now, secrets: map[string]lentSecret{}}
+	return &Server{region: region, now: now, secrets: map[string]lentSecret{}}
 }
 
 // Lend makes value readable under a fresh ARN until release is called.
-func (s *SecretServer) Lend(accountID, name string, value []byte) (string, func()) {
+func (s *Server) Lend(accountID, name string, value []byte) (string, func()) {
 	secretName := fmt.Sprintf("appflow!%s-%s-%s", accountID, name, randomToken(20))
 	arn := fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", s.region, accountID, secretName, randomToken(6))
 	s.mu.Lock()
@@ -69,19 +74,19 @@ func (s *SecretServer) Lend(accountID, name string, value []byte) (string, func(
 }
 
 // Len is the number of secrets lent now.
-func (s *SecretServer) Len() int {
+func (s *Server) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.secrets)
 }
 
 // Handles says whether r is a Secrets Manager call for this server.
-func (s *SecretServer) Handles(r *http.Request) bool {
+func (s *Server) Handles(r *http.Request) bool {
 	return r.Method == http.MethodPost && r.Header.Get("X-Amz-Target") == "secretsmanager.GetSecretValue"
 }
 
 // Wrap serves Secrets Manager calls and passes everything else to next.
-func (s *SecretServer) Wrap(next http.Handler) http.Handler {
+func (s *Server) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Handles(r) {
 			s.ServeHTTP(w, r)
@@ -92,7 +97,7 @@ func (s *SecretServer) Wrap(next http.Handler) http.Handler {
 }
 
 // ServeHTTP answers GetSecretValue.
-func (s *SecretServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		SecretID string `json:"SecretId"`
 	}
@@ -137,7 +142,7 @@ func (s *SecretServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // a valid SigV4 signature for secretsmanager from a listed key (account is
 // the key's account); without, a loopback peer (account "" = any). On
 // refusal it has answered.
-func (s *SecretServer) authorize(w http.ResponseWriter, r *http.Request, body []byte) (account string, ok bool) {
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, body []byte) (account string, ok bool) {
 	if s.Credentials != nil {
 		caller, err := restjson.VerifySigV4(r, body, s.Credentials, "secretsmanager", s.now())
 		if err != nil {

@@ -1,4 +1,4 @@
-package customconn
+package secretlend
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func errorCode(err error) string {
 }
 
 func TestSecretServerLoopbackOnlyWithoutCredentials(t *testing.T) {
-	s := NewSecretServer("us-east-1", nil)
+	s := NewServer("us-east-1", nil)
 	arn, release := s.Lend("123456789012", "p", []byte(`{"username":"u"}`))
 	srv := httptest.NewServer(s) // listens on 127.0.0.1
 	t.Cleanup(srv.Close)
@@ -81,7 +81,7 @@ func TestSecretServerRequiresSignatureWithCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewSecretServer("us-east-1", nil)
+	s := NewServer("us-east-1", nil)
 	s.Credentials = creds
 	aliceArn, _ := s.Lend("111111111111", "alice-profile", []byte(`{"apiKey":"a"}`))
 	bobArn, _ := s.Lend("222222222222", "bob-profile", []byte(`{"apiKey":"b"}`))
