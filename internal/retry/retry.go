@@ -2,11 +2,18 @@
 // operation says which of its failures are worth another attempt (and how
 // long the remote system asked it to wait), and Policy.Do retries those with
 // capped exponential backoff and full jitter, honouring Retry-After.
+//
+// A wait the server asked for (Retry-After, a rate-limit reset) is not cut
+// to the backoff cap: it is waited in full when the run's context deadline
+// leaves room for it, and refused at once (a *WaitError) when it does not,
+// so a 60 s reset waits rather than fails, and a run never sleeps past its
+// deadline only to be cancelled.
 package retry
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -19,7 +26,12 @@ import (
 type Policy struct {
 	Attempts int           // total attempts, the first included; <= 0 means 5
 	Base     time.Duration // first backoff; 0 means 500ms
-	Max      time.Duration // cap on one backoff (and on Retry-After); 0 means 30s
+	Max      time.Duration // cap on one backoff of our own; 0 means 30s
+	// MaxAfter caps a wait the server asked for when ctx has no deadline;
+	// 0 means 15 minutes. With a deadline, the deadline is the bound.
+	MaxAfter time.Duration
+	// Now reads the clock the deadline is compared with; nil: time.Now.
+	Now func() time.Time
 	// Sleep waits d or until ctx ends; nil sleeps on a real timer. Tests
 	// inject a fake that records the waits.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -101,7 +113,11 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int
 		if err == nil || !errors.As(err, &re) || attempt == attempts-1 {
 			return err
 		}
-		if serr := p.sleep(ctx, p.Backoff(attempt, re.After)); serr != nil {
+		wait := p.Backoff(attempt, re.After)
+		if werr := p.fits(ctx, wait, re.After, err); werr != nil {
+			return werr
+		}
+		if serr := p.sleep(ctx, wait); serr != nil {
 			return errors.Join(serr, err)
 		}
 	}
@@ -110,7 +126,7 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context, attempt int
 
 // Backoff is the wait before retry number attempt+1: full jitter over
 // Base*2^attempt, capped at Max, and never shorter than the server's
-// Retry-After (itself capped at Max).
+// Retry-After (which Do bounds by the context's deadline, not by Max).
 func (p Policy) Backoff(attempt int, after time.Duration) time.Duration {
 	base, maxWait := p.Base, p.Max
 	if base <= 0 {
@@ -133,7 +149,49 @@ func (p Policy) Backoff(attempt int, after time.Duration) time.Duration {
 		jitter = p.Jitter
 	}
 	d := time.Duration(jitter() * float64(ceil))
-	return max(d, min(after, maxWait))
+	return max(d, after)
+}
+
+// WaitError says a retry was given up because the wait before it would
+// not fit: past the context's deadline, or (without one) past MaxAfter.
+// Err is the refusal that asked for the wait.
+type WaitError struct {
+	Wait time.Duration // what the retry would have waited
+	Left time.Duration // what the deadline left; -1 without a deadline
+	Err  error
+}
+
+func (e *WaitError) Error() string {
+	if e.Left < 0 {
+		return fmt.Sprintf("not retrying: the server asked to wait %v, more than the %v waited without a deadline: %v", e.Wait, -e.Left, e.Err)
+	}
+	return fmt.Sprintf("not retrying: the next attempt would wait %v, but the run's deadline is %v away: %v", e.Wait, e.Left.Round(time.Millisecond), e.Err)
+}
+
+func (e *WaitError) Unwrap() error { return e.Err }
+
+// fits refuses a wait the run cannot afford. Only a server-asked wait
+// (after > 0) is checked against MaxAfter; every wait is checked against
+// the deadline, since sleeping past it only ends in cancellation.
+func (p Policy) fits(ctx context.Context, wait, after time.Duration, err error) error {
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if left := dl.Sub(now()); wait >= left {
+			return &WaitError{Wait: wait, Left: max(left, 0), Err: err}
+		}
+		return nil
+	}
+	maxAfter := p.MaxAfter
+	if maxAfter <= 0 {
+		maxAfter = 15 * time.Minute
+	}
+	if after > maxAfter {
+		return &WaitError{Wait: after, Left: -maxAfter, Err: err}
+	}
+	return nil
 }
 
 func (p Policy) sleep(ctx context.Context, d time.Duration) error {

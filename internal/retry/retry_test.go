@@ -56,8 +56,57 @@ func TestBackoffHonoursRetryAfterAndCap(t *testing.T) {
 	if got := p.Backoff(0, 5*time.Second); got != 5*time.Second {
 		t.Errorf("Backoff with Retry-After 5s = %v, want 5s", got)
 	}
-	if got := p.Backoff(0, time.Hour); got != 8*time.Second {
-		t.Errorf("Backoff with Retry-After 1h = %v, want the 8s cap", got)
+	if got := p.Backoff(0, time.Minute); got != time.Minute {
+		t.Errorf("Backoff with Retry-After 1m = %v, want 1m: a server-asked wait is not cut to Max", got)
+	}
+}
+
+// A 60 s reset waits in full when the deadline allows, and fails at once,
+// without sleeping, when it does not; without a deadline MaxAfter bounds it.
+func TestDoBoundsServerWaitsByDeadline(t *testing.T) {
+	now := time.Now() // the deadlines are real: ctx.Err reads the real clock
+	busy := errors.New("rate limited")
+	run := func(ctx context.Context, p Policy) ([]time.Duration, int, error) {
+		var waits []time.Duration
+		p.Now = func() time.Time { return now }
+		p.Jitter = func() float64 { return 0 }
+		p.Sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+		calls := 0
+		err := p.Do(ctx, func(context.Context, int) error {
+			calls++
+			if calls == 1 {
+				return Retryable(busy, time.Minute)
+			}
+			return nil
+		})
+		return waits, calls, err
+	}
+
+	roomy, cancel := context.WithDeadline(context.Background(), now.Add(5*time.Minute))
+	defer cancel()
+	waits, calls, err := run(roomy, Policy{})
+	if err != nil || calls != 2 || len(waits) != 1 || waits[0] != time.Minute {
+		t.Errorf("deadline in 5m: got %v after %d calls, waits %v; want success after one 1m wait", err, calls, waits)
+	}
+
+	tight, cancel2 := context.WithDeadline(context.Background(), now.Add(20*time.Second))
+	defer cancel2()
+	waits, calls, err = run(tight, Policy{})
+	var we *WaitError
+	if !errors.As(err, &we) || !errors.Is(err, busy) || calls != 1 || len(waits) != 0 {
+		t.Fatalf("deadline in 20s: got %v after %d calls, waits %v; want a WaitError wrapping the refusal, no sleep", err, calls, waits)
+	}
+	if we.Wait != time.Minute || we.Left != 20*time.Second {
+		t.Errorf("WaitError = %+v, want Wait 1m, Left 20s", we)
+	}
+
+	waits, calls, err = run(context.Background(), Policy{MaxAfter: 30 * time.Second})
+	if !errors.As(err, &we) || calls != 1 || len(waits) != 0 {
+		t.Errorf("no deadline, MaxAfter 30s: got %v after %d calls, waits %v; want a WaitError", err, calls, waits)
+	}
+	waits, _, err = run(context.Background(), Policy{})
+	if err != nil || len(waits) != 1 || waits[0] != time.Minute {
+		t.Errorf("no deadline, default MaxAfter: got %v, waits %v; want one 1m wait", err, waits)
 	}
 }
 
