@@ -25,6 +25,8 @@ type config struct {
 	Credentials         string
 	Insecure            bool
 	LogLevel            string
+	MaxProfiles         int // per-account quotas
+	MaxFlows            int
 }
 
 func env(name, def string) string {
@@ -41,6 +43,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Credentials, "credentials", env("APPFLOWD_CREDENTIALS", ""), "file of 'ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID' lines; SigV4 is then enforced [APPFLOWD_CREDENTIALS]")
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --addr without --credentials")
 	fs.StringVar(&c.LambdaEndpoint, "lambda-endpoint", env("APPFLOWD_LAMBDA_ENDPOINT", ""), "Lambda Invoke API URL for custom connectors (a URL ending in /invocations is used as is); empty = AWS Lambda [APPFLOWD_LAMBDA_ENDPOINT]")
+	fs.IntVar(&c.MaxProfiles, "max-profiles", envInt("APPFLOWD_MAX_PROFILES", 100), "connector profiles per account; more is ServiceQuotaExceededException [APPFLOWD_MAX_PROFILES]")
+	fs.IntVar(&c.MaxFlows, "max-flows", envInt("APPFLOWD_MAX_FLOWS", 1000), "flows per account; more is ServiceQuotaExceededException [APPFLOWD_MAX_FLOWS]")
 	fs.StringVar(&c.LogLevel, "log-level", env("APPFLOWD_LOG_LEVEL", "info"), "debug, info, warn or error [APPFLOWD_LOG_LEVEL]")
 }
 
@@ -57,6 +61,9 @@ func (c *config) registerCommon(fs *flag.FlagSet) {
 func (c *config) check() error {
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		return fmt.Errorf("--database must be a postgres:// or postgresql:// URL (or empty for SQLite), got %q", redactURL(c.Database))
+	}
+	if c.MaxProfiles < 1 || c.MaxFlows < 1 {
+		return fmt.Errorf("--max-profiles and --max-flows must be at least 1, got %d and %d", c.MaxProfiles, c.MaxFlows)
 	}
 	if c.Credentials == "" && !c.Insecure && !isLoopback(c.Addr) {
 		return fmt.Errorf("refusing to serve on %s without --credentials: anyone who can reach it could use the API; pass --credentials FILE, or --insecure if you mean it", c.Addr)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ func serveCmd(ctx context.Context, args []string) error {
 		DataDir: c.DataDir, Region: c.Region, AccountID: c.AccountID, Database: c.Database,
 		S3Endpoint: c.S3Endpoint, LambdaEndpoint: c.LambdaEndpoint, SecretsEndpoint: c.SecretsEndpoint,
 		EventBridgeEndpoint: c.EventBridgeEndpoint, Credentials: c.Credentials, SecretKey: os.Getenv("APPFLOWD_SECRET_KEY"),
-		Logger: logger,
+		Logger: logger, MaxProfiles: c.MaxProfiles, MaxFlows: c.MaxFlows,
 	})
 	if err != nil {
 		return err
@@ -106,4 +107,18 @@ func newLogger(level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// envInt is env for an integer flag; a value that is not one is left for
+// the flag's check to refuse (-1).
+func envInt(name string, def int) int {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
 }

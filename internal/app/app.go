@@ -58,6 +58,9 @@ type Config struct {
 	SecretKey string
 	Logger    *slog.Logger
 	Now       func() time.Time // nil: time.Now
+	// MaxProfiles and MaxFlows are the per-account quotas (0: AppFlow's
+	// defaults, 100 and 1,000).
+	MaxProfiles, MaxFlows int
 	// PlanInterval is how often the leader plans scheduled runs and polls
 	// the sources of event flows (0: jobs.DefaultPlanInterval; negative:
 	// never, for tests that call App.Queue.Scheduler().Tick).
@@ -221,6 +224,8 @@ func New(ctx context.Context, c Config) (*App, error) {
 		DefaultAccountID: c.AccountID,
 		Logger:           c.Logger,
 		Now:              c.Now,
+		MaxProfiles:      c.MaxProfiles,
+		MaxFlows:         c.MaxFlows,
 	})
 	api := secretServer.Wrap(restjson.NewHandler(a.Service, restjson.Options{
 		Logger:           c.Logger,

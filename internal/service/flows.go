@@ -458,6 +458,10 @@ func (s *Service) flowCount(ctx context.Context, account string, limit int) (int
 	}
 }
 
+func (s *Service) flowQuotaExceeded() error {
+	return fault.New(fault.QuotaExceeded, "You have reached the quota of %d flows in this account.", s.d.MaxFlows)
+}
+
 // CreateFlow creates a flow: Active when on demand, Draft otherwise.
 func (s *Service) CreateFlow(ctx context.Context, in *wire.CreateFlowRequest) (*wire.CreateFlowResponse, error) {
 	return idempotent(ctx, s, "CreateFlow", in.ClientToken, in, func() (*wire.CreateFlowResponse, error) {
@@ -478,12 +482,12 @@ func (s *Service) createFlow(ctx context.Context, in *wire.CreateFlowRequest) (*
 	} else if !store.IsNotFound(err) {
 		return nil, fault.Wrap(fault.Internal, err, "read flow %s", in.FlowName)
 	}
-	n, err := s.flowCount(ctx, account, flowQuota)
+	n, err := s.flowCount(ctx, account, s.d.MaxFlows)
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "count flows")
 	}
-	if n >= flowQuota {
-		return nil, fault.New(fault.QuotaExceeded, "You have reached the quota of %d flows in this account.", flowQuota)
+	if n >= s.d.MaxFlows {
+		return nil, s.flowQuotaExceeded()
 	}
 
 	now := s.d.Now().UTC().Truncate(time.Millisecond)
@@ -519,11 +523,14 @@ func (s *Service) createFlow(ctx context.Context, in *wire.CreateFlowRequest) (*
 	}
 	f := &store.Flow{
 		AccountID: account, Name: in.FlowName, Arn: arn, Status: string(status), Doc: body,
-		ProfileNames: checked.ProfileNames, CreatedAt: now, UpdatedAt: now,
+		ProfileNames: checked.ProfileNames, CreatedAt: now, UpdatedAt: now, MaxPerAccount: s.d.MaxFlows,
 	}
 	if err := s.d.Store.FlowCreate(ctx, f); err != nil {
 		if store.IsConflict(err) {
 			return nil, flowExists(in.FlowName)
+		}
+		if store.IsQuotaExceeded(err) {
+			return nil, s.flowQuotaExceeded()
 		}
 		return nil, fault.Wrap(fault.Internal, err, "create flow %s", in.FlowName)
 	}

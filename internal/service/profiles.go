@@ -19,6 +19,11 @@ import (
 // profiles per account (spec 11).
 const maxProfilesPerAccount = 100
 
+func (s *Service) profileQuotaExceeded() error {
+	return fault.New(fault.QuotaExceeded,
+		"You have reached the limit of %d connector profiles for this account. Delete unused connector profiles and try again.", s.d.MaxProfiles)
+}
+
 // profilelessTypes have no member in connectorProfileProperties: their
 // flows need no connector profile, so none can be created for them.
 var profilelessTypes = map[wire.ConnectorType]bool{
@@ -368,13 +373,13 @@ func (s *Service) createConnectorProfile(ctx context.Context, in *wire.CreateCon
 	} else if !store.IsNotFound(err) {
 		return nil, fault.Wrap(fault.Internal, err, "read connector profile %s", name)
 	}
-	existing, _, err := s.d.Store.ProfileList(ctx, &store.ProfileListParams{AccountID: account, Page: store.Page{Limit: maxProfilesPerAccount}})
+	// A first count spares the remote system; ProfileCreate enforces the quota atomically.
+	existing, _, err := s.d.Store.ProfileList(ctx, &store.ProfileListParams{AccountID: account, Page: store.Page{Limit: s.d.MaxProfiles}})
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "count connector profiles")
 	}
-	if len(existing) >= maxProfilesPerAccount {
-		return nil, fault.New(fault.QuotaExceeded,
-			"You have reached the limit of %d connector profiles for this account. Delete unused connector profiles and try again.", maxProfilesPerAccount)
+	if len(existing) >= s.d.MaxProfiles {
+		return nil, s.profileQuotaExceeded()
 	}
 	// A driver that exchanges an OAuth code or refreshes a token hands the
 	// new credentials back: those are what the profile keeps.
@@ -407,10 +412,13 @@ func (s *Service) createConnectorProfile(ctx context.Context, in *wire.CreateCon
 	now := s.d.Now()
 	err = s.d.Store.ProfileCreate(ctx, &store.Profile{
 		AccountID: account, Name: name, Arn: arn, ConnectorType: string(typ), Label: label,
-		Doc: docJSON, Credentials: sealed, CreatedAt: now, UpdatedAt: now,
+		Doc: docJSON, Credentials: sealed, CreatedAt: now, UpdatedAt: now, MaxPerAccount: s.d.MaxProfiles,
 	})
 	if store.IsConflict(err) {
 		return nil, profileExists(name)
+	}
+	if store.IsQuotaExceeded(err) {
+		return nil, s.profileQuotaExceeded()
 	}
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "create connector profile %s", name)

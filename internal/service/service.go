@@ -37,6 +37,9 @@ type Deps struct {
 	DefaultAccountID string
 	Now              func() time.Time
 	Logger           *slog.Logger
+	// MaxProfiles and MaxFlows are the per-account quotas (0: AppFlow's
+	// defaults, 100 connector profiles and 1,000 flows).
+	MaxProfiles, MaxFlows int
 }
 
 // Service implements wire.Service.
@@ -61,6 +64,12 @@ func New(d Deps) *Service {
 	}
 	if d.DefaultAccountID == "" {
 		d.DefaultAccountID = "000000000000"
+	}
+	if d.MaxProfiles <= 0 {
+		d.MaxProfiles = maxProfilesPerAccount
+	}
+	if d.MaxFlows <= 0 {
+		d.MaxFlows = flowQuota
 	}
 	return &Service{d: d, cache: &metadataCache{entries: map[metaKey]metaEntry{}}}
 }

@@ -15,11 +15,16 @@ import (
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
-// ErrNotFound and ErrConflict are what drivers return; they carry fault codes.
+// ErrNotFound, ErrConflict and ErrQuotaExceeded are what drivers return;
+// they carry fault codes.
 var (
-	ErrNotFound = &fault.Error{Code: fault.NotFound, Msg: "not found"}
-	ErrConflict = &fault.Error{Code: fault.Conflict, Msg: "already exists or changed concurrently"}
+	ErrNotFound      = &fault.Error{Code: fault.NotFound, Msg: "not found"}
+	ErrConflict      = &fault.Error{Code: fault.Conflict, Msg: "already exists or changed concurrently"}
+	ErrQuotaExceeded = &fault.Error{Code: fault.QuotaExceeded, Msg: "the account has reached its quota"}
 )
+
+// IsQuotaExceeded reports whether err is (or wraps) ErrQuotaExceeded.
+func IsQuotaExceeded(err error) bool { return errors.Is(err, ErrQuotaExceeded) }
 
 // IsNotFound reports whether err is (or wraps) ErrNotFound.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
@@ -40,6 +45,11 @@ type Profile struct {
 	Credentials []byte
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// MaxPerAccount, when > 0, makes ProfileCreate refuse with
+	// ErrQuotaExceeded if the account already has that many profiles; the
+	// count and the insert are one atomic step, across processes too. Not
+	// stored.
+	MaxPerAccount int
 }
 
 // Flow is a stored flow.
@@ -61,6 +71,10 @@ type Flow struct {
 	UpdatedAt    time.Time
 	// Version increases on every update; FlowUpdate checks it.
 	Version int64
+	// MaxPerAccount, when > 0, makes FlowCreate refuse with
+	// ErrQuotaExceeded if the account already has that many flows,
+	// atomically (see Profile.MaxPerAccount). Not stored.
+	MaxPerAccount int
 }
 
 // Execution is one run of a flow.
@@ -149,13 +163,13 @@ type TokenClaimResult struct {
 // StartedAt is stored as the current time. A malformed cursor is a
 // fault.Invalid error.
 type Store interface {
-	ProfileCreate(ctx context.Context, p *Profile) error // ErrConflict if the name exists
+	ProfileCreate(ctx context.Context, p *Profile) error // ErrConflict if the name exists; ErrQuotaExceeded (see MaxPerAccount)
 	ProfileGet(ctx context.Context, accountID, name string) (*Profile, error)
 	ProfileUpdate(ctx context.Context, p *Profile) error // ErrNotFound if missing
 	ProfileDelete(ctx context.Context, accountID, name string) error
 	ProfileList(ctx context.Context, params *ProfileListParams) ([]*Profile, string, error)
 
-	FlowCreate(ctx context.Context, f *Flow) error // sets Version 1; ErrConflict if the name exists
+	FlowCreate(ctx context.Context, f *Flow) error // sets Version 1; ErrConflict if the name exists; ErrQuotaExceeded (see MaxPerAccount)
 	FlowGet(ctx context.Context, accountID, name string) (*Flow, error)
 	// FlowUpdate writes f if the stored Version equals f.Version, then
 	// increments f.Version; otherwise ErrConflict.

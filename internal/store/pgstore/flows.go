@@ -38,9 +38,15 @@ func (s *Store) FlowCreate(ctx context.Context, f *store.Flow) error {
 	f.CreatedAt, f.UpdatedAt = keyset.Time(f.CreatedAt), keyset.Time(f.UpdatedAt)
 	f.ProfileNames = profileNames(f.ProfileNames)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockQuota(ctx, tx, "flows", f.AccountID, f.MaxPerAccount); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO flows (`+flowColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)`,
 			f.AccountID, f.Name, f.Arn, f.Status, f.Doc, f.State, f.CreatedAt, f.UpdatedAt); err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, "flows", f.AccountID, f.MaxPerAccount); err != nil {
 			return err
 		}
 		return setFlowProfiles(ctx, tx, f.AccountID, f.Name, f.ProfileNames)

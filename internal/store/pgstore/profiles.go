@@ -26,9 +26,17 @@ func scanProfile(row pgx.Row) (*store.Profile, error) {
 
 func (s *Store) ProfileCreate(ctx context.Context, p *store.Profile) error {
 	p.CreatedAt, p.UpdatedAt = keyset.Time(p.CreatedAt), keyset.Time(p.UpdatedAt)
-	_, err := s.pool.Exec(ctx, `INSERT INTO profiles (`+profileColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		p.AccountID, p.Name, p.Arn, p.ConnectorType, p.Label, p.Doc, p.Credentials, p.CreatedAt, p.UpdatedAt)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockQuota(ctx, tx, "profiles", p.AccountID, p.MaxPerAccount); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO profiles (`+profileColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			p.AccountID, p.Name, p.Arn, p.ConnectorType, p.Label, p.Doc, p.Credentials, p.CreatedAt, p.UpdatedAt); err != nil {
+			return err
+		}
+		return checkQuota(ctx, tx, "profiles", p.AccountID, p.MaxPerAccount)
+	})
 	return classify(err, fmt.Sprintf("profile %q", p.Name))
 }
 

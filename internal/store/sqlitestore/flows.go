@@ -55,6 +55,9 @@ func (s *Store) FlowCreate(ctx context.Context, f *store.Flow) error {
 			keyset.Micros(f.CreatedAt), keyset.Micros(f.UpdatedAt)); err != nil {
 			return err
 		}
+		if err := checkQuota(ctx, tx, "flows", f.AccountID, f.MaxPerAccount); err != nil {
+			return err
+		}
 		return setFlowProfiles(ctx, tx, f)
 	})
 	if err != nil {

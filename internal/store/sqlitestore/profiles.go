@@ -25,10 +25,15 @@ func scanProfile(row interface{ Scan(...any) error }) (*store.Profile, error) {
 
 func (s *Store) ProfileCreate(ctx context.Context, p *store.Profile) error {
 	p.CreatedAt, p.UpdatedAt = keyset.Time(p.CreatedAt), keyset.Time(p.UpdatedAt)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO profiles (`+profileColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.AccountID, p.Name, p.Arn, p.ConnectorType, p.Label, p.Doc, p.Credentials,
-		keyset.Micros(p.CreatedAt), keyset.Micros(p.UpdatedAt))
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO profiles (`+profileColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.AccountID, p.Name, p.Arn, p.ConnectorType, p.Label, p.Doc, p.Credentials,
+			keyset.Micros(p.CreatedAt), keyset.Micros(p.UpdatedAt)); err != nil {
+			return err
+		}
+		return checkQuota(ctx, tx, "profiles", p.AccountID, p.MaxPerAccount)
+	})
 	return classify(err, fmt.Sprintf("profile %q", p.Name))
 }
 

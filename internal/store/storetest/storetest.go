@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tokens", testTokens},
 		{"TokenClaimRace", testTokenClaimRace},
 		{"Accounts", testAccounts},
+		{"Quotas", testQuotas},
 		{"Reopen", testReopen},
 	}
 	for _, tc := range tests {
