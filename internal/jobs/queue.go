@@ -145,7 +145,7 @@ func OpenSQLite(ctx context.Context, path string, cfg Config) (*Queue, error) {
 	// riversqlite: one connection avoids SQLITE_BUSY between River's own
 	// goroutines.
 	db.SetMaxOpenConns(1)
-	q, err := newQueue(ctx, riversqlite.New(db), cfg)
+	q, err := newQueue(ctx, localSQLite{riversqlite.New(db)}, cfg)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open job queue %s: %w", path, err)
@@ -211,7 +211,8 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg 
 		// River rescues only jobs past their timeout, so runs need one.
 		JobTimeout:           cfg.RescueAfter,
 		RescueStuckJobsAfter: cfg.RescueAfter,
-		FetchPollInterval:    time.Second,
+		FetchCooldown:        fetchCooldown,
+		FetchPollInterval:    fetchPollInterval,
 	})
 	if err != nil {
 		return nil, err
