@@ -6,27 +6,61 @@ import (
 	"net"
 	"os"
 	"strings"
+
+	"github.com/appflowd/appflowd/internal/connector"
 )
 
 // config holds the serve flags; each has an environment variable default.
 type config struct {
-	Addr       string
-	DataDir    string
-	Region     string
-	AccountID  string
-	Database   string
-	S3Endpoint string
-	// LambdaEndpoint overrides AWS Lambda for custom connectors.
-	LambdaEndpoint string
-	// SecretsEndpoint overrides AWS Secrets Manager (clientCredentialsArn).
-	SecretsEndpoint string
-	// EventBridgeEndpoint: flow events and the EventBridge destination.
-	EventBridgeEndpoint string
-	Credentials         string
-	Insecure            bool
-	LogLevel            string
-	MaxProfiles         int // per-account quotas
-	MaxFlows            int
+	Addr      string
+	DataDir   string
+	Region    string
+	AccountID string
+	Database  string
+	// endpointFlags are --endpoint NAME=URL, in order; aliases are the
+	// older per-service flags by endpoint name.
+	endpointFlags []string
+	aliases       map[string]aliasFlag
+	// Endpoints is the resolved set (check fills it).
+	Endpoints   connector.Endpoints
+	Credentials string
+	Insecure    bool
+	LogLevel    string
+	MaxProfiles int // per-account quotas
+	MaxFlows    int
+	getenv      func(string) string // nil: os.Getenv
+	environ     func() []string     // nil: os.Environ
+}
+
+// legacyEndpointEnv are the variables of the older per-service flags.
+var legacyEndpointEnv = map[string]string{
+	connector.EndpointS3:             "APPFLOWD_S3_ENDPOINT",
+	connector.EndpointLambda:         "APPFLOWD_LAMBDA_ENDPOINT",
+	connector.EndpointSecretsManager: "APPFLOWD_SECRETS_ENDPOINT",
+	connector.EndpointEventBridge:    "APPFLOWD_EVENTBRIDGE_ENDPOINT",
+}
+
+type aliasFlag struct {
+	flag  string
+	value *string
+}
+
+// endpointList is a repeatable --endpoint flag.
+type endpointList struct{ c *config }
+
+func (l endpointList) String() string {
+	if l.c == nil {
+		return ""
+	}
+	return strings.Join(l.c.endpointFlags, ",")
+}
+
+func (l endpointList) Set(v string) error {
+	if _, _, err := connector.ParseEndpoint(v); err != nil {
+		return err
+	}
+	l.c.endpointFlags = append(l.c.endpointFlags, v)
+	return nil
 }
 
 func env(name, def string) string {
@@ -42,7 +76,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Database, "database", env("APPFLOWD_DATABASE", ""), "postgres:// or postgresql:// URL; empty = SQLite in the data dir [APPFLOWD_DATABASE]")
 	fs.StringVar(&c.Credentials, "credentials", env("APPFLOWD_CREDENTIALS", ""), "file of 'ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID' lines; SigV4 is then enforced [APPFLOWD_CREDENTIALS]")
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --addr without --credentials")
-	fs.StringVar(&c.LambdaEndpoint, "lambda-endpoint", env("APPFLOWD_LAMBDA_ENDPOINT", ""), "Lambda Invoke API URL for custom connectors (a URL ending in /invocations is used as is); empty = AWS Lambda [APPFLOWD_LAMBDA_ENDPOINT]")
+	c.alias(fs, "lambda-endpoint", connector.EndpointLambda, "alias of --endpoint lambda=URL: Lambda Invoke API URL for custom connectors (a URL ending in /invocations is used as is); empty = AWS Lambda [APPFLOWD_LAMBDA_ENDPOINT]")
 	fs.IntVar(&c.MaxProfiles, "max-profiles", envInt("APPFLOWD_MAX_PROFILES", 100), "connector profiles per account; more is ServiceQuotaExceededException [APPFLOWD_MAX_PROFILES]")
 	fs.IntVar(&c.MaxFlows, "max-flows", envInt("APPFLOWD_MAX_FLOWS", 1000), "flows per account; more is ServiceQuotaExceededException [APPFLOWD_MAX_FLOWS]")
 	fs.StringVar(&c.LogLevel, "log-level", env("APPFLOWD_LOG_LEVEL", "info"), "debug, info, warn or error [APPFLOWD_LOG_LEVEL]")
@@ -53,12 +87,64 @@ func (c *config) registerCommon(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", env("APPFLOWD_DATA_DIR", "./appflowd-data"), "folder for the SQLite store and local buckets (<data-dir>/s3/<bucket>/<key>) [APPFLOWD_DATA_DIR]")
 	fs.StringVar(&c.Region, "region", env("APPFLOWD_REGION", "us-east-1"), "region in ARNs [APPFLOWD_REGION]")
 	fs.StringVar(&c.AccountID, "account-id", env("APPFLOWD_ACCOUNT_ID", "000000000000"), "account id in ARNs when SigV4 is off [APPFLOWD_ACCOUNT_ID]")
-	fs.StringVar(&c.S3Endpoint, "s3-endpoint", env("APPFLOWD_S3_ENDPOINT", ""), "S3 API URL (path-style); empty = local buckets in the data dir [APPFLOWD_S3_ENDPOINT]")
-	fs.StringVar(&c.SecretsEndpoint, "secrets-endpoint", env("APPFLOWD_SECRETS_ENDPOINT", ""), "Secrets Manager API URL for secrets profiles name by ARN (Salesforce clientCredentialsArn; empty = AWS) and where custom connector profiles' credentials are kept (empty = lent by appflowd itself) [APPFLOWD_SECRETS_ENDPOINT]")
-	fs.StringVar(&c.EventBridgeEndpoint, "eventbridge-endpoint", env("APPFLOWD_EVENTBRIDGE_ENDPOINT", ""), "EventBridge API URL: flow events (AppFlow End Flow Run Report, Scheduled Flow Deactivated) go to its default bus, and EventBridge destinations write there; empty = no flow events are sent, and EventBridge destinations use AWS [APPFLOWD_EVENTBRIDGE_ENDPOINT]")
+	fs.Var(endpointList{c}, "endpoint", "NAME=URL: point one outside service at another address (repeatable). NAME is one of "+
+		strings.Join(connector.EndpointNames(), ", ")+". Also APPFLOWD_ENDPOINT_<NAME>; AWS services honour AWS_ENDPOINT_URL_<SERVICE> and AWS_ENDPOINT_URL. Without s3, buckets are folders in the data dir; without eventbridge, no flow events are sent")
+	c.alias(fs, "s3-endpoint", connector.EndpointS3, "alias of --endpoint s3=URL: S3 API URL (path-style); empty = local buckets in the data dir [APPFLOWD_S3_ENDPOINT]")
+	c.alias(fs, "secrets-endpoint", connector.EndpointSecretsManager, "alias of --endpoint secrets_manager=URL: Secrets Manager API URL for secrets profiles name by ARN (Salesforce clientCredentialsArn; empty = AWS) and where custom connector profiles' credentials are kept (empty = lent by appflowd itself) [APPFLOWD_SECRETS_ENDPOINT]")
+	c.alias(fs, "eventbridge-endpoint", connector.EndpointEventBridge, "alias of --endpoint eventbridge=URL: flow events (AppFlow End Flow Run Report, Scheduled Flow Deactivated) go to its default bus, and EventBridge destinations write there; empty = no flow events are sent, and EventBridge destinations use AWS [APPFLOWD_EVENTBRIDGE_ENDPOINT]")
+}
+
+// alias registers an older per-service endpoint flag; its variable is
+// read in resolveEndpoints, below APPFLOWD_ENDPOINT_<NAME>.
+func (c *config) alias(fs *flag.FlagSet, flagName, endpoint, usage string) {
+	if c.aliases == nil {
+		c.aliases = map[string]aliasFlag{}
+	}
+	c.aliases[endpoint] = aliasFlag{flag: flagName, value: fs.String(flagName, "", usage)}
+}
+
+// resolveEndpoints fills c.Endpoints: --endpoint, then the alias flags,
+// then APPFLOWD_ENDPOINT_<NAME>, the alias variables, AWS_ENDPOINT_URL_<SERVICE>
+// and AWS_ENDPOINT_URL.
+func (c *config) resolveEndpoints() error {
+	flags := connector.Endpoints{}
+	for _, v := range c.endpointFlags {
+		name, u, err := connector.ParseEndpoint(v)
+		if err != nil {
+			return fmt.Errorf("--endpoint: %w", err)
+		}
+		flags[name] = u // a later --endpoint of the same name wins
+	}
+	aliases := connector.Endpoints{}
+	for name, a := range c.aliases {
+		if v := strings.TrimSpace(*a.value); v != "" {
+			if err := connector.CheckEndpoint(name, v); err != nil {
+				return fmt.Errorf("--%s: %w", a.flag, err)
+			}
+			aliases[name] = v
+		}
+	}
+	getenv, environ := c.getenv, c.environ
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if environ == nil {
+		environ = os.Environ
+	}
+	eps, err := connector.ResolveEndpoints(connector.EndpointSources{
+		Flags: flags, Aliases: aliases, LegacyEnv: legacyEndpointEnv, Getenv: getenv, Environ: environ,
+	})
+	if err != nil {
+		return err
+	}
+	c.Endpoints = eps
+	return nil
 }
 
 func (c *config) check() error {
+	if err := c.resolveEndpoints(); err != nil {
+		return err
+	}
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		return fmt.Errorf("--database must be a postgres:// or postgresql:// URL (or empty for SQLite), got %q", redactURL(c.Database))
 	}

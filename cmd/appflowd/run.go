@@ -34,6 +34,9 @@ func runCmd(ctx context.Context, args []string) error {
 		}
 		return err
 	}
+	if err := c.resolveEndpoints(); err != nil {
+		return err
+	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return fmt.Errorf("run takes one flow definition file")
@@ -52,9 +55,9 @@ func runCmd(ctx context.Context, args []string) error {
 	env := runner.Env{
 		Registry: app.Registry(),
 		Deps: connector.Deps{
-			DataDir: c.DataDir, S3Endpoint: c.S3Endpoint, Region: c.Region, AccountID: c.AccountID,
+			DataDir: c.DataDir, Endpoints: c.Endpoints, Region: c.Region, AccountID: c.AccountID,
 			HTTPClient: &http.Client{Timeout: 5 * time.Minute}, Logger: newLogger("warn"), Now: time.Now,
-			SecretsEndpoint: c.SecretsEndpoint, EventBridgeEndpoint: c.EventBridgeEndpoint, Env: os.Getenv,
+			Env: os.Getenv,
 		},
 	}
 	id := newExecutionID()

@@ -36,8 +36,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	logger := newLogger(c.LogLevel)
 	a, err := app.New(ctx, app.Config{
 		DataDir: c.DataDir, Region: c.Region, AccountID: c.AccountID, Database: c.Database,
-		S3Endpoint: c.S3Endpoint, LambdaEndpoint: c.LambdaEndpoint, SecretsEndpoint: c.SecretsEndpoint,
-		EventBridgeEndpoint: c.EventBridgeEndpoint, Credentials: c.Credentials, SecretKey: os.Getenv("APPFLOWD_SECRET_KEY"),
+		Endpoints: c.Endpoints, Credentials: c.Credentials, SecretKey: os.Getenv("APPFLOWD_SECRET_KEY"),
 		Logger: logger, MaxProfiles: c.MaxProfiles, MaxFlows: c.MaxFlows,
 	})
 	if err != nil {

@@ -38,21 +38,15 @@ var _ jobs.SplitExecutor = (*runner.Runner)(nil)
 
 // Config is what `appflowd serve` is given.
 type Config struct {
-	DataDir    string
-	Region     string
-	AccountID  string
-	Database   string // "" = SQLite in DataDir; else a postgres:// URL
-	S3Endpoint string // "" = local buckets in DataDir/s3
-	// LambdaEndpoint overrides AWS Lambda for custom connectors ("" = AWS).
-	LambdaEndpoint string
-	// SecretsEndpoint overrides AWS Secrets Manager for secrets profiles
-	// name by ARN, such as Salesforce's clientCredentialsArn ("" = AWS).
-	SecretsEndpoint string
-	// EventBridgeEndpoint is where flow events (End Flow Run Report,
-	// Scheduled Flow Deactivated) go, and the EventBridge destination's
-	// API: "" = no flow events are sent, and the destination uses AWS.
-	EventBridgeEndpoint string
-	Credentials         string // a credentials file; "" = SigV4 off
+	DataDir   string
+	Region    string
+	AccountID string
+	Database  string // "" = SQLite in DataDir; else a postgres:// URL
+	// Endpoints points outside services elsewhere (--endpoint): see
+	// connector.Deps. Without "s3", buckets are local folders in DataDir/s3;
+	// without "eventbridge", no flow events are sent.
+	Endpoints   connector.Endpoints
+	Credentials string // a credentials file; "" = SigV4 off
 	// SecretKey, when set, is the base64 key sealing stored credentials;
 	// else DataDir/secret.key (created on first start).
 	SecretKey string
@@ -155,7 +149,7 @@ func New(ctx context.Context, c Config) (*App, error) {
 	secretServer.Credentials = creds // signed callers only; without, loopback only
 	connDeps := connector.Deps{
 		DataDir:    c.DataDir,
-		S3Endpoint: c.S3Endpoint,
+		Endpoints:  c.Endpoints,
 		Region:     c.Region,
 		AccountID:  c.AccountID,
 		HTTPClient: &http.Client{Timeout: 5 * time.Minute},
@@ -163,18 +157,14 @@ func New(ctx context.Context, c Config) (*App, error) {
 		Now:        c.Now,
 		// Custom connectors: their Lambdas, their registrations, and the
 		// secrets endpoint they read credentials from (served below).
-		LambdaEndpoint:  c.LambdaEndpoint,
 		CustomConnector: service.CustomConnectorLookup(a.Store),
 		Secrets:         secretServer,
-		SecretsEndpoint: c.SecretsEndpoint,
-		// The EventBridge destination's API.
-		EventBridgeEndpoint: c.EventBridgeEndpoint,
 		// Drivers' documented settings (APPFLOWD_SALESFORCE_CLIENT_ID, ...).
 		Env: os.Getenv,
 	}
 	a.Metrics = metrics.New()
-	// Flow events go to the default bus at --eventbridge-endpoint, if any.
-	emitter, err := events.New(ctx, events.Config{Endpoint: c.EventBridgeEndpoint, Region: c.Region, Logger: c.Logger,
+	// Flow events go to the default bus at the eventbridge endpoint, if any.
+	emitter, err := events.New(ctx, events.Config{Endpoint: c.Endpoints.URL(connector.EndpointEventBridge), Region: c.Region, Logger: c.Logger,
 		HTTPClient: &http.Client{Timeout: time.Minute}})
 	if err != nil {
 		a.Close()

@@ -22,32 +22,28 @@ import (
 
 // Deps are what the process gives every driver: no driver reads globals.
 type Deps struct {
-	DataDir    string // local buckets live in DataDir/s3/<bucket>/<key>
-	S3Endpoint string // empty: local buckets; a URL: any S3 API, path-style
+	DataDir string // local buckets live in DataDir/s3/<bucket>/<key>
+	// Endpoints points outside services elsewhere (--endpoint NAME=URL):
+	// AWS clients look their service up by name, and so do drivers of
+	// vendors with a fixed host. Without "s3", buckets are local folders
+	// under DataDir; with it, buckets of that S3 API, path-style. Without
+	// "lambda", custom connectors call AWS Lambda (a URL ending in
+	// /invocations is posted to as is). With "secrets_manager", custom
+	// connector profiles' credentials are kept there (else they are lent
+	// through Secrets).
+	Endpoints  Endpoints
 	Region     string
 	AccountID  string
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	Now        func() time.Time
 
-	// LambdaEndpoint overrides AWS Lambda for custom connectors: "" = real
-	// AWS Lambda; a URL ending in /invocations is posted to as is.
-	LambdaEndpoint string
 	// CustomConnector finds a registered custom connector of an account by
 	// label; the process sets it (registrations live in the store).
 	CustomConnector func(ctx context.Context, accountID, label string) (*CustomConnector, error)
 	// Secrets lends credentials to connector code outside the process (a
 	// custom connector Lambda) as Secrets Manager secrets; nil: none.
 	Secrets SecretLender
-
-	// SecretsEndpoint overrides AWS Secrets Manager for secrets a profile
-	// names by ARN (Salesforce clientCredentialsArn): "" = AWS. When set,
-	// custom connector profiles' credentials are kept there too (else
-	// they are lent through Secrets).
-	SecretsEndpoint string
-	// EventBridgeEndpoint overrides Amazon EventBridge for the EventBridge
-	// destination: "" = the region's AWS endpoint.
-	EventBridgeEndpoint string
 	// Env reads the process's settings that drivers document as
 	// environment variables (APPFLOWD_SALESFORCE_CLIENT_ID, ...), at open
 	// time so tests can set them; nil: none set.

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/connector"
 )
 
 // runAt is the clock's start for every server: date folders and file names
@@ -32,7 +33,7 @@ var runAt = time.Date(2024, 3, 5, 14, 7, 0, 0, time.UTC)
 // backend is where the buckets live.
 type backend interface {
 	Name() string
-	Endpoint() string // app.Config.S3Endpoint
+	Endpoint() string // the s3 endpoint of app.Config.Endpoints
 	MakeBucket(t *testing.T, name string)
 	Put(t *testing.T, bucket, key string, data []byte)
 	// List returns every object in the bucket, keyed by key.
@@ -176,7 +177,7 @@ func newEnv(t *testing.T, backendName string) *env {
 	ctx := context.Background()
 	start := time.Now()
 	a, err := app.New(ctx, app.Config{
-		DataDir: dataDir, Region: "us-east-1", AccountID: "123456789012", S3Endpoint: be.Endpoint(),
+		DataDir: dataDir, Region: "us-east-1", AccountID: "123456789012", Endpoints: connector.Endpoints{connector.EndpointS3: be.Endpoint()},
 		Now: func() time.Time { return runAt.Add(time.Since(start)) },
 	})
 	if err != nil {

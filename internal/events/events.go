@@ -6,7 +6,7 @@
 //
 // Delivery is best effort, as AWS documents it for these events: a failed
 // PutEvents is logged and never changes the run or the flow. Without an
-// endpoint (--eventbridge-endpoint empty) New returns a nil *Emitter, whose
+// endpoint (no --endpoint eventbridge=URL) New returns a nil *Emitter, whose
 // methods do nothing, so no event is sent anywhere by default.
 //
 // Choices where AWS publishes no example [U, data-plane 12]:
@@ -33,11 +33,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/wire"
 )
 
@@ -88,24 +89,11 @@ func New(ctx context.Context, c Config) (*Emitter, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	region := c.Region
-	if region == "" {
-		region = "us-east-1"
-	}
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
-	if hc := c.HTTPClient; hc != nil {
-		if hc.Transport == nil {
-			// A plain client: hand the SDK a buildable one with the same
-			// timeout, so a CA bundle (AWS_CA_BUNDLE) still applies.
-			opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(hc.Timeout)))
-		} else {
-			opts = append(opts, config.WithHTTPClient(hc))
-		}
-	}
+	var opts []func(*config.LoadOptions) error
 	if c.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(c.Credentials))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.Load(ctx, connector.Deps{Region: c.Region, HTTPClient: c.HTTPClient}, "", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("events: load AWS config: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/appflow/types"
 
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/events"
 	"github.com/appflowd/appflowd/internal/events/eventstest"
 )
@@ -36,7 +37,7 @@ func TestRunReports(t *testing.T) {
 	ctx := context.Background()
 	dataDir := t.TempDir()
 	a, err := app.New(ctx, app.Config{DataDir: dataDir, Region: "us-east-1", AccountID: "123456789012",
-		EventBridgeEndpoint: endpoint, PlanInterval: -1})
+		Endpoints: connector.Endpoints{connector.EndpointEventBridge: endpoint}, PlanInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

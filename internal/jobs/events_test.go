@@ -484,7 +484,7 @@ func TestS3EventSourceOnS3API(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	es := NewS3EventSource(connector.Deps{S3Endpoint: url, Region: "us-east-1"})
+	es := NewS3EventSource(connector.Deps{Endpoints: connector.Endpoints{connector.EndpointS3: url}, Region: "us-east-1"})
 	src := EventFlow{ConnectorType: "S3", Properties: json.RawMessage(`{"bucketName":"inbox","bucketPrefix":"data"}`)}
 	put("data/old.csv", "a\n1\n")
 	poll, err := es.Poll(ctx, src, nil, 10)

@@ -84,7 +84,7 @@ func newE2EProfServer(t *testing.T) *e2eProfServer {
 	})
 	svc := service.New(service.Deps{Store: st, Registry: reg, Keyring: kr, Region: "us-east-1", DefaultAccountID: e2eProfAccount,
 		// No connector Lambda listens here: registration fails without leaving loopback.
-		Connector: connector.Deps{LambdaEndpoint: "http://127.0.0.1:1"}})
+		Connector: connector.Deps{Endpoints: connector.Endpoints{connector.EndpointLambda: "http://127.0.0.1:1"}}})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := restjson.NewHandler(svc, restjson.Options{Logger: quiet, DefaultAccountID: e2eProfAccount, DefaultRegion: "us-east-1"})
 	s := &e2eProfServer{store: st}

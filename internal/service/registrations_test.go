@@ -31,7 +31,7 @@ func newRegEnv(t *testing.T, lambda http.Handler) *profEnv {
 	t.Cleanup(srv.Close)
 	e.svc = New(Deps{
 		Store: e.store, Registry: e.reg, Keyring: e.keyring, Region: "us-east-1", DefaultAccountID: "123456789012",
-		Now: e.clock, Connector: connector.Deps{LambdaEndpoint: srv.URL, HTTPClient: srv.Client()},
+		Now: e.clock, Connector: connector.Deps{Endpoints: connector.Endpoints{connector.EndpointLambda: srv.URL}, HTTPClient: srv.Client()},
 	})
 	return e
 }

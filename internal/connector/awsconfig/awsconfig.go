@@ -56,7 +56,17 @@ func Load(ctx context.Context, deps connector.Deps, region string, opts ...func(
 	return cfg, nil
 }
 
-// S3Client returns a path-style client for deps.S3Endpoint, with checksums
+// Endpoint is the SDK BaseEndpoint for the AWS service name
+// (connector.EndpointS3, ...) in deps.Endpoints: nil = the SDK's own
+// resolution (which reads AWS_ENDPOINT_URL_<SERVICE> too).
+func Endpoint(deps connector.Deps, name string) *string {
+	if u := deps.Endpoints.URL(name); u != "" {
+		return aws.String(u)
+	}
+	return nil
+}
+
+// S3Client returns a path-style client for the s3 endpoint, with checksums
 // only where required: third-party S3 APIs refuse the SDK's default
 // trailing checksums.
 func S3Client(ctx context.Context, deps connector.Deps) (*s3.Client, error) {
@@ -66,14 +76,15 @@ func S3Client(ctx context.Context, deps connector.Deps) (*s3.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	endpoint := deps.S3Endpoint
+	endpoint := Endpoint(deps, connector.EndpointS3)
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
+		o.BaseEndpoint = endpoint
 		o.UsePathStyle = true
 	}), nil
 }
+
+// LocalBuckets says buckets are folders under DataDir/s3: no s3 endpoint is set.
+func LocalBuckets(deps connector.Deps) bool { return deps.Endpoints.URL(connector.EndpointS3) == "" }
 
 // Buckets opens buckets by name: folders under DataDir/s3 when no S3
 // endpoint is set, else buckets of that S3 API.
@@ -85,7 +96,7 @@ type Buckets struct {
 // NewBuckets returns Buckets for deps.
 func NewBuckets(ctx context.Context, deps connector.Deps) (*Buckets, error) {
 	b := &Buckets{deps: deps}
-	if deps.S3Endpoint == "" {
+	if LocalBuckets(deps) {
 		if deps.DataDir == "" {
 			return nil, fault.New(fault.Invalid, "no data dir for local buckets and no S3 endpoint")
 		}

@@ -34,7 +34,7 @@ type client struct {
 }
 
 func newClient(deps connector.Deps, arn string) *client {
-	return &client{inv: &lambda.Client{Endpoint: deps.LambdaEndpoint, Region: deps.Region, HTTP: deps.HTTPClient}, arn: arn}
+	return &client{inv: &lambda.Client{Endpoint: deps.Endpoints.URL(connector.EndpointLambda), Region: deps.Region, HTTP: deps.HTTPClient}, arn: arn}
 }
 
 type outcome interface{ outcome() *result }

@@ -38,11 +38,11 @@ func newTestEnv(t *testing.T) *testEnv {
 
 func (e *testEnv) deps() connector.Deps {
 	return connector.Deps{
-		AccountID:      "123456789012",
-		Region:         "us-east-1",
-		LambdaEndpoint: e.lambda.URL + "/2015-03-31/functions/function/invocations",
-		HTTPClient:     e.lambda.Client(),
-		Secrets:        e.secrets,
+		AccountID:  "123456789012",
+		Region:     "us-east-1",
+		Endpoints:  connector.Endpoints{connector.EndpointLambda: e.lambda.URL + "/2015-03-31/functions/function/invocations"},
+		HTTPClient: e.lambda.Client(),
+		Secrets:    e.secrets,
 		CustomConnector: func(_ context.Context, account, label string) (*connector.CustomConnector, error) {
 			return &connector.CustomConnector{Label: label, LambdaArn: testArn, APIVersions: []string{"v1"}}, nil
 		},

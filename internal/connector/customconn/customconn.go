@@ -8,7 +8,7 @@
 // secretArn, lent through connector.Deps.Secrets for as long as the driver
 // is open (internal/secretlend answers only SigV4-signed callers of the secret's
 // account, or loopback callers without --credentials), or, with
-// connector.Deps.SecretsEndpoint set, the profile's own secret in that
+// a secrets_manager endpoint in connector.Deps.Endpoints, the profile's own secret in that
 // Secrets Manager (smsecrets.go). OAUTH2 profiles get their tokens from
 // appflowd, which exchanges codes and refreshes tokens at open (oauth.go).
 package customconn
@@ -124,10 +124,10 @@ func Open(ctx context.Context, deps connector.Deps, p connector.Profile) (connec
 }
 
 // keepSecret puts the profile's credentials where the connector reads
-// them: the profile's secret in the Secrets Manager at deps.SecretsEndpoint
+// them: the profile's secret in the Secrets Manager at the secrets_manager endpoint
 // when one is set, else a secret lent by deps.Secrets until Close.
 func (d *driver) keepSecret(ctx context.Context, deps connector.Deps, profile string, secret []byte) (string, error) {
-	if deps.SecretsEndpoint != "" {
+	if deps.Endpoints.URL(connector.EndpointSecretsManager) != "" {
 		st, err := storeFor(ctx, deps)
 		if err != nil {
 			return "", err

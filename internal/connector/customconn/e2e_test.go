@@ -19,6 +19,7 @@ import (
 
 	"github.com/appflowd/appflowd/examples/customconnector/exampleconn"
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/connector"
 )
 
 // TestE2ECustomConnectorToS3 drives a real appflowd (app.New) with the AWS
@@ -36,7 +37,7 @@ func TestE2ECustomConnectorToS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, err := app.New(ctx, app.Config{DataDir: dataDir, Region: "us-east-1", AccountID: "123456789012",
-		LambdaEndpoint: lambdaSrv.URL + "/2015-03-31/functions/function/invocations"})
+		Endpoints: connector.Endpoints{connector.EndpointLambda: lambdaSrv.URL + "/2015-03-31/functions/function/invocations"}})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}

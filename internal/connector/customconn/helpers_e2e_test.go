@@ -20,6 +20,7 @@ import (
 
 	"github.com/appflowd/appflowd/examples/customconnector/exampleconn"
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/connector"
 )
 
 // e2e is a real appflowd (app.New) behind httptest, the example connector
@@ -45,7 +46,7 @@ func newE2E(t *testing.T, configure func(*app.Config)) *e2e {
 		}
 	}
 	cfg := app.Config{DataDir: e.dataDir, Region: "us-east-1", AccountID: "123456789012",
-		LambdaEndpoint: lambdaSrv.URL + "/2015-03-31/functions/function/invocations"}
+		Endpoints: connector.Endpoints{connector.EndpointLambda: lambdaSrv.URL + "/2015-03-31/functions/function/invocations"}}
 	if configure != nil {
 		configure(&cfg)
 	}

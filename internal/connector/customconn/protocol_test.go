@@ -189,7 +189,7 @@ func TestInvokeFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(tt.handler)
 			defer srv.Close()
-			c := newClient(connector.Deps{LambdaEndpoint: srv.URL, HTTPClient: srv.Client()}, testArn)
+			c := newClient(connector.Deps{Endpoints: connector.Endpoints{connector.EndpointLambda: srv.URL}, HTTPClient: srv.Client()}, testArn)
 			c.metadata = 5 * time.Second
 			if tt.name == "timeout" {
 				c.metadata = 50 * time.Millisecond
@@ -204,7 +204,7 @@ func TestInvokeFailures(t *testing.T) {
 		called := false
 		srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true }))
 		defer srv.Close()
-		c := newClient(connector.Deps{LambdaEndpoint: srv.URL, HTTPClient: srv.Client()}, testArn)
+		c := newClient(connector.Deps{Endpoints: connector.Endpoints{connector.EndpointLambda: srv.URL}, HTTPClient: srv.Client()}, testArn)
 		err := c.call(context.Background(), time.Second, "WriteData", writeDataRequest{Records: []string{strings.Repeat("y", 6<<20)}}, &writeDataResponse{})
 		if fault.CodeOf(err) != fault.Invalid || !strings.Contains(err.Error(), "6 MB") || called {
 			t.Errorf("got %v (called %v), want Invalid mentioning 6 MB without a call", err, called)
@@ -219,7 +219,7 @@ func TestInvokeFailures(t *testing.T) {
 			}
 		}))
 		defer srv.Close()
-		c := newClient(connector.Deps{LambdaEndpoint: srv.URL, HTTPClient: srv.Client()}, testArn)
+		c := newClient(connector.Deps{Endpoints: connector.Endpoints{connector.EndpointLambda: srv.URL}, HTTPClient: srv.Client()}, testArn)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		_, err := c.describeConfiguration(ctx, "x")

@@ -18,7 +18,7 @@ import (
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
-// With connector.Deps.SecretsEndpoint set (--secrets-endpoint), a custom
+// With a secrets_manager endpoint set (--endpoint secrets_manager=URL), a custom
 // connector profile's credentials live in that Secrets Manager instead of
 // the built-in lender, as AppFlow keeps them: one secret per profile, created
 // on first use, overwritten when the credentials change, deleted with the
@@ -71,7 +71,7 @@ const storedTTL = 5 * time.Minute
 var smStores sync.Map // endpoint + "\x00" + region -> *smStore
 
 func storeFor(ctx context.Context, deps connector.Deps) (*smStore, error) {
-	key := deps.SecretsEndpoint + "\x00" + deps.Region
+	key := deps.Endpoints.URL(connector.EndpointSecretsManager) + "\x00" + deps.Region
 	if s, ok := smStores.Load(key); ok {
 		return s.(*smStore), nil
 	}
@@ -79,7 +79,7 @@ func storeFor(ctx context.Context, deps connector.Deps) (*smStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	endpoint := deps.SecretsEndpoint
+	endpoint := deps.Endpoints.URL(connector.EndpointSecretsManager)
 	s := &smStore{
 		client: secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(endpoint) }),
 		have:   map[string]storedSecret{},
@@ -181,11 +181,11 @@ func smError(op, name string, err error) error {
 
 // deleteProfileSecret deletes the Secrets Manager secret holding a custom
 // connector profile's credentials, when appflowd keeps them in one
-// (deps.SecretsEndpoint set); the service calls it when the profile is
+// (a secrets_manager endpoint set); the service calls it when the profile is
 // deleted. Without a secrets endpoint there is nothing to delete: lent
 // secrets end with the driver that lent them.
 func deleteProfileSecret(ctx context.Context, deps connector.Deps, accountID, profile string) error {
-	if deps.SecretsEndpoint == "" {
+	if deps.Endpoints.URL(connector.EndpointSecretsManager) == "" {
 		return nil
 	}
 	s, err := storeFor(ctx, deps)

@@ -14,6 +14,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/customconn"
 )
 
@@ -29,7 +30,7 @@ func TestE2ESecretsEndpoint(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	ctx := context.Background()
-	e := newE2E(t, func(c *app.Config) { c.SecretsEndpoint = moto })
+	e := newE2E(t, func(c *app.Config) { c.Endpoints[connector.EndpointSecretsManager] = moto })
 	e.conn.SecretsEndpoint = moto // the connector reads the real secret, signed as a Lambda role would
 	e.conn.AccessKeyID, e.conn.SecretAccessKey = "test", "test"
 	sm := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto),

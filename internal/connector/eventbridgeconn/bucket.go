@@ -11,7 +11,7 @@ import (
 
 // openBucket opens the error bucket (large events, rejected records) the way
 // every driver opens buckets: a folder <DataDir>/s3/<bucket> without
-// Deps.S3Endpoint, any S3 API with it. A missing bucket is NotFound.
+// an s3 endpoint in Deps.Endpoints, any S3 API with it. A missing bucket is NotFound.
 func (d *Driver) openBucket(ctx context.Context, name string) (*blob.Bucket, error) {
 	bs, err := awsconfig.NewBuckets(ctx, d.deps)
 	if err != nil {

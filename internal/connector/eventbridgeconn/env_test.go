@@ -46,7 +46,7 @@ func newTarget(t testing.TB, endpoint string) target {
 // do not wait.
 func newDriver(t testing.TB, eventBridge, s3 string) *Driver {
 	t.Helper()
-	deps := connector.Deps{EventBridgeEndpoint: eventBridge, S3Endpoint: s3, Region: "us-east-1", DataDir: t.TempDir(),
+	deps := connector.Deps{Endpoints: connector.Endpoints{connector.EndpointEventBridge: eventBridge, connector.EndpointS3: s3}, Region: "us-east-1", DataDir: t.TempDir(),
 		Now: func() time.Time { return time.Date(2024, 3, 5, 14, 7, 30, 0, time.UTC) }}
 	d, err := New(context.Background(), deps)
 	if err != nil {

@@ -47,7 +47,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -99,7 +98,7 @@ func Open(ctx context.Context, deps connector.Deps, _ connector.Profile) (connec
 	return New(ctx, deps)
 }
 
-// New builds a driver on deps.EventBridgeEndpoint ("" = the region's AWS
+// New builds a driver on the eventbridge endpoint (none = the region's AWS
 // endpoint), with the default AWS credential chain.
 func New(ctx context.Context, deps connector.Deps) (*Driver, error) {
 	d := &Driver{deps: deps, MaxEventBytes: DefaultMaxEventBytes}
@@ -116,11 +115,9 @@ func New(ctx context.Context, deps connector.Deps) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventbridge: %w", err)
 	}
-	endpoint := deps.EventBridgeEndpoint
+	endpoint := awsconfig.Endpoint(deps, connector.EndpointEventBridge)
 	d.client = eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
+		o.BaseEndpoint = endpoint
 		// internal/retry is the one retry layer.
 		o.RetryMaxAttempts = 1
 	})

@@ -37,7 +37,7 @@ func TestNewWithCABundleAndHTTPClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("AWS_CA_BUNDLE", bundle)
-	d, err := New(context.Background(), connector.Deps{S3Endpoint: "http://127.0.0.1:1", Region: "us-east-1",
+	d, err := New(context.Background(), connector.Deps{Endpoints: connector.Endpoints{connector.EndpointS3: "http://127.0.0.1:1"}, Region: "us-east-1",
 		HTTPClient: &http.Client{Timeout: time.Minute}})
 	if err != nil {
 		t.Fatalf("New with AWS_CA_BUNDLE and a plain http.Client: %v", err)

@@ -105,7 +105,7 @@ func motoEnv(t testing.TB) *env {
 	if moto.err != nil {
 		t.Skipf("skipping S3 API tests: %v", moto.err)
 	}
-	deps := connector.Deps{S3Endpoint: moto.endpoint, Region: "us-east-1",
+	deps := connector.Deps{Endpoints: connector.Endpoints{connector.EndpointS3: moto.endpoint}, Region: "us-east-1",
 		Now: func() time.Time { return time.Date(2024, 3, 5, 14, 7, 30, 0, time.UTC) }}
 	d, err := New(context.Background(), deps)
 	if err != nil {

@@ -2,7 +2,7 @@
 // a destination that writes CSV, JSON Lines and Parquet in AppFlow's key
 // layout, and a catalog of buckets and folders.
 //
-// Buckets go through gocloud.dev/blob. Without Deps.S3Endpoint a bucket is
+// Buckets go through gocloud.dev/blob. Without an s3 endpoint in Deps.Endpoints a bucket is
 // the folder <Deps.DataDir>/s3/<bucket> (fileblob, no sidecar files); with it,
 // any S3 API through s3blob on aws-sdk-go-v2, path-style.
 package s3conn
@@ -76,7 +76,7 @@ func Open(ctx context.Context, deps connector.Deps, _ connector.Profile) (connec
 	return New(ctx, deps)
 }
 
-// New builds a driver. With deps.S3Endpoint set it loads the default AWS
+// New builds a driver. With an s3 endpoint set it loads the default AWS
 // credential chain (env AWS_ACCESS_KEY_ID etc.) for region deps.Region.
 func New(ctx context.Context, deps connector.Deps) (*Driver, error) {
 	b, err := awsconfig.NewBuckets(ctx, deps)

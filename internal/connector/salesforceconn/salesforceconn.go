@@ -67,7 +67,7 @@ type Options struct {
 	ClientID, ClientSecret string
 	// ClientCredentials reads a profile's clientCredentialsArn secret
 	// ({"clientId": ..., "clientSecret": ...}); nil: AWS Secrets Manager at
-	// connector.Deps.SecretsEndpoint.
+	// the secrets_manager endpoint of connector.Deps.Endpoints.
 	ClientCredentials func(ctx context.Context, arn string) (id, secret string, err error)
 	// Retry is the backoff for throttled and unavailable responses.
 	Retry retry.Policy
@@ -156,10 +156,12 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if login == "" {
 		// Without a My Domain URL, log in where Salesforce's docs say: the
 		// sandbox or production login host; the token response names the instance.
+		// The salesforce_login endpoint, when set, stands for both.
 		login = "https://login.salesforce.com"
 		if props.IsSandboxEnvironment {
 			login = "https://test.salesforce.com"
 		}
+		login = deps.Endpoints.Or(connector.EndpointSalesforceLogin, login)
 	}
 	hc := deps.HTTPClient
 	if hc == nil {

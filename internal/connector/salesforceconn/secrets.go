@@ -35,7 +35,7 @@ type cachedSecret struct {
 
 // secretsManagerReader reads a connected app's client id and secret from
 // the AWS Secrets Manager secret a profile's clientCredentialsArn names,
-// through GetSecretValue at deps.SecretsEndpoint ("" = AWS, in the ARN's
+// through GetSecretValue at the secrets_manager endpoint (none = AWS, in the ARN's
 // region) with the default AWS credential chain. AppFlow documents only
 // that the secret "contains the client ID and client secret of the
 // connected app"; the JSON keys read are clientId and clientSecret, with
@@ -47,7 +47,7 @@ func secretsManagerReader(deps connector.Deps) func(ctx context.Context, arn str
 		now = time.Now
 	}
 	return func(ctx context.Context, arn string) (string, string, error) {
-		key := deps.SecretsEndpoint + "\x00" + arn
+		key := deps.Endpoints.URL(connector.EndpointSecretsManager) + "\x00" + arn
 		secretCache.Lock()
 		c, ok := secretCache.m[key]
 		secretCache.Unlock()
@@ -112,10 +112,6 @@ func secretsClient(ctx context.Context, deps connector.Deps, arn string) (*secre
 	if err != nil {
 		return nil, err
 	}
-	endpoint := deps.SecretsEndpoint
-	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	}), nil
+	endpoint := awsconfig.Endpoint(deps, connector.EndpointSecretsManager)
+	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint }), nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/salesforceconn/sftest"
 )
 
@@ -73,7 +74,7 @@ func TestE2EClientCredentialsArn(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	e := newE2E(t, func(c *app.Config) { c.SecretsEndpoint = moto })
+	e := newE2E(t, func(c *app.Config) { c.Endpoints = connector.Endpoints{connector.EndpointSecretsManager: moto} })
 	t.Setenv("APPFLOWD_SALESFORCE_CLIENT_ID", "default-app")
 	t.Setenv("APPFLOWD_SALESFORCE_CLIENT_SECRET", "default-secret")
 	e.org.SetClient("own-app", "own-secret")
