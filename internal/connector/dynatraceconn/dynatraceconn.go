@@ -42,7 +42,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -51,6 +50,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 	"github.com/appflowd/appflowd/internal/retry"
@@ -92,11 +92,7 @@ func Spec(opts Options) connector.Spec {
 
 // Driver is one opened Dynatrace profile.
 type Driver struct {
-	http     *http.Client
-	base     string
-	token    string
-	retry    retry.Policy
-	now      func() time.Time
+	c        *httpconn.Client
 	pageSize int
 }
 
@@ -134,14 +130,11 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if creds.APIToken == "" {
 		return nil, fault.New(fault.AuthFailed, "the Dynatrace profile %s has no apiToken", p.Name)
 	}
-	d := &Driver{http: deps.HTTPClient, base: base + "/api/v2", token: creds.APIToken, retry: opts.Retry, now: deps.Now, pageSize: opts.PageSize}
-	if d.http == nil {
-		d.http = http.DefaultClient
-	}
-	if d.now == nil {
-		d.now = time.Now
-	}
-	return d, nil
+	c := httpconn.New(deps, httpconn.Config{Name: "Dynatrace", Base: base + "/api/v2", Retry: opts.Retry,
+		Auth:   httpconn.Header("Authorization", "Api-Token "+creds.APIToken),
+		Header: http.Header{"Accept": {"application/json"}},
+		Check:  httpconn.StatusCheck(apiError)})
+	return &Driver{c: c, pageSize: opts.PageSize}, nil
 }
 
 // CheckProfile lists one problem of the last hour: 401 is a bad token, 403
@@ -172,76 +165,43 @@ func (e *APIError) Error() string {
 	return s
 }
 
-func (d *Driver) call(ctx context.Context, path string, q url.Values, out any) (int, error) {
-	var n int
-	err := d.retry.Do(ctx, func(ctx context.Context, _ int) error {
-		u := d.base + path
-		if len(q) > 0 {
-			u += "?" + q.Encode()
+// apiError reads Dynatrace's {"error":{"message","constraintViolations"}}:
+// 429 is throttling, 401/403 a token refused or lacking a scope.
+func apiError(r *httpconn.Response) error {
+	e := &APIError{Path: r.Request.Path, Status: r.Status}
+	var eb struct {
+		Error struct {
+			Message     string `json:"message"`
+			Constraints []struct {
+				Path    string `json:"path"`
+				Message string `json:"message"`
+			} `json:"constraintViolations"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(r.Body, &eb) == nil {
+		e.Message = eb.Error.Message
+		for _, c := range eb.Error.Constraints {
+			e.Details = append(e.Details, c.Path+": "+c.Message)
 		}
-		hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return fault.Wrap(fault.Invalid, err, "Dynatrace %s", path)
-		}
-		hr.Header.Set("Accept", "application/json")
-		hr.Header.Set("Authorization", "Api-Token "+d.token)
-		res, err := d.http.Do(hr)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "Dynatrace %s", path), 0)
-		}
-		b, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "Dynatrace %s: read response", path), 0)
-		}
-		if res.StatusCode/100 != 2 {
-			e := &APIError{Path: path, Status: res.StatusCode}
-			var eb struct {
-				Error struct {
-					Message     string `json:"message"`
-					Constraints []struct {
-						Path    string `json:"path"`
-						Message string `json:"message"`
-					} `json:"constraintViolations"`
-				} `json:"error"`
-			}
-			if json.Unmarshal(b, &eb) == nil {
-				e.Message = eb.Error.Message
-				for _, c := range eb.Error.Constraints {
-					e.Details = append(e.Details, c.Path+": "+c.Message)
-				}
-			}
-			switch {
-			case res.StatusCode == http.StatusTooManyRequests:
-				return retry.Retryable(fault.Wrap(fault.Throttled, e, "Dynatrace throttled"), retry.RetryAfter(res.Header, d.now()))
-			case retry.Status(res.StatusCode):
-				return retry.Retryable(fault.Wrap(fault.ConnectorServer, e, "Dynatrace unavailable"), retry.RetryAfter(res.Header, d.now()))
-			case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
-				return fault.Wrap(fault.AuthFailed, e, "Dynatrace authentication failed")
-			}
-			return fault.Wrap(fault.ConnectorServer, e, "Dynatrace")
-		}
-		n = len(b)
-		if err := json.Unmarshal(b, out); err != nil {
-			return fault.Wrap(fault.ConnectorServer, err, "Dynatrace %s: decode response %s", path, excerpt(b))
-		}
-		return nil
-	})
-	return n, err
+	}
+	switch {
+	case r.Status == http.StatusTooManyRequests:
+		return fault.Wrap(fault.Throttled, e, "Dynatrace throttled")
+	case retry.Status(r.Status):
+		return fault.Wrap(fault.ConnectorServer, e, "Dynatrace unavailable")
+	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
+		return fault.Wrap(fault.AuthFailed, e, "Dynatrace authentication failed")
+	}
+	return fault.Wrap(fault.ConnectorServer, e, "Dynatrace")
 }
 
-func excerpt(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "…"
+// call GETs path and decodes the answer into out; it returns the body size.
+func (d *Driver) call(ctx context.Context, path string, q url.Values, out any) (int, error) {
+	res, err := d.c.Do(ctx, &httpconn.Request{Method: http.MethodGet, Path: path, Query: q, Idempotent: true})
+	if err != nil {
+		return 0, err
 	}
-	return strconv.Quote(s)
+	return len(res.Body), res.JSON(out)
 }
 
 // ---- catalog ----
