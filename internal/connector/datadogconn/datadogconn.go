@@ -30,8 +30,9 @@
 //     outside the range are trimmed here, so Datadog's inclusive "to" never
 //     leaks.
 //   - Errors: 401/403 → fault.AuthFailed with Datadog's message; 429 is
-//     retried after X-RateLimit-Reset seconds (else Retry-After) and 502,
-//     503, 504 with backoff, through internal/retry; other answers →
+//     retried after X-RateLimit-Reset seconds (else Retry-After), however
+//     long, when the run's deadline leaves room, and 502, 503, 504 with
+//     backoff, through internal/connector/httpconn; other answers →
 //     fault.ConnectorServer.
 //
 // Not done: halving a logs window that answers meta.status "timeout".
@@ -42,8 +43,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -52,6 +51,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 	"github.com/appflowd/appflowd/internal/retry"
@@ -100,13 +100,7 @@ type profileCreds struct {
 
 // Driver is one opened Datadog profile.
 type Driver struct {
-	http     *http.Client
-	base     string
-	apiKey   string
-	appKey   string
-	retry    retry.Policy
-	now      func() time.Time
-	log      *slog.Logger
+	c        *httpconn.Client
 	pageSize int
 	chunk    time.Duration
 }
@@ -141,17 +135,11 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if creds.APIKey == "" || creds.ApplicationKey == "" {
 		return nil, fault.New(fault.AuthFailed, "the Datadog profile %s needs both apiKey and applicationKey", p.Name)
 	}
-	d := &Driver{http: deps.HTTPClient, base: base, apiKey: creds.APIKey, appKey: creds.ApplicationKey,
-		retry: opts.Retry, now: deps.Now, log: deps.Logger, pageSize: opts.PageSize, chunk: opts.MetricsChunk}
-	if d.http == nil {
-		d.http = http.DefaultClient
-	}
-	if d.now == nil {
-		d.now = time.Now
-	}
-	if d.log == nil {
-		d.log = slog.New(slog.DiscardHandler)
-	}
+	c := httpconn.New(deps, httpconn.Config{Name: "Datadog", Base: base, Retry: opts.Retry,
+		Auth:   httpconn.Headers(http.Header{"DD-API-KEY": {creds.APIKey}, "DD-APPLICATION-KEY": {creds.ApplicationKey}}),
+		Header: http.Header{"Accept": {"application/json"}},
+		Check:  check})
+	d := &Driver{c: c, pageSize: opts.PageSize, chunk: opts.MetricsChunk}
 	if d.pageSize <= 0 || d.pageSize > 1000 {
 		d.pageSize = 1000
 	}
@@ -193,92 +181,53 @@ func (e *APIError) Error() string {
 
 // rateLimitReset reads X-RateLimit-Reset (seconds until the period resets),
 // falling back to Retry-After.
-func rateLimitReset(h http.Header, now time.Time) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Reset"))); err == nil && s >= 0 {
+func rateLimitReset(r *httpconn.Response) time.Duration {
+	if s, err := strconv.Atoi(strings.TrimSpace(r.Header.Get("X-RateLimit-Reset"))); err == nil && s >= 0 {
 		return time.Duration(s) * time.Second
 	}
-	return retry.RetryAfter(h, now)
+	return r.RetryAfter()
 }
 
-// call sends one request (retrying throttled and unavailable answers) and
-// decodes the body into out; it returns the body size.
+// check reads Datadog's {"errors":[...]}: 429 waits for the rate-limit
+// period to reset (which the run's deadline bounds, not a fixed cap);
+// 401/403 are keys refused, which cannot be renewed.
+func check(r *httpconn.Response) error {
+	if r.OK() {
+		return nil
+	}
+	e := &APIError{Path: r.Request.Path, Status: r.Status}
+	var eb struct {
+		Errors []string `json:"errors"`
+	}
+	if json.Unmarshal(r.Body, &eb) == nil {
+		e.Errors = eb.Errors
+	}
+	switch {
+	case r.Status == http.StatusTooManyRequests:
+		return httpconn.Retry(fault.Wrap(fault.Throttled, e, "Datadog rate limit %s", r.Header.Get("X-RateLimit-Name")), rateLimitReset(r))
+	case retry.Status(r.Status):
+		return httpconn.Retry(fault.Wrap(fault.ConnectorServer, e, "Datadog unavailable"), r.RetryAfter())
+	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
+		return fault.Wrap(fault.AuthFailed, e, "Datadog authentication failed")
+	}
+	return fault.Wrap(fault.ConnectorServer, e, "Datadog")
+}
+
+// call sends one request and decodes the body into out; it returns the
+// body size. Every Datadog call here reads, so each may be resent.
 func (d *Driver) call(ctx context.Context, method, path string, q url.Values, body any, out any) (int, error) {
-	var payload []byte
+	r := &httpconn.Request{Method: method, Path: path, Query: q, Idempotent: true}
 	if body != nil {
 		var err error
-		if payload, err = json.Marshal(body); err != nil {
+		if r.Body, err = json.Marshal(body); err != nil {
 			return 0, fault.Wrap(fault.Internal, err, "encode Datadog %s request", path)
 		}
 	}
-	var n int
-	err := d.retry.Do(ctx, func(ctx context.Context, _ int) error {
-		u := d.base + path
-		if len(q) > 0 {
-			u += "?" + q.Encode()
-		}
-		var rd io.Reader
-		if payload != nil {
-			rd = bytes.NewReader(payload)
-		}
-		hr, err := http.NewRequestWithContext(ctx, method, u, rd)
-		if err != nil {
-			return fault.Wrap(fault.Invalid, err, "Datadog %s", path)
-		}
-		hr.Header.Set("Accept", "application/json")
-		hr.Header.Set("DD-API-KEY", d.apiKey)
-		hr.Header.Set("DD-APPLICATION-KEY", d.appKey)
-		if payload != nil {
-			hr.Header.Set("Content-Type", "application/json")
-		}
-		res, err := d.http.Do(hr)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "Datadog %s", path), 0)
-		}
-		b, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "Datadog %s: read response", path), 0)
-		}
-		if res.StatusCode/100 != 2 {
-			e := &APIError{Path: path, Status: res.StatusCode}
-			var eb struct {
-				Errors []string `json:"errors"`
-			}
-			if json.Unmarshal(b, &eb) == nil {
-				e.Errors = eb.Errors
-			}
-			switch {
-			case res.StatusCode == http.StatusTooManyRequests:
-				d.log.Info("datadog: throttled", "path", path, "name", res.Header.Get("X-RateLimit-Name"), "reset", res.Header.Get("X-RateLimit-Reset"))
-				return retry.Retryable(fault.Wrap(fault.Throttled, e, "Datadog rate limit"), rateLimitReset(res.Header, d.now()))
-			case retry.Status(res.StatusCode):
-				return retry.Retryable(fault.Wrap(fault.ConnectorServer, e, "Datadog unavailable"), retry.RetryAfter(res.Header, d.now()))
-			case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
-				return fault.Wrap(fault.AuthFailed, e, "Datadog authentication failed")
-			}
-			return fault.Wrap(fault.ConnectorServer, e, "Datadog")
-		}
-		n = len(b)
-		if err := json.Unmarshal(b, out); err != nil {
-			return fault.Wrap(fault.ConnectorServer, err, "Datadog %s: decode response %s", path, excerpt(b))
-		}
-		return nil
-	})
-	return n, err
-}
-
-func excerpt(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "…"
+	res, err := d.c.Do(ctx, r)
+	if err != nil {
+		return 0, err
 	}
-	return strconv.Quote(s)
+	return len(res.Body), res.JSON(out)
 }
 
 // ---- catalog ----
@@ -521,7 +470,7 @@ func (d *Driver) readLogs(ctx context.Context, p *plan, fields []string, split s
 			_ = json.Unmarshal(l.Attributes["timestamp"], &ts)
 			ms, ok := parseMillis(ts)
 			if !ok {
-				return fault.New(fault.ConnectorServer, "log %d (id %s) has no valid timestamp (%s)", line+int64(i), l.ID, excerpt(l.Attributes["timestamp"]))
+				return fault.New(fault.ConnectorServer, "log %d (id %s) has no valid timestamp (%s)", line+int64(i), l.ID, httpconn.Excerpt(l.Attributes["timestamp"]))
 			}
 			if ms < p.lo || ms >= p.hi {
 				continue
@@ -616,11 +565,11 @@ func (d *Driver) readMetrics(ctx context.Context, p *plan, fields []string, spli
 				dec := json.NewDecoder(bytes.NewReader(pt))
 				dec.UseNumber()
 				if dec.Decode(&pair) != nil || len(pair) != 2 {
-					return fault.New(fault.ConnectorServer, "series %d has an unreadable point %s", i, excerpt(pt))
+					return fault.New(fault.ConnectorServer, "series %d has an unreadable point %s", i, httpconn.Excerpt(pt))
 				}
 				t, err := pair[0].Float64()
 				if err != nil {
-					return fault.New(fault.ConnectorServer, "series %d has an unreadable point %s", i, excerpt(pt))
+					return fault.New(fault.ConnectorServer, "series %d has an unreadable point %s", i, httpconn.Excerpt(pt))
 				}
 				ms := int64(t)
 				// Chunks overlap by the second rounding: keep each point in its own chunk.

@@ -293,6 +293,38 @@ func TestRateLimitWaitsReset(t *testing.T) {
 	}
 }
 
+// Datadog's reset can be a minute away: the read waits it out when the
+// run's deadline leaves room, and fails at once, as throttled, when not.
+func TestRateLimitResetBoundedByDeadline(t *testing.T) {
+	srv := ddtest.New(t)
+	srv.AddLogs(ddtest.Log{ID: "L1", Timestamp: base, Service: "web"})
+	sl := &sleeps{}
+	d := openTest(t, srv, goodCreds, Options{Retry: sl.policy()})
+	req := logsRequest("web", []string{"id"})
+	read := func(ctx context.Context) (int, error) {
+		splits, err := d.Splits(ctx, req)
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		err = d.ReadSplit(ctx, req, splits[0], func(b *record.Batch) error { n += b.Len(); return nil })
+		return n, err
+	}
+	srv.ThrottleFor(1, 60)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if n, err := read(ctx); err != nil || n != 1 || len(sl.d) != 1 || sl.d[0] != time.Minute {
+		t.Fatalf("60s reset, 10m deadline: %d rows, %v, slept %v; want 1 row after a 1m wait", n, err, sl.d)
+	}
+	srv.ThrottleFor(1, 60)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	_, err := read(ctx2)
+	if !fault.Is(err, fault.Throttled) || !strings.Contains(err.Error(), "deadline") || len(sl.d) != 1 {
+		t.Errorf("60s reset, 30s deadline: %v, slept %v; want Throttled naming the deadline, no sleep", err, sl.d)
+	}
+}
+
 func TestCatalog(t *testing.T) {
 	srv := ddtest.New(t)
 	d := openTest(t, srv, goodCreds, Options{})

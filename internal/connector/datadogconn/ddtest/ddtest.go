@@ -62,6 +62,7 @@ type Server struct {
 	calls     map[string]int
 	queries   []url
 	throttle  int
+	reset     int // X-RateLimit-Reset of a throttled answer, in seconds
 }
 
 type url struct{ Path, Query, From, To string }
@@ -105,11 +106,16 @@ func (s *Server) AddSeries(query string, ss ...Series) {
 	s.series[query] = append(s.series[query], ss...)
 }
 
-// Throttle makes the next n logs searches answer 429.
-func (s *Server) Throttle(n int) {
+// Throttle makes the next n logs searches answer 429, the period
+// resetting in 4 s.
+func (s *Server) Throttle(n int) { s.ThrottleFor(n, 4) }
+
+// ThrottleFor makes the next n logs searches answer 429 with
+// X-RateLimit-Reset: reset (seconds until the period resets).
+func (s *Server) ThrottleFor(n, reset int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.throttle = n
+	s.throttle, s.reset = n, reset
 }
 
 // Calls counts requests by path.
@@ -212,12 +218,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.throttle > 0 {
 		s.throttle--
+		reset := s.reset
 		s.mu.Unlock()
 		h := w.Header()
 		h.Set("X-RateLimit-Limit", "2")
 		h.Set("X-RateLimit-Period", "10")
 		h.Set("X-RateLimit-Remaining", "0")
-		h.Set("X-RateLimit-Reset", "4")
+		h.Set("X-RateLimit-Reset", strconv.Itoa(reset))
 		h.Set("X-RateLimit-Name", "logs_query")
 		fail(w, http.StatusTooManyRequests, "Too many requests")
 		return
