@@ -142,7 +142,7 @@ func (d *Driver) ticketFields(ctx context.Context) ([]ticketField, error) {
 				Next *string `json:"next"`
 			} `json:"links"`
 		}
-		if err := d.c.getJSON(ctx, next, q, &page); err != nil {
+		if err := getJSON(ctx, d.c, next, q, &page); err != nil {
 			return nil, err
 		}
 		for _, f := range page.TicketFields {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -95,7 +96,7 @@ func (d *Driver) startTime(r *connector.ReadRequest) int64 {
 	if ms < 0 {
 		s = 0
 	}
-	if limit := d.c.now().Add(-61 * time.Second).Unix(); s > limit {
+	if limit := d.c.Now().Add(-61 * time.Second).Unix(); s > limit {
 		s = limit
 	}
 	return s
@@ -247,7 +248,7 @@ func (rd *reader) cursorExport(ctx context.Context) error {
 	path := "/api/v2/incremental/" + rd.p.ent.name + "/cursor.json"
 	q := url.Values{"start_time": {strconv.FormatInt(rd.d.startTime(rd.r), 10)}, "per_page": {strconv.Itoa(exportPage)}}
 	for {
-		res, err := rd.d.c.do(ctx, req{method: "GET", path: path, query: q, idempotent: true})
+		res, err := rd.d.c.Do(ctx, &httpconn.Request{Method: "GET", Path: path, Query: q, Idempotent: true})
 		if err != nil {
 			return err
 		}
@@ -255,15 +256,15 @@ func (rd *reader) cursorExport(ctx context.Context) error {
 			AfterCursor *string `json:"after_cursor"`
 			EndOfStream bool    `json:"end_of_stream"`
 		}
-		if err := decodePage(res.body, &page); err != nil {
+		if err := decodePage(res.Body, &page); err != nil {
 			return err
 		}
-		list, err := itemsOf(res.body, rd.p.ent.name)
+		list, err := itemsOf(res.Body, rd.p.ent.name)
 		if err != nil {
 			return err
 		}
 		final := page.EndOfStream || page.AfterCursor == nil || *page.AfterCursor == ""
-		if err := rd.send(list, final, len(res.body)); err != nil {
+		if err := rd.send(list, final, len(res.Body)); err != nil {
 			return err
 		}
 		if final {
@@ -283,19 +284,19 @@ func (rd *reader) timeExport(ctx context.Context) error {
 	pos := map[string]int{}
 	size := 0
 	for {
-		res, err := rd.d.c.do(ctx, req{method: "GET", path: path, query: url.Values{"start_time": {strconv.FormatInt(start, 10)}}, idempotent: true})
+		res, err := rd.d.c.Do(ctx, &httpconn.Request{Method: "GET", Path: path, Query: url.Values{"start_time": {strconv.FormatInt(start, 10)}}, Idempotent: true})
 		if err != nil {
 			return err
 		}
-		size += len(res.body)
+		size += len(res.Body)
 		var page struct {
 			EndTime     int64 `json:"end_time"`
 			EndOfStream bool  `json:"end_of_stream"`
 		}
-		if err := decodePage(res.body, &page); err != nil {
+		if err := decodePage(res.Body, &page); err != nil {
 			return err
 		}
-		list, err := itemsOf(res.body, rd.p.ent.name)
+		list, err := itemsOf(res.Body, rd.p.ent.name)
 		if err != nil {
 			return err
 		}
@@ -338,7 +339,7 @@ func (rd *reader) list(ctx context.Context) error {
 	path := "/api/v2/" + rd.p.ent.name + ".json"
 	q := url.Values{"page[size]": {"100"}}
 	for {
-		res, err := rd.d.c.do(ctx, req{method: "GET", path: path, query: q, idempotent: true})
+		res, err := rd.d.c.Do(ctx, &httpconn.Request{Method: "GET", Path: path, Query: q, Idempotent: true})
 		if err != nil {
 			return err
 		}
@@ -348,15 +349,15 @@ func (rd *reader) list(ctx context.Context) error {
 				AfterCursor string `json:"after_cursor"`
 			} `json:"meta"`
 		}
-		if err := decodePage(res.body, &page); err != nil {
+		if err := decodePage(res.Body, &page); err != nil {
 			return err
 		}
-		list, err := itemsOf(res.body, rd.p.ent.name)
+		list, err := itemsOf(res.Body, rd.p.ent.name)
 		if err != nil {
 			return err
 		}
 		final := !page.Meta.HasMore || page.Meta.AfterCursor == ""
-		if err := rd.send(list, final, len(res.body)); err != nil {
+		if err := rd.send(list, final, len(res.Body)); err != nil {
 			return err
 		}
 		if final {

@@ -14,6 +14,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
@@ -300,7 +301,7 @@ func (w *writer) lookup(ctx context.Context, p *pending) (int64, bool, error) {
 		path = "/api/v2/tickets.json"
 	}
 	var page map[string]json.RawMessage
-	if err := w.d.c.getJSON(ctx, path, url.Values{"external_id": {ext}}, &page); err != nil {
+	if err := getJSON(ctx, w.d.c, path, url.Values{"external_id": {ext}}, &page); err != nil {
 		return 0, false, err
 	}
 	var list []struct {
@@ -319,7 +320,7 @@ func (w *writer) lookup(ctx context.Context, p *pending) (int64, bool, error) {
 func (w *writer) upsertOrganization(ctx context.Context, p *pending) error {
 	body, _ := json.Marshal(map[string]any{"organization": p.body})
 	w.res.BytesWritten += int64(len(body))
-	_, err := w.d.c.do(ctx, req{method: http.MethodPost, path: "/api/v2/organizations/create_or_update.json", body: body})
+	_, err := w.d.c.Do(ctx, &httpconn.Request{Method: http.MethodPost, Path: "/api/v2/organizations/create_or_update.json", Body: body})
 	var ae *APIError
 	if err != nil && errors.As(err, &ae) && (ae.Status == http.StatusUnprocessableEntity || ae.Status == http.StatusBadRequest) {
 		return w.fail(p, reasonOf(ae.Code, ae.Description, ae.Details))
@@ -365,7 +366,7 @@ func (w *writer) jobs(ctx context.Context, method, path string, recs []*pending)
 		if err != nil {
 			return fault.Wrap(fault.Invalid, err, "encode Zendesk %s", w.ent.name)
 		}
-		res, err := w.d.c.do(ctx, req{method: method, path: path, body: body})
+		res, err := w.d.c.Do(ctx, &httpconn.Request{Method: method, Path: path, Body: body})
 		if err != nil {
 			return err
 		}
@@ -373,7 +374,7 @@ func (w *writer) jobs(ctx context.Context, method, path string, recs []*pending)
 		var start struct {
 			JobStatus jobStatus `json:"job_status"`
 		}
-		if err := decodeJSON(res.body, &start, path); err != nil {
+		if err := decodeJSON(res.Body, &start, path); err != nil {
 			return err
 		}
 		js, err := w.wait(ctx, start.JobStatus)
@@ -399,7 +400,7 @@ func (w *writer) wait(ctx context.Context, js jobStatus) (jobStatus, error) {
 		var out struct {
 			JobStatus jobStatus `json:"job_status"`
 		}
-		if err := w.d.c.getJSON(ctx, "/api/v2/job_statuses/"+url.PathEscape(js.ID)+".json", nil, &out); err != nil {
+		if err := getJSON(ctx, w.d.c, "/api/v2/job_statuses/"+url.PathEscape(js.ID)+".json", nil, &out); err != nil {
 			return js, err
 		}
 		js = out.JobStatus

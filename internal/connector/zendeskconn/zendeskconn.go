@@ -36,15 +36,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/retry"
 )
@@ -91,7 +88,7 @@ type profileCreds struct {
 
 // Driver is one opened Zendesk profile.
 type Driver struct {
-	c    *client
+	c    *httpconn.Client
 	opts Options
 	deps connector.Deps
 }
@@ -123,74 +120,28 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if u, err := url.Parse(base); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fault.New(fault.Invalid, "the Zendesk instanceUrl %q is not an http(s) URL such as https://<subdomain>.zendesk.com", props.InstanceURL)
 	}
-	hc := deps.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	c := &client{http: hc, now: now, log: log, retry: opts.Retry, base: base,
-		clientID: creds.ClientID, clientSecret: creds.ClientSecret,
-		token: creds.AccessToken, refreshToken: creds.RefreshToken}
-	if r := creds.OAuthRequest; r != nil && r.AuthCode != "" && c.token == "" {
-		c.authCode, c.redirectURI = r.AuthCode, r.RedirectURI
-	}
-	if p.SaveCredentials != nil {
-		c.save = p.SaveCredentials
-		_ = json.Unmarshal(p.Credentials, &c.saved)
-	}
-	if c.token == "" && c.authCode == "" && c.refreshToken == "" {
+	if creds.AccessToken == "" && (creds.OAuthRequest == nil || creds.OAuthRequest.AuthCode == "") && creds.RefreshToken == "" {
 		return nil, fault.New(fault.AuthFailed, "the Zendesk profile %s has neither an accessToken nor an oAuthRequest with an authCode", p.Name)
 	}
+	o := httpconn.OAuth2{TokenURL: base + "/oauth/tokens", JSON: true, // ZD grant_type_tokens
+		ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
+		AccessToken: creds.AccessToken, RefreshToken: creds.RefreshToken,
+		CodeParams: map[string]string{"scope": "read write"},
+		Saved:      httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "")}
+	if r := creds.OAuthRequest; r != nil && r.AuthCode != "" && creds.AccessToken == "" {
+		o.Code, o.RedirectURI = r.AuthCode, r.RedirectURI
+	}
+	c := httpconn.New(deps, httpconn.Config{Name: "Zendesk", Base: base, Retry: opts.Retry,
+		Auth:   httpconn.NewOAuth2(o),
+		Header: http.Header{"Accept": {"application/json"}},
+		Check:  check})
 	return &Driver{c: c, opts: opts, deps: deps}, nil
 }
 
 // CheckProfile reads the authenticated user, the cheapest authenticated call.
 func (d *Driver) CheckProfile(ctx context.Context) error {
-	_, err := d.c.do(ctx, req{method: http.MethodGet, path: "/api/v2/users/me.json"})
+	_, err := d.c.Do(ctx, &httpconn.Request{Method: http.MethodGet, Path: "/api/v2/users/me.json", Idempotent: true})
 	return err
-}
-
-// client speaks HTTP to one Zendesk account.
-type client struct {
-	http  *http.Client
-	now   func() time.Time
-	log   *slog.Logger
-	retry retry.Policy
-	base  string
-
-	clientID, clientSecret string
-	authCode, redirectURI  string
-
-	mu           sync.Mutex
-	token        string
-	refreshToken string
-	tokenGen     int
-
-	save  func(context.Context, json.RawMessage) error
-	saved map[string]json.RawMessage
-}
-
-type req struct {
-	method string
-	path   string // under the instance, or a full URL (a next page)
-	query  url.Values
-	body   []byte
-	// idempotent lets a transport error be retried; 429/5xx refusals are
-	// retried either way (Zendesk refuses before doing anything).
-	idempotent bool
-}
-
-type resp struct {
-	status int
-	header http.Header
-	body   []byte
 }
 
 // APIError is a Zendesk error answer: {"error", "description", "details"},
@@ -291,196 +242,26 @@ func classify(e *APIError) error {
 	return fault.Wrap(fault.ConnectorServer, e, "Zendesk")
 }
 
-func (c *client) url(r req) string {
-	u := r.path
-	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-		u = c.base + u
-	}
-	if len(r.query) > 0 {
-		sep := "?"
-		if strings.Contains(u, "?") {
-			sep = "&"
-		}
-		u += sep + r.query.Encode()
-	}
-	return u
-}
-
-// do sends r with the bearer token, logging in first when there is only a
-// code, refreshing once on 401 when a refresh token is known and backing
-// off on 429 and 5xx. Non-2xx answers become classified errors.
-func (c *client) do(ctx context.Context, r req) (*resp, error) {
-	var out *resp
-	refreshed := false
-	err := c.retry.Do(ctx, func(ctx context.Context, _ int) error {
-		for {
-			c.mu.Lock()
-			token, gen := c.token, c.tokenGen
-			c.mu.Unlock()
-			if token == "" {
-				if err := c.login(ctx, gen); err != nil {
-					return err
-				}
-				refreshed = true
-				continue
-			}
-			res, err := c.send(ctx, r, token)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if r.idempotent {
-					return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "Zendesk %s", r.method), 0)
-				}
-				return fault.Wrap(fault.ConnectorServer, err, "Zendesk %s", r.method)
-			}
-			if res.status >= 200 && res.status < 300 {
-				out = res
-				return nil
-			}
-			e := parseAPIError(res.status, res.body)
-			if res.status == http.StatusUnauthorized && !refreshed && c.canRefresh() {
-				c.log.Info("zendesk: access token refused, refreshing", "code", e.Code)
-				if err := c.login(ctx, gen); err != nil {
-					return err
-				}
-				refreshed = true
-				continue
-			}
-			if retry.Status(res.status) || res.status == http.StatusInternalServerError {
-				return retry.Retryable(classify(e), retry.RetryAfter(res.header, c.now()))
-			}
-			return classify(e)
-		}
-	})
-	return out, err
-}
-
-func (c *client) send(ctx context.Context, r req, token string) (*resp, error) {
-	var body io.Reader
-	if r.body != nil {
-		body = strings.NewReader(string(r.body))
-	}
-	hr, err := http.NewRequestWithContext(ctx, r.method, c.url(r), body)
-	if err != nil {
-		return nil, err
-	}
-	hr.Header.Set("Authorization", "Bearer "+token)
-	hr.Header.Set("Accept", "application/json")
-	if r.body != nil {
-		hr.Header.Set("Content-Type", "application/json")
-	}
-	hres, err := c.http.Do(hr)
-	if err != nil {
-		return nil, err
-	}
-	defer hres.Body.Close()
-	b, err := io.ReadAll(hres.Body)
-	if err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", r.method, hr.URL.Path, err)
-	}
-	return &resp{status: hres.StatusCode, header: hres.Header, body: b}, nil
-}
-
-func (c *client) canRefresh() bool { return c.refreshToken != "" }
-
-// login exchanges the authorization code, or refreshes the token, at
-// POST {instanceUrl}/oauth/tokens (ZD grant_type_tokens), unless another
-// goroutine already did since gen.
-func (c *client) login(ctx context.Context, gen int) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tokenGen != gen && c.token != "" {
+// check retries 429 and 5xx (Zendesk refuses before doing anything) and
+// renews a refused token once.
+func check(r *httpconn.Response) error {
+	if r.OK() {
 		return nil
 	}
-	body := map[string]string{"client_id": c.clientID, "client_secret": c.clientSecret}
-	switch {
-	case c.authCode != "":
-		body["grant_type"] = "authorization_code"
-		body["code"] = c.authCode
-		body["scope"] = "read write"
-		if c.redirectURI != "" {
-			body["redirect_uri"] = c.redirectURI
-		}
-	case c.refreshToken != "":
-		body["grant_type"] = "refresh_token"
-		body["refresh_token"] = c.refreshToken
-	default:
-		return fault.New(fault.AuthFailed, "Zendesk refused the access token and the profile has no refresh token")
+	err := classify(parseAPIError(r.Status, r.Body))
+	if r.Status == http.StatusInternalServerError {
+		return httpconn.Retry(err, r.RetryAfter())
 	}
-	b, _ := json.Marshal(body)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/oauth/tokens", strings.NewReader(string(b)))
-	if err != nil {
-		return err
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Accept", "application/json")
-	hres, err := c.http.Do(hr)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fault.Wrap(fault.ConnectorServer, err, "Zendesk token request")
-	}
-	defer hres.Body.Close()
-	rb, err := io.ReadAll(hres.Body)
-	if err != nil {
-		return fault.Wrap(fault.ConnectorServer, err, "Zendesk token request")
-	}
-	if hres.StatusCode != http.StatusOK {
-		e := parseAPIError(hres.StatusCode, rb)
-		if hres.StatusCode >= 500 || hres.StatusCode == http.StatusTooManyRequests {
-			return retry.Retryable(classify(e), retry.RetryAfter(hres.Header, c.now()))
-		}
-		return fault.Wrap(fault.AuthFailed, e, "Zendesk token request (%s)", body["grant_type"])
-	}
-	var tok struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := json.Unmarshal(rb, &tok); err != nil || tok.AccessToken == "" {
-		return fault.New(fault.AuthFailed, "Zendesk token response has no access_token")
-	}
-	c.token = tok.AccessToken
-	c.tokenGen++
-	c.authCode = ""
-	if tok.RefreshToken != "" {
-		c.refreshToken = tok.RefreshToken
-	}
-	return c.persist(ctx)
-}
-
-// persist hands the new tokens to the profile's owner.
-func (c *client) persist(ctx context.Context) error {
-	if c.save == nil {
-		return nil
-	}
-	creds := map[string]json.RawMessage{}
-	for k, v := range c.saved {
-		creds[k] = v
-	}
-	delete(creds, "oAuthRequest") // exchanged: a code is good once
-	creds["accessToken"], _ = json.Marshal(c.token)
-	if c.refreshToken != "" {
-		creds["refreshToken"], _ = json.Marshal(c.refreshToken)
-	}
-	raw, err := json.Marshal(creds)
-	if err != nil {
-		return err
-	}
-	if err := c.save(ctx, raw); err != nil {
-		return fault.Wrap(fault.Internal, err, "store the new Zendesk tokens")
-	}
-	return nil
+	return httpconn.Refusal(r, err)
 }
 
 // getJSON GETs path and decodes the answer into v.
-func (c *client) getJSON(ctx context.Context, path string, q url.Values, v any) error {
-	res, err := c.do(ctx, req{method: http.MethodGet, path: path, query: q, idempotent: true})
+func getJSON(ctx context.Context, c *httpconn.Client, path string, q url.Values, v any) error {
+	res, err := c.Do(ctx, &httpconn.Request{Method: http.MethodGet, Path: path, Query: q, Idempotent: true})
 	if err != nil {
 		return err
 	}
-	return decodeJSON(res.body, v, path)
+	return decodeJSON(res.Body, v, path)
 }
 
 func decodeJSON(b []byte, v any, what string) error {
