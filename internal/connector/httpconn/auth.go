@@ -92,19 +92,16 @@ func (s *Session) clock() time.Time {
 
 // Apply logs in when there is no credential or it has expired.
 func (s *Session) Apply(ctx context.Context, req *http.Request) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cred == "" || !s.expires.IsZero() && !s.clock().Before(s.expires) {
-		if err := s.login(ctx); err != nil {
-			return 0, err
-		}
+	cred, gen, err := s.Token(ctx)
+	if err != nil {
+		return 0, err
 	}
 	h := s.Header
 	if h == "" {
 		h = "Authorization"
 	}
-	req.Header.Set(h, s.Prefix+s.cred)
-	return s.gen, nil
+	req.Header.Set(h, s.Prefix+cred)
+	return gen, nil
 }
 
 // Renew logs in again unless another request did since gen.
@@ -117,11 +114,18 @@ func (s *Session) Renew(ctx context.Context, gen int) error {
 	return s.login(ctx)
 }
 
-// Credential is the current credential, "" before the first login.
-func (s *Session) Credential() (cred string, gen int) {
+// Token is the current credential and its generation, logging in first
+// when there is none or it has expired: for a protocol the Client does not
+// carry (a Bayeux long poll), which then renews with Renew(gen).
+func (s *Session) Token(ctx context.Context) (cred string, gen int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cred, s.gen
+	if s.cred == "" || !s.expires.IsZero() && !s.clock().Before(s.expires) {
+		if err := s.login(ctx); err != nil {
+			return "", 0, err
+		}
+	}
+	return s.cred, s.gen, nil
 }
 
 // login runs with s.mu held.

@@ -121,6 +121,9 @@ func (c *Client) Name() string { return c.cfg.Name }
 // Now reads the client's clock.
 func (c *Client) Now() time.Time { return c.now() }
 
+// HTTP is the process's HTTP client, for a protocol Do does not carry.
+func (c *Client) HTTP() *http.Client { return c.http }
+
 // Logger is the client's logger.
 func (c *Client) Logger() *slog.Logger { return c.log }
 

@@ -67,7 +67,7 @@ func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]co
 			Queryable bool   `json:"queryable"`
 		} `json:"sobjects"`
 	}
-	if err := decodeJSON(r.body, &g, "describeGlobal"); err != nil {
+	if err := decodeJSON(r.Body, &g, "describeGlobal"); err != nil {
 		return nil, err
 	}
 	var out []connector.Entity
@@ -89,7 +89,7 @@ func (d *Driver) describe(ctx context.Context, object string) (*sobjectDescribe,
 		return nil, err
 	}
 	var desc sobjectDescribe
-	if err := decodeJSON(r.body, &desc, "describe "+object); err != nil {
+	if err := decodeJSON(r.Body, &desc, "describe "+object); err != nil {
 		return nil, err
 	}
 	return &desc, nil

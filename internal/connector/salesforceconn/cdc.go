@@ -251,9 +251,9 @@ func (s *EventSource) stream(ctx context.Context, d *Driver, channel string, cur
 		done, again, err := s.session(pollCtx, sess, channel, cur, take)
 		var ae *authError
 		switch {
-		case errors.As(err, &ae) && !refreshed && d.c.canRefresh():
+		case errors.As(err, &ae) && !refreshed && d.c.auth.CanRenew():
 			d.log.Info("salesforce events: authentication refused, refreshing the access token", "reason", ae.reason)
-			if err := d.c.login(ctx, ae.gen); err != nil {
+			if err := d.c.auth.Renew(ctx, ae.gen); err != nil {
 				return false, err
 			}
 			refreshed = true
@@ -368,29 +368,20 @@ func newCometSession(c *client, wait time.Duration) (*cometSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := *c.http
+	hc := *c.HTTP()
 	hc.Jar = jar
 	return &cometSession{c: c, http: &hc, wait: wait}, nil
 }
 
 func (s *cometSession) url() string {
-	s.c.mu.Lock()
-	defer s.c.mu.Unlock()
-	return s.c.base + "/cometd/" + strings.TrimPrefix(apiVersion, "v")
+	return s.c.Base() + "/cometd/" + strings.TrimPrefix(apiVersion, "v")
 }
 
 // send posts Bayeux messages and returns the answer.
 func (s *cometSession) send(ctx context.Context, msgs ...map[string]any) ([]bayeuxMsg, error) {
-	s.c.mu.Lock()
-	token, gen := s.c.token, s.c.tokenGen
-	s.c.mu.Unlock()
-	if token == "" {
-		if err := s.c.login(ctx, gen); err != nil {
-			return nil, err
-		}
-		s.c.mu.Lock()
-		token, gen = s.c.token, s.c.tokenGen
-		s.c.mu.Unlock()
+	token, gen, err := s.c.auth.Token(ctx)
+	if err != nil {
+		return nil, err
 	}
 	s.gen = gen
 	for _, m := range msgs {

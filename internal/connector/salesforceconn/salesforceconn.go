@@ -29,17 +29,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/retry"
 )
@@ -163,40 +161,69 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 		}
 		login = deps.Endpoints.Or(connector.EndpointSalesforceLogin, login)
 	}
-	hc := deps.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
 	log := deps.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &client{
-		http: hc, now: now, log: log, retry: opts.Retry,
-		base: base, tokenURL: login + "/services/oauth2/token",
-		token: creds.AccessToken, refreshToken: creds.RefreshToken,
-		grant: creds.OAuth2GrantType, jwt: creds.JwtToken,
-		clientID: opts.ClientID, clientSecret: opts.ClientSecret,
-		credsArn: creds.ClientCredentialsArn, readCreds: opts.ClientCredentials,
+	o := httpconn.OAuth2{TokenURL: login + "/services/oauth2/token",
+		AccessToken: creds.AccessToken, RefreshToken: creds.RefreshToken}
+	if base == "" {
+		o.AccessToken = "" // the instance is learnt from a token response
 	}
-	if c.base == "" {
-		c.token = "" // the instance is learnt from a token response
+	if r := creds.OAuthRequest; r != nil && r.AuthCode != "" && o.AccessToken == "" {
+		o.Code, o.RedirectURI = r.AuthCode, r.RedirectURI
 	}
-	if p.SaveCredentials != nil {
-		c.save = p.SaveCredentials
-		_ = json.Unmarshal(p.Credentials, &c.saved)
+	switch {
+	case creds.OAuth2GrantType == "CLIENT_CREDENTIALS":
+		o.Grant = url.Values{"grant_type": {"client_credentials"}}
+	case creds.JwtToken != "":
+		o.Grant = url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {creds.JwtToken}}
+		o.NoClient = true
 	}
-	if r := creds.OAuthRequest; r != nil && r.AuthCode != "" && c.token == "" {
-		c.authCode, c.redirectURI = r.AuthCode, r.RedirectURI
-	}
-	if c.token == "" && c.refreshToken == "" && c.authCode == "" && c.grant != "CLIENT_CREDENTIALS" && c.jwt == "" {
+	if o.AccessToken == "" && o.RefreshToken == "" && o.Code == "" && o.Grant == nil {
 		return nil, fault.New(fault.AuthFailed, "the Salesforce profile %s has no accessToken, refreshToken, oAuthRequest or client credentials grant", p.Name)
 	}
+	o.Client = connectedApp(opts, creds.ClientCredentialsArn)
+	c := &client{log: log}
+	save := httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "")
+	o.Saved = func(ctx context.Context, t httpconn.Token) error {
+		if c.Base() == "" {
+			var v struct {
+				InstanceURL string `json:"instance_url"`
+			}
+			_ = json.Unmarshal(t.Raw, &v)
+			c.SetBase(v.InstanceURL)
+		}
+		if save == nil {
+			return nil
+		}
+		return save(ctx, t)
+	}
+	c.auth = httpconn.NewOAuth2(o)
+	c.Client = httpconn.New(deps, httpconn.Config{Name: "Salesforce", Base: base, Auth: c.auth, Retry: opts.Retry,
+		Check: check, Observe: func(r *httpconn.Response) { c.noteLimits(r.Header.Get("Sforce-Limit-Info")) }})
 	return &Driver{c: c, opts: opts, log: log, deps: deps}, nil
+}
+
+// connectedApp reads the connected app's id and secret when a token is
+// requested: the profile's clientCredentialsArn secret, else appflowd's own.
+func connectedApp(opts Options, arn string) func(ctx context.Context) (string, string, error) {
+	return func(ctx context.Context) (string, string, error) {
+		id, secret := opts.ClientID, opts.ClientSecret
+		if arn != "" {
+			if opts.ClientCredentials == nil {
+				return "", "", fault.New(fault.AuthFailed, "cannot read clientCredentialsArn %s: this appflowd has no secret reader for Salesforce connected apps", arn)
+			}
+			var err error
+			if id, secret, err = opts.ClientCredentials(ctx, arn); err != nil {
+				return "", "", fault.Wrap(fault.AuthFailed, err, "read clientCredentialsArn %s", arn)
+			}
+		}
+		if id == "" {
+			return "", "", fault.New(fault.AuthFailed, "no Salesforce connected app: set clientCredentialsArn on the profile or APPFLOWD_SALESFORCE_CLIENT_ID and APPFLOWD_SALESFORCE_CLIENT_SECRET")
+		}
+		return id, secret, nil
+	}
 }
 
 // CheckProfile logs in (exchanging a code or refreshing as the profile
@@ -206,29 +233,12 @@ func (d *Driver) CheckProfile(ctx context.Context) error {
 	return err
 }
 
-// client speaks HTTP to one org: bearer tokens, refresh on
+// client speaks HTTP to one org: bearer tokens renewed on
 // INVALID_SESSION_ID, backoff on throttling, Sforce-Limit-Info.
 type client struct {
-	http  *http.Client
-	now   func() time.Time
-	log   *slog.Logger
-	retry retry.Policy
-
-	tokenURL                                    string
-	grant, jwt, authCode, redirectURI, credsArn string
-	clientID, clientSecret                      string
-	readCreds                                   func(context.Context, string) (string, string, error)
-
-	mu           sync.Mutex
-	base         string // the instance URL, once known
-	token        string
-	refreshToken string
-	tokenGen     int // bumps on every new token, so concurrent 401s refresh once
-
-	// save persists new tokens into the profile; saved is the profile's
-	// credentials member, whose other keys are kept as they were.
-	save  func(context.Context, json.RawMessage) error
-	saved map[string]json.RawMessage
+	*httpconn.Client
+	auth *httpconn.OAuth2Auth
+	log  *slog.Logger
 
 	apiUsed, apiMax atomic.Int64
 }
@@ -247,12 +257,6 @@ type req struct {
 	// retried either way.
 	idempotent bool
 	header     map[string]string
-}
-
-type resp struct {
-	status int
-	header http.Header
-	body   []byte
 }
 
 // APIError is a Salesforce error response: the first entry of the
@@ -311,104 +315,36 @@ func classify(e *APIError) error {
 	return fault.Wrap(fault.ConnectorServer, e, "Salesforce")
 }
 
-func (c *client) url(r req) string {
-	c.mu.Lock()
-	base := c.base
-	c.mu.Unlock()
+// check renews the token once on 401 (INVALID_SESSION_ID) and retries
+// refusals Salesforce makes before doing anything.
+func check(r *httpconn.Response) error {
+	if r.OK() {
+		return nil
+	}
+	e := parseAPIError(r.Status, r.Body)
+	if e.Code == "REQUEST_LIMIT_EXCEEDED" || e.Code == "SERVER_UNAVAILABLE" {
+		return httpconn.Retry(classify(e), r.RetryAfter())
+	}
+	return httpconn.Refusal(r, classify(e))
+}
+
+// do sends r under /services/data/vXX.X (unless its path starts with
+// /services/), asking for JSON unless it says otherwise.
+func (c *client) do(ctx context.Context, r req) (*httpconn.Response, error) {
 	p := r.path
-	if !strings.HasPrefix(p, "/services/") {
+	if !strings.HasPrefix(p, "/services/") && !strings.HasPrefix(p, "http") {
 		p = "/services/data/" + apiVersion + p
 	}
-	u := base + p
-	if len(r.query) > 0 {
-		u += "?" + r.query.Encode()
+	accept := r.accept
+	if accept == "" {
+		accept = "application/json"
 	}
-	return u
-}
-
-// do sends r, logging in first if there is no token yet, refreshing the
-// token once on INVALID_SESSION_ID and backing off on throttling. Non-2xx
-// answers become classified errors; 2xx bodies are read whole.
-func (c *client) do(ctx context.Context, r req) (*resp, error) {
-	var out *resp
-	refreshed := false
-	err := c.retry.Do(ctx, func(ctx context.Context, _ int) error {
-		for {
-			c.mu.Lock()
-			token, gen := c.token, c.tokenGen
-			c.mu.Unlock()
-			if token == "" {
-				if err := c.login(ctx, gen); err != nil {
-					return err
-				}
-				refreshed = true
-				continue
-			}
-			res, err := c.send(ctx, r, token)
-			if err != nil {
-				if r.idempotent && ctx.Err() == nil {
-					return retry.Retryable(err, 0)
-				}
-				return err
-			}
-			if res.status >= 200 && res.status < 300 {
-				out = res
-				return nil
-			}
-			e := parseAPIError(res.status, res.body)
-			if res.status == http.StatusUnauthorized && !refreshed && c.canRefresh() {
-				c.log.Info("salesforce: access token refused, refreshing", "code", e.Code)
-				if err := c.login(ctx, gen); err != nil {
-					return err
-				}
-				refreshed = true
-				continue
-			}
-			if retry.Status(res.status) || e.Code == "REQUEST_LIMIT_EXCEEDED" || e.Code == "SERVER_UNAVAILABLE" {
-				return retry.Retryable(classify(e), retry.RetryAfter(res.header, c.now()))
-			}
-			return classify(e)
-		}
-	})
-	return out, err
-}
-
-func (c *client) send(ctx context.Context, r req, token string) (*resp, error) {
-	var body io.Reader
-	if r.body != nil {
-		body = strings.NewReader(string(r.body))
-	}
-	hr, err := http.NewRequestWithContext(ctx, r.method, c.url(r), body)
-	if err != nil {
-		return nil, err
-	}
-	hr.Header.Set("Authorization", "Bearer "+token)
-	if r.body != nil {
-		ct := r.contentType
-		if ct == "" {
-			ct = "application/json"
-		}
-		hr.Header.Set("Content-Type", ct)
-	}
-	if r.accept != "" {
-		hr.Header.Set("Accept", r.accept)
-	} else {
-		hr.Header.Set("Accept", "application/json")
-	}
+	h := http.Header{"Accept": {accept}}
 	for k, v := range r.header {
-		hr.Header.Set(k, v)
+		h.Set(k, v)
 	}
-	hres, err := c.http.Do(hr)
-	if err != nil {
-		return nil, err
-	}
-	defer hres.Body.Close()
-	b, err := io.ReadAll(hres.Body)
-	if err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", r.method, hr.URL.Path, err)
-	}
-	c.noteLimits(hres.Header.Get("Sforce-Limit-Info"))
-	return &resp{status: hres.StatusCode, header: hres.Header, body: b}, nil
+	return c.Do(ctx, &httpconn.Request{Method: r.method, Path: p, Query: r.query, Body: r.body,
+		ContentType: r.contentType, Header: h, Idempotent: r.idempotent})
 }
 
 // noteLimits records "api-usage=25/5000" and warns once usage passes 90%:
@@ -435,125 +371,6 @@ func (c *client) noteLimits(h string) {
 
 // APIUsage is the last Sforce-Limit-Info api-usage seen: used and max.
 func (d *Driver) APIUsage() (used, limit int64) { return d.c.apiUsed.Load(), d.c.apiMax.Load() }
-
-func (c *client) canRefresh() bool {
-	return c.refreshToken != "" || c.grant == "CLIENT_CREDENTIALS" || c.jwt != ""
-}
-
-// login gets a new access token, unless another goroutine already did
-// since gen.
-func (c *client) login(ctx context.Context, gen int) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tokenGen != gen && c.token != "" {
-		return nil
-	}
-	form := url.Values{}
-	needClient := true
-	switch {
-	case c.authCode != "":
-		form.Set("grant_type", "authorization_code")
-		form.Set("code", c.authCode)
-		if c.redirectURI != "" {
-			form.Set("redirect_uri", c.redirectURI)
-		}
-	case c.refreshToken != "":
-		form.Set("grant_type", "refresh_token")
-		form.Set("refresh_token", c.refreshToken)
-	case c.grant == "CLIENT_CREDENTIALS":
-		form.Set("grant_type", "client_credentials")
-	case c.jwt != "":
-		form.Set("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
-		form.Set("assertion", c.jwt)
-		needClient = false
-	default:
-		return fault.New(fault.AuthFailed, "Salesforce refused the access token and the profile has no refresh token")
-	}
-	if needClient {
-		id, secret := c.clientID, c.clientSecret
-		if c.credsArn != "" {
-			if c.readCreds == nil {
-				return fault.New(fault.AuthFailed, "cannot read clientCredentialsArn %s: this appflowd has no secret reader for Salesforce connected apps", c.credsArn)
-			}
-			var err error
-			if id, secret, err = c.readCreds(ctx, c.credsArn); err != nil {
-				return fault.Wrap(fault.AuthFailed, err, "read clientCredentialsArn %s", c.credsArn)
-			}
-		}
-		if id == "" {
-			return fault.New(fault.AuthFailed, "no Salesforce connected app: set clientCredentialsArn on the profile or APPFLOWD_SALESFORCE_CLIENT_ID and APPFLOWD_SALESFORCE_CLIENT_SECRET")
-		}
-		form.Set("client_id", id)
-		if secret != "" {
-			form.Set("client_secret", secret)
-		}
-	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.tokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
-	}
-	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	hr.Header.Set("Accept", "application/json")
-	hres, err := c.http.Do(hr)
-	if err != nil {
-		return fault.Wrap(fault.ConnectorServer, err, "Salesforce token request")
-	}
-	defer hres.Body.Close()
-	b, err := io.ReadAll(hres.Body)
-	if err != nil {
-		return fault.Wrap(fault.ConnectorServer, err, "Salesforce token request")
-	}
-	if hres.StatusCode != http.StatusOK {
-		e := parseAPIError(hres.StatusCode, b)
-		if hres.StatusCode >= 500 {
-			return classify(e)
-		}
-		return fault.Wrap(fault.AuthFailed, e, "Salesforce token request (%s)", form.Get("grant_type"))
-	}
-	var tok struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-		InstanceURL  string `json:"instance_url"`
-	}
-	if err := json.Unmarshal(b, &tok); err != nil || tok.AccessToken == "" {
-		return fault.New(fault.AuthFailed, "Salesforce token response has no access_token")
-	}
-	c.token = tok.AccessToken
-	c.tokenGen++
-	c.authCode = "" // a code is good for one exchange
-	if tok.RefreshToken != "" {
-		c.refreshToken = tok.RefreshToken
-	}
-	if c.base == "" {
-		c.base = strings.TrimRight(tok.InstanceURL, "/")
-	}
-	return c.persist(ctx)
-}
-
-// persist hands the new tokens to the profile's owner, so the next run
-// starts from them: the code was used up, the old access token expired.
-func (c *client) persist(ctx context.Context) error {
-	if c.save == nil {
-		return nil
-	}
-	creds := map[string]json.RawMessage{}
-	for k, v := range c.saved {
-		creds[k] = v
-	}
-	delete(creds, "oAuthRequest") // exchanged: its code is good once
-	creds["accessToken"], _ = json.Marshal(c.token)
-	if c.refreshToken != "" {
-		creds["refreshToken"], _ = json.Marshal(c.refreshToken)
-	}
-	raw, err := json.Marshal(creds)
-	if err != nil {
-		return err
-	}
-	if err := c.save(ctx, raw); err != nil {
-		return fault.Wrap(fault.Internal, err, "store the new Salesforce tokens")
-	}
-	return nil
-}
 
 // decodeJSON decodes a response body, naming what it was.
 func decodeJSON(b []byte, v any, what string) error {

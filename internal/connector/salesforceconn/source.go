@@ -126,7 +126,7 @@ func (d *Driver) count(ctx context.Context, object, where string, all bool) (int
 	var res struct {
 		TotalSize int64 `json:"totalSize"`
 	}
-	return res.TotalSize, decodeJSON(r.body, &res, "count query")
+	return res.TotalSize, decodeJSON(r.Body, &res, "count query")
 }
 
 // ReadSplit runs the split's query and emits one batch per result page.
@@ -193,7 +193,7 @@ func (d *Driver) readREST(ctx context.Context, p *plan, split string, emit func(
 			NextRecordsURL string            `json:"nextRecordsUrl"`
 			Records        []json.RawMessage `json:"records"`
 		}
-		dec := json.NewDecoder(bytes.NewReader(res.body))
+		dec := json.NewDecoder(bytes.NewReader(res.Body))
 		if err := dec.Decode(&qr); err != nil {
 			return fault.Wrap(fault.ConnectorServer, err, "split %s: query page %d: decode response", split, page)
 		}
@@ -212,7 +212,7 @@ func (d *Driver) readREST(ctx context.Context, p *plan, split string, emit func(
 			b.AppendRow(row)
 		}
 		done := qr.Done || qr.NextRecordsURL == ""
-		if err := e.send(b, done, len(res.body)); err != nil {
+		if err := e.send(b, done, len(res.Body)); err != nil {
 			return err
 		}
 		if done {
@@ -318,7 +318,7 @@ func (d *Driver) readBulk(ctx context.Context, p *plan, split string, emit func(
 		return fmt.Errorf("split %s: create Bulk API 2.0 query job: %w", split, err)
 	}
 	var job jobInfo
-	if err := decodeJSON(res.body, &job, "create query job"); err != nil {
+	if err := decodeJSON(res.Body, &job, "create query job"); err != nil {
 		return fmt.Errorf("split %s: %w", split, err)
 	}
 	jobPath := "/jobs/query/" + url.PathEscape(job.ID)
@@ -343,7 +343,7 @@ func (d *Driver) readBulk(ctx context.Context, p *plan, split string, emit func(
 		if err != nil {
 			return fmt.Errorf("split %s: query job %s results %d: %w", split, job.ID, page, err)
 		}
-		rows, err := parseCSV(res.body)
+		rows, err := parseCSV(res.Body)
 		if err != nil {
 			return fault.Wrap(fault.ConnectorServer, err, "split %s: query job %s results %d", split, job.ID, page)
 		}
@@ -374,9 +374,9 @@ func (d *Driver) readBulk(ctx context.Context, p *plan, split string, emit func(
 				b.AppendRow(row)
 			}
 		}
-		locator = res.header.Get("Sforce-Locator")
+		locator = res.Header.Get("Sforce-Locator")
 		done := locator == "" || locator == "null"
-		if err := e.send(b, done, len(res.body)); err != nil {
+		if err := e.send(b, done, len(res.Body)); err != nil {
 			return err
 		}
 		if done {
@@ -411,7 +411,7 @@ func (d *Driver) waitJob(ctx context.Context, path string, job jobInfo) (jobInfo
 		if err != nil {
 			return job, err
 		}
-		if err := decodeJSON(res.body, &job, "job info"); err != nil {
+		if err := decodeJSON(res.Body, &job, "job info"); err != nil {
 			return job, err
 		}
 	}

@@ -448,7 +448,7 @@ func (w *writer) sendCollection(ctx context.Context, chunk []*spooled) error {
 		return fmt.Errorf("%s %s of %d records: %w", w.op, w.object, len(chunk), err)
 	}
 	var results []collectionResult
-	if err := decodeJSON(res.body, &results, "sObject Collections"); err != nil {
+	if err := decodeJSON(res.Body, &results, "sObject Collections"); err != nil {
 		return err
 	}
 	if len(results) != len(chunk) {
@@ -561,7 +561,7 @@ func (w *writer) ingest(ctx context.Context, rows [][]string, where map[uint64][
 		return fmt.Errorf("create Bulk API 2.0 ingest job for %s: %w", w.object, err)
 	}
 	var job jobInfo
-	if err := decodeJSON(res.body, &job, "create ingest job"); err != nil {
+	if err := decodeJSON(res.Body, &job, "create ingest job"); err != nil {
 		return err
 	}
 	path := "/jobs/ingest/" + url.PathEscape(job.ID)
@@ -581,7 +581,7 @@ func (w *writer) ingest(ctx context.Context, rows [][]string, where map[uint64][
 	if res, err = w.d.c.do(ctx, req{method: http.MethodPatch, path: path, body: closeBody, idempotent: true}); err != nil {
 		return fmt.Errorf("close ingest job %s: %w", job.ID, err)
 	}
-	if err := decodeJSON(res.body, &job, "close ingest job"); err != nil {
+	if err := decodeJSON(res.Body, &job, "close ingest job"); err != nil {
 		return err
 	}
 	if job, err = w.d.waitJob(ctx, path, job); err != nil {
@@ -596,7 +596,7 @@ func (w *writer) ingest(ctx context.Context, rows [][]string, where map[uint64][
 	if err != nil {
 		return fmt.Errorf("read failed results of ingest job %s: %w", job.ID, err)
 	}
-	failed, err := parseCSV(res.body)
+	failed, err := parseCSV(res.Body)
 	if err != nil {
 		return fault.Wrap(fault.ConnectorServer, err, "read failed results of ingest job %s", job.ID)
 	}
