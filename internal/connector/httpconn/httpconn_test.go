@@ -540,10 +540,10 @@ func TestPaging(t *testing.T) {
 	check("next link", got, err)
 
 	got = nil
-	err = Offset(ctx, 10, func(ctx context.Context, offset int) (int, bool, error) {
+	err = Offset(ctx, func(ctx context.Context, offset int) (int, bool, error) {
 		p, _, err := fetch(ctx, &Request{Method: "GET", Path: "/offset", Query: url.Values{"limit": {"10"}, "offset": {strconv.Itoa(offset)}}})
 		got = append(got, p.Rows...)
-		return len(p.Rows), true, err
+		return len(p.Rows), len(p.Rows) == 10, err
 	})
 	check("offset", got, err)
 

@@ -28,15 +28,17 @@ func Cursor(ctx context.Context, page func(ctx context.Context, cursor string) (
 	}
 }
 
-// Offset reads pages of size rows at offsets 0, size, 2*size, ... until
-// page says there are no more or returns fewer than size rows.
-func Offset(ctx context.Context, size int, page func(ctx context.Context, offset int) (n int, more bool, err error)) error {
+// Offset reads pages at offsets 0, n0, n0+n1, ... (each page's offset is
+// the rows read before it) until page says there are no more or returns
+// none. A page says "more" as its service tells: a next link, a total, or
+// else a full page.
+func Offset(ctx context.Context, page func(ctx context.Context, offset int) (n int, more bool, err error)) error {
 	for offset := 0; ; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		n, more, err := page(ctx, offset)
-		if err != nil || !more || n < size || n == 0 {
+		if err != nil || !more || n == 0 {
 			return err
 		}
 		offset += n

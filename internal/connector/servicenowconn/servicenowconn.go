@@ -32,8 +32,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -43,6 +41,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 	"github.com/appflowd/appflowd/internal/retry"
@@ -95,7 +94,7 @@ type profileCreds struct {
 
 // Driver is one opened ServiceNow profile.
 type Driver struct {
-	c        *client
+	c        *httpconn.Client
 	pageSize int
 
 	mu     sync.Mutex
@@ -125,28 +124,19 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if props.InstanceURL == "" {
 		return nil, fault.New(fault.Invalid, "the ServiceNow profile %s has no instanceUrl", p.Name)
 	}
-	hc := deps.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	c := &client{http: hc, base: strings.TrimRight(props.InstanceURL, "/"), retry: opts.Retry, now: now, log: log,
-		user: creds.Username, pass: creds.Password, save: p.SaveCredentials, saved: p.Credentials}
+	base := strings.TrimRight(props.InstanceURL, "/")
+	var auth httpconn.Auth
 	switch o := creds.OAuth2; {
 	case o != nil && (o.AccessToken != "" || o.RefreshToken != "" || o.OAuthRequest != nil && o.OAuthRequest.AuthCode != ""):
-		c.oauth = true
-		c.clientID, c.clientSecret, c.token, c.refresh = o.ClientID, o.ClientSecret, o.AccessToken, o.RefreshToken
+		oa := httpconn.OAuth2{TokenURL: base + "/oauth_token.do", ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+			AccessToken: o.AccessToken, RefreshToken: o.RefreshToken,
+			Saved: httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "oAuth2Credentials")}
 		if o.AccessToken == "" && o.OAuthRequest != nil {
-			c.authCode, c.redirectURI = o.OAuthRequest.AuthCode, o.OAuthRequest.RedirectURI
+			oa.Code, oa.RedirectURI = o.OAuthRequest.AuthCode, o.OAuthRequest.RedirectURI
 		}
+		auth = httpconn.NewOAuth2(oa)
 	case creds.Username != "":
+		auth = httpconn.Basic(creds.Username, creds.Password)
 	default:
 		return nil, fault.New(fault.AuthFailed, "the ServiceNow profile %s has neither username and password nor oAuth2Credentials", p.Name)
 	}
@@ -154,36 +144,18 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if ps <= 0 {
 		ps = 1000
 	}
+	c := httpconn.New(deps, httpconn.Config{Name: "ServiceNow", Base: base, Auth: auth, Retry: opts.Retry,
+		Header: http.Header{"Accept": {"application/json"}}, Check: check})
 	return &Driver{c: c, pageSize: ps}, nil
 }
 
 // CheckProfile reads one row of sys_db_object, the table the catalog needs.
 func (d *Driver) CheckProfile(ctx context.Context) error {
-	_, err := d.c.get(ctx, "sys_db_object", url.Values{"sysparm_limit": {"1"}, "sysparm_fields": {"sys_id"}})
+	_, err := get(ctx, d.c, "sys_db_object", url.Values{"sysparm_limit": {"1"}, "sysparm_fields": {"sys_id"}})
 	return err
 }
 
 // ---- HTTP ----
-
-type client struct {
-	http  *http.Client
-	base  string
-	retry retry.Policy
-	now   func() time.Time
-	log   *slog.Logger
-
-	user, pass             string
-	oauth                  bool
-	clientID, clientSecret string
-	authCode, redirectURI  string
-	save                   func(context.Context, json.RawMessage) error
-	saved                  json.RawMessage
-
-	mu       sync.Mutex
-	token    string
-	refresh  string
-	tokenGen int
-}
 
 // APIError is a ServiceNow error answer.
 type APIError struct {
@@ -235,98 +207,13 @@ func classify(e *APIError) error {
 	return fault.Wrap(fault.ConnectorServer, e, "ServiceNow")
 }
 
-// tokenCall posts a form to /oauth_token.do; c.mu is held.
-func (c *client) tokenCall(ctx context.Context, form url.Values) error {
-	form.Set("client_id", c.clientID)
-	form.Set("client_secret", c.clientSecret)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/oauth_token.do", strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
+// check accepts ServiceNow's 404 "No Record found", which is an empty
+// result, and otherwise reads refusals the usual way.
+func check(r *httpconn.Response) error {
+	if r.OK() || r.Status == http.StatusNotFound && bytes.Contains(r.Body, []byte("No Record found")) {
+		return nil
 	}
-	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	hr.Header.Set("Accept", "application/json")
-	res, err := c.http.Do(hr)
-	if err != nil {
-		return fmt.Errorf("ServiceNow token request: %w", err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		e := parseError(res.StatusCode, b)
-		return fault.Wrap(fault.AuthFailed, e, "ServiceNow OAuth token request failed")
-	}
-	var out struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := json.Unmarshal(b, &out); err != nil || out.AccessToken == "" {
-		return fault.New(fault.AuthFailed, "ServiceNow token response has no access_token")
-	}
-	c.token = out.AccessToken
-	if out.RefreshToken != "" {
-		c.refresh = out.RefreshToken
-	}
-	c.authCode = ""
-	c.tokenGen++
-	if c.save != nil {
-		m := map[string]json.RawMessage{}
-		_ = json.Unmarshal(c.saved, &m)
-		o := map[string]any{}
-		_ = json.Unmarshal(m["oAuth2Credentials"], &o)
-		o["accessToken"], o["refreshToken"] = c.token, c.refresh
-		delete(o, "oAuthRequest")
-		m["oAuth2Credentials"], _ = json.Marshal(o)
-		b, _ := json.Marshal(m)
-		c.saved = b
-		if err := c.save(ctx, b); err != nil {
-			return fmt.Errorf("save the ServiceNow tokens: %w", err)
-		}
-	}
-	return nil
-}
-
-// authorize returns the Authorization header, logging in first if the
-// profile holds only a code.
-func (c *client) authorize(ctx context.Context) (string, int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.oauth {
-		req, _ := http.NewRequest(http.MethodGet, "/", nil)
-		req.SetBasicAuth(c.user, c.pass)
-		return req.Header.Get("Authorization"), 0, nil
-	}
-	if c.token == "" {
-		var err error
-		switch {
-		case c.authCode != "":
-			err = c.tokenCall(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {c.authCode}, "redirect_uri": {c.redirectURI}})
-		case c.refresh != "":
-			err = c.tokenCall(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.refresh}})
-		default:
-			err = fault.New(fault.AuthFailed, "the ServiceNow profile has no access token")
-		}
-		if err != nil {
-			return "", 0, err
-		}
-	}
-	return "Bearer " + c.token, c.tokenGen, nil
-}
-
-// renew refreshes the token after a 401, once per token generation.
-func (c *client) renew(ctx context.Context, gen int) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.oauth || c.refresh == "" {
-		return false
-	}
-	if c.tokenGen != gen {
-		return true // another call refreshed already
-	}
-	if err := c.tokenCall(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.refresh}}); err != nil {
-		c.log.Info("servicenow: token refresh failed", "err", err)
-		return false
-	}
-	return true
+	return httpconn.Refusal(r, classify(parseError(r.Status, r.Body)))
 }
 
 type page struct {
@@ -334,62 +221,16 @@ type page struct {
 	header http.Header
 }
 
-// get reads /api/now/table/<table>; a 404 "No Record found" is an empty
-// result.
-func (c *client) get(ctx context.Context, table string, q url.Values) (*page, error) {
-	var out *page
-	renewed := false
-	err := c.retry.Do(ctx, func(ctx context.Context, _ int) error {
-		for {
-			auth, gen, err := c.authorize(ctx)
-			if err != nil {
-				return err
-			}
-			u := c.base + "/api/now/table/" + url.PathEscape(table)
-			if len(q) > 0 {
-				u += "?" + q.Encode()
-			}
-			hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-			if err != nil {
-				return err
-			}
-			hr.Header.Set("Authorization", auth)
-			hr.Header.Set("Accept", "application/json")
-			res, err := c.http.Do(hr)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return retry.Retryable(fmt.Errorf("ServiceNow %s: %w", table, err), 0)
-			}
-			b, err := io.ReadAll(res.Body)
-			res.Body.Close()
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return retry.Retryable(fmt.Errorf("ServiceNow %s: read response: %w", table, err), 0)
-			}
-			switch {
-			case res.StatusCode == http.StatusOK:
-				out = &page{b, res.Header}
-				return nil
-			case res.StatusCode == http.StatusNotFound && bytes.Contains(b, []byte("No Record found")):
-				out = &page{[]byte(`{"result":[]}`), res.Header}
-				return nil
-			case res.StatusCode == http.StatusUnauthorized && !renewed && c.renew(ctx, gen):
-				renewed = true
-				continue
-			}
-			e := parseError(res.StatusCode, b)
-			if retry.Status(res.StatusCode) {
-				c.log.Info("servicenow: throttled", "status", res.StatusCode, "retryAfter", res.Header.Get("Retry-After"), "rule", res.Header.Get("X-RateLimit-Rule"))
-				return retry.Retryable(classify(e), retry.RetryAfter(res.Header, c.now()))
-			}
-			return classify(e)
-		}
-	})
-	return out, err
+// get reads /api/now/table/<table>.
+func get(ctx context.Context, c *httpconn.Client, table string, q url.Values) (*page, error) {
+	res, err := c.Do(ctx, &httpconn.Request{Method: http.MethodGet, Path: "/api/now/table/" + url.PathEscape(table), Query: q, Idempotent: true})
+	if err != nil {
+		return nil, err
+	}
+	if res.Status == http.StatusNotFound {
+		return &page{[]byte(`{"result":[]}`), res.Header}, nil
+	}
+	return &page{res.Body, res.Header}, nil
 }
 
 // rows decodes {"result":[...]}.
@@ -403,46 +244,26 @@ func rows(table string, p *page) ([]map[string]json.RawMessage, error) {
 	return body.Result, nil
 }
 
-func hasNext(h http.Header) bool {
-	for _, l := range h.Values("Link") {
-		for _, part := range strings.Split(l, ",") {
-			if strings.Contains(part, `rel="next"`) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// readAll pages a table with offset += limit until a short page or, when
+// readTable pages a table with offset += limit until a short page or, when
 // the answer has Link headers, no rel="next".
-func (c *client) readAll(ctx context.Context, table string, q url.Values, limit int, each func([]map[string]json.RawMessage, int) error) error {
-	for offset := 0; ; {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+func readTable(ctx context.Context, c *httpconn.Client, table string, q url.Values, limit int, each func([]map[string]json.RawMessage, int) error) error {
+	return httpconn.Offset(ctx, func(ctx context.Context, offset int) (int, bool, error) {
 		q.Set("sysparm_limit", strconv.Itoa(limit))
 		q.Set("sysparm_offset", strconv.Itoa(offset))
-		p, err := c.get(ctx, table, q)
+		p, err := get(ctx, c, table, q)
 		if err != nil {
-			return err
+			return 0, false, err
 		}
 		rs, err := rows(table, p)
 		if err != nil {
-			return err
+			return 0, false, err
 		}
-		more := len(rs) == limit
+		more := len(rs) == limit // ACLs may shorten a page: a Link header says better
 		if len(p.header.Values("Link")) > 0 {
-			more = hasNext(p.header)
+			more = httpconn.NextLink(p.header) != ""
 		}
-		if err := each(rs, len(p.body)); err != nil {
-			return err
-		}
-		if !more || len(rs) == 0 {
-			return nil
-		}
-		offset += len(rs)
-	}
+		return len(rs), more, each(rs, len(p.body))
+	})
 }
 
 func str(raw json.RawMessage) string {
@@ -471,7 +292,7 @@ func (d *Driver) listTables(ctx context.Context) ([]tableInfo, error) {
 	}
 	var out []tableInfo
 	q := url.Values{"sysparm_fields": {"sys_id,name,label,super_class"}, "sysparm_exclude_reference_link": {"true"}, "sysparm_query": {"ORDERBYname"}}
-	err := d.c.readAll(ctx, "sys_db_object", q, 1000, func(rs []map[string]json.RawMessage, _ int) error {
+	err := readTable(ctx, d.c, "sys_db_object", q, 1000, func(rs []map[string]json.RawMessage, _ int) error {
 		for _, r := range rs {
 			out = append(out, tableInfo{str(r["sys_id"]), str(r["name"]), str(r["label"]), str(r["super_class"])})
 		}
@@ -567,7 +388,7 @@ func (d *Driver) columns(ctx context.Context, table string) ([]column, error) {
 		"sysparm_fields":                 {"name,element,column_label,internal_type,max_length,reference,mandatory,read_only,active"},
 		"sysparm_exclude_reference_link": {"true"}}
 	byTable := map[string][]column{}
-	err = d.c.readAll(ctx, "sys_dictionary", q, 1000, func(rs []map[string]json.RawMessage, _ int) error {
+	err = readTable(ctx, d.c, "sys_dictionary", q, 1000, func(rs []map[string]json.RawMessage, _ int) error {
 		for _, r := range rs {
 			if str(r["active"]) == "false" {
 				continue
@@ -805,7 +626,7 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 	}
 	line := int64(1)
 	var pending *record.Batch
-	err = d.c.readAll(ctx, sp.table, q, d.pageSize, func(rs []map[string]json.RawMessage, n int) error {
+	err = readTable(ctx, d.c, sp.table, q, d.pageSize, func(rs []map[string]json.RawMessage, n int) error {
 		if pending != nil {
 			if err := emit(pending); err != nil {
 				return err
