@@ -29,17 +29,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 	"github.com/appflowd/appflowd/internal/retry"
@@ -123,32 +121,24 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if api == "" {
 		api = DefaultAPIURL
 	}
-	hc := deps.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	log := deps.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	c := &client{http: hc, base: strings.TrimRight(api, "/"), retry: opts.Retry, now: now, log: log,
-		token: creds.AccessToken, clientID: creds.ClientID, clientSecret: creds.ClientSecret,
-		save: p.SaveCredentials, saved: p.Credentials}
-	if r := creds.OAuthRequest; c.token == "" && r != nil && r.AuthCode != "" {
-		c.authCode, c.redirectURI = r.AuthCode, r.RedirectURI
-	}
-	if c.token == "" && c.authCode == "" {
+	base := strings.TrimRight(api, "/")
+	if creds.AccessToken == "" && (creds.OAuthRequest == nil || creds.OAuthRequest.AuthCode == "") {
 		return nil, fault.New(fault.AuthFailed, "the Slack profile %s has no accessToken or oAuthRequest authCode", p.Name)
 	}
+	// A code is exchanged for a user token (oauth.v2.access, the app's
+	// id and secret as HTTP Basic); Slack's user tokens are not refreshed.
+	o := httpconn.OAuth2{TokenURL: base + "/oauth.v2.access", ClientBasic: true,
+		ClientID: creds.ClientID, ClientSecret: creds.ClientSecret, AccessToken: creds.AccessToken,
+		Decode: decodeToken, Saved: httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "")}
+	if r := creds.OAuthRequest; creds.AccessToken == "" && r != nil {
+		o.Code, o.RedirectURI = r.AuthCode, r.RedirectURI
+	}
+	c := httpconn.New(deps, httpconn.Config{Name: "Slack", Base: base, Auth: httpconn.NewOAuth2(o), Retry: opts.Retry, Check: check})
 	ps := opts.PageSize
 	if ps <= 0 {
 		ps = 200
 	}
-	return &Driver{c: c, instance: props.InstanceURL, pageSize: ps}, nil
+	return &Driver{c: &client{c}, instance: props.InstanceURL, pageSize: ps}, nil
 }
 
 // CheckProfile calls auth.test and checks the token belongs to the
@@ -168,22 +158,8 @@ func (d *Driver) CheckProfile(ctx context.Context) error {
 	return nil
 }
 
-// client speaks to the Web API with one user token.
-type client struct {
-	http  *http.Client
-	base  string
-	retry retry.Policy
-	now   func() time.Time
-	log   *slog.Logger
-
-	clientID, clientSecret string
-	authCode, redirectURI  string
-	save                   func(context.Context, json.RawMessage) error
-	saved                  json.RawMessage
-
-	mu    sync.Mutex
-	token string
-}
+// client is the Web API with one user token.
+type client struct{ *httpconn.Client }
 
 // APIError is an {"ok":false,"error":...} answer, or an HTTP failure.
 type APIError struct {
@@ -224,128 +200,72 @@ func classify(e *APIError) error {
 	return fault.Wrap(fault.ConnectorServer, e, "Slack")
 }
 
-// exchange trades the profile's authorization code for a user token.
-func (c *client) exchange(ctx context.Context) error {
-	form := url.Values{"code": {c.authCode}}
-	if c.redirectURI != "" {
-		form.Set("redirect_uri", c.redirectURI)
-	}
-	var out struct {
-		AuthedUser struct {
-			AccessToken string `json:"access_token"`
-		} `json:"authed_user"`
-	}
-	if _, err := c.send(ctx, http.MethodPost, "oauth.v2.access", form, "", &out); err != nil {
-		return err
-	}
-	if out.AuthedUser.AccessToken == "" {
-		return fault.New(fault.AuthFailed, "Slack oauth.v2.access returned no user token (authed_user.access_token); ask for user scopes")
-	}
-	c.token = out.AuthedUser.AccessToken
-	c.authCode = ""
-	if c.save != nil {
-		m := map[string]json.RawMessage{}
-		_ = json.Unmarshal(c.saved, &m)
-		tok, _ := json.Marshal(c.token)
-		m["accessToken"] = tok
-		delete(m, "oAuthRequest")
-		b, _ := json.Marshal(m)
-		if err := c.save(ctx, b); err != nil {
-			return fmt.Errorf("save the Slack access token: %w", err)
+// envelope is what every Web API answer carries.
+type envelope struct {
+	OK       *bool  `json:"ok"`
+	Error    string `json:"error"`
+	Needed   string `json:"needed"`
+	Provided string `json:"provided"`
+}
+
+// check classifies on the body's ok/error, never on HTTP status alone;
+// HTTP 429 and "ratelimited" wait for Retry-After.
+func check(r *httpconn.Response) error {
+	method := strings.TrimPrefix(r.Request.Path, "/")
+	var env envelope
+	jerr := json.Unmarshal(r.Body, &env)
+	if r.Status != http.StatusOK || jerr == nil && env.OK != nil && !*env.OK {
+		e := &APIError{Method: method, Status: r.Status, Code: env.Error, Needed: env.Needed, Provided: env.Provided}
+		if retry.Status(r.Status) || e.Code == "ratelimited" {
+			return httpconn.Retry(classify(e), r.RetryAfter())
 		}
+		return classify(e)
+	}
+	if jerr != nil || env.OK == nil {
+		return fault.New(fault.ConnectorServer, "Slack %s answered a body that is not a Web API response: %s", method, httpconn.Excerpt(r.Body))
 	}
 	return nil
 }
 
-// call invokes a Web API method with the user token, retrying throttled
-// and unavailable answers; out receives the body. It returns the body size.
+// decodeToken reads oauth.v2.access: the user token is authed_user's.
+func decodeToken(b []byte) (httpconn.Token, error) {
+	var out struct {
+		envelope
+		AuthedUser struct {
+			AccessToken string `json:"access_token"`
+		} `json:"authed_user"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil || out.OK == nil {
+		return httpconn.Token{}, fault.New(fault.ConnectorServer, "Slack oauth.v2.access answered a body that is not a Web API response: %s", httpconn.Excerpt(b))
+	}
+	if !*out.OK {
+		return httpconn.Token{}, classify(&APIError{Method: "oauth.v2.access", Status: http.StatusOK, Code: out.Error})
+	}
+	if out.AuthedUser.AccessToken == "" {
+		return httpconn.Token{}, fault.New(fault.AuthFailed, "Slack oauth.v2.access returned no user token (authed_user.access_token); ask for user scopes")
+	}
+	return httpconn.Token{AccessToken: out.AuthedUser.AccessToken}, nil
+}
+
+// call invokes a Web API method (GET with a query, POST with a form);
+// out receives the body. It returns the body size.
 func (c *client) call(ctx context.Context, httpMethod, method string, q url.Values, out any) (int, error) {
-	c.mu.Lock()
-	if c.token == "" && c.authCode != "" {
-		if err := c.exchange(ctx); err != nil {
-			c.mu.Unlock()
-			return 0, err
+	r := &httpconn.Request{Method: httpMethod, Path: "/" + method, Idempotent: true}
+	if httpMethod == http.MethodGet {
+		r.Query = q
+	} else {
+		r.Body, r.ContentType = []byte(q.Encode()), "application/x-www-form-urlencoded"
+	}
+	res, err := c.Do(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	if out != nil {
+		if err := json.Unmarshal(res.Body, out); err != nil {
+			return 0, fault.Wrap(fault.ConnectorServer, err, "Slack %s: decode response", method)
 		}
 	}
-	token := c.token
-	c.mu.Unlock()
-	return c.send(ctx, httpMethod, method, q, token, out)
-}
-
-func (c *client) send(ctx context.Context, httpMethod, method string, q url.Values, token string, out any) (int, error) {
-	var n int
-	err := c.retry.Do(ctx, func(ctx context.Context, _ int) error {
-		u := c.base + "/" + method
-		var body io.Reader
-		if httpMethod == http.MethodGet {
-			if len(q) > 0 {
-				u += "?" + q.Encode()
-			}
-		} else {
-			body = strings.NewReader(q.Encode())
-		}
-		hr, err := http.NewRequestWithContext(ctx, httpMethod, u, body)
-		if err != nil {
-			return err
-		}
-		if body != nil {
-			hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		if token != "" {
-			hr.Header.Set("Authorization", "Bearer "+token)
-		} else {
-			hr.SetBasicAuth(c.clientID, c.clientSecret)
-		}
-		res, err := c.http.Do(hr)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return retry.Retryable(fmt.Errorf("Slack %s: %w", method, err), 0)
-		}
-		b, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return retry.Retryable(fmt.Errorf("Slack %s: read response: %w", method, err), 0)
-		}
-		var env struct {
-			OK       *bool  `json:"ok"`
-			Error    string `json:"error"`
-			Needed   string `json:"needed"`
-			Provided string `json:"provided"`
-		}
-		jerr := json.Unmarshal(b, &env)
-		if res.StatusCode != http.StatusOK || jerr == nil && env.OK != nil && !*env.OK {
-			e := &APIError{Method: method, Status: res.StatusCode, Code: env.Error, Needed: env.Needed, Provided: env.Provided}
-			if retry.Status(res.StatusCode) || e.Code == "ratelimited" {
-				c.log.Info("slack: throttled", "method", method, "status", res.StatusCode, "retryAfter", res.Header.Get("Retry-After"))
-				return retry.Retryable(classify(e), retry.RetryAfter(res.Header, c.now()))
-			}
-			return classify(e)
-		}
-		if jerr != nil || env.OK == nil {
-			return fault.New(fault.ConnectorServer, "Slack %s answered a body that is not a Web API response: %s", method, excerpt(b))
-		}
-		n = len(b)
-		if out != nil {
-			if err := json.Unmarshal(b, out); err != nil {
-				return fault.Wrap(fault.ConnectorServer, err, "Slack %s: decode response", method)
-			}
-		}
-		return nil
-	})
-	return n, err
-}
-
-func excerpt(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return strconv.Quote(s)
+	return len(res.Body), nil
 }
 
 // ---- catalog ----
@@ -598,7 +518,7 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 			}
 			us, ok := parseTS(tsRaw)
 			if !ok {
-				return fault.New(fault.ConnectorServer, "read %s: message %d has no valid ts (%s)", s.Name, line+int64(i), excerpt(m["ts"]))
+				return fault.New(fault.ConnectorServer, "read %s: message %d has no valid ts (%s)", s.Name, line+int64(i), httpconn.Excerpt(m["ts"]))
 			}
 			if us < rg.lo || us >= rg.hi {
 				continue
