@@ -255,11 +255,7 @@ func runConformance(t *testing.T, mk func(testing.TB) *env) {
 			h := &destHarness{e: e, format: c.format, preserve: c.preserve}
 			connectortest.RunDestination(t, h)
 			if h.bucket != "" {
-				for k := range e.list(t, h.bucket, "") {
-					if strings.Contains(k, stagingDir) {
-						t.Errorf("staging object left behind: %s", k)
-					}
-				}
+				e.checkStagingSettled(t, h.bucket)
 			}
 			if a := e.attrsFiles(t); len(a) > 0 {
 				t.Errorf("sidecar files in local buckets: %v", a)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -105,7 +106,8 @@ func motoEnv(t testing.TB) *env {
 	if moto.err != nil {
 		t.Skipf("skipping S3 API tests: %v", moto.err)
 	}
-	deps := connector.Deps{Endpoints: connector.Endpoints{connector.EndpointS3: moto.endpoint}, Region: "us-east-1",
+	// The data dir holds the pointers to staging in the bucket.
+	deps := connector.Deps{Endpoints: connector.Endpoints{connector.EndpointS3: moto.endpoint}, Region: "us-east-1", DataDir: t.TempDir(),
 		Now: func() time.Time { return time.Date(2024, 3, 5, 14, 7, 30, 0, time.UTC) }}
 	d, err := New(context.Background(), deps)
 	if err != nil {
@@ -230,5 +232,53 @@ func (e *env) attrsFiles(t testing.TB) []string {
 		}
 		return nil
 	})
+	return out
+}
+
+// checkStagingSettled checks that a bucket's staging folders hold nothing
+// but publish intents (kept until collected), then collects every finished
+// run's staging and checks that nothing is left, in the bucket or the data
+// dir.
+func (e *env) checkStagingSettled(t testing.TB, bucket string) {
+	t.Helper()
+	for k := range e.list(t, bucket, "") {
+		if isStagingKey(k) && path.Base(k) != intentName {
+			t.Errorf("%s: staged object left behind: %s", e.name, k)
+		}
+	}
+	if err := e.drv.CollectStaging(context.Background(), func(string) bool { return false }); err != nil {
+		t.Fatalf("CollectStaging: %v", err)
+	}
+	for k := range e.list(t, bucket, "") {
+		if isStagingKey(k) {
+			t.Errorf("%s: staging object left after collection: %s", e.name, k)
+		}
+	}
+	if left := e.stagingFiles(t); len(left) != 0 {
+		t.Errorf("%s: data dir staging left after collection: %v", e.name, left)
+	}
+}
+
+// stagingFiles lists what lies under <DataDir>/s3-staging.
+func (e *env) stagingFiles(t testing.TB) []string {
+	t.Helper()
+	var out []string
+	root := filepath.Join(e.deps.DataDir, stagingRoot)
+	err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if p != root {
+			rel, _ := filepath.Rel(root, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return out
 }

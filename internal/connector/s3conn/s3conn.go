@@ -63,6 +63,7 @@ type Driver struct {
 	deps   connector.Deps
 	blobs  *awsconfig.Buckets
 	client *s3.Client // nil: local buckets
+	fp     failpoint  // tests only
 }
 
 var (

@@ -9,44 +9,121 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/appflowd/appflowd/internal/fault"
 )
 
 // A run's files are written to a staging area and published at Commit, so a
 // failed or aborted run leaves nothing in the output folders.
 //
-// Local buckets stage in <DataDir>/s3-staging/<executionId>-<random>/ (next
-// to, not inside, the buckets folder) and publish by rename. S3 APIs stage
-// under {bucketPrefix}/.appflowd-staging/<executionId>-<random>/ in the same
-// bucket and publish by server-side copy (so one file is at most 5 GB, the
-// CopyObject limit), then delete the staged objects.
+// Local buckets stage in <DataDir>/s3-staging/<tag>/ (next to, not inside,
+// the buckets folder) and publish by rename. S3 APIs stage under
+// {bucketPrefix}/.appflowd-staging/<tag>/ in the same bucket and publish by
+// server-side copy (so one file is at most 5 GB, the CopyObject limit), then
+// delete the staged object; <DataDir>/s3-staging/<tag>/remote.json then
+// names that folder so CollectStaging can find it (the data dir is the one
+// place the driver can list).
+//
+// <tag> is <executionId>-<12 hex>: a fresh writer of an execution (a retried
+// job) never mixes with an older attempt's files, and recovery finds every
+// attempt of an execution by its id. The publish intent is intent.json in
+// the tag's folder (see publish.go).
 type stager interface {
 	create(ctx context.Context, name, contentType string) (io.WriteCloser, error)
+	// sync makes the named staged files durable before an intent names them.
+	sync(ctx context.Context, names []string) error
+	writeIntent(ctx context.Context, data []byte) error
+	// readIntent returns nil when there is no intent.
+	readIntent(ctx context.Context) ([]byte, error)
+	// publish moves a staged file to key. It is idempotent: a file whose
+	// staged copy is gone while key exists was moved already.
 	publish(ctx context.Context, name, key string) error
-	unpublish(ctx context.Context, key string) error
+	// unpublish moves a published file back to staging (undoing a publish
+	// when a later one fails).
+	unpublish(ctx context.Context, name, key string) error
+	// settle makes the published keys durable.
+	settle(ctx context.Context, keys []string) error
+	removeIntent(ctx context.Context) error
+	// discard removes everything staged, the intent included.
 	discard(ctx context.Context) error
 }
 
+const (
+	intentName  = "intent.json"
+	remoteName  = "remote.json" // an S3-API run's pointer in the data dir
+	tagRandHex  = 12
+	stagingRoot = "s3-staging" // under DataDir
+)
+
 func runTag(executionID string) string {
-	var b [6]byte
+	var b [tagRandHex / 2]byte
 	_, _ = rand.Read(b[:])
 	return executionID + "-" + hex.EncodeToString(b[:])
 }
 
+// tagExecution returns the execution id of a staging tag.
+func tagExecution(tag string) (string, bool) {
+	i := strings.LastIndexByte(tag, '-')
+	if i <= 0 || len(tag)-i-1 != tagRandHex {
+		return "", false
+	}
+	if _, err := hex.DecodeString(tag[i+1:]); err != nil {
+		return "", false
+	}
+	return tag[:i], true
+}
+
+// errCrash is what a test failpoint returns to stop a Commit or a recovery
+// where it stands, as a crash of the process would.
+var errCrash = errors.New("s3conn: simulated crash")
+
+// failpoint is the tests' hook into publish and recovery steps; nil in
+// production. A non-nil error from it is returned from the step: errCrash
+// abandons the operation as is, any other error is a failure of the step.
+type failpoint func(step string) error
+
+func (f failpoint) at(step string) error {
+	if f == nil {
+		return nil
+	}
+	return f(step)
+}
+
+// ---- local buckets
+
 type localStager struct {
-	dir       string
+	dir       string // <DataDir>/s3-staging/<tag>
 	bucketDir string
+	fp        failpoint
+	mu        sync.Mutex
 	made      bool
 }
 
+func (s *localStager) mkdir() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.made {
+		return nil
+	}
+	if err := os.MkdirAll(s.dir, 0o777); err != nil {
+		return fmt.Errorf("s3 destination: make staging folder: %w", err)
+	}
+	s.made = true
+	return nil
+}
+
 func (s *localStager) create(_ context.Context, name, _ string) (io.WriteCloser, error) {
-	if !s.made {
-		if err := os.MkdirAll(s.dir, 0o777); err != nil {
-			return nil, fmt.Errorf("s3 destination: make staging folder: %w", err)
-		}
-		s.made = true
+	if err := s.mkdir(); err != nil {
+		return nil, err
 	}
 	f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
 	if err != nil {
@@ -55,20 +132,158 @@ func (s *localStager) create(_ context.Context, name, _ string) (io.WriteCloser,
 	return f, nil
 }
 
+// sync fsyncs the staged files, several at a time (an fsync mostly waits
+// on the disk), then their folder.
+func (s *localStager) sync(ctx context.Context, names []string) error {
+	if err := s.mkdir(); err != nil {
+		return err
+	}
+	var (
+		wg    sync.WaitGroup
+		emu   sync.Mutex
+		first error
+		next  = make(chan string)
+	)
+	for range min(8, len(names)) {
+		wg.Go(func() {
+			for n := range next {
+				if err := fsyncPath(filepath.Join(s.dir, n)); err != nil {
+					emu.Lock()
+					if first == nil {
+						first = fmt.Errorf("s3 destination: sync staged file: %w", err)
+					}
+					emu.Unlock()
+				}
+			}
+		})
+	}
+	for _, n := range names {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- n
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fsyncPath(s.dir)
+}
+
+func fsyncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeIntent writes the intent durably: a temporary file, fsynced, renamed
+// into place, and the folder fsynced (and its parent, which may have just
+// gained the folder).
+func (s *localStager) writeIntent(_ context.Context, data []byte) error {
+	if err := s.mkdir(); err != nil {
+		return err
+	}
+	if err := writeFileDurably(filepath.Join(s.dir, intentName), data); err != nil {
+		return fmt.Errorf("s3 destination: write publish intent: %w", err)
+	}
+	if err := fsyncPath(filepath.Dir(s.dir)); err != nil {
+		return fmt.Errorf("s3 destination: write publish intent: %w", err)
+	}
+	return s.fp.at("intent")
+}
+
+func writeFileDurably(p string, data []byte) error {
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o666)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return fsyncPath(filepath.Dir(p))
+}
+
+func (s *localStager) readIntent(context.Context) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, intentName))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+func (s *localStager) removeIntent(context.Context) error {
+	err := os.Remove(filepath.Join(s.dir, intentName))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return fsyncPath(s.dir)
+}
+
 func (s *localStager) publish(_ context.Context, name, key string) error {
 	src := filepath.Join(s.dir, name)
 	dst := filepath.Join(s.bucketDir, filepath.FromSlash(key))
-	if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
+	if err := moveFile(src, dst); err != nil {
 		return fmt.Errorf("s3 destination: publish %s: %w", key, err)
+	}
+	return s.fp.at("publish " + name)
+}
+
+func (s *localStager) unpublish(_ context.Context, name, key string) error {
+	dst := filepath.Join(s.bucketDir, filepath.FromSlash(key))
+	if err := moveFile(dst, filepath.Join(s.dir, name)); err != nil {
+		return fmt.Errorf("s3 destination: unpublish %s: %w", key, err)
+	}
+	for d := filepath.Dir(dst); len(d) > len(s.bucketDir); d = filepath.Dir(d) {
+		if os.Remove(d) != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// moveFile renames src to dst (copying across file systems). When src is
+// gone and dst exists, the move happened already.
+func moveFile(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
+		return err
 	}
 	err := os.Rename(src, dst)
 	if errors.Is(err, syscall.EXDEV) {
-		err = copyFile(src, dst)
+		if err = copyFile(src, dst); err == nil {
+			err = os.Remove(src)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("s3 destination: publish %s: %w", key, err)
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(src); errors.Is(serr, os.ErrNotExist) {
+			if _, derr := os.Stat(dst); derr == nil {
+				return nil
+			}
+			return fmt.Errorf("staged file %s is gone and was not published", filepath.Base(src))
+		}
 	}
-	return nil
+	return err
 }
 
 func copyFile(src, dst string) error {
@@ -82,28 +297,36 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
 	}
-	if err := out.Close(); err != nil {
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, dst)
 }
 
-// unpublish removes a published file and the folders that held only it.
-func (s *localStager) unpublish(_ context.Context, key string) error {
-	p := filepath.Join(s.bucketDir, filepath.FromSlash(key))
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	for d := filepath.Dir(p); len(d) > len(s.bucketDir); d = filepath.Dir(d) {
-		if os.Remove(d) != nil {
-			break
+// settle fsyncs the folders the published files went to, up to the bucket
+// (MkdirAll may have made them), and the staging folder they left.
+func (s *localStager) settle(_ context.Context, keys []string) error {
+	dirs := map[string]bool{}
+	for _, k := range keys {
+		for d := filepath.Dir(filepath.Join(s.bucketDir, filepath.FromSlash(k))); len(d) >= len(s.bucketDir) && !dirs[d]; d = filepath.Dir(d) {
+			dirs[d] = true
 		}
+	}
+	for d := range dirs {
+		if err := fsyncPath(d); err != nil {
+			return fmt.Errorf("s3 destination: sync %s: %w", d, err)
+		}
+	}
+	if err := fsyncPath(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("s3 destination: sync staging: %w", err)
 	}
 	return nil
 }
@@ -112,12 +335,54 @@ func (s *localStager) discard(context.Context) error {
 	return os.RemoveAll(s.dir)
 }
 
+// ---- S3 APIs
+
 type s3Stager struct {
 	bucket *blob.Bucket
-	prefix string // ends with '/'
+	client *s3.Client
+	name   string // the bucket's name
+	prefix string // {bucketPrefix/}.appflowd-staging/<tag>/
+	local  string // <DataDir>/s3-staging/<tag>, holding remote.json; "" without a data dir
+	fp     failpoint
+	gone   bool // the bucket no longer exists: only the pointer is left
+	// recovering: files may have been published and settled by a crashed
+	// Commit.
+	recovering bool
+
+	mu      sync.Mutex
+	pointed bool
+}
+
+// remoteRef is remote.json: where an S3-API run stages.
+type remoteRef struct {
+	Bucket string `json:"bucket"`
+	Prefix string `json:"prefix"`
+}
+
+// point writes remote.json before the first object is staged, so a crash
+// leaves a way to the staged objects. It is not fsynced: losing it with
+// the machine leaves garbage, never wrong output.
+func (s *s3Stager) point() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pointed || s.local == "" {
+		return nil
+	}
+	if err := os.MkdirAll(s.local, 0o777); err != nil {
+		return fmt.Errorf("s3 destination: make staging folder: %w", err)
+	}
+	data := fmt.Appendf(nil, `{"bucket":%q,"prefix":%q}`, s.name, s.prefix)
+	if err := os.WriteFile(filepath.Join(s.local, remoteName), data, 0o666); err != nil {
+		return fmt.Errorf("s3 destination: write staging pointer: %w", err)
+	}
+	s.pointed = true
+	return nil
 }
 
 func (s *s3Stager) create(ctx context.Context, name, contentType string) (io.WriteCloser, error) {
+	if err := s.point(); err != nil {
+		return nil, err
+	}
 	w, err := s.bucket.NewWriter(ctx, s.prefix+name, &blob.WriterOptions{ContentType: contentType})
 	if err != nil {
 		return nil, classify(err, "s3 destination: create staging object %s", s.prefix+name)
@@ -125,17 +390,132 @@ func (s *s3Stager) create(ctx context.Context, name, contentType string) (io.Wri
 	return w, nil
 }
 
+// sync: an S3 API has made an object durable when its PUT returned.
+func (s *s3Stager) sync(context.Context, []string) error { return nil }
+
+func (s *s3Stager) writeIntent(ctx context.Context, data []byte) error {
+	if err := s.point(); err != nil {
+		return err
+	}
+	if err := s.bucket.WriteAll(ctx, s.prefix+intentName, data, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+		return classify(err, "s3 destination: write publish intent")
+	}
+	return s.fp.at("intent")
+}
+
+func (s *s3Stager) readIntent(ctx context.Context) ([]byte, error) {
+	if s.gone {
+		return nil, nil
+	}
+	// HEAD first: moto answers a GET of a missing key with a 500.
+	ok, err := s.bucket.Exists(ctx, s.prefix+intentName)
+	if err != nil {
+		return nil, classify(err, "s3 destination: read publish intent")
+	}
+	if !ok {
+		return nil, nil
+	}
+	b, err := s.bucket.ReadAll(ctx, s.prefix+intentName)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, classify(err, "s3 destination: read publish intent")
+	}
+	return b, nil
+}
+
+func (s *s3Stager) removeIntent(ctx context.Context) error {
+	err := s.bucket.Delete(ctx, s.prefix+intentName)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil
+	}
+	return classify(err, "s3 destination: remove publish intent")
+}
+
+// publish copies the staged object to key; settle deletes the staged
+// objects, a request per thousand. A staged object that is gone while key
+// exists was published before a crash.
 func (s *s3Stager) publish(ctx context.Context, name, key string) error {
-	return classify(s.bucket.Copy(ctx, key, s.prefix+name, nil), "s3 destination: publish %s", key)
+	var err error
+	if s.recovering {
+		// A crash may have settled this file: ask first, as moto answers
+		// a copy of a missing key with a 500.
+		var ok bool
+		if ok, err = s.bucket.Exists(ctx, s.prefix+name); err == nil && !ok {
+			err = fault.New(fault.NotFound, "staged object %s is gone", s.prefix+name)
+		}
+		if err != nil && fault.CodeOf(err) != fault.NotFound {
+			return classify(err, "s3 destination: publish %s", key)
+		}
+	}
+	if err == nil {
+		err = s.bucket.Copy(ctx, key, s.prefix+name, nil)
+	}
+	if gcerrors.Code(err) == gcerrors.NotFound || fault.CodeOf(err) == fault.NotFound {
+		ok, xerr := s.bucket.Exists(ctx, key)
+		if xerr != nil {
+			return classify(xerr, "s3 destination: publish %s", key)
+		}
+		if !ok {
+			return fmt.Errorf("s3 destination: publish %s: staged object %s is gone and was not published", key, s.prefix+name)
+		}
+		return s.fp.at("publish " + name)
+	}
+	if err != nil {
+		return classify(err, "s3 destination: publish %s", key)
+	}
+	return s.fp.at("publish " + name)
 }
 
-func (s *s3Stager) unpublish(ctx context.Context, key string) error {
-	return classify(s.bucket.Delete(ctx, key), "s3 destination: remove %s", key)
+// unpublish deletes key, first copying it back to staging if settle
+// deleted the staged object already.
+func (s *s3Stager) unpublish(ctx context.Context, name, key string) error {
+	published, err := s.bucket.Exists(ctx, key)
+	if err != nil || !published {
+		return classify(err, "s3 destination: unpublish %s", key)
+	}
+	staged, err := s.bucket.Exists(ctx, s.prefix+name)
+	if err == nil && !staged {
+		err = s.bucket.Copy(ctx, s.prefix+name, key, nil)
+	}
+	if err == nil {
+		err = s.bucket.Delete(ctx, key)
+	}
+	return classify(err, "s3 destination: unpublish %s", key)
 }
 
+// settle deletes the staged objects, keeping the intent.
+func (s *s3Stager) settle(ctx context.Context, _ []string) error {
+	return s.deleteStaged(ctx, false)
+}
+
+// discard deletes every object and unfinished upload under the staging
+// folder, then the pointer in the data dir.
 func (s *s3Stager) discard(ctx context.Context) error {
+	if s.gone {
+		return os.RemoveAll(s.local)
+	}
+	if err := s.deleteStaged(ctx, true); err != nil {
+		return err
+	}
+	if err := abortUploads(ctx, s.client, s.name, s.prefix); err != nil {
+		return err
+	}
+	if s.local != "" {
+		if err := os.RemoveAll(s.local); err != nil {
+			return fmt.Errorf("s3 destination: remove staging pointer: %w", err)
+		}
+	}
+	return nil
+}
+
+// deleteStaged deletes the objects under the staging folder (the intent
+// too when all is set), by the keys as stored: the listing gives them, so
+// gocloud's escaping of odd keys needs no mirroring here.
+func (s *s3Stager) deleteStaged(ctx context.Context, all bool) error {
+	var keys []string
 	it := s.bucket.List(&blob.ListOptions{Prefix: s.prefix})
-	var first error
 	for {
 		obj, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -144,9 +524,60 @@ func (s *s3Stager) discard(ctx context.Context) error {
 		if err != nil {
 			return classify(err, "s3 destination: list staging %s", s.prefix)
 		}
-		if err := s.bucket.Delete(ctx, obj.Key); err != nil && first == nil {
-			first = classify(err, "s3 destination: delete staging %s", obj.Key)
+		if !all && obj.Key == s.prefix+intentName {
+			continue
 		}
+		var o s3types.Object
+		if !obj.As(&o) {
+			return fmt.Errorf("s3 destination: list staging %s: no S3 object for %s", s.prefix, obj.Key)
+		}
+		keys = append(keys, aws.ToString(o.Key))
 	}
-	return first
+	return deleteObjects(ctx, s.client, s.name, keys)
+}
+
+// deleteObjects deletes stored keys, 1,000 to a request; a missing key is
+// no error (S3 reports it deleted).
+func deleteObjects(ctx context.Context, c *s3.Client, bucket string, keys []string) error {
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		ids := make([]s3types.ObjectIdentifier, n)
+		for i, k := range keys[:n] {
+			ids[i] = s3types.ObjectIdentifier{Key: aws.String(k)}
+		}
+		out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket),
+			Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+		if err != nil {
+			return fmt.Errorf("s3 destination: delete staged objects: %w", err)
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return fmt.Errorf("s3 destination: delete %s: %s %s", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// abortUploads aborts the multipart uploads under prefix that a crash left
+// unfinished: invisible in listings, but stored (and billed).
+func abortUploads(ctx context.Context, c *s3.Client, bucket, prefix string) error {
+	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)}
+	for {
+		out, err := c.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return fmt.Errorf("s3 destination: list unfinished uploads under %s: %w", prefix, err)
+		}
+		for _, u := range out.Uploads {
+			_, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId})
+			var nsu *s3types.NoSuchUpload
+			if err != nil && !errors.As(err, &nsu) {
+				return fmt.Errorf("s3 destination: abort upload of %s: %w", aws.ToString(u.Key), err)
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
 }

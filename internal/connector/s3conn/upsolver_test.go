@@ -257,11 +257,7 @@ func runUpsolverConformance(t *testing.T, mk func(testing.TB) *env) {
 			h := &upsolverHarness{e: e, u: upsolverEnv(t, e), format: f}
 			connectortest.RunDestination(t, h)
 			if h.bucket != "" {
-				for k := range e.list(t, h.bucket, "") {
-					if strings.Contains(k, stagingDir) {
-						t.Errorf("staging object left behind: %s", k)
-					}
-				}
+				e.checkStagingSettled(t, h.bucket)
 			}
 		})
 	}

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
+	"log/slog"
 	"runtime"
 	"slices"
 	"sort"
@@ -125,20 +125,14 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 	if err != nil {
 		return nil, err
 	}
-	tag := runTag(req.ExecutionID)
-	var st stager
-	if d.client == nil {
-		st = &localStager{dir: filepath.Join(d.deps.DataDir, "s3-staging", tag), bucketDir: d.localDir(p.BucketName)}
-	} else {
-		pre, _ := cleanPrefix(p.BucketPrefix) // checked by newLayout
-		if pre != "" {
-			pre += "/"
-		}
-		st = &s3Stager{bucket: b, prefix: pre + stagingDir + "/" + tag + "/"}
-	}
+	spre, _ := stagingPrefix(p.BucketPrefix) // checked by newLayout
+	st := d.newStager(b, p.BucketName, spre, runTag(req.ExecutionID))
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &writer{
 		req:     req,
+		logger:  d.deps.Logger,
+		bname:   p.BucketName,
+		fp:      d.fp,
 		cfg:     cfg,
 		lay:     lay,
 		bucket:  b,
@@ -178,6 +172,9 @@ const (
 
 type writer struct {
 	req    *connector.WriteRequest
+	bname  string // the bucket's name
+	fp     failpoint
+	logger *slog.Logger
 	cfg    *writerConfig
 	lay    *layout
 	bucket *blob.Bucket
@@ -868,6 +865,10 @@ func (w *writer) finish() {
 	<-w.bgDone
 }
 
+// Commit publishes the staged files through a publish intent (publish.go):
+// before the intent is stored a failure leaves nothing; after it, the
+// publish is finished even if ctx is canceled meanwhile, and a crash is
+// rolled forward by RecoverPublish.
 func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -888,28 +889,101 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 		w.cleanup(ctx)
 		return nil, err
 	}
-	res := &connector.WriteResult{Failures: w.failures}
-	var published []string
-	for _, f := range w.files {
-		if perr := w.stage.publish(ctx, f.name, f.key); perr != nil {
-			for _, k := range published {
-				_ = w.stage.unpublish(context.WithoutCancel(ctx), k)
-			}
-			w.cleanup(ctx)
-			return nil, perr
-		}
-		published = append(published, f.key)
+	res := &connector.WriteResult{Failures: w.failures, Objects: make([]string, len(w.files))}
+	files := make([]intentFile, len(w.files))
+	names := make([]string, len(w.files))
+	for i, f := range w.files {
 		res.RecordsWritten += f.rows
 		res.BytesWritten += f.bytes
+		res.Objects[i] = f.key
+		files[i] = intentFile{Name: f.name, Key: f.key}
+		names[i] = f.name
 	}
-	res.Objects = published
+	err = w.stage.sync(ctx, names)
+	if err == nil {
+		err = w.fp.at("staged")
+	}
+	if err == nil {
+		if err = ctx.Err(); err != nil {
+			err = fault.Wrap(fault.Canceled, err, "commit")
+		}
+	}
+	var data []byte
+	if err == nil {
+		data, err = json.Marshal(newIntent(w.req.ExecutionID, w.bname, res, files))
+	}
+	if err == nil {
+		err = w.stage.writeIntent(ctx, data)
+	}
+	if err != nil {
+		return nil, w.failCommit(ctx, err, false)
+	}
+	// The intent is the decision: finish the publish whatever ctx says.
+	pctx := context.WithoutCancel(ctx)
+	for i, f := range w.files {
+		if err := w.stage.publish(pctx, f.name, f.key); err != nil {
+			if !errors.Is(err, errCrash) {
+				w.rollback(pctx, i+1) // a failed copy may have landed
+			}
+			return nil, w.failCommit(ctx, err, true)
+		}
+	}
+	err = w.stage.settle(pctx, res.Objects)
+	if err == nil {
+		err = w.fp.at("settled")
+	}
+	if err != nil {
+		if !errors.Is(err, errCrash) {
+			w.rollback(pctx, len(w.files))
+		}
+		return nil, w.failCommit(ctx, err, true)
+	}
 	w.state = stateCommitted
-	// The data is published; failing to tidy the staging area does not
-	// fail the run.
-	_ = w.stage.discard(context.WithoutCancel(ctx))
 	w.cancel()
 	w.bucket.Close()
 	return res, nil
+}
+
+// failCommit ends a Commit that failed: it removes the intent (when one
+// was written) and the staging. A simulated crash leaves all as it is.
+func (w *writer) failCommit(ctx context.Context, err error, intentWritten bool) error {
+	if errors.Is(err, errCrash) {
+		w.state = stateDone
+		w.cancel()
+		w.bucket.Close()
+		return err
+	}
+	if intentWritten {
+		if rerr := w.stage.removeIntent(context.WithoutCancel(ctx)); rerr != nil {
+			w.log().Warn("s3 destination: a failed publish could not remove its intent; recovery would finish it",
+				"execution", w.req.ExecutionID, "err", rerr)
+			w.state = stateDone
+			w.cancel()
+			w.bucket.Close()
+			return err
+		}
+	}
+	w.cleanup(ctx)
+	return err
+}
+
+// rollback moves the first n published files back to staging, last first.
+// The intent still stands meanwhile, so a crash here is rolled forward.
+func (w *writer) rollback(ctx context.Context, n int) {
+	for i := n - 1; i >= 0; i-- {
+		f := w.files[i]
+		if err := w.stage.unpublish(ctx, f.name, f.key); err != nil {
+			w.log().Warn("s3 destination: a failed publish left an object in place", "execution", w.req.ExecutionID,
+				"key", f.key, "err", err)
+		}
+	}
+}
+
+func (w *writer) log() *slog.Logger {
+	if w.logger != nil {
+		return w.logger
+	}
+	return slog.Default()
 }
 
 func (w *writer) cleanup(ctx context.Context) {

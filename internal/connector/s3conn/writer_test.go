@@ -307,10 +307,10 @@ func TestAbortLeavesNoObjects(t *testing.T) {
 		if objs := e.list(t, bucket, ""); len(objs) != 0 {
 			t.Errorf("%s: objects after Abort: %v", e.name, objs)
 		}
+		if left := e.stagingFiles(t); len(left) != 0 {
+			t.Errorf("%s: data dir staging left: %v", e.name, left)
+		}
 		if e.client == nil {
-			if left := e.list(t, "../s3-staging", ""); len(left) != 0 {
-				t.Errorf("local staging left: %v", left)
-			}
 			if a := e.attrsFiles(t); len(a) != 0 {
 				t.Errorf("sidecar files: %v", a)
 			}
@@ -324,6 +324,7 @@ func TestOutputKeysS3API(t *testing.T) {
 	req := writeRequest(bucket, "raw", map[string]any{"fileType": "CSV",
 		"prefixConfig": map[string]any{"prefixType": "PATH_AND_FILENAME", "prefixFormat": "HOUR"}}, nil)
 	res := writeAll(t, e.drv, req, benchBatch("x", 0, 10, true))
+	e.checkStagingSettled(t, bucket)
 	keys := make([]string, 0)
 	for k := range e.list(t, bucket, "") {
 		keys = append(keys, k)
