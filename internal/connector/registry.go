@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -12,7 +13,9 @@ import (
 	"github.com/appflowd/appflowd/internal/record"
 )
 
-// Capabilities is what DescribeConnectors says about a connector type.
+// Capabilities is what DescribeConnectors says about a connector type, and
+// the other facts of the type that the service and the runner act on: one
+// place per fact, filled by the catalog and the type's driver.
 type Capabilities struct {
 	Type                  string // ConnectorType enum value: "S3", "Salesforce", ...
 	Description           string
@@ -41,6 +44,37 @@ type Capabilities struct {
 	// dataTransferApis and oauth2GrantTypesSupported.
 	DataTransferAPIs []string
 	OAuth2GrantTypes []string
+
+	// CredentialsOptional says a profile may leave out its credentials
+	// member (ProfileRules says when they are still needed).
+	CredentialsOptional bool
+	// ProfileRules lists what a profile lacks beyond the model's required
+	// members (spec 6.2), in words for a ValidationException; nil: nothing.
+	ProfileRules func(ProfileInput) []string
+
+	// TypedDestination says the destination's columns have types, so a Map
+	// task's DESTINATION_DATA_TYPE converts values rather than labels them.
+	TypedDestination bool
+	// RecyclesBatches says the destination's writer keeps no reference to
+	// a batch's cells once Write returns, so the engine may reuse them.
+	RecyclesBatches bool
+	// WindowByModifiedTime says an incremental window selects the source's
+	// objects by modification time, whole, rather than filtering records
+	// on incrementalPullConfig.datetimeTypeFieldName.
+	WindowByModifiedTime bool
+}
+
+// ProfileInput is a connector profile as CreateConnectorProfile and
+// UpdateConnectorProfile receive it, for Capabilities.ProfileRules.
+type ProfileInput struct {
+	// Properties and Credentials are the JSON of this type's members of
+	// connectorProfileProperties and connectorProfileCredentials;
+	// Credentials is nil when none were given.
+	Properties  json.RawMessage
+	Credentials json.RawMessage
+	// Creating is true for CreateConnectorProfile: credential rules apply
+	// then even when none were given.
+	Creating bool
 }
 
 // fill returns c with every zero field taken from from; booleans are
@@ -65,6 +99,13 @@ func (c Capabilities) fill(from Capabilities) Capabilities {
 	c.HasMetadata = c.HasMetadata || from.HasMetadata
 	fillList(&c.DataTransferAPIs, from.DataTransferAPIs)
 	fillList(&c.OAuth2GrantTypes, from.OAuth2GrantTypes)
+	c.CredentialsOptional = c.CredentialsOptional || from.CredentialsOptional
+	if c.ProfileRules == nil {
+		c.ProfileRules = from.ProfileRules
+	}
+	c.TypedDestination = c.TypedDestination || from.TypedDestination
+	c.RecyclesBatches = c.RecyclesBatches || from.RecyclesBatches
+	c.WindowByModifiedTime = c.WindowByModifiedTime || from.WindowByModifiedTime
 	return c
 }
 

@@ -31,10 +31,11 @@ func (r *Runner) executionWindow(ctx context.Context, account, flowName, id stri
 // ApplyWindow narrows a prepared run to the incremental window [start, end):
 // the source is asked for what changed in it, and the transform drops
 // records whose incrementalPullConfig.datetimeTypeFieldName falls outside,
-// for sources that cannot filter. An S3 source selects whole objects by
-// modification time, so its records are not filtered by a field.
+// for sources that cannot filter. A source whose capabilities say
+// WindowByModifiedTime (S3) selects whole objects by modification time, so
+// its records are not filtered by a field.
 func (p *Prepared) ApplyWindow(f *Flow, start, end time.Time) {
-	if f.SourceFlowConfig.ConnectorType == wire.ConnectorTypeS3 {
+	if p.windowByModifiedTime {
 		p.Run.Read.Window = &connector.Window{Start: start, End: end}
 		return
 	}

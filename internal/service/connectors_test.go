@@ -29,6 +29,12 @@ func TestUnionKeysMatchModel(t *testing.T) {
 	if len(unionKeys) != len(all) {
 		t.Errorf("unionKeys has %d types, the ConnectorType enum %d", len(unionKeys), len(all))
 	}
+	// The types that take a profile, as the catalog says (custom
+	// connectors describe themselves and always take one).
+	needsProfile := map[wire.ConnectorType]bool{wire.ConnectorTypeCustomConnector: true}
+	for _, c := range catalog.Builtin() {
+		needsProfile[wire.ConnectorType(c.Type)] = c.NeedsProfile
+	}
 	var profileKeys []string
 	for _, typ := range all {
 		key, ok := unionKeys[typ]
@@ -39,7 +45,7 @@ func TestUnionKeysMatchModel(t *testing.T) {
 		if !strings.EqualFold(key, string(typ)) {
 			t.Errorf("union key %s of %s differs in more than case", key, typ)
 		}
-		if !profilelessTypes[typ] {
+		if needsProfile[typ] {
 			profileKeys = append(profileKeys, key)
 		}
 	}

@@ -117,7 +117,7 @@ func (s *Service) resolveCatalogTarget(ctx context.Context, profileName string, 
 	if typ == "" {
 		return nil, fault.New(fault.Invalid, "Either connectorProfileName or connectorType is required.")
 	}
-	if !profilelessTypes[typ] {
+	if spec, ok := s.registry().Lookup(string(typ)); !ok || spec.NeedsProfile {
 		return nil, fault.New(fault.Invalid, "connectorProfileName is required for connector type %s.", typ)
 	}
 	return &catalogTarget{typ: string(typ)}, nil

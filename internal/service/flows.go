@@ -127,7 +127,7 @@ func (s *Service) flowCheck(ctx context.Context, op string, d *flowDef) (*flowCh
 	if err := flowCheckTrigger(d.Trigger, srcSpec); err != nil {
 		return nil, err
 	}
-	if err := flowCheckTasks(op, d.Tasks, src.ConnectorType); err != nil {
+	if err := flowCheckTasks(op, d.Tasks, src.ConnectorType, srcSpec.Operators); err != nil {
 		return nil, err
 	}
 	if err := s.flowCheckCustomSettings(ctx, d); err != nil { // customflows.go
@@ -140,7 +140,7 @@ func (s *Service) flowCheck(ctx context.Context, op string, d *flowDef) (*flowCh
 // rather than at the first run: the transform compiles it, and a
 // record-based source (every source but S3) needs a projection or a Map_all
 // (spec §4.1.6).
-func flowCheckTasks(op string, tasks []wire.Task, source wire.ConnectorType) error {
+func flowCheckTasks(op string, tasks []wire.Task, source wire.ConnectorType, operators []string) error {
 	tt := make([]transform.Task, len(tasks))
 	projected := false
 	for i, t := range tasks {
@@ -157,7 +157,7 @@ func flowCheckTasks(op string, tasks []wire.Task, source wire.ConnectorType) err
 	if !projected && source != wire.ConnectorTypeS3 {
 		return fault.New(fault.Invalid, "%s request failed: [Task Validation Error: You must specify a projection task or a MAP_ALL task]", op)
 	}
-	if _, err := transform.Compile(tt, transform.Options{SourceConnector: string(source)}); err != nil {
+	if _, err := transform.Compile(tt, transform.Options{SourceConnector: string(source), SourceOperators: operators}); err != nil {
 		if fault.CodeOf(err) == fault.Unknown {
 			return fault.Wrap(fault.Invalid, err, "%s request failed: [Task Validation Error]", op)
 		}

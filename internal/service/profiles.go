@@ -24,24 +24,6 @@ func (s *Service) profileQuotaExceeded() error {
 		"You have reached the limit of %d connector profiles for this account. Delete unused connector profiles and try again.", s.d.MaxProfiles)
 }
 
-// profilelessTypes have no member in connectorProfileProperties: their
-// flows need no connector profile, so none can be created for them.
-var profilelessTypes = map[wire.ConnectorType]bool{
-	wire.ConnectorTypeS3:               true,
-	wire.ConnectorTypeEventBridge:      true,
-	wire.ConnectorTypeLookoutMetrics:   true,
-	wire.ConnectorTypeUpsolver:         true,
-	wire.ConnectorTypeCustomerProfiles: true,
-}
-
-// credentialsOptional are the profile types whose credentials member may be
-// left out (their rules below say when it is still needed).
-var credentialsOptional = map[wire.ConnectorType]bool{
-	wire.ConnectorTypeSalesforce: true,
-	wire.ConnectorTypePardot:     true,
-	wire.ConnectorTypeRedshift:   true,
-}
-
 func profileNotFound(name string) error {
 	return fault.New(fault.NotFound, "Connector Profile with name %s does not exist.", name)
 }
@@ -124,11 +106,13 @@ type profileConfig struct {
 }
 
 // checkProfileConfig applies AppFlow's per-type rules (spec 6.2) the model
-// cannot express: the member for the profile's type is the one given, and
-// what it needs is there. Credentials are required when creating, optional
-// (keep the stored ones) when updating.
-func checkProfileConfig(typ wire.ConnectorType, cfg *wire.ConnectorProfileConfig, creating bool) (*profileConfig, error) {
-	if profilelessTypes[typ] {
+// cannot express, as the type's capabilities state them: the member for
+// the profile's type is the one given, and what it needs is there.
+// Credentials are required when creating, optional (keep the stored ones)
+// when updating.
+func (s *Service) checkProfileConfig(typ wire.ConnectorType, cfg *wire.ConnectorProfileConfig, creating bool) (*profileConfig, error) {
+	spec, known := s.registry().Lookup(string(typ))
+	if known && !spec.NeedsProfile {
 		return nil, fault.New(fault.Invalid, "Connector type %s does not use connector profiles.", typ)
 	}
 	key, err := unionKey(string(typ))
@@ -148,11 +132,13 @@ func checkProfileConfig(typ wire.ConnectorType, cfg *wire.ConnectorProfileConfig
 			return nil, err
 		}
 	}
-	if creds == nil && creating && !credentialsOptional[typ] {
+	if creds == nil && creating && !spec.CredentialsOptional {
 		return nil, fault.New(fault.Invalid, "connectorProfileConfig.connectorProfileCredentials.%s is required for connector type %s.", key, typ)
 	}
-	if problems := profileRules(typ, cfg.ConnectorProfileProperties, cfg.ConnectorProfileCredentials, creds != nil, creating); len(problems) > 0 {
-		return nil, fault.New(fault.Invalid, "Invalid connector profile configuration for %s: %s.", typ, strings.Join(problems, "; "))
+	if spec.ProfileRules != nil {
+		if problems := spec.ProfileRules(connector.ProfileInput{Properties: props, Credentials: creds, Creating: creating}); len(problems) > 0 {
+			return nil, fault.New(fault.Invalid, "Invalid connector profile configuration for %s: %s.", typ, strings.Join(problems, "; "))
+		}
 	}
 	return &profileConfig{props: props, creds: creds}, nil
 }
@@ -176,95 +162,6 @@ func onlyMember(union any, what, key string, typ wire.ConnectorType) (json.RawMe
 			what, key, typ, strings.Join(others, ", "))
 	}
 	return members[key], nil
-}
-
-// profileRules lists what a profile of typ lacks beyond the model's own
-// required members. Credential rules apply only when credentials are given
-// (hasCreds) or being created.
-func profileRules(typ wire.ConnectorType, p *wire.ConnectorProfileProperties, c *wire.ConnectorProfileCredentials, hasCreds, creating bool) []string {
-	var problems []string
-	need := func(ok bool, msg string) {
-		if !ok {
-			problems = append(problems, msg)
-		}
-	}
-	if c == nil {
-		c = &wire.ConnectorProfileCredentials{}
-	}
-	switch typ {
-	case wire.ConnectorTypeRedshift:
-		r := p.Redshift
-		serverless := r.IsRedshiftServerless != nil && *r.IsRedshiftServerless
-		if r.ClusterIdentifier != "" || r.WorkgroupName != "" || serverless {
-			// The Redshift Data API.
-			if serverless {
-				need(r.WorkgroupName != "", "workgroupName is required for Redshift Serverless")
-			} else {
-				need(r.ClusterIdentifier != "", "clusterIdentifier is required to use the Redshift Data API (or workgroupName with isRedshiftServerless)")
-			}
-			need(r.DatabaseName != "", "databaseName is required with clusterIdentifier or workgroupName")
-			need(r.DataApiRoleArn != "", "dataApiRoleArn cannot be null or empty")
-		} else {
-			need(r.DatabaseUrl != "", "databaseUrl is required unless clusterIdentifier or workgroupName is given")
-			if hasCreds || creating {
-				rc := c.Redshift
-				need(rc != nil && rc.Username != "" && rc.Password != "", "username and password are required to connect through databaseUrl")
-			}
-		}
-	case wire.ConnectorTypeServicenow:
-		if hasCreds {
-			sc := c.ServiceNow
-			need((sc.Username != "" && sc.Password != "") || sc.OAuth2Credentials != nil,
-				"ServiceNow credentials need username and password, or oAuth2Credentials")
-		}
-	case wire.ConnectorTypeSAPOData:
-		if hasCreds {
-			sc := c.SAPOData
-			need(sc.BasicAuthCredentials != nil || sc.OAuthCredentials != nil,
-				"SAPOData credentials need basicAuthCredentials or oAuthCredentials")
-		}
-		if o := p.SAPOData.OAuthProperties; hasCreds && c.SAPOData.OAuthCredentials != nil {
-			need(o != nil, "oAuthProperties are required with oAuthCredentials")
-		}
-	case wire.ConnectorTypeGoogleanalytics:
-		if hasCreds {
-			g := c.GoogleAnalytics
-			need(g.AccessToken != "" || g.RefreshToken != "" || g.OAuthRequest != nil,
-				"GoogleAnalytics credentials need accessToken, refreshToken or oAuthRequest")
-		}
-	case wire.ConnectorTypeHoneycode:
-		if hasCreds {
-			h := c.Honeycode
-			need(h.AccessToken != "" || h.RefreshToken != "" || h.OAuthRequest != nil,
-				"Honeycode credentials need accessToken, refreshToken or oAuthRequest")
-		}
-	case wire.ConnectorTypeSalesforce:
-		if hasCreds {
-			sf := c.Salesforce
-			if sf.OAuth2GrantType == wire.OAuth2GrantTypeJwtBearer {
-				need(sf.JwtToken != "", "jwtToken is required with oAuth2GrantType JWT_BEARER")
-			}
-			if sf.OAuth2GrantType == wire.OAuth2GrantTypeClientCredentials {
-				need(sf.ClientCredentialsArn != "", "clientCredentialsArn is required with oAuth2GrantType CLIENT_CREDENTIALS")
-			}
-		}
-	case wire.ConnectorTypeCustomConnector:
-		if hasCreds {
-			cc := c.CustomConnector
-			switch cc.AuthenticationType {
-			case wire.AuthenticationTypeOauth2:
-				need(cc.Oauth2 != nil, "authenticationType OAUTH2 needs the oauth2 credentials")
-				need(p.CustomConnector.OAuth2Properties != nil, "authenticationType OAUTH2 needs oAuth2Properties")
-			case wire.AuthenticationTypeApikey:
-				need(cc.ApiKey != nil, "authenticationType APIKEY needs the apiKey credentials")
-			case wire.AuthenticationTypeBasic:
-				need(cc.Basic != nil, "authenticationType BASIC needs the basic credentials")
-			case wire.AuthenticationTypeCustom:
-				need(cc.Custom != nil, "authenticationType CUSTOM needs the custom credentials")
-			}
-		}
-	}
-	return problems
 }
 
 // checkConnectionMode refuses Private (PrivateLink) connections to
@@ -360,7 +257,7 @@ func (s *Service) createConnectorProfile(ctx context.Context, in *wire.CreateCon
 			return nil, err
 		}
 	}
-	cfg, err := checkProfileConfig(typ, in.ConnectorProfileConfig, true)
+	cfg, err := s.checkProfileConfig(typ, in.ConnectorProfileConfig, true)
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +346,7 @@ func (s *Service) updateConnectorProfile(ctx context.Context, in *wire.UpdateCon
 		return nil, err
 	}
 	typ := wire.ConnectorType(p.ConnectorType)
-	cfg, err := checkProfileConfig(typ, in.ConnectorProfileConfig, false)
+	cfg, err := s.checkProfileConfig(typ, in.ConnectorProfileConfig, false)
 	if err != nil {
 		return nil, err
 	}

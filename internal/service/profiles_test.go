@@ -14,6 +14,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/catalog"
+	"github.com/appflowd/appflowd/internal/connector/customconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 	"github.com/appflowd/appflowd/internal/secrets"
@@ -57,6 +58,9 @@ func newProfEnv(t *testing.T) *profEnv {
 		now: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)}
 	e.reg = connector.NewRegistry()
 	catalog.RegisterAll(e.reg)
+	// CustomConnector's capabilities (its profile rules) without its
+	// driver: these tests open no connector Lambda.
+	e.reg.Register(connector.Spec{Capabilities: customconn.Spec().Capabilities})
 	e.drivers.register(e.reg)
 	e.svc = New(Deps{
 		Store: st, Registry: e.reg, Keyring: kr, Region: "us-east-1", DefaultAccountID: "123456789012",

@@ -185,7 +185,10 @@ func (s *Service) describeRegistration(ctx context.Context, label, arn, descript
 		AuthenticationConfig:             authenticationConfig(c.AuthenticationConfig),
 	}
 	if *cfg.CanUseAsSource {
-		cfg.SupportedDestinationConnectors = customSourceDestinations
+		spec, _ := s.registry().Lookup(string(wire.ConnectorTypeCustomConnector))
+		for _, d := range spec.SupportedDestinations {
+			cfg.SupportedDestinationConnectors = append(cfg.SupportedDestinationConnectors, wire.ConnectorType(d))
+		}
 	}
 	for _, f := range c.TriggerFrequenciesSupported {
 		if slices.Contains(wire.ScheduleFrequencyType("").Values(), wire.ScheduleFrequencyType(f)) {
@@ -252,14 +255,6 @@ func registrationFailure(lambdaArn string, err error) error {
 		return err
 	}
 	return fault.New(fault.ConnectorServer, "%s", fault.Message(err))
-}
-
-// customSourceDestinations are where a custom source connector can send
-// data: AppFlow's list for sources (spec 7.3, without the internal Locke).
-var customSourceDestinations = []wire.ConnectorType{
-	wire.ConnectorTypeS3, wire.ConnectorTypeSnowflake, wire.ConnectorTypeRedshift, wire.ConnectorTypeSalesforce,
-	wire.ConnectorTypeEventBridge, wire.ConnectorTypeLookoutMetrics, wire.ConnectorTypeHoneycode, wire.ConnectorTypeUpsolver,
-	wire.ConnectorTypeCustomerProfiles, wire.ConnectorTypeZendesk, wire.ConnectorTypeMarketo, wire.ConnectorTypeCustomConnector,
 }
 
 // triggerTypes maps the SDK's trigger type names to the API's.

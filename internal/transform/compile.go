@@ -190,7 +190,7 @@ func Compile(tasks []Task, opts Options) (*Program, error) {
 	// read one whatever its position in the list.
 	for i := range tasks {
 		t := &tasks[i]
-		if err := checkOperator(i, t, opts.SourceConnector); err != nil {
+		if err := checkOperator(i, t, opts); err != nil {
 			return nil, err
 		}
 		if t.Type == "Merge" || t.Type == "Arithmetic" {
@@ -374,7 +374,8 @@ func Compile(tasks []Task, opts Options) (*Program, error) {
 	return p, nil
 }
 
-func checkOperator(i int, t *Task, source string) error {
+func checkOperator(i int, t *Task, opts Options) error {
+	source := opts.SourceConnector
 	var want []string
 	switch t.Type {
 	case "Filter":
@@ -391,7 +392,7 @@ func checkOperator(i int, t *Task, source string) error {
 		if t.Operator != "" && t.Operator != "NO_OP" {
 			return taskErr(i, t, "operator %s does not apply; want NO_OP", t.Operator)
 		}
-		if t.Operator != "" && !sourceAllows(source, t.Operator) {
+		if t.Operator != "" && !opts.sourceAllows(t.Operator) {
 			return taskErr(i, t, "operator NO_OP is not available for source %s; leave the operator out", source)
 		}
 		return nil
@@ -404,9 +405,9 @@ func checkOperator(i int, t *Task, source string) error {
 	if !contains(want, t.Operator) {
 		return taskErr(i, t, "operator %s is not a %s operator; want one of %s", t.Operator, t.Type, strings.Join(want, ", "))
 	}
-	if !sourceAllows(source, t.Operator) {
+	if !opts.sourceAllows(t.Operator) {
 		return taskErr(i, t, "operator %s is not available for source %s (it offers %s)",
-			t.Operator, source, allowedFor(source, want))
+			t.Operator, source, allowedFor(opts, want))
 	}
 	return nil
 }

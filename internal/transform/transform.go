@@ -65,10 +65,13 @@ type Task struct {
 
 // Options say what Compile needs to know about the flow's connectors.
 type Options struct {
-	// SourceConnector is the connector type whose operators the tasks may
-	// use ("S3", "Salesforce", "CustomConnector", ...). "" or a type that
-	// has no operator list in the model allows every operator.
+	// SourceConnector is the source's connector type ("S3", "Salesforce",
+	// ...), for messages.
 	SourceConnector string
+	// SourceOperators are the operators the source offers, as its
+	// connector.Capabilities.Operators list them (the model's
+	// <Connector>ConnectorOperator enum); nil allows every operator.
+	SourceOperators []string
 	// TypedDestination converts Map values to their DESTINATION_DATA_TYPE
 	// (Parquet with preserved typing, Redshift, Snowflake). Otherwise Map
 	// copies values unchanged and the types are informative only.
@@ -204,56 +207,17 @@ func newPool(p *Program) *sync.Pool {
 	return &sync.Pool{New: func() any { return &applier{p: p} }}
 }
 
-// opsBySource is the model's <Connector>ConnectorOperator enums.
-var opsBySource = func() map[string]map[string]bool {
-	common := []string{"PROJECTION", "ADDITION", "MULTIPLICATION", "DIVISION", "SUBTRACTION",
-		"MASK_ALL", "MASK_FIRST_N", "MASK_LAST_N", "VALIDATE_NON_NULL", "VALIDATE_NON_ZERO",
-		"VALIDATE_NON_NEGATIVE", "VALIDATE_NUMERIC", "NO_OP"}
-	all := append([]string{"LESS_THAN", "GREATER_THAN", "CONTAINS", "BETWEEN", "LESS_THAN_OR_EQUAL_TO",
-		"GREATER_THAN_OR_EQUAL_TO", "EQUAL_TO", "NOT_EQUAL_TO"}, common...)
-	with := func(base []string, extra ...string) []string { return append(append([]string(nil), base...), extra...) }
-	lists := map[string][]string{
-		"Amplitude":       {"BETWEEN"},
-		"GoogleAnalytics": {"PROJECTION", "BETWEEN"},
-		"Datadog":         with(common, "BETWEEN", "EQUAL_TO"),
-		"Dynatrace":       with(common, "BETWEEN", "EQUAL_TO"),
-		"InforNexus":      with(common, "BETWEEN", "EQUAL_TO"),
-		"Marketo":         with(common, "LESS_THAN", "GREATER_THAN", "BETWEEN"),
-		"S3": with(common, "LESS_THAN", "GREATER_THAN", "BETWEEN", "LESS_THAN_OR_EQUAL_TO",
-			"GREATER_THAN_OR_EQUAL_TO", "EQUAL_TO", "NOT_EQUAL_TO"),
-		"Slack": with(common, "LESS_THAN", "GREATER_THAN", "BETWEEN", "LESS_THAN_OR_EQUAL_TO",
-			"GREATER_THAN_OR_EQUAL_TO", "EQUAL_TO"),
-		"Singular":        with(common, "EQUAL_TO"),
-		"Trendmicro":      with(common, "EQUAL_TO"),
-		"Pardot":          with(common, "EQUAL_TO"),
-		"Zendesk":         with(common, "GREATER_THAN"),
-		"Salesforce":      all,
-		"SAPOData":        all,
-		"ServiceNow":      all,
-		"Veeva":           all,
-		"CustomConnector": all,
-	}
-	m := make(map[string]map[string]bool, len(lists))
-	for k, ops := range lists {
-		set := make(map[string]bool, len(ops))
-		for _, o := range ops {
-			set[o] = true
-		}
-		m[k] = set
-	}
-	return m
-}()
-
-func sourceAllows(source, op string) bool {
-	set, ok := opsBySource[source]
-	return !ok || set[op]
+// sourceAllows says whether the source offers op: its capabilities'
+// operator list, or every operator when it has none.
+func (o Options) sourceAllows(op string) bool {
+	return o.SourceOperators == nil || contains(o.SourceOperators, op)
 }
 
 // allowedFor lists a source's operators for an error message.
-func allowedFor(source string, want []string) string {
+func allowedFor(o Options, want []string) string {
 	var ok []string
 	for _, w := range want {
-		if sourceAllows(source, w) {
+		if o.sourceAllows(w) {
 			ok = append(ok, w)
 		}
 	}

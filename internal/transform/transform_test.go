@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -138,7 +139,7 @@ func TestFilterOperators(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := mustCompile(t, []Task{tc.filter, mapT("x", "x")}, Options{SourceConnector: "Salesforce"})
+			p := mustCompile(t, []Task{tc.filter, mapT("x", "x")}, sourceOpts("Salesforce"))
 			var rs [][]string
 			for _, v := range tc.values {
 				rs = append(rs, []string{v})
@@ -186,7 +187,7 @@ func TestMapRenamesAndWritesOnlyMappedFields(t *testing.T) {
 		op("Filter", "PROJECTION", f("id", "name", "created"), ""),
 		op("Filter", "GREATER_THAN", f("created"), "", "DATA_TYPE", "datetime", "VALUE", "0"),
 		mapT("id", "Id"), mapT("name", "FullName"), mapT("name", "Name2"),
-	}, Options{SourceConnector: "S3"})
+	}, sourceOpts("S3"))
 	if got, want := p.Projection(), f("id", "name", "created"); !cmp.Equal(got, want) {
 		t.Errorf("Projection = %v, want %v", got, want)
 	}
@@ -371,7 +372,7 @@ func TestMaskAndTruncate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := mustCompile(t, []Task{tc.task, mapT("x", "x")}, Options{SourceConnector: "S3"})
+			p := mustCompile(t, []Task{tc.task, mapT("x", "x")}, sourceOpts("S3"))
 			in := strBatch(f("x"), f(tc.in))
 			out, _, _ := apply(t, p, in)
 			if got := show(out.Cells[0]); got != tc.want {
@@ -453,7 +454,7 @@ func TestArithmetic(t *testing.T) {
 			p := mustCompile(t, []Task{
 				op("Arithmetic", tc.op, f("a", "b"), "a,b", props...),
 				mapT("a,b", "r"),
-			}, Options{SourceConnector: "S3"})
+			}, sourceOpts("S3"))
 			out, _, errs := apply(t, p, strBatch(f("a", "b"), f(tc.a, tc.b)))
 			if tc.wantErr != "" {
 				if len(errs) != 1 || errs[0].Reason != tc.wantErr || errs[0].TaskType != "Arithmetic" {
@@ -546,7 +547,7 @@ func TestValidate(t *testing.T) {
 			p := mustCompile(t, []Task{
 				op("Validate", tc.op, f("x"), "", "VALIDATION_ACTION", "DropRecord"),
 				mapT("keep", "keep"),
-			}, Options{SourceConnector: "S3"})
+			}, sourceOpts("S3"))
 			in := &record.Batch{Fields: f("x", "keep")}
 			for _, v := range values {
 				cell := strBatch(f("x"), f(v)).Cells[0]
@@ -651,7 +652,7 @@ func TestSameOutputWhetherFiltersArePushedDown(t *testing.T) {
 		op("Mask", "MASK_FIRST_N", f("email"), "", "MASK_LENGTH", "5"),
 		mapT("email", "email"), mapT("amount", "amount"),
 	}
-	p := mustCompile(t, tasks, Options{SourceConnector: "S3"})
+	p := mustCompile(t, tasks, sourceOpts("S3"))
 	full := benchBatch(2000)
 	full.Fields = f("id", "name", "email", "amount", "created_at", "country")
 	want, _, _ := apply(t, p, full)
@@ -686,12 +687,12 @@ func TestPhaseOrderIgnoresListOrder(t *testing.T) {
 		mapT("amount,amount", "amount_x2"), mapT("email,country", "ec"),
 	}
 	in := benchBatch(500)
-	want, _, _ := apply(t, mustCompile(t, tasks, Options{SourceConnector: "S3"}), in)
+	want, _, _ := apply(t, mustCompile(t, tasks, sourceOpts("S3")), in)
 	reversed := make([]Task, len(tasks))
 	for i, t := range tasks {
 		reversed[len(tasks)-1-i] = t
 	}
-	rp := mustCompile(t, reversed, Options{SourceConnector: "S3"})
+	rp := mustCompile(t, reversed, sourceOpts("S3"))
 	got, _, _ := apply(t, rp, in)
 	// The reversed list maps in reversed order; compare by field name.
 	byName := func(b *record.Batch) map[string][]string {
@@ -774,10 +775,14 @@ func TestCompileErrors(t *testing.T) {
 		{"partition without keys", "S3", []Task{good, op("Partition", "NO_OP", nil, "")}, "tasks[1] (Partition): needs ORDERED_PARTITION_KEYS_LIST"},
 		{"nothing written", "S3", []Task{op("Filter", "PROJECTION", f("a"), "")}, "no Map, Map_all or Passthrough task"},
 		{"Amplitude has no NO_OP", "Amplitude", []Task{op("Map", "NO_OP", f("a"), "b")}, "operator NO_OP is not available for source Amplitude"},
+		// The ConnectorType spelling (not the union key GoogleAnalytics)
+		// finds the list.
+		{"Googleanalytics has no EQUAL_TO", "Googleanalytics", []Task{op("Map", "", f("a"), "b"),
+			op("Filter", "EQUAL_TO", f("a"), "", "VALUE", "1")}, "operator EQUAL_TO is not available for source Googleanalytics (it offers PROJECTION, BETWEEN)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Compile(tc.tasks, Options{SourceConnector: tc.source})
+			_, err := Compile(tc.tasks, sourceOpts(tc.source))
 			if err == nil {
 				t.Fatalf("Compile succeeded, want error containing %q", tc.want)
 			}
@@ -818,7 +823,7 @@ func TestCompileAcceptsSpecExamples(t *testing.T) {
 		}},
 	}
 	for name, tc := range tests {
-		if _, err := Compile(tc.tasks, Options{SourceConnector: tc.source}); err != nil {
+		if _, err := Compile(tc.tasks, sourceOpts(tc.source)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -827,7 +832,7 @@ func TestCompileAcceptsSpecExamples(t *testing.T) {
 // ---- concurrency ----
 
 func TestApplyConcurrently(t *testing.T) {
-	p := mustCompile(t, benchTasks(), Options{SourceConnector: "S3", TypedDestination: true})
+	p := mustCompile(t, benchTasks(), Options{SourceConnector: "S3", SourceOperators: sourceOpts("S3").SourceOperators, TypedDestination: true})
 	in := benchBatch(1000)
 	want, _, _ := apply(t, p, in)
 	wantCells := append([]record.Value(nil), want.Cells...)
@@ -923,7 +928,7 @@ func benchBatch(n int) *record.Batch {
 }
 
 func benchmarkApply(b *testing.B, typed bool) {
-	p, err := Compile(benchTasks(), Options{SourceConnector: "S3", TypedDestination: typed})
+	p, err := Compile(benchTasks(), Options{SourceConnector: "S3", SourceOperators: sourceOpts("S3").SourceOperators, TypedDestination: typed})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -995,4 +1000,15 @@ func TestNumbersParsedOnceGiveTheTextResults(t *testing.T) {
 	if len(rows(got)) == 0 || rows(want)[0][3] != "decimal:1265.00" {
 		t.Errorf("rows %v", rows(want))
 	}
+}
+
+// sourceOpts are the Options of a flow from source typ, with the
+// operators the catalog lists for it ("" or an unknown type: every one).
+func sourceOpts(typ string) Options {
+	for _, c := range catalog.Builtin() {
+		if c.Type == typ {
+			return Options{SourceConnector: typ, SourceOperators: c.Operators}
+		}
+	}
+	return Options{SourceConnector: typ}
 }

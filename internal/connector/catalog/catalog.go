@@ -35,6 +35,11 @@ var (
 	allWrites = []string{"INSERT", "UPSERT", "UPDATE", "DELETE"}
 )
 
+// SourceDestinations is where a source may send data unless its entry
+// says otherwise: AppFlow's default list, which custom source connectors
+// get too. The slice is fresh on every call.
+func SourceDestinations() []string { return clone(defaultDestinations) }
+
 // withTransforms appends the arithmetic, mask and validate operators and
 // NO_OP, which every operator enum but Amplitude's and Google Analytics'
 // carries.
@@ -82,6 +87,9 @@ func Builtin() []connector.Capabilities {
 			OAuthScopes:        []string{"api", "refresh_token", "id"},
 			DataTransferAPIs:   []string{"AUTOMATIC", "BULKV2", "REST_SYNC"},
 			OAuth2GrantTypes:   []string{"CLIENT_CREDENTIALS", "AUTHORIZATION_CODE", "JWT_BEARER"},
+			// A profile may rely on the process's connected app (spec 6.2).
+			CredentialsOptional: true,
+			ProfileRules:        salesforceRules,
 		}, 1),
 		source(connector.Capabilities{
 			Type: "Singular", Description: "Singular", NeedsProfile: true,
@@ -98,6 +106,9 @@ func Builtin() []connector.Capabilities {
 		}, 1),
 		{
 			Type: "Redshift", Description: "Amazon Redshift", CanUseAsDestination: true, NeedsProfile: true,
+			CredentialsOptional: true, // the Data API signs with a role instead
+			ProfileRules:        redshiftRules,
+			TypedDestination:    true,
 		},
 		source(connector.Capabilities{
 			Type: "S3", Description: "Amazon S3", CanUseAsDestination: true,
@@ -108,6 +119,7 @@ func Builtin() []connector.Capabilities {
 			SupportedDestinations: []string{"S3", "Snowflake", "Redshift", "Salesforce", "EventBridge",
 				"LookoutMetrics", "Honeycode", "Upsolver", "CustomerProfiles", "Zendesk", "Marketo",
 				"SAPOData", "CustomConnector"},
+			TypedDestination: true, // Parquet keeps the Map tasks' types
 		}, 1),
 		source(connector.Capabilities{
 			Type: "Marketo", Description: "Marketo", CanUseAsDestination: true, NeedsProfile: true,
@@ -115,6 +127,7 @@ func Builtin() []connector.Capabilities {
 		}, 60),
 		source(connector.Capabilities{
 			Type: "Googleanalytics", Description: "Google Analytics", NeedsProfile: true,
+			ProfileRules:          tokenRules("GoogleAnalytics"),
 			Operators:             []string{"PROJECTION", "BETWEEN"},
 			OAuthScopes:           []string{"https://www.googleapis.com/auth/analytics.readonly"},
 			SupportedDestinations: []string{"S3", "LookoutMetrics", "Upsolver", "CustomConnector"},
@@ -128,7 +141,8 @@ func Builtin() []connector.Capabilities {
 		}, 1),
 		source(connector.Capabilities{
 			Type: "Servicenow", Description: "ServiceNow", NeedsProfile: true,
-			Operators: allOperators,
+			Operators:    allOperators,
+			ProfileRules: serviceNowRules,
 		}, 1),
 		source(connector.Capabilities{
 			Type: "Datadog", Description: "Datadog", NeedsProfile: true,
@@ -142,6 +156,7 @@ func Builtin() []connector.Capabilities {
 		{
 			Type: "Snowflake", Description: "Snowflake", CanUseAsDestination: true, NeedsProfile: true,
 			PrivateLinkEnabled: true, // its profile carries privateLinkServiceName
+			TypedDestination:   true,
 		},
 		source(connector.Capabilities{
 			Type: "Dynatrace", Description: "Dynatrace", NeedsProfile: true,
@@ -166,7 +181,8 @@ func Builtin() []connector.Capabilities {
 		{Type: "LookoutMetrics", Description: "Amazon Lookout for Metrics", CanUseAsDestination: true},
 		{Type: "Upsolver", Description: "Upsolver", CanUseAsDestination: true},
 		// Honeycode's scopes were never published; it is discontinued.
-		{Type: "Honeycode", Description: "Amazon Honeycode", CanUseAsDestination: true, NeedsProfile: true},
+		{Type: "Honeycode", Description: "Amazon Honeycode", CanUseAsDestination: true, NeedsProfile: true,
+			ProfileRules: tokenRules("Honeycode")},
 		{
 			Type: "CustomerProfiles", Description: "Amazon Connect Customer Profiles",
 			CanUseAsDestination: true,
@@ -177,11 +193,13 @@ func Builtin() []connector.Capabilities {
 			WriteOperations:       allWrites, // INSERT/UPDATE documented, UPSERT/DELETE allowed by the model
 			PrivateLinkEnabled:    true,      // its profile carries privateLinkServiceName
 			SupportedDestinations: []string{"S3", "Redshift", "CustomerProfiles", "SAPOData", "CustomConnector"},
+			ProfileRules:          sapODataRules,
 		}, 1),
 		source(connector.Capabilities{
 			Type: "Pardot", Description: "Salesforce Pardot", NeedsProfile: true,
 			Operators: withTransforms("PROJECTION", "EQUAL_TO"),
 			// The user guide's destinations for Pardot are the default list.
+			CredentialsOptional: true, // as Salesforce's
 		}, 1),
 	}
 	for i := range out {

@@ -20,6 +20,7 @@ import (
 	"sync"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -36,10 +37,53 @@ func Spec() connector.Spec {
 			CanUseAsDestination: true,
 			NeedsProfile:        true,
 			UnionKey:            "CustomConnector",
+			ProfileRules:        profileRules,
+			// Where a custom source may send data: AppFlow's default.
+			SupportedDestinations: catalog.SourceDestinations(),
 		},
 		Open:   Open,
 		Custom: registrar{},
 	}
+}
+
+// profileRules: a profile's credentials carry the block its
+// authenticationType names, and OAUTH2 needs oAuth2Properties too.
+func profileRules(in connector.ProfileInput) []string {
+	if in.Credentials == nil {
+		return nil
+	}
+	var c struct {
+		AuthenticationType string          `json:"authenticationType"`
+		OAuth2             json.RawMessage `json:"oauth2"`
+		APIKey             json.RawMessage `json:"apiKey"`
+		Basic              json.RawMessage `json:"basic"`
+		Custom             json.RawMessage `json:"custom"`
+	}
+	var p struct {
+		OAuth2Properties json.RawMessage `json:"oAuth2Properties"`
+	}
+	_ = json.Unmarshal(in.Credentials, &c) // the model has checked the shapes
+	if len(in.Properties) > 0 {
+		_ = json.Unmarshal(in.Properties, &p)
+	}
+	var problems []string
+	need := func(raw json.RawMessage, msg string) {
+		if len(raw) == 0 || string(raw) == "null" {
+			problems = append(problems, msg)
+		}
+	}
+	switch c.AuthenticationType {
+	case "OAUTH2":
+		need(c.OAuth2, "authenticationType OAUTH2 needs the oauth2 credentials")
+		need(p.OAuth2Properties, "authenticationType OAUTH2 needs oAuth2Properties")
+	case "APIKEY":
+		need(c.APIKey, "authenticationType APIKEY needs the apiKey credentials")
+	case "BASIC":
+		need(c.Basic, "authenticationType BASIC needs the basic credentials")
+	case "CUSTOM":
+		need(c.Custom, "authenticationType CUSTOM needs the custom credentials")
+	}
+	return problems
 }
 
 // registrar is the CustomConnector type's connector.CustomConnectors.

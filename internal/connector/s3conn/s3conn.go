@@ -31,7 +31,8 @@ const stagingDir = ".appflowd-staging"
 
 func init() { connector.Register(Spec()) }
 
-// Spec is what DescribeConnectors says about S3, plus the opener.
+// Spec is what the S3 driver adds to the catalog's S3 entry
+// (internal/connector/catalog), plus the opener.
 func Spec() connector.Spec {
 	return connector.Spec{
 		Capabilities: connector.Capabilities{
@@ -39,19 +40,15 @@ func Spec() connector.Spec {
 			Description:         "Amazon S3",
 			CanUseAsSource:      true,
 			CanUseAsDestination: true,
-			NeedsProfile:        false,
-			TriggerTypes:        []string{"Scheduled", "OnDemand", "Event"},
-			// The user guide lets an S3 source run once a minute (control-plane 7.3).
-			Frequencies:        []string{"BYMINUTE", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "ONCE"},
-			MinScheduleMinutes: 1,
-			SupportedDestinations: []string{"S3", "Snowflake", "Redshift", "Salesforce", "EventBridge",
-				"LookoutMetrics", "Honeycode", "Upsolver", "CustomerProfiles", "Zendesk", "Marketo", "CustomConnector"},
-			// The model's S3ConnectorOperator enum.
-			Operators: []string{"PROJECTION", "LESS_THAN", "GREATER_THAN", "BETWEEN",
-				"LESS_THAN_OR_EQUAL_TO", "GREATER_THAN_OR_EQUAL_TO", "EQUAL_TO", "NOT_EQUAL_TO",
-				"ADDITION", "MULTIPLICATION", "DIVISION", "SUBTRACTION",
-				"MASK_ALL", "MASK_FIRST_N", "MASK_LAST_N",
-				"VALIDATE_NON_NULL", "VALIDATE_NON_ZERO", "VALIDATE_NON_NEGATIVE", "VALIDATE_NUMERIC", "NO_OP"},
+			// appflowd also runs S3 sources on new objects
+			// (internal/jobs); AppFlow offers Event for Salesforce only.
+			TriggerTypes: []string{"Scheduled", "OnDemand", "Event"},
+			// Write encodes (or converts, for Parquet) every batch and
+			// keeps no reference to its cells, so the engine may reuse
+			// them: ~4 MB less garbage per 10k rows on the bench.
+			RecyclesBatches: true,
+			// A source picks whole objects by modification time.
+			WindowByModifiedTime: true,
 		},
 		Open: Open,
 	}

@@ -37,6 +37,7 @@ func UpsolverSpec() connector.Spec {
 			Type:                UpsolverType,
 			Description:         "Upsolver",
 			CanUseAsDestination: true,
+			RecyclesBatches:     true, // the S3 writer's
 		},
 		Open: OpenUpsolver,
 	}
