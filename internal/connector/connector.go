@@ -272,3 +272,16 @@ type Driver any
 // Opener builds a driver for one profile (profile is empty for connectors
 // that take none, such as S3).
 type Opener func(ctx context.Context, deps Deps, profile Profile) (Driver, error)
+
+// RetiredError is what a destination whose service AWS ended returns for
+// every run (Lookout for Metrics, Honeycode): flows with it are kept, and
+// each run ends in Error with exactly Message, unprefixed.
+type RetiredError struct{ Message string }
+
+func (e *RetiredError) Error() string { return e.Message }
+
+// Retired is implemented by drivers of retired services: Retired is the
+// message every run ends with.
+type Retired interface {
+	Retired() string
+}

@@ -254,8 +254,12 @@ func (c *Conn) Source() (SourceDriver, error) {
 	return nil, fault.New(fault.Unsupported, "%s cannot be used as a source", c.typ)
 }
 
-// Destination returns the driver as a destination, or an Unsupported error.
+// Destination returns the driver as a destination, or an Unsupported error;
+// for a retired service, its *RetiredError before anything is read.
 func (c *Conn) Destination() (DestinationDriver, error) {
+	if r, ok := c.d.(Retired); ok {
+		return nil, fault.Wrap(fault.Unsupported, &RetiredError{Message: r.Retired()}, "%s", r.Retired())
+	}
 	if d, ok := c.d.(DestinationDriver); ok {
 		return wrappedDestination{c.typ, d}, nil
 	}

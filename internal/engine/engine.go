@@ -159,6 +159,11 @@ func ExecutionMessage(err error) string {
 	if err == nil {
 		return ""
 	}
+	// A retired service's message stands alone, whatever wrapped it.
+	var retired *connector.RetiredError
+	if errors.As(err, &retired) {
+		return Message(retired.Message)
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Msg

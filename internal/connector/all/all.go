@@ -9,6 +9,7 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/eventbridgeconn" // EventBridge
 	_ "github.com/appflowd/appflowd/internal/connector/marketoconn"     // Marketo
 	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"    // Redshift
+	_ "github.com/appflowd/appflowd/internal/connector/retiredconn"     // LookoutMetrics, Honeycode (runs end in Error)
 	_ "github.com/appflowd/appflowd/internal/connector/s3conn"          // S3
 	_ "github.com/appflowd/appflowd/internal/connector/salesforceconn"  // Salesforce
 	_ "github.com/appflowd/appflowd/internal/connector/sapodataconn"    // SAPOData (source only)
