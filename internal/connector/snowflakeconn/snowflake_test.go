@@ -2,6 +2,7 @@ package snowflakeconn
 
 import (
 	"bufio"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -10,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -73,7 +75,11 @@ func TestCopyStatementsExact(t *testing.T) {
 			`FILE_FORMAT=(TYPE=CSV SKIP_HEADER=1 FIELD_OPTIONALLY_ENCLOSED_BY='"' EMPTY_FIELD_AS_NULL=TRUE NULL_IF=() COMPRESSION=GZIP) ` +
 			`ON_ERROR=ABORT_STATEMENT PURGE=FALSE`, Database: "DB", Schema: "PUBLIC", Warehouse: "LOAD_WH", TokenType: "OAUTH"},
 	}
-	if got := fx.fake.Statements(); !reflect.DeepEqual(got, want) {
+	got := fx.fake.Statements()
+	for i := range got {
+		got[i].Host = "" // TestHostReached checks it
+	}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("statements:\n got %#v\nwant %#v", got, want)
 	}
 	rows := fx.fake.Rows(obj)
@@ -268,9 +274,41 @@ func TestCheckProfile(t *testing.T) {
 	if err := viaPassword.CheckProfile(ctx); err != nil {
 		t.Errorf("CheckProfile with the token as an oauth: password: %v", err)
 	}
-	_, err = New(fx.deps(), fx.profile(map[string]string{"username": "u", "password": "p"}))
-	if fault.CodeOf(err) != fault.Invalid || !strings.Contains(err.Error(), "does not accept passwords") {
-		t.Errorf("password only: %v", err)
+}
+
+// TestPasswordIsProgrammaticAccessToken: a username/password profile (all
+// AppFlow's model has) reaches the SQL API with the password as a
+// programmatic access token: Authorization: Bearer <token> and
+// X-Snowflake-Authorization-Token-Type: PROGRAMMATIC_ACCESS_TOKEN.
+func TestPasswordIsProgrammaticAccessToken(t *testing.T) {
+	ctx := ctxT(t)
+	fx := newFixture(t)
+	fx.fake.PAT = "pat-secret-1"
+	d, err := New(fx.deps(), fx.profile(map[string]string{"username": "appflow", "password": "pat-secret-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckProfile(ctx); err != nil {
+		t.Fatalf("CheckProfile with a programmatic access token as the password: %v", err)
+	}
+	if got := fx.fake.Statements(); len(got) != 1 || got[0].TokenType != "PROGRAMMATIC_ACCESS_TOKEN" {
+		t.Errorf("statements = %+v, want one sent with token type PROGRAMMATIC_ACCESS_TOKEN", got)
+	}
+	bad, err := New(fx.deps(), fx.profile(map[string]string{"username": "appflow", "password": "revoked"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bad.CheckProfile(ctx)
+	if fault.CodeOf(err) != fault.AuthFailed || !strings.Contains(err.Error(), "Programmatic access token is invalid") {
+		t.Errorf("revoked token: %v (%v), want AuthFailed with Snowflake's message", err, fault.CodeOf(err))
+	}
+	// The OAuth token is not a PAT, nor the PAT an OAuth token.
+	asOAuth, _ := New(fx.deps(), fx.profile(map[string]string{"username": "appflow", "password": "oauth:pat-secret-1"}))
+	if err := asOAuth.CheckProfile(ctx); fault.CodeOf(err) != fault.AuthFailed {
+		t.Errorf("a PAT sent as OAUTH: %v, want AuthFailed", err)
+	}
+	if _, err := New(fx.deps(), fx.profile(map[string]string{"username": "appflow"})); fault.CodeOf(err) != fault.Invalid {
+		t.Errorf("no password, key or token: %v, want Invalid", err)
 	}
 }
 
@@ -413,15 +451,74 @@ func TestHost(t *testing.T) {
 		p    Properties
 		want string
 	}{
+		// Snowflake's account identifier page: orgname-account_name as is.
 		{Properties{AccountName: "myorg-myaccount"}, "myorg-myaccount.snowflakecomputing.com"},
-		{Properties{AccountName: "XY12345", Region: "us-east-1"}, "xy12345.us-east-1.snowflakecomputing.com"},
+		{Properties{AccountName: "MyOrg-My_Account", Region: "us-east-2"}, "myorg-my_account.snowflakecomputing.com"},
+		// Legacy locators, by the region they live in.
 		{Properties{AccountName: "xy12345", Region: "us-west-2"}, "xy12345.snowflakecomputing.com"},
+		{Properties{AccountName: "xy12345"}, "xy12345.snowflakecomputing.com"},
+		{Properties{AccountName: "XY12345", Region: "us-east-1"}, "xy12345.us-east-1.snowflakecomputing.com"},
+		{Properties{AccountName: "xy12345", Region: "us-east-2"}, "xy12345.us-east-2.aws.snowflakecomputing.com"},
+		{Properties{AccountName: "xy12345", Region: "eu-west-1"}, "xy12345.eu-west-1.snowflakecomputing.com"},
+		{Properties{AccountName: "xy12345", Region: "eu-central-1"}, "xy12345.eu-central-1.snowflakecomputing.com"},
+		{Properties{AccountName: "xy12345", Region: "ap-southeast-2"}, "xy12345.ap-southeast-2.snowflakecomputing.com"},
+		{Properties{AccountName: "xy12345", Region: "ap-northeast-1"}, "xy12345.ap-northeast-1.aws.snowflakecomputing.com"},
+		{Properties{AccountName: "xy12345", Region: "ca-central-1"}, "xy12345.ca-central-1.aws.snowflakecomputing.com"},
+		{Properties{AccountName: "xy12345", Region: "east-us-2.azure"}, "xy12345.east-us-2.azure.snowflakecomputing.com"},
+		// The locator already carries its region: taken whole.
+		{Properties{AccountName: "xy12345.us-east-2.aws", Region: "us-east-2"}, "xy12345.us-east-2.aws.snowflakecomputing.com"},
+		{Properties{AccountName: "https://xy12345.us-east-2.aws.snowflakecomputing.com/"}, "xy12345.us-east-2.aws.snowflakecomputing.com"},
+		// PrivateLink.
 		{Properties{AccountName: "xy12345.eu-west-1", PrivateLinkServiceName: "com.amazonaws.vpce.x"}, "xy12345.eu-west-1.privatelink.snowflakecomputing.com"},
+		{Properties{AccountName: "xy12345", Region: "us-east-2", PrivateLinkServiceName: "com.amazonaws.vpce.x"}, "xy12345.us-east-2.privatelink.snowflakecomputing.com"},
+		{Properties{AccountName: "xy12345", PrivateLinkServiceName: "com.amazonaws.vpce.x"}, "xy12345.us-west-2.privatelink.snowflakecomputing.com"},
+		{Properties{AccountName: "myorg-myaccount", PrivateLinkServiceName: "com.amazonaws.vpce.x"}, "myorg-myaccount.privatelink.snowflakecomputing.com"},
 	}
 	for _, c := range cases {
 		d := &Driver{props: c.p}
 		if got, err := d.host(); err != nil || got != c.want {
 			t.Errorf("host(%+v) = %q, %v; want %q", c.p, got, err, c.want)
+		}
+	}
+	for _, bad := range []Properties{{AccountName: ""}, {AccountName: "evil.example/x#"}, {AccountName: "xy12345", Region: "us-east-2/../x"}} {
+		d := &Driver{props: bad}
+		if got, err := d.host(); fault.CodeOf(err) != fault.Invalid {
+			t.Errorf("host(%+v) = %q, %v; want Invalid", bad, got, err)
+		}
+	}
+}
+
+// TestHostReached: with no endpoint override the driver calls
+// https://<account host>/api/v2/statements: the Host the (TLS) fake sees,
+// reached through a dialer that stands for DNS, is the documented one.
+func TestHostReached(t *testing.T) {
+	ctx := ctxT(t)
+	fx := newFixture(t)
+	fx.fake.PAT = "pat-1"
+	tlsSrv := httptest.NewTLSServer(fx.fake)
+	t.Cleanup(tlsSrv.Close)
+	tr := tlsSrv.Client().Transport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, tlsSrv.Listener.Addr().String())
+	}
+	tr.TLSClientConfig.InsecureSkipVerify = true // the fake's certificate names 127.0.0.1, not Snowflake
+	deps := connector.Deps{DataDir: fx.dataDir, HTTPClient: &http.Client{Transport: tr}}
+	for account, want := range map[string]string{
+		"xy12345":         "xy12345.us-east-2.aws.snowflakecomputing.com",
+		"myorg-myaccount": "myorg-myaccount.snowflakecomputing.com",
+	} {
+		props, _ := json.Marshal(Properties{Warehouse: "LOAD_WH", Stage: stageName, BucketName: bucketName, AccountName: account, Region: "us-east-2"})
+		creds, _ := json.Marshal(map[string]string{"username": "appflow", "password": "pat-1"})
+		d, err := New(deps, connector.Profile{Name: "sf", Properties: props, Credentials: creds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.CheckProfile(ctx); err != nil {
+			t.Fatalf("%s: CheckProfile: %v", account, err)
+		}
+		st := fx.fake.Statements()
+		if got := st[len(st)-1].Host; got != want {
+			t.Errorf("%s: request Host %q, want %q", account, got, want)
 		}
 	}
 }

@@ -7,14 +7,13 @@
 // Every statement goes through Snowflake's SQL API v2 (POST
 // /api/v2/statements, GET /api/v2/statements/{handle} while a statement
 // runs), so no Snowflake driver module is linked. The SQL API does not
-// accept passwords: a profile authenticates with a key-pair JWT (the
-// credentials' privateKey, a PEM RSA key registered as the user's
-// RSA_PUBLIC_KEY) or an OAuth access token (the credentials' accessToken).
-// Both are appflowd extensions of AppFlow's username/password credentials.
-// Through the AppFlow API, whose credentials shape has only those two, give
-// the OAuth token as the password prefixed with "oauth:" (a PEM key does
-// not fit the model's 512-character one-line password). A profile with a
-// plain password is refused with a message saying so.
+// take a password login: AppFlow's username/password profile works with a
+// Programmatic Access Token as the password, which the SQL API accepts as
+// a bearer token of type PROGRAMMATIC_ACCESS_TOKEN. Two appflowd extensions
+// remain: an OAuth access token (the credentials' accessToken, or the
+// password prefixed with "oauth:") and a key-pair JWT (the credentials'
+// privateKey, a PEM RSA key registered as the user's RSA_PUBLIC_KEY; a PEM
+// key does not fit the model's 512-character one-line password).
 //
 // Staged objects live at
 // s3://<bucketName>/<bucketPrefix>/<destination bucketPrefix>/<flow>/<execution>/part-NNNNN.csv.gz,
@@ -35,6 +34,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -165,23 +165,68 @@ func New(deps connector.Deps, p connector.Profile) (*Driver, error) {
 	return d, nil
 }
 
-// host is the account's SQL API host: <account>.snowflakecomputing.com,
-// <locator>.<region>.snowflakecomputing.com for a legacy locator outside
-// us-west-2, and with .privatelink for a PrivateLink connection.
+// host is the account's SQL API host, <account identifier>.snowflakecomputing.com
+// (Snowflake's "Account identifiers" page): for an organization account
+// (orgname-account_name) the name as is; for a legacy account locator the
+// locator plus the profile's region in the form that page lists for it
+// (bare in us-west-2, <region> in the five oldest AWS regions,
+// <region>.aws elsewhere); an accountName that already carries the region
+// (xy12345.us-east-2.aws) is taken whole. PrivateLink hosts are
+// <orgname-account_name>.privatelink... or <locator>.<region>.privatelink...
 func (d *Driver) host() (string, error) {
 	acct := strings.ToLower(strings.TrimSpace(d.props.AccountName))
+	acct = strings.TrimPrefix(acct, "https://")
+	acct = strings.TrimSuffix(strings.TrimSuffix(acct, "/"), ".snowflakecomputing.com")
+	acct = strings.TrimSuffix(acct, ".privatelink")
 	if acct == "" {
 		return "", fault.New(fault.Invalid, "snowflake: the profile needs accountName (the account identifier in <account>.snowflakecomputing.com)")
 	}
-	acct = strings.TrimSuffix(acct, ".snowflakecomputing.com")
-	if !strings.ContainsAny(acct, ".-_") && d.props.Region != "" && d.props.Region != "us-west-2" {
-		acct += "." + strings.ToLower(d.props.Region)
+	if !hostPart.MatchString(acct) {
+		return "", fault.New(fault.Invalid, "snowflake: accountName %q is not an account identifier (orgname-account_name, or an account locator such as xy12345)", d.props.AccountName)
 	}
-	if d.props.PrivateLinkServiceName != "" {
-		acct += ".privatelink"
+	region := strings.ToLower(strings.TrimSpace(d.props.Region))
+	if region != "" && !hostPart.MatchString(region) {
+		return "", fault.New(fault.Invalid, "snowflake: region %q is not a region id", d.props.Region)
 	}
-	return acct + ".snowflakecomputing.com", nil
+	private := d.props.PrivateLinkServiceName != ""
+	locator, given, dotted := strings.Cut(acct, ".")
+	switch {
+	case strings.Contains(locator, "-"): // orgname-account_name
+		if private {
+			return acct + ".privatelink.snowflakecomputing.com", nil
+		}
+		return acct + ".snowflakecomputing.com", nil
+	case dotted: // the locator with its region (and cloud)
+		if private {
+			r, _, _ := strings.Cut(given, ".")
+			return locator + "." + r + ".privatelink.snowflakecomputing.com", nil
+		}
+		return acct + ".snowflakecomputing.com", nil
+	}
+	if private {
+		if region == "" {
+			region = "us-west-2"
+		}
+		r, _, _ := strings.Cut(region, ".")
+		return locator + "." + r + ".privatelink.snowflakecomputing.com", nil
+	}
+	switch {
+	case region == "" || region == "us-west-2":
+		return locator + ".snowflakecomputing.com", nil
+	case strings.Contains(region, ".") || regionWithoutCloud[region]: // given as <region>.<cloud>, or one of the five
+		return locator + "." + region + ".snowflakecomputing.com", nil
+	}
+	return locator + "." + region + ".aws.snowflakecomputing.com", nil
 }
+
+// regionWithoutCloud are the AWS regions whose account locators Snowflake
+// writes <locator>.<region>, without the .aws that later regions carry.
+var regionWithoutCloud = map[string]bool{
+	"us-east-1": true, "eu-west-1": true, "eu-central-1": true, "ap-southeast-1": true, "ap-southeast-2": true,
+}
+
+// hostPart is what an account identifier or region may hold in a host name.
+var hostPart = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
 // getenv reads a setting through Deps.Env; none is set without one.
 func getenv(deps connector.Deps, name string) string {

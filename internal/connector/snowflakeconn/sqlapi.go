@@ -117,6 +117,14 @@ type oauthToken string
 
 func (t oauthToken) token() (string, string, error) { return string(t), "OAUTH", nil }
 
+// accessToken is a Programmatic Access Token, which Snowflake lets a
+// user give wherever a password goes.
+type accessToken string
+
+func (t accessToken) token() (string, string, error) {
+	return string(t), "PROGRAMMATIC_ACCESS_TOKEN", nil
+}
+
 // keyPair makes KEYPAIR_JWTs: iss ACCOUNT.USER.SHA256:<public key
 // fingerprint>, sub ACCOUNT.USER, valid for at most one hour, RS256.
 type keyPair struct {
@@ -157,9 +165,9 @@ func (k *keyPair) token() (string, string, error) {
 // newAuth picks the SQL API authentication the credentials allow.
 func newAuth(account string, c Credentials, deps connector.Deps) (authenticator, error) {
 	// AppFlow's Snowflake credentials have only username and password (at
-	// most 512 characters, one line), and the SQL API takes no password: an
-	// OAuth access token given as the password with the prefix "oauth:" is
-	// the way to authenticate through the AppFlow API.
+	// most 512 characters, one line), and the SQL API takes no password
+	// login: the password is a Programmatic Access Token, or an OAuth
+	// access token when prefixed with "oauth:".
 	if tok, ok := strings.CutPrefix(c.Password, "oauth:"); ok && c.AccessToken == "" {
 		c.AccessToken, c.Password = tok, ""
 	}
@@ -189,9 +197,9 @@ func newAuth(account string, c Credentials, deps connector.Deps) (authenticator,
 		return &keyPair{account: acct, user: strings.ToUpper(c.Username), key: key,
 			fingerprint: "SHA256:" + base64.StdEncoding.EncodeToString(sum[:]), now: now}, nil
 	case c.Password != "":
-		return nil, fault.New(fault.Invalid, "snowflake: the SQL API does not accept passwords; give an OAuth access token as the password, prefixed with oauth: (or credentials.accessToken, or credentials.privateKey: a PEM RSA key registered as the user's RSA_PUBLIC_KEY)")
+		return accessToken(c.Password), nil
 	}
-	return nil, fault.New(fault.Invalid, "snowflake: the profile has no credentials (privateKey or accessToken)")
+	return nil, fault.New(fault.Invalid, "snowflake: the profile has no credentials: give a programmatic access token as the password (or privateKey, or accessToken)")
 }
 
 func parseRSAKey(s string) (*rsa.PrivateKey, error) {

@@ -43,6 +43,7 @@ type Statement struct {
 	Warehouse string
 	Role      string
 	TokenType string
+	Host      string // the request's Host: the account's host name
 }
 
 type table struct {
@@ -58,8 +59,13 @@ type rejected struct {
 
 // Server is the fake. Set the exported fields before serving.
 type Server struct {
-	// Token is the bearer token accepted; others get 401.
+	// Token is the OAuth or key-pair bearer token accepted (token type
+	// OAUTH or KEYPAIR_JWT); others get 401.
 	Token string
+	// PAT, when set, is a programmatic access token accepted with the
+	// token type PROGRAMMATIC_ACCESS_TOKEN ("Using programmatic access
+	// tokens for authentication": Authorization: Bearer <token>).
+	PAT string
 	// Stages maps a stage's stored name (DB.SCHEMA.STAGE) to the local
 	// folder its URL points at.
 	Stages map[string]string
@@ -133,7 +139,15 @@ func (s *Server) Statements() []Statement {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	typ := r.Header.Get("X-Snowflake-Authorization-Token-Type")
-	if r.Header.Get("Authorization") != "Bearer "+s.Token || (typ != "OAUTH" && typ != "KEYPAIR_JWT") {
+	tok, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	switch {
+	case bearer && typ == "PROGRAMMATIC_ACCESS_TOKEN" && s.PAT != "" && tok == s.PAT:
+	case bearer && (typ == "OAUTH" || typ == "KEYPAIR_JWT") && tok == s.Token:
+	case typ == "PROGRAMMATIC_ACCESS_TOKEN":
+		w.WriteHeader(http.StatusUnauthorized)
+		_ = json.NewEncoder(w).Encode(map[string]string{"message": "Programmatic access token is invalid."})
+		return
+	default:
 		w.WriteHeader(http.StatusUnauthorized)
 		_ = json.NewEncoder(w).Encode(map[string]string{"code": "390303", "message": "Invalid OAuth access token. "})
 		return
@@ -186,7 +200,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, typ string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stmts = append(s.stmts, Statement{req.Statement, req.Database, req.Schema, req.Warehouse, req.Role, typ})
+	s.stmts = append(s.stmts, Statement{req.Statement, req.Database, req.Schema, req.Warehouse, req.Role, typ, r.Host})
 	s.seq++
 	h := fmt.Sprintf("01b00000-0000-0000-0000-%012d", s.seq)
 	var status int
