@@ -43,15 +43,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/retry"
 )
@@ -129,14 +128,6 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if creds.ClientID == "" || creds.ClientSecret == "" {
 		return nil, fault.New(fault.AuthFailed, "the Marketo profile %s needs a clientId and a clientSecret", p.Name)
 	}
-	hc := deps.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
 	log := deps.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -144,17 +135,19 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if opts.Earliest.IsZero() {
 		opts.Earliest = time.Date(2006, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	c := &client{http: hc, now: now, log: log, retry: opts.Retry, base: base,
-		clientID: creds.ClientID, clientSecret: creds.ClientSecret, token: creds.AccessToken}
+	// MK:authentication: the client-credentials grant, the id and secret in
+	// a form body rather than the query string; a token says when it
+	// expires and is renewed shortly before.
+	auth := httpconn.NewOAuth2(httpconn.OAuth2{TokenURL: base + "/identity/oauth/token",
+		ClientID: creds.ClientID, ClientSecret: creds.ClientSecret, AccessToken: creds.AccessToken,
+		Grant: url.Values{"grant_type": {"client_credentials"}}})
+	c := &client{auth: auth, log: log, Client: httpconn.New(deps, httpconn.Config{Name: "Marketo", Base: base, Auth: auth, Retry: opts.Retry, Check: check})}
 	return &Driver{c: c, opts: opts, deps: deps}, nil
 }
 
 // CheckProfile asks for a new token, then describes leads, a cheap call.
 func (d *Driver) CheckProfile(ctx context.Context) error {
-	d.c.mu.Lock()
-	gen := d.c.tokenGen
-	d.c.mu.Unlock()
-	if err := d.c.login(ctx, gen, true); err != nil {
+	if err := d.c.auth.Login(ctx); err != nil {
 		return err
 	}
 	_, err := d.c.do(ctx, req{method: http.MethodGet, path: "/rest/v1/leads/describe2.json"})
@@ -163,18 +156,9 @@ func (d *Driver) CheckProfile(ctx context.Context) error {
 
 // client speaks HTTP to one Marketo instance.
 type client struct {
-	http  *http.Client
-	now   func() time.Time
-	log   *slog.Logger
-	retry retry.Policy
-	base  string
-
-	clientID, clientSecret string
-
-	mu       sync.Mutex
-	token    string
-	expires  time.Time // zero: unknown (a token from the profile)
-	tokenGen int
+	*httpconn.Client
+	auth *httpconn.OAuth2Auth
+	log  *slog.Logger
 }
 
 type req struct {
@@ -260,158 +244,58 @@ func classify(e *APIError) error {
 	return fault.Wrap(fault.ConnectorServer, e, "Marketo")
 }
 
-// do sends r with the bearer token (logging in first when there is none
-// or it has expired), fetches a new token once on 601/602, and lets the
-// retry policy repeat throttled calls. It returns the body: the envelope's
-// result for JSON answers, the whole body for raw ones.
-func (c *client) do(ctx context.Context, r req) ([]byte, error) {
-	var out []byte
-	refreshed := false
-	err := c.retry.Do(ctx, func(ctx context.Context, _ int) error {
-		for {
-			c.mu.Lock()
-			token, gen := c.token, c.tokenGen
-			stale := !c.expires.IsZero() && !c.now().Before(c.expires)
-			c.mu.Unlock()
-			if token == "" || stale {
-				if err := c.login(ctx, gen, false); err != nil {
-					return err
-				}
-				continue
-			}
-			status, ctype, body, err := c.send(ctx, r, token)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "Marketo %s %s", r.method, r.path), 0)
-			}
-			isJSON := strings.Contains(ctype, "json") || (len(body) > 0 && body[0] == '{')
-			if status/100 == 2 && r.raw && !isJSON {
-				out = body
-				return nil
-			}
-			var env envelope
-			if status/100 != 2 || json.Unmarshal(body, &env) != nil {
-				msg := strings.TrimSpace(string(body[:min(len(body), 300)]))
-				if status/100 == 2 {
-					return fault.New(fault.ConnectorServer, "Marketo %s answered something other than JSON: %s", r.path, msg)
-				}
-				return classify(&APIError{Status: status, Message: msg})
-			}
-			if env.Success != nil && !*env.Success {
-				e := &APIError{Status: status, Message: "request failed"}
-				if len(env.Errors) > 0 {
-					e.Code, e.Message = env.Errors[0].code(), env.Errors[0].Message
-				}
-				if (e.Code == "601" || e.Code == "602") && !refreshed {
-					c.log.Info("marketo: access token refused, fetching a new one", "code", e.Code)
-					refreshed = true
-					if err := c.login(ctx, gen, true); err != nil {
-						return err
-					}
-					continue
-				}
-				return classify(e)
-			}
-			if r.raw {
-				out = body
-			} else {
-				out = env.Result
-			}
-			return nil
-		}
-	})
-	return out, err
+// isRaw says a 2xx answer is a file (a CSV export), not a JSON envelope.
+func isRaw(r *httpconn.Response) bool {
+	return !strings.Contains(r.Header.Get("Content-Type"), "json") && (len(r.Body) == 0 || r.Body[0] != '{')
 }
 
-func (c *client) send(ctx context.Context, r req, token string) (int, string, []byte, error) {
-	u := c.base + r.path
-	if len(r.query) > 0 {
-		u += "?" + r.query.Encode()
-	}
-	var body io.Reader
-	if r.body != nil {
-		body = strings.NewReader(string(r.body))
-	}
-	hr, err := http.NewRequestWithContext(ctx, r.method, u, body)
-	if err != nil {
-		return 0, "", nil, err
-	}
-	hr.Header.Set("Authorization", "Bearer "+token)
-	if r.body != nil {
-		ct := r.contentType
-		if ct == "" {
-			ct = "application/json"
-		}
-		hr.Header.Set("Content-Type", ct)
-	}
-	hres, err := c.http.Do(hr)
-	if err != nil {
-		return 0, "", nil, err
-	}
-	defer hres.Body.Close()
-	b, err := io.ReadAll(hres.Body)
-	if err != nil {
-		return 0, "", nil, fmt.Errorf("read %s %s: %w", r.method, r.path, err)
-	}
-	return hres.StatusCode, hres.Header.Get("Content-Type"), b, nil
-}
+// check reads Marketo's envelope: errors come in HTTP 200 bodies, 601/602
+// (token invalid or expired) fetch a new token once, and classify marks
+// what may be retried.
+func check(r *httpconn.Response) error { return checkAs(r, false) }
 
-// login fetches a token with the client-credentials grant (MK:authentication),
-// unless another goroutine already did since gen (and force is unset).
-// The client id and secret travel in a form body, not the query string.
-func (c *client) login(ctx context.Context, gen int, force bool) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tokenGen != gen && c.token != "" && !force {
+// checkAs is check for a call that may answer a file when raw.
+func checkAs(r *httpconn.Response, raw bool) error {
+	if r.Status/100 == 2 && raw && isRaw(r) {
 		return nil
 	}
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.clientID}, "client_secret": {c.clientSecret}}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/identity/oauth/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
-	}
-	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	hres, err := c.http.Do(hr)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	var env envelope
+	if r.Status/100 != 2 || json.Unmarshal(r.Body, &env) != nil {
+		msg := strings.TrimSpace(string(r.Body[:min(len(r.Body), 300)]))
+		if r.Status/100 == 2 {
+			return fault.New(fault.ConnectorServer, "Marketo %s answered something other than JSON: %s", r.Request.Path, msg)
 		}
-		return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "Marketo token request"), 0)
+		return classify(&APIError{Status: r.Status, Message: msg})
 	}
-	defer hres.Body.Close()
-	b, err := io.ReadAll(hres.Body)
-	if err != nil {
-		return fault.Wrap(fault.ConnectorServer, err, "Marketo token request")
-	}
-	var tok struct {
-		AccessToken      string `json:"access_token"`
-		ExpiresIn        int64  `json:"expires_in"`
-		Error            string `json:"error"`
-		ErrorDescription string `json:"error_description"`
-	}
-	_ = json.Unmarshal(b, &tok)
-	if hres.StatusCode != http.StatusOK || tok.AccessToken == "" {
-		msg := tok.ErrorDescription
-		if msg == "" {
-			msg = tok.Error
+	if env.Success != nil && !*env.Success {
+		e := &APIError{Status: r.Status, Message: "request failed"}
+		if len(env.Errors) > 0 {
+			e.Code, e.Message = env.Errors[0].code(), env.Errors[0].Message
 		}
-		if msg == "" {
-			msg = strings.TrimSpace(string(b[:min(len(b), 300)]))
+		if e.Code == "601" || e.Code == "602" {
+			return httpconn.Reauth(classify(e))
 		}
-		e := &APIError{Status: hres.StatusCode, Message: msg}
-		if hres.StatusCode >= 500 || hres.StatusCode == http.StatusTooManyRequests {
-			return retry.Retryable(fault.Wrap(fault.ConnectorServer, e, "Marketo token request"), retry.RetryAfter(hres.Header, c.now()))
-		}
-		return fault.Wrap(fault.AuthFailed, e, "Marketo token request")
-	}
-	c.token = tok.AccessToken
-	c.tokenGen++
-	c.expires = time.Time{}
-	if tok.ExpiresIn > 0 {
-		// Renew a little early rather than meet a 602 mid-read.
-		c.expires = c.now().Add(time.Duration(tok.ExpiresIn)*time.Second - 30*time.Second)
+		return classify(e)
 	}
 	return nil
+}
+
+// do sends r and returns the envelope's result for JSON answers, the whole
+// body for raw ones. Marketo refuses before doing anything, so a call
+// whose answer was lost is sent again.
+func (c *client) do(ctx context.Context, r req) ([]byte, error) {
+	hr := &httpconn.Request{Method: r.method, Path: r.path, Query: r.query, Body: r.body, ContentType: r.contentType, Idempotent: true}
+	if r.raw {
+		hr.Check = func(res *httpconn.Response) error { return checkAs(res, true) }
+	}
+	res, err := c.Do(ctx, hr)
+	if err != nil {
+		return nil, err
+	}
+	if r.raw {
+		return res.Body, nil
+	}
+	var env envelope
+	_ = json.Unmarshal(res.Body, &env) // check decoded it already
+	return env.Result, nil
 }

@@ -210,7 +210,7 @@ func contains(s []string, v string) bool {
 
 // dateRange picks the bulk filter and its range (see the package comment).
 func (d *Driver) dateRange(r *connector.ReadRequest, p *plan) error {
-	now := d.c.now().UTC()
+	now := d.c.Now().UTC()
 	p.from, p.to = d.opts.Earliest, now
 	// exported maps a field name to the bulk filter that selects it.
 	exported := map[string]string{"updatedAt": "updatedAt", "createdAt": "createdAt"}
