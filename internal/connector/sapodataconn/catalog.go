@@ -202,7 +202,7 @@ func (d *Driver) meta(ctx context.Context, svc string) (*metadata, error) {
 			r.err = err
 			return
 		}
-		r.m, r.err = parseMetadata(res.body)
+		r.m, r.err = parseMetadata(res.Body)
 		if r.err != nil {
 			r.err = fault.Wrap(fault.ConnectorServer, r.err, "parse the $metadata of %s", svc)
 		}
@@ -251,7 +251,7 @@ func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]co
 				} `json:"results"`
 			} `json:"d"`
 		}
-		if err := json.Unmarshal(res.body, &v); err != nil {
+		if err := json.Unmarshal(res.Body, &v); err != nil {
 			return nil, fault.Wrap(fault.ConnectorServer, err, "decode the SAP service catalog")
 		}
 		var out []connector.Entity
@@ -278,7 +278,7 @@ func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]co
 			EntitySets []string `json:"EntitySets"`
 		} `json:"d"`
 	}
-	if err := json.Unmarshal(res.body, &v); err != nil {
+	if err := json.Unmarshal(res.Body, &v); err != nil {
 		return nil, fault.Wrap(fault.ConnectorServer, err, "decode the service document of %s", svc)
 	}
 	sets := append([]string(nil), v.D.EntitySets...)

@@ -64,10 +64,8 @@ package sapodataconn
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -75,9 +73,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/retry"
 )
@@ -193,46 +191,41 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if svc == "/" {
 		return nil, fault.New(fault.Invalid, "the SAP OData profile %s has no applicationServicePath", p.Name)
 	}
-	hc := deps.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
 	log := deps.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &client{http: hc, now: now, log: log, retry: opts.Retry,
-		base:      u.Scheme + "://" + u.Hostname() + ":" + strconv.Itoa(props.PortNumber),
-		sapClient: props.ClientNumber, language: props.LogonLanguage}
+	c := &client{log: log, sapClient: props.ClientNumber, language: props.LogonLanguage}
+	var auth httpconn.Auth
 	switch {
 	case creds.Basic != nil && creds.Basic.Username != "":
-		c.basic = "Basic " + base64.StdEncoding.EncodeToString([]byte(creds.Basic.Username+":"+creds.Basic.Password))
+		auth = httpconn.Basic(creds.Basic.Username, creds.Basic.Password)
 	case creds.OAuth != nil:
 		o := creds.OAuth
-		if props.OAuthProperties != nil {
-			c.tokenURL = props.OAuthProperties.TokenURL
+		// The AS ABAP OAuth server: the client as HTTP Basic, a form body,
+		// the profile's client in sap-client.
+		oa := httpconn.OAuth2{ClientBasic: true, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+			AccessToken: o.AccessToken, RefreshToken: o.RefreshToken,
+			Saved: httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "oAuthCredentials")}
+		if props.OAuthProperties != nil && props.OAuthProperties.TokenURL != "" {
+			oa.TokenURL = c.withClient(props.OAuthProperties.TokenURL)
 		}
-		c.clientID, c.clientSecret, c.token, c.refreshToken = o.ClientID, o.ClientSecret, o.AccessToken, o.RefreshToken
-		if r := o.OAuthRequest; r != nil && r.AuthCode != "" && c.token == "" {
-			c.authCode, c.redirectURI = r.AuthCode, r.RedirectURI
+		if r := o.OAuthRequest; r != nil && r.AuthCode != "" && o.AccessToken == "" {
+			oa.Code, oa.RedirectURI = r.AuthCode, r.RedirectURI
 		}
-		if c.token == "" && c.authCode == "" && c.refreshToken == "" {
+		if oa.AccessToken == "" && oa.Code == "" && oa.RefreshToken == "" {
 			return nil, fault.New(fault.AuthFailed, "the SAP OData profile %s has neither an accessToken nor an oAuthRequest with an authCode", p.Name)
 		}
-		if (c.authCode != "" || c.refreshToken != "") && c.tokenURL == "" {
+		if (oa.Code != "" || oa.RefreshToken != "") && oa.TokenURL == "" {
 			return nil, fault.New(fault.Invalid, "the SAP OData profile %s uses OAuth without oAuthProperties.tokenUrl", p.Name)
 		}
-		if p.SaveCredentials != nil {
-			c.save = p.SaveCredentials
-			_ = json.Unmarshal(p.Credentials, &c.saved)
-		}
+		auth = httpconn.NewOAuth2(oa)
 	default:
 		return nil, fault.New(fault.AuthFailed, "the SAP OData profile %s has neither basicAuthCredentials nor oAuthCredentials", p.Name)
 	}
+	c.Client = httpconn.New(deps, httpconn.Config{Name: "SAP OData", Auth: auth, Retry: opts.Retry, Check: check,
+		Base:   u.Scheme + "://" + u.Hostname() + ":" + strconv.Itoa(props.PortNumber),
+		Header: http.Header{"Accept": {"application/json"}}})
 	return &Driver{c: c, deps: deps, catalogPath: svc, metas: map[string]*metaResult{}}, nil
 }
 
@@ -278,32 +271,9 @@ func escape(s string) string {
 
 // client speaks HTTP to one SAP system.
 type client struct {
-	http  *http.Client
-	now   func() time.Time
-	log   *slog.Logger
-	retry retry.Policy
-	base  string // scheme://host:port
-
+	*httpconn.Client
+	log                 *slog.Logger
 	sapClient, language string
-	basic               string // the Basic Authorization header, or ""
-
-	tokenURL               string
-	clientID, clientSecret string
-	authCode, redirectURI  string
-
-	mu           sync.Mutex
-	token        string
-	refreshToken string
-	tokenGen     int
-
-	save  func(context.Context, json.RawMessage) error
-	saved map[string]json.RawMessage
-}
-
-type resp struct {
-	status int
-	header http.Header
-	body   []byte
 }
 
 // APIError is an SAP Gateway error answer,
@@ -382,13 +352,26 @@ func classify(e *APIError) error {
 	return fault.Wrap(fault.ConnectorServer, e, "SAP OData")
 }
 
+// check retries 500 as well as the usual transient refusals (SAP
+// Gateway answers 500 for a backend that is restarting).
+func check(r *httpconn.Response) error {
+	if r.OK() {
+		return nil
+	}
+	err := classify(parseAPIError(r.Status, r.Body))
+	if r.Status == http.StatusInternalServerError {
+		return httpconn.Retry(err, r.RetryAfter())
+	}
+	return httpconn.Refusal(r, err)
+}
+
 // url builds the request URL of path (under the host, or a full URL such
 // as a __next link), adding q and then sap-client and sap-language where
 // the URL lacks them.
 func (c *client) url(path string, q query) string {
 	u := path
 	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-		u = c.base + u
+		u = c.Base() + u
 	}
 	q = append(query(nil), q...)
 	if !strings.Contains(u, "sap-client=") {
@@ -407,178 +390,19 @@ func (c *client) url(path string, q query) string {
 	return u
 }
 
-// do GETs path, logging in first when there is only an OAuth code,
-// refreshing once on 401 when a refresh token is known and backing off on
-// 429 and 5xx. Non-2xx answers become classified errors.
-func (c *client) do(ctx context.Context, path string, q query) (*resp, error) {
-	var out *resp
-	refreshed := false
-	err := c.retry.Do(ctx, func(ctx context.Context, _ int) error {
-		for {
-			auth := c.basic
-			var gen int
-			if auth == "" {
-				c.mu.Lock()
-				token := c.token
-				gen = c.tokenGen
-				c.mu.Unlock()
-				if token == "" {
-					if err := c.login(ctx, gen); err != nil {
-						return err
-					}
-					refreshed = true
-					continue
-				}
-				auth = "Bearer " + token
-			}
-			res, err := c.send(ctx, c.url(path, q), auth)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "SAP OData GET"), 0)
-			}
-			if res.status >= 200 && res.status < 300 {
-				out = res
-				return nil
-			}
-			e := parseAPIError(res.status, res.body)
-			if res.status == http.StatusUnauthorized && c.basic == "" && !refreshed && c.refreshToken != "" {
-				c.log.Info("sapodata: access token refused, refreshing", "message", e.Message)
-				if err := c.login(ctx, gen); err != nil {
-					return err
-				}
-				refreshed = true
-				continue
-			}
-			if retry.Status(res.status) || res.status == http.StatusInternalServerError {
-				return retry.Retryable(classify(e), retry.RetryAfter(res.header, c.now()))
-			}
-			return classify(e)
-		}
-	})
-	return out, err
+// withClient adds sap-client to a URL that lacks it (the token URL).
+func (c *client) withClient(u string) string {
+	if strings.Contains(u, "sap-client=") {
+		return u
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "sap-client=" + c.sapClient
 }
 
-func (c *client) send(ctx context.Context, u, auth string) (*resp, error) {
-	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	hr.Header.Set("Authorization", auth)
-	hr.Header.Set("Accept", "application/json")
-	hres, err := c.http.Do(hr)
-	if err != nil {
-		return nil, err
-	}
-	defer hres.Body.Close()
-	b, err := io.ReadAll(hres.Body)
-	if err != nil {
-		return nil, fmt.Errorf("read GET %s: %w", hr.URL.Path, err)
-	}
-	return &resp{status: hres.StatusCode, header: hres.Header, body: b}, nil
-}
-
-// login exchanges the authorization code, or refreshes the token, at the
-// profile's tokenUrl (client credentials as HTTP Basic), unless another
-// goroutine already did since gen.
-func (c *client) login(ctx context.Context, gen int) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tokenGen != gen && c.token != "" {
-		return nil
-	}
-	form := url.Values{}
-	switch {
-	case c.authCode != "":
-		form.Set("grant_type", "authorization_code")
-		form.Set("code", c.authCode)
-		if c.redirectURI != "" {
-			form.Set("redirect_uri", c.redirectURI)
-		}
-	case c.refreshToken != "":
-		form.Set("grant_type", "refresh_token")
-		form.Set("refresh_token", c.refreshToken)
-	default:
-		return fault.New(fault.AuthFailed, "SAP refused the access token and the profile has no refresh token")
-	}
-	tu := c.tokenURL
-	if !strings.Contains(tu, "sap-client=") {
-		sep := "?"
-		if strings.Contains(tu, "?") {
-			sep = "&"
-		}
-		tu += sep + "sap-client=" + c.sapClient
-	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, tu, strings.NewReader(form.Encode()))
-	if err != nil {
-		return fault.Wrap(fault.Invalid, err, "SAP OData tokenUrl")
-	}
-	hr.SetBasicAuth(c.clientID, c.clientSecret)
-	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	hr.Header.Set("Accept", "application/json")
-	hres, err := c.http.Do(hr)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "SAP OData token request"), 0)
-	}
-	defer hres.Body.Close()
-	rb, err := io.ReadAll(hres.Body)
-	if err != nil {
-		return fault.Wrap(fault.ConnectorServer, err, "SAP OData token request")
-	}
-	if hres.StatusCode != http.StatusOK {
-		e := parseAPIError(hres.StatusCode, rb)
-		if retry.Status(hres.StatusCode) || hres.StatusCode == http.StatusInternalServerError {
-			return retry.Retryable(classify(e), retry.RetryAfter(hres.Header, c.now()))
-		}
-		return fault.Wrap(fault.AuthFailed, e, "SAP OData token request (%s)", form.Get("grant_type"))
-	}
-	var tok struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := json.Unmarshal(rb, &tok); err != nil || tok.AccessToken == "" {
-		return fault.New(fault.AuthFailed, "SAP OData token response has no access_token")
-	}
-	c.token = tok.AccessToken
-	c.tokenGen++
-	c.authCode = ""
-	if tok.RefreshToken != "" {
-		c.refreshToken = tok.RefreshToken
-	}
-	return c.persist(ctx)
-}
-
-// persist hands the new tokens to the profile's owner, inside the
-// oAuthCredentials member.
-func (c *client) persist(ctx context.Context) error {
-	if c.save == nil {
-		return nil
-	}
-	creds := map[string]json.RawMessage{}
-	for k, v := range c.saved {
-		creds[k] = v
-	}
-	oc := map[string]json.RawMessage{}
-	_ = json.Unmarshal(creds["oAuthCredentials"], &oc)
-	if oc == nil {
-		oc = map[string]json.RawMessage{}
-	}
-	delete(oc, "oAuthRequest") // exchanged: a code is good once
-	oc["accessToken"], _ = json.Marshal(c.token)
-	if c.refreshToken != "" {
-		oc["refreshToken"], _ = json.Marshal(c.refreshToken)
-	}
-	creds["oAuthCredentials"], _ = json.Marshal(oc)
-	raw, err := json.Marshal(creds)
-	if err != nil {
-		return err
-	}
-	if err := c.save(ctx, raw); err != nil {
-		return fault.Wrap(fault.Internal, err, "store the new SAP OData tokens")
-	}
-	return nil
+// do GETs path.
+func (c *client) do(ctx context.Context, path string, q query) (*httpconn.Response, error) {
+	return c.Do(ctx, &httpconn.Request{Method: http.MethodGet, Path: c.url(path, q), Idempotent: true})
 }

@@ -324,7 +324,7 @@ func (d *Driver) read(ctx context.Context, r *connector.ReadRequest, p *plan, sp
 				Next    string                       `json:"__next"`
 			} `json:"d"`
 		}
-		if err := json.Unmarshal(res.body, &v); err != nil || v.D == nil {
+		if err := json.Unmarshal(res.Body, &v); err != nil || v.D == nil {
 			if err == nil {
 				err = fmt.Errorf("no d.results")
 			}
@@ -337,7 +337,7 @@ func (d *Driver) read(ctx context.Context, r *connector.ReadRequest, p *plan, sp
 				return err
 			}
 		}
-		b := &record.Batch{Fields: p.fields, Split: split, FirstLine: line, Final: next == "", SourceBytes: int64(len(res.body))}
+		b := &record.Batch{Fields: p.fields, Split: split, FirstLine: line, Final: next == "", SourceBytes: int64(len(res.Body))}
 		for i, it := range v.D.Results {
 			if p.window != nil && !inWindow(r.Window, value(p.window, it[p.window.Name])) {
 				continue

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
@@ -294,11 +294,11 @@ func (w *writer) send(ctx context.Context, p *pending) error {
 		return err
 	}
 	switch {
-	case res.status >= 200 && res.status < 300:
+	case res.Status >= 200 && res.Status < 300:
 		w.res.RecordsWritten++
 		w.res.BytesWritten += int64(len(raw))
 		return nil
-	case res.status == http.StatusNotFound && w.op == "UPSERT":
+	case res.Status == http.StatusNotFound && w.op == "UPSERT":
 		return w.insert(ctx, p)
 	}
 	return w.refused(p, res)
@@ -313,7 +313,7 @@ func (w *writer) insert(ctx context.Context, p *pending) error {
 	if err != nil {
 		return err
 	}
-	if res.status < 200 || res.status >= 300 {
+	if res.Status < 200 || res.Status >= 300 {
 		return w.refused(p, res)
 	}
 	w.res.RecordsWritten++
@@ -322,8 +322,8 @@ func (w *writer) insert(ctx context.Context, p *pending) error {
 		var v struct {
 			D json.RawMessage `json:"d"`
 		}
-		line := bytes.TrimSpace(res.body)
-		if json.Unmarshal(res.body, &v) == nil && len(v.D) > 0 {
+		line := bytes.TrimSpace(res.Body)
+		if json.Unmarshal(res.Body, &v) == nil && len(v.D) > 0 {
 			line = v.D
 		}
 		var c bytes.Buffer
@@ -339,13 +339,13 @@ func (w *writer) insert(ctx context.Context, p *pending) error {
 
 // refused turns a non-2xx answer into a record failure (4xx: SAP refused
 // this record) or a run error (anything else).
-func (w *writer) refused(p *pending, res *resp) error {
-	e := parseAPIError(res.status, res.body)
-	switch res.status {
+func (w *writer) refused(p *pending, res *httpconn.Response) error {
+	e := parseAPIError(res.Status, res.Body)
+	switch res.Status {
 	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests, http.StatusRequestTimeout:
 		return classify(e)
 	}
-	if res.status >= 400 && res.status < 500 {
+	if res.Status >= 400 && res.Status < 500 {
 		return w.fail(p, e.Error())
 	}
 	return classify(e)
@@ -439,28 +439,17 @@ type csrfSession struct {
 
 // fetch asks the service root for a token (X-CSRF-Token: Fetch).
 func (s *csrfSession) fetch(ctx context.Context) error {
-	h := http.Header{}
-	h.Set("X-CSRF-Token", "Fetch")
-	res, err := s.c.call(ctx, http.MethodGet, s.svc+"/", query{{"$format", "json"}}, nil, h)
+	res, err := s.c.Do(ctx, &httpconn.Request{Method: http.MethodGet, Path: s.c.url(s.svc+"/", query{{"$format", "json"}}),
+		Header: http.Header{"X-CSRF-Token": {"Fetch"}}, Idempotent: true})
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return retry.Retryable(fault.Wrap(fault.ConnectorServer, err, "SAP OData CSRF token fetch"), 0)
+		return err
 	}
-	if res.status < 200 || res.status >= 300 {
-		e := parseAPIError(res.status, res.body)
-		if retry.Status(res.status) || res.status == http.StatusInternalServerError {
-			return retry.Retryable(classify(e), retry.RetryAfter(res.header, s.c.now()))
-		}
-		return classify(e)
-	}
-	tok := res.header.Get("X-CSRF-Token")
+	tok := res.Header.Get("X-CSRF-Token")
 	if tok == "" || strings.EqualFold(tok, "Required") {
 		return fault.New(fault.AccessDenied, "SAP OData returned no CSRF token for %s/ (is CSRF protection configured for the service?)", s.svc)
 	}
 	s.token = tok
-	s.absorb(res.header)
+	s.absorb(res.Header)
 	return nil
 }
 
@@ -484,109 +473,44 @@ func (s *csrfSession) absorb(h http.Header) {
 // repetition is harmless. A POST whose outcome is unknown (a transport
 // error) is not sent again: it fails the run rather than risk a duplicate.
 // Any other answer is returned.
-func (s *csrfSession) send(ctx context.Context, method, path string, body []byte) (*resp, error) {
-	var out *resp
-	refetched := false
-	err := s.c.retry.Do(ctx, func(ctx context.Context, _ int) error {
-		for {
-			if s.token == "" {
-				if err := s.fetch(ctx); err != nil {
-					return err
-				}
-			}
-			h := http.Header{}
-			h.Set("X-CSRF-Token", s.token)
-			h.Set("Content-Type", "application/json")
-			if len(s.cookies) > 0 {
-				cs := make([]string, len(s.cookies))
-				for i, c := range s.cookies {
-					cs[i] = c.String()
-				}
-				h.Set("Cookie", strings.Join(cs, "; "))
-			}
-			res, err := s.c.call(ctx, method, path, nil, body, h)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				e := fault.Wrap(fault.ConnectorServer, err, "SAP OData %s %s", method, path)
-				if method == http.MethodPost {
-					return e
-				}
-				return retry.Retryable(e, 0)
-			}
-			s.absorb(res.header)
-			if res.status == http.StatusForbidden && strings.EqualFold(res.header.Get("X-CSRF-Token"), "Required") {
-				if refetched {
-					return fault.New(fault.AccessDenied, "SAP OData refused a freshly fetched CSRF token for %s %s", method, path)
-				}
-				s.c.log.Info("sapodata: CSRF token refused, fetching a new one")
-				refetched = true
-				s.token = ""
-				continue
-			}
-			if res.status == http.StatusTooManyRequests || res.status == http.StatusServiceUnavailable ||
-				(method != http.MethodPost && (retry.Status(res.status) || res.status == http.StatusInternalServerError)) {
-				return retry.Retryable(classify(parseAPIError(res.status, res.body)), retry.RetryAfter(res.header, s.c.now()))
-			}
-			out = res
-			return nil
+func (s *csrfSession) send(ctx context.Context, method, path string, body []byte) (*httpconn.Response, error) {
+	check := func(r *httpconn.Response) error {
+		s.absorb(r.Header)
+		switch {
+		case r.Status == http.StatusUnauthorized:
+			return httpconn.Reauth(classify(parseAPIError(r.Status, r.Body)))
+		case r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable ||
+			method != http.MethodPost && (retry.Status(r.Status) || r.Status == http.StatusInternalServerError):
+			return httpconn.Retry(classify(parseAPIError(r.Status, r.Body)), r.RetryAfter())
 		}
-	})
-	return out, err
-}
-
-// call makes one request with the profile's credentials (logging in first
-// when there is only an OAuth code, refreshing once on 401) and returns
-// the answer whatever its status.
-func (c *client) call(ctx context.Context, method, path string, q query, body []byte, h http.Header) (*resp, error) {
-	refreshed := false
-	for {
-		auth := c.basic
-		var gen int
-		if auth == "" {
-			c.mu.Lock()
-			token := c.token
-			gen = c.tokenGen
-			c.mu.Unlock()
-			if token == "" {
-				if err := c.login(ctx, gen); err != nil {
-					return nil, err
-				}
-				refreshed = true
-				continue
-			}
-			auth = "Bearer " + token
-		}
-		var rd io.Reader
-		if body != nil {
-			rd = bytes.NewReader(body)
-		}
-		hr, err := http.NewRequestWithContext(ctx, method, c.url(path, q), rd)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range h {
-			hr.Header[k] = v
-		}
-		hr.Header.Set("Authorization", auth)
-		hr.Header.Set("Accept", "application/json")
-		hres, err := c.http.Do(hr)
-		if err != nil {
-			return nil, err
-		}
-		b, err := io.ReadAll(hres.Body)
-		hres.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read %s %s: %w", method, hr.URL.Path, err)
-		}
-		if hres.StatusCode == http.StatusUnauthorized && c.basic == "" && !refreshed && c.refreshToken != "" {
-			if err := c.login(ctx, gen); err != nil {
+		return nil
+	}
+	for refetched := false; ; refetched = true {
+		if s.token == "" {
+			if err := s.fetch(ctx); err != nil {
 				return nil, err
 			}
-			refreshed = true
-			continue
 		}
-		return &resp{status: hres.StatusCode, header: hres.Header, body: b}, nil
+		h := http.Header{"X-CSRF-Token": {s.token}}
+		if len(s.cookies) > 0 {
+			cs := make([]string, len(s.cookies))
+			for i, c := range s.cookies {
+				cs[i] = c.String()
+			}
+			h.Set("Cookie", strings.Join(cs, "; "))
+		}
+		res, err := s.c.Do(ctx, &httpconn.Request{Method: method, Path: s.c.url(path, nil), Body: body, Header: h,
+			Idempotent: method != http.MethodPost, Check: check})
+		if err != nil {
+			return nil, err
+		}
+		if res.Status != http.StatusForbidden || !strings.EqualFold(res.Header.Get("X-CSRF-Token"), "Required") {
+			return res, nil
+		}
+		if refetched {
+			return nil, fault.New(fault.AccessDenied, "SAP OData refused a freshly fetched CSRF token for %s %s", method, path)
+		}
+		s.c.log.Info("sapodata: CSRF token refused, fetching a new one")
+		s.token = ""
 	}
 }
