@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/appflowd/appflowd/internal/connector"
-	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
