@@ -161,6 +161,8 @@ func New(ctx context.Context, c Config) (*App, error) {
 		Secrets:         secretServer,
 		// Drivers' documented settings (APPFLOWD_SALESFORCE_CLIENT_ID, ...).
 		Env: os.Getenv,
+		// Every other account's local buckets are a tree of their own.
+		DefaultAccountID: c.AccountID,
 	}
 	a.Metrics = metrics.New()
 	// Flow events go to the default bus at the eventbridge endpoint, if any.

@@ -22,7 +22,7 @@ import (
 
 // Deps are what the process gives every driver: no driver reads globals.
 type Deps struct {
-	DataDir string // local buckets live in DataDir/s3/<bucket>/<key>
+	DataDir string // local buckets: see awsconfig.LocalRoot
 	// Endpoints points outside services elsewhere (--endpoint NAME=URL):
 	// AWS clients look their service up by name, and so do drivers of
 	// vendors with a fixed host. Without "s3", buckets are local folders
@@ -37,6 +37,10 @@ type Deps struct {
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	Now        func() time.Time
+
+	// DefaultAccountID is the process's own account (--account-id): its
+	// local buckets are DataDir/s3; other accounts' are kept apart.
+	DefaultAccountID string
 
 	// CustomConnector finds a registered custom connector of an account by
 	// label; the process sets it (registrations live in the store).

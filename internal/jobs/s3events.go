@@ -76,7 +76,7 @@ func (s *S3EventSource) Poll(ctx context.Context, src EventFlow, cursor json.Raw
 	if len(src.Properties) == 0 || json.Unmarshal(src.Properties, &props) != nil || props.BucketName == "" {
 		return EventPoll{}, errors.New("s3 events: the flow's source has no bucketName")
 	}
-	objs, err := s.list(ctx, props.BucketName, props.BucketPrefix)
+	objs, err := s.list(ctx, src.AccountID, props.BucketName, props.BucketPrefix)
 	if err != nil {
 		return EventPoll{}, err
 	}
@@ -125,8 +125,8 @@ func (s *S3EventSource) Poll(ctx context.Context, src EventFlow, cursor json.Raw
 // every object put into the bucket later.
 
 // list lists the objects a run of the S3 source would read.
-func (s *S3EventSource) list(ctx context.Context, bucket, prefix string) ([]s3Object, error) {
-	b, err := s.open(ctx, bucket)
+func (s *S3EventSource) list(ctx context.Context, account, bucket, prefix string) ([]s3Object, error) {
+	b, err := s.open(ctx, account, bucket)
 	if fault.Is(err, fault.NotFound) {
 		return nil, nil // no bucket yet: it holds nothing (see above)
 	}
@@ -157,14 +157,14 @@ func (s *S3EventSource) list(ctx context.Context, bucket, prefix string) ([]s3Ob
 	}
 }
 
-// open opens a bucket the way the S3 connector does; a missing bucket is
-// fault.NotFound.
-func (s *S3EventSource) open(ctx context.Context, bucket string) (*blob.Bucket, error) {
+// open opens an account's bucket the way the S3 connector does; a missing
+// bucket is fault.NotFound.
+func (s *S3EventSource) open(ctx context.Context, account, bucket string) (*blob.Bucket, error) {
 	s.once.Do(func() { s.buckets, s.err = awsconfig.NewBuckets(context.WithoutCancel(ctx), s.deps) })
 	if s.err != nil {
 		return nil, s.err
 	}
-	return s.buckets.Open(ctx, bucket)
+	return s.buckets.ForAccount(account).Open(ctx, bucket)
 }
 
 // encodeHashes is the cursor of a set of object hashes: a JSON string.

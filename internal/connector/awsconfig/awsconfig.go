@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
 	"gocloud.dev/blob/s3blob"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -113,8 +111,8 @@ func NewBuckets(ctx context.Context, deps connector.Deps) (*Buckets, error) {
 // Client is the S3 API client, nil for local buckets.
 func (b *Buckets) Client() *s3.Client { return b.client }
 
-// LocalDir is the folder of a local bucket.
-func (b *Buckets) LocalDir(name string) string { return filepath.Join(b.deps.DataDir, "s3", name) }
+// LocalDir is the folder of a local bucket (see LocalRoot).
+func (b *Buckets) LocalDir(name string) string { return filepath.Join(LocalRoot(b.deps), name) }
 
 // CheckName refuses names that could escape the buckets folder.
 func CheckName(name string) error {
@@ -134,19 +132,7 @@ func (b *Buckets) Open(ctx context.Context, name string) (*blob.Bucket, error) {
 		return nil, err
 	}
 	if b.client == nil {
-		dir := b.LocalDir(name)
-		fi, err := os.Stat(dir)
-		if errors.Is(err, os.ErrNotExist) || (err == nil && !fi.IsDir()) {
-			return nil, fault.New(fault.NotFound, "bucket %q does not exist (local buckets are folders: create %s)", name, dir)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("bucket %q: %w", name, err)
-		}
-		bk, err := fileblob.OpenBucket(dir, &fileblob.Options{Metadata: fileblob.MetadataDontWrite})
-		if err != nil {
-			return nil, fmt.Errorf("open bucket %q: %w", name, err)
-		}
-		return bk, nil
+		return b.openLocal(name)
 	}
 	if _, err := b.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(name)}); err != nil {
 		var nf *s3types.NotFound

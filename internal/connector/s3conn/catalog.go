@@ -49,6 +49,9 @@ func (d *Driver) ListEntities(ctx context.Context, p string) (map[string][]conne
 		return nil, err
 	}
 	defer b.Close()
+	if err := d.checkLocal(bucket, prefix); err != nil {
+		return nil, err
+	}
 	if prefix != "" {
 		prefix += "/"
 	}
@@ -115,6 +118,9 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 		return nil, err
 	}
 	defer b.Close()
+	if err := d.checkLocal(bucket, prefix); err != nil {
+		return nil, err
+	}
 	var key string
 	it := b.List(&blob.ListOptions{Prefix: prefix})
 	for {
@@ -125,6 +131,9 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 		if err != nil {
 			return nil, classify(err, "list s3://%s/%s", bucket, prefix)
 		}
+		if err := checkListed(bucket, obj); err != nil {
+			return nil, err
+		}
 		if obj.IsDir || obj.Size == 0 || strings.HasSuffix(obj.Key, "/") || isStagingKey(obj.Key) {
 			continue
 		}
@@ -133,6 +142,9 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 	}
 	if key == "" {
 		return nil, fault.New(fault.NotFound, "no object under s3://%s/%s to describe", bucket, prefix)
+	}
+	if err := d.checkLocal(bucket, key); err != nil {
+		return nil, err
 	}
 	r, err := b.NewReader(ctx, key, nil)
 	if err != nil {

@@ -72,6 +72,9 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 		return nil, err
 	}
 	defer b.Close()
+	if err := d.checkLocal(p.BucketName, prefixFolder(p.BucketPrefix)); err != nil {
+		return nil, err
+	}
 	var out []connector.Split
 	it := b.List(&blob.ListOptions{Prefix: p.BucketPrefix})
 	for {
@@ -81,6 +84,9 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 		}
 		if err != nil {
 			return nil, classify(err, "list s3://%s/%s", p.BucketName, p.BucketPrefix)
+		}
+		if err := checkListed(p.BucketName, obj); err != nil {
+			return nil, err
 		}
 		if obj.IsDir || obj.Size == 0 || len(obj.Key) == 0 || obj.Key[len(obj.Key)-1] == '/' || isStagingKey(obj.Key) {
 			continue
@@ -111,6 +117,9 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 		return err
 	}
 	defer b.Close()
+	if err := d.checkLocal(p.BucketName, s.Name); err != nil {
+		return err
+	}
 	r, err := b.NewReader(ctx, s.Name, nil)
 	if err != nil {
 		return classify(err, "open s3://%s/%s", p.BucketName, s.Name)

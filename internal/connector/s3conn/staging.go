@@ -244,6 +244,9 @@ func (s *localStager) removeIntent(context.Context) error {
 func (s *localStager) publish(_ context.Context, name, key string) error {
 	src := filepath.Join(s.dir, name)
 	dst := filepath.Join(s.bucketDir, filepath.FromSlash(key))
+	if err := checkPublishPath(s.bucketDir, key); err != nil {
+		return err
+	}
 	if err := moveFile(src, dst); err != nil {
 		return fmt.Errorf("s3 destination: publish %s: %w", key, err)
 	}
