@@ -87,6 +87,13 @@ type Execution struct {
 	Doc       []byte
 	StartedAt time.Time
 	UpdatedAt time.Time
+	// Owner names the process running the execution ("" while it waits
+	// in the queue); its claim lapses at LeaseUntil unless renewed, after
+	// which another process may take the run over.
+	Owner      string
+	LeaseUntil time.Time
+	// Version increases on every update; ExecutionUpdate checks it.
+	Version int64
 }
 
 // Registration is a registered custom connector.
@@ -182,8 +189,12 @@ type Store interface {
 	// FlowsUsingProfile names the flows whose source or destination uses the profile.
 	FlowsUsingProfile(ctx context.Context, accountID, profileName string) ([]string, error)
 
-	ExecutionCreate(ctx context.Context, e *Execution) error
+	ExecutionCreate(ctx context.Context, e *Execution) error // sets Version 1
 	ExecutionGet(ctx context.Context, accountID, flowName, executionID string) (*Execution, error)
+	// ExecutionUpdate writes Status, Doc, StartedAt, UpdatedAt, Owner and
+	// LeaseUntil if the stored Version equals e.Version, then increments
+	// e.Version; otherwise ErrConflict (ErrNotFound if the row is gone).
+	// Callers go through internal/runstate, the one owner of run states.
 	ExecutionUpdate(ctx context.Context, e *Execution) error
 	ExecutionList(ctx context.Context, params *ExecutionListParams) ([]*Execution, string, error)
 	// ExecutionListUnfinished lists every InProgress or CancelStarted

@@ -464,15 +464,66 @@ func testExecutions(t *testing.T, s store.Store, _ func(*testing.T) store.Store)
 	_, err = s.ExecutionGet(ctx, acct, "f", "e2")
 	wantIs(t, "ExecutionGet missing", err, store.ErrNotFound)
 
+	if got.Version != 1 || e.Version != 1 {
+		t.Errorf("versions after ExecutionCreate: stored %d, given back %d; want 1", got.Version, e.Version)
+	}
+
 	upd := *got
 	upd.Status = "Successful"
 	upd.Doc = []byte(`{"recordsProcessed":10}`)
 	upd.UpdatedAt = t0.Add(time.Second)
+	upd.Owner, upd.LeaseUntil = "replica-a", t0.Add(time.Minute)
 	must(t, s.ExecutionUpdate(ctx, &upd))
+	if upd.Version != 2 {
+		t.Errorf("Version after ExecutionUpdate = %d, want 2", upd.Version)
+	}
 	got, err = s.ExecutionGet(ctx, acct, "f", "e1")
 	must(t, err)
 	diff(t, "ExecutionGet after update", got, &upd)
-	wantIs(t, "ExecutionUpdate missing", s.ExecutionUpdate(ctx, execution(acct, "f", "e9", t0)), store.ErrNotFound)
+
+	stale := upd
+	stale.Version = 1
+	stale.Status = "Error"
+	wantIs(t, "ExecutionUpdate with a stale version", s.ExecutionUpdate(ctx, &stale), store.ErrConflict)
+	got, err = s.ExecutionGet(ctx, acct, "f", "e1")
+	must(t, err)
+	diff(t, "ExecutionGet after a stale update", got, &upd)
+
+	// A lease cleared again reads back as zero.
+	upd.Owner, upd.LeaseUntil = "", time.Time{}
+	must(t, s.ExecutionUpdate(ctx, &upd))
+	got, err = s.ExecutionGet(ctx, acct, "f", "e1")
+	must(t, err)
+	diff(t, "ExecutionGet after clearing the owner", got, &upd)
+
+	missing := execution(acct, "f", "e9", t0)
+	missing.Version = 1
+	wantIs(t, "ExecutionUpdate missing", s.ExecutionUpdate(ctx, missing), store.ErrNotFound)
+
+	// Of writers racing from one version, exactly one wins.
+	base, err := s.ExecutionGet(ctx, acct, "f", "e1")
+	must(t, err)
+	const racers = 8
+	errs := make(chan error, racers)
+	for i := range racers {
+		go func() {
+			c := *base
+			c.Owner = fmt.Sprintf("racer-%d", i)
+			errs <- s.ExecutionUpdate(ctx, &c)
+		}()
+	}
+	won := 0
+	for range racers {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case !store.IsConflict(err):
+			t.Errorf("racing ExecutionUpdate: %v, want nil or ErrConflict", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d racing ExecutionUpdates won, want exactly 1", won, racers)
+	}
 }
 
 func testExecutionList(t *testing.T, s store.Store, _ func(*testing.T) store.Store) {
