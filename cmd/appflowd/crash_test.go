@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -130,5 +133,42 @@ func startServe(t *testing.T, bin, addr, dataDir string) *exec.Cmd {
 			t.Fatalf("appflowd did not answer on %s: %v", addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestOneProcessPerDataDir starts a second `appflowd serve` (and an
+// `appflowd run`) on the data dir of a running server: each refuses to
+// start, naming the dir, and the first server keeps answering.
+func TestOneProcessPerDataDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "appflowd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	first := startServe(t, bin, addr, dataDir)
+
+	flowFile := filepath.Join(t.TempDir(), "flow.json")
+	os.WriteFile(flowFile, []byte(`{"flowName":"f"}`), 0o644)
+	for _, args := range [][]string{
+		{"serve", "--addr", freeAddr(t), "--data-dir", dataDir},
+		{"run", "--data-dir", dataDir, flowFile},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+		cancel()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("appflowd %s on a data dir in use: err %v, want a non-zero exit\n%s", args[0], err, out)
+		}
+		if !strings.Contains(string(out), "another appflowd process (pid "+strconv.Itoa(first.Process.Pid)+") is using "+dataDir) {
+			t.Errorf("appflowd %s on a data dir in use said:\n%s\nwant it to name the holder's pid and %s", args[0], out, dataDir)
+		}
+	}
+	if _, err := newClient(addr).ListFlows(context.Background(), &appflow.ListFlowsInput{}); err != nil {
+		t.Errorf("the first server stopped answering: %v", err)
 	}
 }

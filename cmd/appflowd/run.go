@@ -52,6 +52,14 @@ func runCmd(ctx context.Context, args []string) error {
 	if f.FlowName == "" {
 		f.FlowName = "flow"
 	}
+	// A server on the same data dir would collect this run's staging.
+	if st, err := os.Stat(c.DataDir); err == nil && st.IsDir() {
+		unlock, err := app.LockDataDir(c.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	env := runner.Env{
 		Registry: app.Registry(),
 		Deps: connector.Deps{

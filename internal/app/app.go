@@ -33,8 +33,8 @@ import (
 	"github.com/appflowd/appflowd/internal/wire"
 )
 
-// Event-triggered runs read only their objects.
-var _ jobs.SplitExecutor = (*runner.Runner)(nil)
+// The queue runs, recovers and collects through the runner.
+var _ jobs.Executor = (*runner.Runner)(nil)
 
 // Config is what `appflowd serve` is given.
 type Config struct {
@@ -70,6 +70,8 @@ type App struct {
 	Service   *service.Service
 	Metrics   *metrics.Metrics // served on GET /metrics of Handler
 	Handler   http.Handler
+
+	unlock func() // releases the data dir
 }
 
 // Close releases the store. Call Shutdown first to finish runs.
@@ -81,13 +83,16 @@ func (a *App) Close() error {
 	if a.Store != nil {
 		errs = append(errs, a.Store.Close())
 	}
+	if a.unlock != nil {
+		a.unlock()
+	}
 	return errors.Join(errs...)
 }
 
-// Shutdown cancels running flows and waits for their records, or for ctx.
-// The queue stops fetching and lets runs finish; past ctx it hands them back.
+// Shutdown stops the queue: it stops fetching and lets runs finish; past
+// ctx it interrupts them and hands them back to the queue.
 func (a *App) Shutdown(ctx context.Context) error {
-	return errors.Join(a.Queue.Stop(ctx), a.Runner.Shutdown(ctx))
+	return a.Queue.Stop(ctx)
 }
 
 // registry is the process's connector registry: the catalog entries of
@@ -122,6 +127,9 @@ func New(ctx context.Context, c Config) (*App, error) {
 	}
 	a := &App{}
 	var err error
+	if a.unlock, err = lockDataDir(c.DataDir); err != nil {
+		return nil, err
+	}
 	if c.Database == "" {
 		a.StoreKind = "sqlite"
 		a.Store, err = sqlitestore.Open(ctx, filepath.Join(c.DataDir, "appflowd.db"))
@@ -130,6 +138,7 @@ func New(ctx context.Context, c Config) (*App, error) {
 		a.Store, err = pgstore.Open(ctx, c.Database)
 	}
 	if err != nil {
+		a.unlock()
 		return nil, fmt.Errorf("open %s store: %w", a.StoreKind, err)
 	}
 	keyring, err := openKeyring(c.DataDir, c.SecretKey)
@@ -174,18 +183,13 @@ func New(ctx context.Context, c Config) (*App, error) {
 	}
 	a.Runner = runner.New(runner.Deps{Store: a.Store, Registry: reg, Keyring: keyring, Connector: connDeps, Logger: c.Logger, Now: c.Now, Metrics: a.Metrics,
 		Events: emitter})
-	if a.StoreKind == "sqlite" {
-		// One process owns a SQLite store, so a run still InProgress was
-		// cut short by a crash; say so instead of leaving it running forever.
-		if n, err := a.Runner.FailOrphans(ctx); err != nil {
-			c.Logger.Warn("mark interrupted runs", "err", err)
-		} else if n > 0 {
-			c.Logger.Warn("marked runs interrupted by a restart as Error", "count", n)
-		}
-	}
 	// River's tables: beside the store in PostgreSQL; in SQLite a file of
 	// their own, so River's polling writes never queue API writes.
 	qc := jobs.Config{Store: a.Store, Executor: a.Runner, Logger: c.Logger, Now: c.Now, PlanInterval: c.PlanInterval, Events: emitter,
+		// One process owns a SQLite store (the data dir's lock says so):
+		// a run claimed before this start was cut short by a crash, and
+		// is settled at once rather than after its lease.
+		OwnsAllRuns: a.StoreKind == "sqlite",
 		// Event-triggered flows: S3 sources are polled by listing,
 		// Salesforce sources by change data capture (Streaming API).
 		EventSources: map[string]jobs.EventSource{

@@ -226,7 +226,9 @@ type PublishRecoverer interface {
 	RecoverPublish(ctx context.Context, req *WriteRequest) (res *WriteResult, published bool, err error)
 	// CollectStaging removes the staging areas and intents that runs left in
 	// places the driver can list (the data dir), except those of runs for
-	// which unfinished(executionID) is true.
+	// which unfinished(executionID) is true. It asks unfinished only after
+	// listing: a run's record exists before its staging, so a run that
+	// starts meanwhile is never mistaken for garbage.
 	CollectStaging(ctx context.Context, unfinished func(executionID string) bool) error
 }
 

@@ -266,6 +266,12 @@ func (c *Conn) Destination() (DestinationDriver, error) {
 	return nil, fault.New(fault.Unsupported, "%s cannot be used as a destination", c.typ)
 }
 
+// PublishRecoverer returns the driver's PublishRecoverer, if it has one.
+func (c *Conn) PublishRecoverer() (PublishRecoverer, bool) {
+	pr, ok := c.d.(PublishRecoverer)
+	return pr, ok
+}
+
 // ListEntities lists entities under path.
 func (c *Conn) ListEntities(ctx context.Context, path string) (map[string][]Entity, error) {
 	cd, ok := c.d.(CatalogDriver)

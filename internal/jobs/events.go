@@ -51,12 +51,6 @@ type (
 	Event       = connector.Event
 )
 
-// SplitExecutor is an Executor that can restrict a run to named source
-// splits, which event-triggered runs need. *runner.Runner satisfies it.
-type SplitExecutor interface {
-	ExecuteSplits(ctx context.Context, accountID, flowName, executionID string, splits []string)
-}
-
 // maxWaveEvents bounds the events one run takes (and the size of its job's
 // arguments); the rest wait for the next tick.
 const maxWaveEvents = 1000

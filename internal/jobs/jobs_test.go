@@ -3,12 +3,14 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/appflowd/appflowd/internal/runstate"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/sqlitestore"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -48,6 +50,8 @@ type executor struct {
 	// hang, when set, is taken by the next run, which then waits on it
 	// ignoring its context: a process frozen or killed mid-run.
 	hang chan struct{}
+	// recovered lists the runs Recover settled.
+	recovered []string
 }
 
 func newExecutor(st store.Store, c *clock) *executor {
@@ -55,53 +59,77 @@ func newExecutor(st store.Store, c *clock) *executor {
 		outcome: func(string, string) string { return statusSuccessful }, started: make(chan string, 1000)}
 }
 
-func (x *executor) Execute(ctx context.Context, account, flow, id string) {
+func (x *executor) Execute(ctx context.Context, k runstate.Key, owner string) wire.ExecutionStatus {
 	x.mu.Lock()
-	x.calls[id]++
+	x.calls[k.ID]++
 	block, hang := x.block, x.hang
 	x.hang = nil
 	x.mu.Unlock()
-	x.started <- id
+	x.started <- k.ID
 	if hang != nil {
 		<-hang
-		return
+		return ""
 	}
-	status := x.outcome(flow, id)
+	status := x.outcome(k.Flow, k.ID)
 	if block != nil {
 		select {
 		case <-block:
 		case <-ctx.Done():
+			if !errors.Is(context.Cause(ctx), runstate.ErrCanceled) {
+				return "" // interrupted: the queue decides
+			}
 			status = statusCanceled
 		}
 	}
 	ctx = context.WithoutCancel(ctx)
-	e, err := x.st.ExecutionGet(ctx, account, flow, id)
+	run, err := x.runs().Apply(ctx, k, runstate.Change{To: wire.ExecutionStatus(status), Owner: owner, Edit: func(r *runstate.Run) error {
+		if r.Rec.DataPullStartTime != nil {
+			x.mu.Lock()
+			x.windows[k.ID] = [2]time.Time{r.Rec.DataPullStartTime.Time, r.Rec.DataPullEndTime.Time}
+			x.mu.Unlock()
+		}
+		if status == statusError {
+			r.SetMessage("source unreachable")
+		}
+		return nil
+	}})
 	if err != nil {
-		return
+		return ""
 	}
-	var rec wire.ExecutionRecord
-	json.Unmarshal(e.Doc, &rec)
-	if rec.DataPullStartTime != nil {
-		x.mu.Lock()
-		x.windows[id] = [2]time.Time{rec.DataPullStartTime.Time, rec.DataPullEndTime.Time}
-		x.mu.Unlock()
-	}
-	rec.ExecutionStatus = wire.ExecutionStatus(status)
-	if status == statusError {
-		rec.ExecutionResult = &wire.ExecutionResult{ErrorInfo: &wire.ErrorInfo{ExecutionMessage: "source unreachable"}}
-	}
-	e.Doc, _ = json.Marshal(&rec)
-	e.Status = status
-	x.st.ExecutionUpdate(ctx, e)
+	return run.Status()
 }
 
+func (x *executor) runs() *runstate.Machine { return runstate.New(x.st, x.clock.Now) }
+
 // ExecuteSplits records the splits and runs as Execute does.
-func (x *executor) ExecuteSplits(ctx context.Context, account, flow, id string, splits []string) {
+func (x *executor) ExecuteSplits(ctx context.Context, k runstate.Key, owner string, splits []string) wire.ExecutionStatus {
 	x.mu.Lock()
-	x.splits[id] = append([]string(nil), splits...)
+	x.splits[k.ID] = append([]string(nil), splits...)
 	x.mu.Unlock()
-	x.Execute(ctx, account, flow, id)
+	return x.Execute(ctx, k, owner)
 }
+
+// Recover settles a run of a stopped process as the runner does for a
+// destination without a publish in progress.
+func (x *executor) Recover(ctx context.Context, k runstate.Key, owner string) (wire.ExecutionStatus, error) {
+	x.mu.Lock()
+	x.recovered = append(x.recovered, k.ID)
+	x.mu.Unlock()
+	run, err := x.runs().Apply(ctx, k, runstate.Change{Owner: owner,
+		ToFrom: func(cur wire.ExecutionStatus) wire.ExecutionStatus {
+			if cur == runstate.CancelStarted {
+				return runstate.Canceled
+			}
+			return runstate.Error
+		},
+		Edit: func(r *runstate.Run) error { r.SetMessage("recovered"); return nil }})
+	if err != nil {
+		return "", err
+	}
+	return run.Status(), nil
+}
+
+func (x *executor) CollectStaging(context.Context) error { return nil }
 
 func (x *executor) count(id string) int {
 	x.mu.Lock()
@@ -226,7 +254,7 @@ func byID(recs []*wire.ExecutionRecord) map[string]*wire.ExecutionRecord {
 // waitFor polls cond until it holds or 20 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

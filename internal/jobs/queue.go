@@ -16,9 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -29,14 +31,26 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	flowevents "github.com/appflowd/appflowd/internal/events"
+	"github.com/appflowd/appflowd/internal/runstate"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
 )
 
-// Executor runs one execution whose record exists and writes its final
-// record; it returns when the run is over. *runner.Runner satisfies it.
+// Executor runs and settles executions; *runner.Runner satisfies it.
 type Executor interface {
-	Execute(ctx context.Context, accountID, flowName, executionID string)
+	// Execute runs one claimed execution (owner is this queue's claim)
+	// and writes its final record; it returns the final status, or ""
+	// when the run was interrupted (its context ended for another cause
+	// than runstate.ErrCanceled) and the record is left to the queue.
+	Execute(ctx context.Context, k runstate.Key, owner string) wire.ExecutionStatus
+	// ExecuteSplits is Execute for a run restricted to named source splits,
+	// which event-triggered runs need.
+	ExecuteSplits(ctx context.Context, k runstate.Key, owner string, splits []string) wire.ExecutionStatus
+	// Recover settles a claimed run of a process that died: it finishes
+	// or undoes the run's publish and writes the final record.
+	Recover(ctx context.Context, k runstate.Key, owner string) (wire.ExecutionStatus, error)
+	// CollectStaging removes what finished runs left staged locally.
+	CollectStaging(ctx context.Context) error
 }
 
 // Queue names.
@@ -49,11 +63,16 @@ const (
 const (
 	DefaultWorkers      = 4
 	DefaultPlanInterval = 10 * time.Second
-	// DefaultRescueAfter is both the longest a run may take (River ends it
-	// then, and its record says Error) and how long a crashed replica's run
-	// waits before River's rescuer hands it to another worker: River has no
-	// heartbeat, and a run is never rescued while it may still be going.
+	// DefaultRescueAfter is the longest a run may take (River ends it then,
+	// and its record says Error). A crashed process's run is not waiting for
+	// it: the run's lease lapses (DefaultLease) and a sweep settles it.
 	DefaultRescueAfter = 2 * time.Hour
+	// DefaultLease is how long a run's claim lasts without renewal; a
+	// running process renews it every third of that.
+	DefaultLease = time.Minute
+	// DefaultCollectEvery is how often staging left by crashed runs is
+	// collected (and once at start).
+	DefaultCollectEvery = 10 * time.Minute
 )
 
 // Config is what a Queue needs from the process.
@@ -70,8 +89,19 @@ type Config struct {
 	PlanInterval time.Duration
 	// RescueAfter: see DefaultRescueAfter.
 	RescueAfter time.Duration
-	// ClientID names this replica in River (default: River's own).
+	// ClientID names this replica in River and in the claims of the runs
+	// it works (default: host name, process id and a random suffix).
 	ClientID string
+	// Lease: see DefaultLease. SweepEvery is how often the sweep looks for
+	// runs whose lease lapsed (default: a quarter of Lease; negative: only
+	// when a test calls Sweep). CollectEvery: see DefaultCollectEvery.
+	Lease        time.Duration
+	SweepEvery   time.Duration
+	CollectEvery time.Duration
+	// OwnsAllRuns says no other process shares the store (SQLite, under
+	// the data dir's lock): every claimed run found at start belongs to a
+	// process that stopped, and is settled without waiting for its lease.
+	OwnsAllRuns bool
 	// Schema is the PostgreSQL schema of River's tables ("" = search_path).
 	Schema string
 	// EventSources finds the changes of event-triggered flows, by source
@@ -99,6 +129,19 @@ func (c *Config) defaults() {
 	if c.RescueAfter <= 0 {
 		c.RescueAfter = DefaultRescueAfter
 	}
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
+	}
+	if c.SweepEvery == 0 {
+		c.SweepEvery = c.Lease / 4
+	}
+	if c.CollectEvery == 0 {
+		c.CollectEvery = DefaultCollectEvery
+	}
+	if c.ClientID == "" {
+		host, _ := os.Hostname()
+		c.ClientID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
 }
 
 // riverClient is the part of *river.Client[TTx] the queue uses; it does not
@@ -120,15 +163,16 @@ type Queue struct {
 	cfg    Config
 	client riverClient
 	sched  *Scheduler
+	runs   *runstate.Machine
+	owner  string // this process's name in run claims
 	closer func() error
 
 	mu      sync.Mutex
-	running map[string]context.CancelCauseFunc // by account/flow/execution, runs working here
-}
+	running map[runstate.Key]context.CancelCauseFunc // runs working here
 
-// errCanceledByUser is the cause a run's context ends with when Cancel
-// stopped it in this process.
-var errCanceledByUser = errors.New("flow execution canceled by request")
+	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
+}
 
 // OpenSQLite opens (creating if needed) River's database at path, a file of
 // its own in the data dir, and migrates it. Not the store's file: River
@@ -182,7 +226,8 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg 
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	q := &Queue{cfg: cfg, running: map[string]context.CancelCauseFunc{}}
+	q := &Queue{cfg: cfg, running: map[runstate.Key]context.CancelCauseFunc{},
+		runs: runstate.New(cfg.Store, cfg.Now), owner: cfg.ClientID}
 	q.sched = &Scheduler{q: q}
 
 	workers := river.NewWorkers()
@@ -224,9 +269,23 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg 
 // Scheduler is the queue's planner.
 func (q *Queue) Scheduler() *Scheduler { return q.sched }
 
-// Run starts working jobs (and, on the elected leader, planning).
+// Run settles what stopped processes left (all claimed runs when this
+// process owns the store), starts working jobs (and, on the elected leader,
+// planning), and starts the sweep of lapsed leases and the collection of
+// staging.
 func (q *Queue) Run(ctx context.Context) error {
-	return q.client.Start(ctx)
+	if q.cfg.OwnsAllRuns {
+		if _, err := q.sweep(ctx, true); err != nil {
+			q.cfg.Logger.Warn("settle runs interrupted by a restart", "err", err)
+		}
+	}
+	if err := q.client.Start(ctx); err != nil {
+		return err
+	}
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopLoops = stop
+	q.loops.Go(func() { q.background(loopCtx) })
+	return nil
 }
 
 // Stop stops fetching jobs and waits for the runs in progress to finish.
@@ -234,6 +293,10 @@ func (q *Queue) Run(ctx context.Context) error {
 // queue (their jobs become retryable, their records stay InProgress), so
 // another replica, or this one after a restart, runs them again.
 func (q *Queue) Stop(ctx context.Context) error {
+	if q.stopLoops != nil {
+		q.stopLoops()
+		q.loops.Wait()
+	}
 	err := q.client.Stop(ctx)
 	if err == nil {
 		return nil
@@ -250,8 +313,6 @@ func (q *Queue) Close() error {
 	}
 	return q.closer()
 }
-
-func runKey(account, flow, id string) string { return account + "/" + flow + "/" + id }
 
 // Start enqueues a run whose InProgress record exists (service.Runner).
 func (q *Queue) Start(ctx context.Context, accountID, flowName, executionID string) error {
@@ -284,49 +345,54 @@ func (q *Queue) job(ctx context.Context, executionID string) (*rivertype.JobRow,
 	return res.Jobs[0], nil
 }
 
-// Cancel cancels runs (service.Runner): a queued run is canceled at once and
-// its record closed as Canceled; a running one, here or on another replica,
-// has its context canceled and its runner records Canceled. Ids without an
-// unfinished job are returned.
+// Cancel cancels runs (service.Runner): each unfinished run moves to
+// CancelStarted; a queued one is then closed as Canceled at once; a running
+// one, here or on another replica, has its context canceled and its runner
+// records Canceled (or Successful, when its output was already being
+// published); a run of a stopped process is settled by the sweep. Ids of
+// runs already finished are returned.
 func (q *Queue) Cancel(ctx context.Context, accountID, flowName string, ids []string) ([]string, error) {
 	var notRunning []string
 	for _, id := range ids {
-		// The record says whether the run is over: River completes a job a
-		// moment after its run has written the final record.
-		e, err := q.cfg.Store.ExecutionGet(ctx, accountID, flowName, id)
-		if store.IsNotFound(err) || (err == nil && e.Status != statusInProgress && e.Status != statusCancelStarted) {
+		k := runstate.Key{Account: accountID, Flow: flowName, ID: id}
+		run, err := q.runs.Apply(ctx, k, runstate.Change{To: runstate.CancelStarted})
+		switch {
+		case store.IsNotFound(err), runstate.IsRefused(err):
 			notRunning = append(notRunning, id)
 			continue
+		case err != nil:
+			return nil, fmt.Errorf("cancel execution %s of flow %s: %w", id, flowName, err)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read execution %s of flow %s: %w", id, flowName, err)
+		q.mu.Lock()
+		cancel := q.running[k]
+		q.mu.Unlock()
+		if cancel != nil {
+			cancel(runstate.ErrCanceled)
+			continue
 		}
+		if run.Row.Owner != "" {
+			// Running elsewhere: River tells that replica at once (its
+			// heartbeat would within a third of a lease).
+			if row, err := q.job(ctx, id); err == nil && row != nil {
+				if _, err := q.client.JobCancel(ctx, row.ID); err != nil && !errors.Is(err, river.ErrNotFound) {
+					q.cfg.Logger.Warn("cancel a run's job", "flow", flowName, "execution", id, "err", err)
+				}
+			}
+			continue
+		}
+		// Queued: take its job out, then close the record unless a worker
+		// claimed the run meanwhile (its runner then sees CancelStarted).
 		row, err := q.job(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("find run %s of flow %s: %w", id, flowName, err)
 		}
-		if row == nil {
-			notRunning = append(notRunning, id)
-			continue
-		}
-		if err := q.setStatus(ctx, accountID, flowName, id, statusCancelStarted, ""); err != nil && !store.IsNotFound(err) {
-			return nil, err
-		}
-		q.mu.Lock()
-		cancel := q.running[runKey(accountID, flowName, id)]
-		q.mu.Unlock()
-		if cancel != nil {
-			cancel(errCanceledByUser)
-		}
-		row, err = q.client.JobCancel(ctx, row.ID)
-		if err != nil && !errors.Is(err, river.ErrNotFound) {
-			return nil, fmt.Errorf("cancel run %s of flow %s: %w", id, flowName, err)
-		}
-		if row != nil && row.State == rivertype.JobStateCancelled && cancel == nil {
-			// It never started: nobody else will close its record.
-			if err := q.setStatus(ctx, accountID, flowName, id, statusCanceled, "Execution canceled by request."); err != nil && !store.IsNotFound(err) {
-				return nil, err
+		if row != nil {
+			if _, err := q.client.JobCancel(ctx, row.ID); err != nil && !errors.Is(err, river.ErrNotFound) {
+				return nil, fmt.Errorf("cancel run %s of flow %s: %w", id, flowName, err)
 			}
+		}
+		if err := q.endQueuedCancel(ctx, k); err != nil {
+			return nil, err
 		}
 	}
 	return notRunning, nil
@@ -361,9 +427,8 @@ func (q *Queue) FlowDeactivated(ctx context.Context, accountID, flowName string)
 				continue
 			}
 			q.cfg.Logger.Info("queued run removed: the flow was deactivated", "flow", flowName, "execution", a.ExecutionID)
-			err := q.setStatus(ctx, accountID, flowName, a.ExecutionID, statusCanceled,
-				"The flow was deactivated before this run started")
-			if err != nil && !store.IsNotFound(err) {
+			if err := q.finish(ctx, accountID, flowName, a.ExecutionID, runstate.Canceled,
+				"The flow was deactivated before this run started"); err != nil {
 				errs = append(errs, err)
 			}
 		}

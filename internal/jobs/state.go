@@ -7,6 +7,7 @@ import (
 	"time"
 
 	flowevents "github.com/appflowd/appflowd/internal/events"
+	"github.com/appflowd/appflowd/internal/runstate"
 	"github.com/appflowd/appflowd/internal/schedule"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -117,7 +118,7 @@ func (q *Queue) prepareTriggered(ctx context.Context, a RunFlowArgs) (bool, erro
 		return false, err
 	}
 	if f.Status != string(wire.FlowStatusActive) {
-		return false, q.setStatus(ctx, a.AccountID, a.FlowName, a.ExecutionID, statusCanceled,
+		return false, q.finish(ctx, a.AccountID, a.FlowName, a.ExecutionID, runstate.Canceled,
 			"The flow was deactivated before this run started")
 	}
 	if a.Trigger != TriggerScheduled {
@@ -140,9 +141,15 @@ func (q *Queue) prepareTriggered(ctx context.Context, a RunFlowArgs) (bool, erro
 		from = &sp.FirstExecutionFrom.Time
 	}
 	start, end := schedule.Window(st.WatermarkEnd, from, a.FireTime, p.Offset)
-	return true, q.updateRecord(ctx, a.AccountID, a.FlowName, a.ExecutionID, func(rec *wire.ExecutionRecord) {
-		rec.DataPullStartTime, rec.DataPullEndTime = wire.NewTimestamp(start), wire.NewTimestamp(end)
-	})
+	k := runstate.Key{Account: a.AccountID, Flow: a.FlowName, ID: a.ExecutionID}
+	_, err = q.runs.Apply(ctx, k, runstate.Change{From: []wire.ExecutionStatus{runstate.InProgress}, Edit: func(r *runstate.Run) error {
+		r.Rec.DataPullStartTime, r.Rec.DataPullEndTime = wire.NewTimestamp(start), wire.NewTimestamp(end)
+		return nil
+	}})
+	if runstate.IsRefused(err) {
+		return false, nil // canceled meanwhile: work settles it
+	}
+	return err == nil, err
 }
 
 // afterScheduled books a finished scheduled run: a success advances the
@@ -150,13 +157,14 @@ func (q *Queue) prepareTriggered(ctx context.Context, a RunFlowArgs) (bool, erro
 // counts, and flowErrorDeactivationThreshold failures in a row suspend the
 // flow. A canceled run does neither.
 func (q *Queue) afterScheduled(ctx context.Context, a RunFlowArgs) error {
-	_, rec, err := q.record(ctx, a.AccountID, a.FlowName, a.ExecutionID)
+	run, err := q.runs.Get(ctx, runstate.Key{Account: a.AccountID, Flow: a.FlowName, ID: a.ExecutionID})
 	if store.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	rec := run.Rec
 	status := string(rec.ExecutionStatus)
 	if status != statusSuccessful && status != statusError {
 		return nil

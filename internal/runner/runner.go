@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -16,6 +15,7 @@ import (
 	"github.com/appflowd/appflowd/internal/events"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/metrics"
+	"github.com/appflowd/appflowd/internal/runstate"
 	"github.com/appflowd/appflowd/internal/secrets"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -33,15 +33,12 @@ type Deps struct {
 	Events    *events.Emitter  // nil: no EventBridge run reports
 }
 
-// Runner runs executions in this process and keeps their records. It
-// implements service.Runner.
+// Runner runs executions in this process and writes their outcomes through
+// the run-state machine. The job queue (internal/jobs) decides when a run
+// starts, claims it, and asks the Runner to execute or to recover it.
 type Runner struct {
-	d       Deps
-	mu      sync.Mutex
-	running map[string]context.CancelFunc // by account/flow/execution
-	wg      sync.WaitGroup
-	base    context.Context
-	stop    context.CancelFunc
+	d    Deps
+	runs *runstate.Machine
 }
 
 // New returns a Runner.
@@ -55,106 +52,18 @@ func New(d Deps) *Runner {
 	if d.Connector.Now == nil {
 		d.Connector.Now = d.Now
 	}
-	base, stop := context.WithCancel(context.Background())
-	return &Runner{d: d, running: map[string]context.CancelFunc{}, base: base, stop: stop}
+	return &Runner{d: d, runs: runstate.New(d.Store, d.Now)}
 }
 
-func runKey(account, flow, id string) string { return account + "/" + flow + "/" + id }
-
-// Start runs the execution in the background.
-func (r *Runner) Start(ctx context.Context, account, flowName, executionID string) error {
-	runCtx, cancel := context.WithCancel(r.base)
-	key := runKey(account, flowName, executionID)
-	r.mu.Lock()
-	r.running[key] = cancel
-	r.mu.Unlock()
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		defer func() {
-			r.mu.Lock()
-			delete(r.running, key)
-			r.mu.Unlock()
-			cancel()
-		}()
-		r.Execute(runCtx, account, flowName, executionID)
-	}()
-	return nil
-}
-
-// Cancel stops running executions; it returns the ids not running here.
-func (r *Runner) Cancel(ctx context.Context, account, flowName string, ids []string) ([]string, error) {
-	var notRunning []string
-	for _, id := range ids {
-		r.mu.Lock()
-		cancel, ok := r.running[runKey(account, flowName, id)]
-		r.mu.Unlock()
-		if !ok {
-			notRunning = append(notRunning, id)
-			continue
-		}
-		if err := r.setStatus(ctx, account, flowName, id, wire.ExecutionStatusCancelStarted); err != nil {
-			return nil, err
-		}
-		cancel()
-	}
-	return notRunning, nil
-}
-
-// Running lists the execution ids of a flow running in this process.
-func (r *Runner) Running(account, flowName string) []string {
-	prefix := account + "/" + flowName + "/"
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var ids []string
-	for k := range r.running {
-		if len(k) > len(prefix) && k[:len(prefix)] == prefix {
-			ids = append(ids, k[len(prefix):])
-		}
-	}
-	return ids
-}
-
-// Shutdown cancels every run and waits for their records to be written,
-// or for ctx to end.
-func (r *Runner) Shutdown(ctx context.Context) error {
-	r.stop()
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (r *Runner) setStatus(ctx context.Context, account, flowName, id string, st wire.ExecutionStatus) error {
-	e, err := r.d.Store.ExecutionGet(ctx, account, flowName, id)
-	if err != nil {
-		return err
-	}
-	var rec wire.ExecutionRecord
-	if err := json.Unmarshal(e.Doc, &rec); err != nil {
-		return fault.Wrap(fault.Internal, err, "execution %s record", id)
-	}
-	rec.ExecutionStatus = st
-	now := r.d.Now().UTC()
-	rec.LastUpdatedAt = &wire.Timestamp{Time: now}
-	doc, err := json.Marshal(&rec)
-	if err != nil {
-		return err
-	}
-	e.Status, e.Doc, e.UpdatedAt = string(st), doc, now
-	return r.d.Store.ExecutionUpdate(ctx, e)
-}
-
-// Execute runs one execution synchronously and records its outcome; the
-// execution record must exist. Store writes use a context that outlives
-// cancellation, so a canceled run still gets its final record. Start calls
-// it in a goroutine; a job queue may call it from its worker instead.
-func (r *Runner) Execute(ctx context.Context, account, flowName, id string) {
-	r.execute(ctx, account, flowName, id, nil)
+// Execute runs one execution and records its outcome; its record must
+// exist. owner is the claim the caller holds on the run ("" for none): the
+// outcome is written only while the claim is still the caller's. Store
+// writes outlive ctx, so a run canceled by request (ctx ended with cause
+// runstate.ErrCanceled) is recorded Canceled. A run whose ctx ended for
+// another reason (shutdown, a lost claim, a timeout) is interrupted: its
+// record is left to the caller and Execute returns "".
+func (r *Runner) Execute(ctx context.Context, k runstate.Key, owner string) wire.ExecutionStatus {
+	return r.execute(ctx, k, owner, nil)
 }
 
 // ExecuteSplits is Execute for a run that reads only the named splits of
@@ -164,33 +73,59 @@ func (r *Runner) Execute(ctx context.Context, account, flowName, id string) {
 // splits as usual and the run keeps the named ones, unless the source is a
 // connector.NamedSplitter, which builds the splits of the names itself
 // (Salesforce: a query for the changed records' Ids).
-func (r *Runner) ExecuteSplits(ctx context.Context, account, flowName, id string, splits []string) {
+func (r *Runner) ExecuteSplits(ctx context.Context, k runstate.Key, owner string, splits []string) wire.ExecutionStatus {
 	only := make(map[string]bool, len(splits))
 	for _, s := range splits {
 		only[s] = true
 	}
-	r.execute(ctx, account, flowName, id, only)
+	return r.execute(ctx, k, owner, only)
 }
 
-func (r *Runner) execute(ctx context.Context, account, flowName, id string, only map[string]bool) {
-	rec := context.WithoutCancel(ctx)
+func (r *Runner) execute(ctx context.Context, k runstate.Key, owner string, only map[string]bool) wire.ExecutionStatus {
 	start := time.Now()
 	var m metrics.Run
-	res, runErr := r.run(ctx, account, flowName, id, only, &m)
-	status, err := r.finish(rec, account, flowName, id, res, runErr, ctx.Err() != nil)
-	if err != nil {
-		r.d.Logger.Error("write execution record", "flow", flowName, "execution", id, "err", err)
+	res, runErr := r.run(ctx, k, only, &m)
+	var status wire.ExecutionStatus
+	var msg string
+	switch {
+	case runErr == nil:
+		status = runstate.Successful
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), runstate.ErrCanceled):
+		status, msg = runstate.Canceled, "Execution canceled by request."
+	case ctx.Err() != nil:
+		r.d.Logger.Info("flow run interrupted", "flow", k.Flow, "execution", k.ID, "cause", context.Cause(ctx))
+		return ""
+	default:
+		status, msg = runstate.Error, engine.ExecutionMessage(runErr)
+	}
+	rec := context.WithoutCancel(ctx)
+	run, err := r.finish(rec, k, owner, status, msg, res)
+	switch {
+	case store.IsNotFound(err):
+		r.d.Logger.Info("flow run finished after its flow was deleted; no record kept", "flow", k.Flow, "execution", k.ID, "status", status)
+	case runstate.IsRefused(err):
+		r.d.Logger.Warn("flow run outcome not recorded: the run is no longer this process's", "flow", k.Flow, "execution", k.ID, "status", status, "err", err)
+		status = ""
+	case err != nil:
+		r.d.Logger.Error("write execution record", "flow", k.Flow, "execution", k.ID, "err", err)
+	default:
+		status = run.Status()
+		r.report(rec, k.Account, k.Flow, run.Rec, res)
 	}
 	m.Status, m.Duration = string(status), time.Since(start)
 	if res != nil {
 		m.Records, m.BytesRead, m.BytesWritten = res.RecordsRead, res.BytesProcessed, res.BytesWritten
 	}
-	r.d.Metrics.RunFinished(m)
-	r.d.Logger.Info("flow run finished", "flow", flowName, "execution", id, "status", status,
+	if status != "" {
+		r.d.Metrics.RunFinished(m)
+	}
+	r.d.Logger.Info("flow run finished", "flow", k.Flow, "execution", k.ID, "status", status,
 		"records", m.Records, "seconds", m.Duration.Seconds())
+	return status
 }
 
-func (r *Runner) run(ctx context.Context, account, flowName, id string, only map[string]bool, m *metrics.Run) (*engine.Result, error) {
+func (r *Runner) run(ctx context.Context, k runstate.Key, only map[string]bool, m *metrics.Run) (*engine.Result, error) {
+	account, flowName, id := k.Account, k.Flow, k.ID
 	fl, err := r.d.Store.FlowGet(ctx, account, flowName)
 	if err != nil {
 		return nil, fmt.Errorf("read flow %s: %w", flowName, err)
@@ -320,52 +255,34 @@ func (r *Runner) saveCredentials(ctx context.Context, account, name string, cred
 	return r.d.Store.ProfileUpdate(ctx, p)
 }
 
-// finish writes the final execution record.
-func (r *Runner) finish(ctx context.Context, account, flowName, id string, res *engine.Result, runErr error, canceled bool) (wire.ExecutionStatus, error) {
-	e, err := r.d.Store.ExecutionGet(ctx, account, flowName, id)
-	if err != nil {
-		return "", err
-	}
-	var rec wire.ExecutionRecord
-	if err := json.Unmarshal(e.Doc, &rec); err != nil {
-		return "", fault.Wrap(fault.Internal, err, "execution %s record", id)
-	}
-	now := r.d.Now().UTC()
-	rec.LastUpdatedAt = &wire.Timestamp{Time: now}
-	result := &wire.ExecutionResult{}
+// finish writes a run's final record: status, message and the engine's
+// counts, while the run is unfinished and (with an owner) still claimed.
+func (r *Runner) finish(ctx context.Context, k runstate.Key, owner string, status wire.ExecutionStatus, msg string, res *engine.Result) (*runstate.Run, error) {
+	return r.runs.Apply(ctx, k, runstate.Change{To: status, Owner: owner, Edit: func(run *runstate.Run) error {
+		run.Rec.ExecutionResult = result(res, status, msg)
+		return nil
+	}})
+}
+
+// result is the executionResult of a finished run.
+func result(res *engine.Result, status wire.ExecutionStatus, msg string) *wire.ExecutionResult {
+	out := &wire.ExecutionResult{}
 	if res != nil {
 		// Records read from the source (data rows, not the CSV header),
 		// whatever filters and DropRecord validations dropped (data-plane 7.1).
-		result.RecordsProcessed = ptr(res.RecordsRead)
-		result.BytesProcessed = ptr(res.BytesProcessed)
-		result.BytesWritten = ptr(res.BytesWritten)
+		out.RecordsProcessed = ptr(res.RecordsRead)
+		out.BytesProcessed = ptr(res.BytesProcessed)
+		out.BytesWritten = ptr(res.BytesWritten)
 		if n := int64(len(res.Failures)); n > 0 {
-			result.ErrorInfo = &wire.ErrorInfo{PutFailuresCount: ptr(n), ExecutionMessage: failuresMessage(res.Failures)}
+			out.ErrorInfo = &wire.ErrorInfo{PutFailuresCount: ptr(n), ExecutionMessage: failuresMessage(res.Failures)}
 		}
 	} else {
-		result.RecordsProcessed, result.BytesProcessed, result.BytesWritten = ptr(int64(0)), ptr(int64(0)), ptr(int64(0))
+		out.RecordsProcessed, out.BytesProcessed, out.BytesWritten = ptr(int64(0)), ptr(int64(0)), ptr(int64(0))
 	}
-	switch {
-	case runErr == nil:
-		rec.ExecutionStatus = wire.ExecutionStatusSuccessful
-	case canceled || errors.Is(runErr, context.Canceled):
-		rec.ExecutionStatus = wire.ExecutionStatusCanceled
-		result.ErrorInfo = &wire.ErrorInfo{PutFailuresCount: ptr(int64(0)), ExecutionMessage: "Execution canceled by request."}
-	default:
-		rec.ExecutionStatus = wire.ExecutionStatusError
-		result.ErrorInfo = &wire.ErrorInfo{PutFailuresCount: ptr(failureCount(res)), ExecutionMessage: engine.ExecutionMessage(runErr)}
+	if status != runstate.Successful && msg != "" {
+		out.ErrorInfo = &wire.ErrorInfo{PutFailuresCount: ptr(failureCount(res)), ExecutionMessage: msg}
 	}
-	rec.ExecutionResult = result
-	doc, err := json.Marshal(&rec)
-	if err != nil {
-		return "", err
-	}
-	e.Status, e.Doc, e.UpdatedAt = string(rec.ExecutionStatus), doc, now
-	if err := r.d.Store.ExecutionUpdate(ctx, e); err != nil {
-		return rec.ExecutionStatus, err
-	}
-	r.report(ctx, account, flowName, &rec, res)
-	return rec.ExecutionStatus, nil
+	return out
 }
 
 // report sends the run's End Flow Run Report once its record is final
@@ -414,20 +331,3 @@ func failuresMessage(fs []connector.RecordFailure) string {
 
 func ptr[T any](v T) *T { return &v }
 
-// FailOrphans marks every InProgress or CancelStarted execution as Error:
-// called at start-up by a process that alone owns its store, where such a
-// run can only be one a crash cut short. It returns how many it marked.
-func (r *Runner) FailOrphans(ctx context.Context) (int, error) {
-	execs, err := r.d.Store.ExecutionListUnfinished(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for _, e := range execs {
-		_, err := r.finish(ctx, e.AccountID, e.FlowName, e.ExecutionID, nil,
-			errors.New("appflowd stopped during this run (process restart); start the flow again"), false)
-		if err != nil {
-			return 0, err
-		}
-	}
-	return len(execs), nil
-}

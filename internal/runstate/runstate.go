@@ -34,6 +34,11 @@ const (
 	Canceled      = wire.ExecutionStatusCanceled
 )
 
+// ErrCanceled is the cause a run's context ends with when a user cancels it
+// (CancelFlowExecutions, StopFlow): the run is then recorded Canceled. Any
+// other cause (shutdown, a lost claim) interrupts it without a record.
+var ErrCanceled = errors.New("flow execution canceled by request")
+
 // moves are the legal transitions; a status may always stay itself while
 // unfinished (an edit of the record or of the claim).
 var moves = map[wire.ExecutionStatus][]wire.ExecutionStatus{
@@ -88,6 +93,9 @@ type Change struct {
 	From []wire.ExecutionStatus
 	// To is the new status; "" keeps the current one.
 	To wire.ExecutionStatus
+	// ToFrom, when set, chooses the new status from the current one
+	// (a cancel that had started ends Canceled rather than Error).
+	ToFrom func(cur wire.ExecutionStatus) wire.ExecutionStatus
 	// Owner, when set, requires the run to be claimed by this owner: a
 	// process changes only runs it still holds.
 	Owner string
@@ -199,6 +207,9 @@ func (m *Machine) Apply(ctx context.Context, k Key, c Change) (*Run, error) {
 		}
 		cur := r.Status()
 		to := c.To
+		if c.ToFrom != nil {
+			to = c.ToFrom(cur)
+		}
 		if to == "" {
 			to = cur
 		}

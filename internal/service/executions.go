@@ -3,11 +3,11 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/runstate"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
 )
@@ -25,22 +25,8 @@ const execNoEngine = "appflowd was started without a flow engine"
 // to the runner. The execution id is returned even when no runner exists;
 // the record then says why the run failed.
 func (s *Service) execStart(ctx context.Context, account, flowName string) (string, error) {
-	now := s.d.Now().UTC().Truncate(time.Millisecond)
-	id := uuid.NewString()
-	zero := int64(0)
-	rec := wire.ExecutionRecord{
-		ExecutionId:     id,
-		ExecutionStatus: wire.ExecutionStatusInProgress,
-		ExecutionResult: &wire.ExecutionResult{BytesProcessed: &zero, BytesWritten: &zero, RecordsProcessed: &zero},
-		StartedAt:       wire.NewTimestamp(now),
-		LastUpdatedAt:   wire.NewTimestamp(now),
-	}
-	e, err := execRow(account, flowName, &rec)
-	if err != nil {
-		return "", err
-	}
-	e.StartedAt = now
-	if err := s.d.Store.ExecutionCreate(ctx, e); err != nil {
+	k := runstate.Key{Account: account, Flow: flowName, ID: uuid.NewString()}
+	if _, err := s.runs.Create(ctx, k, s.d.Now()); err != nil {
 		if store.IsNotFound(err) || store.IsConflict(err) {
 			// The flow was deleted between the read and this write.
 			return "", flowNotFound(flowName)
@@ -48,66 +34,30 @@ func (s *Service) execStart(ctx context.Context, account, flowName string) (stri
 		return "", fault.Wrap(fault.Internal, err, "record execution of flow %s", flowName)
 	}
 	if s.d.Runner == nil {
-		if err := s.execFail(ctx, e, &rec, execNoEngine); err != nil {
+		if err := s.execEnd(ctx, k, runstate.Error, execNoEngine); err != nil {
 			return "", err
 		}
-		return id, nil
+		return k.ID, nil
 	}
 	// The run outlives the request; keep the caller's values, not its deadline.
-	if err := s.d.Runner.Start(context.WithoutCancel(ctx), account, flowName, id); err != nil {
-		if ferr := s.execFail(context.WithoutCancel(ctx), e, &rec, "The flow run could not be started"); ferr != nil {
-			s.d.Logger.Warn("mark an unstarted execution failed", "flow", flowName, "execution", id, "err", ferr)
+	if err := s.d.Runner.Start(context.WithoutCancel(ctx), account, flowName, k.ID); err != nil {
+		if ferr := s.execEnd(context.WithoutCancel(ctx), k, runstate.Error, "The flow run could not be started"); ferr != nil {
+			s.d.Logger.Warn("mark an unstarted execution failed", "flow", flowName, "execution", k.ID, "err", ferr)
 		}
 		if fault.CodeOf(err) == fault.Unknown {
 			return "", fault.Wrap(fault.Internal, err, "start flow %s", flowName)
 		}
 		return "", err
 	}
-	return id, nil
+	return k.ID, nil
 }
 
-// execFail marks a run Error with message.
-func (s *Service) execFail(ctx context.Context, e *store.Execution, rec *wire.ExecutionRecord, message string) error {
-	now := s.d.Now().UTC().Truncate(time.Millisecond)
-	rec.ExecutionStatus = wire.ExecutionStatusError
-	rec.LastUpdatedAt = wire.NewTimestamp(now)
-	if rec.ExecutionResult == nil {
-		rec.ExecutionResult = &wire.ExecutionResult{}
-	}
-	rec.ExecutionResult.ErrorInfo = &wire.ErrorInfo{ExecutionMessage: message}
-	return s.execWrite(ctx, e, rec, now)
-}
-
-// execWrite stores rec as e's document.
-func (s *Service) execWrite(ctx context.Context, e *store.Execution, rec *wire.ExecutionRecord, now time.Time) error {
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return fault.Wrap(fault.Internal, err, "encode execution %s", e.ExecutionID)
-	}
-	e.Doc, e.Status, e.UpdatedAt = body, string(rec.ExecutionStatus), now
-	if err := s.d.Store.ExecutionUpdate(ctx, e); err != nil {
-		return fault.Wrap(fault.Internal, err, "update execution %s", e.ExecutionID)
+// execEnd moves a run that no runner holds to a final status with message.
+func (s *Service) execEnd(ctx context.Context, k runstate.Key, to wire.ExecutionStatus, message string) error {
+	if _, err := s.runs.Finish(ctx, k, nil, to, message); err != nil {
+		return fault.Wrap(fault.Internal, err, "update execution %s", k.ID)
 	}
 	return nil
-}
-
-// execRow is the store row of a record.
-func execRow(account, flowName string, rec *wire.ExecutionRecord) (*store.Execution, error) {
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "encode execution %s", rec.ExecutionId)
-	}
-	e := &store.Execution{
-		AccountID: account, FlowName: flowName, ExecutionID: rec.ExecutionId,
-		Status: string(rec.ExecutionStatus), Doc: body,
-	}
-	if rec.StartedAt != nil {
-		e.StartedAt = rec.StartedAt.Time
-	}
-	if rec.LastUpdatedAt != nil {
-		e.UpdatedAt = rec.LastUpdatedAt.Time
-	}
-	return e, nil
 }
 
 // execRecord decodes a stored execution.
@@ -290,30 +240,14 @@ func (s *Service) execCancel(ctx context.Context, account, flowName string, ids 
 	}
 	var notRunning []string
 	for _, id := range ids {
-		e, err := s.d.Store.ExecutionGet(ctx, account, flowName, id)
-		if store.IsNotFound(err) {
+		k := runstate.Key{Account: account, Flow: flowName, ID: id}
+		_, err := s.runs.Finish(ctx, k, []wire.ExecutionStatus{runstate.InProgress}, runstate.Canceled,
+			"Flow run canceled without a flow engine")
+		switch {
+		case store.IsNotFound(err), runstate.IsRefused(err):
 			notRunning = append(notRunning, id)
-			continue
-		}
-		if err != nil {
-			return nil, fault.Wrap(fault.Internal, err, "read execution %s of flow %s", id, flowName)
-		}
-		rec, err := execRecord(e)
-		if err != nil {
-			return nil, err
-		}
-		if rec.ExecutionStatus != wire.ExecutionStatusInProgress {
-			notRunning = append(notRunning, id)
-			continue
-		}
-		now := s.d.Now().UTC().Truncate(time.Millisecond)
-		rec.ExecutionStatus, rec.LastUpdatedAt = wire.ExecutionStatusCanceled, wire.NewTimestamp(now)
-		if rec.ExecutionResult == nil {
-			rec.ExecutionResult = &wire.ExecutionResult{}
-		}
-		rec.ExecutionResult.ErrorInfo = &wire.ErrorInfo{ExecutionMessage: "Flow run canceled without a flow engine"}
-		if err := s.execWrite(ctx, e, rec, now); err != nil {
-			return nil, err
+		case err != nil:
+			return nil, fault.Wrap(fault.Internal, err, "cancel execution %s of flow %s", id, flowName)
 		}
 	}
 	return notRunning, nil

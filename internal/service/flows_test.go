@@ -16,6 +16,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/runstate"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/sqlitestore"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -942,14 +943,8 @@ func TestCancelFlowExecutionsWithoutEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A run left InProgress by a process that had an engine.
-	now := env.clock.Now()
-	rec := &wire.ExecutionRecord{ExecutionId: "orphan", ExecutionStatus: wire.ExecutionStatusInProgress,
-		StartedAt: wire.NewTimestamp(now), LastUpdatedAt: wire.NewTimestamp(now)}
-	e, err := execRow(flowTestAccount, "fc", rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.store.ExecutionCreate(ctx, e); err != nil {
+	k := runstate.Key{Account: flowTestAccount, Flow: "fc", ID: "orphan"}
+	if _, err := runstate.New(env.store, env.clock.Now).Create(ctx, k, env.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	out, err := env.svc.CancelFlowExecutions(ctx, &wire.CancelFlowExecutionsRequest{FlowName: "fc", ExecutionIds: []string{"orphan"}})

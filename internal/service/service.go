@@ -10,6 +10,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/secrets"
+	"github.com/appflowd/appflowd/internal/runstate"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
 )
@@ -45,7 +46,8 @@ type Deps struct {
 // Service implements wire.Service.
 type Service struct {
 	d     Deps
-	cache *metadataCache // entity lists and descriptions, per ResetConnectorMetadataCache
+	runs  *runstate.Machine // every change of an execution record
+	cache *metadataCache    // entity lists and descriptions, per ResetConnectorMetadataCache
 }
 
 var _ wire.Service = (*Service)(nil)
@@ -71,7 +73,7 @@ func New(d Deps) *Service {
 	if d.MaxFlows <= 0 {
 		d.MaxFlows = flowQuota
 	}
-	return &Service{d: d, cache: &metadataCache{entries: map[metaKey]metaEntry{}}}
+	return &Service{d: d, runs: runstate.New(d.Store, d.Now), cache: &metadataCache{entries: map[metaKey]metaEntry{}}}
 }
 
 // account is the caller's account id.
