@@ -330,4 +330,3 @@ func failuresMessage(fs []connector.RecordFailure) string {
 }
 
 func ptr[T any](v T) *T { return &v }
-

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
-	"github.com/appflowd/appflowd/internal/secrets"
 	"github.com/appflowd/appflowd/internal/runstate"
+	"github.com/appflowd/appflowd/internal/secrets"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
 )
