@@ -126,9 +126,14 @@ func (r *Runner) CollectStaging(ctx context.Context) error {
 	}
 	var errs []error
 	for _, typ := range r.d.Registry.Types() {
+		spec, _ := r.d.Registry.Lookup(typ)
+		if spec.Open == nil || spec.NeedsProfile || !spec.CanUseAsDestination {
+			continue // stages nothing in the data dir without a profile
+		}
 		c, err := r.d.Registry.Open(ctx, typ, r.d.Connector, connector.Profile{})
 		if err != nil {
-			continue // a type that needs a profile stages nothing here
+			errs = append(errs, err)
+			continue
 		}
 		if pr, ok := c.PublishRecoverer(); ok {
 			if err := pr.CollectStaging(ctx, isUnfinished); err != nil {
