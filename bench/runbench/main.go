@@ -49,6 +49,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/runstate"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
 )
@@ -286,7 +287,7 @@ func (b *bench) startLatency(n, warmup int, poll time.Duration) error {
 		if err := b.newRecord(flow, id); err != nil {
 			return err
 		}
-		b.app.Runner.Execute(b.ctx, account, flow, id)
+		b.app.Runner.Execute(b.ctx, runstate.Key{Account: account, Flow: flow, ID: id}, "")
 		d := time.Since(t0)
 		e, err := b.app.Store.ExecutionGet(b.ctx, account, flow, id)
 		if err != nil {
