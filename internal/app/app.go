@@ -231,6 +231,7 @@ func New(ctx context.Context, c Config) (*App, error) {
 		Now:              c.Now,
 	}))
 	a.Handler = a.Metrics.Wrap(api, metrics.PathOperation(operationPaths()))
+	a.Handler = a.withConsole(a.Handler, c, creds, connDeps)
 	return a, nil
 }
 

@@ -1,0 +1,303 @@
+// Package console is appflowd's web console: server-rendered pages under
+// /console/ on the API's address, over wire.Service like any other client
+// (it adds no model and no API route). Pages are Go templates; one small
+// embedded script refreshes a page while a run is in progress.
+//
+// Without credentials the console is open and acts for the default account
+// (the server listens on loopback, as the API does). With credentials a
+// person signs in with an access key pair from the credentials file and
+// acts for that key's account only; sessions live in this process's memory.
+package console
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/restjson"
+	"github.com/appflowd/appflowd/internal/wire"
+)
+
+// Prefix is where the console is served.
+const Prefix = "/console/"
+
+// DefaultSessionTTL is how long a sign-in lasts when Deps.SessionTTL is 0.
+const DefaultSessionTTL = 8 * time.Hour
+
+// Deps is what the console needs.
+type Deps struct {
+	Service wire.Service
+	// Credentials, when set, are the access keys a person signs in with;
+	// nil: the console is open and acts for AccountID.
+	Credentials *restjson.Credentials
+	AccountID   string
+	Region      string
+	// Connector reaches the buckets destinations write rejected records to.
+	Connector  connector.Deps
+	Logger     *slog.Logger
+	Now        func() time.Time
+	SessionTTL time.Duration
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Console serves the pages.
+type Console struct {
+	d        Deps
+	mux      *http.ServeMux
+	pages    map[string]*template.Template
+	key      []byte // signs CSRF tokens; new per process
+	mu       sync.Mutex
+	sessions map[string]*session
+}
+
+type session struct {
+	id          string
+	accessKeyID string
+	accountID   string
+	csrf        string
+	expires     time.Time
+}
+
+// New returns the console handler; mount it at Prefix.
+func New(d Deps) *Console {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.SessionTTL <= 0 {
+		d.SessionTTL = DefaultSessionTTL
+	}
+	c := &Console{d: d, mux: http.NewServeMux(), key: randomBytes(32), sessions: map[string]*session{}}
+	c.pages = parsePages()
+	static, _ := fs.Sub(staticFS, "static")
+	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", staticHandler(static)))
+	c.mux.HandleFunc("GET /console/signin", c.signInPage)
+	c.mux.HandleFunc("POST /console/signin", c.signIn)
+	c.mux.HandleFunc("POST /console/signout", c.signOut)
+	c.handle("GET /console/{$}", c.flowsPage)
+	c.handle("GET /console/flows/{name}", c.flowPage)
+	c.handle("GET /console/flows/{name}/runs/{id}", c.runPage)
+	c.handle("POST /console/flows/{name}/start", c.startFlow)
+	c.handle("POST /console/flows/{name}/stop", c.stopFlow)
+	c.handle("POST /console/flows/{name}/cancel", c.cancelRun)
+	c.handle("GET /console/flows/{name}/delete", c.deletePage)
+	c.handle("POST /console/flows/{name}/delete", c.deleteFlow)
+	c.handle("GET /console/flows/{name}/edit", c.editPage)
+	c.handle("POST /console/flows/{name}/edit", c.updateFlow)
+	c.handle("GET /console/new", c.newPage)
+	c.handle("POST /console/new", c.createFlow)
+	c.handle("GET /console/profiles", c.profilesPage)
+	c.handle("GET /console/connectors", c.connectorsPage)
+	c.handle("/console/", c.notFound)
+	return c
+}
+
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/console" {
+		http.Redirect(w, r, Prefix, http.StatusMovedPermanently)
+		return
+	}
+	h := w.Header()
+	// Pages are never framed, never sniffed, and load nothing from elsewhere.
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	c.mux.ServeHTTP(w, r)
+}
+
+// viewer is who is looking: their session (nil when the console is open)
+// and the context their calls to the service carry.
+type viewer struct {
+	s   *session
+	ctx context.Context
+}
+
+func (v *viewer) signedIn() bool { return v.s != nil }
+
+// handle routes pattern to a page that needs a viewer: one signed in, or
+// anyone when the console is open. Posts must carry the viewer's CSRF token.
+func (c *Console) handle(pattern string, page func(http.ResponseWriter, *http.Request, *viewer)) {
+	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		v, ok := c.viewer(r)
+		if !ok {
+			http.Redirect(w, r, "/console/signin?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 2*maxDefinition)
+		}
+		if r.Method == http.MethodPost && !c.checkCSRF(r, v) {
+			c.render(w, r, v, http.StatusForbidden, "error", errorView{Title: "Request refused",
+				Message: "This form is out of date or did not come from this console (CSRF check failed). Go back, reload the page and try again."})
+			return
+		}
+		page(w, r, v)
+	})
+}
+
+const cookieName = "appflowd_console"
+
+func (c *Console) open() bool { return c.d.Credentials == nil }
+
+// viewer returns who makes r, and false when the console needs a sign-in.
+func (c *Console) viewer(r *http.Request) (*viewer, bool) {
+	caller := wire.Caller{AccountID: c.d.AccountID, Region: c.d.Region}
+	if c.open() {
+		return &viewer{ctx: wire.WithCaller(r.Context(), caller)}, true
+	}
+	s := c.session(r)
+	if s == nil {
+		return nil, false
+	}
+	caller.AccessKeyID, caller.AccountID = s.accessKeyID, s.accountID
+	return &viewer{s: s, ctx: wire.WithCaller(r.Context(), caller)}, true
+}
+
+func (c *Console) session(r *http.Request) *session {
+	ck, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.sessions[ck.Value]
+	if s == nil {
+		return nil
+	}
+	if !c.d.Now().Before(s.expires) {
+		delete(c.sessions, s.id)
+		return nil
+	}
+	return s
+}
+
+// csrfToken is what a viewer's forms carry: the session's own token, or,
+// when the console is open, one derived from the process key.
+func (c *Console) csrfToken(v *viewer) string {
+	if v != nil && v.s != nil {
+		return v.s.csrf
+	}
+	return c.derive("open")
+}
+
+func (c *Console) checkCSRF(r *http.Request, v *viewer) bool {
+	got := r.PostFormValue("csrf")
+	return got != "" && hmac.Equal([]byte(got), []byte(c.csrfToken(v)))
+}
+
+func (c *Console) derive(purpose string) string {
+	m := hmac.New(sha256.New, c.key)
+	m.Write([]byte(purpose))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("console: no randomness: " + err.Error())
+	}
+	return b
+}
+
+func randomToken() string { return base64.RawURLEncoding.EncodeToString(randomBytes(32)) }
+
+func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
+	if c.open() {
+		http.Redirect(w, r, Prefix, http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, nil, http.StatusOK, "signin", signInView{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+	if c.open() {
+		http.Redirect(w, r, Prefix, http.StatusSeeOther)
+		return
+	}
+	id := strings.TrimSpace(r.PostFormValue("access_key_id"))
+	next := safeNext(r.PostFormValue("next"))
+	if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(c.derive("signin"))) {
+		c.render(w, r, nil, http.StatusForbidden, "signin", signInView{AccessKeyID: id, Next: next,
+			Error: "This sign-in form is out of date. Reload the page and try again."})
+		return
+	}
+	account, ok := c.d.Credentials.SignIn(id, r.PostFormValue("secret_access_key"))
+	if !ok {
+		c.d.Logger.Info("console sign-in refused", "access_key_id", id)
+		c.render(w, r, nil, http.StatusUnauthorized, "signin", signInView{AccessKeyID: id, Next: next,
+			Error: "Sign-in refused: the access key ID and secret access key do not match a key of this server."})
+		return
+	}
+	s := &session{id: randomToken(), accessKeyID: id, accountID: account, csrf: randomToken(), expires: c.d.Now().Add(c.d.SessionTTL)}
+	c.mu.Lock()
+	now := c.d.Now()
+	for k, old := range c.sessions { // forget expired sessions as new ones come
+		if !now.Before(old.expires) {
+			delete(c.sessions, k)
+		}
+	}
+	c.sessions[s.id] = s
+	c.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.id, Path: Prefix, HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, Expires: s.expires, MaxAge: int(c.d.SessionTTL.Seconds())})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
+	if s := c.session(r); s != nil {
+		if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) {
+			http.Error(w, "CSRF check failed", http.StatusForbidden)
+			return
+		}
+		c.mu.Lock()
+		delete(c.sessions, s.id)
+		c.mu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+}
+
+// safeNext keeps a post-sign-in redirect inside the console.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, Prefix) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return Prefix
+	}
+	return next
+}
+
+// staticHandler serves the embedded script and style sheet.
+func staticHandler(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	})
+}
+
+type signInView struct {
+	AccessKeyID string
+	Next        string
+	Error       string
+}
+
+func (signInView) title() string { return "Sign in" }
