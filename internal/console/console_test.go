@@ -124,7 +124,7 @@ func TestRunNowThroughTheForm(t *testing.T) {
 	page = v.get(r.location)
 	mustContain(t, "flow page after the run", page.body, "Run "+id+" started.",
 		`<a href="/console/flows/orders/runs/`+id+`">`+id+`</a>`, `s-Successful">Successful</span>`,
-		`<td class="num">3</td>`, "Records per run", "<rect ")
+		`<td class="num" data-label="Records">3</td>`, "Records per run", "<rect ")
 	mustNotContain(t, "finished flow page", page.body, "data-live>", "data-live ")
 
 	run := v.get("/console/flows/orders/runs/" + id)

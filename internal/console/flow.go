@@ -119,14 +119,14 @@ func (c *Console) flowView(ctx context.Context, name string) (flowView, error) {
 	view.CanStop = !view.OnDemand && f.FlowStatus == wire.FlowStatusActive
 	view.CanActivate = !view.OnDemand && !view.CanStop && f.FlowStatus != wire.FlowStatusDeleted && f.FlowStatus != wire.FlowStatusDeprecated
 	if s := f.SourceFlowConfig; s != nil {
-		view.Source = endView{Connector: string(s.ConnectorType), Profile: s.ConnectorProfileName, APIVer: s.ApiVersion,
+		view.Source = endView{Connector: c.endName(ctx, s.ConnectorType, s.ConnectorProfileName), Profile: s.ConnectorProfileName, APIVer: s.ApiVersion,
 			Props: unionProps(s.SourceConnectorProperties, s.ConnectorType)}
 		if s.IncrementalPullConfig != nil {
 			view.Incremental = s.IncrementalPullConfig.DatetimeTypeFieldName
 		}
 	}
 	for _, d := range f.DestinationFlowConfigList {
-		view.Destinations = append(view.Destinations, endView{Connector: string(d.ConnectorType), Profile: d.ConnectorProfileName,
+		view.Destinations = append(view.Destinations, endView{Connector: c.endName(ctx, d.ConnectorType, d.ConnectorProfileName), Profile: d.ConnectorProfileName,
 			APIVer: d.ApiVersion, Props: unionProps(d.DestinationConnectorProperties, d.ConnectorType)})
 	}
 	for i, t := range f.Tasks {
@@ -143,6 +143,19 @@ func (c *Console) flowView(ctx context.Context, name string) (flowView, error) {
 	}
 	view.Chart = recordsChart(view.Runs)
 	return view, nil
+}
+
+// endName names a flow's source or destination: its type, or for a custom
+// connector its label, which its profile holds.
+func (c *Console) endName(ctx context.Context, t wire.ConnectorType, profile string) string {
+	if t != wire.ConnectorTypeCustomConnector || profile == "" {
+		return string(t)
+	}
+	out, err := c.d.Service.DescribeConnectorProfiles(ctx, &wire.DescribeConnectorProfilesRequest{ConnectorProfileNames: []string{profile}})
+	if err != nil || len(out.ConnectorProfileDetails) == 0 || out.ConnectorProfileDetails[0].ConnectorLabel == "" {
+		return string(t)
+	}
+	return out.ConnectorProfileDetails[0].ConnectorLabel + " (custom connector)"
 }
 
 // listRuns returns up to limit of a flow's runs, the latest first.
@@ -290,10 +303,11 @@ type chart struct {
 }
 
 type bar struct {
-	X, Y, W, H int
-	Label      string
-	Records    int64
-	ID         string
+	X, Y, W, H   int
+	TextX, TextY int // where the count is written, above the bar
+	Label        string
+	Records      int64
+	ID           string
 }
 
 const chartRuns = 30
@@ -318,7 +332,7 @@ func recordsChart(runs []runRow) chart {
 	if len(shown) == 0 {
 		return c
 	}
-	const top, bottom = 10, 20 // room for the scale and the axis
+	const top, bottom = 14, 20 // room for the counts and the axis
 	slot := c.Width / chartRuns
 	plot := c.Height - top - bottom
 	for i, r := range shown {
@@ -333,7 +347,7 @@ func recordsChart(runs []runRow) chart {
 		if n > 0 && h < 1 {
 			h = 1
 		}
-		c.Bars = append(c.Bars, bar{X: i*slot + 2, Y: top + plot - h, W: slot - 4, H: h, Records: n, ID: r.ID,
+		c.Bars = append(c.Bars, bar{X: i*slot + 2, Y: top + plot - h, W: slot - 4, H: h, TextX: i*slot + slot/2, TextY: top + plot - h - 3, Records: n, ID: r.ID,
 			Label: fmt.Sprintf("%s, %s: %d records", fmtTime(r.Started), r.Status, n)})
 	}
 	return c
