@@ -25,6 +25,7 @@ import (
 	"github.com/appflowd/appflowd/examples/customconnector/exampleconn"
 	"github.com/appflowd/appflowd/internal/app"
 	"github.com/appflowd/appflowd/internal/apptest"
+	"github.com/appflowd/appflowd/internal/connector"
 )
 
 // Keys of the credentials file the sign-in tests serve with.
@@ -48,7 +49,7 @@ func start(t *testing.T, signed bool) *server {
 	g := &gate{reached: make(chan struct{}, 64)}
 	lambda := httptest.NewServer(g.wrap(conn))
 	t.Cleanup(lambda.Close)
-	cfg := app.Config{LambdaEndpoint: lambda.URL + "/2015-03-31/functions/function/invocations"}
+	cfg := app.Config{Endpoints: connector.Endpoints{connector.EndpointLambda: lambda.URL + "/2015-03-31/functions/function/invocations"}}
 	if signed {
 		path := filepath.Join(t.TempDir(), "credentials")
 		body := keyA + " " + secretA + " " + accountA + "\n" + keyB + " " + secretB + " " + accountB + "\n"

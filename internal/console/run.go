@@ -91,7 +91,9 @@ func (c *Console) rejected(r *http.Request, v *viewer, flow, id string, d wire.D
 	eh := &connector.ErrorHandling{BucketName: props.ErrorHandlingConfig.BucketName, BucketPrefix: props.ErrorHandlingConfig.BucketPrefix}
 	rv := rejectedView{Connector: string(d.ConnectorType),
 		Location: "s3://" + eh.BucketName + "/" + rejects.JoinKey(eh.BucketPrefix, flow, id) + "/"}
-	recs, err := rejects.Read(v.ctx, c.d.Connector, eh, flow, id, maxRejected)
+	deps := c.d.Connector
+	deps.AccountID = wire.CallerFrom(v.ctx).AccountID // the viewer's own buckets
+	recs, err := rejects.Read(v.ctx, deps, eh, flow, id, maxRejected)
 	if err != nil {
 		rv.Error = fault.Message(err)
 	}
