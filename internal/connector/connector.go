@@ -213,6 +213,15 @@ type DestinationDriver interface {
 	OpenWriter(ctx context.Context, req *WriteRequest) (Writer, error)
 }
 
+// DestinationChecker is implemented by destinations that check a flow's
+// destination properties (the JSON of destinationConnectorProperties.<Type>)
+// against the remote system when the flow is created or updated: a
+// Customer Profiles domain and object type exist. An Invalid error says
+// what is missing.
+type DestinationChecker interface {
+	CheckDestination(ctx context.Context, props json.RawMessage) error
+}
+
 // PublishRecoverer is implemented by destinations whose Commit makes output
 // visible in several steps (files moved into place one by one). Such a
 // Commit first stores a durable publish intent naming everything it will

@@ -272,6 +272,16 @@ func (c *Conn) PublishRecoverer() (PublishRecoverer, bool) {
 	return pr, ok
 }
 
+// CheckDestination checks a flow's destination properties where the
+// driver can (DestinationChecker); others pass.
+func (c *Conn) CheckDestination(ctx context.Context, props json.RawMessage) error {
+	dc, ok := c.d.(DestinationChecker)
+	if !ok {
+		return nil
+	}
+	return wrap(dc.CheckDestination(ctx, props), "%s: check destination", c.typ)
+}
+
 // ListEntities lists entities under path.
 func (c *Conn) ListEntities(ctx context.Context, path string) (map[string][]Entity, error) {
 	cd, ok := c.d.(CatalogDriver)

@@ -44,6 +44,7 @@ type flowDef struct {
 	Source  *wire.SourceFlowConfig
 	Dests   []wire.DestinationFlowConfig
 	Tasks   []wire.Task
+	Catalog *wire.MetadataCatalogConfig // checked in awschecks.go
 }
 
 // flowChecked is what flowCheck learned about a definition.
@@ -131,6 +132,9 @@ func (s *Service) flowCheck(ctx context.Context, op string, d *flowDef) (*flowCh
 		return nil, err
 	}
 	if err := s.flowCheckCustomSettings(ctx, d); err != nil { // customflows.go
+		return nil, err
+	}
+	if err := s.flowCheckAWS(ctx, d); err != nil { // awschecks.go
 		return nil, err
 	}
 	return &out, nil
@@ -472,7 +476,7 @@ func (s *Service) CreateFlow(ctx context.Context, in *wire.CreateFlowRequest) (*
 func (s *Service) createFlow(ctx context.Context, in *wire.CreateFlowRequest) (*wire.CreateFlowResponse, error) {
 	account := s.account(ctx)
 	def := &flowDef{Trigger: in.TriggerConfig, Source: in.SourceFlowConfig, Dests: in.DestinationFlowConfigList,
-		Tasks: in.Tasks}
+		Tasks: in.Tasks, Catalog: in.MetadataCatalogConfig}
 	checked, err := s.flowCheck(ctx, "Create Flow", def)
 	if err != nil {
 		return nil, err
@@ -683,7 +687,7 @@ func (s *Service) updateFlow(ctx context.Context, in *wire.UpdateFlowRequest) (*
 		return nil, err
 	}
 	def := &flowDef{Trigger: in.TriggerConfig, Source: in.SourceFlowConfig, Dests: in.DestinationFlowConfigList,
-		Tasks: in.Tasks}
+		Tasks: in.Tasks, Catalog: in.MetadataCatalogConfig}
 	checked, err := s.flowCheck(ctx, "Update Flow", def)
 	if err != nil {
 		return nil, err

@@ -3,18 +3,19 @@
 package all
 
 import (
-	_ "github.com/appflowd/appflowd/internal/connector/customconn"      // CustomConnector (Lambda)
-	_ "github.com/appflowd/appflowd/internal/connector/datadogconn"     // Datadog (source only)
-	_ "github.com/appflowd/appflowd/internal/connector/dynatraceconn"   // Dynatrace (source only)
-	_ "github.com/appflowd/appflowd/internal/connector/eventbridgeconn" // EventBridge
-	_ "github.com/appflowd/appflowd/internal/connector/marketoconn"     // Marketo
-	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"    // Redshift
-	_ "github.com/appflowd/appflowd/internal/connector/retiredconn"     // LookoutMetrics, Honeycode (runs end in Error)
-	_ "github.com/appflowd/appflowd/internal/connector/s3conn"          // S3
-	_ "github.com/appflowd/appflowd/internal/connector/salesforceconn"  // Salesforce
-	_ "github.com/appflowd/appflowd/internal/connector/sapodataconn"    // SAPOData (source only)
-	_ "github.com/appflowd/appflowd/internal/connector/servicenowconn"  // Servicenow (union key ServiceNow)
-	_ "github.com/appflowd/appflowd/internal/connector/slackconn"       // Slack
-	_ "github.com/appflowd/appflowd/internal/connector/snowflakeconn"   // Snowflake
-	_ "github.com/appflowd/appflowd/internal/connector/zendeskconn"     // Zendesk
+	_ "github.com/appflowd/appflowd/internal/connector/customconn"           // CustomConnector (Lambda)
+	_ "github.com/appflowd/appflowd/internal/connector/customerprofilesconn" // CustomerProfiles
+	_ "github.com/appflowd/appflowd/internal/connector/datadogconn"          // Datadog (source only)
+	_ "github.com/appflowd/appflowd/internal/connector/dynatraceconn"        // Dynatrace (source only)
+	_ "github.com/appflowd/appflowd/internal/connector/eventbridgeconn"      // EventBridge
+	_ "github.com/appflowd/appflowd/internal/connector/marketoconn"          // Marketo
+	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"         // Redshift
+	_ "github.com/appflowd/appflowd/internal/connector/retiredconn"          // LookoutMetrics, Honeycode (runs end in Error)
+	_ "github.com/appflowd/appflowd/internal/connector/s3conn"               // S3
+	_ "github.com/appflowd/appflowd/internal/connector/salesforceconn"       // Salesforce
+	_ "github.com/appflowd/appflowd/internal/connector/sapodataconn"         // SAPOData (source only)
+	_ "github.com/appflowd/appflowd/internal/connector/servicenowconn"       // Servicenow (union key ServiceNow)
+	_ "github.com/appflowd/appflowd/internal/connector/slackconn"            // Slack
+	_ "github.com/appflowd/appflowd/internal/connector/snowflakeconn"        // Snowflake
+	_ "github.com/appflowd/appflowd/internal/connector/zendeskconn"          // Zendesk
 )
