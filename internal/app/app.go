@@ -18,6 +18,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	_ "github.com/appflowd/appflowd/internal/connector/all" // every built-in driver
 	"github.com/appflowd/appflowd/internal/connector/catalog"
+	"github.com/appflowd/appflowd/internal/connector/s3conn"
 	"github.com/appflowd/appflowd/internal/connector/salesforceconn"
 	"github.com/appflowd/appflowd/internal/events"
 	"github.com/appflowd/appflowd/internal/jobs"
@@ -193,7 +194,7 @@ func New(ctx context.Context, c Config) (*App, error) {
 		// Event-triggered flows: S3 sources are polled by listing,
 		// Salesforce sources by change data capture (Streaming API).
 		EventSources: map[string]jobs.EventSource{
-			"S3":                jobs.NewS3EventSource(connDeps),
+			"S3":                s3conn.NewEventSource(connDeps),
 			salesforceconn.Type: salesforceconn.NewEventSource(connDeps, a.Runner.Profile),
 		}}
 	if a.StoreKind == "sqlite" {

@@ -23,7 +23,7 @@ import (
 // the source's connector type, and turns what changed since its last look
 // into one run: a wave. The engine does not know where events come from; an
 // EventSource does, and the cursor it keeps in Flow.State is opaque to the
-// planner. S3 (S3EventSource) lists the flow's prefix and compares it with
+// planner. S3 (s3conn.EventSource) lists the flow's prefix and compares it with
 // the objects it has seen; a SaaS change feed (Salesforce change data
 // capture) would keep a replay position as its cursor instead.
 //

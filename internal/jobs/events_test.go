@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,12 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/riverqueue/river"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/s3conn"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/pgstore"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -75,7 +71,7 @@ func forEachBackend(t *testing.T, test func(t *testing.T, e *eventEnv)) {
 
 func (e *eventEnv) config(id string) Config {
 	return Config{Store: e.st, Executor: e.x, Now: e.c.Now, PlanInterval: -1, Workers: 2, ClientID: id,
-		EventSources: map[string]EventSource{"S3": NewS3EventSource(connector.Deps{DataDir: e.dataDir})}}
+		EventSources: map[string]EventSource{"S3": s3conn.NewEventSource(connector.Deps{DataDir: e.dataDir})}}
 }
 
 // put writes an object of bucket "in" atomically (as an S3 PUT is).
@@ -440,80 +436,4 @@ func TestFlowDeactivatedRemovesQueuedRuns(t *testing.T) {
 			t.Errorf("run going at StopFlow: got %s, want Successful", got)
 		}
 	})
-}
-
-// TestS3EventSourceOnS3API polls a bucket of an S3 API (moto_server, when
-// installed) as TestEventFlowWaves polls a local bucket.
-func TestS3EventSourceOnS3API(t *testing.T) {
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		t.Skip("moto_server is not installed (pip install 'moto[server]')")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	ctx := context.Background()
-	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), UsePathStyle: true,
-		Credentials:                credentials.NewStaticCredentialsProvider("test", "test", ""),
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired})
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("inbox")})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server on %s: %v", url, err)
-		}
-	}
-	put := func(key, body string) {
-		t.Helper()
-		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("inbox"), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	es := NewS3EventSource(connector.Deps{Endpoints: connector.Endpoints{connector.EndpointS3: url}, Region: "us-east-1"})
-	src := EventFlow{ConnectorType: "S3", Properties: json.RawMessage(`{"bucketName":"inbox","bucketPrefix":"data"}`)}
-	put("data/old.csv", "a\n1\n")
-	poll, err := es.Poll(ctx, src, nil, 10)
-	if err != nil || len(poll.Events) != 0 {
-		t.Fatalf("baseline: %v %v", poll.Events, err)
-	}
-	put("data/a.csv", "a\n1\n")
-	put("data/b.csv", "a\n2\n")
-	put("data/empty.csv", "")
-	put("other/c.csv", "a\n3\n")
-	// max 1: b waits for the next poll.
-	poll, err = es.Poll(ctx, src, poll.Cursor, 1)
-	if err != nil || len(poll.Events) != 1 {
-		t.Fatalf("first poll: %v %v", poll.Events, err)
-	}
-	got := []string{poll.Events[0].Split}
-	poll, err = es.Poll(ctx, src, poll.Cursor, 10)
-	if err != nil || len(poll.Events) != 1 {
-		t.Fatalf("second poll: %v %v", poll.Events, err)
-	}
-	got = append(got, poll.Events[0].Split)
-	if sorted(got...) != "data/a.csv data/b.csv" {
-		t.Errorf("events: got %v, want data/a.csv and data/b.csv once each", got)
-	}
-	put("data/a.csv", "a\n1\n") // the same bytes again: a new PUT, a new LastModified
-	if poll, err = es.Poll(ctx, src, poll.Cursor, 10); err != nil || len(poll.Events) > 1 {
-		t.Fatalf("poll after a re-put: %v %v", poll.Events, err)
-	}
-	if poll, err = es.Poll(ctx, src, poll.Cursor, 10); err != nil || len(poll.Events) != 0 {
-		t.Errorf("poll with nothing new: %v %v", poll.Events, err)
-	}
 }

@@ -105,7 +105,7 @@ type Config struct {
 	// Schema is the PostgreSQL schema of River's tables ("" = search_path).
 	Schema string
 	// EventSources finds the changes of event-triggered flows, by source
-	// connector type (e.g. "S3": NewS3EventSource). An Event flow whose
+	// connector type (e.g. "S3": s3conn.NewEventSource). An Event flow whose
 	// source has none never runs.
 	EventSources map[string]EventSource
 	// Events sends "AppFlow Scheduled Flow Deactivated" when consecutive

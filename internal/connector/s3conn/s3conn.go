@@ -124,6 +124,13 @@ func classify(err error, format string, args ...any) error {
 	return fmt.Errorf("%s: %w", msg, err)
 }
 
+// readable says whether a listed object is one the S3 source reads (and
+// the event source reports): not a folder marker, not empty, not in a
+// destination's staging folder.
+func readable(obj *blob.ListObject) bool {
+	return !obj.IsDir && obj.Size > 0 && obj.Key != "" && !strings.HasSuffix(obj.Key, "/") && !isStagingKey(obj.Key)
+}
+
 // isStagingKey reports whether key lies in a destination's staging folder.
 func isStagingKey(key string) bool {
 	return strings.HasPrefix(key, stagingDir+"/") || strings.Contains(key, "/"+stagingDir+"/")

@@ -88,7 +88,7 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 		if err := checkListed(p.BucketName, obj); err != nil {
 			return nil, err
 		}
-		if obj.IsDir || obj.Size == 0 || len(obj.Key) == 0 || obj.Key[len(obj.Key)-1] == '/' || isStagingKey(obj.Key) {
+		if !readable(obj) {
 			continue
 		}
 		if w := req.Window; w != nil {

@@ -1,4 +1,4 @@
-package jobs
+package s3conn
 
 import (
 	"bytes"
@@ -21,16 +21,14 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/appflowd/appflowd/internal/connector"
-	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
-// S3EventSource is the EventSource of S3 sources: a new object under the
-// flow's bucketPrefix, or an object whose size, modification time or ETag
-// changed, is an event whose split is the object key. It lists buckets the
-// way the S3 connector reads them: local buckets (folders under
-// Deps.DataDir/s3) without Deps.S3Endpoint, any S3 API with it; and it skips
-// what the S3 source skips (folder markers, empty objects, staging folders).
+// EventSource is the connector.EventSource of S3 sources: a new object
+// under the flow's bucketPrefix, or an object whose size, modification time
+// or ETag changed, is an event whose split is the object key. It lists what
+// the S3 source reads (readable), so staging folders, folder markers and
+// empty objects are never events.
 //
 // Its cursor is the set of objects listed at the last poll, each as the
 // first 8 bytes of the SHA-256 of its event id, sorted and base64-encoded:
@@ -40,25 +38,19 @@ import (
 // Local buckets: write objects under the prefix atomically (write elsewhere,
 // then rename), as an S3 PUT is; a file seen half written is an event, and
 // the same file complete is another.
-type S3EventSource struct {
+type EventSource struct {
 	deps connector.Deps
 
-	once    sync.Once
-	buckets *awsconfig.Buckets
-	err     error
+	once sync.Once
+	drv  *Driver
+	err  error
 }
 
-// NewS3EventSource returns the S3 EventSource for the process's connector
-// dependencies (DataDir, S3Endpoint, Region, HTTPClient).
-func NewS3EventSource(deps connector.Deps) *S3EventSource { return &S3EventSource{deps: deps} }
+var _ connector.EventSource = (*EventSource)(nil)
 
-// stagingDir is the S3 destination's staging folder (s3conn), which a
-// source skips.
-const stagingDir = ".appflowd-staging"
-
-func isStagingKey(key string) bool {
-	return strings.HasPrefix(key, stagingDir+"/") || strings.Contains(key, "/"+stagingDir+"/")
-}
+// NewEventSource returns the S3 EventSource for the process's connector
+// dependencies (DataDir, the s3 endpoint, Region, HTTPClient).
+func NewEventSource(deps connector.Deps) *EventSource { return &EventSource{deps: deps} }
 
 type s3Object struct {
 	key  string
@@ -67,29 +59,29 @@ type s3Object struct {
 	mod  time.Time
 }
 
-// Poll implements EventSource.
-func (s *S3EventSource) Poll(ctx context.Context, src EventFlow, cursor json.RawMessage, max int) (EventPoll, error) {
+// Poll implements connector.EventSource.
+func (s *EventSource) Poll(ctx context.Context, src connector.EventFlow, cursor json.RawMessage, max int) (connector.EventPoll, error) {
 	var props struct {
 		BucketName   string `json:"bucketName"`
 		BucketPrefix string `json:"bucketPrefix"`
 	}
 	if len(src.Properties) == 0 || json.Unmarshal(src.Properties, &props) != nil || props.BucketName == "" {
-		return EventPoll{}, errors.New("s3 events: the flow's source has no bucketName")
+		return connector.EventPoll{}, errors.New("s3 events: the flow's source has no bucketName")
 	}
 	objs, err := s.list(ctx, src.AccountID, props.BucketName, props.BucketPrefix)
 	if err != nil {
-		return EventPoll{}, err
+		return connector.EventPoll{}, err
 	}
 	all := make([]uint64, len(objs))
 	for i, o := range objs {
 		all[i] = o.hash
 	}
 	if cursor == nil {
-		return EventPoll{Cursor: encodeHashes(all)}, nil
+		return connector.EventPoll{Cursor: encodeHashes(all)}, nil
 	}
 	seen, err := decodeHashes(cursor)
 	if err != nil {
-		return EventPoll{}, fmt.Errorf("s3 events: cursor: %w", err)
+		return connector.EventPoll{}, fmt.Errorf("s3 events: cursor: %w", err)
 	}
 	var fresh []s3Object
 	for _, o := range objs {
@@ -113,9 +105,9 @@ func (s *S3EventSource) Poll(ctx context.Context, src EventFlow, cursor json.Raw
 		next = slices.DeleteFunc(slices.Clone(all), func(h uint64) bool { return later[h] })
 		fresh = fresh[:max]
 	}
-	out := EventPoll{Cursor: encodeHashes(next)}
+	out := connector.EventPoll{Cursor: encodeHashes(next)}
 	for _, o := range fresh {
-		out.Events = append(out.Events, Event{Split: o.key, ID: o.id})
+		out.Events = append(out.Events, connector.Event{Split: o.key, ID: o.id})
 	}
 	return out, nil
 }
@@ -124,9 +116,14 @@ func (s *S3EventSource) Poll(ctx context.Context, src EventFlow, cursor json.Raw
 // flow activated before its bucket exists takes an empty baseline and sees
 // every object put into the bucket later.
 
-// list lists the objects a run of the S3 source would read.
-func (s *S3EventSource) list(ctx context.Context, account, bucket, prefix string) ([]s3Object, error) {
-	b, err := s.open(ctx, account, bucket)
+// list lists the objects a run of the S3 source would read in an
+// account's bucket.
+func (s *EventSource) list(ctx context.Context, account, bucket, prefix string) ([]s3Object, error) {
+	s.once.Do(func() { s.drv, s.err = New(context.WithoutCancel(ctx), s.deps) })
+	if s.err != nil {
+		return nil, s.err
+	}
+	b, err := s.drv.blobs.ForAccount(account).Open(ctx, bucket)
 	if fault.Is(err, fault.NotFound) {
 		return nil, nil // no bucket yet: it holds nothing (see above)
 	}
@@ -147,7 +144,7 @@ func (s *S3EventSource) list(ctx context.Context, account, bucket, prefix string
 		if err != nil {
 			return nil, fmt.Errorf("s3 events: list s3://%s/%s: %w", bucket, prefix, err)
 		}
-		if obj.IsDir || obj.Size == 0 || obj.Key == "" || strings.HasSuffix(obj.Key, "/") || isStagingKey(obj.Key) {
+		if !readable(obj) {
 			continue
 		}
 		id := strings.Join([]string{obj.Key, strconv.FormatInt(obj.Size, 10),
@@ -155,16 +152,6 @@ func (s *S3EventSource) list(ctx context.Context, account, bucket, prefix string
 		sum := sha256.Sum256([]byte(id))
 		out = append(out, s3Object{key: obj.Key, id: id, hash: binary.BigEndian.Uint64(sum[:8]), mod: obj.ModTime})
 	}
-}
-
-// open opens an account's bucket the way the S3 connector does; a missing
-// bucket is fault.NotFound.
-func (s *S3EventSource) open(ctx context.Context, account, bucket string) (*blob.Bucket, error) {
-	s.once.Do(func() { s.buckets, s.err = awsconfig.NewBuckets(context.WithoutCancel(ctx), s.deps) })
-	if s.err != nil {
-		return nil, s.err
-	}
-	return s.buckets.ForAccount(account).Open(ctx, bucket)
 }
 
 // encodeHashes is the cursor of a set of object hashes: a JSON string.
