@@ -260,6 +260,7 @@ func (g *generator) writeStruct(b *bytes.Buffer, s *Shape) error {
 		fmt.Fprintf(b, "// %s is the model shape %s.\n", name, s.Name)
 	}
 	fmt.Fprintf(b, "type %s struct {\n", name)
+	var echoed [][2]string // field name, type: collections sent even when empty
 	for _, mem := range s.Members {
 		t, err := g.fieldType(mem.Shape)
 		if err != nil {
@@ -271,6 +272,9 @@ func (g *generator) writeStruct(b *bytes.Buffer, s *Shape) error {
 			// "sourceFields": [] must come back as given (Terraform diffs it).
 			// So are the results of list calls (echoedResults).
 			tag = mem.WireName()
+			if mem.Location == "" {
+				echoed = append(echoed, [2]string{exported(mem.Name), t})
+			}
 		}
 		comment := ""
 		switch mem.Location {
@@ -287,6 +291,16 @@ func (g *generator) writeStruct(b *bytes.Buffer, s *Shape) error {
 		fmt.Fprintf(b, "\t%s %s `json:%q`%s\n", exported(mem.Name), t, tag, comment)
 	}
 	b.WriteString("}\n\n")
+	if len(echoed) > 0 {
+		// A nil collection would encode as null, which SDKs drop from a
+		// required member (JS then throws on .includes): send [] or {}.
+		fmt.Fprintf(b, "// MarshalJSON sends nil required lists and maps as [] and {}, never null.\n")
+		fmt.Fprintf(b, "func (v %s) MarshalJSON() ([]byte, error) {\n\ttype plain %s\n", name, name)
+		for _, f := range echoed {
+			fmt.Fprintf(b, "\tif v.%s == nil {\n\t\tv.%s = %s{}\n\t}\n", f[0], f[0], f[1])
+		}
+		b.WriteString("\treturn marshalPlain(plain(v))\n}\n\n")
+	}
 	return nil
 }
 

@@ -118,6 +118,15 @@ type CancelFlowExecutionsResponse struct {
 	InvalidExecutions []string `json:"invalidExecutions"`
 }
 
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v CancelFlowExecutionsResponse) MarshalJSON() ([]byte, error) {
+	type plain CancelFlowExecutionsResponse
+	if v.InvalidExecutions == nil {
+		v.InvalidExecutions = []string{}
+	}
+	return marshalPlain(plain(v))
+}
+
 // CatalogType is the model enum CatalogType.
 type CatalogType string
 
@@ -444,6 +453,18 @@ type CreateFlowRequest struct {
 	TriggerConfig             *TriggerConfig          `json:"triggerConfig,omitempty"` // required
 }
 
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v CreateFlowRequest) MarshalJSON() ([]byte, error) {
+	type plain CreateFlowRequest
+	if v.DestinationFlowConfigList == nil {
+		v.DestinationFlowConfigList = []DestinationFlowConfig{}
+	}
+	if v.Tasks == nil {
+		v.Tasks = []Task{}
+	}
+	return marshalPlain(plain(v))
+}
+
 // CreateFlowResponse is the model shape CreateFlowResponse.
 type CreateFlowResponse struct {
 	FlowArn    string     `json:"flowArn,omitempty"`
@@ -618,6 +639,15 @@ type DescribeConnectorEntityResponse struct {
 	ConnectorEntityFields []ConnectorEntityField `json:"connectorEntityFields"` // required
 }
 
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v DescribeConnectorEntityResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeConnectorEntityResponse
+	if v.ConnectorEntityFields == nil {
+		v.ConnectorEntityFields = []ConnectorEntityField{}
+	}
+	return marshalPlain(plain(v))
+}
+
 // DescribeConnectorProfilesRequest is the model shape DescribeConnectorProfilesRequest.
 type DescribeConnectorProfilesRequest struct {
 	ConnectorLabel        string        `json:"connectorLabel,omitempty"`
@@ -631,6 +661,15 @@ type DescribeConnectorProfilesRequest struct {
 type DescribeConnectorProfilesResponse struct {
 	ConnectorProfileDetails []ConnectorProfile `json:"connectorProfileDetails"`
 	NextToken               string             `json:"nextToken,omitempty"`
+}
+
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v DescribeConnectorProfilesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeConnectorProfilesResponse
+	if v.ConnectorProfileDetails == nil {
+		v.ConnectorProfileDetails = []ConnectorProfile{}
+	}
+	return marshalPlain(plain(v))
 }
 
 // DescribeConnectorRequest is the model shape DescribeConnectorRequest.
@@ -658,6 +697,18 @@ type DescribeConnectorsResponse struct {
 	NextToken               string                            `json:"nextToken,omitempty"`
 }
 
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v DescribeConnectorsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeConnectorsResponse
+	if v.ConnectorConfigurations == nil {
+		v.ConnectorConfigurations = map[string]ConnectorConfiguration{}
+	}
+	if v.Connectors == nil {
+		v.Connectors = []ConnectorDetail{}
+	}
+	return marshalPlain(plain(v))
+}
+
 // DescribeFlowExecutionRecordsRequest is the model shape DescribeFlowExecutionRecordsRequest.
 type DescribeFlowExecutionRecordsRequest struct {
 	FlowName   string `json:"flowName,omitempty"` // required
@@ -669,6 +720,15 @@ type DescribeFlowExecutionRecordsRequest struct {
 type DescribeFlowExecutionRecordsResponse struct {
 	FlowExecutions []ExecutionRecord `json:"flowExecutions"`
 	NextToken      string            `json:"nextToken,omitempty"`
+}
+
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v DescribeFlowExecutionRecordsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeFlowExecutionRecordsResponse
+	if v.FlowExecutions == nil {
+		v.FlowExecutions = []ExecutionRecord{}
+	}
+	return marshalPlain(plain(v))
 }
 
 // DescribeFlowRequest is the model shape DescribeFlowRequest.
@@ -858,6 +918,15 @@ type FieldTypeDetails struct {
 	SupportedDateFormat string     `json:"supportedDateFormat,omitempty"`
 	SupportedValues     []string   `json:"supportedValues,omitempty"`
 	ValueRegexPattern   string     `json:"valueRegexPattern,omitempty"`
+}
+
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v FieldTypeDetails) MarshalJSON() ([]byte, error) {
+	type plain FieldTypeDetails
+	if v.FilterOperators == nil {
+		v.FilterOperators = []Operator{}
+	}
+	return marshalPlain(plain(v))
 }
 
 // FileType is the model enum FileType.
@@ -1058,6 +1127,15 @@ type ListConnectorEntitiesResponse struct {
 	NextToken          string                       `json:"nextToken,omitempty"`
 }
 
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v ListConnectorEntitiesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListConnectorEntitiesResponse
+	if v.ConnectorEntityMap == nil {
+		v.ConnectorEntityMap = map[string][]ConnectorEntity{}
+	}
+	return marshalPlain(plain(v))
+}
+
 // ListConnectorsRequest is the model shape ListConnectorsRequest.
 type ListConnectorsRequest struct {
 	MaxResults *int32 `json:"maxResults,omitempty"`
@@ -1068,6 +1146,15 @@ type ListConnectorsRequest struct {
 type ListConnectorsResponse struct {
 	Connectors []ConnectorDetail `json:"connectors"`
 	NextToken  string            `json:"nextToken,omitempty"`
+}
+
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v ListConnectorsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListConnectorsResponse
+	if v.Connectors == nil {
+		v.Connectors = []ConnectorDetail{}
+	}
+	return marshalPlain(plain(v))
 }
 
 // ListFlowsRequest is the model shape ListFlowsRequest.
@@ -1082,6 +1169,15 @@ type ListFlowsResponse struct {
 	NextToken string           `json:"nextToken,omitempty"`
 }
 
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v ListFlowsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListFlowsResponse
+	if v.Flows == nil {
+		v.Flows = []FlowDefinition{}
+	}
+	return marshalPlain(plain(v))
+}
+
 // ListTagsForResourceRequest is the model shape ListTagsForResourceRequest.
 type ListTagsForResourceRequest struct {
 	ResourceArn string `json:"-"` // HTTP path label {resourceArn}, required
@@ -1090,6 +1186,15 @@ type ListTagsForResourceRequest struct {
 // ListTagsForResourceResponse is the model shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
 	Tags map[string]string `json:"tags"`
+}
+
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v ListTagsForResourceResponse) MarshalJSON() ([]byte, error) {
+	type plain ListTagsForResourceResponse
+	if v.Tags == nil {
+		v.Tags = map[string]string{}
+	}
+	return marshalPlain(plain(v))
 }
 
 // LookoutMetricsDestinationProperties is the model shape LookoutMetricsDestinationProperties.
@@ -1244,6 +1349,15 @@ type OAuthProperties struct {
 	AuthCodeUrl string   `json:"authCodeUrl,omitempty"` // required
 	OAuthScopes []string `json:"oAuthScopes"`           // required
 	TokenUrl    string   `json:"tokenUrl,omitempty"`    // required
+}
+
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v OAuthProperties) MarshalJSON() ([]byte, error) {
+	type plain OAuthProperties
+	if v.OAuthScopes == nil {
+		v.OAuthScopes = []string{}
+	}
+	return marshalPlain(plain(v))
 }
 
 // Operator is the model enum Operator.
@@ -2115,6 +2229,15 @@ type TagResourceRequest struct {
 	Tags        map[string]string `json:"tags"` // required
 }
 
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v TagResourceRequest) MarshalJSON() ([]byte, error) {
+	type plain TagResourceRequest
+	if v.Tags == nil {
+		v.Tags = map[string]string{}
+	}
+	return marshalPlain(plain(v))
+}
+
 // TagResourceResponse is the model shape TagResourceResponse.
 type TagResourceResponse struct {
 }
@@ -2126,6 +2249,15 @@ type Task struct {
 	SourceFields      []string           `json:"sourceFields"` // required
 	TaskProperties    map[string]string  `json:"taskProperties,omitempty"`
 	TaskType          TaskType           `json:"taskType,omitempty"` // required
+}
+
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v Task) MarshalJSON() ([]byte, error) {
+	type plain Task
+	if v.SourceFields == nil {
+		v.SourceFields = []string{}
+	}
+	return marshalPlain(plain(v))
 }
 
 // TaskType is the model enum TaskType.
@@ -2286,6 +2418,18 @@ type UpdateFlowRequest struct {
 	SourceFlowConfig          *SourceFlowConfig       `json:"sourceFlowConfig,omitempty"` // required
 	Tasks                     []Task                  `json:"tasks"`                      // required
 	TriggerConfig             *TriggerConfig          `json:"triggerConfig,omitempty"`    // required
+}
+
+// MarshalJSON sends nil required lists and maps as [] and {}, never null.
+func (v UpdateFlowRequest) MarshalJSON() ([]byte, error) {
+	type plain UpdateFlowRequest
+	if v.DestinationFlowConfigList == nil {
+		v.DestinationFlowConfigList = []DestinationFlowConfig{}
+	}
+	if v.Tasks == nil {
+		v.Tasks = []Task{}
+	}
+	return marshalPlain(plain(v))
 }
 
 // UpdateFlowResponse is the model shape UpdateFlowResponse.
