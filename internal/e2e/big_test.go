@@ -1,7 +1,9 @@
 package e2e_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -90,4 +92,33 @@ func TestBigInputConstantMemory(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeBigCSV streams a CSV of about size bytes to path, never holding it
+// in memory, and returns its data rows and exact size.
+func writeBigCSV(t testing.TB, path string, size int64) (rows, n int64) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	c, _ := fmt.Fprintf(w, "id,name,amount,email,created,note\n")
+	n = int64(c)
+	for n < size {
+		c, _ = fmt.Fprintf(w, "%d,name-%d,%d.%02d,user%d@example.com,2024-01-%02dT10:00:00Z,\"note, with comma %d\"\n",
+			rows, rows%9973, rows%100000, rows%100, rows, rows%28+1, rows)
+		n += int64(c)
+		rows++
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return rows, n
 }

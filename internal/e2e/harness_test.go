@@ -170,16 +170,22 @@ type env struct {
 	dst     string
 }
 
-func newEnv(t *testing.T, backendName string) *env {
+// newEnv starts appflowd on a fresh data dir over the named backend;
+// configure, when given, adjusts its configuration first.
+func newEnv(t *testing.T, backendName string, configure ...func(*app.Config)) *env {
 	t.Helper()
 	dataDir := t.TempDir()
 	be := newBackend(t, backendName, dataDir)
 	ctx := context.Background()
 	start := time.Now()
-	a, err := app.New(ctx, app.Config{
+	cfg := app.Config{
 		DataDir: dataDir, Region: "us-east-1", AccountID: "123456789012", Endpoints: connector.Endpoints{connector.EndpointS3: be.Endpoint()},
 		Now: func() time.Time { return runAt.Add(time.Since(start)) },
-	})
+	}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	a, err := app.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
