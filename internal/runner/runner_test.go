@@ -32,6 +32,10 @@ type fakes struct {
 	written   int
 	committed bool
 
+	// When set, Commit signals committing, then waits for publish and
+	// publishes whatever its context says: a publish past its intent.
+	committing, publish chan struct{}
+
 	// RecoverPublish's answer.
 	recovered  *connector.WriteResult
 	recoverErr error
@@ -100,6 +104,10 @@ func (w *fakeWriter) Write(_ context.Context, b *record.Batch) error { w.rows +=
 func (w *fakeWriter) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if w.f.committing != nil {
+		close(w.f.committing)
+		<-w.f.publish
 	}
 	w.f.mu.Lock()
 	w.f.written, w.f.committed = w.rows, true
@@ -202,6 +210,29 @@ func TestExecuteCanceledByRequest(t *testing.T) {
 	}
 	if r := e.get(t, k); r.Status() != runstate.Canceled || r.Message() != "Execution canceled by request." || e.f.committed {
 		t.Errorf("record %s %q, committed %v; want Canceled by request, nothing committed", r.Status(), r.Message(), e.f.committed)
+	}
+}
+
+// A cancel that arrives once the output is being published is too late:
+// the record says Successful, matching the destination.
+func TestCancelDuringPublishEndsSuccessful(t *testing.T) {
+	e := newEnv(t)
+	e.f.committing, e.f.publish = make(chan struct{}), make(chan struct{})
+	k := e.claimed(t, "e1", "me")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan wire.ExecutionStatus)
+	go func() { done <- e.r.Execute(ctx, k, "me") }()
+	<-e.f.committing
+	if _, err := e.runs.Finish(context.Background(), k, nil, runstate.CancelStarted, ""); err != nil {
+		t.Fatal(err)
+	}
+	cancel(runstate.ErrCanceled)
+	close(e.f.publish)
+	if got := <-done; got != runstate.Successful {
+		t.Fatalf("Execute = %q, want Successful", got)
+	}
+	if r := e.get(t, k); r.Status() != runstate.Successful || !e.f.committed {
+		t.Errorf("record %s, committed %v; want Successful and published", r.Status(), e.f.committed)
 	}
 }
 
