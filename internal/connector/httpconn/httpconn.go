@@ -333,6 +333,15 @@ func (c *Client) plainError(r *Response) error {
 // roundTrip sends r once and reads the answer; a transport failure is
 // retryable when r is idempotent. gen receives the credentials' generation.
 func (c *Client) roundTrip(ctx context.Context, r *Request, attempt int, gen *int) (*Response, error) {
+	// Credentials first: a first login may name the base URL (Salesforce's
+	// instance_url), which the URL is then built on.
+	auth := http.Header{}
+	if !r.NoAuth && c.cfg.Auth != nil {
+		var err error
+		if *gen, err = c.cfg.Auth.Apply(ctx, &http.Request{Header: auth}); err != nil {
+			return nil, err
+		}
+	}
 	u := c.URL(r)
 	var body io.Reader
 	if r.Body != nil {
@@ -355,10 +364,8 @@ func (c *Client) roundTrip(ctx context.Context, r *Request, attempt int, gen *in
 	for k, vs := range r.Header {
 		hr.Header[http.CanonicalHeaderKey(k)] = vs
 	}
-	if !r.NoAuth && c.cfg.Auth != nil {
-		if *gen, err = c.cfg.Auth.Apply(ctx, hr); err != nil {
-			return nil, err
-		}
+	for k, vs := range auth {
+		hr.Header[k] = vs
 	}
 	start := c.now()
 	hres, err := c.http.Do(hr)

@@ -327,6 +327,19 @@ func TestCodeExchangeAndReauthOnce(t *testing.T) {
 	}
 }
 
+// A first login may name the base URL (an instance_url): the request that
+// logged in goes there.
+func TestBaseLearntAtLogin(t *testing.T) {
+	ts := newTokenServer(t)
+	var c *Client
+	auth := NewOAuth2(OAuth2{TokenURL: ts.URL + "/token", RefreshToken: "rt-secret",
+		Saved: func(context.Context, Token) error { c.SetBase(ts.URL); return nil }})
+	c = New(connector.Deps{HTTPClient: ts.Client()}, Config{Name: "Acme", Auth: auth})
+	if _, err := c.Do(context.Background(), get("/data")); err != nil {
+		t.Fatalf("Do with the base learnt at login = %v", err)
+	}
+}
+
 // A token that says when it expires is renewed before it does, on the
 // client's clock, without a refusal first.
 func TestTokenExpiry(t *testing.T) {

@@ -1,0 +1,238 @@
+package httpconn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// What the rest of a SaaS driver shares beyond HTTP: its registration,
+// its profile, its errors, its values and the life of a buffered writer.
+
+// Roles say what a driver can be in a flow.
+type Roles int
+
+const (
+	Source Roles = 1 << iota
+	Destination
+)
+
+// Spec registers a driver that needs a profile; the catalog entry supplies
+// the rest of the capabilities.
+func Spec[D any](typ string, roles Roles, open func(connector.Deps, connector.Profile) (D, error)) connector.Spec {
+	return connector.Spec{
+		Capabilities: connector.Capabilities{Type: typ, NeedsProfile: true,
+			CanUseAsSource: roles&Source != 0, CanUseAsDestination: roles&Destination != 0},
+		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
+			return open(deps, p)
+		},
+	}
+}
+
+// DecodeProfile reads a profile's properties and credentials members;
+// bad JSON is the caller's mistake.
+func DecodeProfile[Props, Creds any](p connector.Profile, vendor string) (props Props, creds Creds, err error) {
+	for _, m := range []struct {
+		raw  json.RawMessage
+		into any
+		what string
+	}{{p.Properties, &props, "properties"}, {p.Credentials, &creds, "credentials"}} {
+		if len(m.raw) == 0 {
+			continue
+		}
+		if err := json.Unmarshal(m.raw, m.into); err != nil {
+			return props, creds, fault.Wrap(fault.Invalid, err, "decode %s profile %s", vendor, m.what)
+		}
+	}
+	return props, creds, nil
+}
+
+// Error is a vendor's refusal as its answer explains it.
+type Error struct {
+	Vendor  string
+	Status  int    // the HTTP status
+	Code    string // the vendor's own error code, if any
+	Message string
+	Detail  string // more: field errors, a transaction id
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s responded %d", e.Vendor, e.Status)
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Detail != "" {
+		s += " (" + e.Detail + ")"
+	}
+	return s
+}
+
+// ParseError reads a refusal: in the vendor's own shape when own, given
+// the body, fills e and says so; else as an OAuth 2.0 error (RFC 6749
+// §5.2: error, error_description); else the start of the body (an HTML
+// page, plain text) is the message.
+func ParseError(vendor string, status int, body []byte, own func(body []byte, e *Error) bool) *Error {
+	e := &Error{Vendor: vendor, Status: status}
+	if own != nil && own(body, e) {
+		return e
+	}
+	var o struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &o) == nil && o.Error != "" {
+		e.Code, e.Message = o.Error, o.Description
+		return e
+	}
+	e.Message = strings.TrimSpace(string(body[:min(len(body), 300)]))
+	return e
+}
+
+// ParseMillis reads a filter value that is a point in time: epoch
+// milliseconds, RFC 3339, or a date and time without a zone (UTC).
+func ParseMillis(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return v, true
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UnixMilli(), true
+		}
+	}
+	return 0, false
+}
+
+// Pause waits before poll number n of a vendor's job: first, doubling up
+// to most; or until ctx ends.
+func Pause(ctx context.Context, n int, first, most time.Duration) error {
+	wait := first
+	for range n {
+		if wait >= most {
+			break
+		}
+		wait *= 2
+	}
+	t := time.NewTimer(min(wait, most))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Value is a JSON value of a vendor's answer as a record value: strings,
+// booleans and null as such, integers as Int, other numbers as Decimal
+// (exact), objects and arrays as compact JSON.
+func Value(raw json.RawMessage) record.Value {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return record.Value{}
+	}
+	switch raw[0] {
+	case 'n':
+		return record.NullVal()
+	case 't':
+		return record.BoolVal(true)
+	case 'f':
+		return record.BoolVal(false)
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return record.Str(string(raw))
+		}
+		return record.Str(s)
+	case '{', '[':
+		var buf bytes.Buffer
+		if json.Compact(&buf, raw) == nil {
+			return record.JSONVal(buf.String())
+		}
+		return record.JSONVal(string(raw))
+	}
+	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
+		return record.IntVal(n)
+	}
+	return record.DecimalVal(string(raw))
+}
+
+// Buffer is the life of a destination writer that keeps records until
+// Commit and sends them then: Write and RecordFailures until Commit or
+// Abort, each at most once. Result gathers what tasks and the vendor
+// rejected. Embed it in the writer.
+type Buffer[P any] struct {
+	Vendor   string
+	FailFast bool // failOnFirstDestinationError
+	Recs     []P
+	Result   connector.WriteResult
+
+	done, aborted bool
+}
+
+// Usable refuses a write after Commit or Abort, or once ctx has ended.
+func (b *Buffer[P]) Usable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if b.done {
+		return fault.New(fault.Internal, "%s writer used after Commit or Abort", b.Vendor)
+	}
+	return nil
+}
+
+// RecordFailures keeps records a task rejected before they reached the
+// writer (a Map task's DESTINATION_DATA_TYPE), so that they reach the
+// error bucket with the vendor's rejections and WriteResult.Failures.
+func (b *Buffer[P]) RecordFailures(ctx context.Context, f []connector.RecordFailure) error {
+	if b.done {
+		return fault.New(fault.Internal, "%s writer used after Commit or Abort", b.Vendor)
+	}
+	b.Result.Failures = append(b.Result.Failures, f...)
+	return nil
+}
+
+// Abort drops the buffered records; nothing was sent.
+func (b *Buffer[P]) Abort(ctx context.Context) error {
+	if !b.done {
+		b.done, b.aborted = true, true
+		b.Recs = nil
+	}
+	return nil
+}
+
+// Begin starts the one Commit.
+func (b *Buffer[P]) Begin(ctx context.Context) error {
+	if b.done {
+		if b.aborted {
+			return fault.New(fault.Internal, "%s writer committed after Abort", b.Vendor)
+		}
+		return fault.New(fault.Internal, "%s writer committed twice", b.Vendor)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.done = true
+	return nil
+}
+
+// Fail records one record the vendor rejected; with FailFast it ends the
+// write.
+func (b *Buffer[P]) Fail(split string, line int64, rec map[string]string, reason string) error {
+	b.Result.Failures = append(b.Result.Failures, connector.RecordFailure{Split: split, Line: line, Reason: reason, Record: rec})
+	if b.FailFast {
+		return fault.New(fault.ConnectorServer, "%s rejected the record at %s line %d: %s", b.Vendor, split, line, reason)
+	}
+	return nil
+}
