@@ -291,3 +291,11 @@ func TestNamedSplitsReadExactlyThoseRecords(t *testing.T) {
 		t.Fatalf("whole-object wave: %v %v", splits, err)
 	}
 }
+
+// The roles the driver plays, checked at compile time.
+var (
+	_ connector.SourceDriver      = (*Driver)(nil)
+	_ connector.DestinationDriver = (*Driver)(nil)
+	_ connector.CatalogDriver     = (*Driver)(nil)
+	_ connector.ProfileChecker    = (*Driver)(nil)
+)

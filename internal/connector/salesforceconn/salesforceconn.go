@@ -28,7 +28,6 @@ package salesforceconn
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -86,15 +85,9 @@ func EnvOptions(getenv func(string) string) Options {
 // not here: the process, and a test, may set it after init.
 func init() { connector.Register(Spec(Options{})) }
 
-// Spec registers the driver; the catalog entry supplies the rest of the
-// capabilities.
+// Spec registers the driver with opts.
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, CanUseAsDestination: true, NeedsProfile: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return open(deps, p, opts)
-		},
-	}
+	return httpconn.Spec(Type, httpconn.Source|httpconn.Destination, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return open(deps, p, opts) })
 }
 
 type profileProps struct {
@@ -122,13 +115,6 @@ type Driver struct {
 	deps connector.Deps // for the error bucket
 }
 
-var (
-	_ connector.SourceDriver      = (*Driver)(nil)
-	_ connector.DestinationDriver = (*Driver)(nil)
-	_ connector.CatalogDriver     = (*Driver)(nil)
-	_ connector.ProfileChecker    = (*Driver)(nil)
-)
-
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
 	if opts.ClientID == "" && deps.Env != nil {
 		env := EnvOptions(deps.Env)
@@ -137,17 +123,9 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if opts.ClientCredentials == nil {
 		opts.ClientCredentials = secretsManagerReader(deps)
 	}
-	var props profileProps
-	var creds profileCreds
-	if len(p.Properties) > 0 {
-		if err := json.Unmarshal(p.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Salesforce profile properties")
-		}
-	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Salesforce profile credentials")
-		}
+	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "Salesforce")
+	if err != nil {
+		return nil, err
 	}
 	base := strings.TrimRight(props.InstanceURL, "/")
 	login := base
@@ -262,44 +240,21 @@ type req struct {
 // APIError is a Salesforce error response: the first entry of the
 // documented [{"message": ..., "errorCode": ..., "fields": [...]}] list, or
 // an OAuth {"error", "error_description"} body.
-type APIError struct {
-	Status  int
-	Code    string
-	Message string
-	Fields  []string
-}
-
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("Salesforce responded %d", e.Status)
-	if e.Code != "" {
-		s += " " + e.Code
-	}
-	if e.Message != "" {
-		s += ": " + e.Message
-	}
-	return s
-}
+type APIError = httpconn.Error
 
 func parseAPIError(status int, body []byte) *APIError {
-	e := &APIError{Status: status}
-	var list []struct {
-		Message   string   `json:"message"`
-		ErrorCode string   `json:"errorCode"`
-		Fields    []string `json:"fields"`
-	}
-	var oauth struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	switch {
-	case json.Unmarshal(body, &list) == nil && len(list) > 0:
-		e.Code, e.Message, e.Fields = list[0].ErrorCode, list[0].Message, list[0].Fields
-	case json.Unmarshal(body, &oauth) == nil && oauth.Error != "":
-		e.Code, e.Message = oauth.Error, oauth.Description
-	default:
-		e.Message = strings.TrimSpace(string(body[:min(len(body), 300)]))
-	}
-	return e
+	return httpconn.ParseError("Salesforce", status, body, func(body []byte, e *APIError) bool {
+		var list []struct {
+			Message   string   `json:"message"`
+			ErrorCode string   `json:"errorCode"`
+			Fields    []string `json:"fields"`
+		}
+		if json.Unmarshal(body, &list) != nil || len(list) == 0 {
+			return false
+		}
+		e.Code, e.Message, e.Detail = list[0].ErrorCode, list[0].Message, strings.Join(list[0].Fields, ", ")
+		return true
+	})
 }
 
 // classify gives an API error its fault code.

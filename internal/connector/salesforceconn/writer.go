@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -54,7 +55,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	if len(ids) == 0 {
 		ids = props.IDFieldNames
 	}
-	w := &writer{d: d, object: object, op: op, api: strings.ToUpper(props.DataTransferAPI), failFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError,
+	w := &writer{d: d, object: object, op: op, api: strings.ToUpper(props.DataTransferAPI), Buffer: httpconn.Buffer[struct{}]{Vendor: "Salesforce", FailFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError},
 		eh: r.ErrorHandling, flow: r.FlowName, execution: r.ExecutionID}
 	switch op {
 	case "INSERT":
@@ -103,13 +104,12 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 }
 
 type writer struct {
-	d        *Driver
-	object   string
-	op       string
-	api      string
-	idField  string
-	failFast bool
-	types    map[string]string // field name -> Salesforce type
+	d       *Driver
+	object  string
+	op      string
+	api     string
+	idField string
+	types   map[string]string // field name -> Salesforce type
 
 	eh              *connector.ErrorHandling // where rejected records go
 	flow, execution string
@@ -119,10 +119,8 @@ type writer struct {
 	fields   []string // union of fields seen, in first-seen order
 	fieldIdx map[string]int
 	n        int64
-	done     bool // committed or aborted
-	aborted  bool
 
-	res connector.WriteResult
+	httpconn.Buffer[struct{}] // records are spooled, not buffered here
 }
 
 // spooled is one record as spooled and sent: cells by field index.
@@ -142,24 +140,9 @@ type cell struct {
 
 var _ connector.FailureRecorder = (*writer)(nil)
 
-// RecordFailures keeps records a task rejected before they reached the
-// writer (a Map task's DESTINATION_DATA_TYPE), so that they go to the
-// error bucket with the ones Salesforce rejects and come back in
-// WriteResult.Failures.
-func (w *writer) RecordFailures(ctx context.Context, f []connector.RecordFailure) error {
-	if w.done {
-		return fault.New(fault.Internal, "Salesforce writer used after Commit or Abort")
-	}
-	w.res.Failures = append(w.res.Failures, f...)
-	return nil
-}
-
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
-	if err := ctx.Err(); err != nil {
+	if err := w.Usable(ctx); err != nil {
 		return err
-	}
-	if w.done {
-		return fault.New(fault.Internal, "Salesforce writer used after Commit or Abort")
 	}
 	idx := make([]int, len(b.Fields))
 	for j, f := range b.Fields {
@@ -224,10 +207,7 @@ func (w *writer) cell(field string, v record.Value) (cell, bool) {
 }
 
 func (w *writer) Abort(ctx context.Context) error {
-	if w.done {
-		return nil
-	}
-	w.done, w.aborted = true, true
+	_ = w.Buffer.Abort(ctx)
 	return w.dropSpool()
 }
 
@@ -245,16 +225,9 @@ func (w *writer) dropSpool() error {
 }
 
 func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
-	if w.done {
-		if w.aborted {
-			return nil, fault.New(fault.Internal, "Salesforce writer committed after Abort")
-		}
-		return nil, fault.New(fault.Internal, "Salesforce writer committed twice")
-	}
-	if err := ctx.Err(); err != nil {
+	if err := w.Begin(ctx); err != nil {
 		return nil, err
 	}
-	w.done = true
 	defer w.dropSpool()
 	if err := w.enc.Flush(); err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "flush the Salesforce write spool")
@@ -271,8 +244,8 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 			err = w.commitREST(ctx)
 		}
 	}
-	if w.res.RecordsWritten > 0 {
-		w.res.Objects = []string{w.object}
+	if w.Result.RecordsWritten > 0 {
+		w.Result.Objects = []string{w.object}
 	}
 	// The rejected records go to the error bucket either way: with
 	// failOnFirstDestinationError, the one that stopped the run.
@@ -282,7 +255,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &w.res, nil
+	return &w.Result, nil
 }
 
 // records reads the spool back.
@@ -325,16 +298,6 @@ func (w *writer) idOf(s *spooled) string {
 		}
 	}
 	return ""
-}
-
-// fail records a rejected record; with failOnFirstDestinationError it
-// also ends the write.
-func (w *writer) fail(split string, line int64, rec map[string]string, reason string) error {
-	w.res.Failures = append(w.res.Failures, connector.RecordFailure{Split: split, Line: line, Reason: reason, Record: rec})
-	if w.failFast {
-		return fault.New(fault.ConnectorServer, "Salesforce rejected the record at %s line %d: %s", split, line, reason)
-	}
-	return nil
 }
 
 // collectionResult is one entry of an sObject Collections response (REST
@@ -380,7 +343,7 @@ func (w *writer) commitREST(ctx context.Context) error {
 	err := w.records(func(s *spooled) error {
 		if w.op == "DELETE" || w.op == "UPDATE" {
 			if w.idOf(s) == "" {
-				return w.fail(s.Split, s.Line, w.textMap(s), "MISSING_ARGUMENT: the record has no value in its id field "+w.idField)
+				return w.Fail(s.Split, s.Line, w.textMap(s), "MISSING_ARGUMENT: the record has no value in its id field "+w.idField)
 			}
 		}
 		chunk = append(chunk, s)
@@ -454,13 +417,13 @@ func (w *writer) sendCollection(ctx context.Context, chunk []*spooled) error {
 	if len(results) != len(chunk) {
 		return fault.New(fault.ConnectorServer, "Salesforce answered %d results for %d records", len(results), len(chunk))
 	}
-	w.res.BytesWritten += int64(len(rq.body))
+	w.Result.BytesWritten += int64(len(rq.body))
 	for i, r := range results {
 		if r.Success {
-			w.res.RecordsWritten++
+			w.Result.RecordsWritten++
 			continue
 		}
-		if err := w.fail(chunk[i].Split, chunk[i].Line, w.textMap(chunk[i]), r.reason()); err != nil {
+		if err := w.Fail(chunk[i].Split, chunk[i].Line, w.textMap(chunk[i]), r.reason()); err != nil {
 			return err
 		}
 	}
@@ -503,7 +466,7 @@ func (w *writer) commitBulk(ctx context.Context) error {
 	}
 	err := w.records(func(s *spooled) error {
 		if (w.op == "DELETE" || w.op == "UPDATE") && w.idOf(s) == "" {
-			return w.fail(s.Split, s.Line, w.textMap(s), "MISSING_ARGUMENT: the record has no value in its id field "+w.idField)
+			return w.Fail(s.Split, s.Line, w.textMap(s), "MISSING_ARGUMENT: the record has no value in its id field "+w.idField)
 		}
 		rec := make([]string, len(cols))
 		for _, c := range s.Cells {
@@ -587,8 +550,8 @@ func (w *writer) ingest(ctx context.Context, rows [][]string, where map[uint64][
 	if job, err = w.d.waitJob(ctx, path, job); err != nil {
 		return fmt.Errorf("ingest job %s: %w", job.ID, err)
 	}
-	w.res.BytesWritten += int64(len(data))
-	w.res.RecordsWritten += job.NumberRecordsProcessed - job.NumberRecordsFailed
+	w.Result.BytesWritten += int64(len(data))
+	w.Result.RecordsWritten += job.NumberRecordsProcessed - job.NumberRecordsFailed
 	if job.NumberRecordsFailed == 0 {
 		return nil
 	}
@@ -635,7 +598,7 @@ func (w *writer) ingest(ctx context.Context, rows [][]string, where map[uint64][
 		if errCol >= 0 && errCol < len(f) {
 			reason = bulkReason(f[errCol])
 		}
-		if err := w.fail(p.split, p.line, m, reason); err != nil {
+		if err := w.Fail(p.split, p.line, m, reason); err != nil {
 			return err
 		}
 	}
