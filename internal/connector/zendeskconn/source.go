@@ -88,7 +88,7 @@ func (d *Driver) startTime(r *connector.ReadRequest) int64 {
 		if f.Field != "updated_at" || f.Operator != "GREATER_THAN" || len(f.Values) != 1 {
 			continue
 		}
-		if v, ok := parseMillis(f.Values[0]); ok && v > ms {
+		if v, ok := httpconn.ParseMillis(f.Values[0]); ok && v > ms {
 			ms = v
 		}
 	}
@@ -100,17 +100,6 @@ func (d *Driver) startTime(r *connector.ReadRequest) int64 {
 		s = limit
 	}
 	return s
-}
-
-// parseMillis reads a filter value: epoch milliseconds or an RFC 3339 time.
-func parseMillis(s string) (int64, bool) {
-	if v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
-		return v, true
-	}
-	if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err == nil {
-		return t.UnixMilli(), true
-	}
-	return 0, false
 }
 
 // ReadSplit reads the object through the export or list the entity uses,

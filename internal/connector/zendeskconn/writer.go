@@ -62,7 +62,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 		ids = props.IDFieldNames
 	}
 	w := &writer{d: d, ent: e, op: op, eh: r.ErrorHandling, flow: r.FlowName, execution: r.ExecutionID,
-		failFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError}
+		Buffer: httpconn.Buffer[*pending]{Vendor: "Zendesk", FailFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError}}
 	switch op {
 	case "INSERT":
 	case "UPDATE":
@@ -92,19 +92,15 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 }
 
 type writer struct {
-	d        *Driver
-	ent      *entityDef
-	op       string
-	idField  string
-	failFast bool
+	d       *Driver
+	ent     *entityDef
+	op      string
+	idField string
 
 	eh              *connector.ErrorHandling
 	flow, execution string
 
-	recs    []*pending
-	done    bool
-	aborted bool
-	res     connector.WriteResult
+	httpconn.Buffer[*pending]
 }
 
 // pending is one buffered record.
@@ -118,22 +114,9 @@ type pending struct {
 
 var _ connector.FailureRecorder = (*writer)(nil)
 
-// RecordFailures keeps records a task rejected before they reached the
-// writer, so they reach the error bucket with Zendesk's rejections.
-func (w *writer) RecordFailures(ctx context.Context, f []connector.RecordFailure) error {
-	if w.done {
-		return fault.New(fault.Internal, "Zendesk writer used after Commit or Abort")
-	}
-	w.res.Failures = append(w.res.Failures, f...)
-	return nil
-}
-
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
-	if err := ctx.Err(); err != nil {
+	if err := w.Usable(ctx); err != nil {
 		return err
-	}
-	if w.done {
-		return fault.New(fault.Internal, "Zendesk writer used after Commit or Abort")
 	}
 	for i := range b.Len() {
 		p := &pending{split: b.Split, line: b.FirstLine + int64(i), body: map[string]any{}, text: map[string]string{}}
@@ -156,7 +139,7 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 		if custom != nil {
 			p.body["custom_fields"] = custom
 		}
-		w.recs = append(w.recs, p)
+		w.Recs = append(w.Recs, p)
 	}
 	return nil
 }
@@ -179,33 +162,17 @@ func jsonValue(v record.Value) any {
 	return v.Text()
 }
 
-func (w *writer) Abort(ctx context.Context) error {
-	if w.done {
-		return nil
-	}
-	w.done, w.aborted = true, true
-	w.recs = nil
-	return nil
-}
-
 func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
-	if w.done {
-		if w.aborted {
-			return nil, fault.New(fault.Internal, "Zendesk writer committed after Abort")
-		}
-		return nil, fault.New(fault.Internal, "Zendesk writer committed twice")
-	}
-	if err := ctx.Err(); err != nil {
+	if err := w.Begin(ctx); err != nil {
 		return nil, err
 	}
-	w.done = true
 	var err error
-	if len(w.recs) > 0 {
+	if len(w.Recs) > 0 {
 		err = w.commit(ctx)
 	}
-	w.recs = nil
-	if w.res.RecordsWritten > 0 {
-		w.res.Objects = []string{w.ent.name}
+	w.Recs = nil
+	if w.Result.RecordsWritten > 0 {
+		w.Result.Objects = []string{w.ent.name}
 	}
 	if ferr := w.writeFailures(ctx); ferr != nil {
 		return nil, errors.Join(err, ferr)
@@ -213,17 +180,17 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &w.res, nil
+	return &w.Result, nil
 }
 
 func (w *writer) commit(ctx context.Context) error {
 	obj := w.ent.name
 	switch {
 	case w.op == "INSERT":
-		return w.jobs(ctx, http.MethodPost, "/api/v2/"+obj+"/create_many.json", w.recs)
+		return w.jobs(ctx, http.MethodPost, "/api/v2/"+obj+"/create_many.json", w.Recs)
 	case w.op == "UPDATE":
 		var ok []*pending
-		for _, p := range w.recs {
+		for _, p := range w.Recs {
 			found, err := w.resolve(ctx, p)
 			if err != nil {
 				return err
@@ -235,9 +202,9 @@ func (w *writer) commit(ctx context.Context) error {
 		}
 		return w.jobs(ctx, http.MethodPut, "/api/v2/"+obj+"/update_many.json", ok)
 	case obj == "users":
-		return w.jobs(ctx, http.MethodPost, "/api/v2/users/create_or_update_many.json", w.recs)
+		return w.jobs(ctx, http.MethodPost, "/api/v2/users/create_or_update_many.json", w.Recs)
 	case obj == "organizations":
-		for _, p := range w.recs {
+		for _, p := range w.Recs {
 			if err := w.upsertOrganization(ctx, p); err != nil {
 				return err
 			}
@@ -245,7 +212,7 @@ func (w *writer) commit(ctx context.Context) error {
 		return nil
 	default: // tickets: no create-or-update; look up, then update or create
 		var creates, updates []*pending
-		for _, p := range w.recs {
+		for _, p := range w.Recs {
 			if p.text["external_id"] == "" {
 				if err := w.fail(p, "the record has no external_id to match on"); err != nil {
 					return err
@@ -319,16 +286,16 @@ func (w *writer) lookup(ctx context.Context, p *pending) (int64, bool, error) {
 
 func (w *writer) upsertOrganization(ctx context.Context, p *pending) error {
 	body, _ := json.Marshal(map[string]any{"organization": p.body})
-	w.res.BytesWritten += int64(len(body))
+	w.Result.BytesWritten += int64(len(body))
 	_, err := w.d.c.Do(ctx, &httpconn.Request{Method: http.MethodPost, Path: "/api/v2/organizations/create_or_update.json", Body: body})
 	var ae *APIError
 	if err != nil && errors.As(err, &ae) && (ae.Status == http.StatusUnprocessableEntity || ae.Status == http.StatusBadRequest) {
-		return w.fail(p, reasonOf(ae.Code, ae.Description, ae.Details))
+		return w.fail(p, reasonOf(ae.Code, ae.Message, ae.Detail))
 	}
 	if err != nil {
 		return err
 	}
-	w.res.RecordsWritten++
+	w.Result.RecordsWritten++
 	return nil
 }
 
@@ -370,7 +337,7 @@ func (w *writer) jobs(ctx context.Context, method, path string, recs []*pending)
 		if err != nil {
 			return err
 		}
-		w.res.BytesWritten += int64(len(body))
+		w.Result.BytesWritten += int64(len(body))
 		var start struct {
 			JobStatus jobStatus `json:"job_status"`
 		}
@@ -460,7 +427,7 @@ func (w *writer) apply(js jobStatus, chunk []*pending) error {
 	}
 	for j, p := range chunk {
 		if failed[j] == "" {
-			w.res.RecordsWritten++
+			w.Result.RecordsWritten++
 			continue
 		}
 		if err := w.fail(p, failed[j]); err != nil {
@@ -486,17 +453,13 @@ func reasonOf(code, desc, details string) string {
 // fail records a rejected record; with failOnFirstDestinationError it ends
 // the write.
 func (w *writer) fail(p *pending, reason string) error {
-	w.res.Failures = append(w.res.Failures, connector.RecordFailure{Split: p.split, Line: p.line, Reason: reason, Record: p.text})
-	if w.failFast {
-		return fault.New(fault.ConnectorServer, "Zendesk rejected the record at %s line %d: %s", p.split, p.line, reason)
-	}
-	return nil
+	return w.Fail(p.split, p.line, p.text, reason)
 }
 
 // writeFailures writes the rejected records to the error bucket, when
 // errorHandlingConfig names one.
 func (w *writer) writeFailures(ctx context.Context) error {
-	_, _, err := rejects.Write(ctx, w.d.deps, w.eh, w.flow, w.execution, "zendesk-rejected-records.jsonl", w.res.Failures)
+	_, _, err := rejects.Write(ctx, w.d.deps, w.eh, w.flow, w.execution, "zendesk-rejected-records.jsonl", w.Result.Failures)
 	return err
 }
 

@@ -35,7 +35,6 @@ package zendeskconn
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -60,15 +59,9 @@ type Options struct {
 
 func init() { connector.Register(Spec(Options{})) }
 
-// Spec registers the driver; the catalog entry supplies the rest of the
-// capabilities.
+// Spec registers the driver with opts.
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, CanUseAsDestination: true, NeedsProfile: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return open(deps, p, opts)
-		},
-	}
+	return httpconn.Spec(Type, httpconn.Source|httpconn.Destination, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return open(deps, p, opts) })
 }
 
 type profileProps struct {
@@ -93,25 +86,10 @@ type Driver struct {
 	deps connector.Deps
 }
 
-var (
-	_ connector.SourceDriver      = (*Driver)(nil)
-	_ connector.DestinationDriver = (*Driver)(nil)
-	_ connector.CatalogDriver     = (*Driver)(nil)
-	_ connector.ProfileChecker    = (*Driver)(nil)
-)
-
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	var props profileProps
-	var creds profileCreds
-	if len(p.Properties) > 0 {
-		if err := json.Unmarshal(p.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Zendesk profile properties")
-		}
-	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Zendesk profile credentials")
-		}
+	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "Zendesk")
+	if err != nil {
+		return nil, err
 	}
 	base := strings.TrimRight(props.InstanceURL, "/")
 	if base == "" {
@@ -146,55 +124,33 @@ func (d *Driver) CheckProfile(ctx context.Context) error {
 
 // APIError is a Zendesk error answer: {"error", "description", "details"},
 // or OAuth's {"error", "error_description"}; plain-text bodies (a 429) as is.
-type APIError struct {
-	Status      int
-	Code        string
-	Description string
-	Details     string
-}
-
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("Zendesk responded %d", e.Status)
-	if e.Code != "" {
-		s += " " + e.Code
-	}
-	if e.Description != "" {
-		s += ": " + e.Description
-	}
-	if e.Details != "" {
-		s += " (" + e.Details + ")"
-	}
-	return s
-}
+type APIError = httpconn.Error
 
 func parseAPIError(status int, body []byte) *APIError {
-	e := &APIError{Status: status}
-	var v struct {
-		Error            json.RawMessage `json:"error"`
-		Description      string          `json:"description"`
-		ErrorDescription string          `json:"error_description"`
-		Details          json.RawMessage `json:"details"`
-	}
-	if json.Unmarshal(body, &v) == nil && len(v.Error) > 0 {
-		var s string
-		if json.Unmarshal(v.Error, &s) == nil {
-			e.Code = s
-		} else {
+	return httpconn.ParseError("Zendesk", status, body, func(body []byte, e *APIError) bool {
+		var v struct {
+			Error            json.RawMessage `json:"error"`
+			Description      string          `json:"description"`
+			ErrorDescription string          `json:"error_description"`
+			Details          json.RawMessage `json:"details"`
+		}
+		if json.Unmarshal(body, &v) != nil || len(v.Error) == 0 {
+			return false
+		}
+		if json.Unmarshal(v.Error, &e.Code) != nil {
 			// {"error":{"title":..., "message":...}} on some endpoints.
 			var o struct{ Title, Message string }
 			_ = json.Unmarshal(v.Error, &o)
-			e.Code, e.Description = o.Title, o.Message
+			e.Code, e.Message = o.Title, o.Message
 		}
 		if v.Description != "" {
-			e.Description = v.Description
+			e.Message = v.Description
 		} else if v.ErrorDescription != "" {
-			e.Description = v.ErrorDescription
+			e.Message = v.ErrorDescription
 		}
-		e.Details = detailsText(v.Details)
-		return e
-	}
-	e.Description = strings.TrimSpace(string(body[:min(len(body), 300)]))
-	return e
+		e.Detail = detailsText(v.Details)
+		return true
+	})
 }
 
 // detailsText flattens {"field":[{"description": ...}]} (or a string).
