@@ -34,7 +34,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/httpconn"
@@ -62,15 +61,9 @@ type Options struct {
 
 func init() { connector.Register(Spec(Options{})) }
 
-// Spec registers the driver; the catalog entry supplies the rest of the
-// capabilities.
+// Spec registers the driver with opts.
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return Open(deps, p, opts)
-		},
-	}
+	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
 }
 
 type profileProps struct {
@@ -94,25 +87,11 @@ type Driver struct {
 	pageSize int
 }
 
-var (
-	_ connector.SourceDriver   = (*Driver)(nil)
-	_ connector.CatalogDriver  = (*Driver)(nil)
-	_ connector.ProfileChecker = (*Driver)(nil)
-)
-
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	var props profileProps
-	var creds profileCreds
-	if len(p.Properties) > 0 {
-		if err := json.Unmarshal(p.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Slack profile properties")
-		}
-	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Slack profile credentials")
-		}
+	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "Slack")
+	if err != nil {
+		return nil, err
 	}
 	api := opts.APIURL
 	if api == "" && deps.Env != nil {
@@ -395,7 +374,7 @@ func rangeOf(req *connector.ReadRequest) tsRange {
 		}
 		var ms []int64
 		for _, v := range f.Values {
-			m, ok := parseMillis(v)
+			m, ok := httpconn.ParseMillis(v)
 			if !ok {
 				ms = nil
 				break
@@ -427,20 +406,6 @@ func rangeOf(req *connector.ReadRequest) tsRange {
 		}
 	}
 	return r
-}
-
-// parseMillis reads epoch milliseconds or ISO 8601, as filter values come.
-func parseMillis(s string) (int64, bool) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UnixMilli(), true
-		}
-	}
-	return 0, false
 }
 
 func formatTS(us int64) string { return fmt.Sprintf("%d.%06d", us/1000000, us%1000000) }

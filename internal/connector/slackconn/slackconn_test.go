@@ -255,3 +255,10 @@ func TestCatalogAndOAuth(t *testing.T) {
 		t.Errorf("bad code: %v", err)
 	}
 }
+
+// The roles the driver plays, checked at compile time.
+var (
+	_ connector.SourceDriver   = (*Driver)(nil)
+	_ connector.CatalogDriver  = (*Driver)(nil)
+	_ connector.ProfileChecker = (*Driver)(nil)
+)
