@@ -61,14 +61,9 @@ type Options struct {
 
 func init() { connector.Register(Spec(Options{})) }
 
-// Spec registers the driver; the catalog entry supplies the rest.
+// Spec registers the driver with opts.
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return Open(deps, p, opts)
-		},
-	}
+	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
 }
 
 type profileProps struct {
@@ -101,25 +96,11 @@ type Driver struct {
 	tables []tableInfo // nil until listed
 }
 
-var (
-	_ connector.SourceDriver   = (*Driver)(nil)
-	_ connector.CatalogDriver  = (*Driver)(nil)
-	_ connector.ProfileChecker = (*Driver)(nil)
-)
-
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	var props profileProps
-	var creds profileCreds
-	if len(p.Properties) > 0 {
-		if err := json.Unmarshal(p.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode ServiceNow profile properties")
-		}
-	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode ServiceNow profile credentials")
-		}
+	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "ServiceNow")
+	if err != nil {
+		return nil, err
 	}
 	if props.InstanceURL == "" {
 		return nil, fault.New(fault.Invalid, "the ServiceNow profile %s has no instanceUrl", p.Name)
@@ -158,43 +139,22 @@ func (d *Driver) CheckProfile(ctx context.Context) error {
 // ---- HTTP ----
 
 // APIError is a ServiceNow error answer.
-type APIError struct {
-	Status          int
-	Message, Detail string
-}
-
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("ServiceNow responded %d", e.Status)
-	if e.Message != "" {
-		s += ": " + e.Message
-	}
-	if e.Detail != "" {
-		s += " (" + e.Detail + ")"
-	}
-	return s
-}
+type APIError = httpconn.Error
 
 func parseError(status int, b []byte) *APIError {
-	var body struct {
-		Error struct {
-			Message string `json:"message"`
-			Detail  string `json:"detail"`
-		} `json:"error"`
-	}
-	var oauth struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	e := &APIError{Status: status}
-	switch {
-	case json.Unmarshal(b, &body) == nil && body.Error.Message != "":
+	return httpconn.ParseError("ServiceNow", status, b, func(b []byte, e *APIError) bool {
+		var body struct {
+			Error struct {
+				Message string `json:"message"`
+				Detail  string `json:"detail"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(b, &body) != nil || body.Error.Message == "" {
+			return false
+		}
 		e.Message, e.Detail = body.Error.Message, body.Error.Detail
-	case json.Unmarshal(b, &oauth) == nil && oauth.Error != "":
-		e.Message, e.Detail = oauth.Error, oauth.Description
-	default:
-		e.Message = strings.TrimSpace(string(b[:min(len(b), 200)]))
-	}
-	return e
+		return true
+	})
 }
 
 func classify(e *APIError) error {
@@ -445,19 +405,6 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 
 const snTime = "2006-01-02 15:04:05"
 
-func parseMillis(s string) (int64, bool) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", snTime, "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UnixMilli(), true
-		}
-	}
-	return 0, false
-}
-
 func floorSec(ms int64) string {
 	return time.UnixMilli(int64(math.Floor(float64(ms)/1000)) * 1000).UTC().Format(snTime)
 }
@@ -484,7 +431,7 @@ func encode(f connector.Filter, internal string) ([]string, bool) {
 	lit := func(v string, up bool) (string, bool) {
 		switch {
 		case isTime:
-			ms, ok := parseMillis(v)
+			ms, ok := httpconn.ParseMillis(v)
 			if !ok {
 				return "", false
 			}

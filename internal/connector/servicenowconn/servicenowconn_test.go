@@ -278,3 +278,10 @@ func TestAuthAndErrors(t *testing.T) {
 		t.Errorf("waits %v, want Retry-After 5s twice", s.d)
 	}
 }
+
+// The roles the driver plays, checked at compile time.
+var (
+	_ connector.SourceDriver   = (*Driver)(nil)
+	_ connector.CatalogDriver  = (*Driver)(nil)
+	_ connector.ProfileChecker = (*Driver)(nil)
+)
