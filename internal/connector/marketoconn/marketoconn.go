@@ -73,15 +73,9 @@ type Options struct {
 
 func init() { connector.Register(Spec(Options{})) }
 
-// Spec registers the driver; the catalog entry supplies the rest of the
-// capabilities.
+// Spec registers the driver with opts.
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, CanUseAsDestination: true, NeedsProfile: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return open(deps, p, opts)
-		},
-	}
+	return httpconn.Spec(Type, httpconn.Source|httpconn.Destination, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return open(deps, p, opts) })
 }
 
 type profileProps struct {
@@ -101,25 +95,10 @@ type Driver struct {
 	deps connector.Deps
 }
 
-var (
-	_ connector.SourceDriver      = (*Driver)(nil)
-	_ connector.DestinationDriver = (*Driver)(nil)
-	_ connector.CatalogDriver     = (*Driver)(nil)
-	_ connector.ProfileChecker    = (*Driver)(nil)
-)
-
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	var props profileProps
-	var creds profileCreds
-	if len(p.Properties) > 0 {
-		if err := json.Unmarshal(p.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Marketo profile properties")
-		}
-	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Marketo profile credentials")
-		}
+	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "Marketo")
+	if err != nil {
+		return nil, err
 	}
 	base := strings.TrimRight(props.InstanceURL, "/")
 	if u, err := url.Parse(base); base == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {

@@ -346,3 +346,11 @@ func TestListEntitiesAndUnknownObject(t *testing.T) {
 		t.Errorf("unknown object: %v", err)
 	}
 }
+
+// The roles the driver plays, checked at compile time.
+var (
+	_ connector.SourceDriver      = (*Driver)(nil)
+	_ connector.DestinationDriver = (*Driver)(nil)
+	_ connector.CatalogDriver     = (*Driver)(nil)
+	_ connector.ProfileChecker    = (*Driver)(nil)
+)

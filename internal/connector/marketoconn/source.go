@@ -8,10 +8,10 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/csvrec"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
@@ -252,12 +252,12 @@ func (d *Driver) dateRange(r *connector.ReadRequest, p *plan) error {
 			var okLo, okHi bool
 			switch {
 			case f.Operator == "GREATER_THAN" && len(f.Values) == 1:
-				lo, okLo = parseMillis(f.Values[0])
+				lo, okLo = httpconn.ParseMillis(f.Values[0])
 			case f.Operator == "LESS_THAN" && len(f.Values) == 1:
-				hi, okHi = parseMillis(f.Values[0])
+				hi, okHi = httpconn.ParseMillis(f.Values[0])
 			case f.Operator == "BETWEEN" && len(f.Values) == 2:
-				lo, okLo = parseMillis(f.Values[0])
-				hi, okHi = parseMillis(f.Values[1])
+				lo, okLo = httpconn.ParseMillis(f.Values[0])
+				hi, okHi = httpconn.ParseMillis(f.Values[1])
 			}
 			if !okLo && !okHi {
 				continue
@@ -277,17 +277,6 @@ func (d *Driver) dateRange(r *connector.ReadRequest, p *plan) error {
 	p.filter = "createdAt"
 	d.c.log.Info("marketo: no date bound on the read, exporting every record by createdAt", "object", p.object, "from", p.from)
 	return nil
-}
-
-// parseMillis reads a filter value: epoch milliseconds or an RFC 3339 time.
-func parseMillis(s string) (int64, bool) {
-	if v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
-		return v, true
-	}
-	if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err == nil {
-		return t.UnixMilli(), true
-	}
-	return 0, false
 }
 
 // ReadSplit runs one export job per ≤31-day chunk of the range, in order.
