@@ -88,3 +88,11 @@ func TestConformance(t *testing.T) {
 	h := &harness{s: odatatest.New(t)}
 	t.Run("Source", func(t *testing.T) { connectortest.RunSource(t, h) })
 }
+
+// The roles the driver plays, checked at compile time.
+var (
+	_ connector.SourceDriver      = (*Driver)(nil)
+	_ connector.DestinationDriver = (*Driver)(nil)
+	_ connector.CatalogDriver     = (*Driver)(nil)
+	_ connector.ProfileChecker    = (*Driver)(nil)
+)

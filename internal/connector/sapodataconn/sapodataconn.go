@@ -91,15 +91,9 @@ type Options struct {
 
 func init() { connector.Register(Spec(Options{})) }
 
-// Spec registers the driver; the catalog entry supplies the rest of the
-// capabilities.
+// Spec registers the driver with opts.
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, CanUseAsDestination: true, NeedsProfile: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return open(deps, p, opts)
-		},
-	}
+	return httpconn.Spec(Type, httpconn.Source|httpconn.Destination, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return open(deps, p, opts) })
 }
 
 type profileProps struct {
@@ -153,25 +147,10 @@ type metaResult struct {
 	err  error
 }
 
-var (
-	_ connector.SourceDriver      = (*Driver)(nil)
-	_ connector.DestinationDriver = (*Driver)(nil)
-	_ connector.CatalogDriver     = (*Driver)(nil)
-	_ connector.ProfileChecker    = (*Driver)(nil)
-)
-
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	var props profileProps
-	var creds profileCreds
-	if len(p.Properties) > 0 {
-		if err := json.Unmarshal(p.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode SAP OData profile properties")
-		}
-	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode SAP OData profile credentials")
-		}
+	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "SAP OData")
+	if err != nil {
+		return nil, err
 	}
 	host := strings.TrimRight(props.ApplicationHostURL, "/")
 	u, err := url.Parse(host)
@@ -279,61 +258,36 @@ type client struct {
 // APIError is an SAP Gateway error answer,
 // {"error":{"code","message":{"lang","value"},"innererror":{...}}}, or a
 // plain body (an HTML logon page, text) trimmed.
-type APIError struct {
-	Status        int
-	Code          string
-	Message       string
-	TransactionID string
-}
-
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("SAP responded %d", e.Status)
-	if e.Code != "" {
-		s += " " + e.Code
-	}
-	if e.Message != "" {
-		s += ": " + e.Message
-	}
-	if e.TransactionID != "" {
-		s += " (transaction " + e.TransactionID + ")"
-	}
-	return s
-}
+type APIError = httpconn.Error
 
 func parseAPIError(status int, body []byte) *APIError {
-	e := &APIError{Status: status}
-	var v struct {
-		Error *struct {
-			Code    string          `json:"code"`
-			Message json.RawMessage `json:"message"`
-			Inner   struct {
-				TransactionID string `json:"transactionid"`
-			} `json:"innererror"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &v) == nil && v.Error != nil {
-		e.Code, e.TransactionID = v.Error.Code, v.Error.Inner.TransactionID
+	return httpconn.ParseError("SAP", status, body, func(body []byte, e *APIError) bool {
+		var v struct {
+			Error *struct {
+				Code    string          `json:"code"`
+				Message json.RawMessage `json:"message"`
+				Inner   struct {
+					TransactionID string `json:"transactionid"`
+				} `json:"innererror"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(body, &v) != nil || v.Error == nil {
+			return false
+		}
+		e.Code = v.Error.Code
+		if id := v.Error.Inner.TransactionID; id != "" {
+			e.Detail = "transaction " + id
+		}
 		var m struct {
 			Value string `json:"value"`
 		}
-		var s string
 		if json.Unmarshal(v.Error.Message, &m) == nil && m.Value != "" {
 			e.Message = m.Value
-		} else if json.Unmarshal(v.Error.Message, &s) == nil {
-			e.Message = s // OData v4
+		} else {
+			_ = json.Unmarshal(v.Error.Message, &e.Message) // OData v4
 		}
-		return e
-	}
-	var o struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if json.Unmarshal(body, &o) == nil && o.Error != "" {
-		e.Code, e.Message = o.Error, o.Description
-		return e
-	}
-	e.Message = strings.TrimSpace(string(body[:min(len(body), 300)]))
-	return e
+		return true
+	})
 }
 
 func classify(e *APIError) error {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -240,7 +241,7 @@ func literal(edm, v string) (string, bool) {
 			return strings.ToLower(t), true
 		}
 	case "Edm.DateTime", "Edm.DateTimeOffset":
-		ms, ok := parseMillis(t)
+		ms, ok := httpconn.ParseMillis(t)
 		if !ok {
 			return "", false
 		}
@@ -275,20 +276,6 @@ func timeLiteral(edm string, ms int64) string {
 		return "datetimeoffset'" + t.Format(layout) + "Z'"
 	}
 	return "datetime'" + t.Format(layout) + "'"
-}
-
-// parseMillis reads a filter value: epoch milliseconds or an ISO 8601 time
-// (no zone means UTC).
-func parseMillis(s string) (int64, bool) {
-	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return v, true
-	}
-	for _, l := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UnixMilli(), true
-		}
-	}
-	return 0, false
 }
 
 // ReadSplit reads the entity set page by page, following d.__next, and

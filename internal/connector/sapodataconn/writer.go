@@ -75,8 +75,8 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	}
 	w := &writer{d: d, ent: ent, svc: svc, objectPath: svc + "/" + ent.Name, op: op,
 		eh: r.ErrorHandling, flow: r.FlowName, execution: r.ExecutionID,
-		failFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError,
-		sess:     &csrfSession{c: d.c, svc: svc}}
+		Buffer: httpconn.Buffer[*pending]{Vendor: "SAP OData", FailFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError},
+		sess:   &csrfSession{c: d.c, svc: svc}}
 	if sc := props.SuccessResponse; sc != nil && sc.BucketName != "" {
 		w.success = sc
 	}
@@ -113,18 +113,14 @@ type writer struct {
 	objectPath string
 	op         string
 	ids        []*property
-	failFast   bool
 	sess       *csrfSession
 
 	eh              *connector.ErrorHandling
 	success         *bucketConfig
 	flow, execution string
 
-	recs    []*pending
 	created bytes.Buffer // JSON Lines of SAP's answers to creates
-	done    bool
-	aborted bool
-	res     connector.WriteResult
+	httpconn.Buffer[*pending]
 }
 
 // pending is one buffered record.
@@ -137,22 +133,9 @@ type pending struct {
 
 var _ connector.FailureRecorder = (*writer)(nil)
 
-// RecordFailures keeps records rejected before they reached the writer, so
-// they reach the error bucket with SAP's rejections.
-func (w *writer) RecordFailures(ctx context.Context, f []connector.RecordFailure) error {
-	if w.done {
-		return fault.New(fault.Internal, "SAP OData writer used after Commit or Abort")
-	}
-	w.res.Failures = append(w.res.Failures, f...)
-	return nil
-}
-
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
-	if err := ctx.Err(); err != nil {
+	if err := w.Usable(ctx); err != nil {
 		return err
-	}
-	if w.done {
-		return fault.New(fault.Internal, "SAP OData writer used after Commit or Abort")
 	}
 	for i := range b.Len() {
 		p := &pending{split: b.Split, line: b.FirstLine + int64(i), body: map[string]any{}, text: map[string]string{}}
@@ -164,7 +147,7 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 			p.text[name] = v.Text()
 			p.body[name] = encode(w.ent.byName[name], v)
 		}
-		w.recs = append(w.recs, p)
+		w.Recs = append(w.Recs, p)
 	}
 	return nil
 }
@@ -221,35 +204,19 @@ func encode(p *property, v record.Value) any {
 		if v.K == record.Time || v.K == record.Int {
 			return "/Date(" + strconv.FormatInt(v.Millis(), 10) + ")/"
 		}
-		if ms, ok := parseMillis(t); ok {
+		if ms, ok := httpconn.ParseMillis(t); ok {
 			return "/Date(" + strconv.FormatInt(ms, 10) + ")/"
 		}
 	}
 	return v.Text()
 }
 
-func (w *writer) Abort(ctx context.Context) error {
-	if w.done {
-		return nil
-	}
-	w.done, w.aborted = true, true
-	w.recs = nil
-	return nil
-}
-
 func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
-	if w.done {
-		if w.aborted {
-			return nil, fault.New(fault.Internal, "SAP OData writer committed after Abort")
-		}
-		return nil, fault.New(fault.Internal, "SAP OData writer committed twice")
-	}
-	if err := ctx.Err(); err != nil {
+	if err := w.Begin(ctx); err != nil {
 		return nil, err
 	}
-	w.done = true
 	var err error
-	for _, p := range w.recs {
+	for _, p := range w.Recs {
 		if err = ctx.Err(); err != nil {
 			break
 		}
@@ -257,16 +224,16 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 			break
 		}
 	}
-	w.recs = nil
-	if w.res.RecordsWritten > 0 {
-		w.res.Objects = []string{w.objectPath}
+	w.Recs = nil
+	if w.Result.RecordsWritten > 0 {
+		w.Result.Objects = []string{w.objectPath}
 	}
-	_, _, ferr := rejects.Write(ctx, w.d.deps, w.eh, w.flow, w.execution, rejectsFile, w.res.Failures)
+	_, _, ferr := rejects.Write(ctx, w.d.deps, w.eh, w.flow, w.execution, rejectsFile, w.Result.Failures)
 	serr := w.writeSuccesses(ctx)
 	if err = errors.Join(err, ferr, serr); err != nil {
 		return nil, err
 	}
-	return &w.res, nil
+	return &w.Result, nil
 }
 
 // send writes one record: INSERT posts it, UPDATE merges it into the
@@ -295,8 +262,8 @@ func (w *writer) send(ctx context.Context, p *pending) error {
 	}
 	switch {
 	case res.Status >= 200 && res.Status < 300:
-		w.res.RecordsWritten++
-		w.res.BytesWritten += int64(len(raw))
+		w.Result.RecordsWritten++
+		w.Result.BytesWritten += int64(len(raw))
 		return nil
 	case res.Status == http.StatusNotFound && w.op == "UPSERT":
 		return w.insert(ctx, p)
@@ -316,8 +283,8 @@ func (w *writer) insert(ctx context.Context, p *pending) error {
 	if res.Status < 200 || res.Status >= 300 {
 		return w.refused(p, res)
 	}
-	w.res.RecordsWritten++
-	w.res.BytesWritten += int64(len(raw))
+	w.Result.RecordsWritten++
+	w.Result.BytesWritten += int64(len(raw))
 	if w.success != nil {
 		var v struct {
 			D json.RawMessage `json:"d"`
@@ -399,11 +366,7 @@ func pathEscape(s string) string {
 }
 
 func (w *writer) fail(p *pending, reason string) error {
-	w.res.Failures = append(w.res.Failures, connector.RecordFailure{Split: p.split, Line: p.line, Reason: reason, Record: p.text})
-	if w.failFast {
-		return fault.New(fault.ConnectorServer, "SAP OData rejected the record at %s line %d: %s", p.split, p.line, reason)
-	}
-	return nil
+	return w.Fail(p.split, p.line, p.text, reason)
 }
 
 // writeSuccesses puts SAP's answers to created records, one JSON object a
