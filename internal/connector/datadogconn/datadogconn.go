@@ -78,15 +78,9 @@ type Options struct {
 
 func init() { connector.Register(Spec(Options{})) }
 
-// Spec registers the driver; the catalog entry supplies the rest of the
-// capabilities.
+// Spec registers the driver with opts.
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return Open(deps, p, opts)
-		},
-	}
+	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
 }
 
 type profileProps struct {
@@ -105,25 +99,11 @@ type Driver struct {
 	chunk    time.Duration
 }
 
-var (
-	_ connector.SourceDriver   = (*Driver)(nil)
-	_ connector.CatalogDriver  = (*Driver)(nil)
-	_ connector.ProfileChecker = (*Driver)(nil)
-)
-
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	var props profileProps
-	var creds profileCreds
-	if len(p.Properties) > 0 {
-		if err := json.Unmarshal(p.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Datadog profile properties")
-		}
-	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Datadog profile credentials")
-		}
+	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "Datadog")
+	if err != nil {
+		return nil, err
 	}
 	base := strings.TrimRight(strings.TrimSpace(props.InstanceURL), "/")
 	if base == "" {
@@ -346,8 +326,8 @@ func planOf(req *connector.ReadRequest) (*plan, error) {
 			if len(f.Values) != 2 {
 				return nil, fault.New(fault.Invalid, "Datadog %s: BETWEEN on %s takes two values", req.Object, f.Field)
 			}
-			a, ok1 := parseMillis(f.Values[0])
-			b, ok2 := parseMillis(f.Values[1])
+			a, ok1 := httpconn.ParseMillis(f.Values[0])
+			b, ok2 := httpconn.ParseMillis(f.Values[1])
 			if !ok1 || !ok2 {
 				return nil, fault.New(fault.Invalid, "Datadog %s: BETWEEN on %s needs datetimes, got %q", req.Object, f.Field, f.Values)
 			}
@@ -365,20 +345,6 @@ func planOf(req *connector.ReadRequest) (*plan, error) {
 		p.query = "*"
 	}
 	return p, nil
-}
-
-// parseMillis reads epoch milliseconds or ISO 8601, as filter values come.
-func parseMillis(s string) (int64, bool) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UnixMilli(), true
-		}
-	}
-	return 0, false
 }
 
 // ReadSplit reads the entity over the plan's range.
@@ -468,7 +434,7 @@ func (d *Driver) readLogs(ctx context.Context, p *plan, fields []string, split s
 		for i, l := range out.Data {
 			var ts string
 			_ = json.Unmarshal(l.Attributes["timestamp"], &ts)
-			ms, ok := parseMillis(ts)
+			ms, ok := httpconn.ParseMillis(ts)
 			if !ok {
 				return fault.New(fault.ConnectorServer, "log %d (id %s) has no valid timestamp (%s)", line+int64(i), l.ID, httpconn.Excerpt(l.Attributes["timestamp"]))
 			}
@@ -491,9 +457,9 @@ func (d *Driver) readLogs(ctx context.Context, p *plan, fields []string, split s
 					if v, ok := p.pseudo(f); ok {
 						b.Cells = append(b.Cells, v)
 					} else if raw, ok := l.Attributes[f]; ok {
-						b.Cells = append(b.Cells, value(raw))
+						b.Cells = append(b.Cells, httpconn.Value(raw))
 					} else {
-						b.Cells = append(b.Cells, value(custom[f]))
+						b.Cells = append(b.Cells, httpconn.Value(custom[f]))
 					}
 				}
 			}
@@ -614,7 +580,7 @@ func (d *Driver) readMetrics(ctx context.Context, p *plan, fields []string, spli
 				if v, ok := p.pseudo(f); ok {
 					b.Cells = append(b.Cells, v)
 				} else {
-					b.Cells = append(b.Cells, value(sr.fields[f]))
+					b.Cells = append(b.Cells, httpconn.Value(sr.fields[f]))
 				}
 			}
 		}
@@ -628,36 +594,4 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
-}
-
-// value converts one JSON value.
-func value(raw json.RawMessage) record.Value {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return record.Value{}
-	}
-	switch raw[0] {
-	case 'n':
-		return record.NullVal()
-	case 't':
-		return record.BoolVal(true)
-	case 'f':
-		return record.BoolVal(false)
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return record.Str(string(raw))
-		}
-		return record.Str(s)
-	case '{', '[':
-		var buf bytes.Buffer
-		if json.Compact(&buf, raw) == nil {
-			return record.JSONVal(buf.String())
-		}
-		return record.JSONVal(string(raw))
-	}
-	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-		return record.IntVal(n)
-	}
-	return record.DecimalVal(string(raw))
 }
