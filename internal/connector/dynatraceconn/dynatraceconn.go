@@ -38,7 +38,6 @@
 package dynatraceconn
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -79,15 +78,9 @@ type Options struct {
 
 func init() { connector.Register(Spec(Options{})) }
 
-// Spec registers the driver; the catalog entry supplies the rest of the
-// capabilities.
+// Spec registers the driver with opts.
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return Open(deps, p, opts)
-		},
-	}
+	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
 }
 
 // Driver is one opened Dynatrace profile.
@@ -96,29 +89,15 @@ type Driver struct {
 	pageSize int
 }
 
-var (
-	_ connector.SourceDriver   = (*Driver)(nil)
-	_ connector.CatalogDriver  = (*Driver)(nil)
-	_ connector.ProfileChecker = (*Driver)(nil)
-)
-
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	var props struct {
+	props, creds, err := httpconn.DecodeProfile[struct {
 		InstanceURL string `json:"instanceUrl"`
-	}
-	var creds struct {
+	}, struct {
 		APIToken string `json:"apiToken"`
-	}
-	if len(p.Properties) > 0 {
-		if err := json.Unmarshal(p.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Dynatrace profile properties")
-		}
-	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Dynatrace profile credentials")
-		}
+	}](p, "Dynatrace")
+	if err != nil {
+		return nil, err
 	}
 	base := strings.TrimRight(strings.TrimSpace(props.InstanceURL), "/")
 	if base == "" {
@@ -318,8 +297,8 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 			if len(f.Values) != 2 {
 				return nil, fault.New(fault.Invalid, "Dynatrace %s: BETWEEN on %s takes two values", req.Object, f.Field)
 			}
-			a, ok1 := parseMillis(f.Values[0])
-			b, ok2 := parseMillis(f.Values[1])
+			a, ok1 := httpconn.ParseMillis(f.Values[0])
+			b, ok2 := httpconn.ParseMillis(f.Values[1])
 			if !ok1 || !ok2 {
 				return nil, fault.New(fault.Invalid, "Dynatrace %s: BETWEEN on %s needs datetimes, got %q", req.Object, f.Field, f.Values)
 			}
@@ -340,19 +319,6 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 		return nil, fault.New(fault.Invalid, "Dynatrace metrics needs a metricSelector: an EQUAL_TO filter on metricSelector")
 	}
 	return []connector.Split{{Name: req.Object, Opaque: p}}, nil
-}
-
-func parseMillis(s string) (int64, bool) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UnixMilli(), true
-		}
-	}
-	return 0, false
 }
 
 func (p *plan) pseudo(field string) (record.Value, bool) {
@@ -453,7 +419,7 @@ func (d *Driver) read(ctx context.Context, p *plan, fields []string, split strin
 				} else if f == "startTime" || f == "endTime" {
 					b.Cells = append(b.Cells, timeValue(it[f]))
 				} else {
-					b.Cells = append(b.Cells, value(it[f]))
+					b.Cells = append(b.Cells, httpconn.Value(it[f]))
 				}
 			}
 			line++
@@ -471,17 +437,17 @@ func (d *Driver) read(ctx context.Context, p *plan, fields []string, split strin
 						case "timestamp":
 							b.Cells = append(b.Cells, record.MillisVal(ts))
 						case "value":
-							b.Cells = append(b.Cells, value(dt.Values[i]))
+							b.Cells = append(b.Cells, httpconn.Value(dt.Values[i]))
 						case "dimensions":
-							b.Cells = append(b.Cells, value(dt.Dimensions))
+							b.Cells = append(b.Cells, httpconn.Value(dt.Dimensions))
 						case "dimensionMap":
 							raw, _ := json.Marshal(dt.DimensionMap)
-							b.Cells = append(b.Cells, value(raw))
+							b.Cells = append(b.Cells, httpconn.Value(raw))
 						default:
 							if v, ok := p.pseudo(f); ok {
 								b.Cells = append(b.Cells, v)
 							} else {
-								b.Cells = append(b.Cells, value(dt.DimensionMap[f]))
+								b.Cells = append(b.Cells, httpconn.Value(dt.DimensionMap[f]))
 							}
 						}
 					}
@@ -503,42 +469,10 @@ func (d *Driver) read(ctx context.Context, p *plan, fields []string, split strin
 func timeValue(raw json.RawMessage) record.Value {
 	var ms int64
 	if json.Unmarshal(raw, &ms) != nil {
-		return value(raw)
+		return httpconn.Value(raw)
 	}
 	if ms < 0 {
 		return record.NullVal()
 	}
 	return record.MillisVal(ms)
-}
-
-// value converts one JSON value.
-func value(raw json.RawMessage) record.Value {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return record.Value{}
-	}
-	switch raw[0] {
-	case 'n':
-		return record.NullVal()
-	case 't':
-		return record.BoolVal(true)
-	case 'f':
-		return record.BoolVal(false)
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return record.Str(string(raw))
-		}
-		return record.Str(s)
-	case '{', '[':
-		var buf bytes.Buffer
-		if json.Compact(&buf, raw) == nil {
-			return record.JSONVal(buf.String())
-		}
-		return record.JSONVal(string(raw))
-	}
-	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-		return record.IntVal(n)
-	}
-	return record.DecimalVal(string(raw))
 }

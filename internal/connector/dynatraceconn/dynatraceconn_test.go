@@ -300,3 +300,10 @@ func TestRegisteredWithCatalog(t *testing.T) {
 		t.Errorf("capabilities not merged with the catalog entry: %+v", s.Capabilities)
 	}
 }
+
+// The roles the driver plays, checked at compile time.
+var (
+	_ connector.SourceDriver   = (*Driver)(nil)
+	_ connector.CatalogDriver  = (*Driver)(nil)
+	_ connector.ProfileChecker = (*Driver)(nil)
+)
