@@ -1,0 +1,157 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/rejects"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/restjson"
+	"github.com/appflowd/appflowd/internal/wire"
+)
+
+// flowService answers for one flow with one finished run, as the service
+// would; every other operation is not needed by the pages tested here.
+type flowService struct {
+	wire.Service
+	flow *wire.DescribeFlowResponse
+	run  wire.ExecutionRecord
+	seen []wire.Caller // who each call came from
+}
+
+func (s *flowService) DescribeFlow(ctx context.Context, in *wire.DescribeFlowRequest) (*wire.DescribeFlowResponse, error) {
+	s.seen = append(s.seen, wire.CallerFrom(ctx))
+	if in.FlowName != s.flow.FlowName {
+		return nil, fault.New(fault.NotFound, "Flow %s does not exist.", in.FlowName)
+	}
+	return s.flow, nil
+}
+
+func (s *flowService) DescribeFlowExecutionRecords(ctx context.Context, in *wire.DescribeFlowExecutionRecordsRequest) (*wire.DescribeFlowExecutionRecordsResponse, error) {
+	return &wire.DescribeFlowExecutionRecordsResponse{FlowExecutions: []wire.ExecutionRecord{s.run}}, nil
+}
+
+func (s *flowService) ListFlows(ctx context.Context, in *wire.ListFlowsRequest) (*wire.ListFlowsResponse, error) {
+	s.seen = append(s.seen, wire.CallerFrom(ctx))
+	return &wire.ListFlowsResponse{Flows: []wire.FlowDefinition{{FlowName: s.flow.FlowName, FlowStatus: wire.FlowStatusActive}}}, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestRunPageShowsRejectedRecords: a run page lists the first records the
+// destination put in its error bucket, with their reasons, as
+// rejects.Write (what every destination uses) wrote them.
+func TestRunPageShowsRejectedRecords(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "s3", "errors"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	deps := connector.Deps{DataDir: dir, DefaultAccountID: "000000000000"}
+	var fails []connector.RecordFailure
+	for i := range 25 {
+		fails = append(fails, connector.RecordFailure{Split: "batch-1", Line: int64(i + 1), Reason: "REQUIRED_FIELD_MISSING: Last Name <b>",
+			Record: map[string]string{"Email": "p" + string(rune('a'+i)) + "@example.com"}})
+	}
+	eh := &connector.ErrorHandling{BucketName: "errors", BucketPrefix: "sf"}
+	if _, _, err := rejects.Write(context.Background(), deps, eh, "to-salesforce", "run-1", "salesforce"+rejects.Suffix, fails); err != nil {
+		t.Fatal(err)
+	}
+	svc := &flowService{
+		flow: &wire.DescribeFlowResponse{FlowName: "to-salesforce", FlowStatus: wire.FlowStatusActive,
+			DestinationFlowConfigList: []wire.DestinationFlowConfig{{ConnectorType: wire.ConnectorTypeSalesforce,
+				DestinationConnectorProperties: &wire.DestinationConnectorProperties{Salesforce: &wire.SalesforceDestinationProperties{
+					Object: "Contact", ErrorHandlingConfig: &wire.ErrorHandlingConfig{BucketName: "errors", BucketPrefix: "sf"}}}}}},
+		run: wire.ExecutionRecord{ExecutionId: "run-1", ExecutionStatus: wire.ExecutionStatusSuccessful,
+			StartedAt: wire.NewTimestamp(time.Unix(1700000000, 0)), LastUpdatedAt: wire.NewTimestamp(time.Unix(1700000002, 500e6)),
+			ExecutionResult: &wire.ExecutionResult{RecordsProcessed: ptr(int64(100)), ErrorInfo: &wire.ErrorInfo{PutFailuresCount: ptr(int64(25)),
+				ExecutionMessage: "25 records failed"}}},
+	}
+	c := New(Deps{Service: svc, AccountID: "000000000000", Region: "us-east-1", Connector: deps})
+	rec := httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest("GET", "/console/flows/to-salesforce/runs/run-1", nil))
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK {
+		t.Fatalf("run page: %d\n%s", rec.Code, body)
+	}
+	for _, want := range []string{"Records the Salesforce destination rejected", "s3://errors/sf/to-salesforce/run-1/", "the first 20",
+		"REQUIRED_FIELD_MISSING: Last Name &lt;b&gt;", "pa@example.com", "pt@example.com", "<dt>Records rejected</dt><dd>25</dd>",
+		"<dt>Duration</dt><dd>2.5 s</dd>", "25 records failed"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("run page: missing %q", want)
+		}
+	}
+	if strings.Contains(body, "pu@example.com") {
+		t.Error("run page shows more than the first 20 rejected records")
+	}
+
+	// A missing error bucket is said, not hidden.
+	if err := os.RemoveAll(filepath.Join(dir, "s3", "errors")); err != nil {
+		t.Fatal(err)
+	}
+	rec = httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest("GET", "/console/flows/to-salesforce/runs/run-1", nil))
+	if !strings.Contains(rec.Body.String(), "could not read the rejected records") || !strings.Contains(rec.Body.String(), "errors") {
+		t.Errorf("run page without the error bucket:\n%s", rec.Body.String())
+	}
+}
+
+// TestSessionsExpireAndActForTheirAccount: a session acts as its key's
+// account, and is refused once its time is up.
+func TestSessionsExpireAndActForTheirAccount(t *testing.T) {
+	creds, err := restjson.ParseCredentials(strings.NewReader("AKID1 s3cret 123456789012\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	svc := &flowService{flow: &wire.DescribeFlowResponse{FlowName: "f"}}
+	c := New(Deps{Service: svc, Credentials: creds, AccountID: "000000000000", Region: "eu-west-1", SessionTTL: time.Hour,
+		Now: func() time.Time { return now }})
+
+	form := httptest.NewRecorder()
+	c.ServeHTTP(form, httptest.NewRequest("GET", "/console/signin", nil))
+	token := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(form.Body.String())[1]
+	post := httptest.NewRequest("POST", "/console/signin", strings.NewReader(url.Values{"csrf": {token},
+		"access_key_id": {"AKID1"}, "secret_access_key": {"s3cret"}}.Encode()))
+	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	c.ServeHTTP(rec, post)
+	cookies := rec.Result().Cookies()
+	if rec.Code != http.StatusSeeOther || len(cookies) != 1 {
+		t.Fatalf("sign-in: %d, cookies %v", rec.Code, cookies)
+	}
+	ck := cookies[0]
+	if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || !ck.Expires.Equal(now.Add(time.Hour).Truncate(time.Second)) || ck.MaxAge != 3600 {
+		t.Errorf("cookie %+v: want HttpOnly, SameSite=Strict, expiring in an hour", ck)
+	}
+
+	get := func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/console/", nil)
+		r.AddCookie(ck)
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, r)
+		return w
+	}
+	if w := get(); w.Code != http.StatusOK {
+		t.Fatalf("signed in: %d", w.Code)
+	}
+	if got := svc.seen[len(svc.seen)-1]; got != (wire.Caller{AccessKeyID: "AKID1", AccountID: "123456789012", Region: "eu-west-1"}) {
+		t.Errorf("the service was called as %+v, want the key's account", got)
+	}
+	now = now.Add(59 * time.Minute)
+	if w := get(); w.Code != http.StatusOK {
+		t.Fatalf("before expiry: %d", w.Code)
+	}
+	now = now.Add(time.Minute)
+	if w := get(); w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/console/signin") {
+		t.Fatalf("after expiry: %d %q, want the sign-in page", w.Code, w.Header().Get("Location"))
+	}
+}
