@@ -223,7 +223,7 @@ func TestBrowserFailedRunAndDelete(t *testing.T) {
 		t.Errorf("run page message %q, want the missing bucket named", msg)
 	}
 
-	run(t, ctx, "delete", chromedp.Navigate(s.URL+"/console/flows/broken"), chromedp.Click(link("Delete")),
+	run(t, ctx, "delete", chromedp.Navigate(s.URL+"/console/flows/broken"), chromedp.Click(button("Delete")),
 		chromedp.WaitVisible(link("Keep the flow")))
 	screenshot(t, ctx, "delete-confirm")
 	run(t, ctx, "confirm", chromedp.Click(button("Delete")),
@@ -275,4 +275,36 @@ func TestBrowserSignIn(t *testing.T) {
 	if eval[bool](t, ctx, `document.body.textContent.includes('alice-flow')`) {
 		t.Error("bob's list shows alice-flow")
 	}
+}
+
+// TestBrowserCreateFlow: the create form shows the API's validation message
+// beside the definition; a good definition creates the flow and opens it.
+func TestBrowserCreateFlow(t *testing.T) {
+	s := start(t, false)
+	ctx := browser(t)
+	bad := `{"flowName": "made-in-browser", "tasks": [], "destinationFlowConfigList": []}`
+	want := apiMessage(t, s.URL, "/create-flow", bad)
+	run(t, ctx, "open the form", chromedp.Navigate(s.URL+"/console/"), chromedp.Click(link("Create flow")),
+		chromedp.WaitVisible(field("Flow definition (CreateFlow JSON)")),
+		chromedp.SetValue(chromedp.ID("definition"), bad),
+		chromedp.Click(button("Create flow")),
+		chromedp.WaitVisible(chromedp.ID("definition-error")))
+	screenshot(t, ctx, "invalid")
+	if got := eval[string](t, ctx, `document.getElementById('definition-error').textContent`); got != "Error: "+want {
+		t.Errorf("message beside the form %q, want the API's %q", got, want)
+	}
+	if got := eval[string](t, ctx, `document.getElementById('definition').getAttribute('aria-describedby')`); got != "definition-error" {
+		t.Errorf("the definition is not described by its error: %q", got)
+	}
+	good := `{"flowName": "made-in-browser", "triggerConfig": {"triggerType": "OnDemand"},
+	  "sourceFlowConfig": {"connectorType": "S3", "sourceConnectorProperties": {"S3": {"bucketName": "src", "bucketPrefix": "in"}}},
+	  "destinationFlowConfigList": [{"connectorType": "S3", "destinationConnectorProperties": {"S3": {"bucketName": "dst"}}}],
+	  "tasks": [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"S3": "NO_OP"}}]}`
+	run(t, ctx, "create", chromedp.SetValue(chromedp.ID("definition"), good), chromedp.Click(button("Create flow")),
+		chromedp.WaitVisible(button("Run now")),
+		until(`document.querySelector('h1').textContent.trim() === 'Flow made-in-browser'`))
+	run(t, ctx, "run it", chromedp.Click(button("Run now")), chromedp.WaitVisible(chromedp.CSS(`p.message.notice`)),
+		until(firstRun(`st === 'Successful' && records === '3'`)))
+	run(t, ctx, "connectors", chromedp.Click(link("Connectors")), chromedp.WaitVisible(chromedp.CSS("table.connectors")))
+	screenshot(t, ctx, "connectors")
 }

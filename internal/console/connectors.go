@@ -54,6 +54,7 @@ type connectorRow struct {
 	Name, Label, Description, Version, Owner string
 	Source, Destination                      bool
 	Triggers, Frequencies, Writes, Transfers string
+	Destinations                             string // what a source can feed
 	RegisteredAt                             *wire.Timestamp
 	Error                                    string
 }
@@ -106,6 +107,7 @@ func capabilities(cfg wire.ConnectorConfiguration) connectorRow {
 		Source: cfg.CanUseAsSource != nil && *cfg.CanUseAsSource, Destination: cfg.CanUseAsDestination != nil && *cfg.CanUseAsDestination,
 		Triggers: join(cfg.SupportedTriggerTypes), Frequencies: join(cfg.SupportedSchedulingFrequencies),
 		Writes: join(cfg.SupportedWriteOperations), Transfers: join(cfg.SupportedDataTransferTypes),
+		Destinations: join(cfg.SupportedDestinationConnectors),
 	}
 }
 

@@ -316,8 +316,8 @@ func TestProfilesConnectorsAndHealth(t *testing.T) {
 	mustNotContain(t, "profiles", p.body, "demo-password")
 
 	c := v.get("/console/connectors")
-	mustContain(t, "connectors", c.body, "Registered custom connectors", "the example connector", "<th scope=\"row\">S3</th>",
-		"<th scope=\"row\">Salesforce</th>", "OnDemand")
+	mustContain(t, "connectors", c.body, "Registered custom connectors", "the example connector", "<th scope=\"row\">S3<br>",
+		"<th scope=\"row\">Salesforce<br>", "OnDemand")
 	if strings.Count(c.body, "<td>Yes</td>") < 3 {
 		t.Errorf("connectors: capabilities missing:\n%s", c.body)
 	}
