@@ -93,6 +93,8 @@ type Result struct {
 	// convert.
 	Failures []connector.RecordFailure
 	Objects  []string
+	// Fields are the output fields as written, for the catalog.
+	Fields []connector.FieldSpec
 }
 
 // Error is a failed execution. Its message says what failed, where (split,
@@ -227,6 +229,9 @@ type execution struct {
 
 	mu       sync.Mutex
 	failures []connector.RecordFailure
+	// written are the fields of the first batch written, for Result.Fields
+	// when the tasks do not name them (Map_all); the writer goroutine's own.
+	written []string
 
 	errOnce  sync.Once
 	firstErr error
@@ -314,6 +319,9 @@ func (x *execution) run(ctx context.Context) (*Result, error) {
 			continue
 		}
 		x.sent.Add(int64(b.Len()))
+		if x.written == nil && b.Len() > 0 {
+			x.written = append([]string{}, b.Fields...)
+		}
 		x.recycle(t)
 		if r.Progress != nil && time.Since(lastProgress) >= every {
 			lastProgress = time.Now()
@@ -349,6 +357,12 @@ func (x *execution) run(ctx context.Context) (*Result, error) {
 		RecordsProcessed: wr.RecordsWritten,
 		BytesWritten:     wr.BytesWritten,
 		Objects:          wr.Objects,
+		Fields:           r.Write.Fields,
+	}
+	if len(res.Fields) == 0 {
+		for _, f := range x.written {
+			res.Fields = append(res.Fields, connector.FieldSpec{Name: f})
+		}
 	}
 	res.Failures = append(res.Failures, wr.Failures...)
 	return res, nil

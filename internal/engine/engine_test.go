@@ -198,7 +198,8 @@ func TestExecuteCountsAndFillsRequests(t *testing.T) {
 	}
 	// Each split: ids 1..500, amount = id%100; kept: amount > 49 (250 rows), none zero.
 	want := &Result{RecordsRead: 1500, RecordsProcessed: 750, RecordsDropped: 750, RecordsFiltered: 750,
-		BytesProcessed: 1500 * 10, BytesWritten: 750 * 7, Objects: []string{"out/part-0"}}
+		BytesProcessed: 1500 * 10, BytesWritten: 750 * 7, Objects: []string{"out/part-0"},
+		Fields: []connector.FieldSpec{{Name: "customer_id", Type: "integer"}, {Name: "amount"}}}
 	if diff := cmp.Diff(want, res); diff != "" {
 		t.Errorf("Result (-want +got):\n%s", diff)
 	}

@@ -99,7 +99,8 @@ func (r *Runner) execute(ctx context.Context, k runstate.Key, owner string, only
 		status, msg = runstate.Error, engine.ExecutionMessage(runErr)
 	}
 	rec := context.WithoutCancel(ctx)
-	run, err := r.finish(rec, k, owner, status, msg, res)
+	catalog := r.registerCatalog(rec, k, status, res) // catalog.go
+	run, err := r.finish(rec, k, owner, status, msg, res, catalog)
 	switch {
 	case store.IsNotFound(err):
 		r.d.Logger.Info("flow run finished after its flow was deleted; no record kept", "flow", k.Flow, "execution", k.ID, "status", status)
@@ -257,9 +258,10 @@ func (r *Runner) saveCredentials(ctx context.Context, account, name string, cred
 
 // finish writes a run's final record: status, message and the engine's
 // counts, while the run is unfinished and (with an owner) still claimed.
-func (r *Runner) finish(ctx context.Context, k runstate.Key, owner string, status wire.ExecutionStatus, msg string, res *engine.Result) (*runstate.Run, error) {
+func (r *Runner) finish(ctx context.Context, k runstate.Key, owner string, status wire.ExecutionStatus, msg string, res *engine.Result, catalog []wire.MetadataCatalogDetail) (*runstate.Run, error) {
 	return r.runs.Apply(ctx, k, runstate.Change{To: status, Owner: owner, Edit: func(run *runstate.Run) error {
 		run.Rec.ExecutionResult = result(res, status, msg)
+		run.Rec.MetadataCatalogDetails = catalog
 		return nil
 	}})
 }
