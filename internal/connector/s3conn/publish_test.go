@@ -403,3 +403,37 @@ func TestCollectStagingKeepsUnfinished(t *testing.T) {
 		})
 	}
 }
+
+// settle fsyncs each folder a file went into and the parent of each folder
+// publishing made, so the new entries survive a power loss.
+func TestLocalSettleSyncsNewFolders(t *testing.T) {
+	base := t.TempDir()
+	bucketDir := filepath.Join(base, "bkt")
+	st := &localStager{dir: filepath.Join(base, "stage"), bucketDir: bucketDir}
+	if err := os.MkdirAll(filepath.Join(bucketDir, "a"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for i, key := range []string{"a/b/c/f1", "a/b/c/f2", "a/x/f3", "top"} {
+		w, err := st.create(context.Background(), fmt.Sprint(i), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if err := st.publish(context.Background(), fmt.Sprint(i), key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for d := range st.dirs {
+		rel, _ := filepath.Rel(bucketDir, d)
+		got = append(got, filepath.ToSlash(rel))
+	}
+	slices.Sort(got)
+	// a/b/c holds f1 and f2; a gained b and x; a/b gained c; the bucket holds top.
+	if want := []string{".", "a", "a/b", "a/b/c", "a/x"}; !slices.Equal(got, want) {
+		t.Errorf("folders to sync %v, want %v", got, want)
+	}
+	if err := st.settle(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+}

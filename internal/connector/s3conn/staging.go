@@ -39,9 +39,9 @@ import (
 // the tag's folder (see publish.go).
 type stager interface {
 	create(ctx context.Context, name, contentType string) (io.WriteCloser, error)
-	// sync makes the named staged files durable before an intent names them.
-	sync(ctx context.Context, names []string) error
-	writeIntent(ctx context.Context, data []byte) error
+	// writeIntent stores the intent once the named staged files are
+	// durable.
+	writeIntent(ctx context.Context, data []byte, names []string) error
 	// readIntent returns nil when there is no intent.
 	readIntent(ctx context.Context) ([]byte, error)
 	// publish moves a staged file to key. It is idempotent: a file whose
@@ -50,7 +50,8 @@ type stager interface {
 	// unpublish moves a published file back to staging (undoing a publish
 	// when a later one fails).
 	unpublish(ctx context.Context, name, key string) error
-	// settle makes the published keys durable.
+	// settle makes the published keys durable and removes the staged
+	// copies left.
 	settle(ctx context.Context, keys []string) error
 	removeIntent(ctx context.Context) error
 	// discard removes everything staged, the intent included.
@@ -106,6 +107,7 @@ type localStager struct {
 	fp        failpoint
 	mu        sync.Mutex
 	made      bool
+	dirs      map[string]bool // to fsync at settle; publish is not concurrent
 }
 
 func (s *localStager) mkdir() error {
@@ -132,46 +134,34 @@ func (s *localStager) create(_ context.Context, name, _ string) (io.WriteCloser,
 	return f, nil
 }
 
-// sync fsyncs the staged files, several at a time (an fsync mostly waits
-// on the disk), then their folder.
-func (s *localStager) sync(ctx context.Context, names []string) error {
-	if err := s.mkdir(); err != nil {
-		return err
-	}
+// fsyncAll fsyncs paths (files or folders) several at a time: an fsync
+// mostly waits for the disk, and the waits overlap.
+func fsyncAll(paths []string) error {
 	var (
 		wg    sync.WaitGroup
-		emu   sync.Mutex
+		mu    sync.Mutex
 		first error
 		next  = make(chan string)
 	)
-	for range min(8, len(names)) {
+	for range min(16, len(paths)) {
 		wg.Go(func() {
-			for n := range next {
-				if err := fsyncPath(filepath.Join(s.dir, n)); err != nil {
-					emu.Lock()
+			for p := range next {
+				if err := fsyncPath(p); err != nil {
+					mu.Lock()
 					if first == nil {
-						first = fmt.Errorf("s3 destination: sync staged file: %w", err)
+						first = err
 					}
-					emu.Unlock()
+					mu.Unlock()
 				}
 			}
 		})
 	}
-	for _, n := range names {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- n
+	for _, p := range paths {
+		next <- p
 	}
 	close(next)
 	wg.Wait()
-	if first != nil {
-		return first
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return fsyncPath(s.dir)
+	return first
 }
 
 func fsyncPath(p string) error {
@@ -186,43 +176,35 @@ func fsyncPath(p string) error {
 	return err
 }
 
-// writeIntent writes the intent durably: a temporary file, fsynced, renamed
-// into place, and the folder fsynced (and its parent, which may have just
+// writeIntent makes the staged files durable and then the intent, in two
+// rounds of fsyncs: the files with the intent's temporary file, then, once
+// it is renamed into place, the staging folder and its parent (which
 // gained the folder).
-func (s *localStager) writeIntent(_ context.Context, data []byte) error {
+func (s *localStager) writeIntent(_ context.Context, data []byte, names []string) error {
 	if err := s.mkdir(); err != nil {
 		return err
 	}
-	if err := writeFileDurably(filepath.Join(s.dir, intentName), data); err != nil {
-		return fmt.Errorf("s3 destination: write publish intent: %w", err)
-	}
-	if err := fsyncPath(filepath.Dir(s.dir)); err != nil {
-		return fmt.Errorf("s3 destination: write publish intent: %w", err)
-	}
-	return s.fp.at("intent")
-}
-
-func writeFileDurably(p string, data []byte) error {
+	p := filepath.Join(s.dir, intentName)
 	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o666)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
+	err := os.WriteFile(tmp, data, 0o666)
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+		paths := make([]string, 0, len(names)+1)
+		for _, n := range names {
+			paths = append(paths, filepath.Join(s.dir, n))
+		}
+		err = fsyncAll(append(paths, tmp))
 	}
 	if err == nil {
 		err = os.Rename(tmp, p)
 	}
+	if err == nil {
+		err = fsyncAll([]string{s.dir, filepath.Dir(s.dir)})
+	}
 	if err != nil {
 		os.Remove(tmp)
-		return err
+		return fmt.Errorf("s3 destination: write publish intent: %w", err)
 	}
-	return fsyncPath(filepath.Dir(p))
+	return s.fp.at("intent")
 }
 
 func (s *localStager) readIntent(context.Context) ([]byte, error) {
@@ -247,10 +229,29 @@ func (s *localStager) publish(_ context.Context, name, key string) error {
 	if err := checkPublishPath(s.bucketDir, key); err != nil {
 		return err
 	}
+	s.noteDirs(filepath.Dir(dst))
 	if err := moveFile(src, dst); err != nil {
 		return fmt.Errorf("s3 destination: publish %s: %w", key, err)
 	}
 	return s.fp.at("publish " + name)
+}
+
+// noteDirs records the folders settle must fsync for a file published into
+// dir: dir itself, and the parent of each folder the move is about to make.
+func (s *localStager) noteDirs(dir string) {
+	if s.dirs == nil {
+		s.dirs = map[string]bool{}
+	}
+	if s.dirs[dir] {
+		return
+	}
+	s.dirs[dir] = true
+	for d := dir; len(d) > len(s.bucketDir); d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		s.dirs[filepath.Dir(d)] = true
+	}
 }
 
 func (s *localStager) unpublish(_ context.Context, name, key string) error {
@@ -314,22 +315,16 @@ func copyFile(src, dst string) error {
 	return os.Rename(tmp, dst)
 }
 
-// settle fsyncs the folders the published files went to, up to the bucket
-// (MkdirAll may have made them), and the staging folder they left.
-func (s *localStager) settle(_ context.Context, keys []string) error {
-	dirs := map[string]bool{}
-	for _, k := range keys {
-		for d := filepath.Dir(filepath.Join(s.bucketDir, filepath.FromSlash(k))); len(d) >= len(s.bucketDir) && !dirs[d]; d = filepath.Dir(d) {
-			dirs[d] = true
-		}
+// settle fsyncs the folders the published files went to and the folders
+// that gained a folder, at once. (Each rename is one journal entry, so the
+// staging folder it left needs no fsync of its own.)
+func (s *localStager) settle(context.Context, []string) error {
+	dirs := make([]string, 0, len(s.dirs))
+	for d := range s.dirs {
+		dirs = append(dirs, d)
 	}
-	for d := range dirs {
-		if err := fsyncPath(d); err != nil {
-			return fmt.Errorf("s3 destination: sync %s: %w", d, err)
-		}
-	}
-	if err := fsyncPath(s.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("s3 destination: sync staging: %w", err)
+	if err := fsyncAll(dirs); err != nil {
+		return fmt.Errorf("s3 destination: sync published files: %w", err)
 	}
 	return nil
 }
@@ -393,10 +388,8 @@ func (s *s3Stager) create(ctx context.Context, name, contentType string) (io.Wri
 	return w, nil
 }
 
-// sync: an S3 API has made an object durable when its PUT returned.
-func (s *s3Stager) sync(context.Context, []string) error { return nil }
-
-func (s *s3Stager) writeIntent(ctx context.Context, data []byte) error {
+// writeIntent: an S3 API has made an object durable when its PUT returned.
+func (s *s3Stager) writeIntent(ctx context.Context, data []byte, _ []string) error {
 	if err := s.point(); err != nil {
 		return err
 	}

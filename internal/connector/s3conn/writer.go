@@ -899,10 +899,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 		files[i] = intentFile{Name: f.name, Key: f.key}
 		names[i] = f.name
 	}
-	err = w.stage.sync(ctx, names)
-	if err == nil {
-		err = w.fp.at("staged")
-	}
+	err = w.fp.at("staged")
 	if err == nil {
 		if err = ctx.Err(); err != nil {
 			err = fault.Wrap(fault.Canceled, err, "commit")
@@ -913,7 +910,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 		data, err = json.Marshal(newIntent(w.req.ExecutionID, w.bname, res, files))
 	}
 	if err == nil {
-		err = w.stage.writeIntent(ctx, data)
+		err = w.stage.writeIntent(ctx, data, names)
 	}
 	if err != nil {
 		return nil, w.failCommit(ctx, err, false)
