@@ -55,6 +55,40 @@ func DecodeProfile[Props, Creds any](p connector.Profile, vendor string) (props 
 	return props, creds, nil
 }
 
+// Instance is the profile properties of a vendor that only names its
+// instance.
+type Instance struct {
+	InstanceURL string `json:"instanceUrl"`
+}
+
+// OAuthCredentials is AppFlow's OAuth credentials member of a profile.
+type OAuthCredentials struct {
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+	AccessToken  string `json:"accessToken"`
+	RefreshToken string `json:"refreshToken"`
+	OAuthRequest *struct {
+		AuthCode    string `json:"authCode"`
+		RedirectURI string `json:"redirectUri"`
+	} `json:"oAuthRequest"`
+}
+
+// Usable says the member holds a token, or a code or refresh token to get
+// one.
+func (o *OAuthCredentials) Usable() bool {
+	return o != nil && (o.AccessToken != "" || o.RefreshToken != "" || o.OAuthRequest != nil && o.OAuthRequest.AuthCode != "")
+}
+
+// OAuth2 is the token configuration the member starts: its code is
+// exchanged only when it holds no access token.
+func (o *OAuthCredentials) OAuth2(tokenURL string) OAuth2 {
+	c := OAuth2{TokenURL: tokenURL, ClientID: o.ClientID, ClientSecret: o.ClientSecret, AccessToken: o.AccessToken, RefreshToken: o.RefreshToken}
+	if r := o.OAuthRequest; r != nil && o.AccessToken == "" {
+		c.Code, c.RedirectURI = r.AuthCode, r.RedirectURI
+	}
+	return c
+}
+
 // Error is a vendor's refusal as its answer explains it.
 type Error struct {
 	Vendor  string
