@@ -83,10 +83,6 @@ func Spec(opts Options) connector.Spec {
 	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
 }
 
-type profileProps struct {
-	InstanceURL string `json:"instanceUrl"`
-}
-
 type profileCreds struct {
 	APIKey         string `json:"apiKey"`
 	ApplicationKey string `json:"applicationKey"`
@@ -101,7 +97,7 @@ type Driver struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "Datadog")
+	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, profileCreds](p, "Datadog")
 	if err != nil {
 		return nil, err
 	}

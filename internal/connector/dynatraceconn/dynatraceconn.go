@@ -91,9 +91,7 @@ type Driver struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[struct {
-		InstanceURL string `json:"instanceUrl"`
-	}, struct {
+	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, struct {
 		APIToken string `json:"apiToken"`
 	}](p, "Dynatrace")
 	if err != nil {

@@ -78,10 +78,6 @@ func Spec(opts Options) connector.Spec {
 	return httpconn.Spec(Type, httpconn.Source|httpconn.Destination, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return open(deps, p, opts) })
 }
 
-type profileProps struct {
-	InstanceURL string `json:"instanceUrl"`
-}
-
 type profileCreds struct {
 	ClientID     string `json:"clientId"`
 	ClientSecret string `json:"clientSecret"`
@@ -96,7 +92,7 @@ type Driver struct {
 }
 
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "Marketo")
+	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, profileCreds](p, "Marketo")
 	if err != nil {
 		return nil, err
 	}

@@ -375,18 +375,7 @@ func (d *Driver) pollWait(ctx context.Context, n int) error {
 	if d.opts.PollWait != nil {
 		return d.opts.PollWait(ctx, n)
 	}
-	wait := 2 * time.Second
-	for range n {
-		wait = min(wait*2, 30*time.Second)
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return httpconn.Pause(ctx, n, 2*time.Second, 30*time.Second)
 }
 
 // parse reads the export CSV, whose header names the exported columns.

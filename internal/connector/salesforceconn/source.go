@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -421,15 +422,7 @@ func (d *Driver) pollWait(ctx context.Context, n int) error {
 	if d.opts.PollWait != nil {
 		return d.opts.PollWait(ctx, n)
 	}
-	wait := min(250*time.Millisecond<<min(n, 5), 5*time.Second)
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return httpconn.Pause(ctx, n, 250*time.Millisecond, 5*time.Second)
 }
 
 // closeJob deletes a finished job (its results are read) or aborts one

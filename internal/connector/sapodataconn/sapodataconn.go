@@ -110,23 +110,12 @@ type profileProps struct {
 	} `json:"oAuthProperties"`
 }
 
-type oauthCreds struct {
-	ClientID     string `json:"clientId"`
-	ClientSecret string `json:"clientSecret"`
-	AccessToken  string `json:"accessToken"`
-	RefreshToken string `json:"refreshToken"`
-	OAuthRequest *struct {
-		AuthCode    string `json:"authCode"`
-		RedirectURI string `json:"redirectUri"`
-	} `json:"oAuthRequest"`
-}
-
 type profileCreds struct {
 	Basic *struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
 	} `json:"basicAuthCredentials"`
-	OAuth *oauthCreds `json:"oAuthCredentials"`
+	OAuth *httpconn.OAuthCredentials `json:"oAuthCredentials"`
 }
 
 var clientRE = regexp.MustCompile(`^[0-9]{3}$`)
@@ -180,17 +169,13 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	case creds.Basic != nil && creds.Basic.Username != "":
 		auth = httpconn.Basic(creds.Basic.Username, creds.Basic.Password)
 	case creds.OAuth != nil:
-		o := creds.OAuth
 		// The AS ABAP OAuth server: the client as HTTP Basic, a form body,
 		// the profile's client in sap-client.
-		oa := httpconn.OAuth2{ClientBasic: true, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
-			AccessToken: o.AccessToken, RefreshToken: o.RefreshToken,
-			Saved: httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "oAuthCredentials")}
+		oa := creds.OAuth.OAuth2("")
+		oa.ClientBasic = true
+		oa.Saved = httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "oAuthCredentials")
 		if props.OAuthProperties != nil && props.OAuthProperties.TokenURL != "" {
 			oa.TokenURL = c.withClient(props.OAuthProperties.TokenURL)
-		}
-		if r := o.OAuthRequest; r != nil && r.AuthCode != "" && o.AccessToken == "" {
-			oa.Code, oa.RedirectURI = r.AuthCode, r.RedirectURI
 		}
 		if oa.AccessToken == "" && oa.Code == "" && oa.RefreshToken == "" {
 			return nil, fault.New(fault.AuthFailed, "the SAP OData profile %s has neither an accessToken nor an oAuthRequest with an authCode", p.Name)

@@ -66,25 +66,10 @@ func Spec(opts Options) connector.Spec {
 	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
 }
 
-type profileProps struct {
-	InstanceURL string `json:"instanceUrl"`
-}
-
-type oauth2Creds struct {
-	ClientID     string `json:"clientId"`
-	ClientSecret string `json:"clientSecret"`
-	AccessToken  string `json:"accessToken"`
-	RefreshToken string `json:"refreshToken"`
-	OAuthRequest *struct {
-		AuthCode    string `json:"authCode"`
-		RedirectURI string `json:"redirectUri"`
-	} `json:"oAuthRequest"`
-}
-
 type profileCreds struct {
-	Username string       `json:"username"`
-	Password string       `json:"password"`
-	OAuth2   *oauth2Creds `json:"oAuth2Credentials"`
+	Username string                     `json:"username"`
+	Password string                     `json:"password"`
+	OAuth2   *httpconn.OAuthCredentials `json:"oAuth2Credentials"`
 }
 
 // Driver is one opened ServiceNow profile.
@@ -98,7 +83,7 @@ type Driver struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "ServiceNow")
+	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, profileCreds](p, "ServiceNow")
 	if err != nil {
 		return nil, err
 	}
@@ -108,13 +93,9 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	base := strings.TrimRight(props.InstanceURL, "/")
 	var auth httpconn.Auth
 	switch o := creds.OAuth2; {
-	case o != nil && (o.AccessToken != "" || o.RefreshToken != "" || o.OAuthRequest != nil && o.OAuthRequest.AuthCode != ""):
-		oa := httpconn.OAuth2{TokenURL: base + "/oauth_token.do", ClientID: o.ClientID, ClientSecret: o.ClientSecret,
-			AccessToken: o.AccessToken, RefreshToken: o.RefreshToken,
-			Saved: httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "oAuth2Credentials")}
-		if o.AccessToken == "" && o.OAuthRequest != nil {
-			oa.Code, oa.RedirectURI = o.OAuthRequest.AuthCode, o.OAuthRequest.RedirectURI
-		}
+	case o.Usable():
+		oa := o.OAuth2(base + "/oauth_token.do")
+		oa.Saved = httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "oAuth2Credentials")
 		auth = httpconn.NewOAuth2(oa)
 	case creds.Username != "":
 		auth = httpconn.Basic(creds.Username, creds.Password)

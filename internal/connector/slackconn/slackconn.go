@@ -24,7 +24,6 @@
 package slackconn
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,20 +65,6 @@ func Spec(opts Options) connector.Spec {
 	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
 }
 
-type profileProps struct {
-	InstanceURL string `json:"instanceUrl"`
-}
-
-type profileCreds struct {
-	ClientID     string `json:"clientId"`
-	ClientSecret string `json:"clientSecret"`
-	AccessToken  string `json:"accessToken"`
-	OAuthRequest *struct {
-		AuthCode    string `json:"authCode"`
-		RedirectURI string `json:"redirectUri"`
-	} `json:"oAuthRequest"`
-}
-
 // Driver is one opened Slack profile.
 type Driver struct {
 	c        *client
@@ -89,7 +74,7 @@ type Driver struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "Slack")
+	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, httpconn.OAuthCredentials](p, "Slack")
 	if err != nil {
 		return nil, err
 	}
@@ -101,17 +86,14 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 		api = DefaultAPIURL
 	}
 	base := strings.TrimRight(api, "/")
-	if creds.AccessToken == "" && (creds.OAuthRequest == nil || creds.OAuthRequest.AuthCode == "") {
+	if !creds.Usable() {
 		return nil, fault.New(fault.AuthFailed, "the Slack profile %s has no accessToken or oAuthRequest authCode", p.Name)
 	}
 	// A code is exchanged for a user token (oauth.v2.access, the app's
-	// id and secret as HTTP Basic); Slack's user tokens are not refreshed.
-	o := httpconn.OAuth2{TokenURL: base + "/oauth.v2.access", ClientBasic: true,
-		ClientID: creds.ClientID, ClientSecret: creds.ClientSecret, AccessToken: creds.AccessToken,
-		Decode: decodeToken, Saved: httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "")}
-	if r := creds.OAuthRequest; creds.AccessToken == "" && r != nil {
-		o.Code, o.RedirectURI = r.AuthCode, r.RedirectURI
-	}
+	// id and secret as HTTP Basic).
+	o := creds.OAuth2(base + "/oauth.v2.access")
+	o.ClientBasic, o.Decode = true, decodeToken
+	o.Saved = httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "")
 	c := httpconn.New(deps, httpconn.Config{Name: "Slack", Base: base, Auth: httpconn.NewOAuth2(o), Retry: opts.Retry, Check: check})
 	ps := opts.PageSize
 	if ps <= 0 {
@@ -506,37 +488,11 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 
 // value converts one message field.
 func value(field string, raw json.RawMessage) record.Value {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return record.Value{}
-	}
-	switch raw[0] {
-	case 'n':
-		return record.NullVal()
-	case 't':
-		return record.BoolVal(true)
-	case 'f':
-		return record.BoolVal(false)
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return record.Str(string(raw))
+	v := httpconn.Value(raw)
+	if v.K == record.String && timeFields[field] {
+		if us, ok := parseTS(v.S); ok {
+			return record.MillisVal(us / 1000)
 		}
-		if timeFields[field] {
-			if us, ok := parseTS(s); ok {
-				return record.MillisVal(us / 1000)
-			}
-		}
-		return record.Str(s)
-	case '{', '[':
-		var buf bytes.Buffer
-		if json.Compact(&buf, raw) == nil {
-			return record.JSONVal(buf.String())
-		}
-		return record.JSONVal(string(raw))
 	}
-	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-		return record.IntVal(n)
-	}
-	return record.DecimalVal(string(raw))
+	return v
 }

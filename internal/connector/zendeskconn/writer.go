@@ -379,15 +379,7 @@ func (w *writer) pollWait(ctx context.Context, n int) error {
 	if w.d.opts.PollWait != nil {
 		return w.d.opts.PollWait(ctx, n)
 	}
-	d := min(250*time.Millisecond<<min(n, 5), 5*time.Second)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return httpconn.Pause(ctx, n, 250*time.Millisecond, 5*time.Second)
 }
 
 // apply maps a finished job's results to its records: by index when the

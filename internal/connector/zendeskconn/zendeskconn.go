@@ -64,21 +64,6 @@ func Spec(opts Options) connector.Spec {
 	return httpconn.Spec(Type, httpconn.Source|httpconn.Destination, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return open(deps, p, opts) })
 }
 
-type profileProps struct {
-	InstanceURL string `json:"instanceUrl"`
-}
-
-type profileCreds struct {
-	ClientID     string `json:"clientId"`
-	ClientSecret string `json:"clientSecret"`
-	AccessToken  string `json:"accessToken"`
-	RefreshToken string `json:"refreshToken"` // appflowd's own, after an exchange
-	OAuthRequest *struct {
-		AuthCode    string `json:"authCode"`
-		RedirectURI string `json:"redirectUri"`
-	} `json:"oAuthRequest"`
-}
-
 // Driver is one opened Zendesk profile.
 type Driver struct {
 	c    *httpconn.Client
@@ -87,7 +72,7 @@ type Driver struct {
 }
 
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "Zendesk")
+	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, httpconn.OAuthCredentials](p, "Zendesk")
 	if err != nil {
 		return nil, err
 	}
@@ -98,17 +83,12 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if u, err := url.Parse(base); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fault.New(fault.Invalid, "the Zendesk instanceUrl %q is not an http(s) URL such as https://<subdomain>.zendesk.com", props.InstanceURL)
 	}
-	if creds.AccessToken == "" && (creds.OAuthRequest == nil || creds.OAuthRequest.AuthCode == "") && creds.RefreshToken == "" {
+	if !creds.Usable() {
 		return nil, fault.New(fault.AuthFailed, "the Zendesk profile %s has neither an accessToken nor an oAuthRequest with an authCode", p.Name)
 	}
-	o := httpconn.OAuth2{TokenURL: base + "/oauth/tokens", JSON: true, // ZD grant_type_tokens
-		ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
-		AccessToken: creds.AccessToken, RefreshToken: creds.RefreshToken,
-		CodeParams: map[string]string{"scope": "read write"},
-		Saved:      httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "")}
-	if r := creds.OAuthRequest; r != nil && r.AuthCode != "" && creds.AccessToken == "" {
-		o.Code, o.RedirectURI = r.AuthCode, r.RedirectURI
-	}
+	o := creds.OAuth2(base + "/oauth/tokens") // ZD grant_type_tokens
+	o.JSON, o.CodeParams = true, map[string]string{"scope": "read write"}
+	o.Saved = httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "")
 	c := httpconn.New(deps, httpconn.Config{Name: "Zendesk", Base: base, Retry: opts.Retry,
 		Auth:   httpconn.NewOAuth2(o),
 		Header: http.Header{"Accept": {"application/json"}},
