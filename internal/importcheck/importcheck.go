@@ -216,6 +216,13 @@ func Rules() []Rule {
 			},
 		},
 		{
+			Name:   "the console is a client of wire.Service: no store, service, jobs, runner, engine or driver",
+			Covers: anyOf("internal/console"),
+			Forbidden: func(d string) bool {
+				return IsDriver(d) || anyOf("internal/store", "internal/service", "internal/jobs", "internal/runner", "internal/engine", "internal/transform", "internal/app")(d)
+			},
+		},
+		{
 			Name:      "the store knows SQL and fault, nothing above it",
 			Covers:    anyOf("internal/store"),
 			Forbidden: only("internal/store", "internal/fault"),
