@@ -58,6 +58,10 @@ type Capabilities struct {
 	// RecyclesBatches says the destination's writer keeps no reference to
 	// a batch's cells once Write returns, so the engine may reuse them.
 	RecyclesBatches bool
+	// ProjectionOptional says a flow from this source needs no projection
+	// or Map_all task: it reads whole files whose fields it learns as it
+	// reads (S3); record-based sources are asked for named fields.
+	ProjectionOptional bool
 	// WindowByModifiedTime says an incremental window selects the source's
 	// objects by modification time, whole, rather than filtering records
 	// on incrementalPullConfig.datetimeTypeFieldName.
@@ -105,6 +109,7 @@ func (c Capabilities) fill(from Capabilities) Capabilities {
 	}
 	c.TypedDestination = c.TypedDestination || from.TypedDestination
 	c.RecyclesBatches = c.RecyclesBatches || from.RecyclesBatches
+	c.ProjectionOptional = c.ProjectionOptional || from.ProjectionOptional
 	c.WindowByModifiedTime = c.WindowByModifiedTime || from.WindowByModifiedTime
 	return c
 }

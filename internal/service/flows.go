@@ -128,7 +128,7 @@ func (s *Service) flowCheck(ctx context.Context, op string, d *flowDef) (*flowCh
 	if err := flowCheckTrigger(d.Trigger, srcSpec); err != nil {
 		return nil, err
 	}
-	if err := flowCheckTasks(op, d.Tasks, src.ConnectorType, srcSpec.Operators); err != nil {
+	if err := flowCheckTasks(op, d.Tasks, src.ConnectorType, srcSpec); err != nil {
 		return nil, err
 	}
 	if err := s.flowCheckCustomSettings(ctx, d); err != nil { // customflows.go
@@ -141,10 +141,11 @@ func (s *Service) flowCheck(ctx context.Context, op string, d *flowDef) (*flowCh
 }
 
 // flowCheckTasks refuses a task list early, at CreateFlow or UpdateFlow,
-// rather than at the first run: the transform compiles it, and a
-// record-based source (every source but S3) needs a projection or a Map_all
-// (spec §4.1.6).
-func flowCheckTasks(op string, tasks []wire.Task, source wire.ConnectorType, operators []string) error {
+// rather than at the first run: the transform compiles it with the
+// source's operators, and a record-based source (every source whose
+// capabilities do not make the projection optional) needs a projection or
+// a Map_all (spec §4.1.6).
+func flowCheckTasks(op string, tasks []wire.Task, source wire.ConnectorType, caps connector.Capabilities) error {
 	tt := make([]transform.Task, len(tasks))
 	projected := false
 	for i, t := range tasks {
@@ -158,10 +159,10 @@ func flowCheckTasks(op string, tasks []wire.Task, source wire.ConnectorType, ope
 			projected = true
 		}
 	}
-	if !projected && source != wire.ConnectorTypeS3 {
+	if !projected && !caps.ProjectionOptional {
 		return fault.New(fault.Invalid, "%s request failed: [Task Validation Error: You must specify a projection task or a MAP_ALL task]", op)
 	}
-	if _, err := transform.Compile(tt, transform.Options{SourceConnector: string(source), SourceOperators: operators}); err != nil {
+	if _, err := transform.Compile(tt, transform.Options{SourceConnector: string(source), SourceOperators: caps.Operators}); err != nil {
 		if fault.CodeOf(err) == fault.Unknown {
 			return fault.Wrap(fault.Invalid, err, "%s request failed: [Task Validation Error]", op)
 		}

@@ -120,6 +120,8 @@ func Builtin() []connector.Capabilities {
 				"LookoutMetrics", "Honeycode", "Upsolver", "CustomerProfiles", "Zendesk", "Marketo",
 				"SAPOData", "CustomConnector"},
 			TypedDestination: true, // Parquet keeps the Map tasks' types
+			// Files are read whole; no projection is needed (spec §4.1.6).
+			ProjectionOptional: true,
 		}, 1),
 		source(connector.Capabilities{
 			Type: "Marketo", Description: "Marketo", CanUseAsDestination: true, NeedsProfile: true,
