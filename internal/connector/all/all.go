@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/appflowd/appflowd/internal/connector/amplitudeconn"        // Amplitude (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/customconn"           // CustomConnector (Lambda)
 	_ "github.com/appflowd/appflowd/internal/connector/customerprofilesconn" // CustomerProfiles
 	_ "github.com/appflowd/appflowd/internal/connector/datadogconn"          // Datadog (source only)
