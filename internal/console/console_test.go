@@ -1,8 +1,10 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"html"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -326,6 +328,9 @@ func TestProfilesConnectorsAndHealth(t *testing.T) {
 	if h.status != http.StatusOK || !strings.Contains(h.body, `"status":"ok"`) {
 		t.Errorf("/health: %d %s", h.status, h.body)
 	}
+	if m := v.get("/metrics"); m.status != http.StatusOK || !strings.Contains(m.body, "appflowd_api_requests_total") {
+		t.Errorf("/metrics from the footer: %d", m.status)
+	}
 	if r := v.get("/console/nowhere"); r.status != http.StatusNotFound {
 		t.Errorf("unknown console page: %d", r.status)
 	}
@@ -424,4 +429,39 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestCreateFromUploadedCLIFile: a file written for
+// `aws appflow create-flow --cli-input-json` creates the flow when uploaded.
+func TestCreateFromUploadedCLIFile(t *testing.T) {
+	s := start(t, false)
+	v := newVisitor(t, s.URL)
+	file := `{
+    "flowName": "from-cli-file",
+    "description": "",
+    "triggerConfig": {"triggerType": "OnDemand"},
+    "sourceFlowConfig": {"connectorType": "S3", "sourceConnectorProperties": {"S3": {"bucketName": "src", "bucketPrefix": "in",
+        "s3InputFormatConfig": {"s3InputFileType": "CSV"}}}},
+    "destinationFlowConfigList": [{"connectorType": "S3", "destinationConnectorProperties": {"S3": {"bucketName": "dst",
+        "s3OutputFormatConfig": {"fileType": "CSV"}}}}],
+    "tasks": [{"taskType": "Map_all", "sourceFields": [], "connectorOperator": {"S3": "NO_OP"}, "taskProperties": {}}],
+    "tags": {"team": "data"}
+}`
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("csrf", v.csrf("/console/new"))
+	_ = mw.WriteField("definition", "this text is not used when a file is chosen")
+	fw, _ := mw.CreateFormFile("file", "flow.json")
+	_, _ = fw.Write([]byte(file))
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/console/new", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	r := v.do(req)
+	if r.status != http.StatusSeeOther || r.location != "/console/flows/from-cli-file" {
+		t.Fatalf("upload: %d to %q\n%s", r.status, r.location, r.body)
+	}
+	out, err := s.Client.DescribeFlow(context.Background(), &appflow.DescribeFlowInput{FlowName: aws.String("from-cli-file")})
+	if err != nil || out.Tags["team"] != "data" {
+		t.Fatalf("the uploaded flow: %v, tags %v", err, out.Tags)
+	}
 }

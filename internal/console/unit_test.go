@@ -155,3 +155,41 @@ func TestSessionsExpireAndActForTheirAccount(t *testing.T) {
 		t.Fatalf("after expiry: %d %q, want the sign-in page", w.Code, w.Header().Get("Location"))
 	}
 }
+
+// TestFlowPageShowsScheduleAndIncrementalState: a scheduled incremental
+// flow's page shows its schedule, the field it pulls by and the window of
+// its latest finished run, and offers Activate rather than Run now.
+func TestFlowPageShowsScheduleAndIncrementalState(t *testing.T) {
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	svc := &flowService{
+		flow: &wire.DescribeFlowResponse{FlowName: "hourly", FlowStatus: wire.FlowStatusSuspended,
+			TriggerConfig: &wire.TriggerConfig{TriggerType: wire.TriggerTypeScheduled, TriggerProperties: &wire.TriggerProperties{
+				Scheduled: &wire.ScheduledTriggerProperties{ScheduleExpression: "rate(1hours)", DataPullMode: wire.DataPullModeIncremental,
+					ScheduleStartTime: wire.NewTimestamp(start), Timezone: "Europe/Paris"}}},
+			SourceFlowConfig: &wire.SourceFlowConfig{ConnectorType: wire.ConnectorTypeSalesforce, ConnectorProfileName: "sf",
+				IncrementalPullConfig:     &wire.IncrementalPullConfig{DatetimeTypeFieldName: "LastModifiedDate"},
+				SourceConnectorProperties: &wire.SourceConnectorProperties{Salesforce: &wire.SalesforceSourceProperties{Object: "Account"}}},
+			Tasks: []wire.Task{{TaskType: wire.TaskTypeMapAll, SourceFields: []string{}, ConnectorOperator: &wire.ConnectorOperator{Salesforce: wire.SalesforceConnectorOperatorNoOp}}}},
+		run: wire.ExecutionRecord{ExecutionId: "r1", ExecutionStatus: wire.ExecutionStatusSuccessful,
+			StartedAt: wire.NewTimestamp(start.Add(time.Hour)), LastUpdatedAt: wire.NewTimestamp(start.Add(time.Hour + time.Minute)),
+			DataPullStartTime: wire.NewTimestamp(start), DataPullEndTime: wire.NewTimestamp(start.Add(time.Hour)),
+			ExecutionResult: &wire.ExecutionResult{RecordsProcessed: ptr(int64(42))}},
+	}
+	c := New(Deps{Service: svc, AccountID: "000000000000"})
+	rec := httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest("GET", "/console/flows/hourly", nil))
+	body := rec.Body.String()
+	for _, want := range []string{"Schedule rate(1hours)", "<code>rate(1hours)</code>", "Incremental", "Europe/Paris",
+		"<dt>Incremental on field</dt><dd><code>LastModifiedDate</code></dd>",
+		"2026-03-01 00:00:00 UTC to 2026-03-01 01:00:00 UTC", ">Activate</button>", "Salesforce", "Account", "sf",
+		"<td data-label=\"Task type\">Map_all</td>", "42 records"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("flow page: missing %q", want)
+		}
+	}
+	for _, bad := range []string{">Run now</button>", ">Deactivate</button>"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("flow page of a suspended scheduled flow has %q", bad)
+		}
+	}
+}
