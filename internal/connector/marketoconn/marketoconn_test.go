@@ -3,6 +3,7 @@ package marketoconn
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -292,7 +293,7 @@ func TestWindowExcludesEnd(t *testing.T) {
 
 func TestFilterPushDownAndActivities(t *testing.T) {
 	s := mktotest.New(t)
-	s.Put("activities", map[string]string{"id": "7", "leadId": "1", "activityDate": "2024-01-01T10:00:00Z", "activityTypeId": "1"})
+	s.Put("activities", map[string]string{"marketoGUID": "7", "leadId": "1", "activityDate": "2024-01-01T10:00:00Z", "activityTypeId": "1", "actionResult": "succeeded"})
 	d := openTest(t, s, testOptions(nil), goodCreds)
 	r := &connector.ReadRequest{Object: "activities", Filters: []connector.Filter{{Field: "activityDate", Operator: "BETWEEN",
 		Values: []string{"1704067200000", "1704153600500"}}}}
@@ -300,12 +301,49 @@ func TestFilterPushDownAndActivities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 1 || rows[0]["leadId"] != "1" {
-		t.Fatalf("got %v", rows)
+	if len(rows) != 1 || rows[0]["leadId"] != "1" || rows[0]["marketoGUID"] != "7" || rows[0]["actionResult"] != "succeeded" {
+		t.Fatalf("got %v, want activity 7 with its marketoGUID and actionResult", rows)
 	}
 	ex := s.Exports()
 	if len(ex) != 1 || ex[0].Object != "activities" || ex[0].Filter != "createdAt" || ex[0].StartAt != "2024-01-01T00:00:00Z" || ex[0].EndAt != "2024-01-02T00:00:00Z" /* clamped to now */ {
 		t.Errorf("jobs %+v", ex)
+	}
+}
+
+// The activity entity is what the extract documents: marketoGUID is its
+// key and there is no id, which the extract would refuse.
+func TestActivityFields(t *testing.T) {
+	s := mktotest.New(t)
+	d := openTest(t, s, testOptions(nil), goodCreds)
+	fs, err := d.DescribeEntity(context.Background(), "activities")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range fs {
+		names = append(names, f.Name)
+		if f.IsPrimaryKey != (f.Name == "marketoGUID") {
+			t.Errorf("%s: IsPrimaryKey %v, want only marketoGUID", f.Name, f.IsPrimaryKey)
+		}
+	}
+	if want := "[marketoGUID leadId activityDate activityTypeId campaignId primaryAttributeValueId primaryAttributeValue attributes actionResult]"; fmt.Sprint(names) != want {
+		t.Errorf("activity fields %v, want %s", names, want)
+	}
+}
+
+// A cancelled export fails the read with Marketo's status, in either
+// spelling Marketo uses.
+func TestCanceledExport(t *testing.T) {
+	for _, status := range []string{"Canceled", "Cancelled"} {
+		s := mktotest.New(t)
+		s.Put("activities", map[string]string{"marketoGUID": "7", "leadId": "1", "activityDate": "2024-01-01T10:00:00Z", "activityTypeId": "1"})
+		s.CancelExports(status)
+		d := openTest(t, s, testOptions(nil), goodCreds)
+		_, err := readAll(t, d, &connector.ReadRequest{Object: "activities", Filters: []connector.Filter{{Field: "activityDate", Operator: "BETWEEN",
+			Values: []string{"1704067200000", "1704153600500"}}}})
+		if !fault.Is(err, fault.ConnectorServer) || !strings.Contains(err.Error(), status) {
+			t.Errorf("%s export: %v, want a ConnectorServer error naming it", status, err)
+		}
 	}
 }
 

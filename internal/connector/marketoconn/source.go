@@ -28,11 +28,12 @@ const (
 
 var dateOps = []string{"LESS_THAN", "GREATER_THAN", "BETWEEN"}
 
-// activityFields are the activity export's columns (Glue's Marketo list).
-var activityFields = []string{"id", "marketoGUID", "leadId", "activityDate", "activityTypeId", "campaignId",
-	"primaryAttributeValueId", "primaryAttributeValue", "attributes"}
+// activityFields are the fields the Bulk Activity Extract documents, the
+// only ones it takes; marketoGUID is an activity's key (there is no "id").
+var activityFields = []string{"marketoGUID", "leadId", "activityDate", "activityTypeId", "campaignId",
+	"primaryAttributeValueId", "primaryAttributeValue", "attributes", "actionResult"}
 
-var activityTypes = map[string]record.FieldType{"id": tInt, "leadId": tInt, "activityDate": tTime,
+var activityTypes = map[string]record.FieldType{"leadId": tInt, "activityDate": tTime,
 	"activityTypeId": tInt, "campaignId": tInt, "primaryAttributeValueId": tInt}
 
 // ListEntities offers leads and activities.
@@ -112,7 +113,7 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 			if !ok {
 				t = tStr
 			}
-			ef := connector.EntityField{Name: f, Label: f, Type: t, Nullable: f != "id", IsPrimaryKey: f == "id", Queryable: true}
+			ef := connector.EntityField{Name: f, Label: f, Type: t, Nullable: f != "marketoGUID", IsPrimaryKey: f == "marketoGUID", Queryable: true}
 			if f == "activityDate" {
 				ef.FilterOperators, ef.IsTimestampForIncremental = dateOps, true
 			}
@@ -365,7 +366,7 @@ func (rd *reader) chunk(ctx context.Context, start, end time.Time, last bool) er
 				return err
 			}
 			return rd.parse(ctx, file, last)
-		case "Failed", "Cancelled":
+		case "Failed", "Canceled", "Cancelled": // the enum says Canceled, an example Cancelled
 			return fault.New(fault.ConnectorServer, "Marketo export %s ended %s: %s", id, st[0].Status, st[0].ErrorMessage)
 		}
 	}

@@ -56,6 +56,7 @@ type Server struct {
 	imports   map[string]*importJob
 	nextBatch int
 	submitted []map[string]string
+	cancel    string // the status a canceled export reports, "" to complete
 
 	// Reject says why Marketo refuses an imported row, or ""; the default
 	// refuses an email without "@".
@@ -132,6 +133,11 @@ func (s *Server) ExpireTokens() {
 		s.expired[t] = true
 	}
 }
+
+// CancelExports makes later exports end canceled, as Marketo reports a job
+// cancelled through cancel.json: status "Canceled" (the documented enum)
+// or, as the docs' own example spells it, "Cancelled".
+func (s *Server) CancelExports(status string) { s.mu.Lock(); s.cancel = status; s.mu.Unlock() }
 
 // Throttle makes the next n REST or bulk calls answer 606.
 func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
@@ -249,6 +255,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case "status.json":
 			e.statuses++
 			st := []string{"Queued", "Processing", "Completed"}[min(e.statuses-1, 2)]
+			if s.cancel != "" && e.statuses > 1 {
+				st = s.cancel
+			}
 			ok(w, []map[string]any{{"exportId": id, "status": st, "format": "CSV"}})
 		case "file.json":
 			if e.statuses < 3 {
@@ -264,6 +273,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 	}
 }
+
+// activityFields are the fields the Bulk Activity Extract documents.
+var activityFields = map[string]bool{"marketoGUID": true, "leadId": true, "activityDate": true, "activityTypeId": true,
+	"campaignId": true, "primaryAttributeValueId": true, "primaryAttributeValue": true, "attributes": true, "actionResult": true}
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request, object string) {
 	var body struct {
@@ -282,6 +295,16 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, object string) {
 	if len(body.Filter) != 1 {
 		fail(w, "1003", "Exactly one filter type is required")
 		return
+	}
+	if object == "activities" {
+		// The Bulk Activity Extract takes only its documented fields; "id"
+		// is not one (marketoGUID identifies an activity).
+		for _, f := range body.Fields {
+			if !activityFields[f] {
+				fail(w, "1003", "Invalid field: "+f)
+				return
+			}
+		}
 	}
 	e := &Export{Object: object, Fields: body.Fields}
 	for k, v := range body.Filter {
