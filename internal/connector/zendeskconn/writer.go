@@ -201,8 +201,6 @@ func (w *writer) commit(ctx context.Context) error {
 			}
 		}
 		return w.jobs(ctx, http.MethodPut, "/api/v2/"+obj+"/update_many.json", ok)
-	case obj == "users":
-		return w.jobs(ctx, http.MethodPost, "/api/v2/users/create_or_update_many.json", w.Recs)
 	case obj == "organizations":
 		for _, p := range w.Recs {
 			if err := w.upsertOrganization(ctx, p); err != nil {
@@ -210,7 +208,10 @@ func (w *writer) commit(ctx context.Context) error {
 			}
 		}
 		return nil
-	default: // tickets: no create-or-update; look up, then update or create
+	default:
+		// tickets have no create-or-update; users' create_or_update_many
+		// matches on email as well as external_id. So: look up by
+		// external_id, then update or create.
 		var creates, updates []*pending
 		for _, p := range w.Recs {
 			if p.text["external_id"] == "" {
@@ -231,10 +232,10 @@ func (w *writer) commit(ctx context.Context) error {
 				creates = append(creates, p)
 			}
 		}
-		if err := w.jobs(ctx, http.MethodPut, "/api/v2/tickets/update_many.json", updates); err != nil {
+		if err := w.jobs(ctx, http.MethodPut, "/api/v2/"+obj+"/update_many.json", updates); err != nil {
 			return err
 		}
-		return w.jobs(ctx, http.MethodPost, "/api/v2/tickets/create_many.json", creates)
+		return w.jobs(ctx, http.MethodPost, "/api/v2/"+obj+"/create_many.json", creates)
 	}
 }
 

@@ -21,10 +21,11 @@
 //     names a bucket, JSON Lines at
 //     <bucketPrefix>/<flow>/<execution>/zendesk-rejected-records.jsonl.
 //     UPDATE matches on id (update_many) or on external_id (looked up
-//     first); UPSERT matches on external_id only: users through
-//     create_or_update_many, organizations through create_or_update (one
-//     per call), tickets by looking up then creating or updating. A
-//     record an UPDATE cannot match is a failure. DELETE is refused.
+//     first); UPSERT matches on external_id only: organizations through
+//     create_or_update (one per call), tickets and users by looking up
+//     then updating or creating (users' create_or_update_many would also
+//     match on email). A record an UPDATE cannot match is a failure.
+//     DELETE is refused.
 //   - New tokens (an exchanged oAuthRequest code, a refreshed token) are
 //     handed to Profile.SaveCredentials; the refresh token is kept in the
 //     stored credentials under refreshToken, which the model lacks.

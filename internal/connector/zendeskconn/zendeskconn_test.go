@@ -254,6 +254,27 @@ func TestWriterFailuresAndOperations(t *testing.T) {
 			t.Errorf("%s UPSERT %+v %v", obj, res, err)
 		}
 	}
+	// A users UPSERT matches on external_id only, never on email
+	// (create_or_update_many would): a record with another user's email and
+	// a new external_id leaves that user alone and fails as a duplicate.
+	s.Put("users", map[string]any{"name": "Bea", "email": "bea@x.io", "external_id": "B1"})
+	b = &record.Batch{Fields: []string{"name", "email", "external_id"}, Split: "u", FirstLine: 1, Final: true}
+	b.AppendRow([]record.Value{record.Str("Impostor"), record.Str("bea@x.io"), record.Str("B2")})
+	b.AppendRow([]record.Value{record.Str("Bea Renamed"), record.Str("bea@x.io"), record.Str("B1")})
+	res, err = writeAll(t, d, &connector.WriteRequest{Object: "users", WriteOperation: "UPSERT", IDFields: []string{"external_id"}}, b)
+	if err != nil || res.RecordsWritten != 1 || len(res.Failures) != 1 || !strings.Contains(res.Failures[0].Reason, "DuplicateValue") {
+		t.Fatalf("users UPSERT by external_id: %+v %v; want B1 updated and the B2 record refused", res, err)
+	}
+	for _, u := range s.Records("users") {
+		if fmt.Sprint(u["external_id"]) == "B1" && u["name"] != "Bea Renamed" {
+			t.Errorf("user B1 = %v, want it renamed by its external_id", u)
+		}
+	}
+	for _, sub := range s.Submitted("users") {
+		if sub["name"] == "Impostor" && sub["id"] != nil {
+			t.Errorf("the B2 record was sent as an update of user %v", sub["id"])
+		}
+	}
 	bad := &record.Batch{Fields: []string{"name"}, Split: "o", FirstLine: 1, Final: true}
 	bad.AppendRow([]record.Value{record.Str("")})
 	res, err = writeAll(t, d, &connector.WriteRequest{Object: "organizations", WriteOperation: "UPSERT", IDFields: []string{"external_id"}}, bad)

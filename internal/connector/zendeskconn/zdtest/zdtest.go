@@ -477,6 +477,14 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 			results = append(results, res)
 			continue
 		}
+		if object == "users" && it["email"] != nil {
+			// A user's email is unique in an account.
+			if s.find("users", func(rec map[string]any) bool { return fmt.Sprint(rec["email"]) == fmt.Sprint(it["email"]) }) != nil {
+				results = append(results, map[string]any{"index": i, "status": "Failed", "error": "DuplicateValue",
+					"details": fmt.Sprintf("Email: %v is already being used by another user", it["email"])})
+				continue
+			}
+		}
 		rec := map[string]any{}
 		for k, v := range it {
 			rec[k] = v
