@@ -37,14 +37,18 @@ import (
 // APPFLOWD_CHAOS_BIN runs another build (to measure an older one); the
 // figures it logs are staging bytes and objects published under Error.
 
-const chaosRows = 3 // rows per source object
-
 func TestChaosKillDuringPublishLocal(t *testing.T) {
-	runChaos(t, &chaosLocal{}, 3000, 8)
+	runChaos(t, &chaosLocal{}, 3000, 3, 8)
 }
 
 func TestChaosKillDuringPublishS3API(t *testing.T) {
-	runChaos(t, &chaosMoto{}, 400, 8)
+	runChaos(t, &chaosMoto{}, 400, 3, 8)
+}
+
+// One object of 27 MB of JSON Lines: staged by a multipart upload,
+// published by one server-side copy.
+func TestChaosKillDuringLargePublishS3API(t *testing.T) {
+	runChaos(t, &chaosMoto{}, 1, 500_000, 4)
 }
 
 // chaosBackend is where the buckets live.
@@ -61,7 +65,7 @@ type chaosBackend interface {
 	leftovers(t *testing.T, dataDir string) map[string]int64
 }
 
-func runChaos(t *testing.T, be chaosBackend, objects, iterations int) {
+func runChaos(t *testing.T, be chaosBackend, objects, rowsPer, iterations int) {
 	if testing.Short() {
 		t.Skip("builds the binary and kills it repeatedly; skipped with -short")
 	}
@@ -74,7 +78,7 @@ func runChaos(t *testing.T, be chaosBackend, objects, iterations int) {
 	}
 	dataDir := t.TempDir()
 	args, env := be.setup(t, dataDir)
-	putSources(t, be, objects)
+	putSources(t, be, objects, rowsPer)
 	addr := freeAddr(t)
 	logf := filepath.Join(t.TempDir(), "serve.log")
 	srv := startChaosServe(t, bin, addr, dataDir, logf, args, env)
@@ -101,9 +105,10 @@ func runChaos(t *testing.T, be chaosBackend, objects, iterations int) {
 
 		rec := waitFinal(t, client, exec)
 		outs := be.list(t, "lake", "out/chaos/"+exec+"/")
-		rows := 0
+		rows, size := 0, 0
 		for _, b := range outs {
 			rows += bytes.Count(b, []byte("\n"))
+			size += len(b)
 		}
 		files, _ := be.staged(t, dataDir, exec)
 		var left int64
@@ -111,12 +116,12 @@ func runChaos(t *testing.T, be chaosBackend, objects, iterations int) {
 			left += n
 		}
 		stagedBytes += left
-		t.Logf("iteration %d: killed %s; %s with %d of %d objects, %d rows; %d staged bytes left",
-			i, point, rec.ExecutionStatus, len(outs), objects, rows, left)
+		t.Logf("iteration %d: killed %s; %s with %d of %d objects, %d rows (%d bytes); %d staged bytes left",
+			i, point, rec.ExecutionStatus, len(outs), objects, rows, size, left)
 		if rec.ExecutionStatus == types.ExecutionStatusSuccessful {
 			successful++
-			want := int64(objects * chaosRows)
-			if len(outs) != objects || rows != objects*chaosRows || aws.ToInt64(rec.ExecutionResult.RecordsProcessed) != want {
+			want := int64(objects * rowsPer)
+			if len(outs) != objects || rows != objects*rowsPer || aws.ToInt64(rec.ExecutionResult.RecordsProcessed) != want {
 				t.Errorf("iteration %d (%s): Successful with %d objects, %d rows, recordsProcessed %d; want %d, %d, %d",
 					i, point, len(outs), rows, aws.ToInt64(rec.ExecutionResult.RecordsProcessed), objects, want, want)
 			}
@@ -167,30 +172,38 @@ func runChaos(t *testing.T, be chaosBackend, objects, iterations int) {
 // killPoint waits for an event of the run picked at random and returns it
 // named: files being staged, the intent stored, k of the files published.
 // A run that ends before its event is killed all the same.
-func killPoint(be chaosBackend, t *testing.T, dataDir, exec string, objects int, rng *rand.Rand) string {
+func killPoint(be chaosBackend, t *testing.T, dataDir, exec string, objects int, rng *rand.Rand) (name string) {
 	t.Helper()
-	var (
-		name string
-		done func() bool
-	)
+	var done func() bool
 	switch mode := rng.IntN(3); mode {
 	case 0:
-		n := 1 + rng.IntN(objects-1)
+		n := 1 + rng.IntN(max(1, objects-1))
 		name = fmt.Sprintf("after %d staged files", n)
 		done = func() bool { f, _ := be.staged(t, dataDir, exec); return len(f) >= n }
 	case 1:
 		name = "after the intent was stored"
 		done = func() bool { _, in := be.staged(t, dataDir, exec); return in }
 	default:
-		k := 1 + rng.IntN(objects-1)
+		k := 1 + rng.IntN(max(1, objects-1))
 		name = fmt.Sprintf("after %d published objects", k)
 		done = func() bool { return be.count(t, "lake", "out/chaos/"+exec+"/") >= k }
 	}
 	ended := func() bool { return be.count(t, "lake", "out/chaos/"+exec+"/") >= objects }
 	deadline := time.Now().Add(3 * time.Minute)
+	defer func() {
+		// Say whether the kill found an upload unfinished.
+		f, _ := be.staged(t, dataDir, exec)
+		for k := range f {
+			if strings.HasPrefix(k, "upload:") {
+				name += " (an upload unfinished)"
+				break
+			}
+		}
+	}()
 	for !done() {
 		if ended() {
-			return name + " (the publish ended first)"
+			name += " (the publish ended first)"
+			return name
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("run %s: no event %q within 3 minutes", exec, name)
@@ -251,7 +264,7 @@ func chaosFlow() *appflow.CreateFlowInput {
 	}
 }
 
-func putSources(t *testing.T, be chaosBackend, n int) {
+func putSources(t *testing.T, be chaosBackend, n, rows int) {
 	t.Helper()
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -260,8 +273,8 @@ func putSources(t *testing.T, be chaosBackend, n int) {
 			for i := range next {
 				var b strings.Builder
 				b.WriteString("id,name,amount\n")
-				for r := range chaosRows {
-					fmt.Fprintf(&b, "%d,name %d-%d,%d.%02d\n", i*chaosRows+r, i, r, i, r)
+				for r := range rows {
+					fmt.Fprintf(&b, "%d,name %d-%d,%d.%02d\n", i*rows+r, i, r, i, r%100)
 				}
 				be.put(t, "raw", fmt.Sprintf("in/obj-%05d.csv", i), []byte(b.String()))
 			}
