@@ -21,6 +21,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -47,6 +48,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/appflow/types"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite" // River's SQLite queue, read for the job times
 
 	"github.com/appflowd/appflowd/internal/app"
 	"github.com/appflowd/appflowd/internal/runstate"
@@ -370,12 +372,15 @@ func (b *bench) scheduled(n, clients int) error {
 		}
 		time.Sleep(time.Second)
 	}
+	fmt.Printf("measuring slot %s (in %.1fs)\n", slot.Format(time.TimeOnly), time.Until(slot).Seconds())
+	time.Sleep(time.Until(slot) - time.Second)
+	if left, err := b.app.Store.ExecutionListUnfinished(b.ctx); err != nil || len(left) > 0 {
+		return fmt.Errorf("runs of the slot before still going a second before the slot (%d, %v): try again", len(left), err)
+	}
 	base, err := b.runsFinished()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("measuring slot %s (in %.1fs)\n", slot.Format(time.TimeOnly), time.Until(slot).Seconds())
-	time.Sleep(time.Until(slot) - time.Second)
 	stop := b.startProfile()
 	deadline := slot.Add(3 * time.Minute)
 	for {
@@ -394,7 +399,11 @@ func (b *bench) scheduled(n, clients int) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	stop()
-	var planned, finished []time.Duration
+	jobs, err := b.riverJobs()
+	if err != nil {
+		return err
+	}
+	var recorded, planned, started, finished, worked []time.Duration
 	bad := map[string]int{}
 	for _, name := range names {
 		rows, _, err := b.app.Store.ExecutionList(b.ctx, &store.ExecutionListParams{AccountID: account, FlowName: name,
@@ -409,18 +418,34 @@ func (b *bench) scheduled(n, clients int) error {
 			}
 		}
 		if got == nil {
-			bad["not planned"]++
+			if bad["not planned"]++; bad["not planned"] <= 3 {
+				f, _ := b.app.Store.FlowGet(b.ctx, account, name)
+				fmt.Printf("not planned at the slot: flow %s, state %s, records:\n", name, f.State)
+				for _, e := range rows {
+					fmt.Printf("  %s %s started %s updated %s\n", e.ExecutionID, e.Status, e.StartedAt.Format(time.StampMilli), e.UpdatedAt.Format(time.StampMilli))
+				}
+			}
 			continue
 		}
 		if got.Status != string(wire.ExecutionStatusSuccessful) {
 			bad[got.Status]++
 			continue
 		}
-		planned = append(planned, got.StartedAt.Sub(slot))
+		recorded = append(recorded, got.StartedAt.Sub(slot))
 		finished = append(finished, got.UpdatedAt.Sub(slot))
+		if j, ok := jobs[got.ExecutionID]; ok {
+			planned = append(planned, j.created.Sub(slot))
+			started = append(started, j.attempted.Sub(slot))
+			worked = append(worked, j.finalized.Sub(j.attempted))
+		}
 	}
-	report(fmt.Sprintf("slot -> planned (record startedAt), %d flows", n), planned)
-	report(fmt.Sprintf("slot -> run finished (record lastUpdatedAt), %d flows", n), finished)
+	report("slot -> record startedAt", recorded)
+	if jobs != nil {
+		report("slot -> planned (River job created)", planned)
+		report("slot -> run started (River job attempted)", started)
+		report("job attempted -> finalized (one run's time)", worked)
+	}
+	report("slot -> run finished (record lastUpdatedAt)", finished)
 	if len(bad) > 0 {
 		fmt.Printf("runs not Successful: %v\n", bad)
 	}
@@ -430,6 +455,59 @@ func (b *bench) scheduled(n, clients int) error {
 		fmt.Printf("throughput: %.0f runs/s (first planned to last finished)\n", float64(len(finished))/(last-first).Seconds())
 	}
 	return nil
+}
+
+type jobTimes struct{ created, attempted, finalized time.Time }
+
+// riverJobs reads when each run's River job was inserted and first worked,
+// by execution id, from the SQLite queue (nil on PostgreSQL).
+func (b *bench) riverJobs() (map[string]jobTimes, error) {
+	if b.app.StoreKind != "sqlite" {
+		return nil, nil
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(b.dir, "river.db")+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(b.ctx, `SELECT json_extract(args, '$.execution_id'), cast(created_at AS text),
+		cast(coalesce(attempted_at, '') AS text), cast(coalesce(finalized_at, '') AS text) FROM river_job WHERE kind = 'appflowd_run_flow'`)
+	if err != nil {
+		return nil, fmt.Errorf("read River's jobs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]jobTimes{}
+	for rows.Next() {
+		var id, created, attempted, finalized string
+		if err := rows.Scan(&id, &created, &attempted, &finalized); err != nil {
+			return nil, err
+		}
+		var j jobTimes
+		if j.created, err = parseSQLiteTime(created); err != nil {
+			return nil, err
+		}
+		if attempted != "" {
+			if j.attempted, err = parseSQLiteTime(attempted); err != nil {
+				return nil, err
+			}
+		}
+		if finalized != "" {
+			if j.finalized, err = parseSQLiteTime(finalized); err != nil {
+				return nil, err
+			}
+		}
+		out[id] = j
+	}
+	return out, rows.Err()
+}
+
+func parseSQLiteTime(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999", time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("unknown time format %q", s)
 }
 
 // runsFinished reads appflowd_flow_runs_total from GET /metrics.
@@ -480,7 +558,7 @@ func pct(d []time.Duration, p float64) time.Duration {
 
 func report(what string, d []time.Duration) {
 	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
-	fmt.Printf("%-62s n=%-5d median %8.1f ms  p90 %8.1f ms  p99 %8.1f ms  max %8.1f ms\n", what, len(d),
+	fmt.Printf("%-45s n=%-5d median %8.1f ms  p90 %8.1f ms  p99 %8.1f ms  max %8.1f ms\n", what, len(d),
 		ms(pct(d, 50)), ms(pct(d, 90)), ms(pct(d, 99)), ms(pct(d, 100)))
 }
 

@@ -181,6 +181,11 @@ type Store interface {
 	// FlowUpdate writes f if the stored Version equals f.Version, then
 	// increments f.Version; otherwise ErrConflict.
 	FlowUpdate(ctx context.Context, f *Flow) error
+	// FlowStateUpdateMany writes only the State of each flow whose stored
+	// Version equals its Version, all in one transaction, and increments
+	// those Versions; written[i] says whether fs[i] was (false: stale or
+	// gone). The planner's batch.
+	FlowStateUpdateMany(ctx context.Context, fs []*Flow) (written []bool, err error)
 	FlowDelete(ctx context.Context, accountID, name string) error // also deletes its executions
 	FlowList(ctx context.Context, params *FlowListParams) ([]*Flow, string, error)
 	// FlowListByStatus lists the flows of every account whose Status is
@@ -190,6 +195,9 @@ type Store interface {
 	FlowsUsingProfile(ctx context.Context, accountID, profileName string) ([]string, error)
 
 	ExecutionCreate(ctx context.Context, e *Execution) error // sets Version 1
+	// ExecutionCreateMany stores executions in one transaction, skipping
+	// those whose id is taken or whose flow does not exist; each gets Version 1. The planner's batch.
+	ExecutionCreateMany(ctx context.Context, es []*Execution) error
 	ExecutionGet(ctx context.Context, accountID, flowName, executionID string) (*Execution, error)
 	// ExecutionUpdate writes Status, Doc, StartedAt, UpdatedAt, Owner and
 	// LeaseUntil if the stored Version equals e.Version, then increments
