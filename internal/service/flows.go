@@ -134,6 +134,9 @@ func (s *Service) flowCheck(ctx context.Context, op string, d *flowDef) (*flowCh
 	if err := s.flowCheckCustomSettings(ctx, d); err != nil { // customflows.go
 		return nil, err
 	}
+	if err := flowCheckBuckets(d); err != nil { // bucketchecks.go
+		return nil, err
+	}
 	if err := s.flowCheckAWS(ctx, d); err != nil { // awschecks.go
 		return nil, err
 	}
