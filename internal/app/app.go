@@ -17,6 +17,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	_ "github.com/appflowd/appflowd/internal/connector/all" // every built-in driver
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/connector/s3conn"
 	"github.com/appflowd/appflowd/internal/connector/salesforceconn"
@@ -174,6 +175,7 @@ func New(ctx context.Context, c Config) (*App, error) {
 		// Every other account's local buckets are a tree of their own.
 		DefaultAccountID: c.AccountID,
 	}
+	keyring.SetKMS(awsconfig.NewKMS(connDeps)) // profiles that name a kmsArn
 	a.Metrics = metrics.New()
 	// Flow events go to the default bus at the eventbridge endpoint, if any.
 	emitter, err := events.New(ctx, events.Config{Endpoint: c.Endpoints.URL(connector.EndpointEventBridge), Region: c.Region, Logger: c.Logger,

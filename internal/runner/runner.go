@@ -222,7 +222,7 @@ func (r *Runner) profileFunc(account string) ProfileFunc {
 				return connector.Profile{}, err
 			}
 		}
-		creds, err := r.d.Keyring.Open(p.Credentials)
+		creds, err := r.d.Keyring.OpenContext(ctx, p.Credentials)
 		if err != nil {
 			return connector.Profile{}, fault.Wrap(fault.Internal, err, "profile %s credentials", name)
 		}
@@ -248,7 +248,7 @@ func (r *Runner) saveCredentials(ctx context.Context, account, name string, cred
 	if err != nil {
 		return err
 	}
-	sealed, err := r.d.Keyring.Seal(creds)
+	sealed, err := r.d.Keyring.Reseal(ctx, p.Credentials, creds) // under the profile's KMS key, if any
 	if err != nil {
 		return err
 	}

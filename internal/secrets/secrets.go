@@ -3,6 +3,7 @@
 package secrets
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -17,9 +18,11 @@ import (
 // version prefixes every sealed value so the format can change later.
 const version = 1
 
-// Keyring seals and opens values with one 32-byte key.
+// Keyring seals and opens values with one 32-byte key, and, once SetKMS
+// is called, by envelope encryption under KMS keys (kms.go).
 type Keyring struct {
 	aead cipher.AEAD
+	kms  *kmsState
 }
 
 // New returns a Keyring for a 32-byte key.
@@ -107,8 +110,13 @@ func (k *Keyring) Seal(plaintext []byte) ([]byte, error) {
 	return k.aead.Seal(out, nonce, plaintext, []byte{version}), nil
 }
 
-// Open decrypts what Seal produced. nil opens to nil.
+// Open decrypts what Seal or SealKMS produced. nil opens to nil. Callers
+// with a context use OpenContext: a KMS-sealed value needs a KMS call.
 func (k *Keyring) Open(sealed []byte) ([]byte, error) {
+	return k.OpenContext(context.Background(), sealed)
+}
+
+func (k *Keyring) openLocal(sealed []byte) ([]byte, error) {
 	if len(sealed) == 0 {
 		return nil, nil
 	}

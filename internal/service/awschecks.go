@@ -2,10 +2,12 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/appflowd/appflowd/internal/catalogreg"
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/secrets"
 	"github.com/appflowd/appflowd/internal/wire"
 )
 
@@ -39,4 +41,42 @@ func (s *Service) flowCheckAWS(ctx context.Context, d *flowDef) error {
 		}
 	}
 	return nil
+}
+
+// checkKMSKey refuses a kmsArn that cannot seal credentials (DescribeKey:
+// missing, not Enabled, not symmetric). Without a KMS client (a Service
+// assembled by hand in tests; internal/app always gives one) the ARN is
+// only recorded.
+func (s *Service) checkKMSKey(ctx context.Context, kmsArn string) error {
+	if kmsArn == "" || s.d.Keyring == nil || !s.d.Keyring.HasKMS() {
+		return nil
+	}
+	return s.d.Keyring.CheckKey(ctx, kmsArn)
+}
+
+// sealProfileCredentials seals a new profile's credentials: by envelope
+// encryption under kmsArn, bound to the profile's ARN, when the profile
+// names a key; else with the local key.
+func (s *Service) sealProfileCredentials(ctx context.Context, name, arn, kmsArn string, creds json.RawMessage) ([]byte, error) {
+	if kmsArn == "" || len(creds) == 0 || s.d.Keyring == nil || !s.d.Keyring.HasKMS() {
+		return s.sealCredentials(name, creds)
+	}
+	sealed, err := s.d.Keyring.SealKMS(ctx, kmsArn, arn, creds)
+	if err != nil {
+		return nil, fault.Wrap(fault.AccessDenied, err, "seal credentials of connector profile %s", name)
+	}
+	return sealed, nil
+}
+
+// resealCredentials seals a profile's new credentials as its old ones
+// were: under the same KMS key, or with the local key.
+func (s *Service) resealCredentials(ctx context.Context, name string, old []byte, creds json.RawMessage) ([]byte, error) {
+	if keyArn, _ := secrets.KeyOf(old); keyArn == "" || len(creds) == 0 {
+		return s.sealCredentials(name, creds)
+	}
+	sealed, err := s.d.Keyring.Reseal(ctx, old, creds)
+	if err != nil {
+		return nil, fault.Wrap(fault.AccessDenied, err, "seal credentials of connector profile %s", name)
+	}
+	return sealed, nil
 }

@@ -485,6 +485,9 @@ func (s *Service) createFlow(ctx context.Context, in *wire.CreateFlowRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkKMSKey(ctx, in.KmsArn); err != nil { // awschecks.go
+		return nil, err
+	}
 	if _, err := s.d.Store.FlowGet(ctx, account, in.FlowName); err == nil {
 		return nil, flowExists(in.FlowName)
 	} else if !store.IsNotFound(err) {

@@ -229,8 +229,8 @@ func provisioningState(mode wire.ConnectionMode) *wire.PrivateConnectionProvisio
 }
 
 // CreateConnectorProfile creates a connector profile; credentials are
-// sealed and never returned. kmsArn is accepted (the model checks it) but
-// unused: appflowd seals credentials with its own key.
+// sealed and never returned: under the profile's kmsArn by envelope
+// encryption, else with appflowd's own key.
 func (s *Service) CreateConnectorProfile(ctx context.Context, in *wire.CreateConnectorProfileRequest) (*wire.CreateConnectorProfileResponse, error) {
 	return idempotent(ctx, s, "CreateConnectorProfile", in.ClientToken, in, func() (*wire.CreateConnectorProfileResponse, error) {
 		return s.createConnectorProfile(ctx, in)
@@ -261,6 +261,9 @@ func (s *Service) createConnectorProfile(ctx context.Context, in *wire.CreateCon
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkKMSKey(ctx, in.KmsArn); err != nil { // awschecks.go
+		return nil, err
+	}
 	if err := s.checkConnectionMode(in.ConnectionMode, typ, reg); err != nil {
 		return nil, err
 	}
@@ -284,11 +287,11 @@ func (s *Service) createConnectorProfile(ctx context.Context, in *wire.CreateCon
 	if err := s.checkConnectivity(ctx, string(typ), connector.Profile{Name: name, Properties: cfg.props, Credentials: cfg.creds, Label: label, SaveCredentials: keep}); err != nil {
 		return nil, err
 	}
-	sealed, err := s.sealCredentials(name, cfg.creds)
+	arn := s.arn(ctx, arnProfile, name)
+	sealed, err := s.sealProfileCredentials(ctx, name, arn, in.KmsArn, cfg.creds) // awschecks.go
 	if err != nil {
 		return nil, err
 	}
-	arn := s.arn(ctx, arnProfile, name)
 	doc := wire.ConnectorProfile{
 		ConnectorProfileArn:                arn,
 		ConnectorProfileName:               name,
@@ -375,7 +378,7 @@ func (s *Service) updateConnectorProfile(ctx context.Context, in *wire.UpdateCon
 		return nil, err
 	}
 	if changed {
-		if sealed, err = s.sealCredentials(name, creds); err != nil {
+		if sealed, err = s.resealCredentials(ctx, name, p.Credentials, creds); err != nil { // awschecks.go
 			return nil, err
 		}
 	}

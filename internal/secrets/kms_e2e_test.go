@@ -1,0 +1,221 @@
+package secrets_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/appflow"
+	"github.com/aws/aws-sdk-go-v2/service/appflow/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/apptest"
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
+	"github.com/appflowd/appflowd/internal/connector/salesforceconn/sftest"
+	"github.com/appflowd/appflowd/internal/events/eventstest"
+	"github.com/appflowd/appflowd/internal/secrets"
+)
+
+func TestMain(m *testing.M) {
+	eventstest.SetAWSEnv()
+	code := m.Run()
+	eventstest.Stop()
+	os.Exit(code)
+}
+
+func kmsClient(endpoint string) *kms.Client {
+	return kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+}
+
+func newKey(t *testing.T, c *kms.Client) (id, arn string) {
+	t.Helper()
+	out, err := c.CreateKey(context.Background(), &kms.CreateKeyInput{Description: aws.String("appflowd test")})
+	if err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	return aws.ToString(out.KeyMetadata.KeyId), aws.ToString(out.KeyMetadata.Arn)
+}
+
+// TestProfileCredentialsUnderKMS: a Salesforce profile naming kmsArn is
+// sealed under that moto key (bound to the profile's ARN), survives
+// Create -> Describe -> run, and a token refreshed during a run is sealed
+// under the same key again.
+func TestProfileCredentialsUnderKMS(t *testing.T) {
+	moto := eventstest.Moto(t)
+	kc := kmsClient(moto)
+	_, keyArn := newKey(t, kc)
+	t.Setenv("APPFLOWD_SALESFORCE_CLIENT_ID", sftest.ClientID)
+	t.Setenv("APPFLOWD_SALESFORCE_CLIENT_SECRET", sftest.ClientSecret)
+	org := sftest.NewOrg(t)
+	org.AddObject("Account", sftest.F("Name", "string"))
+	org.Insert("Account", map[string]any{"Name": "Acme"}, map[string]any{"Name": "Globex"})
+	srv := apptest.Start(t, app.Config{PlanInterval: -1, Endpoints: connector.Endpoints{connector.EndpointKMS: moto}}, "lake")
+	ctx := context.Background()
+
+	if _, err := srv.Client.CreateConnectorProfile(ctx, &appflow.CreateConnectorProfileInput{
+		ConnectorProfileName: aws.String("sf"), ConnectorType: types.ConnectorTypeSalesforce, ConnectionMode: types.ConnectionModePublic,
+		KmsArn: aws.String(keyArn),
+		ConnectorProfileConfig: &types.ConnectorProfileConfig{
+			ConnectorProfileProperties: &types.ConnectorProfileProperties{Salesforce: &types.SalesforceConnectorProfileProperties{InstanceUrl: aws.String(org.URL())}},
+			ConnectorProfileCredentials: &types.ConnectorProfileCredentials{Salesforce: &types.SalesforceConnectorProfileCredentials{
+				AccessToken: aws.String(sftest.AccessToken), RefreshToken: aws.String(sftest.RefreshToken)}},
+		},
+	}); err != nil {
+		t.Fatalf("CreateConnectorProfile: %v", err)
+	}
+	p, err := srv.App.Store.ProfileGet(ctx, "000000000000", "sf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotKey, resource := secrets.KeyOf(p.Credentials)
+	if gotKey != keyArn || resource != p.Arn {
+		t.Errorf("stored credentials under key %q bound to %q, want %s and the profile ARN %s", gotKey, resource, keyArn, p.Arn)
+	}
+	if bytes.Contains(p.Credentials, []byte(sftest.AccessToken)) {
+		t.Error("the stored credentials hold the access token in clear")
+	}
+	if _, err := srv.Client.DescribeConnectorProfiles(ctx, &appflow.DescribeConnectorProfilesInput{ConnectorProfileNames: []string{"sf"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := srv.Client.CreateFlow(ctx, &appflow.CreateFlowInput{FlowName: aws.String("accounts"),
+		TriggerConfig: &types.TriggerConfig{TriggerType: types.TriggerTypeOndemand},
+		SourceFlowConfig: &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeSalesforce, ConnectorProfileName: aws.String("sf"),
+			SourceConnectorProperties: &types.SourceConnectorProperties{Salesforce: &types.SalesforceSourceProperties{Object: aws.String("Account")}}},
+		DestinationFlowConfigList: []types.DestinationFlowConfig{{ConnectorType: types.ConnectorTypeS3,
+			DestinationConnectorProperties: &types.DestinationConnectorProperties{S3: &types.S3DestinationProperties{
+				BucketName: aws.String("lake"), S3OutputFormatConfig: &types.S3OutputFormatConfig{FileType: types.FileTypeJson}}}}},
+		Tasks: []types.Task{{TaskType: types.TaskTypeMapAll, SourceFields: []string{},
+			ConnectorOperator: &types.ConnectorOperator{Salesforce: types.SalesforceConnectorOperatorNoOp}}},
+		KmsArn: aws.String(keyArn),
+	}); err != nil {
+		t.Fatalf("CreateFlow: %v", err)
+	}
+	org.ExpireTokens() // the run refreshes the token and stores it again
+	rec := srv.RunFlow(t, "accounts", time.Minute)
+	if rec.ExecutionStatus != types.ExecutionStatusSuccessful || aws.ToInt64(rec.ExecutionResult.RecordsProcessed) != 2 {
+		t.Fatalf("run: %s %q, want Successful with 2 records (the credentials opened)", rec.ExecutionStatus, apptest.Message(rec))
+	}
+	if n := org.Logged("POST /services/oauth2/token"); n != 1 {
+		t.Fatalf("token refreshes %d, want 1", n)
+	}
+	p2, err := srv.App.Store.ProfileGet(ctx, "000000000000", "sf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(p2.Credentials, p.Credentials) {
+		t.Fatal("the refreshed token was not stored")
+	}
+	if k, _ := secrets.KeyOf(p2.Credentials); k != keyArn {
+		t.Errorf("refreshed credentials sealed under %q, want the profile's key %s", k, keyArn)
+	}
+}
+
+// TestKMSKeyChecks: a missing key, a disabled key and an asymmetric key are
+// refused at CreateConnectorProfile and CreateFlow with a
+// ValidationException naming the key.
+func TestKMSKeyChecks(t *testing.T) {
+	moto := eventstest.Moto(t)
+	kc := kmsClient(moto)
+	ctx := context.Background()
+	disabledID, disabled := newKey(t, kc)
+	if _, err := kc.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(disabledID)}); err != nil {
+		t.Fatalf("DisableKey: %v", err)
+	}
+	signing, err := kc.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: "RSA_2048", KeyUsage: "SIGN_VERIFY"})
+	if err != nil {
+		t.Fatalf("CreateKey RSA: %v", err)
+	}
+	missing := "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+	srv := apptest.Start(t, app.Config{PlanInterval: -1, Endpoints: connector.Endpoints{connector.EndpointKMS: moto}}, "raw", "lake")
+
+	for _, tc := range []struct{ key, want string }{
+		{missing, "does not exist"},
+		{disabled, "is Disabled"},
+		{aws.ToString(signing.KeyMetadata.Arn), "symmetric"},
+	} {
+		var ve *types.ValidationException
+		_, err := srv.Client.CreateConnectorProfile(ctx, &appflow.CreateConnectorProfileInput{
+			ConnectorProfileName: aws.String("hc"), ConnectorType: types.ConnectorTypeHoneycode, ConnectionMode: types.ConnectionModePublic,
+			KmsArn: aws.String(tc.key),
+			ConnectorProfileConfig: &types.ConnectorProfileConfig{
+				ConnectorProfileProperties: &types.ConnectorProfileProperties{Honeycode: &types.HoneycodeConnectorProfileProperties{}},
+				ConnectorProfileCredentials: &types.ConnectorProfileCredentials{Honeycode: &types.HoneycodeConnectorProfileCredentials{
+					AccessToken: aws.String("at")}}},
+		})
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("CreateConnectorProfile with key %s: %v, want a ValidationException naming it and saying %q", tc.key, err, tc.want)
+		}
+		_, err = srv.Client.CreateFlow(ctx, &appflow.CreateFlowInput{FlowName: aws.String("kms-flow"), KmsArn: aws.String(tc.key),
+			TriggerConfig: &types.TriggerConfig{TriggerType: types.TriggerTypeOndemand},
+			SourceFlowConfig: &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeS3,
+				SourceConnectorProperties: &types.SourceConnectorProperties{S3: &types.S3SourceProperties{BucketName: aws.String("raw")}}},
+			DestinationFlowConfigList: []types.DestinationFlowConfig{{ConnectorType: types.ConnectorTypeS3,
+				DestinationConnectorProperties: &types.DestinationConnectorProperties{S3: &types.S3DestinationProperties{BucketName: aws.String("lake")}}}},
+			Tasks: []types.Task{{TaskType: types.TaskTypeMapAll, SourceFields: []string{},
+				ConnectorOperator: &types.ConnectorOperator{S3: types.S3ConnectorOperatorNoOp}}},
+		})
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("CreateFlow with key %s: %v, want a ValidationException naming it", tc.key, err)
+		}
+	}
+}
+
+// TestEnvelopePinning: a sealed value opens only under its own key and
+// resource; a changed resource (encryption context) or key id fails.
+func TestEnvelopePinning(t *testing.T) {
+	moto := eventstest.Moto(t)
+	kc := kmsClient(moto)
+	_, keyA := newKey(t, kc)
+	_, keyB := newKey(t, kc)
+	kr, err := secrets.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr.SetKMS(awsconfig.NewKMS(connector.Deps{Region: "us-east-1", Endpoints: connector.Endpoints{connector.EndpointKMS: moto}}))
+	ctx := context.Background()
+	const resource = "arn:aws:appflow:us-east-1:000000000000:connectorprofile/p"
+	sealed, err := kr.SealKMS(ctx, keyA, resource, []byte(`{"password":"pw"}`))
+	if err != nil {
+		t.Fatalf("SealKMS: %v", err)
+	}
+	if got, err := kr.OpenContext(ctx, sealed); err != nil || string(got) != `{"password":"pw"}` {
+		t.Fatalf("OpenContext: %q, %v", got, err)
+	}
+	edit := func(f func(m map[string]any)) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(sealed[1:], &m); err != nil {
+			t.Fatal(err)
+		}
+		f(m)
+		b, _ := json.Marshal(m)
+		return append([]byte{sealed[0]}, b...)
+	}
+	// A fresh keyring: no data key cached from the seal above.
+	fresh := func() *secrets.Keyring {
+		k, _ := secrets.New(bytes.Repeat([]byte{7}, 32))
+		k.SetKMS(awsconfig.NewKMS(connector.Deps{Region: "us-east-1", Endpoints: connector.Endpoints{connector.EndpointKMS: moto}}))
+		return k
+	}
+	for name, bad := range map[string][]byte{
+		"another resource": edit(func(m map[string]any) { m["arn"] = "arn:aws:appflow:us-east-1:000000000000:connectorprofile/other" }),
+		"another key":      edit(func(m map[string]any) { m["keyArn"] = keyB }),
+	} {
+		if got, err := fresh().OpenContext(ctx, bad); err == nil {
+			t.Errorf("%s: opened to %q, want a refusal", name, got)
+		}
+	}
+	if got, err := fresh().OpenContext(ctx, sealed); err != nil || string(got) != `{"password":"pw"}` {
+		t.Errorf("the untouched value in a fresh keyring: %q, %v", got, err)
+	}
+}
