@@ -180,7 +180,7 @@ func TestBrowserFindRunAndWatch(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`p.message.notice`)),
 		until(firstRun(`st === 'InProgress'`)),
 		chromedp.WaitVisible(button("Cancel")))
-	<-s.gate.reached
+	s.gate.waitReached(t)
 	eval[bool](t, ctx, `window.__notReloaded = true`)
 	screenshot(t, ctx, "in-progress")
 	release()

@@ -131,8 +131,6 @@ type viewer struct {
 	ctx context.Context
 }
 
-func (v *viewer) signedIn() bool { return v.s != nil }
-
 // handle routes pattern to a page that needs a viewer: one signed in, or
 // anyone when the console is open. Posts must carry the viewer's CSRF token.
 func (c *Console) handle(pattern string, page func(http.ResponseWriter, *http.Request, *viewer)) {
@@ -233,6 +231,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix, http.StatusSeeOther)
 		return
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	id := strings.TrimSpace(r.PostFormValue("access_key_id"))
 	next := safeNext(r.PostFormValue("next"))
 	if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(c.derive("signin"))) {
@@ -263,6 +262,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if s := c.session(r); s != nil {
 		if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) {
 			http.Error(w, "CSRF check failed", http.StatusForbidden)

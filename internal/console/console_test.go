@@ -199,7 +199,7 @@ func TestActivateDeactivateAndCancel(t *testing.T) {
 		t.Fatalf("Run now: %d\n%s", r.status, r.body)
 	}
 	id := strings.TrimPrefix(r.location, "/console/flows/accounts?started=")
-	<-s.gate.reached // the run is reading, and waits
+	s.gate.waitReached(t) // the run is reading, and waits
 	page = v.get("/console/flows/accounts")
 	mustContain(t, "flow page with a run in progress", page.body, `s-InProgress">InProgress</span>`, "data-live",
 		">Cancel</button>", `name="execution_id" value="`+id+`"`, "this page updates by itself")

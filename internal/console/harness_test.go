@@ -103,6 +103,17 @@ func (g *gate) close() (release func()) {
 	}
 }
 
+// waitReached waits for a read to arrive at the closed gate; a minute
+// without one fails the test rather than hanging it.
+func (g *gate) waitReached(t *testing.T) {
+	t.Helper()
+	select {
+	case <-g.reached:
+	case <-time.After(time.Minute):
+		t.Fatal("no read reached the gate in a minute")
+	}
+}
+
 func (g *gate) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
