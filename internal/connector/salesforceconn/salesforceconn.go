@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -218,6 +219,8 @@ type client struct {
 	auth *httpconn.OAuth2Auth
 	log  *slog.Logger
 
+	firstLogin sync.Mutex // one login finds the instance
+
 	apiUsed, apiMax atomic.Int64
 }
 
@@ -286,6 +289,9 @@ func check(r *httpconn.Response) error {
 // do sends r under /services/data/vXX.X (unless its path starts with
 // /services/), asking for JSON unless it says otherwise.
 func (c *client) do(ctx context.Context, r req) (*httpconn.Response, error) {
+	if err := c.findInstance(ctx); err != nil {
+		return nil, err
+	}
 	p := r.path
 	if !strings.HasPrefix(p, "/services/") && !strings.HasPrefix(p, "http") {
 		p = "/services/data/" + apiVersion + p
@@ -300,6 +306,26 @@ func (c *client) do(ctx context.Context, r req) (*httpconn.Response, error) {
 	}
 	return c.Do(ctx, &httpconn.Request{Method: r.method, Path: p, Query: r.query, Body: r.body,
 		ContentType: r.contentType, Header: h, Idempotent: r.idempotent})
+}
+
+// findInstance logs in first when the profile names no instance: the
+// token response's instance_url is the base of every API call.
+func (c *client) findInstance(ctx context.Context) error {
+	if c.Base() != "" {
+		return nil
+	}
+	c.firstLogin.Lock()
+	defer c.firstLogin.Unlock()
+	if c.Base() != "" {
+		return nil
+	}
+	if err := c.auth.Login(ctx); err != nil {
+		return err
+	}
+	if c.Base() == "" {
+		return fault.New(fault.AuthFailed, "the Salesforce token response named no instance_url; set instanceUrl on the profile")
+	}
+	return nil
 }
 
 // noteLimits records "api-usage=25/5000" and warns once usage passes 90%:
