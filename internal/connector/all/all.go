@@ -16,6 +16,7 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/salesforceconn"       // Salesforce
 	_ "github.com/appflowd/appflowd/internal/connector/sapodataconn"         // SAPOData (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/servicenowconn"       // Servicenow (union key ServiceNow)
+	_ "github.com/appflowd/appflowd/internal/connector/singularconn"         // Singular (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/slackconn"            // Slack
 	_ "github.com/appflowd/appflowd/internal/connector/snowflakeconn"        // Snowflake
 	_ "github.com/appflowd/appflowd/internal/connector/zendeskconn"          // Zendesk
