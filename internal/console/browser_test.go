@@ -197,7 +197,7 @@ func TestBrowserFindRunAndWatch(t *testing.T) {
 		until(`document.querySelector('#flow-summary .status').textContent.trim() === 'Suspended'`))
 
 	// Phone width: nothing sticks out sideways.
-	for _, page := range []string{"/console/", "/console/flows/orders"} {
+	for _, page := range []string{"/console/", "/console/flows/orders", "/console/flows/accounts", "/console/new", "/console/connectors", "/console/profiles"} {
 		run(t, ctx, "phone "+page, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.URL+page), chromedp.WaitVisible(chromedp.CSS("footer")))
 		screenshot(t, ctx, "phone-"+safe(page))
 		if !eval[bool](t, ctx, `document.documentElement.scrollWidth <= window.innerWidth`) {

@@ -314,13 +314,13 @@ func TestProfilesConnectorsAndHealth(t *testing.T) {
 	createCustomFlow(t, s.Client, "accounts")
 	v := newVisitor(t, s.URL)
 	p := v.get("/console/profiles")
-	mustContain(t, "profiles", p.body, "example-profile", "<td>example</td>", "Public", "profileProperties.region")
+	mustContain(t, "profiles", p.body, "example-profile", `data-label="Connector">example</td>`, "Public", "profileProperties.region")
 	mustNotContain(t, "profiles", p.body, "demo-password")
 
 	c := v.get("/console/connectors")
-	mustContain(t, "connectors", c.body, "Registered custom connectors", "the example connector", "<th scope=\"row\">S3<br>",
-		"<th scope=\"row\">Salesforce<br>", "OnDemand")
-	if strings.Count(c.body, "<td>Yes</td>") < 3 {
+	mustContain(t, "connectors", c.body, "Registered custom connectors", "the example connector", `data-label="Connector"><div>S3<br>`,
+		`data-label="Connector"><div>Salesforce<br>`, "OnDemand")
+	if strings.Count(c.body, `data-label="Source">Yes</td>`) < 3 {
 		t.Errorf("connectors: capabilities missing:\n%s", c.body)
 	}
 
