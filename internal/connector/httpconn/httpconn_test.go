@@ -561,13 +561,13 @@ func TestPaging(t *testing.T) {
 	check("offset", got, err)
 
 	got = nil
-	err = Keyset(ctx, 6, func(ctx context.Context, after int) (int, int, error) {
+	err = Keyset(ctx, func(ctx context.Context, after int) (int, bool, error) {
 		p, _, err := fetch(ctx, &Request{Method: "GET", Path: "/keyset", Query: url.Values{"limit": {"6"}, "after": {strconv.Itoa(after)}}})
 		got = append(got, p.Rows...)
 		if len(p.Rows) == 0 {
-			return after, 0, err
+			return after, false, err
 		}
-		return p.Rows[len(p.Rows)-1], len(p.Rows), err
+		return p.Rows[len(p.Rows)-1], len(p.Rows) == 6, err
 	})
 	check("keyset", got, err)
 
@@ -575,7 +575,7 @@ func TestPaging(t *testing.T) {
 	if err := Cursor(ctx, func(context.Context, string) (string, error) { return "same", nil }); !fault.Is(err, fault.ConnectorServer) {
 		t.Errorf("a repeated cursor: %v, want ConnectorServer", err)
 	}
-	if err := Keyset(ctx, 1, func(context.Context, int) (int, int, error) { return 0, 1, nil }); !fault.Is(err, fault.ConnectorServer) {
+	if err := Keyset(ctx, func(context.Context, int) (int, bool, error) { return 0, true, nil }); !fault.Is(err, fault.ConnectorServer) {
 		t.Errorf("a keyset page that does not advance: %v, want ConnectorServer", err)
 	}
 }

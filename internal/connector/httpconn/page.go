@@ -46,17 +46,17 @@ func Offset(ctx context.Context, page func(ctx context.Context, offset int) (n i
 }
 
 // Keyset reads pages ordered by a key, each asking for the rows after the
-// last key of the previous one (the zero K first), until a page comes
-// back with fewer than size rows. Unlike offsets, rows changed between
-// pages neither shift others out of reach nor come back twice.
-func Keyset[K comparable](ctx context.Context, size int, page func(ctx context.Context, after K) (last K, n int, err error)) error {
+// last key of the previous one (the zero K first), until page says there
+// are no more. Unlike offsets, rows changed between pages neither shift
+// others out of reach nor come back twice.
+func Keyset[K comparable](ctx context.Context, page func(ctx context.Context, after K) (last K, more bool, err error)) error {
 	var after K
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		last, n, err := page(ctx, after)
-		if err != nil || n < size || n == 0 {
+		last, more, err := page(ctx, after)
+		if err != nil || !more {
 			return err
 		}
 		if last == after {
