@@ -22,6 +22,9 @@
 //     datetime bounds are widened to whole seconds; a value holding "^" (or
 //     "," in a list) is not pushed. Field names are checked against the
 //     describe first, since ServiceNow silently drops unknown ones.
+//   - Rows are paged by sys_id (sys_id>last^ORDERBYsys_id), not by
+//     offset, so a row updated during the read neither makes another row
+//     be skipped nor is read twice; the window and filters are a filter.
 //   - The table list is cached for the driver's life (one opened profile).
 //   - The 100,000-records-per-run quota of AppFlow is not enforced.
 package servicenowconn
@@ -204,6 +207,38 @@ func readTable(ctx context.Context, c *httpconn.Client, table string, q url.Valu
 			more = httpconn.NextLink(p.header) != ""
 		}
 		return len(rs), more, each(rs, len(p.body))
+	})
+}
+
+// readKeyset pages a table by sys_id, each page asking for the rows after
+// the last one read (sys_id>last^ORDERBYsys_id) rather than at an offset:
+// a row updated mid-read (its sys_updated_on moved) shifts no other row
+// out of reach, and none is read twice. A sys_id never changes.
+func readKeyset(ctx context.Context, c *httpconn.Client, table string, terms []string, q url.Values, limit int, each func([]map[string]json.RawMessage, int) error) error {
+	return httpconn.Keyset(ctx, func(ctx context.Context, after string) (string, bool, error) {
+		t := terms[:len(terms):len(terms)]
+		if after != "" {
+			t = append(t, "sys_id>"+after)
+		}
+		q.Set("sysparm_query", strings.Join(append(t, "ORDERBYsys_id"), "^"))
+		q.Set("sysparm_limit", strconv.Itoa(limit))
+		p, err := get(ctx, c, table, q)
+		if err != nil {
+			return "", false, err
+		}
+		rs, err := rows(table, p)
+		if err != nil || len(rs) == 0 {
+			return "", false, err
+		}
+		last := str(rs[len(rs)-1]["sys_id"])
+		if last == "" {
+			return "", false, fault.New(fault.ConnectorServer, "ServiceNow table %s answered a row without sys_id", table)
+		}
+		more := len(rs) == limit // ACLs may shorten a page: a Link header says better
+		if len(p.header.Values("Link")) > 0 {
+			more = httpconn.NextLink(p.header) != ""
+		}
+		return last, more, each(rs, len(p.body))
 	})
 }
 
@@ -541,20 +576,14 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 			}
 		}
 	}
-	if w := req.Window; w != nil && w.Field != "" && w.Field != "sys_id" {
-		if _, ok := types[w.Field]; ok {
-			terms = append(terms, "ORDERBY"+w.Field)
-		}
-	}
-	terms = append(terms, "ORDERBYsys_id")
-	q := url.Values{"sysparm_query": {strings.Join(terms, "^")}, "sysparm_exclude_reference_link": {"true"},
-		"sysparm_display_value": {"false"}, "sysparm_suppress_pagination_header": {"false"}}
+	q := url.Values{"sysparm_exclude_reference_link": {"true"}, "sysparm_display_value": {"false"}, "sysparm_suppress_pagination_header": {"false"}}
 	if len(fields) > 0 && req.Fields != nil {
-		q.Set("sysparm_fields", strings.Join(fields, ","))
+		// sys_id is the paging key, read whether projected or not.
+		q.Set("sysparm_fields", strings.Join(append(fields[:len(fields):len(fields)], "sys_id"), ","))
 	}
 	line := int64(1)
 	var pending *record.Batch
-	err = readTable(ctx, d.c, sp.table, q, d.pageSize, func(rs []map[string]json.RawMessage, n int) error {
+	err = readKeyset(ctx, d.c, sp.table, terms, q, d.pageSize, func(rs []map[string]json.RawMessage, n int) error {
 		if pending != nil {
 			if err := emit(pending); err != nil {
 				return err

@@ -119,6 +119,43 @@ func readAll(t *testing.T, d *Driver, req *connector.ReadRequest) ([]map[string]
 	return rows, nil
 }
 
+// A row updated while the read is under way moves in sys_updated_on order
+// but not in sys_id order: every row present when the read started is read
+// exactly once (offset paging over sys_updated_on skipped one and read the
+// moved one twice).
+func TestReadWhileRowsAreUpdated(t *testing.T) {
+	in := sntest.New(t)
+	for i := 1; i <= 6; i++ {
+		in.Insert("incident", map[string]string{"sys_id": fmt.Sprintf("b%d", i), "number": fmt.Sprintf("INC%03d", i),
+			"sys_updated_on": fmt.Sprintf("2024-01-01 0%d:00:00", i)})
+	}
+	in.AfterPage = func(n int) {
+		if n == 1 { // a user edits the first row read
+			in.Update("incident", "b1", map[string]string{"sys_updated_on": "2024-01-01 09:30:00"})
+		}
+	}
+	d := openTest(t, in, basicCreds, 2, (&sleeps{}).policy(), nil)
+	rows, err := readAll(t, d, &connector.ReadRequest{Object: "incident", Fields: []string{"number"},
+		Window: &connector.Window{Field: "sys_updated_on", Start: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, r := range rows {
+		seen[r["number"]]++
+	}
+	for i := 1; i <= 6; i++ {
+		if n := seen[fmt.Sprintf("INC%03d", i)]; n != 1 {
+			t.Errorf("INC%03d read %d times, want once (rows %v)", i, n, rows)
+		}
+	}
+	for _, q := range in.Queries() {
+		if strings.Contains(q, "sysparm_offset") {
+			t.Errorf("a read paged by offset: %s", q)
+		}
+	}
+}
+
 func seedIncidents(in *sntest.Instance) {
 	in.Insert("incident", map[string]string{"sys_id": "a1", "number": "INC001", "short_description": "Printer down", "priority": "1", "active": "true",
 		"assigned_to": "u1", "severity": "2", "sys_updated_on": "2023-12-31 23:59:59"})
@@ -148,8 +185,8 @@ func TestReadWindowFiltersPaging(t *testing.T) {
 		t.Errorf("window rows\n got %v\nwant %v", rows, want)
 	}
 	qs := in.Queries()
-	if q := qs[0]; !strings.Contains(q, "sysparm_query=sys_updated_on%3E%3D2024-01-01+00%3A00%3A00%5Esys_updated_on%3C2024-01-02+00%3A00%3A00%5EORDERBYsys_updated_on%5EORDERBYsys_id") ||
-		!strings.Contains(q, "sysparm_fields=number%2Csys_updated_on%2Cassigned_to%2Cpriority%2Cactive") || !strings.Contains(q, "sysparm_limit=2") {
+	if q := qs[0]; !strings.Contains(q, "sysparm_query=sys_updated_on%3E%3D2024-01-01+00%3A00%3A00%5Esys_updated_on%3C2024-01-02+00%3A00%3A00%5EORDERBYsys_id") ||
+		!strings.Contains(q, "sysparm_fields=number%2Csys_updated_on%2Cassigned_to%2Cpriority%2Cactive%2Csys_id") || !strings.Contains(q, "sysparm_limit=2") {
 		t.Errorf("first query %s", q)
 	}
 

@@ -62,6 +62,12 @@ type Instance struct {
 	limitN     int
 	limitCalls int
 	nID        int
+
+	// AfterPage, when set, runs after the instance has answered page n
+	// (from 1) of a read of a user table: a test changes rows there, as
+	// users do while a read is under way.
+	AfterPage func(n int)
+	pages     int
 }
 
 // New starts an instance holding task and incident (incident extends task),
@@ -111,6 +117,20 @@ func (in *Instance) Insert(table string, row map[string]string) {
 		r["sys_id"] = fmt.Sprintf("%032x", in.nID)
 	}
 	t.rows = append(t.rows, r)
+}
+
+// Update changes the row of table with sys_id, as a user's edit would
+// (the caller sets sys_updated_on).
+func (in *Instance) Update(table, sysID string, set map[string]string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, r := range in.find(table).rows {
+		if r["sys_id"] == sysID {
+			for k, v := range set {
+				r[k] = v
+			}
+		}
+	}
 }
 
 // Limit answers 429 to every Table API call after n (the hour's quota).
@@ -175,6 +195,7 @@ func (in *Instance) serve(rw http.ResponseWriter, r *http.Request) {
 	}
 	var rows []map[string]string
 	var cols map[string]bool
+	numeric := map[string]bool{} // columns compared as numbers; the rest as text
 	switch table {
 	case "sys_db_object":
 		cols = map[string]bool{"sys_id": true, "name": true, "label": true, "super_class": true}
@@ -215,12 +236,23 @@ func (in *Instance) serve(rw http.ResponseWriter, r *http.Request) {
 		for x := t; x != nil; x = in.find(x.Super) {
 			for _, c := range x.Columns {
 				cols[c.Name] = true
+				switch c.Type {
+				case "integer", "longint", "decimal", "float", "currency", "price":
+					numeric[c.Name] = true
+				}
 			}
 		}
 		cols["sys_id"] = true
 		rows = t.rows
+		in.pages++
 	}
-	in.table(rw, r, rows, cols)
+	n, after := in.pages, in.AfterPage
+	in.mu.Unlock()
+	in.table(rw, r, rows, cols, numeric)
+	if after != nil && !strings.HasPrefix(table, "sys_") {
+		after(n)
+	}
+	in.mu.Lock()
 }
 
 func (in *Instance) authorized(r *http.Request) bool {
@@ -275,9 +307,14 @@ func (in *Instance) Grant(tok string) {
 	in.tokens[tok] = true
 }
 
-func (in *Instance) table(rw http.ResponseWriter, r *http.Request, rows []map[string]string, cols map[string]bool) {
+func (in *Instance) table(rw http.ResponseWriter, r *http.Request, rows []map[string]string, cols, numeric map[string]bool) {
 	q := r.URL.Query()
 	conds, orders := parseQuery(q.Get("sysparm_query"), cols)
+	for _, alts := range conds {
+		for i := range alts {
+			alts[i].num = numeric[alts[i].col]
+		}
+	}
 	var match []map[string]string
 	for _, row := range rows {
 		if conds.match(row) {
@@ -287,7 +324,7 @@ func (in *Instance) table(rw http.ResponseWriter, r *http.Request, rows []map[st
 	if len(orders) > 0 {
 		sort.SliceStable(match, func(i, j int) bool {
 			for _, o := range orders {
-				c := compare(match[i][o.col], match[j][o.col])
+				c := compare(match[i][o.col], match[j][o.col], numeric[o.col])
 				if c != 0 {
 					return (c < 0) != o.desc
 				}
@@ -360,6 +397,7 @@ func (in *Instance) table(rw http.ResponseWriter, r *http.Request, rows []map[st
 
 type cond struct {
 	col, op, val string
+	num          bool // a numeric column: compared as numbers
 }
 
 // query is an OR of AND groups.
@@ -399,7 +437,7 @@ func parseQuery(s string, cols map[string]bool) (query, []order) {
 		var c *cond
 		for _, op := range ops {
 			if v, ok := strings.CutPrefix(rest, op); ok {
-				c = &cond{col, op, v}
+				c = &cond{col: col, op: op, val: v}
 				break
 			}
 		}
@@ -431,10 +469,12 @@ func (q query) match(row map[string]string) bool {
 	return true
 }
 
-func compare(a, b string) int {
+// compare orders values of a column: numbers by value, the rest (strings,
+// GUIDs such as sys_id, date-times) as text, ignoring case.
+func compare(a, b string, numeric bool) int {
 	x, err1 := strconv.ParseFloat(a, 64)
 	y, err2 := strconv.ParseFloat(b, 64)
-	if err1 == nil && err2 == nil {
+	if numeric && err1 == nil && err2 == nil {
 		switch {
 		case x < y:
 			return -1
@@ -462,13 +502,13 @@ func (c cond) match(v string) bool {
 	case "!=":
 		return !strings.EqualFold(v, c.val)
 	case "<":
-		return v != "" && compare(v, c.val) < 0
+		return v != "" && compare(v, c.val, c.num) < 0
 	case "<=":
-		return v != "" && compare(v, c.val) <= 0
+		return v != "" && compare(v, c.val, c.num) <= 0
 	case ">":
-		return v != "" && compare(v, c.val) > 0
+		return v != "" && compare(v, c.val, c.num) > 0
 	case ">=":
-		return v != "" && compare(v, c.val) >= 0
+		return v != "" && compare(v, c.val, c.num) >= 0
 	case "LIKE":
 		return strings.Contains(lv, lc)
 	case "NOT LIKE":
