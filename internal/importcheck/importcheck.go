@@ -230,12 +230,17 @@ func Rules() []Rule {
 		{
 			Name:      "wire and restjson know HTTP and the wire shapes, nothing of SQL or AppFlow's rules",
 			Covers:    anyOf("internal/wire", "internal/restjson"),
-			Forbidden: only("internal/wire", "internal/restjson", "internal/fault"),
+			Forbidden: only("internal/wire", "internal/restjson", "internal/fault", "internal/sigv4"),
 		},
 		{
 			Name:      "the leaf packages import nothing of the module but fault",
-			Covers:    anyOf("internal/fault", "internal/record", "internal/schedule", "internal/secrets", "internal/retry"),
+			Covers:    anyOf("internal/fault", "internal/record", "internal/schedule", "internal/secrets", "internal/retry", "internal/sigv4"),
 			Forbidden: only("internal/fault"),
+		},
+		{
+			Name:      "the secret lender serves secrets on appflowd's address; it verifies callers with sigv4 and knows nothing else of the module",
+			Covers:    anyOf("internal/secretlend"),
+			Forbidden: only("internal/sigv4"),
 		},
 		{
 			Name:      "transform works on records; it knows no connector beyond the portable types, nor storage",

@@ -1,6 +1,6 @@
 // Package restjson is the hand-written HTTP side of the AppFlow API: routing
 // from the generated wire.Operations table, body limits, JSON decoding and
-// encoding, SigV4 verification, request ids and AWS-style errors.
+// encoding, SigV4 verification (internal/sigv4), request ids and AWS-style errors.
 package restjson
 
 import (

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/appflowd/appflowd/internal/restjson"
+	"github.com/appflowd/appflowd/internal/sigv4"
 )
 
 // Server serves secretsmanager:GetSecretValue (JSON 1.1, POST with
@@ -35,7 +35,7 @@ type Server struct {
 
 	// Credentials, when set before serving, are the access keys a caller
 	// must sign with; nil: loopback callers only.
-	Credentials *restjson.Credentials
+	Credentials *sigv4.Credentials
 
 	mu      sync.Mutex
 	secrets map[string]lentSecret // by ARN
@@ -144,9 +144,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // refusal it has answered.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, body []byte) (account string, ok bool) {
 	if s.Credentials != nil {
-		caller, err := restjson.VerifySigV4(r, body, s.Credentials, "secretsmanager", s.now())
+		caller, err := sigv4.Verify(r, body, s.Credentials, "secretsmanager", s.now())
 		if err != nil {
-			var ae *restjson.AuthError
+			var ae *sigv4.Error
 			if errors.As(err, &ae) {
 				secretsError(w, ae.Status, ae.Code, ae.Message)
 			} else {

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 
-	"github.com/appflowd/appflowd/internal/restjson"
+	"github.com/appflowd/appflowd/internal/sigv4"
 )
 
 // getSecret reads arn from the server at url as a connector would, with
@@ -76,7 +76,7 @@ func TestSecretServerLoopbackOnlyWithoutCredentials(t *testing.T) {
 }
 
 func TestSecretServerRequiresSignatureWithCredentials(t *testing.T) {
-	creds, err := restjson.ParseCredentials(strings.NewReader(
+	creds, err := sigv4.Parse(strings.NewReader(
 		"AKIDALICE alice-secret 111111111111\nAKIDBOB bob-secret 222222222222\n"))
 	if err != nil {
 		t.Fatal(err)
