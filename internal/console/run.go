@@ -14,14 +14,15 @@ import (
 const maxRejected = 20
 
 type runView struct {
-	Flow      string
-	Run       runRow
-	Result    *wire.ExecutionResult
-	Rejected  []rejectedView // per destination with an error location
-	Live      bool
-	NotFound  bool
-	OnDemand  bool
-	FlowState wire.FlowStatus
+	MaxRejected int
+	Flow        string
+	Run         runRow
+	Result      *wire.ExecutionResult
+	Rejected    []rejectedView // per destination with an error location
+	Live        bool
+	NotFound    bool
+	OnDemand    bool
+	FlowState   wire.FlowStatus
 }
 
 func (v runView) title() string { return "Run " + v.Run.ID + " of " + v.Flow }
@@ -62,7 +63,7 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 		c.fail(w, r, v, "Run "+id, fault.New(fault.NotFound, "Flow %s has no run %s.", name, id))
 		return
 	}
-	view := runView{Flow: name, Run: newRunRow(*rec, c.d.Now()), Result: rec.ExecutionResult, FlowState: f.FlowStatus,
+	view := runView{MaxRejected: maxRejected, Flow: name, Run: newRunRow(*rec, c.d.Now()), Result: rec.ExecutionResult, FlowState: f.FlowStatus,
 		OnDemand: f.TriggerConfig == nil || f.TriggerConfig.TriggerType == wire.TriggerTypeOnDemand}
 	view.Live = view.Run.InProgress
 	if !view.Live {

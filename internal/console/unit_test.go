@@ -82,7 +82,7 @@ func TestRunPageShowsRejectedRecords(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("run page: %d\n%s", rec.Code, body)
 	}
-	for _, want := range []string{"Records the Salesforce destination rejected", "s3://errors/sf/to-salesforce/run-1/", "the first 20",
+	for _, want := range []string{"Records the Salesforce destination rejected", "s3://errors/sf/to-salesforce/run-1/", "Showing 20 (at most 20).",
 		"REQUIRED_FIELD_MISSING: Last Name &lt;b&gt;", "pa@example.com", "pt@example.com", "<dt>Records rejected</dt><dd>25</dd>",
 		"<dt>Duration</dt><dd>2.5 s</dd>", "25 records failed"} {
 		if !strings.Contains(body, want) {
