@@ -18,6 +18,7 @@ const (
 	EndpointKMS              = "kms"
 	EndpointCustomerProfiles = "customer_profiles"
 	EndpointSTS              = "sts"
+	EndpointRedshiftData     = "redshift_data"
 
 	EndpointAmplitude       = "amplitude"
 	EndpointSingular        = "singular"
@@ -31,6 +32,7 @@ const (
 var awsEndpoints = map[string]bool{
 	EndpointS3: true, EndpointLambda: true, EndpointSecretsManager: true, EndpointEventBridge: true,
 	EndpointGlue: true, EndpointKMS: true, EndpointCustomerProfiles: true, EndpointSTS: true,
+	EndpointRedshiftData: true,
 }
 
 var vendorEndpoints = map[string]bool{

@@ -156,7 +156,7 @@ func newDataAPIClient(ctx context.Context, deps connector.Deps, p Properties, en
 	creds := cfg.Credentials
 	if p.DataAPIRoleArn != "" {
 		// AppFlow calls the Data API as dataApiRoleArn; so does appflowd.
-		creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), p.DataAPIRoleArn,
+		creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = awsconfig.Endpoint(deps, connector.EndpointSTS) }), p.DataAPIRoleArn,
 			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "appflowd-redshift" }))
 	}
 	if endpoint == "" {

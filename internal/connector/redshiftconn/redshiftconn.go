@@ -64,6 +64,7 @@ const LoadModeEnv = "APPFLOWD_REDSHIFT_LOAD"
 
 // DataAPIEndpointEnv points the Redshift Data API client at another
 // endpoint (a test server, a VPC endpoint); unset: the public regional one.
+// The redshift_data endpoint (--endpoint redshift_data=URL) wins over it.
 const DataAPIEndpointEnv = "APPFLOWD_REDSHIFT_DATA_ENDPOINT"
 
 func init() { connector.Register(Spec()) }
@@ -139,7 +140,7 @@ func Open(ctx context.Context, deps connector.Deps, p connector.Profile) (connec
 		return nil, err
 	}
 	if d.props.ClusterIdentifier != "" || d.props.WorkgroupName != "" {
-		c, err := newDataAPIClient(ctx, deps, d.props, getenv(deps, DataAPIEndpointEnv))
+		c, err := newDataAPIClient(ctx, deps, d.props, deps.Endpoints.Or(connector.EndpointRedshiftData, getenv(deps, DataAPIEndpointEnv)))
 		if err != nil {
 			return nil, err
 		}
