@@ -65,8 +65,8 @@ func (c *Console) createFlow(w http.ResponseWriter, r *http.Request, v *viewer) 
 		_, err = c.d.Service.CreateFlow(v.ctx, &in)
 	}
 	if err != nil {
-		_, status := wire.ExceptionFor(fault.CodeOf(err))
-		view.Error = fault.Message(err)
+		status, msg := c.refusal("Flow", err)
+		view.Error = msg
 		c.render(w, r, v, status, "edit", view)
 		return
 	}
@@ -108,8 +108,8 @@ func (c *Console) updateFlow(w http.ResponseWriter, r *http.Request, v *viewer) 
 		_, err = c.d.Service.UpdateFlow(v.ctx, &in)
 	}
 	if err != nil {
-		_, status := wire.ExceptionFor(fault.CodeOf(err))
-		view.Error = fault.Message(err)
+		status, msg := c.refusal("Flow", err)
+		view.Error = msg
 		c.render(w, r, v, status, "edit", view)
 		return
 	}

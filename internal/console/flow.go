@@ -427,7 +427,7 @@ func (c *Console) flowError(w http.ResponseWriter, r *http.Request, v *viewer, n
 		c.fail(w, r, v, "Flow "+name, err)
 		return
 	}
-	_, status := wire.ExceptionFor(fault.CodeOf(err))
-	view.Error = fault.Message(err)
+	status, msg := c.refusal("Flow "+name, err)
+	view.Error = msg
 	c.render(w, r, v, status, "flow", view)
 }

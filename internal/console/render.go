@@ -77,12 +77,19 @@ func (e errorView) title() string { return e.Title }
 // fail renders err from the service as an error page with the HTTP status
 // the API would send for it.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *viewer, what string, err error) {
+	status, msg := c.refusal(what, err)
+	c.render(w, r, v, status, "error", errorView{Title: what, Message: msg})
+}
+
+// refusal is the HTTP status and the message the API would give for err:
+// the service's own words, except that internal failures stay in the log.
+func (c *Console) refusal(what string, err error) (int, string) {
 	_, status := wire.ExceptionFor(fault.CodeOf(err))
-	msg := fault.Message(err)
 	if status >= 500 {
 		c.d.Logger.Error("console", "what", what, "err", err)
+		return status, "Internal server error: the server's log has the details."
 	}
-	c.render(w, r, v, status, "error", errorView{Title: what, Message: msg})
+	return status, fault.Message(err)
 }
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request, v *viewer) {

@@ -96,7 +96,7 @@ func (c *Console) rejected(r *http.Request, v *viewer, flow, id string, d wire.D
 	deps.AccountID = wire.CallerFrom(v.ctx).AccountID // the viewer's own buckets
 	recs, err := rejects.Read(v.ctx, deps, eh, flow, id, maxRejected)
 	if err != nil {
-		rv.Error = fault.Message(err)
+		rv.Error = fault.Message(err) // where the bucket failed is the person's to know
 	}
 	for _, x := range recs {
 		rv.Records = append(rv.Records, rejectedRow{File: x.File, Split: x.Split, Line: x.Line, Reason: x.Reason, Record: sortedKV(x.Record)})

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -191,5 +192,24 @@ func TestFlowPageShowsScheduleAndIncrementalState(t *testing.T) {
 		if strings.Contains(body, bad) {
 			t.Errorf("flow page of a suspended scheduled flow has %q", bad)
 		}
+	}
+}
+
+// brokenService fails as a store outage would.
+type brokenService struct{ wire.Service }
+
+func (brokenService) ListFlows(context.Context, *wire.ListFlowsRequest) (*wire.ListFlowsResponse, error) {
+	return nil, fault.Wrap(fault.Internal, errors.New("dial tcp 10.0.0.7:5432: connection refused"), "list flows")
+}
+
+// TestInternalErrorsStayInTheLog: a failure of the server shows as one,
+// with the API's status, and its details stay out of the page.
+func TestInternalErrorsStayInTheLog(t *testing.T) {
+	c := New(Deps{Service: brokenService{}, AccountID: "000000000000"})
+	rec := httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest("GET", "/console/", nil))
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "Internal server error") ||
+		strings.Contains(rec.Body.String(), "10.0.0.7") {
+		t.Errorf("store outage: %d\n%s", rec.Code, rec.Body.String())
 	}
 }

@@ -13,6 +13,10 @@
       })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, 'text/html');
+        if (!doc.querySelector('[data-live-region]')) {
+          location.reload(); // not this page any more (signed out, deleted): show what is
+          return;
+        }
         document.querySelectorAll('[data-live-region]').forEach(function (el) {
           var fresh = el.id ? doc.getElementById(el.id) : null;
           if (fresh) { el.replaceWith(document.importNode(fresh, true)); }
