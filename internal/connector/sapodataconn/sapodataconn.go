@@ -17,8 +17,13 @@
 //     and cached): keys, Edm types mapped to AppFlow types, sap:filterable,
 //     sap:creatable and sap:updatable.
 //
-//   - Reading: one split per object path, read with server-driven paging
-//     (following d.__next, which carries SAP's $skiptoken). The projection
+//   - Reading: pages of paginationConfig.maxPageSize rows (default and
+//     most 3,000) asked with $top/$skip, so a service without server paging
+//     never answers a whole entity set at once; where the service pages on
+//     its own (d.__next with $skiptoken) the link is followed until the
+//     page is whole. With parallelismConfig.maxParallelism > 1 the rows are
+//     counted ($count with the read's $filter) and the pages dealt to that
+//     many splits, read at once. The projection
 //     becomes $select; filters become $filter only where OData and the
 //     engine agree (equality on any filterable property, ordering and
 //     BETWEEN on numbers and date-times, CONTAINS on strings as
@@ -40,6 +45,8 @@
 //     the service root with X-CSRF-Token: Fetch and sends the token and
 //     SAP's session cookies on every write; a 403 with
 //     X-CSRF-Token: Required fetches a new token and resends once.
+//     Changes carry If-Match: * (the entity was not read, so its ETag is
+//     unknown), which ETag-protected services require (else 428).
 //     INSERT POSTs to the entity set; UPDATE MERGEs (partial update) the
 //     body minus the id fields into {Set}('v') or {Set}(K1='a',K2=5),
 //     literals typed per $metadata (idFieldNames, else the entity's keys);
@@ -56,8 +63,7 @@
 //     record, one a line, at {bucketPrefix}/{flow}/{execution}/
 //     sapodata-success-responses.jsonl [U layout].
 //
-// Not built yet: DELETE, $batch, ODP delta reads, $count + $top/$skip
-// parallel slices, OData v4.
+// Not built yet: DELETE, $batch, ODP delta reads, OData v4.
 //
 // Its tests run against the documented-API fake in package odatatest.
 package sapodataconn

@@ -3,7 +3,9 @@ package sapodataconn
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -220,13 +222,76 @@ func TestReadPushesSelectAndFilter(t *testing.T) {
 	}
 	filter := "(LastChangeDateTime ge datetimeoffset'2024-01-01T00:00:00Z' and LastChangeDateTime lt datetimeoffset'2024-01-04T00:00:00Z')" +
 		" and TotalNetAmount gt 100M and (SoldToParty eq 'C1' or SoldToParty eq 'O''Brien') and (ItemCount ge 1 and ItemCount le 4)"
-	first := soPath + "?$format=json&$select=SalesOrder,SoldToParty,TotalNetAmount,LastChangeDateTime&$filter=" + escape(filter) + "&sap-client=100&sap-language=EN"
+	first := soPath + "?$format=json&$select=SalesOrder,SoldToParty,TotalNetAmount,LastChangeDateTime&$filter=" + escape(filter) + "&$top=3000&$skip=0&sap-client=100&sap-language=EN"
 	got := s.Requests()
 	if len(got) != 2 || got[1] != first {
 		t.Errorf("requests = %q,\nwant [$metadata, %q]", got, first)
 	}
 	if len(batches) != 1 || !batches[0].Final {
 		t.Errorf("%d batches", len(batches))
+	}
+}
+
+// A service without server paging answers every row it is asked for: the
+// read asks pages of paginationConfig.maxPageSize with $top/$skip, and with
+// parallelismConfig counts the rows and deals the pages to that many splits.
+func TestReadPagesWithTopSkip(t *testing.T) {
+	s := odatatest.New(t)
+	seedOrders(s) // 5 orders
+	s.SetPageSize(0)
+	d := openTest(t, s, basicCreds)
+	props := func(extra string) json.RawMessage {
+		return json.RawMessage(`{"objectPath":"` + soPath + `","paginationConfig":{"maxPageSize":2}` + extra + `}`)
+	}
+	rows, batches, err := readAll(t, d, &connector.ReadRequest{Properties: props("")})
+	if err != nil || len(rows) != 5 || len(batches) != 3 || !batches[2].Final || batches[1].Final {
+		t.Fatalf("%d rows in %d batches (%v); want 5 in 3, the last final", len(rows), len(batches), err)
+	}
+	var skips []string
+	for _, r := range s.Requests() {
+		if u, err := url.Parse(r); err == nil && strings.HasSuffix(u.Path, "/A_SalesOrder") {
+			if u.Query().Get("$top") != "2" {
+				t.Errorf("request %s: want $top=2", r)
+			}
+			skips = append(skips, u.Query().Get("$skip"))
+		}
+	}
+	if fmt.Sprint(skips) != "[0 2 4]" {
+		t.Errorf("$skip of the pages = %v, want [0 2 4]", skips)
+	}
+
+	s.ResetRequests()
+	r := &connector.ReadRequest{Properties: props(`,"parallelismConfig":{"maxParallelism":2}`)}
+	splits, err := d.Splits(context.Background(), r)
+	if err != nil || len(splits) != 2 {
+		t.Fatalf("parallel splits = %v (%v), want 2", splits, err)
+	}
+	seen := map[string]int{}
+	for _, sp := range splits {
+		err := d.ReadSplit(context.Background(), r, sp, func(b *record.Batch) error {
+			for i := range b.Len() {
+				seen[b.Row(i)[0].Text()]++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(seen) != 5 {
+		t.Errorf("parallel read saw %v, want the 5 orders", seen)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("order %s read %d times", k, n)
+		}
+	}
+	counted := false
+	for _, q := range s.Requests() {
+		counted = counted || strings.Contains(q, "/A_SalesOrder/$count")
+	}
+	if !counted {
+		t.Errorf("requests %v: want a $count before dealing out pages", s.Requests())
 	}
 }
 
@@ -257,9 +322,9 @@ func TestReadFollowsNext(t *testing.T) {
 	}
 	want := []string{
 		odatatest.ServicePath + "/$metadata?sap-client=100&sap-language=EN",
-		soPath + "?$format=json&sap-client=100&sap-language=EN",
-		soPath + "?%24format=json&%24skiptoken=2&sap-client=100&sap-language=EN",
-		soPath + "?%24format=json&%24skiptoken=4&sap-client=100&sap-language=EN",
+		soPath + "?$format=json&$top=3000&$skip=0&sap-client=100&sap-language=EN",
+		soPath + "?%24format=json&%24skip=0&%24skiptoken=2&%24top=3000&sap-client=100&sap-language=EN",
+		soPath + "?%24format=json&%24skip=0&%24skiptoken=4&%24top=3000&sap-client=100&sap-language=EN",
 	}
 	if got := s.Requests(); !slices.Equal(got, want) {
 		t.Errorf("requests =\n%q\nwant\n%q", got, want)

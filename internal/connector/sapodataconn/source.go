@@ -17,8 +17,17 @@ import (
 )
 
 type sourceProps struct {
-	ObjectPath string `json:"objectPath"`
+	ObjectPath       string `json:"objectPath"`
+	PaginationConfig *struct {
+		MaxPageSize int `json:"maxPageSize"`
+	} `json:"paginationConfig"`
+	ParallelismConfig *struct {
+		MaxParallelism int `json:"maxParallelism"`
+	} `json:"parallelismConfig"`
 }
+
+// maxPageSize is AppFlow's default and largest page of an OData read.
+const maxPageSize = 3000
 
 // plan is the one split of a read: the first page's path and query, and
 // the fields to emit.
@@ -29,6 +38,9 @@ type plan struct {
 	fields []string
 	props  []*property
 	window *property // the incremental window's property, enforced here
+
+	size  int   // $top of a page
+	pages []int // the pages ($skip = page*size) this split reads; nil: all, in order
 }
 
 // Splits checks the object path and the projection against $metadata and
@@ -100,7 +112,52 @@ func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connec
 	if len(conds) > 0 {
 		p.query = append(p.query, [2]string{"$filter", strings.Join(conds, " and ")})
 	}
-	return []connector.Split{{Name: object, Opaque: p}}, nil
+	p.size = maxPageSize
+	if pc := sp.PaginationConfig; pc != nil && pc.MaxPageSize > 0 {
+		p.size = min(pc.MaxPageSize, maxPageSize)
+	}
+	parallel := 1
+	if pc := sp.ParallelismConfig; pc != nil && pc.MaxParallelism > 1 {
+		parallel = min(pc.MaxParallelism, 10)
+	}
+	if parallel == 1 {
+		return []connector.Split{{Name: object, Opaque: p}}, nil
+	}
+	// Parallel: count the rows, then deal the pages out to the splits.
+	n, err := d.count(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", object, err)
+	}
+	pages := max(1, (n+p.size-1)/p.size)
+	parallel = min(parallel, pages)
+	splits := make([]connector.Split, parallel)
+	for i := range splits {
+		sp := *p
+		for pg := i; pg < pages; pg += parallel {
+			sp.pages = append(sp.pages, pg)
+		}
+		splits[i] = connector.Split{Name: fmt.Sprintf("%s#%d", object, i+1), Opaque: &sp}
+	}
+	return splits, nil
+}
+
+// count asks {set}/$count (with the read's $filter) how many rows there are.
+func (d *Driver) count(ctx context.Context, p *plan) (int, error) {
+	var q query
+	for _, kv := range p.query {
+		if kv[0] == "$filter" {
+			q = append(q, kv)
+		}
+	}
+	res, err := d.c.do(ctx, p.path+"/$count", q)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(res.Body)))
+	if err != nil || n < 0 {
+		return 0, fault.New(fault.ConnectorServer, "%s/$count answered %s, not a number", p.path, httpconn.Excerpt(res.Body))
+	}
+	return n, nil
 }
 
 func contains(list []string, s string) bool {
@@ -295,63 +352,92 @@ func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s conn
 }
 
 func (d *Driver) read(ctx context.Context, r *connector.ReadRequest, p *plan, split string, emit func(*record.Batch) error) error {
-	path, q := p.path, p.query
 	line := int64(1)
-	for page := 1; ; page++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		res, err := d.c.do(ctx, path, q)
-		if err != nil {
-			return err
-		}
-		var v struct {
-			D *struct {
-				Results []map[string]json.RawMessage `json:"results"`
-				Next    string                       `json:"__next"`
-			} `json:"d"`
-		}
-		if err := json.Unmarshal(res.Body, &v); err != nil || v.D == nil {
-			if err == nil {
-				err = fmt.Errorf("no d.results")
+	// page k asks $top=size&$skip=k*size; a service that pages on its own
+	// answers __next (its $skiptoken), followed until the page is whole.
+	for k := 0; ; k++ {
+		pg := k
+		if p.pages != nil {
+			if k >= len(p.pages) {
+				return nil
 			}
-			return fault.Wrap(fault.ConnectorServer, err, "decode page %d", page)
+			pg = p.pages[k]
 		}
-		next := ""
-		if v.D.Next != "" {
-			next, err = d.nextURL(v.D.Next, path)
+		last := p.pages == nil || k == len(p.pages)-1
+		q := append(p.query[:len(p.query):len(p.query)], [2]string{"$top", strconv.Itoa(p.size)}, [2]string{"$skip", strconv.Itoa(pg * p.size)})
+		path, got := p.path, 0
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			res, err := d.c.do(ctx, path, q)
 			if err != nil {
 				return err
 			}
-		}
-		b := &record.Batch{Fields: p.fields, Split: split, FirstLine: line, Final: next == "", SourceBytes: int64(len(res.Body))}
-		for i, it := range v.D.Results {
-			if p.window != nil && !inWindow(r.Window, value(p.window, it[p.window.Name])) {
-				continue
+			var v struct {
+				D *struct {
+					Results []map[string]json.RawMessage `json:"results"`
+					Next    string                       `json:"__next"`
+				} `json:"d"`
 			}
-			row := make([]record.Value, len(p.fields))
-			for j, pr := range p.props {
-				raw, ok := it[pr.Name]
-				if !ok {
-					row[j] = record.NullVal()
-					continue
+			if err := json.Unmarshal(res.Body, &v); err != nil || v.D == nil {
+				if err == nil {
+					err = fmt.Errorf("no d.results")
 				}
-				row[j] = value(pr, raw)
-				if row[j].K == record.Missing {
-					return fault.New(fault.ConnectorServer, "record %d: %s is not an %s value: %s", line+int64(i), pr.Name, pr.Edm, short(raw))
+				return fault.Wrap(fault.ConnectorServer, err, "decode page %d", pg+1)
+			}
+			results := v.D.Results[:min(len(v.D.Results), p.size-got)]
+			got += len(results)
+			next := ""
+			if v.D.Next != "" && got < p.size {
+				if next, err = d.nextURL(v.D.Next, path); err != nil {
+					return err
 				}
 			}
-			b.AppendRow(row)
+			more := next != "" || got == p.size && p.pages == nil // a whole page: there may be another
+			b := &record.Batch{Fields: p.fields, Split: split, FirstLine: line, Final: last && !more, SourceBytes: int64(len(res.Body))}
+			if err := p.rows(r, b, results, line); err != nil {
+				return err
+			}
+			line += int64(len(results))
+			if err := emit(b); err != nil {
+				return err
+			}
+			if next == "" {
+				break
+			}
+			path, q = next, nil
 		}
-		line += int64(len(v.D.Results))
-		if err := emit(b); err != nil {
-			return err
-		}
-		if next == "" {
+		if got < p.size && p.pages == nil {
 			return nil
 		}
-		path, q = next, nil
+		if got == p.size && p.pages == nil {
+			continue
+		}
 	}
+}
+
+// rows appends the page's records in the window to b.
+func (p *plan) rows(r *connector.ReadRequest, b *record.Batch, results []map[string]json.RawMessage, line int64) error {
+	for i, it := range results {
+		if p.window != nil && !inWindow(r.Window, value(p.window, it[p.window.Name])) {
+			continue
+		}
+		row := make([]record.Value, len(p.fields))
+		for j, pr := range p.props {
+			raw, ok := it[pr.Name]
+			if !ok {
+				row[j] = record.NullVal()
+				continue
+			}
+			row[j] = value(pr, raw)
+			if row[j].K == record.Missing {
+				return fault.New(fault.ConnectorServer, "record %d: %s is not an %s value: %s", line+int64(i), pr.Name, pr.Edm, short(raw))
+			}
+		}
+		b.AppendRow(row)
+	}
+	return nil
 }
 
 func short(b []byte) string {

@@ -455,6 +455,11 @@ func (s *csrfSession) send(ctx context.Context, method, path string, body []byte
 			}
 		}
 		h := http.Header{"X-CSRF-Token": {s.token}}
+		if method != http.MethodPost {
+			// The entity was not read, so its ETag is unknown: * lets an
+			// ETag-protected service apply the change instead of 428.
+			h.Set("If-Match", "*")
+		}
 		if len(s.cookies) > 0 {
 			cs := make([]string, len(s.cookies))
 			for i, c := range s.cookies {

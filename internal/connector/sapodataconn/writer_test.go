@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -305,6 +306,60 @@ func TestUpdateByKey(t *testing.T) {
 
 // UPSERT merges, and POSTs the record when SAP answers 404; SAP's answers
 // to creates go to the success bucket.
+// An ETag-protected service answers 428 to a change without If-Match: the
+// writer sends If-Match: * (it never read the entity), so UPDATE and UPSERT
+// go through.
+func TestUpdateETagProtected(t *testing.T) {
+	s := odatatest.New(t)
+	s.ProtectWithETags("A_SalesOrder")
+	s.Put("A_SalesOrder", map[string]any{"SalesOrder": "1", "SoldToParty": "C1"})
+	key := map[string]string{"SalesOrder": "1"}
+
+	// The stand-in refuses a change without If-Match, as such services do.
+	c := s.Client()
+	fetch, _ := http.NewRequest(http.MethodGet, s.URL()+odatatest.ServicePath+"/?sap-client=100", nil)
+	fetch.SetBasicAuth(odatatest.User, odatatest.Password)
+	fetch.Header.Set("X-CSRF-Token", "Fetch")
+	fres, err := c.Do(fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fres.Body.Close()
+	merge, _ := http.NewRequest("MERGE", s.URL()+salesOrders+"('1')?sap-client=100", strings.NewReader(`{"SoldToParty":"X"}`))
+	merge.SetBasicAuth(odatatest.User, odatatest.Password)
+	merge.Header.Set("Content-Type", "application/json")
+	merge.Header.Set("X-CSRF-Token", fres.Header.Get("X-CSRF-Token"))
+	for _, ck := range fres.Cookies() {
+		merge.AddCookie(ck)
+	}
+	mres, err := c.Do(merge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mres.Body.Close()
+	if mres.StatusCode != http.StatusPreconditionRequired {
+		t.Fatalf("MERGE without If-Match: %d, want 428 from the stand-in", mres.StatusCode)
+	}
+
+	d := openTest(t, s, basicCreds)
+	before := s.ETag("A_SalesOrder", key)
+	for _, op := range []string{"UPDATE", "UPSERT"} {
+		b := &record.Batch{Fields: []string{"SalesOrder", "SoldToParty"}, Split: "in", FirstLine: 1, Final: true}
+		b.AppendRow([]record.Value{record.Str("1"), record.Str("C-" + op)})
+		res := commit(t, d, &connector.WriteRequest{Properties: destProperties(t, map[string]any{
+			"objectPath": salesOrders, "writeOperationType": op, "idFieldNames": []string{"SalesOrder"}})}, b)
+		if res.RecordsWritten != 1 || len(res.Failures) != 0 {
+			t.Fatalf("%s of an ETag-protected entity: %+v", op, res)
+		}
+		if r := rowBy(s.Rows("A_SalesOrder"), "SalesOrder", "1"); r["SoldToParty"] != "C-"+op {
+			t.Errorf("%s: row %v", op, r)
+		}
+	}
+	if after := s.ETag("A_SalesOrder", key); after == before {
+		t.Errorf("ETag still %s after two changes", after)
+	}
+}
+
 func TestUpsertAndSuccessResponses(t *testing.T) {
 	s := odatatest.New(t)
 	s.Put("A_SalesOrder", map[string]any{"SalesOrder": "1", "SoldToParty": "C1"})

@@ -59,6 +59,11 @@ type Set struct {
 	Props []Prop
 	Navs  []string
 	Rows  []map[string]any
+	// ETags makes the set's entities ETag-protected, as SAP Gateway
+	// services with concurrency control are: a change must carry If-Match
+	// (the entity's ETag, or *), else 428; a stale ETag is 412.
+	ETags    bool
+	versions map[string]int // ETag version by key predicate
 }
 
 // Server is the fake SAP Gateway.
@@ -137,7 +142,7 @@ func (s *Server) Put(set string, rows ...map[string]any) {
 	s.sets[set].Rows = append(s.sets[set].Rows, rows...)
 }
 
-// SetPageSize sets the server-driven page size.
+// SetPageSize sets the server-driven page size; 0: no server paging.
 func (s *Server) SetPageSize(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -245,6 +250,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case p == ServicePath+"/$metadata":
 		w.Header().Set("Content-Type", "application/xml")
 		w.Write([]byte(s.metadata()))
+	case strings.HasPrefix(p, ServicePath+"/") && strings.HasSuffix(p, "/$count"):
+		s.count(w, r, strings.TrimSuffix(strings.TrimPrefix(p, ServicePath+"/"), "/$count"))
 	case strings.HasPrefix(p, ServicePath+"/"):
 		s.read(w, r, strings.TrimPrefix(p, ServicePath+"/"))
 	default:
@@ -352,6 +359,42 @@ func (s *Server) metadata() string {
 		`</Schema></edmx:DataServices></edmx:Edmx>`
 }
 
+// count answers GET {service}/{Set}/$count: the number of rows that pass
+// $filter, as plain text (OData v2 URI conventions, $count).
+func (s *Server) count(w http.ResponseWriter, r *http.Request, name string) {
+	s.mu.Lock()
+	set := s.sets[name]
+	var rows []map[string]any
+	if set != nil {
+		rows = append(rows, set.Rows...)
+	}
+	s.mu.Unlock()
+	if set == nil {
+		sapError(w, http.StatusNotFound, "/IWBEP/CM_MGW_RT/021", "Resource not found for segment '"+name+"'")
+		return
+	}
+	props := map[string]Prop{}
+	for _, p := range set.Props {
+		props[p.Name] = p
+	}
+	n := len(rows)
+	if f := r.URL.Query().Get("$filter"); f != "" {
+		pred, err := parseFilter(f, props)
+		if err != nil {
+			sapError(w, http.StatusBadRequest, "/IWBEP/CM_MGW_RT/022", err.Error())
+			return
+		}
+		n = 0
+		for _, row := range rows {
+			if pred(row) {
+				n++
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	fmt.Fprint(w, n)
+}
+
 // read answers GET {service}/{Set} with the query options above.
 func (s *Server) read(w http.ResponseWriter, r *http.Request, name string) {
 	s.mu.Lock()
@@ -406,6 +449,10 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, name string) {
 		}
 	}
 	next := ""
+	// $skip and $top choose the rows; the server then pages them by its
+	// own page size, __next carrying $skiptoken (an offset into what $top
+	// and $skip chose). A page size of 0 is a service without server
+	// paging: every row chosen comes in one answer.
 	if q.Has("$top") || q.Has("$skip") {
 		skip, _ := strconv.Atoi(q.Get("$skip"))
 		top, err := strconv.Atoi(q.Get("$top"))
@@ -413,7 +460,8 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, name string) {
 			top = len(rows)
 		}
 		rows = rows[min(skip, len(rows)):min(skip+top, len(rows))]
-	} else {
+	}
+	if pageSize > 0 {
 		from, _ := strconv.Atoi(q.Get("$skiptoken"))
 		if from > len(rows) {
 			from = len(rows)

@@ -139,7 +139,7 @@ func (s *Server) modify(w http.ResponseWriter, r *http.Request) {
 			sapError(w, http.StatusBadRequest, "/IWBEP/CM_MGW_RT/003", err.Error())
 			return
 		}
-		s.change(w, set, key, method, body)
+		s.change(w, set, key, method, body, r.Header.Get("If-Match"))
 	default:
 		sapError(w, http.StatusMethodNotAllowed, "/IWFND/CM_MGW/004", "Method "+method+" not allowed here")
 	}
@@ -288,7 +288,26 @@ func (s *Server) create(w http.ResponseWriter, set *Set, body map[string]any) {
 	w.Write(b)
 }
 
-func (s *Server) change(w http.ResponseWriter, set *Set, key map[string]string, method string, body map[string]any) {
+// ProtectWithETags makes set's entities ETag-protected (see Set.ETags).
+func (s *Server) ProtectWithETags(set string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sets[set].ETags = true
+}
+
+// ETag is the current ETag of the entity of set with key (SAP's weak
+// W/"..." form).
+func (s *Server) ETag(set string, key map[string]string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return etag(s.sets[set], key)
+}
+
+func etag(set *Set, key map[string]string) string {
+	return fmt.Sprintf("W/\"%d\"", set.versions[fmt.Sprint(key)]+1)
+}
+
+func (s *Server) change(w http.ResponseWriter, set *Set, key map[string]string, method string, body map[string]any, ifMatch string) {
 	s.mu.Lock()
 	idx := -1
 	for i, old := range set.Rows {
@@ -301,6 +320,22 @@ func (s *Server) change(w http.ResponseWriter, set *Set, key map[string]string, 
 		s.mu.Unlock()
 		sapError(w, http.StatusNotFound, "/IWBEP/CM_MGW_RT/021", fmt.Sprintf("Resource not found for segment '%s' with key %v", set.Name, key))
 		return
+	}
+	if set.ETags {
+		switch cur := etag(set, key); {
+		case ifMatch == "":
+			s.mu.Unlock()
+			sapError(w, http.StatusPreconditionRequired, "/IWBEP/CM_MGW_RT/025", "Precondition required: send If-Match with the entity's ETag")
+			return
+		case ifMatch != "*" && ifMatch != cur:
+			s.mu.Unlock()
+			sapError(w, http.StatusPreconditionFailed, "/IWBEP/CM_MGW_RT/024", "Precondition failed: the entity was changed (ETag "+cur+")")
+			return
+		}
+		if set.versions == nil {
+			set.versions = map[string]int{}
+		}
+		set.versions[fmt.Sprint(key)]++
 	}
 	switch method {
 	case http.MethodDelete:
