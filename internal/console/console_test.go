@@ -325,7 +325,7 @@ func TestProfilesConnectorsAndHealth(t *testing.T) {
 	}
 
 	h := v.get("/health")
-	if h.status != http.StatusOK || !strings.Contains(h.body, `"status":"ok"`) {
+	if h.status != http.StatusOK || !strings.Contains(h.body, `{"status":"ok","store":"sqlite"}`) {
 		t.Errorf("/health: %d %s", h.status, h.body)
 	}
 	if m := v.get("/metrics"); m.status != http.StatusOK || !strings.Contains(m.body, "appflowd_api_requests_total") {
