@@ -320,3 +320,49 @@ func TestCatalogRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestCatalogDateFoldersCSV: a CSV flow with date folders (PATH, DAY) and
+// an execution id folder is partitioned by year, month, day and
+// execution_id, each partition located at its folder, with the CSV SerDe.
+func TestCatalogDateFoldersCSV(t *testing.T) {
+	e := newEnv(t, "id,name\n1,a\n")
+	in := e.flowInput("dated", e.db, types.ConnectorTypeS3, nil)
+	in.DestinationFlowConfigList[0].DestinationConnectorProperties.S3.S3OutputFormatConfig = &types.S3OutputFormatConfig{
+		FileType: types.FileTypeCsv, PrefixConfig: &types.PrefixConfig{PrefixType: types.PrefixTypePath, PrefixFormat: types.PrefixFormatDay,
+			PathPrefixHierarchy: []types.PathPrefix{types.PathPrefixExecutionId}}}
+	if _, err := e.srv.Client.CreateFlow(context.Background(), in); err != nil {
+		t.Fatalf("CreateFlow: %v", err)
+	}
+	rec := e.srv.RunFlow(t, "dated", time.Minute)
+	if rec.ExecutionStatus != types.ExecutionStatusSuccessful {
+		t.Fatalf("run: %s %q", rec.ExecutionStatus, apptest.Message(rec))
+	}
+	tb := e.table(t, "sales_appflow_dated_1")
+	var keys []string
+	for _, k := range tb.PartitionKeys {
+		keys = append(keys, aws.ToString(k.Name))
+	}
+	sd := tb.StorageDescriptor
+	if strings.Join(keys, ",") != "year,month,day,execution_id" || aws.ToString(sd.SerdeInfo.SerializationLibrary) != "org.apache.hadoop.hive.serde2.OpenCSVSerde" ||
+		tb.Parameters["skip.header.line.count"] != "1" || tb.Parameters["classification"] != "csv" {
+		t.Errorf("table: keys %v serde %q params %v, want year,month,day,execution_id, OpenCSVSerde, a skipped header", keys,
+			aws.ToString(sd.SerdeInfo.SerializationLibrary), tb.Parameters)
+	}
+	out, err := e.glue.GetPartitions(context.Background(), &glue.GetPartitionsInput{DatabaseName: aws.String(e.db), TableName: aws.String("sales_appflow_dated_1")})
+	if err != nil || len(out.Partitions) != 1 {
+		t.Fatalf("GetPartitions: %+v, %v, want 1", out, err)
+	}
+	p := out.Partitions[0]
+	day := rec.StartedAt.UTC()
+	want := []string{day.Format("2006"), day.Format("01"), day.Format("02"), aws.ToString(rec.ExecutionId)}
+	if strings.Join(p.Values, "/") != strings.Join(want, "/") ||
+		aws.ToString(p.StorageDescriptor.Location) != "s3://"+e.bucket+"/out/dated/"+strings.Join(want, "/")+"/" {
+		t.Errorf("partition %v at %q, want %v at its folder", p.Values, aws.ToString(p.StorageDescriptor.Location), want)
+	}
+	// The files are where the partition says.
+	list, err := e.s3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(e.bucket),
+		Prefix: aws.String(strings.TrimPrefix(aws.ToString(p.StorageDescriptor.Location), "s3://"+e.bucket+"/"))})
+	if err != nil || len(list.Contents) == 0 {
+		t.Errorf("no objects under the partition's location: %v", err)
+	}
+}
