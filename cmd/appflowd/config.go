@@ -30,6 +30,9 @@ type config struct {
 	MaxFlows    int
 	getenv      func(string) string // nil: os.Getenv
 	environ     func() []string     // nil: os.Environ
+
+	// MetricsTokenFile: a bearer token GET /metrics accepts.
+	MetricsTokenFile string
 }
 
 // legacyEndpointEnv are the variables of the older per-service flags.
@@ -78,6 +81,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --addr without --credentials")
 	c.alias(fs, "lambda-endpoint", connector.EndpointLambda, "alias of --endpoint lambda=URL: Lambda Invoke API URL for custom connectors (a URL ending in /invocations is used as is); empty = AWS Lambda [APPFLOWD_LAMBDA_ENDPOINT]")
 	fs.IntVar(&c.MaxProfiles, "max-profiles", envInt("APPFLOWD_MAX_PROFILES", 100), "connector profiles per account; more is ServiceQuotaExceededException [APPFLOWD_MAX_PROFILES]")
+	fs.StringVar(&c.MetricsTokenFile, "metrics-token-file", env("APPFLOWD_METRICS_TOKEN_FILE", ""), "file holding a bearer token (16+ characters) that GET /metrics accepts besides SigV4 when --credentials is set, for Prometheus scrape configs [APPFLOWD_METRICS_TOKEN_FILE]")
 	fs.IntVar(&c.MaxFlows, "max-flows", envInt("APPFLOWD_MAX_FLOWS", 1000), "flows per account; more is ServiceQuotaExceededException [APPFLOWD_MAX_FLOWS]")
 	fs.StringVar(&c.LogLevel, "log-level", env("APPFLOWD_LOG_LEVEL", "info"), "debug, info, warn or error [APPFLOWD_LOG_LEVEL]")
 }

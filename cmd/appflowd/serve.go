@@ -37,7 +37,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	a, err := app.New(ctx, app.Config{
 		DataDir: c.DataDir, Region: c.Region, AccountID: c.AccountID, Database: c.Database,
 		Endpoints: c.Endpoints, Credentials: c.Credentials, SecretKey: os.Getenv("APPFLOWD_SECRET_KEY"),
-		Logger: logger, MaxProfiles: c.MaxProfiles, MaxFlows: c.MaxFlows,
+		Logger: logger, MaxProfiles: c.MaxProfiles, MaxFlows: c.MaxFlows, MetricsTokenFile: c.MetricsTokenFile,
 	})
 	if err != nil {
 		return err

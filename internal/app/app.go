@@ -57,6 +57,9 @@ type Config struct {
 	// MaxProfiles and MaxFlows are the per-account quotas (0: AppFlow's
 	// defaults, 100 and 1,000).
 	MaxProfiles, MaxFlows int
+	// MetricsTokenFile holds a bearer token that GET /metrics accepts
+	// besides SigV4 when Credentials is set ("" = SigV4 only).
+	MetricsTokenFile string
 	// PlanInterval is how often the leader plans scheduled runs and polls
 	// the sources of event flows (0: jobs.DefaultPlanInterval; negative:
 	// never, for tests that call App.Queue.Scheduler().Tick).
@@ -234,6 +237,11 @@ func New(ctx context.Context, c Config) (*App, error) {
 		Now:              c.Now,
 	}))
 	a.Handler = a.Metrics.Wrap(api, metrics.PathOperation(operationPaths()))
+	// With credentials, /metrics needs them too (or the scrape token).
+	if a.Handler, err = (restjson.MetricsAuth{Credentials: creds, TokenFile: c.MetricsTokenFile, Now: c.Now}).Wrap(a.Handler); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.Handler = a.withConsole(a.Handler, c, creds, connDeps)
 	return a, nil
 }

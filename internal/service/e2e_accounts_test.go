@@ -3,6 +3,8 @@ package service_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,4 +168,37 @@ func waitExecution(t *testing.T, c *appflow.Client, flow, id string) *types.Exec
 	}
 	t.Fatalf("flow %s run %s did not finish", flow, id)
 	return nil
+}
+
+// TestE2EMetricsNeedCredentials: with --credentials, GET /metrics is
+// refused without them, and served with the scrape token.
+func TestE2EMetricsNeedCredentials(t *testing.T) {
+	dir := t.TempDir()
+	creds, token := filepath.Join(dir, "credentials"), filepath.Join(dir, "token")
+	os.WriteFile(creds, []byte("AKIDA secret-a 111111111111\n"), 0o600)
+	os.WriteFile(token, []byte("scrape-token-for-prometheus\n"), 0o600)
+	srv := apptest.Start(t, app.Config{Credentials: creds, MetricsTokenFile: token, PlanInterval: -1})
+	get := func(authz string) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), string(body)
+	}
+	if status, code, body := get(""); status != 403 || code != "MissingAuthenticationTokenException" || !strings.HasPrefix(body, `{"message":`) {
+		t.Errorf("unauthenticated scrape: %d %s %s, want 403 MissingAuthenticationTokenException", status, code, body)
+	}
+	if status, code, _ := get("Bearer not-the-token-at-all"); status != 403 || code != "UnrecognizedClientException" {
+		t.Errorf("wrong token: %d %s, want 403 UnrecognizedClientException", status, code)
+	}
+	if status, _, body := get("Bearer scrape-token-for-prometheus"); status != 200 || !strings.Contains(body, "# TYPE ") {
+		t.Errorf("scrape with the token: %d %.200s, want 200 with Prometheus metrics", status, body)
+	}
 }
