@@ -129,6 +129,12 @@ func TestRunNowThroughTheForm(t *testing.T) {
 		`<td class="num" data-label="Records">3</td>`, "Records per run", "<rect ")
 	mustNotContain(t, "finished flow page", page.body, "data-live>", "data-live ")
 
+	if p := v.get("/console/flows/orders?started=Your+password+expired"); strings.Contains(p.body, "password") {
+		t.Error("a link put its own words in the flow page's notice")
+	}
+	if p := v.get("/console/?deleted=Call+us+at+555"); strings.Contains(p.body, "Call us") {
+		t.Error("a link put its own words in the list's notice")
+	}
 	run := v.get("/console/flows/orders/runs/" + id)
 	mustContain(t, "run page", run.body, "Run "+id, "<dt>Records processed</dt><dd>3</dd>", "Successful", "<dt>Bytes read</dt>")
 

@@ -82,14 +82,18 @@ func (c *Console) flowPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 		return
 	}
 	q := r.URL.Query()
+	// Notices name only runs of this flow, so a link cannot put words here.
+	known := func(id string) bool {
+		return slices.ContainsFunc(view.Runs, func(r runRow) bool { return r.ID == id })
+	}
 	switch {
-	case q.Get("started") != "":
+	case q.Get("started") != "" && known(q.Get("started")):
 		view.Notice = "Run " + q.Get("started") + " started."
 	case q.Get("done") == "activated":
 		view.Notice = "Flow activated."
 	case q.Get("done") == "deactivated":
 		view.Notice = "Flow deactivated."
-	case q.Get("done") == "canceled":
+	case q.Get("done") == "canceled" && known(q.Get("run")):
 		view.Notice = "Cancel requested for run " + q.Get("run") + "."
 	case q.Get("done") == "saved":
 		view.Notice = "Flow saved."

@@ -3,11 +3,15 @@ package console
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/appflowd/appflowd/internal/wire"
 )
+
+// flowNameRE is the model's pattern of a flow name.
+var flowNameRE = regexp.MustCompile(`^[a-zA-Z0-9][\w!@#.-]{0,255}$`)
 
 // maxListed bounds what one page lists; the API pages, the console reads on.
 const maxListed = 1000
@@ -48,8 +52,8 @@ func (c *Console) flowsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 			view.Statuses = append(view.Statuses, string(s))
 		}
 	}
-	if r.URL.Query().Get("deleted") != "" {
-		view.Notice = "Flow " + q.Get("deleted") + " was deleted."
+	if d := q.Get("deleted"); flowNameRE.MatchString(d) && !slices.ContainsFunc(flows, func(f wire.FlowDefinition) bool { return f.FlowName == d }) {
+		view.Notice = "Flow " + d + " was deleted."
 	}
 	for _, f := range flows {
 		src, dst := connectorName(f.SourceConnectorType, f.SourceConnectorLabel), connectorName(f.DestinationConnectorType, f.DestinationConnectorLabel)
