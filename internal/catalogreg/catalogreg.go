@@ -18,7 +18,8 @@
 //     left as is: its location cannot have changed).
 //   - {prefix}_appflow_{flow}_{created}_latest: created or updated every run
 //     to point at the latest run's folder, partitioned by the Partition
-//     task's fields only.
+//     task's fields only; its partitions move to the run's folders, and
+//     those the run did not write are dropped.
 //
 // Storage descriptors follow the file type: CSV (OpenCSVSerde, header line
 // skipped), JSON Lines (JsonSerDe), Parquet (ParquetHiveSerDe). Columns are
@@ -260,8 +261,49 @@ func (r *registrar) table(ctx context.Context, t table) wire.MetadataCatalogDeta
 		}
 		tableOut = &wire.RegistrationOutput{Status: wire.ExecutionStatusSuccessful, Result: "1", Message: "Updated table " + t.name}
 	}
-	return detail(t.name, tableOut, r.partitions(ctx, t, in.StorageDescriptor))
+	parts := r.partitions(ctx, t, in.StorageDescriptor)
+	if t.update && len(t.partKeys) > 0 && parts.Status == wire.ExecutionStatusSuccessful {
+		if err := r.dropOthers(ctx, t); err != nil {
+			parts = failed(err)
+		}
+	}
+	return detail(t.name, tableOut, parts)
 }
+
+// dropOthers removes the partitions of the latest table that this run did
+// not write: they hold an earlier run's data.
+func (r *registrar) dropOthers(ctx context.Context, t table) error {
+	keep := map[string]bool{}
+	for _, p := range t.partitions {
+		keep[strings.Join(p.values, "\x00")] = true
+	}
+	var stale []gluetypes.PartitionValueList
+	var token *string
+	for {
+		page, err := r.c.GetPartitions(ctx, &glue.GetPartitionsInput{DatabaseName: aws.String(r.db), TableName: aws.String(t.name), NextToken: token})
+		if err != nil {
+			return err
+		}
+		for _, p := range page.Partitions {
+			if !keep[strings.Join(p.Values, "\x00")] {
+				stale = append(stale, gluetypes.PartitionValueList{Values: p.Values})
+			}
+		}
+		if token = page.NextToken; token == nil {
+			break
+		}
+	}
+	for start := 0; start < len(stale); start += maxDelete {
+		if _, err := r.c.BatchDeletePartition(ctx, &glue.BatchDeletePartitionInput{DatabaseName: aws.String(r.db), TableName: aws.String(t.name),
+			PartitionsToDelete: stale[start:min(start+maxDelete, len(stale))]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxDelete is BatchDeletePartition's limit on partitions per call.
+const maxDelete = 25
 
 // partitions adds t's partitions, MaxBatch a call; those already there
 // count as registered.

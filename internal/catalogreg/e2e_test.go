@@ -283,6 +283,35 @@ func TestCatalogPartitionsInChunks(t *testing.T) {
 	if n := e.batchCreates.Load(); n != 4 {
 		t.Errorf("BatchCreatePartition calls %d, want 4 (2 per table)", n)
 	}
+
+	// A second run writes two regions, one new: the versioned table keeps
+	// every run's partitions, the latest table only this run's, located in
+	// this run's folders.
+	e.put(t, "id,region\n1,r001\n2,new\n")
+	rec2 := e.srv.RunFlow(t, "by-region", time.Minute)
+	if rec2.ExecutionStatus != types.ExecutionStatusSuccessful {
+		t.Fatalf("run 2: %s %q", rec2.ExecutionStatus, apptest.Message(rec2))
+	}
+	if p := e.partitions(t, "sales_appflow_by_region_1"); len(p) != 152 {
+		t.Errorf("versioned table: %d partitions after run 2, want 152", len(p))
+	}
+	fl, err := e.srv.Client.DescribeFlow(context.Background(), &appflow.DescribeFlowInput{FlowName: aws.String("by-region")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := fmt.Sprintf("sales_appflow_by_region_%d_latest", fl.CreatedAt.Unix())
+	out, err := e.glue.GetPartitions(context.Background(), &glue.GetPartitionsInput{DatabaseName: aws.String(e.db), TableName: aws.String(latest)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, p := range out.Partitions {
+		got[strings.Join(p.Values, "/")] = aws.ToString(p.StorageDescriptor.Location)
+	}
+	run2 := "s3://" + e.bucket + "/out/by-region/" + aws.ToString(rec2.ExecutionId) + "/region="
+	if len(got) != 2 || got["r001"] != run2+"r001/" || got["new"] != run2+"new/" {
+		t.Errorf("latest table partitions %v, want r001 and new in run 2's folders", got)
+	}
 }
 
 func TestCatalogRefusals(t *testing.T) {
@@ -296,6 +325,18 @@ func TestCatalogRefusals(t *testing.T) {
 	_, err = e.srv.Client.CreateFlow(ctx, e.flowInput("not-s3", e.db, types.ConnectorTypeEventbridge, nil))
 	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "only for Amazon S3 destinations") {
 		t.Errorf("CreateFlow to EventBridge with a catalog: %v, want a ValidationException", err)
+	}
+
+	// UpdateFlow checks the same way.
+	if _, err := e.srv.Client.CreateFlow(ctx, e.flowInput("to-update", e.db, types.ConnectorTypeS3, nil)); err != nil {
+		t.Fatalf("CreateFlow: %v", err)
+	}
+	up := e.flowInput("to-update", "otherdb", types.ConnectorTypeS3, nil)
+	_, err = e.srv.Client.UpdateFlow(ctx, &appflow.UpdateFlowInput{FlowName: up.FlowName, TriggerConfig: up.TriggerConfig,
+		SourceFlowConfig: up.SourceFlowConfig, DestinationFlowConfigList: up.DestinationFlowConfigList, Tasks: up.Tasks,
+		MetadataCatalogConfig: up.MetadataCatalogConfig})
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "otherdb") {
+		t.Errorf("UpdateFlow to a missing database: %v, want a ValidationException naming otherdb", err)
 	}
 
 	// The database disappears after CreateFlow: the run still succeeds (its
