@@ -470,4 +470,6 @@ func TestCreateFromUploadedCLIFile(t *testing.T) {
 	if err != nil || out.Tags["team"] != "data" {
 		t.Fatalf("the uploaded flow: %v, tags %v", err, out.Tags)
 	}
+	mustContain(t, "flow page", v.get("/console/flows/from-cli-file").body, "<dt>Tag <code>team</code></dt><dd>data</dd>",
+		"<code>arn:aws:appflow:us-east-1:000000000000:flow/from-cli-file</code>")
 }
