@@ -52,6 +52,9 @@ type Deps struct {
 	// environment variables (APPFLOWD_SALESFORCE_CLIENT_ID, ...), at open
 	// time so tests can set them; nil: none set.
 	Env func(string) string
+	// Shared keeps what drivers reuse across opens (clients, secrets);
+	// nil: nothing is kept between opens.
+	Shared *Shared
 }
 
 // CustomConnector is what a driver needs of a registered custom connector.

@@ -66,26 +66,25 @@ type storedSecret struct {
 // or changed outside appflowd is noticed within it.
 const storedTTL = 5 * time.Minute
 
-// smStores are shared by every driver: a profile is opened for each run and
-// API call, and most opens find the secret as it was.
-var smStores sync.Map // endpoint + "\x00" + region -> *smStore
-
+// storeFor is the store of deps' Secrets Manager endpoint and region,
+// kept in deps.Shared: a profile is opened for each run and API call, and
+// most opens find the secret as it was.
 func storeFor(ctx context.Context, deps connector.Deps) (*smStore, error) {
-	key := deps.Endpoints.URL(connector.EndpointSecretsManager) + "\x00" + deps.Region
-	if s, ok := smStores.Load(key); ok {
-		return s.(*smStore), nil
-	}
-	cfg, err := awsconfig.Load(ctx, deps, "")
+	endpoint := deps.Endpoints.URL(connector.EndpointSecretsManager)
+	v, err := deps.Shared.Get("customconn.smStore\x00"+endpoint+"\x00"+deps.Region, func() (any, error) {
+		cfg, err := awsconfig.Load(ctx, deps, "")
+		if err != nil {
+			return nil, err
+		}
+		return &smStore{
+			client: secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+			have:   map[string]storedSecret{},
+		}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	endpoint := deps.Endpoints.URL(connector.EndpointSecretsManager)
-	s := &smStore{
-		client: secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(endpoint) }),
-		have:   map[string]storedSecret{},
-	}
-	actual, _ := smStores.LoadOrStore(key, s)
-	return actual.(*smStore), nil
+	return v.(*smStore), nil
 }
 
 // put makes the secret name hold value and returns its ARN; created says
