@@ -55,6 +55,28 @@ func DecodeProfile[Props, Creds any](p connector.Profile, vendor string) (props 
 	return props, creds, nil
 }
 
+// DecodeProperties reads a flow's source or destination properties for
+// vendor (what names which: "source", "destination"); bad JSON is the
+// caller's mistake.
+func DecodeProperties[T any](raw json.RawMessage, vendor, what string) (T, error) {
+	var v T
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return v, fault.Wrap(fault.Invalid, err, "decode %s %s properties", vendor, what)
+		}
+	}
+	return v, nil
+}
+
+// Plan is the driver's own plan a split carries (connector.Split.Opaque).
+func Plan[P any](s connector.Split, vendor string) (P, error) {
+	p, ok := s.Opaque.(P)
+	if !ok {
+		return p, fault.New(fault.Internal, "split %s was not made by the %s driver", s.Name, vendor)
+	}
+	return p, nil
+}
+
 // Instance is the profile properties of a vendor that only names its
 // instance.
 type Instance struct {
