@@ -345,9 +345,9 @@ func planOf(req *connector.ReadRequest) (*plan, error) {
 
 // ReadSplit reads the entity over the plan's range.
 func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, ok := s.Opaque.(*plan)
-	if !ok {
-		return fault.New(fault.Internal, "Datadog split %s was not made by this driver", s.Name)
+	p, err := httpconn.Plan[*plan](s, "Datadog")
+	if err != nil {
+		return err
 	}
 	fields := req.Fields
 	if fields == nil {
@@ -364,7 +364,6 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 	if p.lo >= p.hi {
 		return emit(&record.Batch{Fields: fields, Split: s.Name, FirstLine: 1, Final: true})
 	}
-	var err error
 	if p.entity == Metrics {
 		err = d.readMetrics(ctx, p, fields, s.Name, emit)
 	} else {

@@ -338,9 +338,9 @@ func (p *plan) pseudo(field string) (record.Value, bool) {
 
 // ReadSplit pages through the entity's list.
 func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, ok := s.Opaque.(*plan)
-	if !ok {
-		return fault.New(fault.Internal, "Dynatrace split %s was not made by this driver", s.Name)
+	p, err := httpconn.Plan[*plan](s, "Dynatrace")
+	if err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -148,11 +148,9 @@ const batchRows = 1000
 // Splits checks the object, works out the date range and returns one split
 // named after the object.
 func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connector.Split, error) {
-	var props sourceProps
-	if len(r.Properties) > 0 {
-		if err := json.Unmarshal(r.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Marketo source properties")
-		}
+	props, err := httpconn.DecodeProperties[sourceProps](r.Properties, "Marketo", "source")
+	if err != nil {
+		return nil, err
 	}
 	object := r.Object
 	if object == "" {
@@ -282,9 +280,9 @@ func (d *Driver) dateRange(r *connector.ReadRequest, p *plan) error {
 
 // ReadSplit runs one export job per ≤31-day chunk of the range, in order.
 func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, ok := s.Opaque.(*plan)
-	if !ok {
-		return fault.New(fault.Internal, "split %s was not made by the Marketo driver", s.Name)
+	p, err := httpconn.Plan[*plan](s, "Marketo")
+	if err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/csvrec"
 	"github.com/appflowd/appflowd/internal/fault"
@@ -30,11 +31,9 @@ type destProps struct {
 // OpenWriter writes leads through Bulk Lead Import, insert-or-update on
 // email; rows are buffered until Commit.
 func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (connector.Writer, error) {
-	var props destProps
-	if len(r.Properties) > 0 {
-		if err := json.Unmarshal(r.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Marketo destination properties")
-		}
+	props, err := httpconn.DecodeProperties[destProps](r.Properties, "Marketo", "destination")
+	if err != nil {
+		return nil, err
 	}
 	object := r.Object
 	if object == "" {

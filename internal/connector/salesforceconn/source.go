@@ -36,11 +36,9 @@ type plan struct {
 // query for REST_SYNC, a Bulk API 2.0 query job for BULKV2, and for
 // AUTOMATIC whichever AppFlow's threshold says after counting the records.
 func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connector.Split, error) {
-	var props sourceProps
-	if len(r.Properties) > 0 {
-		if err := json.Unmarshal(r.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Salesforce source properties")
-		}
+	props, err := httpconn.DecodeProperties[sourceProps](r.Properties, "Salesforce", "source")
+	if err != nil {
+		return nil, err
 	}
 	object := r.Object
 	if object == "" {
@@ -132,14 +130,13 @@ func (d *Driver) count(ctx context.Context, object, where string, all bool) (int
 
 // ReadSplit runs the split's query and emits one batch per result page.
 func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, ok := s.Opaque.(*plan)
-	if !ok {
-		return fault.New(fault.Internal, "split %s was not made by the Salesforce source", s.Name)
+	p, err := httpconn.Plan[*plan](s, "Salesforce")
+	if err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var err error
 	if p.bulk {
 		err = d.readBulk(ctx, p, s.Name, emit)
 	} else {

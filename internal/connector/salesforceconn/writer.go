@@ -34,11 +34,9 @@ const bulkUploadBytes = 100 << 20
 // transaction to hold them in, so nothing is sent before Commit and Abort
 // only deletes the spool.
 func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (connector.Writer, error) {
-	var props destProps
-	if len(r.Properties) > 0 {
-		if err := json.Unmarshal(r.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Salesforce destination properties")
-		}
+	props, err := httpconn.DecodeProperties[destProps](r.Properties, "Salesforce", "destination")
+	if err != nil {
+		return nil, err
 	}
 	object := r.Object
 	if object == "" {

@@ -46,11 +46,9 @@ type plan struct {
 // Splits checks the object path and the projection against $metadata and
 // returns one split named after the object path.
 func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connector.Split, error) {
-	var sp sourceProps
-	if len(r.Properties) > 0 {
-		if err := json.Unmarshal(r.Properties, &sp); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode SAP OData source properties")
-		}
+	sp, err := httpconn.DecodeProperties[sourceProps](r.Properties, "SAP OData", "source")
+	if err != nil {
+		return nil, err
 	}
 	object := sp.ObjectPath
 	if object == "" {
@@ -338,9 +336,9 @@ func timeLiteral(edm string, ms int64) string {
 // ReadSplit reads the entity set page by page, following d.__next, and
 // emits a batch per page.
 func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, ok := s.Opaque.(*plan)
-	if !ok {
-		return fault.New(fault.Internal, "split %s was not made by the SAP OData driver", s.Name)
+	p, err := httpconn.Plan[*plan](s, "SAP OData")
+	if err != nil {
+		return err
 	}
 	if err := d.read(ctx, r, p, s.Name, emit); err != nil {
 		if ctx.Err() != nil {

@@ -40,11 +40,9 @@ type destProps struct {
 // OpenWriter checks the object path and the operation against the
 // service's $metadata; records are buffered until Commit.
 func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (connector.Writer, error) {
-	var props destProps
-	if len(r.Properties) > 0 {
-		if err := json.Unmarshal(r.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode SAP OData destination properties")
-		}
+	props, err := httpconn.DecodeProperties[destProps](r.Properties, "SAP OData", "destination")
+	if err != nil {
+		return nil, err
 	}
 	path := props.ObjectPath
 	if path == "" {

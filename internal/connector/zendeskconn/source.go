@@ -34,11 +34,9 @@ const exportPage = 1000
 // Splits checks the object and the projection and returns one split named
 // after the object.
 func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connector.Split, error) {
-	var props sourceProps
-	if len(r.Properties) > 0 {
-		if err := json.Unmarshal(r.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Zendesk source properties")
-		}
+	props, err := httpconn.DecodeProperties[sourceProps](r.Properties, "Zendesk", "source")
+	if err != nil {
+		return nil, err
 	}
 	object := r.Object
 	if object == "" {
@@ -105,15 +103,14 @@ func (d *Driver) startTime(r *connector.ReadRequest) int64 {
 // ReadSplit reads the object through the export or list the entity uses,
 // emitting a batch per page (organizations: once de-duplicated).
 func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, ok := s.Opaque.(*plan)
-	if !ok {
-		return fault.New(fault.Internal, "split %s was not made by the Zendesk driver", s.Name)
+	p, err := httpconn.Plan[*plan](s, "Zendesk")
+	if err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	rd := &reader{d: d, r: r, p: p, split: s.Name, emit: emit, line: 1}
-	var err error
 	switch p.ent.read {
 	case readCursorExport:
 		err = rd.cursorExport(ctx)

@@ -33,11 +33,9 @@ type destProps struct {
 // OpenWriter checks the operation against the object; records are
 // buffered until Commit.
 func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (connector.Writer, error) {
-	var props destProps
-	if len(r.Properties) > 0 {
-		if err := json.Unmarshal(r.Properties, &props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Zendesk destination properties")
-		}
+	props, err := httpconn.DecodeProperties[destProps](r.Properties, "Zendesk", "destination")
+	if err != nil {
+		return nil, err
 	}
 	object := r.Object
 	if object == "" {
