@@ -19,5 +19,6 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/singularconn"         // Singular (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/slackconn"            // Slack
 	_ "github.com/appflowd/appflowd/internal/connector/snowflakeconn"        // Snowflake
+	_ "github.com/appflowd/appflowd/internal/connector/trendmicroconn"       // Trendmicro (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/zendeskconn"          // Zendesk
 )
