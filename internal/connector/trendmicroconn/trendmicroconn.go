@@ -350,25 +350,25 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 	}
 	line := int64(1)
 	var pending *record.Batch
-	err := httpconn.Keyset(ctx, d.pageSize, func(ctx context.Context, after int64) (int64, int, error) {
+	err := httpconn.Keyset(ctx, func(ctx context.Context, after int64) (int64, bool, error) {
 		criteria := append([]map[string]any{{"idTest": "greater-than", "idValue": after}}, p.extra...)
 		if p.criterion != nil {
 			criteria = append(criteria, p.criterion)
 		}
 		body, err := d.search(ctx, p.resource, map[string]any{"maxItems": d.pageSize, "searchCriteria": criteria, "sortByObjectID": true})
 		if err != nil {
-			return 0, 0, err
+			return 0, false, err
 		}
 		var page map[string][]map[string]json.RawMessage
 		if err := json.Unmarshal(body, &page); err != nil {
-			return 0, 0, fault.Wrap(fault.ConnectorServer, err, "decode the %s search after ID %d: %s", p.resource, after, httpconn.Excerpt(body))
+			return 0, false, fault.Wrap(fault.ConnectorServer, err, "decode the %s search after ID %d: %s", p.resource, after, httpconn.Excerpt(body))
 		}
 		objs := page[p.resource]
 		last := after
 		for _, o := range objs {
 			id, err := strconv.ParseInt(string(bytes.TrimSpace(o["ID"])), 10, 64)
 			if err != nil || id <= last {
-				return 0, 0, fault.New(fault.ConnectorServer, "the %s search answered ID %s after ID %d: not sorted by ID", p.resource, o["ID"], last)
+				return 0, false, fault.New(fault.ConnectorServer, "the %s search answered ID %s after ID %d: not sorted by ID", p.resource, o["ID"], last)
 			}
 			last = id
 		}
@@ -377,11 +377,12 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 		line += int64(len(objs))
 		if pending != nil {
 			if err := emit(pending); err != nil {
-				return 0, 0, err
+				return 0, false, err
 			}
 		}
 		pending = b
-		return last, len(objs), nil
+		// A short page is the last one.
+		return last, len(objs) == d.pageSize, nil
 	})
 	if err != nil {
 		return fmt.Errorf("read %s: %w", s.Name, err)
