@@ -345,7 +345,7 @@ func planOf(req *connector.ReadRequest) (*plan, error) {
 
 // ReadSplit reads the entity over the plan's range.
 func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, err := httpconn.Plan[*plan](s, "Datadog")
+	p, err := httpconn.Plan[*plan](ctx, s, "Datadog")
 	if err != nil {
 		return err
 	}

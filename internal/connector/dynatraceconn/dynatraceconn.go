@@ -338,11 +338,8 @@ func (p *plan) pseudo(field string) (record.Value, bool) {
 
 // ReadSplit pages through the entity's list.
 func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, err := httpconn.Plan[*plan](s, "Dynatrace")
+	p, err := httpconn.Plan[*plan](ctx, s, "Dynatrace")
 	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
 		return err
 	}
 	fields := req.Fields

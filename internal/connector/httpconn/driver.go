@@ -68,13 +68,14 @@ func DecodeProperties[T any](raw json.RawMessage, vendor, what string) (T, error
 	return v, nil
 }
 
-// Plan is the driver's own plan a split carries (connector.Split.Opaque).
-func Plan[P any](s connector.Split, vendor string) (P, error) {
+// Plan is the driver's own plan a split carries (connector.Split.Opaque),
+// once the read may start (ctx has not ended).
+func Plan[P any](ctx context.Context, s connector.Split, vendor string) (P, error) {
 	p, ok := s.Opaque.(P)
 	if !ok {
 		return p, fault.New(fault.Internal, "split %s was not made by the %s driver", s.Name, vendor)
 	}
-	return p, nil
+	return p, ctx.Err()
 }
 
 // Instance is the profile properties of a vendor that only names its

@@ -280,11 +280,8 @@ func (d *Driver) dateRange(r *connector.ReadRequest, p *plan) error {
 
 // ReadSplit runs one export job per ≤31-day chunk of the range, in order.
 func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, err := httpconn.Plan[*plan](s, "Marketo")
+	p, err := httpconn.Plan[*plan](ctx, s, "Marketo")
 	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
 		return err
 	}
 	rd := &reader{d: d, r: r, p: p, split: s.Name, emit: emit, line: 1}

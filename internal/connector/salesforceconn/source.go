@@ -130,11 +130,8 @@ func (d *Driver) count(ctx context.Context, object, where string, all bool) (int
 
 // ReadSplit runs the split's query and emits one batch per result page.
 func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, err := httpconn.Plan[*plan](s, "Salesforce")
+	p, err := httpconn.Plan[*plan](ctx, s, "Salesforce")
 	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if p.bulk {

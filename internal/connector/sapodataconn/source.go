@@ -336,7 +336,7 @@ func timeLiteral(edm string, ms int64) string {
 // ReadSplit reads the entity set page by page, following d.__next, and
 // emits a batch per page.
 func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, err := httpconn.Plan[*plan](s, "SAP OData")
+	p, err := httpconn.Plan[*plan](ctx, s, "SAP OData")
 	if err != nil {
 		return err
 	}

@@ -103,11 +103,8 @@ func (d *Driver) startTime(r *connector.ReadRequest) int64 {
 // ReadSplit reads the object through the export or list the entity uses,
 // emitting a batch per page (organizations: once de-duplicated).
 func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, err := httpconn.Plan[*plan](s, "Zendesk")
+	p, err := httpconn.Plan[*plan](ctx, s, "Zendesk")
 	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
 		return err
 	}
 	rd := &reader{d: d, r: r, p: p, split: s.Name, emit: emit, line: 1}
