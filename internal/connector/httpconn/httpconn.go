@@ -8,32 +8,59 @@
 // Profile.SaveCredentials, paging helpers, request logging with no secret
 // in it, and connector.Deps.HTTPClient (never http.DefaultClient).
 //
-// A driver keeps only its vendor's specifics:
+// A driver keeps only its vendor's specifics (zendeskconn is a whole one):
 //
-//	c := httpconn.New(deps, httpconn.Config{
-//		Name:  "Zendesk",
-//		Base:  instanceURL,
-//		Auth:  httpconn.NewOAuth2(httpconn.OAuth2{
-//			TokenURL: instanceURL + "/oauth/tokens", ClientID: id, ClientSecret: secret,
-//			AccessToken: creds.AccessToken, RefreshToken: creds.RefreshToken,
-//			Saved: httpconn.SaveTokens(p.SaveCredentials, p.Credentials, ""),
-//		}),
-//		// 2xx is accepted; 401 re-authenticates once; 429/502/503/504
-//		// are retried after Retry-After; anything else fails with the
-//		// vendor's own error, parsed from the body.
-//		Check: httpconn.StatusCheck(func(r *httpconn.Response) error {
-//			return classify(parseAPIError(r.Status, r.Body))
-//		}),
-//		Retry: opts.Retry,
+//	func init() { connector.Register(Spec(Options{})) }
+//
+//	func Spec(opts Options) connector.Spec {
+//		return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
+//	}
+//
+//	func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
+//		props, creds, err := httpconn.DecodeProfile[httpconn.Instance, httpconn.OAuthCredentials](p, "Acme")
+//		if err != nil {
+//			return nil, err
+//		}
+//		o := creds.OAuth2(props.InstanceURL + "/oauth/token") // code, refresh token, client
+//		o.Saved = httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "") // new tokens persist
+//		c := httpconn.New(deps, httpconn.Config{Name: "Acme", Base: props.InstanceURL,
+//			Auth: httpconn.NewOAuth2(o), // or Header, Headers, Basic, Bearer, NewSession
+//			// 2xx is accepted; 401 renews the token once; 429/502/503/504
+//			// wait for Retry-After; the rest fails with the vendor's message.
+//			Check: httpconn.StatusCheck(func(r *httpconn.Response) error {
+//				return httpconn.ParseError("Acme", r.Status, r.Body, nil) // or the vendor's own shape
+//			}),
+//			Retry: opts.Retry}) // tests inject Sleep and Jitter
+//		return &Driver{c: c}, nil
+//	}
+//
+//	// In ReadSplit: p, err := httpconn.Plan[*plan](ctx, s, "Acme"), then page:
+//	err = httpconn.Cursor(ctx, func(ctx context.Context, cursor string) (string, error) {
+//		res, err := d.c.Do(ctx, &httpconn.Request{Method: "GET", Path: "/api/items",
+//			Query: url.Values{"cursor": {cursor}}, Idempotent: true})
+//		if err != nil {
+//			return "", err
+//		}
+//		var page struct {
+//			Items []map[string]json.RawMessage
+//			Next  string
+//		}
+//		if err := res.JSON(&page); err != nil {
+//			return "", err
+//		}
+//		// ... httpconn.Value(raw) per cell, emit a batch ...
+//		return page.Next, nil
 //	})
-//	res, err := c.Do(ctx, &httpconn.Request{Method: "GET", Path: "/api/v2/users/me.json", Idempotent: true})
-//	var me struct{ User struct{ ID int64 } }
-//	err = res.JSON(&me)
 //
 // A vendor that answers errors inside 200 bodies (Slack's ok:false,
 // Marketo's success:false) writes its own Check, marking what to retry
-// with Retry and what to re-authenticate with Reauth. Paging loops use
-// Cursor (cursor tokens and next links), Offset and Keyset.
+// with Retry and what to re-authenticate with Reauth. Paging uses Cursor
+// (cursor tokens and next links, NextLink for Link headers), Offset and
+// Keyset; a destination that sends at Commit embeds Buffer. A wait the
+// server asks for (Retry-After, a rate-limit reset) is waited in full when
+// the run's context deadline allows it and refused at once, as throttled,
+// when it does not (retry.WaitError). Logs carry method, URL (secret query
+// values hidden), status and attempt; never headers or bodies.
 package httpconn
 
 import (
