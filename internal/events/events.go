@@ -252,7 +252,7 @@ func object(props any, typ string) string {
 	if json.Unmarshal(raw, &union) != nil {
 		return ""
 	}
-	member, ok := union[unionKey(typ)]
+	member, ok := union[wire.UnionKey(wire.ConnectorType(typ))]
 	if !ok {
 		for _, m := range union { // one member is set
 			member = m
@@ -277,20 +277,6 @@ func object(props any, typ string) string {
 		return p.Object
 	}
 	return p.EntityName
-}
-
-// unionKey is the member name of a connector type in the property unions,
-// which spell three types differently.
-func unionKey(typ string) string {
-	switch typ {
-	case "Googleanalytics":
-		return "GoogleAnalytics"
-	case "Servicenow":
-		return "ServiceNow"
-	case "Infornexus":
-		return "InforNexus"
-	}
-	return typ
 }
 
 func timestamp(t *wire.Timestamp) string {

@@ -84,26 +84,12 @@ func (d *flowDoc) eventFlow(f *store.Flow) (EventFlow, string, bool) {
 		raw, _ := json.Marshal(src.SourceConnectorProperties)
 		var m map[string]json.RawMessage
 		if json.Unmarshal(raw, &m) == nil {
-			ef.Properties = m[unionKey(ef.ConnectorType)]
+			ef.Properties = m[wire.UnionKey(wire.ConnectorType(ef.ConnectorType))]
 		}
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s", ef.ConnectorType, ef.ProfileName, ef.Properties)
 	return ef, hex.EncodeToString(h.Sum(nil)[:12]), true
-}
-
-// unionKey is the member of sourceConnectorProperties for a connector type
-// (runner.UnionKey; repeated here to keep the planner free of the runner).
-func unionKey(connectorType string) string {
-	switch connectorType {
-	case "Googleanalytics":
-		return "GoogleAnalytics"
-	case "Servicenow":
-		return "ServiceNow"
-	case "Infornexus":
-		return "InforNexus"
-	}
-	return connectorType
 }
 
 // eventID is the execution id of a flow's run for a wave of events: the
