@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/appflowd/appflowd/examples/customconnector/exampleconn"
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/connector/customconn"
 
 	"github.com/appflowd/appflowd/internal/fault"
@@ -89,6 +91,15 @@ func TestRegisterConnector(t *testing.T) {
 		`"ops":10,"owner":"appflowd examples","setting":"region","source":true,"triggers":["Scheduled","OnDemand"],"types":["RECORD"],"version":"1.0","writes":["INSERT","UPSERT","UPDATE","DELETE"]}`
 	if string(got) != want {
 		t.Errorf("DescribeConnector:\n got %s\nwant %s", got, want)
+	}
+	// A custom source sends where AppFlow's sources do by default, as the
+	// CustomConnector type's capabilities say (catalog.SourceDestinations).
+	var dests []string
+	for _, d := range c.SupportedDestinationConnectors {
+		dests = append(dests, string(d))
+	}
+	if want := catalog.SourceDestinations(); !slices.Equal(dests, want) || !slices.Contains(dests, "Marketo") {
+		t.Errorf("supportedDestinationConnectors %v, want %v", dests, want)
 	}
 	list, err := e.svc.ListConnectors(e.ctx, &wire.ListConnectorsRequest{})
 	if err != nil {
