@@ -63,6 +63,8 @@ type chaosBackend interface {
 	staged(t *testing.T, dataDir, exec string) (files map[string]int64, intent bool)
 	// leftovers lists every staging file or object, of any run.
 	leftovers(t *testing.T, dataDir string) map[string]int64
+	// lateRequests: requests of a killed process may still complete.
+	lateRequests() bool
 }
 
 func runChaos(t *testing.T, be chaosBackend, objects, rowsPer, iterations int) {
@@ -133,25 +135,33 @@ func runChaos(t *testing.T, be chaosBackend, objects, rowsPer, iterations int) {
 					rec.ExecutionStatus, chaosMessage(rec), len(outs))
 			}
 		}
-		if left != 0 {
+		if left != 0 && !be.lateRequests() {
 			t.Errorf("iteration %d (%s): %d staged files (%d bytes) left after the run ended", i, point, len(files), left)
 		}
 	}
 
-	// A last restart collects the staging (intents included) of every run.
-	if err := srv.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	srv.Wait()
-	startChaosServe(t, bin, addr, dataDir, logf, args, env)
+	// A restart collects the staging (intents included) of every run. An
+	// S3 API may complete a request of a killed process after the restart
+	// rolled its run back (a CompleteMultipartUpload in flight): the next
+	// collection deletes it, so restart up to three times.
 	var left map[string]int64
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		left = be.leftovers(t, dataDir)
-		if len(left) == 0 || time.Now().After(deadline) {
+	for range 3 {
+		if err := srv.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		srv.Wait()
+		srv = startChaosServe(t, bin, addr, dataDir, logf, args, env)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			left = be.leftovers(t, dataDir)
+			if len(left) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if len(left) == 0 {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	var total int64
 	for _, n := range left {
@@ -417,6 +427,8 @@ func (b *chaosLocal) staged(t *testing.T, dataDir, exec string) (map[string]int6
 	return files, intent
 }
 
+func (b *chaosLocal) lateRequests() bool { return false }
+
 func (b *chaosLocal) leftovers(t *testing.T, dataDir string) map[string]int64 {
 	return walkSizes(filepath.Join(dataDir, "s3-staging"))
 }
@@ -548,8 +560,26 @@ func (b *chaosMoto) uploads(t *testing.T, prefix string) map[string]int64 {
 	return out
 }
 
+func (b *chaosMoto) lateRequests() bool { return true }
+
+// leftovers skips the pointers a roll back keeps in the data dir for a
+// while (no data: they let collection delete requests of the killed
+// process that land late).
 func (b *chaosMoto) leftovers(t *testing.T, dataDir string) map[string]int64 {
-	out := walkSizes(filepath.Join(dataDir, "s3-staging"))
+	root := filepath.Join(dataDir, "s3-staging")
+	out := walkSizes(root)
+	for k := range out {
+		if filepath.Base(k) != "remote.json" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(root, k))
+		if err == nil && bytes.Contains(data, []byte(`"rolledBack"`)) {
+			if entries, _ := os.ReadDir(filepath.Join(root, filepath.Dir(k))); len(entries) == 1 {
+				delete(out, k)
+				delete(out, filepath.Dir(k))
+			}
+		}
+	}
 	for k, n := range b.keys(t, "lake", "out/.appflowd-staging/") {
 		out["s3://lake/"+k] = n
 	}

@@ -181,19 +181,43 @@ func (d *Driver) RecoverPublish(ctx context.Context, req *connector.WriteRequest
 		}
 		return forward[i].tag < forward[j].tag
 	})
+	var last *intent
 	for _, r := range forward {
-		keys := make([]string, len(r.intent.Files))
-		for i, f := range r.intent.Files {
-			if err := r.st.publish(ctx, f.Name, f.Key); err != nil {
-				return nil, false, fmt.Errorf("s3 destination: recover %s: %w", r.tag, err)
-			}
-			keys[i] = f.Key
-		}
-		if err := r.st.settle(ctx, keys); err != nil {
+		ok, err := d.rollForward(ctx, r)
+		if err != nil {
 			return nil, false, fmt.Errorf("s3 destination: recover %s: %w", r.tag, err)
 		}
+		if ok {
+			last = r.intent
+		}
 	}
-	return forward[len(forward)-1].intent.result(), true, nil
+	if last == nil {
+		return nil, false, nil
+	}
+	return last.result(), true, nil
+}
+
+// rollForward finishes r's publish. An intent none of whose files is staged
+// or published any more reached the bucket after recovery had rolled the
+// run back (the crashed process's PUT was still in flight): it is removed,
+// and ok is false.
+func (d *Driver) rollForward(ctx context.Context, r *staged) (ok bool, err error) {
+	keys := make([]string, len(r.intent.Files))
+	for i, f := range r.intent.Files {
+		if err := r.st.publish(ctx, f.Name, f.Key); err != nil {
+			if errors.Is(err, errGone) {
+				if left, lerr := r.st.anyLeft(ctx, r.intent.Files); lerr == nil && !left {
+					if err := r.st.removeIntent(ctx); err != nil {
+						return false, err
+					}
+					return false, r.st.discard(ctx)
+				}
+			}
+			return false, err
+		}
+		keys[i] = f.Key
+	}
+	return true, r.st.settle(ctx, keys)
 }
 
 // findStaged finds the staging areas of req's execution: in the data dir
@@ -379,6 +403,9 @@ func (d *Driver) CollectStaging(ctx context.Context, unfinished func(executionID
 	return errors.Join(errs...)
 }
 
+// discardRemoteRun deletes a finished run's staging in the bucket, and the
+// pointer to it unless a roll back was recent enough for a request of the
+// crashed process to land still (see remoteRef.RolledBack).
 func (d *Driver) discardRemoteRun(ctx context.Context, ref *remoteRef, dir string) error {
 	b, err := d.openBucket(ctx, ref.Bucket)
 	if fault.CodeOf(err) == fault.NotFound {
@@ -389,6 +416,13 @@ func (d *Driver) discardRemoteRun(ctx context.Context, ref *remoteRef, dir strin
 	}
 	defer b.Close()
 	st := &s3Stager{bucket: b, client: d.client, name: ref.Bucket, prefix: ref.Prefix, local: dir}
+	st.recovering = !ref.RolledBack.IsZero() && time.Since(ref.RolledBack) < pointerGrace
+	if st.recovering {
+		if err := st.deleteStaged(ctx, true); err != nil {
+			return err
+		}
+		return abortUploads(ctx, d.client, ref.Bucket, ref.Prefix)
+	}
 	return st.discard(ctx)
 }
 

@@ -3,6 +3,7 @@ package s3conn
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/record"
@@ -157,7 +159,7 @@ func (fx *crashFixture) checkNone(t *testing.T, bucket string) {
 	for k := range fx.e.list(t, bucket, "") {
 		t.Errorf("staging left after a roll back: %s", k)
 	}
-	if left := fx.e.stagingFiles(t); len(left) != 0 {
+	if left := fx.e.stagingLeft(t); len(left) != 0 {
 		t.Errorf("data dir staging left after a roll back: %v", left)
 	}
 }
@@ -435,5 +437,64 @@ func TestLocalSettleSyncsNewFolders(t *testing.T) {
 	}
 	if err := st.settle(context.Background(), nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A crashed process's requests may land after recovery rolled its run
+// back (a PUT or CompleteMultipartUpload in flight at the kill): a late
+// intent whose files are all gone is a roll back still, and late objects
+// are deleted by collection through the pointer the roll back keeps for
+// pointerGrace.
+func TestLateRequestsAfterRollBackS3API(t *testing.T) {
+	e := motoEnv(t)
+	fx := newCrashFixture(t, e, "exec-late")
+	bucket := e.makeBucket(t)
+	if _, err := fx.run(t, bucket, newSteps(0, errCrash).at); !errors.Is(err, errCrash) {
+		t.Fatalf("Commit: %v", err)
+	}
+	if _, published, err := fx.recover(bucket, nil); err != nil || published {
+		t.Fatalf("recovery: published=%v, %v; want a roll back", published, err)
+	}
+	fx.checkNone(t, bucket)
+	dirs, _ := filepath.Glob(filepath.Join(e.deps.DataDir, stagingRoot, "exec-late-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("pointers after the roll back: %v, want one", dirs)
+	}
+	ref, err := readRemote(dirs[0])
+	if err != nil || ref.RolledBack.IsZero() {
+		t.Fatalf("pointer %+v, %v; want one marked rolled back", ref, err)
+	}
+
+	// The intent lands late: recovering again finds its files gone and
+	// rolls back, removing it.
+	files := make([]intentFile, len(fx.wantRes.Objects))
+	for i, k := range fx.wantRes.Objects {
+		files[i] = intentFile{Name: fmt.Sprintf("%06d", i+1), Key: k}
+	}
+	data, _ := json.Marshal(newIntent("exec-late", bucket, fx.wantRes, files))
+	e.put(t, bucket, ref.Prefix+intentName, data)
+	res, published, err := fx.recover(bucket, nil)
+	if err != nil || published || res != nil {
+		t.Fatalf("recovery with a late intent: %v, %v, %v; want a roll back", res, published, err)
+	}
+	fx.checkNone(t, bucket)
+
+	// A staged object lands late: collection deletes it and keeps the
+	// pointer while a request may still land, then drops it.
+	e.put(t, bucket, ref.Prefix+"000002", []byte("late"))
+	if err := e.drv.CollectStaging(context.Background(), func(string) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	fx.checkNone(t, bucket)
+	if _, err := readRemote(dirs[0]); err != nil {
+		t.Fatalf("the pointer went within pointerGrace: %v", err)
+	}
+	defer func(g time.Duration) { pointerGrace = g }(pointerGrace)
+	pointerGrace = 0
+	if err := e.drv.CollectStaging(context.Background(), func(string) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	if left := e.stagingFiles(t); len(left) != 0 {
+		t.Errorf("staging left after pointerGrace: %v", left)
 	}
 }

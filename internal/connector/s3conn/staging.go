@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -54,6 +56,8 @@ type stager interface {
 	// copies left.
 	settle(ctx context.Context, keys []string) error
 	removeIntent(ctx context.Context) error
+	// anyLeft reports whether any of files is staged or published.
+	anyLeft(ctx context.Context, files []intentFile) (bool, error)
 	// discard removes everything staged, the intent included.
 	discard(ctx context.Context) error
 }
@@ -82,6 +86,9 @@ func tagExecution(tag string) (string, bool) {
 	}
 	return tag[:i], true
 }
+
+// errGone says a staged file is gone and its key was not published.
+var errGone = errors.New("is gone and was not published")
 
 // errCrash is what a test failpoint returns to stop a Commit or a recovery
 // where it stands, as a crash of the process would.
@@ -284,7 +291,7 @@ func moveFile(src, dst string) error {
 			if _, derr := os.Stat(dst); derr == nil {
 				return nil
 			}
-			return fmt.Errorf("staged file %s is gone and was not published", filepath.Base(src))
+			return fmt.Errorf("staged file %s %w", filepath.Base(src), errGone)
 		}
 	}
 	return err
@@ -329,6 +336,19 @@ func (s *localStager) settle(context.Context, []string) error {
 	return nil
 }
 
+func (s *localStager) anyLeft(_ context.Context, files []intentFile) (bool, error) {
+	for _, f := range files {
+		for _, p := range []string{filepath.Join(s.dir, f.Name), filepath.Join(s.bucketDir, filepath.FromSlash(f.Key))} {
+			if _, err := os.Stat(p); err == nil {
+				return true, nil
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return false, err
+			}
+		}
+	}
+	return false, nil
+}
+
 func (s *localStager) discard(context.Context) error {
 	return os.RemoveAll(s.dir)
 }
@@ -355,7 +375,16 @@ type s3Stager struct {
 type remoteRef struct {
 	Bucket string `json:"bucket"`
 	Prefix string `json:"prefix"`
+	// RolledBack is when recovery removed the staging of a run a crash
+	// cut short. Requests that run's process had in flight (a PUT, the
+	// CompleteMultipartUpload of a large file) may still land after it,
+	// so collection keeps deleting there for pointerGrace before it drops
+	// the pointer.
+	RolledBack time.Time `json:"rolledBack,omitzero"`
 }
+
+// pointerGrace bounds how long a request of a dead process may still land.
+var pointerGrace = 15 * time.Minute
 
 // point writes remote.json before the first object is staged, so a crash
 // leaves a way to the staged objects. It is not fsynced: losing it with
@@ -369,8 +398,7 @@ func (s *s3Stager) point() error {
 	if err := os.MkdirAll(s.local, 0o777); err != nil {
 		return fmt.Errorf("s3 destination: make staging folder: %w", err)
 	}
-	data := fmt.Appendf(nil, `{"bucket":%q,"prefix":%q}`, s.name, s.prefix)
-	if err := os.WriteFile(filepath.Join(s.local, remoteName), data, 0o666); err != nil {
+	if err := writeRemote(s.local, &remoteRef{Bucket: s.name, Prefix: s.prefix}); err != nil {
 		return fmt.Errorf("s3 destination: write staging pointer: %w", err)
 	}
 	s.pointed = true
@@ -454,7 +482,7 @@ func (s *s3Stager) publish(ctx context.Context, name, key string) error {
 			return classify(xerr, "s3 destination: publish %s", key)
 		}
 		if !ok {
-			return fmt.Errorf("s3 destination: publish %s: staged object %s is gone and was not published", key, s.prefix+name)
+			return fmt.Errorf("s3 destination: publish %s: staged object %s %w", key, s.prefix+name, errGone)
 		}
 		return s.fp.at("publish " + name)
 	}
@@ -482,6 +510,18 @@ func (s *s3Stager) unpublish(ctx context.Context, name, key string) error {
 }
 
 // settle deletes the staged objects, keeping the intent.
+func (s *s3Stager) anyLeft(ctx context.Context, files []intentFile) (bool, error) {
+	for _, f := range files {
+		for _, k := range []string{s.prefix + f.Name, f.Key} {
+			ok, err := s.bucket.Exists(ctx, k)
+			if err != nil || ok {
+				return ok, classify(err, "s3 destination: look for %s", k)
+			}
+		}
+	}
+	return false, nil
+}
+
 func (s *s3Stager) settle(ctx context.Context, _ []string) error {
 	return s.deleteStaged(ctx, false)
 }
@@ -492,16 +532,37 @@ func (s *s3Stager) discard(ctx context.Context) error {
 	if s.gone {
 		return os.RemoveAll(s.local)
 	}
+	if s.recovering && s.local != "" {
+		// The crashed process's last requests may land after this:
+		// leave collection a pointer to delete them by.
+		if err := writeRemote(s.local, &remoteRef{Bucket: s.name, Prefix: s.prefix, RolledBack: time.Now().UTC()}); err != nil {
+			return err
+		}
+	}
 	if err := s.deleteStaged(ctx, true); err != nil {
 		return err
 	}
 	if err := abortUploads(ctx, s.client, s.name, s.prefix); err != nil {
 		return err
 	}
-	if s.local != "" {
+	if s.local != "" && !s.recovering {
 		if err := os.RemoveAll(s.local); err != nil {
 			return fmt.Errorf("s3 destination: remove staging pointer: %w", err)
 		}
+	}
+	return nil
+}
+
+func writeRemote(dir string, r *remoteRef) error {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return fmt.Errorf("s3 destination: make staging folder: %w", err)
+	}
+	data, err := json.Marshal(r)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, remoteName), data, 0o666)
+	}
+	if err != nil {
+		return fmt.Errorf("s3 destination: write staging pointer: %w", err)
 	}
 	return nil
 }
