@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -330,7 +332,27 @@ func (d *Driver) findStaged(ctx context.Context, req *connector.WriteRequest) ([
 			return nil, done, err
 		}
 	}
-	return out, done, nil
+	// A run killed while uploading its first large file has only an
+	// unfinished upload there, which listings do not show.
+	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(p.BucketName), Prefix: aws.String(prefix + exec + "-")}
+	for {
+		page, err := d.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return nil, done, fmt.Errorf("s3 destination: list unfinished uploads under %s: %w", prefix, err)
+		}
+		for _, u := range page.Uploads {
+			tag, _, _ := strings.Cut(strings.TrimPrefix(aws.ToString(u.Key), prefix), "/")
+			if id, ok := tagExecution(tag); ok && id == exec {
+				if err := add(p.BucketName, prefix, tag); err != nil {
+					return nil, done, err
+				}
+			}
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			return out, done, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
+	}
 }
 
 // decodeDestPropsLoose reads the bucket and prefix of S3 properties.
