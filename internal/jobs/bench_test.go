@@ -14,9 +14,10 @@ import (
 // rate(1minutes) flow has a run due (a record and a River job), and every
 // Event flow is polled (a local bucket with nothing new). flows/s is how
 // many flows one tick plans per second; lag-s is how long one tick takes,
-// the schedule lag of the last flow planned.
+// the schedule lag of the last flow planned. "idle" ticks between fires
+// (every periodic tick but one a minute): nothing is due.
 func BenchmarkSchedulerTick(b *testing.B) {
-	for _, kind := range []string{"scheduled", "event"} {
+	for _, kind := range []string{"scheduled", "idle", "event"} {
 		for _, n := range []int{100, 1000} {
 			b.Run(fmt.Sprintf("%s/flows=%d", kind, n), func(b *testing.B) {
 				st, dir := openSQLiteStore(b)
@@ -39,10 +40,20 @@ func BenchmarkSchedulerTick(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				if kind == "idle" { // plan the fires at activation; then nothing is due
+					e.c.Set(t0.Add(10 * time.Second))
+					if _, err := q.Scheduler().Tick(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
 				b.ResetTimer()
 				start := time.Now()
 				for i := 0; b.Loop(); i++ {
-					e.c.Set(t0.Add(time.Duration(i) * time.Minute))
+					at := t0.Add(time.Duration(i) * time.Minute)
+					if kind == "idle" {
+						at = t0.Add(10*time.Second + time.Duration(i+1)*time.Millisecond)
+					}
+					e.c.Set(at)
 					got, err := q.Scheduler().Tick(ctx)
 					if err != nil {
 						b.Fatal(err)
