@@ -17,6 +17,19 @@ import (
 // What the rest of a SaaS driver shares beyond HTTP: its registration,
 // its profile, its errors, its values and the life of a buffered writer.
 
+// AppFlow's field types, as a driver's catalog and records name them.
+const (
+	TypeString   record.FieldType = "string"
+	TypeInteger  record.FieldType = "integer"
+	TypeLong     record.FieldType = "long"
+	TypeDecimal  record.FieldType = "decimal"
+	TypeDouble   record.FieldType = "double"
+	TypeBoolean  record.FieldType = "boolean"
+	TypeDateTime record.FieldType = "datetime"
+	TypeArray    record.FieldType = "array"
+	TypeStruct   record.FieldType = "struct"
+)
+
 // Roles say what a driver can be in a flow.
 type Roles int
 

@@ -17,15 +17,6 @@ import (
 	"github.com/appflowd/appflowd/internal/record"
 )
 
-// Field types as AppFlow names them.
-const (
-	tInt   record.FieldType = "integer"
-	tStr   record.FieldType = "string"
-	tBool  record.FieldType = "boolean"
-	tTime  record.FieldType = "datetime"
-	tFloat record.FieldType = "double"
-)
-
 var dateOps = []string{"LESS_THAN", "GREATER_THAN", "BETWEEN"}
 
 // activityFields are the fields the Bulk Activity Extract documents, the
@@ -33,8 +24,8 @@ var dateOps = []string{"LESS_THAN", "GREATER_THAN", "BETWEEN"}
 var activityFields = []string{"marketoGUID", "leadId", "activityDate", "activityTypeId", "campaignId",
 	"primaryAttributeValueId", "primaryAttributeValue", "attributes", "actionResult"}
 
-var activityTypes = map[string]record.FieldType{"leadId": tInt, "activityDate": tTime,
-	"activityTypeId": tInt, "campaignId": tInt, "primaryAttributeValueId": tInt}
+var activityTypes = map[string]record.FieldType{"leadId": httpconn.TypeInteger, "activityDate": httpconn.TypeDateTime,
+	"activityTypeId": httpconn.TypeInteger, "campaignId": httpconn.TypeInteger, "primaryAttributeValueId": httpconn.TypeInteger}
 
 // ListEntities offers leads and activities.
 func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]connector.Entity, error) {
@@ -68,15 +59,15 @@ func (d *Driver) leadFields(ctx context.Context) ([]leadField, error) {
 func fieldType(dataType string) record.FieldType {
 	switch dataType {
 	case "integer", "reference":
-		return tInt
+		return httpconn.TypeInteger
 	case "float", "currency":
-		return tFloat
+		return httpconn.TypeDouble
 	case "boolean":
-		return tBool
+		return httpconn.TypeBoolean
 	case "datetime", "date":
-		return tTime
+		return httpconn.TypeDateTime
 	}
-	return tStr
+	return httpconn.TypeString
 }
 
 // DescribeEntity describes leads from describe2.json, activities from the
@@ -111,7 +102,7 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 		for _, f := range activityFields {
 			t, ok := activityTypes[f]
 			if !ok {
-				t = tStr
+				t = httpconn.TypeString
 			}
 			ef := connector.EntityField{Name: f, Label: f, Type: t, Nullable: f != "marketoGUID", IsPrimaryKey: f == "marketoGUID", Queryable: true}
 			if f == "activityDate" {
@@ -184,7 +175,7 @@ func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connec
 	for _, f := range p.fields {
 		t, ok := types[f]
 		if !ok {
-			t = tStr
+			t = httpconn.TypeString
 		}
 		p.types = append(p.types, t)
 	}
@@ -465,19 +456,19 @@ func value(t record.FieldType, s string) record.Value {
 		return record.NullVal()
 	}
 	switch t {
-	case tInt:
+	case httpconn.TypeInteger:
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return record.IntVal(i)
 		}
-	case tFloat:
+	case httpconn.TypeDouble:
 		if f, err := strconv.ParseFloat(s, 64); err == nil {
 			return record.FloatVal(f)
 		}
-	case tBool:
+	case httpconn.TypeBoolean:
 		if b, err := strconv.ParseBool(s); err == nil {
 			return record.BoolVal(b)
 		}
-	case tTime:
+	case httpconn.TypeDateTime:
 		if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			return record.TimeVal(tm)
 		}

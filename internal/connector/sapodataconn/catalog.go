@@ -9,40 +9,30 @@ import (
 	"strings"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
 
-// AppFlow field types of the Edm types (connectors-saas-2 §8.2).
-const (
-	tString   record.FieldType = "string"
-	tInteger  record.FieldType = "integer"
-	tLong     record.FieldType = "long"
-	tDecimal  record.FieldType = "decimal"
-	tDouble   record.FieldType = "double"
-	tBoolean  record.FieldType = "boolean"
-	tDateTime record.FieldType = "datetime"
-	tStruct   record.FieldType = "struct"
-)
-
+// appflowType is the AppFlow field type of an Edm type (connectors-saas-2 §8.2).
 func appflowType(edm string) record.FieldType {
 	switch edm {
 	case "Edm.Int16", "Edm.Int32", "Edm.Byte", "Edm.SByte":
-		return tInteger
+		return httpconn.TypeInteger
 	case "Edm.Int64":
-		return tLong
+		return httpconn.TypeLong
 	case "Edm.Decimal":
-		return tDecimal
+		return httpconn.TypeDecimal
 	case "Edm.Double", "Edm.Single":
-		return tDouble
+		return httpconn.TypeDouble
 	case "Edm.Boolean":
-		return tBoolean
+		return httpconn.TypeBoolean
 	case "Edm.DateTime", "Edm.DateTimeOffset":
-		return tDateTime
+		return httpconn.TypeDateTime
 	}
 	// Edm.String, Edm.Time, Edm.Guid, Edm.Binary (base64) and complex
 	// types travel as text.
-	return tString
+	return httpconn.TypeString
 }
 
 // Filter operators per type, after the Glue SAP connector's table
@@ -304,7 +294,7 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 			f.Label = p.Name
 		}
 		if p.Nav {
-			f.Type = tStruct
+			f.Type = httpconn.TypeStruct
 			f.Creatable = e.Creatable
 			out = append(out, f)
 			continue
@@ -314,15 +304,15 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 		f.Updatable = e.Updatable && p.Updatable && !p.Key
 		if p.Filterable {
 			switch f.Type {
-			case tBoolean:
+			case httpconn.TypeBoolean:
 				f.FilterOperators = opsBool
-			case tString:
+			case httpconn.TypeString:
 				f.FilterOperators = opsString
 			default:
 				f.FilterOperators = opsOrdered
 			}
 		}
-		f.IsTimestampForIncremental = f.Type == tDateTime && p.Filterable
+		f.IsTimestampForIncremental = f.Type == httpconn.TypeDateTime && p.Filterable
 		out = append(out, f)
 	}
 	return out, nil

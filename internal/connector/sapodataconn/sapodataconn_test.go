@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/connector/sapodataconn/odatatest"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
@@ -154,8 +155,8 @@ func TestDescribeEntity(t *testing.T) {
 	for _, f := range fields {
 		by[f.Name] = f
 	}
-	for name, typ := range map[string]record.FieldType{"SalesOrder": tString, "TotalNetAmount": tDecimal, "ItemCount": tInteger,
-		"Released": tBoolean, "LastChangeDateTime": tDateTime, "CreationDate": tDateTime, "to_Item": tStruct} {
+	for name, typ := range map[string]record.FieldType{"SalesOrder": httpconn.TypeString, "TotalNetAmount": httpconn.TypeDecimal, "ItemCount": httpconn.TypeInteger,
+		"Released": httpconn.TypeBoolean, "LastChangeDateTime": httpconn.TypeDateTime, "CreationDate": httpconn.TypeDateTime, "to_Item": httpconn.TypeStruct} {
 		if by[name].Type != typ {
 			t.Errorf("%s type = %q, want %q", name, by[name].Type, typ)
 		}

@@ -83,7 +83,7 @@ func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connec
 	var conds []string
 	if w := r.Window; w != nil && w.Field != "" {
 		pr := e.byName[w.Field]
-		if pr == nil || appflowType(pr.Edm) != tDateTime {
+		if pr == nil || appflowType(pr.Edm) != httpconn.TypeDateTime {
 			return nil, fault.New(fault.Invalid, "the incremental field %s is not a date-time property of %s", w.Field, object)
 		}
 		p.window = pr
@@ -208,18 +208,18 @@ func filterExpr(p *property, f connector.Filter) (string, bool) {
 	typ, class := appflowType(p.Edm), classOf(f.DataType)
 	ordered := false
 	switch typ {
-	case tInteger, tLong, tDecimal, tDouble:
+	case httpconn.TypeInteger, httpconn.TypeLong, httpconn.TypeDecimal, httpconn.TypeDouble:
 		ordered = class == classNumber
-	case tDateTime:
+	case httpconn.TypeDateTime:
 		if class != classTime {
 			return "", false
 		}
 		ordered = true
-	case tBoolean:
+	case httpconn.TypeBoolean:
 		if class != classBool {
 			return "", false
 		}
-	case tString:
+	case httpconn.TypeString:
 		if class != classString || p.Edm != "Edm.String" {
 			return "", false
 		}
@@ -255,7 +255,7 @@ func filterExpr(p *property, f connector.Filter) (string, bool) {
 		}
 		return "(" + n + " ge " + lits[0] + " and " + n + " le " + lits[1] + ")", true
 	case "CONTAINS":
-		if typ != tString || len(lits) != 1 {
+		if typ != httpconn.TypeString || len(lits) != 1 {
 			return "", false
 		}
 		return "substringof(" + lits[0] + "," + n + ") eq true", true
@@ -483,7 +483,7 @@ func value(p *property, raw json.RawMessage) record.Value {
 		return record.Value{}
 	}
 	switch appflowType(p.Edm) {
-	case tInteger, tLong:
+	case httpconn.TypeInteger, httpconn.TypeLong:
 		var s string
 		switch x := v.(type) {
 		case json.Number:
@@ -495,7 +495,7 @@ func value(p *property, raw json.RawMessage) record.Value {
 			return record.IntVal(i)
 		}
 		return record.Value{}
-	case tDecimal:
+	case httpconn.TypeDecimal:
 		switch x := v.(type) {
 		case json.Number:
 			return record.DecimalVal(x.String())
@@ -505,7 +505,7 @@ func value(p *property, raw json.RawMessage) record.Value {
 			}
 		}
 		return record.Value{}
-	case tDouble:
+	case httpconn.TypeDouble:
 		var s string
 		switch x := v.(type) {
 		case json.Number:
@@ -517,12 +517,12 @@ func value(p *property, raw json.RawMessage) record.Value {
 			return record.FloatVal(f)
 		}
 		return record.Value{}
-	case tBoolean:
+	case httpconn.TypeBoolean:
 		if b, ok := v.(bool); ok {
 			return record.BoolVal(b)
 		}
 		return record.Value{}
-	case tDateTime:
+	case httpconn.TypeDateTime:
 		s, _ := v.(string)
 		if ms, ok := parseDate(s); ok {
 			return record.MillisVal(ms)

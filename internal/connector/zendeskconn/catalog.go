@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -30,17 +31,6 @@ type entityDef struct {
 	writable    bool
 	fields      []fieldDef
 }
-
-// Field types as AppFlow names them; arrays and objects travel as JSON.
-const (
-	tInt    record.FieldType = "integer"
-	tStr    record.FieldType = "string"
-	tBool   record.FieldType = "boolean"
-	tTime   record.FieldType = "datetime"
-	tDouble record.FieldType = "double"
-	tArray  record.FieldType = "array"
-	tStruct record.FieldType = "struct"
-)
 
 func fd(spec string) []fieldDef {
 	var out []fieldDef
@@ -167,17 +157,17 @@ var systemTicketField = map[string]bool{"subject": true, "description": true, "s
 func customType(zdType string) record.FieldType {
 	switch zdType {
 	case "integer":
-		return tInt
+		return httpconn.TypeInteger
 	case "decimal":
-		return tDouble
+		return httpconn.TypeDouble
 	case "checkbox":
-		return tBool
+		return httpconn.TypeBoolean
 	case "date":
-		return tStr // yyyy-mm-dd, no time of day
+		return httpconn.TypeString // yyyy-mm-dd, no time of day
 	case "multiselect":
-		return tArray
+		return httpconn.TypeArray
 	}
-	return tStr
+	return httpconn.TypeString
 }
 
 // DescribeEntity gives the entity's fields with AppFlow types; tickets add
@@ -208,7 +198,7 @@ func describeField(e *entityDef, name, label string, t record.FieldType) connect
 	f := connector.EntityField{Name: name, Label: label, Type: t, Nullable: name != "id", Queryable: true,
 		IsPrimaryKey: name == "id", IsTimestampForIncremental: name == "updated_at"}
 	switch t {
-	case tTime, tInt, tDouble:
+	case httpconn.TypeDateTime, httpconn.TypeInteger, httpconn.TypeDouble:
 		f.FilterOperators = []string{"GREATER_THAN"}
 	}
 	if !e.writable {

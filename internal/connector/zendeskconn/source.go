@@ -201,14 +201,14 @@ func value(t record.FieldType, v any) record.Value {
 	case nil:
 		return record.NullVal()
 	case string:
-		if t == tTime {
+		if t == httpconn.TypeDateTime {
 			if tm, err := time.Parse(time.RFC3339Nano, v); err == nil {
 				return record.TimeVal(tm)
 			}
 		}
 		return record.Str(v)
 	case json.Number:
-		if t != tDouble {
+		if t != httpconn.TypeDouble {
 			if i, err := v.Int64(); err == nil {
 				return record.IntVal(i)
 			}
