@@ -532,3 +532,41 @@ func TestRecoverAbortsUnfinishedUploadS3API(t *testing.T) {
 		t.Errorf("unfinished uploads after recovery: %d, want none", len(out.Uploads))
 	}
 }
+
+// Upsolver runs on the S3 writer: its recovery reads its own properties.
+func TestUpsolverRecoverPublish(t *testing.T) {
+	for _, mk := range crashEnvs() {
+		e := mk(t)
+		t.Run(e.name, func(t *testing.T) {
+			u := upsolverEnv(t, e)
+			h := &upsolverHarness{e: e, u: u, format: "JSON"}
+			req := h.NewRequest(context.Background(), t, nil)
+			ctx := context.Background()
+			u.s3.fp = newSteps(2, errCrash).at // after the intent and one file
+			w, err := u.OpenWriter(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range []*record.Batch{benchBatch("a", 0, 5, true), benchBatch("b", 5, 5, true)} {
+				if err := w.Write(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := w.Commit(ctx); !errors.Is(err, errCrash) {
+				t.Fatalf("Commit: %v, want the crash", err)
+			}
+			u.s3.fp = nil
+			if got := len(h.Visible(ctx, t, req)); got != 1 {
+				t.Fatalf("%d objects visible after the crash, want the 1 published", got)
+			}
+			res, published, err := u.RecoverPublish(ctx, req)
+			if err != nil || !published || res.RecordsWritten != 10 || len(res.Objects) != 2 {
+				t.Fatalf("RecoverPublish = %+v, %v, %v; want both files, 10 records", res, published, err)
+			}
+			if got := len(h.ReadBack(ctx, t, req)); got != 10 {
+				t.Errorf("%d rows in the bucket, want 10", got)
+			}
+			e.checkStagingSettled(t, h.bucket)
+		})
+	}
+}
