@@ -611,8 +611,12 @@ func (s *Service) ListFlows(ctx context.Context, in *wire.ListFlowsRequest) (*wi
 		return nil, fault.Wrap(fault.Internal, err, "list flows")
 	}
 	out := &wire.ListFlowsResponse{Flows: []wire.FlowDefinition{}, NextToken: next}
+	page, err := s.flowPage(ctx, account, flows)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range flows {
-		def, err := s.flowSummary(ctx, account, f)
+		def, err := page.summary(f)
 		if err != nil {
 			return nil, err
 		}
@@ -621,8 +625,51 @@ func (s *Service) ListFlows(ctx context.Context, in *wire.ListFlowsRequest) (*wi
 	return out, nil
 }
 
-// flowSummary is a flow as ListFlows shows it.
-func (s *Service) flowSummary(ctx context.Context, account string, f *store.Flow) (*wire.FlowDefinition, error) {
+// flowPage is what a page of ListFlows shows beside the flows themselves,
+// read in one query each: tags, newest runs, custom connector labels.
+type flowPage struct {
+	tags   map[string]map[string]string // by flow ARN
+	newest map[string]*store.Execution  // by flow name
+	labels map[string]string            // by profile name
+}
+
+func (s *Service) flowPage(ctx context.Context, account string, flows []*store.Flow) (*flowPage, error) {
+	arns, names := make([]string, len(flows)), make([]string, len(flows))
+	for i, f := range flows {
+		arns[i], names[i] = f.Arn, f.Name
+	}
+	p := &flowPage{labels: map[string]string{}}
+	var err error
+	if p.tags, err = s.d.Store.TagsGetMany(ctx, arns); err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "read tags of flows")
+	}
+	if p.newest, err = s.d.Store.ExecutionNewestMany(ctx, account, names); err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "read executions of flows")
+	}
+	// Only custom connector profiles carry labels: name just those.
+	var custom []string
+	for _, f := range flows {
+		for _, name := range f.ProfileNames {
+			if !slices.Contains(custom, name) {
+				custom = append(custom, name)
+			}
+		}
+	}
+	if len(custom) > 0 {
+		profiles, _, err := s.d.Store.ProfileList(ctx, &store.ProfileListParams{AccountID: account,
+			ConnectorType: string(wire.ConnectorTypeCustomConnector), Names: custom, Page: store.Page{Limit: len(custom)}})
+		if err != nil {
+			return nil, fault.Wrap(fault.Internal, err, "read profiles of flows")
+		}
+		for _, pr := range profiles {
+			p.labels[pr.Name] = pr.Label
+		}
+	}
+	return p, nil
+}
+
+// summary is a flow as ListFlows shows it.
+func (p *flowPage) summary(f *store.Flow) (*wire.FlowDefinition, error) {
 	var doc wire.DescribeFlowResponse
 	if err := json.Unmarshal(f.Doc, &doc); err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", f.Name)
@@ -640,44 +687,34 @@ func (s *Service) flowSummary(ctx context.Context, account string, f *store.Flow
 	if doc.TriggerConfig != nil {
 		def.TriggerType = doc.TriggerConfig.TriggerType
 	}
+	// A label is read from the flow end's profile; a profile deleted with
+	// forceDelete leaves it empty.
+	label := func(typ wire.ConnectorType, profile string) string {
+		if typ != wire.ConnectorTypeCustomConnector {
+			return ""
+		}
+		return p.labels[profile]
+	}
 	if src := doc.SourceFlowConfig; src != nil {
 		def.SourceConnectorType = src.ConnectorType
-		def.SourceConnectorLabel = s.flowLabel(ctx, account, src.ConnectorType, src.ConnectorProfileName)
+		def.SourceConnectorLabel = label(src.ConnectorType, src.ConnectorProfileName)
 	}
 	if len(doc.DestinationFlowConfigList) > 0 {
 		dst := doc.DestinationFlowConfigList[0]
 		def.DestinationConnectorType = dst.ConnectorType
-		def.DestinationConnectorLabel = s.flowLabel(ctx, account, dst.ConnectorType, dst.ConnectorProfileName)
+		def.DestinationConnectorLabel = label(dst.ConnectorType, dst.ConnectorProfileName)
 	}
-	tags, err := s.d.Store.TagsGet(ctx, f.Arn)
-	if err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "read tags of flow %s", f.Name)
-	}
-	if len(tags) > 0 {
+	if tags := p.tags[f.Arn]; len(tags) > 0 {
 		def.Tags = tags
 	}
-	last, err := s.execNewest(ctx, account, f.Name)
-	if err != nil {
-		return nil, err
-	}
-	if last != nil {
+	if e := p.newest[f.Name]; e != nil {
+		last, err := execRecord(e)
+		if err != nil {
+			return nil, err
+		}
 		def.LastRunExecutionDetails = execDetails(last)
 	}
 	return def, nil
-}
-
-// flowLabel is the custom connector label of a flow end, read from its
-// profile (labels live on profiles, not in the flow definition). A profile
-// deleted with forceDelete leaves the label empty.
-func (s *Service) flowLabel(ctx context.Context, account string, typ wire.ConnectorType, profile string) string {
-	if typ != wire.ConnectorTypeCustomConnector || profile == "" {
-		return ""
-	}
-	p, err := s.d.Store.ProfileGet(ctx, account, profile)
-	if err != nil {
-		return ""
-	}
-	return p.Label
 }
 
 // UpdateFlow replaces a flow's definition (spec §3.4). flowArn, createdAt,

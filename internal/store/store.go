@@ -208,6 +208,10 @@ type Store interface {
 	// ExecutionListUnfinished lists every InProgress or CancelStarted
 	// execution of every account: what a restarted single process must close.
 	ExecutionListUnfinished(ctx context.Context) ([]*Execution, error)
+	// ExecutionNewestMany returns, by flow name, the most recently started
+	// execution of each named flow of the account that has one: what a
+	// list of flows shows, in one query.
+	ExecutionNewestMany(ctx context.Context, accountID string, flowNames []string) (map[string]*Execution, error)
 
 	RegistrationCreate(ctx context.Context, r *Registration) error
 	RegistrationGet(ctx context.Context, accountID, label string) (*Registration, error)
@@ -217,6 +221,8 @@ type Store interface {
 
 	// Tags are keyed by resource ARN.
 	TagsGet(ctx context.Context, arn string) (map[string]string, error) // empty map if none
+	// TagsGetMany returns the tags of each ARN that has any, by ARN.
+	TagsGetMany(ctx context.Context, arns []string) (map[string]map[string]string, error)
 	TagsSet(ctx context.Context, arn string, tags map[string]string) error
 	TagsRemove(ctx context.Context, arn string, keys []string) error
 	TagsDeleteAll(ctx context.Context, arn string) error

@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Executions", testExecutions},
 		{"ExecutionList", testExecutionList},
 		{"ExecutionListUnfinished", testExecutionListUnfinished},
+		{"ExecutionNewestMany", testExecutionNewestMany},
+		{"TagsGetMany", testTagsGetMany},
 		{"ExecutionCreateMany", testExecutionCreateMany},
 		{"FlowStateUpdateMany", testFlowStateUpdateMany},
 		{"Registrations", testRegistrations},
