@@ -62,6 +62,11 @@ type Capabilities struct {
 	// or Map_all task: it reads whole files whose fields it learns as it
 	// reads (S3); record-based sources are asked for named fields.
 	ProjectionOptional bool
+	// ProjectionWritesRecords says a flow from this source with a
+	// PROJECTION and no Map, Map_all or Passthrough task writes the records
+	// as the source read them, less the projected fields (Google Analytics:
+	// batchGet's rows as received).
+	ProjectionWritesRecords bool
 	// WindowByModifiedTime says an incremental window selects the source's
 	// objects by modification time, whole, rather than filtering records
 	// on incrementalPullConfig.datetimeTypeFieldName.
@@ -110,6 +115,7 @@ func (c Capabilities) fill(from Capabilities) Capabilities {
 	c.TypedDestination = c.TypedDestination || from.TypedDestination
 	c.RecyclesBatches = c.RecyclesBatches || from.RecyclesBatches
 	c.ProjectionOptional = c.ProjectionOptional || from.ProjectionOptional
+	c.ProjectionWritesRecords = c.ProjectionWritesRecords || from.ProjectionWritesRecords
 	c.WindowByModifiedTime = c.WindowByModifiedTime || from.WindowByModifiedTime
 	return c
 }

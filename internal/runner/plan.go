@@ -112,7 +112,7 @@ func Prepare(ctx context.Context, env Env, f *Flow, executionID string) (*Prepar
 		return nil, err
 	}
 	prog, err := transform.Compile(tasks, transform.Options{SourceConnector: srcType, SourceOperators: srcCaps.Operators,
-		TypedDestination: dstCaps.TypedDestination})
+		TypedDestination: dstCaps.TypedDestination, ProjectionWritesRecords: srcCaps.ProjectionWritesRecords})
 	if err != nil {
 		return nil, err
 	}

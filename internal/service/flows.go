@@ -165,7 +165,8 @@ func flowCheckTasks(op string, tasks []wire.Task, source wire.ConnectorType, cap
 	if !projected && !caps.ProjectionOptional {
 		return fault.New(fault.Invalid, "%s request failed: [Task Validation Error: You must specify a projection task or a MAP_ALL task]", op)
 	}
-	if _, err := transform.Compile(tt, transform.Options{SourceConnector: string(source), SourceOperators: caps.Operators}); err != nil {
+	if _, err := transform.Compile(tt, transform.Options{SourceConnector: string(source), SourceOperators: caps.Operators,
+		ProjectionWritesRecords: caps.ProjectionWritesRecords}); err != nil {
 		if fault.CodeOf(err) == fault.Unknown {
 			return fault.Wrap(fault.Invalid, err, "%s request failed: [Task Validation Error]", op)
 		}

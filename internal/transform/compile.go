@@ -337,6 +337,13 @@ func Compile(tasks []Task, opts Options) (*Program, error) {
 			p.all = &allStep{exclude: exclude, taken: taken}
 		}
 	}
+	if len(p.outs) == 0 && p.all == nil && hasProjection && opts.ProjectionWritesRecords {
+		exclude := map[string]bool{}
+		for _, f := range projection {
+			exclude[f] = true
+		}
+		p.all = &allStep{exclude: exclude, taken: map[string]bool{}}
+	}
 	if len(p.outs) == 0 && p.all == nil {
 		return nil, fault.New(fault.Invalid, "tasks: no Map, Map_all or Passthrough task, so the flow would write no fields")
 	}

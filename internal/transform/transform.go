@@ -76,6 +76,10 @@ type Options struct {
 	// (Parquet with preserved typing, Redshift, Snowflake). Otherwise Map
 	// copies values unchanged and the types are informative only.
 	TypedDestination bool
+	// ProjectionWritesRecords: with a PROJECTION and no Map, Map_all or
+	// Passthrough task, write each record the source gives, less the
+	// projected fields (connector.Capabilities.ProjectionWritesRecords).
+	ProjectionWritesRecords bool
 }
 
 // Stats counts what one Apply did with its input rows.

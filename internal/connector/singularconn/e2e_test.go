@@ -37,7 +37,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 func profile(name, key string) *appflow.CreateConnectorProfileInput {
@@ -231,7 +231,9 @@ func finished(t *testing.T, c *appflow.Client, flow string, n int) []types.Execu
 		}
 		if done == n && len(out.FlowExecutions) == n {
 			recs := out.FlowExecutions
-			sort.Slice(recs, func(i, j int) bool { return aws.ToTime(recs[i].DataPullEndTime).Before(aws.ToTime(recs[j].DataPullEndTime)) })
+			sort.Slice(recs, func(i, j int) bool {
+				return aws.ToTime(recs[i].DataPullEndTime).Before(aws.ToTime(recs[j].DataPullEndTime))
+			})
 			return recs
 		}
 		if time.Now().After(deadline) {
