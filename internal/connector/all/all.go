@@ -9,6 +9,7 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/datadogconn"          // Datadog (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/dynatraceconn"        // Dynatrace (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/eventbridgeconn"      // EventBridge
+	_ "github.com/appflowd/appflowd/internal/connector/googleanalyticsconn"  // Googleanalytics (union key GoogleAnalytics; source only)
 	_ "github.com/appflowd/appflowd/internal/connector/marketoconn"          // Marketo
 	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"         // Redshift
 	_ "github.com/appflowd/appflowd/internal/connector/retiredconn"          // LookoutMetrics, Honeycode (runs end in Error)
