@@ -204,6 +204,9 @@ func readCSV(ctx context.Context, src *objectReader, proj []string, emit func(*r
 			c.pos, line = next, line+nl
 			continue
 		}
+		if err := checkUTF8(key, line, c.s[c.pos:next]); err != nil {
+			return err
+		}
 		header = make([]string, len(fields))
 		seen := make(map[string]bool, len(fields))
 		for i, f := range fields {
@@ -258,6 +261,9 @@ func readCSV(ctx context.Context, src *objectReader, proj []string, emit func(*r
 			}
 			if len(fields) != width {
 				return parseErr(key, line, "row has %d fields, the header has %d", len(fields), width)
+			}
+			if err := checkUTF8(key, line, c.s[c.pos:next]); err != nil {
+				return err
 			}
 			base := len(cells)
 			cells = cells[:base+outW]

@@ -77,6 +77,9 @@ func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit f
 				}
 				continue
 			}
+			if err := checkUTF8(key, line, text); err != nil {
+				return err
+			}
 			if err := jp.parseLine(text, line); err != nil {
 				return err
 			}

@@ -118,6 +118,10 @@ func TestReadCSVErrorsNameObjectAndLine(t *testing.T) {
 		{"text after closing quote", "a,b\n\"x\"y,2\n", "dir/obj line 2: unexpected character after a closing quote"},
 		{"unterminated quote", "a,b\n1,2\n\"open,3\n4,5\n", "dir/obj line 3: quoted field is not terminated"},
 		{"duplicate header", "a,a\n1,2\n", "dir/obj line 1: header repeats"},
+		{"invalid UTF-8 in a row", "a,b\n1,2\n3,caf\xe9\n", "dir/obj line 3: byte 0xE9 at column 6 is not UTF-8"},
+		{"invalid UTF-8 in the header", "a,\xff\n1,2\n", "dir/obj line 1: byte 0xFF at column 3 is not UTF-8"},
+		{"invalid UTF-8 in a quoted field's second line", "a,b\n\"x\ny\x80\",2\n", "dir/obj line 3: byte 0x80 at column 2 is not UTF-8"},
+		{"a truncated rune", "a\n\xe2\x82\n", "dir/obj line 2: byte 0xE2 at column 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,6 +173,9 @@ func FuzzReadCSV(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		fields, rows, err := parse(t, "CSV", in)
+		if !utf8.ValidString(in) && err == nil {
+			t.Fatalf("%q is not UTF-8, we accept it", in)
+		}
 		// encoding/csv drops CR before LF even in quoted fields and knows
 		// no BOM; compare only where the two agree on the rules.
 		if strings.ContainsRune(in, '\r') || strings.HasPrefix(in, "\xEF\xBB\xBF") || !utf8.ValidString(in) {
@@ -261,6 +268,7 @@ func TestReadJSONLinesErrorsNameObjectAndLine(t *testing.T) {
 		{"{\"a\":{\"b\":}}\n", "dir/obj line 1:"},
 		{"{\"a\":1,}\n", "dir/obj line 1:"},
 		{"{\"a\":\"\\q\"}\n", "dir/obj line 1:"},
+		{"{\"a\":1}\n{\"a\":\"caf\xe9\"}\n", "dir/obj line 2: byte 0xE9 at column 10 is not UTF-8"},
 	} {
 		_, _, err := parse(t, "JSON", tt.in)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -291,7 +299,10 @@ func FuzzReadJSONLines(f *testing.F) {
 			keys = keys || len(m) > 0
 		}
 		if !utf8.ValidString(in) {
-			return // encoding/json replaces invalid UTF-8; we pass it through
+			if err == nil {
+				t.Fatalf("%q is not UTF-8, we accept it", in)
+			}
+			return // encoding/json replaces invalid UTF-8; we refuse it
 		}
 		if valid && err != nil {
 			t.Fatalf("%q: encoding/json accepts it, we fail: %v", in, err)
