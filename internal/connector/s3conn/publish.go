@@ -399,6 +399,9 @@ func (d *Driver) CollectStaging(ctx context.Context, unfinished func(executionID
 	if err != nil {
 		return fmt.Errorf("s3 destination: list staging: %w", err)
 	}
+	// The folders are listed before unfinished is first asked, so a run
+	// that starts meanwhile (its record is InProgress before it stages)
+	// is either not listed or known unfinished.
 	var errs []error
 	for _, e := range entries {
 		id, ok := tagExecution(e.Name())
