@@ -150,6 +150,10 @@ type ErrorHandling struct {
 	FailOnFirstError bool
 	BucketName       string
 	BucketPrefix     string
+	// KMSKeyArn is the flow's own kmsArn, which objects written to the
+	// error bucket through an S3 API carry as SSE-KMS; "" when the flow
+	// named none (the bucket's default encryption applies).
+	KMSKeyArn string
 }
 
 // WriteRequest says what a run writes to a destination.

@@ -13,6 +13,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/engine"
 	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/secrets"
 	"github.com/appflowd/appflowd/internal/transform"
 	"github.com/appflowd/appflowd/internal/wire"
 )
@@ -26,6 +27,7 @@ type Flow struct {
 	Tasks                     []wire.Task                  `json:"tasks"`
 	TriggerConfig             *wire.TriggerConfig          `json:"triggerConfig"`
 	SchemaVersion             *int64                       `json:"schemaVersion"`
+	KmsArn                    string                       `json:"kmsArn"`
 }
 
 // ProfileFunc returns the connector profile (with decrypted credentials) a
@@ -194,6 +196,7 @@ func Prepare(ctx context.Context, env Env, f *Flow, executionID string) (*Prepar
 			FailOnFirstError: eh.FailOnFirstDestinationError,
 			BucketName:       eh.BucketName,
 			BucketPrefix:     eh.BucketPrefix,
+			KMSKeyArn:        flowKey(f.KmsArn, env.Deps),
 		}
 	}
 	p.Run = &engine.Run{Source: source, Read: read, Dest: dest, Write: write, Program: prog,
@@ -249,4 +252,13 @@ func profileSuffix(name string) string {
 		return ""
 	}
 	return " (profile " + strings.TrimSpace(name) + ")"
+}
+
+// flowKey is the flow's kmsArn when the user named one; "" for the
+// stand-in of AppFlow's managed key, which is no key to encrypt with.
+func flowKey(kmsArn string, deps connector.Deps) string {
+	if kmsArn == secrets.DefaultKeyArn(deps.Region, deps.AccountID) {
+		return ""
+	}
+	return kmsArn
 }

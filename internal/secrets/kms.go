@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -212,4 +214,12 @@ func gcm(key []byte) (cipher.AEAD, error) {
 		return nil, fmt.Errorf("data key: %w", err)
 	}
 	return cipher.NewGCM(block)
+}
+
+// DefaultKeyArn is the account's stand-in for AppFlow's AWS-managed key,
+// which flows report when they name no kmsArn: derived from (region,
+// account), so it is stable across restarts and replicas.
+func DefaultKeyArn(region, account string) string {
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("appflowd:kms:aws/appflow:"+region+":"+account))
+	return "arn:aws:kms:" + region + ":" + account + ":key/" + id.String()
 }

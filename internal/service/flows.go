@@ -10,11 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/schedule"
+	"github.com/appflowd/appflowd/internal/secrets"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/transform"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -70,9 +69,7 @@ func (s *Service) flowPrincipal(ctx context.Context) string {
 // derived from (region, account), so it is stable across restarts and
 // replicas.
 func (s *Service) flowDefaultKMSArn(ctx context.Context) string {
-	account := s.account(ctx)
-	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("appflowd:kms:aws/appflow:"+s.d.Region+":"+account))
-	return "arn:aws:kms:" + s.d.Region + ":" + account + ":key/" + id.String()
+	return secrets.DefaultKeyArn(s.d.Region, s.account(ctx))
 }
 
 func flowNotFound(name string) error {

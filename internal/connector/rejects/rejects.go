@@ -48,7 +48,7 @@ func Write(ctx context.Context, deps connector.Deps, eh *connector.ErrorHandling
 	}
 	defer b.Close()
 	key = JoinKey(eh.BucketPrefix, flow, execution, name)
-	if err := b.WriteAll(ctx, key, buf.Bytes(), nil); err != nil {
+	if err := b.WriteAll(ctx, key, buf.Bytes(), awsconfig.SSEKMS(eh.KMSKeyArn)); err != nil {
 		return "", undo, fault.Wrap(fault.ConnectorServer, err, "write rejected records to s3://%s/%s", eh.BucketName, key)
 	}
 	return key, func() {
