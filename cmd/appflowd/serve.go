@@ -78,19 +78,21 @@ type serverLimits struct {
 	ReadHeader time.Duration // the request line and headers
 	Read       time.Duration // the whole request, body included
 	Idle       time.Duration // a keep-alive connection between requests
+	Write      time.Duration // from the headers to the end of the response (0: none)
 }
 
 // defaultServerLimits: a request (at most 5 MB) must arrive within 30 s,
-// so a client that trickles its body is cut off well within a minute.
-// There is no write timeout: DescribeConnectorEntity and CreateConnectorProfile
-// may wait minutes on a remote system.
+// so a client that trickles its body is cut off well within a minute. The
+// write limit is only a backstop for a client that never reads its
+// response: DescribeConnectorEntity and CreateConnectorProfile may wait
+// minutes on a remote system (connector HTTP calls time out at 5).
 func defaultServerLimits() serverLimits {
-	return serverLimits{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Idle: 60 * time.Second}
+	return serverLimits{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Idle: 60 * time.Second, Write: 10 * time.Minute}
 }
 
 func newHTTPServer(h http.Handler, l serverLimits) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeader, ReadTimeout: l.Read, IdleTimeout: l.Idle,
-		MaxHeaderBytes: 64 << 10}
+		WriteTimeout: l.Write, MaxHeaderBytes: 64 << 10}
 }
 
 // warnInsecure says at start-up that --insecure serves the API to anyone.
