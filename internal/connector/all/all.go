@@ -11,6 +11,7 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/eventbridgeconn"      // EventBridge
 	_ "github.com/appflowd/appflowd/internal/connector/googleanalyticsconn"  // Googleanalytics (union key GoogleAnalytics; source only)
 	_ "github.com/appflowd/appflowd/internal/connector/marketoconn"          // Marketo
+	_ "github.com/appflowd/appflowd/internal/connector/pardotconn"           // Pardot (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"         // Redshift
 	_ "github.com/appflowd/appflowd/internal/connector/retiredconn"          // LookoutMetrics, Honeycode (runs end in Error)
 	_ "github.com/appflowd/appflowd/internal/connector/s3conn"               // S3

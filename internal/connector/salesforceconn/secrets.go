@@ -115,3 +115,9 @@ func secretsClient(ctx context.Context, deps connector.Deps, arn string) (*secre
 	endpoint := awsconfig.Endpoint(deps, connector.EndpointSecretsManager)
 	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint }), nil
 }
+
+// ClientSecretReader reads a clientCredentialsArn secret as Salesforce
+// does, for drivers whose connected app is a Salesforce one (Pardot).
+func ClientSecretReader(deps connector.Deps) func(ctx context.Context, arn string) (id, secret string, err error) {
+	return secretsManagerReader(deps)
+}

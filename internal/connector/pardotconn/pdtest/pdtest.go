@@ -1,0 +1,280 @@
+// Package pdtest is a stand-in for Account Engagement (Pardot) API v5 and
+// Salesforce's OAuth token endpoint, written from their public
+// documentation (connectors-saas-2 §7.2-7.3): GET
+// /api/v5/objects/<collection> with a mandatory fields list, limit (200 by
+// default, at most 1000), <field>AfterOrEqualTo / BeforeOrEqualTo time
+// filters, and nextPageToken paging through a nextPageUrl that only fields
+// may accompany; every call needs a Bearer token and the
+// Pardot-Business-Unit-Id header; errors are {"code","message"} bodies.
+// Where the docs name no status (codes 66 and 122) it answers 400, as the
+// notes choose.
+package pdtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Credentials the stand-in accepts.
+const (
+	BusinessUnit = "0Uv000000000001AAA"
+	ClientID     = "appflowd-app"
+	ClientSecret = "app-secret"
+	RefreshToken = "R1"
+)
+
+// Record is one object of a collection; "id" orders it.
+type Record map[string]any
+
+// Server is the stand-in.
+type Server struct {
+	srv *httptest.Server
+
+	mu        sync.Mutex
+	data      map[string][]Record
+	token     string // the valid access token
+	issued    int
+	revoked   bool
+	cursors   map[string]cursor
+	busy      int // answers code 66 this many times
+	daily     bool
+	malformed map[string]bool
+	requests  []string
+}
+
+type cursor struct {
+	coll   string
+	fields string
+	offset int
+	limit  int
+	q      url.Values
+}
+
+// New starts a stand-in whose first valid access token is "A0".
+func New(t testing.TB) *Server {
+	s := &Server{data: map[string][]Record{}, token: "A0", cursors: map[string]cursor{}, malformed: map[string]bool{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// URL is the base of both the API and the token endpoint.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Client talks to it.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Add appends records to a collection.
+func (s *Server) Add(coll string, recs ...Record) {
+	s.mu.Lock()
+	s.data[coll] = append(s.data[coll], recs...)
+	s.mu.Unlock()
+}
+
+// Expire makes the current access token invalid (an expired session).
+func (s *Server) Expire() {
+	s.mu.Lock()
+	s.token = fmt.Sprintf("expired-%d", s.issued)
+	s.mu.Unlock()
+}
+
+// Revoke refuses the refresh token from now on.
+func (s *Server) Revoke() { s.mu.Lock(); s.revoked = true; s.mu.Unlock() }
+
+// Busy answers the next n API calls with code 66 (six concurrent calls).
+func (s *Server) Busy(n int) { s.mu.Lock(); s.busy = n; s.mu.Unlock() }
+
+// Daily answers every API call with code 122 (daily allowance spent).
+func (s *Server) Daily() { s.mu.Lock(); s.daily = true; s.mu.Unlock() }
+
+// Malformed makes a collection's answers unparsable.
+func (s *Server) Malformed(coll string) { s.mu.Lock(); s.malformed[coll] = true; s.mu.Unlock() }
+
+// Token is the valid access token.
+func (s *Server) Token() string { s.mu.Lock(); defer s.mu.Unlock(); return s.token }
+
+// Requests lists the calls so far: "token <grant>" or "GET <path>?<query>".
+func (s *Server) Requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.requests...)
+}
+
+func fail(w http.ResponseWriter, status, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/services/oauth2/token" {
+		s.tokenEndpoint(w, r)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
+	coll, ok := strings.CutPrefix(r.URL.Path, "/api/v5/objects/")
+	if !ok || r.Method != http.MethodGet || strings.Contains(coll, "/") {
+		fail(w, http.StatusNotFound, 404, "Not Found")
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer "+s.token {
+		fail(w, http.StatusUnauthorized, 184, "access_token is invalid, unknown, or malformed: Inactive token")
+		return
+	}
+	if r.Header.Get("Pardot-Business-Unit-Id") != BusinessUnit {
+		fail(w, http.StatusBadRequest, 181, "The business unit ID is missing or invalid.")
+		return
+	}
+	if s.daily {
+		fail(w, http.StatusBadRequest, 122, "Daily API rate limit met.")
+		return
+	}
+	if s.busy > 0 {
+		s.busy--
+		fail(w, http.StatusBadRequest, 66, "Exceeded concurrent request limit.")
+		return
+	}
+	q := r.URL.Query()
+	var c cursor
+	if tok := q.Get("nextPageToken"); tok != "" {
+		for k := range q {
+			if k != "nextPageToken" && k != "fields" {
+				fail(w, http.StatusBadRequest, 2, "Invalid parameters with nextPageToken: "+k)
+				return
+			}
+		}
+		if c, ok = s.cursors[tok]; !ok || c.coll != coll {
+			fail(w, http.StatusBadRequest, 2, "Invalid nextPageToken")
+			return
+		}
+		delete(s.cursors, tok) // a token is good for one page
+	} else {
+		c = cursor{coll: coll, fields: q.Get("fields"), limit: 200, q: q}
+		if c.fields == "" {
+			fail(w, http.StatusBadRequest, 1, "Required parameter fields is missing.")
+			return
+		}
+		if l := q.Get("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n < 1 || n > 1000 {
+				fail(w, http.StatusBadRequest, 2, "Invalid limit.")
+				return
+			}
+			c.limit = n
+		}
+	}
+	if s.malformed[coll] {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"values":[{"id":1,`))
+		return
+	}
+	recs, err := s.match(coll, c.q)
+	if err != nil {
+		fail(w, http.StatusBadRequest, 2, err.Error())
+		return
+	}
+	end := min(c.offset+c.limit, len(recs))
+	fields := strings.Split(c.fields, ",")
+	values := []map[string]any{}
+	for _, rec := range recs[c.offset:end] {
+		v := map[string]any{}
+		for _, f := range fields {
+			v[f] = rec[f] // requested fields come back, null when unset
+		}
+		values = append(values, v)
+	}
+	out := map[string]any{"values": values}
+	if end < len(recs) {
+		tok := fmt.Sprintf("T%d-%d", len(s.requests), end)
+		next := c
+		next.offset = end
+		s.cursors[tok] = next
+		out["nextPageToken"] = tok
+		out["nextPageUrl"] = s.srv.URL + r.URL.Path + "?" + url.Values{"fields": {c.fields}, "nextPageToken": {tok}}.Encode()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// match applies the documented time filters, ordered by id.
+func (s *Server) match(coll string, q url.Values) ([]Record, error) {
+	var out []Record
+	for _, rec := range s.data[coll] {
+		keep := true
+		for k, vs := range q {
+			field, op := "", ""
+			for _, suffix := range []string{"AfterOrEqualTo", "BeforeOrEqualTo"} {
+				if f, ok := strings.CutSuffix(k, suffix); ok {
+					field, op = f, suffix
+				}
+			}
+			if field == "" {
+				continue
+			}
+			bound, err := time.Parse(time.RFC3339, vs[0])
+			if err != nil {
+				return nil, fmt.Errorf("Invalid value for %s", k)
+			}
+			at, _ := time.Parse(time.RFC3339, fmt.Sprint(rec[field]))
+			if op == "AfterOrEqualTo" && at.Before(bound) || op == "BeforeOrEqualTo" && at.After(bound) {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, rec)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return num(out[i]["id"]) < num(out[j]["id"]) })
+	return out, nil
+}
+
+func num(v any) float64 {
+	f, _ := strconv.ParseFloat(fmt.Sprint(v), 64)
+	return f
+}
+
+// tokenEndpoint is Salesforce's /services/oauth2/token for the refresh
+// token and authorization code grants.
+func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = r.ParseForm()
+	grant := r.PostForm.Get("grant_type")
+	s.requests = append(s.requests, "token "+grant)
+	bad := func(code, desc string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+	}
+	if r.PostForm.Get("client_id") != ClientID || r.PostForm.Get("client_secret") != ClientSecret {
+		bad("invalid_client", "invalid client credentials")
+		return
+	}
+	switch {
+	case grant == "refresh_token" && r.PostForm.Get("refresh_token") == RefreshToken && !s.revoked:
+	case grant == "authorization_code" && r.PostForm.Get("code") == "CODE":
+	default:
+		bad("invalid_grant", "expired access/refresh token")
+		return
+	}
+	s.issued++
+	s.token = fmt.Sprintf("A%d", s.issued)
+	body := map[string]any{"access_token": s.token, "instance_url": "https://acme.my.salesforce.com", "token_type": "Bearer",
+		"scope": "pardot_api refresh_token", "issued_at": "1704067200000"}
+	if grant == "authorization_code" {
+		body["refresh_token"] = RefreshToken
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(body)
+}
