@@ -21,7 +21,7 @@ func catalogSpec() Spec {
 		MinScheduleMinutes: 1, UnionKey: "Zendesk", HasMetadata: true,
 		DataTransferAPIs: []string{"AUTOMATIC"}, OAuth2GrantTypes: []string{"AUTHORIZATION_CODE"},
 		CredentialsOptional: true, ProfileRules: testRules, TypedDestination: true, RecyclesBatches: true,
-		WindowByModifiedTime: true, ProjectionOptional: true,
+		WindowByModifiedTime: true, ProjectionOptional: true, ProjectionWritesRecords: true,
 	}}
 }
 
