@@ -8,7 +8,7 @@
 //	go run ./bench/flowbench -in /tmp/peers/data/data_5000000.csv -format PARQUET
 //
 // It prints rows/s and MB/s of input, CPU seconds and peak RSS. Compare
-// engines with ../shared/bench/run_peers.sh, which runs them side by side.
+// with DuckDB using bench/peers/run.sh, which runs both side by side.
 package main
 
 import (
@@ -36,7 +36,7 @@ import (
 
 func main() {
 	rows := flag.Int("rows", 1_000_000, "rows to generate when -in is not given")
-	in := flag.String("in", "", "an existing .csv or .jsonl input (the shared bench's data_N files)")
+	in := flag.String("in", "", "an existing .csv or .jsonl input (e.g. the data_N files of bench/peers/gendata)")
 	format := flag.String("format", "JSON", "output file type: JSON, CSV or PARQUET")
 	keep := flag.Bool("keep", false, "keep the temporary data dir")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
