@@ -84,7 +84,8 @@ func (r *Runner) ExecuteSplits(ctx context.Context, k runstate.Key, owner string
 func (r *Runner) execute(ctx context.Context, k runstate.Key, owner string, only map[string]bool) wire.ExecutionStatus {
 	start := time.Now()
 	var m metrics.Run
-	res, runErr := r.run(ctx, k, only, &m)
+	var settle func(ctx context.Context, collect bool) // the destination's, once the record is final
+	res, runErr := r.run(ctx, k, only, &m, &settle)
 	var status wire.ExecutionStatus
 	var msg string
 	switch {
@@ -113,6 +114,9 @@ func (r *Runner) execute(ctx context.Context, k runstate.Key, owner string, only
 		status = run.Status()
 		r.report(rec, k.Account, k.Flow, run.Rec, res)
 	}
+	if settle != nil {
+		settle(rec, status != "") // an interrupted run keeps its staging for whoever settles it
+	}
 	m.Status, m.Duration = string(status), time.Since(start)
 	if res != nil {
 		m.Records, m.BytesRead, m.BytesWritten = res.RecordsRead, res.BytesProcessed, res.BytesWritten
@@ -125,7 +129,10 @@ func (r *Runner) execute(ctx context.Context, k runstate.Key, owner string, only
 	return status
 }
 
-func (r *Runner) run(ctx context.Context, k runstate.Key, only map[string]bool, m *metrics.Run) (*engine.Result, error) {
+// run executes the flow; settle is set to what removes the run's publish
+// intent and staging from its destination, which the caller does once the
+// record is final (the intent must outlive a crash before that).
+func (r *Runner) run(ctx context.Context, k runstate.Key, only map[string]bool, m *metrics.Run, settle *func(context.Context, bool)) (*engine.Result, error) {
 	account, flowName, id := k.Account, k.Flow, k.ID
 	fl, err := r.d.Store.FlowGet(ctx, account, flowName)
 	if err != nil {
@@ -148,7 +155,20 @@ func (r *Runner) run(ctx context.Context, k runstate.Key, only map[string]bool, 
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	if pr, ok := p.destination().PublishRecoverer(); ok {
+		*settle = func(ctx context.Context, collect bool) {
+			defer p.Close()
+			if !collect {
+				return
+			}
+			mine := func(id string) bool { return id != k.ID } // every other run counts as unfinished: kept
+			if err := pr.CollectStaging(ctx, mine); err != nil {
+				r.d.Logger.Warn("remove a finished run's staging; the periodic collection will", "flow", k.Flow, "execution", k.ID, "err", err)
+			}
+		}
+	} else {
+		defer p.Close()
+	}
 	if start, end, ok, err := r.executionWindow(ctx, account, flowName, id); err != nil {
 		return nil, err
 	} else if ok {

@@ -180,8 +180,14 @@ func (e *env) get(t *testing.T, k runstate.Key) *runstate.Run {
 func TestExecuteSuccessful(t *testing.T) {
 	e := newEnv(t)
 	k := e.claimed(t, "e1", "me")
+	e.f.staged = []string{"e1", "another-run"}
 	if got := e.r.Execute(context.Background(), k, "me"); got != runstate.Successful {
 		t.Fatalf("Execute = %q, want Successful", got)
+	}
+	// Once the record is final, the run's own intent and staging go; a
+	// run still going keeps its own.
+	if len(e.f.staged) != 1 || e.f.staged[0] != "another-run" {
+		t.Errorf("staging after the run: %v, want only another-run's", e.f.staged)
 	}
 	r := e.get(t, k)
 	res := r.Rec.ExecutionResult
