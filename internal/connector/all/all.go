@@ -22,5 +22,6 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/slackconn"            // Slack
 	_ "github.com/appflowd/appflowd/internal/connector/snowflakeconn"        // Snowflake
 	_ "github.com/appflowd/appflowd/internal/connector/trendmicroconn"       // Trendmicro (source only)
+	_ "github.com/appflowd/appflowd/internal/connector/veevaconn"            // Veeva (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/zendeskconn"          // Zendesk
 )
