@@ -24,6 +24,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/appflowd/appflowd/internal/app"
+	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/redshiftconn"
 )
 
@@ -217,12 +219,14 @@ func (s *dataAPIServer) copy(ctx context.Context, sql string) (int64, error) {
 // stages in S3, checks rows against DescribeTable's columns (rejected rows
 // to the error bucket) and loads with one COPY through ExecuteStatement.
 func TestE2EDataAPI(t *testing.T) {
-	e := newRSEnv(t)
-	srv := &dataAPIServer{t: t, e: e, results: map[string]map[string]any{}, creds: map[string]bool{}}
-	hs := httptest.NewServer(srv)
+	// The stand-in is the Data API and STS; appflowd is told so at start,
+	// as --endpoint sts=URL does.
+	var srv *dataAPIServer
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { srv.ServeHTTP(w, r) }))
 	t.Cleanup(hs.Close)
+	e := newRSEnv(t, func(c *app.Config) { c.Endpoints = connector.Endpoints{connector.EndpointSTS: hs.URL} })
+	srv = &dataAPIServer{t: t, e: e, results: map[string]map[string]any{}, creds: map[string]bool{}}
 	t.Setenv(redshiftconn.DataAPIEndpointEnv, hs.URL)
-	t.Setenv("AWS_ENDPOINT_URL_STS", hs.URL)
 	const dataRole = "arn:aws:iam::000000000000:role/appflowd-data-api"
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")

@@ -56,7 +56,7 @@ type rsEnv struct {
 	pass    string
 }
 
-func newRSEnv(t *testing.T) *rsEnv {
+func newRSEnv(t *testing.T, configure ...func(*app.Config)) *rsEnv {
 	t.Helper()
 	dsn := os.Getenv("APPFLOWD_TEST_POSTGRES")
 	if dsn == "" {
@@ -96,7 +96,11 @@ func newRSEnv(t *testing.T) *rsEnv {
 		}
 	})
 
-	srv := apptest.Start(t, app.Config{}, e2eStage, e2eErrors, e2eSource)
+	var appCfg app.Config
+	for _, c := range configure {
+		c(&appCfg)
+	}
+	srv := apptest.Start(t, appCfg, e2eStage, e2eErrors, e2eSource)
 	dataDir, client := srv.DataDir, srv.Client
 	pass := cfg.Password
 	if pass == "" {
