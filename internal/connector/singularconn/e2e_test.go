@@ -151,8 +151,8 @@ func TestE2EOnDemand(t *testing.T) {
 		t.Errorf("read %q, want %q", got, want)
 	}
 	created := s.Created()
-	if len(created) != 30 || !strings.Contains(created[0]["filters"], `"adwords"`) {
-		t.Errorf("%d reports (want one per day of the last 30), first %v", len(created), created[0])
+	if len(created) != 1 || created[0]["start_date"] != "2023-12-13" || created[0]["end_date"] != "2024-01-11" || !strings.Contains(created[0]["filters"], `"adwords"`) {
+		t.Errorf("reports %v, want one over the last 30 days with the filter", created)
 	}
 	// BETWEEN is not a Singular operator.
 	bad := types.Task{TaskType: types.TaskTypeFilter, SourceFields: []string{"adn_cost"}, ConnectorOperator: &types.ConnectorOperator{Singular: "BETWEEN"},
@@ -209,9 +209,9 @@ func TestE2EScheduled(t *testing.T) {
 	}
 	var days []string
 	for _, p := range s.Created() {
-		days = append(days, p["start_date"])
+		days = append(days, p["start_date"]+".."+p["end_date"])
 	}
-	if strings.Join(days, ",") != "2024-01-01,2024-01-02,2024-01-03" && strings.Join(days, ",") != "2024-01-02,2024-01-01,2024-01-03" {
+	if strings.Join(days, ",") != "2024-01-01..2024-01-02,2024-01-03..2024-01-03" {
 		t.Errorf("reports for %v, want each day once", days)
 	}
 }

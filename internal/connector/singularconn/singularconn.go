@@ -15,8 +15,8 @@
 //     is a metric when Singular names it one, else a dimension); without
 //     one, the Reporting API's defaults (app, os, source; adn_cost,
 //     adn_impressions; adn_clicks, adn_installs).
-//   - Reports are asked per day (time_breakdown=day), one split per day,
-//     as Singular advises for heavy queries: every row carries its day in
+//   - One report per run over its days, broken down by day
+//     (time_breakdown=day): every row carries its day in
 //     start_date/end_date.
 //   - The days: a scheduled run's window reads the days whose midnight
 //     (UTC) falls in it, so that start_date, the incremental field, puts
@@ -125,7 +125,8 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if d.now == nil {
 		d.now = time.Now
 	}
-	d.c = httpconn.New(deps, httpconn.Config{Name: "Singular", Base: deps.Endpoints.Or(connector.EndpointSingular, DefaultBase) + "/api",
+	base := strings.TrimSuffix(deps.Endpoints.Or(connector.EndpointSingular, DefaultBase), "/api") // a URL given with /api
+	d.c = httpconn.New(deps, httpconn.Config{Name: "Singular", Base: base + "/api",
 		Auth: httpconn.Header("Authorization", creds.APIKey), Retry: opts.Retry, Check: check,
 		Header: http.Header{"Accept": {"application/json"}}})
 	return d, nil
@@ -294,7 +295,7 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 // ---- source ----
 
 type plan struct {
-	day        string
+	from, to   string // days, inclusive
 	dimensions []string
 	metrics    []string
 	discrep    []string
@@ -302,7 +303,7 @@ type plan struct {
 	rows       *atomic.Int64 // rows of the run, shared by its splits
 }
 
-// Splits plans one report per day.
+// Splits plans the run's one report.
 func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]connector.Split, error) {
 	if req.Object != Reporting {
 		return nil, fault.New(fault.Invalid, "Singular has no entity %q; use reporting", req.Object)
@@ -353,20 +354,16 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 		filters = append(filters, map[string]any{"dimension": f.Field, "operator": "in", "values": f.Values})
 	}
 	rows := new(atomic.Int64)
-	out := make([]connector.Split, 0, len(days))
-	for _, day := range days {
-		ds := day.Format("2006-01-02")
-		out = append(out, connector.Split{Name: Reporting + " " + ds,
-			Opaque: &plan{day: ds, dimensions: dims, metrics: mets, discrep: disc, filters: filters, rows: rows}})
-	}
-	if len(out) == 0 {
+	if len(days) == 0 {
 		// A window holding no midnight reads nothing.
-		out = append(out, connector.Split{Name: Reporting, Opaque: (*plan)(nil)})
+		return []connector.Split{{Name: Reporting, Opaque: (*plan)(nil)}}, nil
 	}
-	return out, nil
+	from, to := days[0].Format("2006-01-02"), days[len(days)-1].Format("2006-01-02")
+	return []connector.Split{{Name: Reporting + " " + from + ".." + to,
+		Opaque: &plan{from: from, to: to, dimensions: dims, metrics: mets, discrep: disc, filters: filters, rows: rows}}}, nil
 }
 
-// ReadSplit creates the day's report, waits for it and reads it.
+// ReadSplit creates the report, waits for it and reads it.
 func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
 	p, ok := s.Opaque.(*plan)
 	if !ok {
@@ -389,7 +386,7 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 }
 
 func (d *Driver) read(ctx context.Context, p *plan, b *record.Batch) error {
-	form := url.Values{"start_date": {p.day}, "end_date": {p.day}, "format": {"json"}, "time_breakdown": {"day"},
+	form := url.Values{"start_date": {p.from}, "end_date": {p.to}, "format": {"json"}, "time_breakdown": {"day"},
 		"dimensions": {strings.Join(p.dimensions, ",")}, "metrics": {strings.Join(p.metrics, ",")},
 		"discrepancy_metrics": {strings.Join(p.discrep, ",")}, "country_code_format": {"iso3"}}
 	if len(p.filters) > 0 {

@@ -140,10 +140,10 @@ func seedCampaigns(srv *sngtest.Server) {
 	srv.Add("2024-01-02", sngtest.Row{"app": "Acme", "source": "adwords", "os": "iOS", "adn_cost": 3.0, "adn_clicks": 2.0})
 }
 
-// TestReportPerDayWithFilter: a two-day window is two reports (time_breakdown
-// day), the EQUAL_TO on source their filter, the projection their
-// dimensions and metrics; each report is polled until DONE and downloaded.
-func TestReportPerDayWithFilter(t *testing.T) {
+// TestReportByDayWithFilter: a two-day window is one report broken down
+// by day, the EQUAL_TO on source its filter, the projection its dimensions
+// and metrics; it is polled until DONE and downloaded once.
+func TestReportByDayWithFilter(t *testing.T) {
 	srv := sngtest.New(t)
 	seedCampaigns(srv)
 	srv.Polls(2)
@@ -164,17 +164,17 @@ func TestReportPerDayWithFilter(t *testing.T) {
 		t.Errorf("rows\n got %v\nwant %v", rows, want)
 	}
 	created := srv.Created()
-	if len(created) != 2 {
+	if len(created) != 1 {
 		t.Fatalf("created %v", created)
 	}
 	c := created[0]
-	if c["start_date"] != "2024-01-01" || c["end_date"] != "2024-01-01" || c["dimensions"] != "app,source" || c["metrics"] != "adn_cost" ||
+	if c["start_date"] != "2024-01-01" || c["end_date"] != "2024-01-02" || c["dimensions"] != "app,source" || c["metrics"] != "adn_cost" ||
 		c["discrepancy_metrics"] != "adn_clicks" || c["time_breakdown"] != "day" || c["format"] != "json" ||
 		c["filters"] != `[{"dimension":"source","operator":"in","values":["adwords"]}]` {
 		t.Errorf("report parameters %v", c)
 	}
-	if w.polls != 2*3 || srv.Downloads() != 2 {
-		t.Errorf("%d polls, %d downloads; want 3 polls (QUEUED twice, DONE) and one download per report", w.polls, srv.Downloads())
+	if w.polls != 3 || srv.Downloads() != 1 {
+		t.Errorf("%d polls, %d downloads; want 3 polls (QUEUED twice, DONE) and one download", w.polls, srv.Downloads())
 	}
 }
 
@@ -197,16 +197,16 @@ func TestDays(t *testing.T) {
 		t.Errorf("hour window: %v", got)
 	}
 	// [10:00 day 1, 10:00 day 3) reads days 2 and 3.
-	if got := names(&connector.ReadRequest{Object: Reporting, Window: &connector.Window{Start: base.Add(10 * time.Hour), End: base.Add(58 * time.Hour)}}); !slices.Equal(got, []string{"reporting 2024-01-02", "reporting 2024-01-03"}) {
+	if got := names(&connector.ReadRequest{Object: Reporting, Window: &connector.Window{Start: base.Add(10 * time.Hour), End: base.Add(58 * time.Hour)}}); !slices.Equal(got, []string{"reporting 2024-01-02..2024-01-03"}) {
 		t.Errorf("window: %v", got)
 	}
 	// On demand: the last 30 days up to today; a long window keeps its last 30.
 	got := names(&connector.ReadRequest{Object: Reporting})
-	if len(got) != 30 || got[29] != "reporting 2024-02-10" || got[0] != "reporting 2024-01-12" {
+	if !slices.Equal(got, []string{"reporting 2024-01-12..2024-02-10"}) {
 		t.Errorf("on demand: %v", got)
 	}
 	got = names(&connector.ReadRequest{Object: Reporting, Window: &connector.Window{Start: base, End: base.Add(90 * 24 * time.Hour)}})
-	if len(got) != 30 || got[29] != "reporting 2024-03-30" {
+	if !slices.Equal(got, []string{"reporting 2024-03-01..2024-03-30"}) {
 		t.Errorf("90-day window: %v", got)
 	}
 	if _, err := d.Splits(ctx, &connector.ReadRequest{Object: "skan"}); !fault.Is(err, fault.Invalid) {

@@ -101,7 +101,8 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if size <= 0 {
 		size = 5000
 	}
-	c := httpconn.New(deps, httpconn.Config{Name: "Trend Micro", Base: deps.Endpoints.Or(connector.EndpointTrendMicro, DefaultBase) + "/api",
+	base := strings.TrimSuffix(deps.Endpoints.Or(connector.EndpointTrendMicro, DefaultBase), "/api") // a URL given with /api
+	c := httpconn.New(deps, httpconn.Config{Name: "Trend Micro", Base: base + "/api",
 		Auth:   httpconn.Header("api-secret-key", creds.APISecretKey),
 		Header: http.Header{"Api-Version": {"v1"}, "Accept": {"application/json"}},
 		Retry:  opts.Retry, Check: httpconn.StatusCheck(apiError)})
