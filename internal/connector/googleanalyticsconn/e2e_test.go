@@ -159,7 +159,7 @@ func TestE2EOnDemand(t *testing.T) {
 	if _, err := c.CreateFlow(ctx, flow("report", &types.TriggerConfig{TriggerType: types.TriggerTypeOndemand}, base, base.Add(24*time.Hour))); err != nil {
 		t.Fatalf("CreateFlow (PROJECTION and BETWEEN, no Map task): %v", err)
 	}
-	s.Expire()        // the first report call is refused: the token is refreshed
+	s.Expire()         // the first report call is refused: the token is refreshed
 	s.Throttle(1, "1") // and the next throttled
 	r := srv.RunFlow(t, "report", 120*time.Second)
 	mustSucceed(t, r)
@@ -257,7 +257,9 @@ func finished(t *testing.T, c *appflow.Client, flow string, n int) []types.Execu
 		}
 		if done == n && len(out.FlowExecutions) == n {
 			recs := out.FlowExecutions
-			sort.Slice(recs, func(i, j int) bool { return aws.ToTime(recs[i].DataPullEndTime).Before(aws.ToTime(recs[j].DataPullEndTime)) })
+			sort.Slice(recs, func(i, j int) bool {
+				return aws.ToTime(recs[i].DataPullEndTime).Before(aws.ToTime(recs[j].DataPullEndTime))
+			})
 			return recs
 		}
 		if time.Now().After(deadline) {
