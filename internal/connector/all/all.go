@@ -10,6 +10,7 @@ import (
 	_ "github.com/appflowd/appflowd/internal/connector/dynatraceconn"        // Dynatrace (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/eventbridgeconn"      // EventBridge
 	_ "github.com/appflowd/appflowd/internal/connector/googleanalyticsconn"  // Googleanalytics (union key GoogleAnalytics; source only)
+	_ "github.com/appflowd/appflowd/internal/connector/infornexusconn"       // Infornexus (source only; union key InforNexus)
 	_ "github.com/appflowd/appflowd/internal/connector/marketoconn"          // Marketo
 	_ "github.com/appflowd/appflowd/internal/connector/pardotconn"           // Pardot (source only)
 	_ "github.com/appflowd/appflowd/internal/connector/redshiftconn"         // Redshift

@@ -364,8 +364,12 @@ func (c *Client) roundTrip(ctx context.Context, r *Request, attempt int, gen *in
 	// instance_url), which the URL is then built on.
 	auth := http.Header{}
 	if !r.NoAuth && c.cfg.Auth != nil {
+		// Method and URL as they stand, for an Auth that signs them (Infor
+		// Nexus's HMAC); a login may still change the base after.
+		areq := &http.Request{Method: r.Method, Header: auth}
+		areq.URL, _ = url.Parse(c.URL(r))
 		var err error
-		if *gen, err = c.cfg.Auth.Apply(ctx, &http.Request{Header: auth}); err != nil {
+		if *gen, err = c.cfg.Auth.Apply(ctx, areq); err != nil {
 			return nil, err
 		}
 	}

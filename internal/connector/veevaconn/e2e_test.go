@@ -184,7 +184,7 @@ func TestE2EOnDemand(t *testing.T) {
 		t.Errorf("CONTAINS not pushed down as LIKE: %q", q)
 	}
 
-	// A wrong password after the profile was made: the run fails saying so.
+	// UpdateConnectorProfile checks the new password as well.
 	s.Expire()
 	if _, err := c.UpdateConnectorProfile(ctx, &appflow.UpdateConnectorProfileInput{ConnectorProfileName: aws.String("vv"), ConnectionMode: types.ConnectionModePublic,
 		ConnectorProfileConfig: profile("vv", s.URL(), "wrong").ConnectorProfileConfig}); err == nil {
