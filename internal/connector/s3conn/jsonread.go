@@ -25,17 +25,7 @@ const maxJSONDepth = 512
 func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit func(*record.Batch) error) error {
 	key := src.key
 	c := &chunker{r: src}
-	jp := &jsonRow{key: key}
-	if proj != nil {
-		jp.fixed = true
-		jp.fields, _ = projection(nil, proj)
-	}
-	jp.index = make(map[string]int, len(jp.fields))
-	for i, f := range jp.fields {
-		if _, dup := jp.index[f]; !dup {
-			jp.index[f] = i
-		}
-	}
+	jp := newJSONRow(key, proj)
 	line := int64(1)
 	emitted := int64(0)
 	for {

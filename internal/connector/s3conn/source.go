@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 
 	"gocloud.dev/blob"
 
@@ -127,6 +128,9 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 	defer r.Close()
 	src := &objectReader{ctx: ctx, r: r, bucket: p.BucketName, key: s.Name}
 	if p.fileType() == "JSON" {
+		if w := runtime.GOMAXPROCS(0); w >= jsonParallelProcs && s.Size >= jsonParallelMin {
+			return readJSONLinesParallel(ctx, src, req.Fields, w, jsonRangeBytes, emit)
+		}
 		return readJSONLines(ctx, src, req.Fields, emit)
 	}
 	return readCSV(ctx, src, req.Fields, emit)

@@ -1,0 +1,217 @@
+package s3conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// jsonRun is what a JSON Lines reader produced, in a form that does not
+// depend on where batches were cut: each row's present cells in field
+// order and its line (a batch's rows are the non-blank lines from its
+// FirstLine on), the last fields, the byte total and the error.
+type jsonRun struct {
+	rows   []string
+	lines  []int64
+	fields []string
+	bytes  int64
+	err    string
+}
+
+func collectJSON(t *testing.T, in string, read func(emit func(*record.Batch) error) error) jsonRun {
+	t.Helper()
+	var out jsonRun
+	text := strings.Split(in, "\n")
+	finals := 0
+	err := read(func(b *record.Batch) error {
+		if finals > 0 {
+			t.Fatal("batch after Final")
+		}
+		if b.Final {
+			finals++
+		}
+		out.fields = append([]string(nil), b.Fields...)
+		out.bytes += b.SourceBytes
+		line := b.FirstLine
+		for i := range b.Len() {
+			for int(line) <= len(text) && isBlank(text[line-1]) {
+				line++
+			}
+			out.lines = append(out.lines, line)
+			line++
+			var cells []string
+			for j, v := range b.Row(i) {
+				if v.K != record.Missing {
+					cells = append(cells, b.Fields[j]+"="+show(v))
+				}
+			}
+			out.rows = append(out.rows, strings.Join(cells, " "))
+		}
+		return nil
+	})
+	if err != nil {
+		out.err = err.Error()
+	} else if finals != 1 {
+		t.Fatalf("%d Final batches", finals)
+	}
+	return out
+}
+
+func TestReadJSONLinesParallelMatchesSerial(t *testing.T) {
+	long := `{"big":"` + strings.Repeat("x", 300) + `","a":1}`
+	inputs := map[string]string{
+		"plain":          "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":\"y\"}\n{\"a\":3,\"b\":\"z\"}\n",
+		"keys differ":    "{\"a\":1}\n{\"b\":2,\"a\":3}\n{\"c\":{\"n\":[1,2]},\"b\":null}\n{}\n{\"d\":true}\n{\"a\":4,\"d\":false}\n",
+		"empty rows":     "{}\n{}\n{\"a\":1}\n{}\n{}\n{\"b\":2}\n{}\n",
+		"blank lines":    "\n\n{\"a\":1}\n   \n\t\n{\"a\":2}\n\n\n{\"a\":3}\n\n",
+		"crlf":           "{\"a\":1}\r\n{\"a\":2,\"b\":\"q\"}\r\n\r\n{\"b\":\"r\"}\r\n",
+		"no final nl":    "{\"a\":1}\n{\"a\":2}",
+		"long line":      "{\"a\":0}\n" + long + "\n" + long + "\n{\"z\":9}\n",
+		"escapes":        "{\"s\":\"a\\nb\\\"c\\u00e9\\ud83d\\ude00\"}\n{\"s\":\"é ✓\",\"n\":12345678901234567890}\n",
+		"bom":            "\xEF\xBB\xBF{\"a\":1}\n{\"a\":2}\n",
+		"bad line":       "{\"a\":1}\n{\"a\":2}\n\n{\"a\":3}\n{\"a\":\n{\"a\":5}\n",
+		"bad late":       strings.Repeat("{\"a\":1,\"b\":[true]}\n", 40) + "{\"a\":2,}\n" + "{\"a\":3}\n",
+		"not an object":  "{\"a\":1}\n[1]\n",
+		"empty":          "",
+		"only blank":     "\n\n \n",
+		"many":           manyJSONLines(500),
+		"trailing space": "{\"a\":1}   \n  {\"a\":2}\t\n",
+	}
+	projs := map[string][]string{"all": nil, "projected": {"a", "missing", "b"}}
+	for name, in := range inputs {
+		for pname, proj := range projs {
+			serial := collectJSON(t, in, func(emit func(*record.Batch) error) error {
+				return readJSONLines(context.Background(), &objectReader{r: strings.NewReader(in), key: "k"}, proj, emit)
+			})
+			for _, size := range []int{1, 7, 64, 1000, 1 << 20} {
+				for _, workers := range []int{2, 3} {
+					par := collectJSON(t, in, func(emit func(*record.Batch) error) error {
+						src := &objectReader{r: iotestHalf(strings.NewReader(in)), key: "k"}
+						return readJSONLinesParallel(context.Background(), src, proj, workers, size, emit)
+					})
+					if serial.err != "" {
+						// Rows before an error depend on where batches were
+						// cut; the error itself must not.
+						if par.err != serial.err {
+							t.Errorf("%s/%s size %d workers %d: error %q, serial %q", name, pname, size, workers, par.err, serial.err)
+						}
+						continue
+					}
+					if !reflect.DeepEqual(par.rows, serial.rows) || !reflect.DeepEqual(par.lines, serial.lines) || !reflect.DeepEqual(par.fields, serial.fields) ||
+						par.bytes != serial.bytes || par.err != serial.err {
+						t.Errorf("%s/%s size %d workers %d:\nparallel %+v\nserial   %+v", name, pname, size, workers, par, serial)
+					}
+				}
+			}
+		}
+	}
+}
+
+func manyJSONLines(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "{\"id\":%d,\"name\":\"n%d\",\"amount\":%d.%02d}\n", i, i, i%1000, i%100)
+		if i%97 == 0 {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// iotestHalf returns short reads, so ranges end mid-read too.
+func iotestHalf(r io.Reader) io.Reader { return &halfReader{r} }
+
+type halfReader struct{ r io.Reader }
+
+func (h *halfReader) Read(p []byte) (int, error) {
+	if len(p) > 1 {
+		p = p[:(len(p)+1)/2]
+	}
+	return h.r.Read(p)
+}
+
+func TestReadJSONLinesParallelErrorLineIsExact(t *testing.T) {
+	in := manyJSONLines(300) + "{\"id\":oops}\n" + manyJSONLines(50)
+	want := strings.Count(manyJSONLines(300), "\n") + 1
+	src := &objectReader{r: strings.NewReader(in), key: "dir/big.jsonl"}
+	err := readJSONLinesParallel(context.Background(), src, nil, 2, 100, func(*record.Batch) error { return nil })
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Object != "dir/big.jsonl" || pe.Line != int64(want) {
+		t.Fatalf("err = %v, want a ParseError at dir/big.jsonl line %d", err, want)
+	}
+	if fault.CodeOf(err) != fault.Invalid {
+		t.Fatalf("code %v, want Invalid", fault.CodeOf(err))
+	}
+}
+
+func TestReadJSONLinesParallelStopsOnEmitError(t *testing.T) {
+	stop := errors.New("writer failed")
+	n := 0
+	src := &objectReader{r: strings.NewReader(manyJSONLines(2000)), key: "k"}
+	err := readJSONLinesParallel(context.Background(), src, nil, 2, 256, func(*record.Batch) error {
+		n++
+		if n == 3 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != 3 {
+		t.Fatalf("err %v after %d batches, want the emit error after 3", err, n)
+	}
+}
+
+func TestReadJSONLinesParallelCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := &objectReader{r: strings.NewReader(manyJSONLines(2000)), key: "k"}
+	n := 0
+	err := readJSONLinesParallel(ctx, src, nil, 2, 256, func(*record.Batch) error {
+		n++
+		if n == 2 {
+			cancel()
+		}
+		return nil
+	})
+	if fault.CodeOf(err) != fault.Canceled {
+		t.Fatalf("err %v (code %v), want Canceled", err, fault.CodeOf(err))
+	}
+}
+
+// failAfter returns its data, then a read error.
+type failAfter struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, f.err
+	}
+	return n, err
+}
+
+func TestReadJSONLinesParallelReadError(t *testing.T) {
+	boom := fault.New(fault.ConnectorServer, "connection reset")
+	for _, workers := range []int{2, 3} {
+		src := &objectReader{r: &failAfter{r: strings.NewReader(manyJSONLines(200)), err: boom}, key: "k"}
+		rows := 0
+		err := readJSONLinesParallel(context.Background(), src, nil, workers, 300, func(b *record.Batch) error {
+			rows += b.Len()
+			if b.Final {
+				t.Error("Final batch before a read error")
+			}
+			return nil
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("err %v, want the read error", err)
+		}
+	}
+}
