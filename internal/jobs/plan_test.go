@@ -143,3 +143,50 @@ func TestSchedulerBatchStaleFlow(t *testing.T) {
 		t.Errorf("run jobs: %d, want 5", len(res.Jobs))
 	}
 }
+
+// Flows activated before one slot share the planning job of that slot: no
+// tick over every flow per activation.
+func TestActivationsShareTheirSlot(t *testing.T) {
+	st, dir := openSQLiteStore(t)
+	c := &clock{t: t0.Add(59 * time.Second)}
+	q, err := OpenSQLite(context.Background(), filepath.Join(dir, "river.db"),
+		Config{Store: st, Executor: newExecutor(st, c), Now: c.Now, PlanInterval: time.Hour, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Stop(context.Background()); q.Close() })
+	ctx := context.Background()
+	for i := range 3 {
+		name := fmt.Sprintf("every-minute-%d", i)
+		createFlow(t, st, flowSpec{name: name, trigger: wire.TriggerTypeScheduled, expr: "cron(* * * * ? *)"}, wire.FlowStatusActive)
+		if err := q.FlowActivated(ctx, acct, name, c.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fire := t0.Add(time.Minute)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		res, err := q.client.JobList(ctx, river.NewJobListParams().Kinds(PlanArgs{}.Kind()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var slots []time.Time
+		for _, j := range res.Jobs {
+			var a PlanArgs
+			if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
+				t.Fatal(err)
+			}
+			slots = append(slots, a.Slot)
+		}
+		if len(slots) == 1 && slots[0].Equal(fire) {
+			return
+		}
+		if len(slots) > 0 {
+			t.Fatalf("planning jobs for %v after three activations, want one, for the slot %s", slots, fire)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no planning job for the slot within a minute")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -453,16 +453,24 @@ func (q *Queue) FlowDeactivated(ctx context.Context, accountID, flowName string)
 
 // FlowActivated implements service.FlowActivator: see Scheduler.FlowActivated.
 func (q *Queue) FlowActivated(ctx context.Context, accountID, flowName string, at time.Time) error {
-	if err := q.sched.FlowActivated(ctx, accountID, flowName, at); err != nil {
+	first, err := q.sched.flowActivated(ctx, accountID, flowName, at)
+	if err != nil {
 		return err
 	}
-	// Plan now rather than at the next tick: a rate() schedule fires first at
-	// activation. PlanArgs is unique while one is queued or running, so this
-	// adds at most one planning job. Without periodic planning (a negative
-	// PlanInterval: the caller ticks by hand) nothing plans on its own.
+	// Without periodic planning (a negative PlanInterval: the caller ticks
+	// by hand) nothing plans on its own.
 	if q.cfg.PlanInterval <= 0 {
 		return nil
 	}
+	// A scheduled flow: plan at its first fire (at once for a rate(), which
+	// fires at activation), sharing the tick of flows due then, rather than
+	// a tick over every flow per activation.
+	if !first.IsZero() {
+		q.sched.wakeBy(first)
+		return nil
+	}
+	// Others (event flows): plan now. PlanArgs{} is unique while one is
+	// queued or running, so this adds at most one planning job.
 	if _, err := q.client.Insert(ctx, PlanArgs{}, nil); err != nil {
 		q.cfg.Logger.Warn("plan after activation; the next tick will", "flow", flowName, "err", err)
 	}

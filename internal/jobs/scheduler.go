@@ -432,7 +432,15 @@ func scheduledID(f *store.Flow, fire time.Time) string {
 // baseline (what is there now does not trigger a run). Without the call,
 // the planner notices the activation at its next tick.
 func (s *Scheduler) FlowActivated(ctx context.Context, account, name string, at time.Time) error {
-	return s.q.modifyFlow(ctx, account, name, func(f *store.Flow, st *flowState) (bool, error) {
+	_, err := s.flowActivated(ctx, account, name, at)
+	return err
+}
+
+// flowActivated is FlowActivated returning the flow's first fire (zero for
+// a flow without a schedule).
+func (s *Scheduler) flowActivated(ctx context.Context, account, name string, at time.Time) (first time.Time, err error) {
+	return first, s.q.modifyFlow(ctx, account, name, func(f *store.Flow, st *flowState) (bool, error) {
+		first = time.Time{} // a retried change starts over
 		doc, err := decodeDoc(f)
 		if err != nil {
 			return false, err
@@ -444,11 +452,21 @@ func (s *Scheduler) FlowActivated(ctx context.Context, account, name string, at 
 		if !ok {
 			return true, nil
 		}
-		first, err := p.FirstFire(at)
-		if err != nil {
+		if first, err = p.FirstFire(at); err != nil {
 			return false, err
 		}
 		st.Schedule = &scheduleState{Plan: signature(p), ActivatedAt: at.UTC(), NextFire: first}
 		return true, nil
 	})
+}
+
+// wakeBy makes the planner wake at at, unless it already wakes earlier:
+// many activations before one slot share one tick.
+func (s *Scheduler) wakeBy(at time.Time) {
+	s.mu.Lock()
+	armed := s.timer != nil && !s.wake.IsZero() && !s.wake.After(at)
+	s.mu.Unlock()
+	if !armed {
+		s.wakeAt(at)
+	}
 }

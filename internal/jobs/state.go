@@ -174,12 +174,13 @@ func (q *Queue) afterScheduled(ctx context.Context, a RunFlowArgs) error {
 	err = q.modifyFlow(ctx, a.AccountID, a.FlowName, func(f *store.Flow, st *flowState) (bool, error) {
 		deactivated = nil // a retried change starts over
 		if status == statusSuccessful {
+			changed := st.Failures != 0
 			if end := rec.DataPullEndTime; end != nil && (st.WatermarkEnd == nil || end.After(*st.WatermarkEnd)) {
 				t := end.UTC()
-				st.WatermarkEnd = &t
+				st.WatermarkEnd, changed = &t, true
 			}
 			st.Failures = 0
-			return true, nil
+			return changed, nil // a write per run only when it says something new
 		}
 		st.Failures++
 		doc, err := decodeDoc(f)
