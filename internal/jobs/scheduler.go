@@ -147,24 +147,11 @@ func (s *Scheduler) stop() {
 	}
 }
 
-// newExecution is the InProgress record of a scheduled run, in the shape
-// runstate.Machine.Create gives it; the planner stores a page of them at
-// once (ExecutionCreateMany).
+// newExecution is the InProgress record of a scheduled run; the planner
+// stores a page of them at once (ExecutionCreateMany).
 func (q *Queue) newExecution(account, flow, id string, now time.Time) (*store.Execution, error) {
-	now = now.UTC().Truncate(time.Millisecond)
-	zero := int64(0)
-	doc, err := json.Marshal(&wire.ExecutionRecord{
-		ExecutionId:     id,
-		ExecutionStatus: runstate.InProgress,
-		ExecutionResult: &wire.ExecutionResult{BytesProcessed: &zero, BytesWritten: &zero, RecordsProcessed: &zero},
-		StartedAt:       wire.NewTimestamp(now),
-		LastUpdatedAt:   wire.NewTimestamp(now),
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &store.Execution{AccountID: account, FlowName: flow, ExecutionID: id, Status: string(runstate.InProgress),
-		Doc: doc, StartedAt: now, UpdatedAt: now}, nil
+	row, _, err := runstate.NewRow(runstate.Key{Account: account, Flow: flow, ID: id}, now)
+	return row, err
 }
 
 type planWorker struct {

@@ -144,9 +144,10 @@ func (m *Machine) Now() time.Time { return m.now().UTC().Truncate(time.Milliseco
 // writeAttempts bounds the retries of a change that keeps losing races.
 const writeAttempts = 20
 
-// Create stores a new InProgress run started at startedAt. An execution with
-// the same id is store.ErrConflict; a missing flow store.ErrNotFound.
-func (m *Machine) Create(ctx context.Context, k Key, startedAt time.Time) (*Run, error) {
+// NewRow is the stored form of a new InProgress run started at startedAt:
+// what Create stores, and what a caller creating many runs at once (the
+// planner's ExecutionCreateMany) stores itself.
+func NewRow(k Key, startedAt time.Time) (*store.Execution, *wire.ExecutionRecord, error) {
 	startedAt = startedAt.UTC().Truncate(time.Millisecond)
 	zero := int64(0)
 	rec := &wire.ExecutionRecord{
@@ -158,10 +159,19 @@ func (m *Machine) Create(ctx context.Context, k Key, startedAt time.Time) (*Run,
 	}
 	doc, err := json.Marshal(rec)
 	if err != nil {
+		return nil, nil, err
+	}
+	return &store.Execution{AccountID: k.Account, FlowName: k.Flow, ExecutionID: k.ID, Status: string(InProgress),
+		Doc: doc, StartedAt: startedAt, UpdatedAt: startedAt}, rec, nil
+}
+
+// Create stores a new InProgress run started at startedAt. An execution with
+// the same id is store.ErrConflict; a missing flow store.ErrNotFound.
+func (m *Machine) Create(ctx context.Context, k Key, startedAt time.Time) (*Run, error) {
+	row, rec, err := NewRow(k, startedAt)
+	if err != nil {
 		return nil, err
 	}
-	row := &store.Execution{AccountID: k.Account, FlowName: k.Flow, ExecutionID: k.ID, Status: string(InProgress),
-		Doc: doc, StartedAt: startedAt, UpdatedAt: startedAt}
 	if err := m.st.ExecutionCreate(ctx, row); err != nil {
 		return nil, err
 	}
