@@ -166,7 +166,7 @@ func TestE2EOnDemand(t *testing.T) {
 	}
 	pages := 0
 	for _, q := range s.Requests() {
-		if strings.Contains(q, "/prospects?") {
+		if strings.Contains(q, "/prospects?fields=id%2Cemail") {
 			pages++
 		}
 	}

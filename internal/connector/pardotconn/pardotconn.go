@@ -208,9 +208,10 @@ func check(r *httpconn.Response, busy time.Duration) error {
 	return fault.New(fault.ConnectorServer, "Pardot: HTTP %d: %s", r.Status, msg)
 }
 
-// CheckProfile gets a token as the profile says and reads one user.
+// CheckProfile gets a token as the profile says and reads one prospect
+// id, the object every Account Engagement user can read.
 func (d *Driver) CheckProfile(ctx context.Context) error {
-	_, err := d.c.Do(ctx, &httpconn.Request{Method: http.MethodGet, Path: "/api/v5/objects/users",
+	_, err := d.c.Do(ctx, &httpconn.Request{Method: http.MethodGet, Path: "/api/v5/objects/prospects",
 		Query: url.Values{"fields": {"id"}, "limit": {"1"}}, Idempotent: true})
 	return err
 }

@@ -81,6 +81,7 @@ func Spec(opts Options) connector.Spec {
 // Driver is one opened Vault profile.
 type Driver struct {
 	c        *httpconn.Client
+	session  *httpconn.Session
 	pageSize int
 }
 
@@ -119,10 +120,10 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 		busy = 5 * time.Second
 	}
 	d := &Driver{pageSize: opts.PageSize}
-	session := httpconn.NewSession("", "", func(ctx context.Context) (string, time.Time, error) {
+	d.session = httpconn.NewSession("", "", func(ctx context.Context) (string, time.Time, error) {
 		return d.login(ctx, creds.Username, creds.Password)
 	})
-	d.c = httpconn.New(deps, httpconn.Config{Name: "Veeva Vault", Base: host, Auth: session, Retry: opts.Retry,
+	d.c = httpconn.New(deps, httpconn.Config{Name: "Veeva Vault", Base: host, Auth: d.session, Retry: opts.Retry,
 		Header: http.Header{"Accept": {"application/json"}, "X-Vaultapi-Clientid": {ClientID}},
 		Check:  func(r *httpconn.Response) error { return check(r, busy) }})
 	return d, nil
@@ -208,9 +209,9 @@ func (d *Driver) login(ctx context.Context, user, password string) (string, time
 	return v.SessionID, time.Time{}, nil
 }
 
-// CheckProfile logs in and lists the objects.
+// CheckProfile logs in, as AppFlow's connection test does.
 func (d *Driver) CheckProfile(ctx context.Context) error {
-	_, err := d.objects(ctx)
+	_, _, err := d.session.Token(ctx)
 	return err
 }
 
