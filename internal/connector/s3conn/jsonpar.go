@@ -29,11 +29,13 @@ const (
 	jsonRangeBytes = 1 << 20
 	// jsonParallelMin is the smallest object worth splitting.
 	jsonParallelMin = 2 * jsonRangeBytes
-	// jsonParallelProcs is the fewest cores on which splitting pays. Parsing
-	// is about 45% of a JSONL->JSONL run's CPU (bench/flowbench, 1 M rows);
-	// the engine already transforms and encodes on other cores, so on 2
-	// cores one parser keeps up and splitting measured no faster (and ~12
-	// MiB larger). With 4 or more, the serial parser bounds the run.
+	// jsonParallelProcs is the fewest cores on which splitting pays. Alone,
+	// the reader parses about 1.9x faster with 2 workers than with one
+	// (BenchmarkReadJSONLinesRanges). But parsing is about 45% of a
+	// JSONL->JSONL run's CPU (bench/flowbench, 1 M rows) and the engine
+	// transforms and encodes on the other core, so on 2 cores a whole run
+	// measured no faster, and ~15 MiB larger. With 4 or more cores the one
+	// parser bounds the run.
 	jsonParallelProcs = 4
 )
 
@@ -92,8 +94,13 @@ func readJSONLinesParallel(ctx context.Context, src *objectReader, proj []string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A worker keeps the fields it has seen across its ranges, so a
+			// batch is not widened key by key at every range's start. Its
+			// ranges come in object order, so any key it saw before is
+			// already in the object's fields when this range is emitted.
+			jp := newJSONRow(key, proj)
 			for r := range work {
-				r.batches, r.perr = parseJSONRange(ctx, key, proj, r)
+				r.batches, r.perr = parseJSONRange(ctx, jp, r)
 				close(r.done)
 			}
 		}()
@@ -192,8 +199,8 @@ func splitJSONLines(ctx context.Context, src io.Reader, size int, order, work ch
 
 // parseJSONRange parses one range into batches cut as the serial reader
 // cuts them, and at the range's end.
-func parseJSONRange(ctx context.Context, key string, proj []string, r *jsonRange) ([]jsonBatch, error) {
-	jp := newJSONRow(key, proj)
+func parseJSONRange(ctx context.Context, jp *jsonRow, r *jsonRange) ([]jsonBatch, error) {
+	key := jp.key
 	s, pos, line := r.text, 0, r.line
 	var out []jsonBatch
 	for {
@@ -236,9 +243,9 @@ func parseJSONRange(ctx context.Context, key string, proj []string, r *jsonRange
 	}
 }
 
-// fieldUnion is the object's fields in first-seen order. Each range starts
-// with no fields, so its batches name the keys in the range's own order;
-// remap restates a batch in the object's order, as the serial reader does.
+// fieldUnion is the object's fields in first-seen order. A worker's batches
+// name the keys in the order that worker saw them; remap restates a batch
+// in the object's order, as the serial reader does.
 type fieldUnion struct {
 	fields []string
 	index  map[string]int

@@ -215,3 +215,30 @@ func TestReadJSONLinesParallelReadError(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReadJSONLinesRanges measures the JSON Lines reader alone on the
+// bench-shaped input: serial, and split into ranges with 2 and 4 workers.
+func BenchmarkReadJSONLinesRanges(b *testing.B) {
+	data := string(benchData("JSON"))
+	for _, workers := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for range b.N {
+				src := &objectReader{r: strings.NewReader(data), key: "k"}
+				n := 0
+				emit := func(bt *record.Batch) error { n += bt.Len(); return nil }
+				var err error
+				if workers == 1 {
+					err = readJSONLines(context.Background(), src, nil, emit)
+				} else {
+					err = readJSONLinesParallel(context.Background(), src, nil, workers, jsonRangeBytes, emit)
+				}
+				if err != nil || n != benchRows {
+					b.Fatalf("%d rows, %v", n, err)
+				}
+			}
+			b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
