@@ -12,7 +12,9 @@
 //
 // A read is one VQL query, POST /api/{version}/query (form q=...), then
 // each answer's responseDetails.next_page, fetched with POST as Vault's
-// pagination guide says, until an answer has none.
+// pagination guide says, until an answer has none. Targets Vault answers
+// without next_page (users, events, legacy workflows) are paged by
+// re-running the query with PAGEOFFSET until responseDetails.total.
 //
 // Choices where AppFlow is silent:
 //   - Entities: "documents" and every Vault object of
@@ -472,8 +474,14 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 	}
 	line := int64(1)
 	err = httpconn.Cursor(ctx, func(ctx context.Context, next string) (string, error) {
+		vql := p.vql
+		if off, ok := strings.CutPrefix(next, "offset:"); ok {
+			// Targets answered without next_page (users, events, legacy
+			// workflows) are paged with PAGEOFFSET, as Vault says.
+			vql, next = vql+" PAGEOFFSET "+off, ""
+		}
 		r := &httpconn.Request{Method: http.MethodPost, Path: api("/query"), Idempotent: true,
-			Body: []byte(url.Values{"q": {p.vql}}.Encode()), ContentType: "application/x-www-form-urlencoded"}
+			Body: []byte(url.Values{"q": {vql}}.Encode()), ContentType: "application/x-www-form-urlencoded"}
 		if next != "" {
 			// Vault's pagination guide: call next_page with POST.
 			r = &httpconn.Request{Method: http.MethodPost, Path: next, Idempotent: true}
@@ -484,14 +492,22 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 		}
 		var page struct {
 			ResponseDetails struct {
-				NextPage string `json:"next_page"`
+				NextPage   string `json:"next_page"`
+				PageOffset int    `json:"pageoffset"`
+				Size       int    `json:"size"`
+				Total      int    `json:"total"`
 			} `json:"responseDetails"`
 			Data []map[string]json.RawMessage `json:"data"`
 		}
 		if err := res.JSON(&page); err != nil {
 			return "", err
 		}
-		b := &record.Batch{Fields: p.fields, Split: s.Name, FirstLine: line, Final: page.ResponseDetails.NextPage == "",
+		rd := page.ResponseDetails
+		following := rd.NextPage
+		if following == "" && rd.Size > 0 && len(page.Data) > 0 && rd.PageOffset+rd.Size < rd.Total {
+			following = "offset:" + strconv.Itoa(rd.PageOffset+rd.Size)
+		}
+		b := &record.Batch{Fields: p.fields, Split: s.Name, FirstLine: line, Final: following == "",
 			SourceBytes: int64(len(res.Body)), Cells: make([]record.Value, 0, len(p.fields)*len(page.Data))}
 		for _, row := range page.Data {
 			for _, f := range p.fields {
@@ -502,7 +518,7 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 		if err := emit(b); err != nil {
 			return "", err
 		}
-		return page.ResponseDetails.NextPage, nil
+		return following, nil
 	})
 	if err != nil {
 		return fmt.Errorf("read Veeva %s: %w", s.Name, err)

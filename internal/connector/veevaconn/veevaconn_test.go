@@ -219,3 +219,28 @@ func TestLoginRefusedAndCatalog(t *testing.T) {
 		t.Errorf("unknown object: %v", err)
 	}
 }
+
+// TestPageOffsetWithoutNextPage: a target Vault answers without next_page
+// (users) is paged with PAGEOFFSET until total, each record once.
+func TestPageOffsetWithoutNextPage(t *testing.T) {
+	srv := vvtest.New(t)
+	srv.Object("user__sys", vvtest.Field{Name: "id", Type: "ID"})
+	for i := 1; i <= 5; i++ {
+		srv.Add("user__sys", vvtest.Record{"id": fmt.Sprint(i)})
+	}
+	srv.NoNextPage("user__sys")
+	d := openTest(t, srv, vvtest.Password, Options{PageSize: 2})
+	ids, err := read(t, d, &connector.ReadRequest{Object: "user__sys", Fields: []string{"id"}})
+	if err != nil || strings.Join(ids, ",") != "1,2,3,4,5" {
+		t.Errorf("ids %v, %v", ids, err)
+	}
+	var qs []string
+	for _, r := range srv.Requests() {
+		if strings.HasPrefix(r, "POST /api/v23.1/query") {
+			qs = append(qs, r[strings.Index(r, "PAGESIZE"):])
+		}
+	}
+	if want := "PAGESIZE 2|PAGESIZE 2 PAGEOFFSET 2|PAGESIZE 2 PAGEOFFSET 4"; strings.Join(qs, "|") != want {
+		t.Errorf("queries %q, want %s", qs, want)
+	}
+}

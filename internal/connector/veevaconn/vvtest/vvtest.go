@@ -10,7 +10,7 @@
 // field list FROM an object, documents or ALLVERSIONS documents, a WHERE
 // of conditions joined by AND — field op literal (=, !=, <, >, <=, >=),
 // field IN (literals), field LIKE 'a%b', TONAME(field) = literal — and
-// PAGESIZE n. Strings are quoted with ' and escape \' and \\.
+// PAGESIZE n, PAGEOFFSET n. Strings are quoted with ' and escape \' and \\.
 package vvtest
 
 import (
@@ -52,6 +52,7 @@ type Server struct {
 	queries   map[string]query
 	limited   int
 	malformed map[string]bool
+	onePage   map[string]bool
 	requests  []string
 }
 
@@ -59,12 +60,13 @@ type query struct {
 	rows   []Record
 	fields []string
 	size   int
+	noNext bool
 }
 
 // New starts a stand-in with a documents entity (id, name__v, type__v,
 // major/minor version numbers, modified_date__v).
 func New(t testing.TB) *Server {
-	s := &Server{objects: map[string][]Field{}, data: map[string][]Record{}, queries: map[string]query{}, malformed: map[string]bool{}}
+	s := &Server{objects: map[string][]Field{}, data: map[string][]Record{}, queries: map[string]query{}, malformed: map[string]bool{}, onePage: map[string]bool{}}
 	s.objects["documents"] = []Field{{"id", "id", "ID"}, {"name__v", "String", "Name"}, {"type__v", "String", "Type"},
 		{"major_version_number__v", "Number", "Major"}, {"minor_version_number__v", "Number", "Minor"},
 		{"modified_date__v", "DateTime", "Last Modified Date"}}
@@ -102,6 +104,10 @@ func (s *Server) Limit(n int) { s.mu.Lock(); s.limited = n; s.mu.Unlock() }
 
 // Malformed makes queries of an object answer a body that is not JSON.
 func (s *Server) Malformed(object string) { s.mu.Lock(); s.malformed[object] = true; s.mu.Unlock() }
+
+// NoNextPage answers an object's queries without next_page, as Vault does
+// for users, events and legacy workflows: PAGEOFFSET pages them.
+func (s *Server) NoNextPage(object string) { s.mu.Lock(); s.onePage[object] = true; s.mu.Unlock() }
 
 // Logins counts successful logins.
 func (s *Server) Logins() int { s.mu.Lock(); defer s.mu.Unlock(); return s.logins }
@@ -236,10 +242,10 @@ func (s *Server) page(w http.ResponseWriter, id string, q query, offset int) {
 		data = append(data, row)
 	}
 	details := map[string]any{"pagesize": q.size, "pageoffset": offset, "size": len(data), "total": len(q.rows)}
-	if end < len(q.rows) {
+	if end < len(q.rows) && !q.noNext {
 		details["next_page"] = fmt.Sprintf("/api/v23.1/query/%s?pagesize=%d&pageoffset=%d", id, q.size, end)
 	}
-	if offset > 0 {
+	if offset > 0 && !q.noNext {
 		details["previous_page"] = fmt.Sprintf("/api/v23.1/query/%s?pagesize=%d&pageoffset=%d", id, q.size, max(0, offset-q.size))
 	}
 	reply(w, map[string]any{"responseStatus": "SUCCESS", "responseDetails": details, "data": data})
@@ -247,7 +253,7 @@ func (s *Server) page(w http.ResponseWriter, id string, q query, offset int) {
 
 func (s *Server) query(w http.ResponseWriter, vql string) {
 	p := &parser{toks: tokenize(vql)}
-	fields, from, all, conds, size, err := p.parse()
+	fields, from, all, conds, size, offset, err := p.parse()
 	if err != nil {
 		failure(w, "MALFORMED_URL", "VQL: "+err.Error())
 		return
@@ -288,9 +294,9 @@ func (s *Server) query(w http.ResponseWriter, vql string) {
 		size = 1000
 	}
 	id := fmt.Sprintf("q-%d", len(s.queries)+1)
-	q := query{rows: rows, fields: fields, size: size}
+	q := query{rows: rows, fields: fields, size: size, noNext: s.onePage[from]}
 	s.queries[id] = q
-	s.page(w, id, q, 0)
+	s.page(w, id, q, min(offset, len(rows)))
 }
 
 func hasField(fs []Field, name string) bool {
@@ -389,9 +395,9 @@ func (p *parser) keyword(k string) bool {
 	return false
 }
 
-func (p *parser) parse() (fields []string, from string, all bool, conds []func(Record) bool, size int, err error) {
+func (p *parser) parse() (fields []string, from string, all bool, conds []func(Record) bool, size, offset int, err error) {
 	if !p.keyword("SELECT") {
-		return nil, "", false, nil, 0, fmt.Errorf("expected SELECT")
+		return nil, "", false, nil, 0, 0, fmt.Errorf("expected SELECT")
 	}
 	for {
 		fields = append(fields, p.next().text)
@@ -400,7 +406,7 @@ func (p *parser) parse() (fields []string, from string, all bool, conds []func(R
 		}
 	}
 	if !p.keyword("FROM") {
-		return nil, "", false, nil, 0, fmt.Errorf("expected FROM")
+		return nil, "", false, nil, 0, 0, fmt.Errorf("expected FROM")
 	}
 	all = p.keyword("ALLVERSIONS")
 	from = p.next().text
@@ -408,7 +414,7 @@ func (p *parser) parse() (fields []string, from string, all bool, conds []func(R
 		for {
 			c, err := p.condition()
 			if err != nil {
-				return nil, "", false, nil, 0, err
+				return nil, "", false, nil, 0, 0, err
 			}
 			conds = append(conds, c)
 			if !p.keyword("AND") {
@@ -419,13 +425,19 @@ func (p *parser) parse() (fields []string, from string, all bool, conds []func(R
 	if p.keyword("PAGESIZE") {
 		size, err = strconv.Atoi(p.next().text)
 		if err != nil {
-			return nil, "", false, nil, 0, fmt.Errorf("bad PAGESIZE")
+			return nil, "", false, nil, 0, 0, fmt.Errorf("bad PAGESIZE")
+		}
+	}
+	if p.keyword("PAGEOFFSET") {
+		offset, err = strconv.Atoi(p.next().text)
+		if err != nil {
+			return nil, "", false, nil, 0, 0, fmt.Errorf("bad PAGEOFFSET")
 		}
 	}
 	if t := p.peek(); t.text != "" {
-		return nil, "", false, nil, 0, fmt.Errorf("unexpected %q", t.text)
+		return nil, "", false, nil, 0, 0, fmt.Errorf("unexpected %q", t.text)
 	}
-	return fields, from, all, conds, size, nil
+	return fields, from, all, conds, size, offset, nil
 }
 
 func (p *parser) condition() (func(Record) bool, error) {
