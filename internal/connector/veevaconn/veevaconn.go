@@ -33,6 +33,9 @@
 //     includeAllVersions reads FROM ALLVERSIONS documents. Source files
 //     and renditions (includeSourceFiles, includeRenditions) are not
 //     extracted: such a flow is refused at its run with a clear error.
+//   - Once an answer says less than a tenth of the Vault's burst limit is
+//     left (X-VaultAPI-BurstLimit, X-VaultAPI-BurstLimitRemaining), each
+//     next page waits 2 s first.
 package veevaconn
 
 import (
@@ -43,6 +46,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -71,6 +75,9 @@ type Options struct {
 	PageSize int
 	// Busy is the least pause before retrying API_LIMIT_EXCEEDED; 0 means 5 s.
 	Busy time.Duration
+	// Slow waits before a page once less than a tenth of the Vault's
+	// burst limit is left (X-VaultAPI-BurstLimitRemaining); nil waits 2 s.
+	Slow func(ctx context.Context) error
 }
 
 func init() { connector.Register(Spec(Options{})) }
@@ -85,6 +92,26 @@ type Driver struct {
 	c        *httpconn.Client
 	session  *httpconn.Session
 	pageSize int
+	slow     func(ctx context.Context) error
+
+	// burstLeft is -1 or whether the last answer's burst budget was
+	// nearly spent (1) or not (0).
+	burstLeft atomic.Int32
+}
+
+// observe notes when the 5-minute burst budget is nearly spent, so that
+// reads slow down before Vault delays or refuses calls.
+func (d *Driver) observe(r *httpconn.Response) {
+	limit, err1 := strconv.Atoi(r.Header.Get("X-VaultAPI-BurstLimit"))
+	left, err2 := strconv.Atoi(r.Header.Get("X-VaultAPI-BurstLimitRemaining"))
+	if err1 != nil || err2 != nil || limit <= 0 {
+		return
+	}
+	low := int32(0)
+	if left*10 < limit {
+		low = 1
+	}
+	d.burstLeft.Store(low)
 }
 
 var (
@@ -121,13 +148,17 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if busy <= 0 {
 		busy = 5 * time.Second
 	}
-	d := &Driver{pageSize: opts.PageSize}
+	d := &Driver{pageSize: opts.PageSize, slow: opts.Slow}
+	if d.slow == nil {
+		d.slow = func(ctx context.Context) error { return httpconn.Pause(ctx, 0, 2*time.Second, 2*time.Second) }
+	}
+	d.burstLeft.Store(-1)
 	d.session = httpconn.NewSession("", "", func(ctx context.Context) (string, time.Time, error) {
 		return d.login(ctx, creds.Username, creds.Password)
 	})
 	d.c = httpconn.New(deps, httpconn.Config{Name: "Veeva Vault", Base: host, Auth: d.session, Retry: opts.Retry,
 		Header: http.Header{"Accept": {"application/json"}, "X-Vaultapi-Clientid": {ClientID}},
-		Check:  func(r *httpconn.Response) error { return check(r, busy) }})
+		Check:  func(r *httpconn.Response) error { return check(r, busy) }, Observe: d.observe})
 	return d, nil
 }
 
@@ -474,6 +505,11 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 	}
 	line := int64(1)
 	err = httpconn.Cursor(ctx, func(ctx context.Context, next string) (string, error) {
+		if next != "" && d.burstLeft.Load() == 1 {
+			if err := d.slow(ctx); err != nil {
+				return "", err
+			}
+		}
 		vql := p.vql
 		if off, ok := strings.CutPrefix(next, "offset:"); ok {
 			// Targets answered without next_page (users, events, legacy

@@ -244,3 +244,27 @@ func TestPageOffsetWithoutNextPage(t *testing.T) {
 		t.Errorf("queries %q, want %s", qs, want)
 	}
 }
+
+// TestBurstSlowdown: once the headers say the burst budget is nearly
+// spent, every next page waits first.
+func TestBurstSlowdown(t *testing.T) {
+	srv := vvtest.New(t)
+	products(srv, 5)
+	srv.Burst(3) // auth, describe, query: nothing left after the query
+	waits := 0
+	d := openTest(t, srv, vvtest.Password, Options{PageSize: 2, Slow: func(ctx context.Context) error { waits++; return ctx.Err() }})
+	ids, err := read(t, d, &connector.ReadRequest{Object: "product__v", Fields: []string{"id"}})
+	if err != nil || len(ids) != 5 {
+		t.Fatalf("ids %v, %v", ids, err)
+	}
+	if waits != 2 {
+		t.Errorf("%d waits, want one before each of the two next pages", waits)
+	}
+	srv2 := vvtest.New(t)
+	products(srv2, 5)
+	waits = 0
+	d = openTest(t, srv2, vvtest.Password, Options{PageSize: 2, Slow: func(ctx context.Context) error { waits++; return ctx.Err() }})
+	if _, err := read(t, d, &connector.ReadRequest{Object: "product__v", Fields: []string{"id"}}); err != nil || waits != 0 {
+		t.Errorf("with budget left: %d waits, %v", waits, err)
+	}
+}

@@ -53,6 +53,7 @@ type Server struct {
 	limited   int
 	malformed map[string]bool
 	onePage   map[string]bool
+	burst     int
 	requests  []string
 }
 
@@ -66,7 +67,7 @@ type query struct {
 // New starts a stand-in with a documents entity (id, name__v, type__v,
 // major/minor version numbers, modified_date__v).
 func New(t testing.TB) *Server {
-	s := &Server{objects: map[string][]Field{}, data: map[string][]Record{}, queries: map[string]query{}, malformed: map[string]bool{}, onePage: map[string]bool{}}
+	s := &Server{objects: map[string][]Field{}, data: map[string][]Record{}, queries: map[string]query{}, malformed: map[string]bool{}, onePage: map[string]bool{}, burst: 2000}
 	s.objects["documents"] = []Field{{"id", "id", "ID"}, {"name__v", "String", "Name"}, {"type__v", "String", "Type"},
 		{"major_version_number__v", "Number", "Major"}, {"minor_version_number__v", "Number", "Minor"},
 		{"modified_date__v", "DateTime", "Last Modified Date"}}
@@ -109,6 +110,9 @@ func (s *Server) Malformed(object string) { s.mu.Lock(); s.malformed[object] = t
 // for users, events and legacy workflows: PAGEOFFSET pages them.
 func (s *Server) NoNextPage(object string) { s.mu.Lock(); s.onePage[object] = true; s.mu.Unlock() }
 
+// Burst sets the burst limit the answers' headers count down from (2000).
+func (s *Server) Burst(n int) { s.mu.Lock(); s.burst = n; s.mu.Unlock() }
+
 // Logins counts successful logins.
 func (s *Server) Logins() int { s.mu.Lock(); defer s.mu.Unlock(); return s.logins }
 
@@ -145,8 +149,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := m[1]
-	w.Header().Set("X-VaultAPI-BurstLimit", "2000")
-	w.Header().Set("X-VaultAPI-BurstLimitRemaining", strconv.Itoa(2000-len(s.requests)))
+	w.Header().Set("X-VaultAPI-BurstLimit", strconv.Itoa(s.burst))
+	w.Header().Set("X-VaultAPI-BurstLimitRemaining", strconv.Itoa(max(0, s.burst-len(s.requests))))
 	if path == "/auth" {
 		if r.Method != http.MethodPost || r.PostForm.Get("username") != Username || r.PostForm.Get("password") != Password {
 			failure(w, "USERNAME_OR_PASSWORD_INCORRECT", "Authentication failed for user: "+r.PostForm.Get("username"))
