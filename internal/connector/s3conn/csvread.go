@@ -173,6 +173,12 @@ func batchRows(w int) int {
 }
 
 func readCSV(ctx context.Context, src *objectReader, proj []string, emit func(*record.Batch) error) error {
+	return readCSVWorkers(ctx, src, proj, 1, emit)
+}
+
+// readCSVWorkers reads with up to workers parsers while the object has no
+// quotes (csvpar.go), then on with one.
+func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, workers int, emit func(*record.Batch) error) error {
 	key := src.key
 	c := &chunker{r: src}
 	if _, err := c.refill(ctx); err != nil {
@@ -224,6 +230,13 @@ func readCSV(ctx context.Context, src *objectReader, proj []string, emit func(*r
 	outW := len(outFields)
 	maxRows := batchRows(outW)
 	emitted := int64(0)
+	if workers > 1 {
+		p := csvRanges{key: key, width: width, outFields: outFields, colMap: colMap, maxRows: maxRows}
+		done, err := p.run(ctx, c, &line, &emitted, workers, emit)
+		if err != nil || done {
+			return err
+		}
+	}
 	// One batch and one cell array serve the whole object: emit's caller
 	// must copy what it keeps (the engine does), see ReadSplit.
 	b := &record.Batch{}

@@ -27,16 +27,17 @@ const (
 	// enough that the parsed ranges waiting to be emitted (their cells are
 	// dense with pointers the GC must scan) stay a few MiB.
 	jsonRangeBytes = 1 << 20
-	// jsonParallelMin is the smallest object worth splitting.
-	jsonParallelMin = 2 * jsonRangeBytes
-	// jsonParallelProcs is the fewest cores on which splitting pays. Alone,
+	// parallelMin is the smallest object worth splitting.
+	parallelMin = 2 * jsonRangeBytes
+	// parallelProcs is the fewest cores on which splitting pays. Alone,
 	// the reader parses about 1.9x faster with 2 workers than with one
 	// (BenchmarkReadJSONLinesRanges). But parsing is about 45% of a
 	// JSONL->JSONL run's CPU (bench/flowbench, 1 M rows) and the engine
 	// transforms and encodes on the other core, so on 2 cores a whole run
 	// measured no faster, and ~15 MiB larger. With 4 or more cores the one
-	// parser bounds the run.
-	jsonParallelProcs = 4
+	// parser bounds the run. The same holds for CSV (csvpar.go: 1.5x alone
+	// with 2 parsers, BenchmarkReadCSVWorkers).
+	parallelProcs = 4
 )
 
 // jsonRange is whole lines of the object, and what a worker made of them.

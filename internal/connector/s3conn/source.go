@@ -128,10 +128,13 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 	defer r.Close()
 	src := &objectReader{ctx: ctx, r: r, bucket: p.BucketName, key: s.Name}
 	if p.fileType() == "JSON" {
-		if w := runtime.GOMAXPROCS(0); w >= jsonParallelProcs && s.Size >= jsonParallelMin {
+		if w := runtime.GOMAXPROCS(0); w >= parallelProcs && s.Size >= parallelMin {
 			return readJSONLinesParallel(ctx, src, req.Fields, w, jsonRangeBytes, emit)
 		}
 		return readJSONLines(ctx, src, req.Fields, emit)
+	}
+	if w := runtime.GOMAXPROCS(0); w >= parallelProcs && s.Size >= parallelMin {
+		return readCSVWorkers(ctx, src, req.Fields, w, emit)
 	}
 	return readCSV(ctx, src, req.Fields, emit)
 }
