@@ -25,6 +25,8 @@
 //     <field>AfterOrEqualTo/<field>BeforeOrEqualTo pair where it has one
 //     (updatedAt, createdAt or sentAt); EQUAL_TO is left to the engine,
 //     which re-applies every filter and the window anyway.
+//   - At most five requests are in flight per business unit in this
+//     process (Account Engagement's cap), whatever the flows and profiles.
 //   - Errors are v5's {"code","message"} bodies: code 66 (more than five
 //     concurrent requests) is retried after a pause; code 122 (the daily
 //     allowance is spent) fails the run as throttled, as retrying before
@@ -41,6 +43,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -102,6 +105,7 @@ type creds struct {
 type Driver struct {
 	c        *httpconn.Client
 	pageSize int
+	lim      *limiter // shared by the business unit's profiles
 
 	mu     sync.Mutex
 	custom []connector.EntityField // prospects' custom fields, once read
@@ -158,7 +162,11 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	c := httpconn.New(deps, httpconn.Config{Name: "Pardot", Base: host, Auth: httpconn.NewOAuth2(o), Retry: opts.Retry,
 		Header: http.Header{"Pardot-Business-Unit-Id": {pr.BusinessUnitID}, "Accept": {"application/json"}},
 		Check:  func(r *httpconn.Response) error { return check(r, busy) }})
-	return &Driver{c: c, pageSize: size}, nil
+	lim, err := deps.Shared.Get("pardot/business-unit/"+pr.BusinessUnitID, func() (any, error) { return newLimiter(MaxConcurrent), nil })
+	if err != nil {
+		return nil, err
+	}
+	return &Driver{c: c, pageSize: size, lim: lim.(*limiter)}, nil
 }
 
 // connectedApp reads the connected app when a token is requested.
@@ -176,6 +184,46 @@ func connectedApp(opts Options, arn string) func(ctx context.Context) (string, s
 		}
 		return opts.ClientID, opts.ClientSecret, nil
 	}
+}
+
+// MaxConcurrent is Account Engagement's cap on requests in flight per
+// business unit; one more is refused with code 66.
+const MaxConcurrent = 5
+
+// limiter holds the business unit's request slots across its profiles,
+// flows and runs in this process.
+type limiter struct {
+	slots   chan struct{}
+	waiting atomic.Int32 // requests waiting for a slot, for tests
+}
+
+func newLimiter(n int) *limiter { return &limiter{slots: make(chan struct{}, n)} }
+
+func (l *limiter) acquire(ctx context.Context) error {
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	l.waiting.Add(1)
+	defer l.waiting.Add(-1)
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *limiter) release() { <-l.slots }
+
+// do sends a request in one of the business unit's slots.
+func (d *Driver) do(ctx context.Context, r *httpconn.Request) (*httpconn.Response, error) {
+	if err := d.lim.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer d.lim.release()
+	return d.c.Do(ctx, r)
 }
 
 // check reads v5's answers: the body's code says more than the status.
@@ -211,7 +259,7 @@ func check(r *httpconn.Response, busy time.Duration) error {
 // CheckProfile gets a token as the profile says and reads one prospect
 // id, the object every Account Engagement user can read.
 func (d *Driver) CheckProfile(ctx context.Context) error {
-	_, err := d.c.Do(ctx, &httpconn.Request{Method: http.MethodGet, Path: "/api/v5/objects/prospects",
+	_, err := d.do(ctx, &httpconn.Request{Method: http.MethodGet, Path: "/api/v5/objects/prospects",
 		Query: url.Values{"fields": {"id"}, "limit": {"1"}}, Idempotent: true})
 	return err
 }
@@ -343,7 +391,7 @@ func (d *Driver) pages(ctx context.Context, collection string, fields []string, 
 		if next != "" {
 			r = &httpconn.Request{Method: http.MethodGet, Path: next, Idempotent: true}
 		}
-		res, err := d.c.Do(ctx, r)
+		res, err := d.do(ctx, r)
 		if err != nil {
 			return "", err
 		}

@@ -234,3 +234,73 @@ func TestCatalog(t *testing.T) {
 		t.Errorf("prospect fields %v", names)
 	}
 }
+
+// TestCodeExchange: a profile made with an oAuthRequest exchanges the code
+// at Salesforce's token endpoint and keeps the tokens.
+func TestCodeExchange(t *testing.T) {
+	srv := pdtest.New(t)
+	saved := make(chan string, 2)
+	opts := Options{Retry: (&sleeps{}).policy(), ClientID: pdtest.ClientID, ClientSecret: pdtest.ClientSecret}
+	d, err := Open(connector.Deps{HTTPClient: srv.Client(), Endpoints: connector.Endpoints{connector.EndpointSalesforceLogin: srv.URL()}},
+		connector.Profile{Name: "pd", Properties: json.RawMessage(fmt.Sprintf(`{"businessUnitId":%q,"instanceUrl":%q}`, pdtest.BusinessUnit, srv.URL())),
+			Credentials: json.RawMessage(`{"oAuthRequest":{"authCode":"CODE","redirectUri":"https://console.example/cb"}}`),
+			SaveCredentials: func(ctx context.Context, c json.RawMessage) error {
+				saved <- string(c)
+				return nil
+			}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckProfile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c := <-saved; !strings.Contains(c, `"refreshToken":"R1"`) || strings.Contains(c, "oAuthRequest") {
+		t.Errorf("saved %s", c)
+	}
+	if got := srv.Requests(); len(got) != 2 || got[0] != "token authorization_code" {
+		t.Errorf("requests %q", got)
+	}
+}
+
+// TestConcurrencyCap: seven checks of one business unit, through seven
+// drivers sharing the process's Shared, put five calls in flight and
+// queue two; none is refused with code 66.
+func TestConcurrencyCap(t *testing.T) {
+	srv := pdtest.New(t)
+	arrived, release := srv.Hold()
+	shared := connector.NewShared()
+	var ds []*Driver
+	for range 7 {
+		d, err := Open(connector.Deps{HTTPClient: srv.Client(), Shared: shared}, connector.Profile{Name: "pd",
+			Properties:  json.RawMessage(fmt.Sprintf(`{"businessUnitId":%q,"instanceUrl":%q}`, pdtest.BusinessUnit, srv.URL())),
+			Credentials: json.RawMessage(`{"accessToken":"A0"}`)}, Options{Retry: (&sleeps{}).policy()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	errs := make(chan error, len(ds))
+	for _, d := range ds {
+		go func() { errs <- d.CheckProfile(context.Background()) }()
+	}
+	for range MaxConcurrent {
+		<-arrived
+	}
+	for deadline := time.Now().Add(30 * time.Second); ds[0].lim.waiting.Load() != 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls queued, %d in flight", ds[0].lim.waiting.Load(), srv.InFlight())
+		}
+	}
+	if n := srv.InFlight(); n != MaxConcurrent {
+		t.Errorf("%d in flight with two queued", n)
+	}
+	release()
+	for range ds {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := srv.MostInFlight(); n != MaxConcurrent {
+		t.Errorf("at most %d in flight, want %d", n, MaxConcurrent)
+	}
+}

@@ -6,8 +6,8 @@
 // filters, and nextPageToken paging through a nextPageUrl that only fields
 // may accompany; every call needs a Bearer token and the
 // Pardot-Business-Unit-Id header; errors are {"code","message"} bodies.
-// Where the docs name no status (codes 66 and 122) it answers 400, as the
-// notes choose.
+// A sixth call in flight is refused with code 66. Where the docs name no
+// status (codes 66 and 122) it answers 400, as the notes choose.
 package pdtest
 
 import (
@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,7 +50,28 @@ type Server struct {
 	daily     bool
 	malformed map[string]bool
 	requests  []string
+
+	inflight, most atomic.Int32
+	gate           atomic.Pointer[gate]
 }
+
+type gate struct {
+	arrived chan struct{}
+	release chan struct{}
+}
+
+// Hold makes every API call wait, once it is counted in flight, until
+// release is called; arrived receives one value per call held.
+func (s *Server) Hold() (arrived <-chan struct{}, release func()) {
+	g := &gate{arrived: make(chan struct{}, 64), release: make(chan struct{})}
+	s.gate.Store(g)
+	return g.arrived, func() { close(g.release) }
+}
+
+// InFlight is the API calls being answered now; MostInFlight the most at
+// once so far.
+func (s *Server) InFlight() int     { return int(s.inflight.Load()) }
+func (s *Server) MostInFlight() int { return int(s.most.Load()) }
 
 type cursor struct {
 	coll   string
@@ -119,6 +141,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/services/oauth2/token" {
 		s.tokenEndpoint(w, r)
 		return
+	}
+	// At most five concurrent calls per business unit; a sixth is code 66.
+	n := s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
+	}
+	if n > 5 {
+		fail(w, http.StatusBadRequest, 66, "Exceeded concurrent request limit.")
+		return
+	}
+	if g := s.gate.Load(); g != nil {
+		g.arrived <- struct{}{}
+		<-g.release
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
