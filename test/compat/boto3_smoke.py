@@ -329,9 +329,36 @@ def smoke_entities(af, data):
     expect_error("ValidationException", af.list_connector_entities, connectorType="S3", maxResults=10001)
 
 
-# Profiles use Veeva: appflowd has no Veeva driver, so creating one checks the
-# inputs but cannot try a login against a host that does not exist here.
-def zendesk_config(url="https://acme.zendesk.com"):
+class FakeVault(http.server.BaseHTTPRequestHandler):
+    """Answers Veeva Vault's POST /api/{version}/auth as Vault documents it:
+    a session for the smoke's user, FAILURE with an error for others."""
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if "/auth" in self.path and "username=tok-123" in body and "password=very-secret" in body:
+            out = {"responseStatus": "SUCCESS", "sessionId": "smoke-session", "userId": 1, "vaultId": 1}
+        else:
+            out = {"responseStatus": "FAILURE", "errors": [{"type": "USERNAME_OR_PASSWORD_INCORRECT",
+                                                            "message": "Authentication failed for user"}]}
+        data = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+# Profiles use Veeva: creating or updating one logs in (FakeVault, started in
+# main); two spellings of its address tell an update from the original.
+VAULT_URL = ""
+VAULT_URL_NEW = ""
+
+
+def zendesk_config(url=None):
+    url = url or VAULT_URL
     return {
         "connectorProfileProperties": {"Veeva": {"instanceUrl": url}},
         "connectorProfileCredentials": {
@@ -389,7 +416,7 @@ def smoke_profiles(af):
               f"profile credentialsArn {p.get('credentialsArn')!r}")
         check("connectorProfileCredentials" not in p and "kmsArn" not in p, f"profile leaks credentials/kmsArn: {p}")
         check(is_dt(p.get("createdAt")) and is_dt(p.get("lastUpdatedAt")), f"profile timestamps not datetimes: {p}")
-        check(p.get("connectorProfileProperties", {}).get("Veeva", {}).get("instanceUrl") == "https://acme.zendesk.com",
+        check(p.get("connectorProfileProperties", {}).get("Veeva", {}).get("instanceUrl") == VAULT_URL,
               f"profile properties not echoed: {p.get('connectorProfileProperties')}")
         check("very-secret" not in json.dumps(out, default=str) and "tok-123" not in json.dumps(out, default=str),
               "DescribeConnectorProfiles returns a credential")
@@ -399,10 +426,10 @@ def smoke_profiles(af):
 
     time.sleep(0.01)
     out = af.update_connector_profile(connectorProfileName="zd", connectionMode="Public",
-                                      connectorProfileConfig=zendesk_config("https://new.zendesk.com"))
+                                      connectorProfileConfig=zendesk_config(VAULT_URL_NEW))
     check(out.get("connectorProfileArn") == arn, f"UpdateConnectorProfile: {strip(out)}")
     p = af.describe_connector_profiles(connectorProfileNames=["zd"])["connectorProfileDetails"][0]
-    check(p["connectorProfileProperties"]["Veeva"]["instanceUrl"] == "https://new.zendesk.com", f"after update: {p}")
+    check(p["connectorProfileProperties"]["Veeva"]["instanceUrl"] == VAULT_URL_NEW, f"after update: {p}")
     if details:
         check(p["lastUpdatedAt"] > first_updated, "UpdateConnectorProfile did not bump lastUpdatedAt")
     expect_error("ResourceNotFoundException", af.update_connector_profile, connectorProfileName="nope",
@@ -684,6 +711,11 @@ def main():
     data = tempfile.mkdtemp(prefix="appflowd-boto3-")
     lam = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeLambda)
     threading.Thread(target=lam.serve_forever, daemon=True).start()
+    vault = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeVault)
+    threading.Thread(target=vault.serve_forever, daemon=True).start()
+    global VAULT_URL, VAULT_URL_NEW
+    VAULT_URL = f"http://127.0.0.1:{vault.server_address[1]}"
+    VAULT_URL_NEW = f"http://localhost:{vault.server_address[1]}"
     port = free_port()
     log = open(os.path.join(data, "serve.log"), "wb")
     proc = subprocess.Popen(
