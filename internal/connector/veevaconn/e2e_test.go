@@ -266,3 +266,51 @@ func finished(t *testing.T, c *appflow.Client, flow string, n int) []types.Execu
 		}
 	}
 }
+
+// TestE2EDocuments: a Map_all flow of documents of one type, every version.
+func TestE2EDocuments(t *testing.T) {
+	ctx := context.Background()
+	s := vvtest.New(t)
+	s.Add("documents", vvtest.Record{"id": 5, "name__v": "a.pdf", "type__v": "promotional_piece__c", "major_version_number__v": 1, "minor_version_number__v": 0, "latest": false},
+		vvtest.Record{"id": 5, "name__v": "a.pdf", "type__v": "promotional_piece__c", "major_version_number__v": 2, "minor_version_number__v": 0},
+		vvtest.Record{"id": 6, "name__v": "b.pdf", "type__v": "other__c", "major_version_number__v": 1, "minor_version_number__v": 0})
+	srv := start(t, s, app.Config{})
+	in := flow("docs", &types.TriggerConfig{TriggerType: types.TriggerTypeOndemand})
+	in.Tasks = []types.Task{{TaskType: types.TaskTypeMapAll, SourceFields: []string{}, TaskProperties: map[string]string{}}}
+	in.SourceFlowConfig.SourceConnectorProperties.Veeva = &types.VeevaSourceProperties{Object: aws.String("documents"),
+		DocumentType: aws.String("promotional_piece__c"), IncludeAllVersions: true}
+	if _, err := srv.Client.CreateFlow(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	r := srv.RunFlow(t, "docs", 60*time.Second)
+	mustSucceed(t, r)
+	root := filepath.Join(srv.DataDir, "s3", "lake", "docs", "docs", aws.ToString(r.ExecutionId))
+	var versions []string
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			versions = append(versions, fmt.Sprintf("%v/%v.%v", rec["id"], rec["major_version_number__v"], rec["minor_version_number__v"]))
+		}
+		return nil
+	})
+	sort.Strings(versions)
+	if fmt.Sprint(versions) != "[5/1.0 5/2.0]" {
+		t.Errorf("documents written %v, want both versions of 5 only", versions)
+	}
+	var q string
+	for _, x := range s.Requests() {
+		if strings.HasPrefix(x, "POST /api/v23.1/query ") {
+			q = x
+		}
+	}
+	if !strings.Contains(q, "FROM ALLVERSIONS documents WHERE TONAME(type__v) = 'promotional_piece__c'") {
+		t.Errorf("query %s", q)
+	}
+}
