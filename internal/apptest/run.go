@@ -2,6 +2,7 @@ package apptest
 
 import (
 	"context"
+	"sort"
 	"testing"
 	"time"
 
@@ -44,4 +45,37 @@ func Message(r types.ExecutionRecord) string {
 		return ""
 	}
 	return aws.ToString(r.ExecutionResult.ErrorInfo.ExecutionMessage)
+}
+
+// Finished waits until flow has n execution records, none in progress, and
+// returns them oldest window first (by dataPullEndTime, then by start: runs
+// without a window keep their start order). It fails t after 60 s.
+func Finished(t testing.TB, c *appflow.Client, flow string, n int) []types.ExecutionRecord {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out, err := c.DescribeFlowExecutionRecords(context.Background(), &appflow.DescribeFlowExecutionRecordsInput{FlowName: aws.String(flow)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := 0
+		for _, r := range out.FlowExecutions {
+			if r.ExecutionStatus != types.ExecutionStatusInprogress {
+				done++
+			}
+		}
+		if done == n && len(out.FlowExecutions) == n {
+			recs := out.FlowExecutions
+			sort.SliceStable(recs, func(i, j int) bool {
+				ei, ej := aws.ToTime(recs[i].DataPullEndTime), aws.ToTime(recs[j].DataPullEndTime)
+				if !ei.Equal(ej) {
+					return ei.Before(ej)
+				}
+				return aws.ToTime(recs[i].StartedAt).Before(aws.ToTime(recs[j].StartedAt))
+			})
+			return recs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d of %d runs finished in 60 s (%d records)", flow, done, n, len(out.FlowExecutions))
+		}
+	}
 }

@@ -211,14 +211,14 @@ func TestE2EScheduled(t *testing.T) {
 		}
 	}
 	tick()
-	runs := finished(t, c, "daily", 1)
+	runs := apptest.Finished(t, c, "daily", 1)
 	mustSucceed(t, runs[0])
 	if got := uuids(t, srv.DataDir, "daily", aws.ToString(runs[0].ExecutionId)); strings.Join(got, ",") != "a,b" {
 		t.Errorf("first window read %v", got)
 	}
 	clk.Set(base.Add(50 * time.Hour))
 	tick()
-	runs = finished(t, c, "daily", 2)
+	runs = apptest.Finished(t, c, "daily", 2)
 	mustSucceed(t, runs[1])
 	if got := uuids(t, srv.DataDir, "daily", aws.ToString(runs[1].ExecutionId)); strings.Join(got, ",") != "c,d" {
 		t.Errorf("second window read %v, want c (on the boundary) and d", got)
@@ -231,33 +231,5 @@ func TestE2EScheduled(t *testing.T) {
 	}
 	if want := []string{"20240101T00-20240102T01", "20240102T02-20240103T01"}; !slices.Equal(exports, want) {
 		t.Errorf("exports %q, want %q", exports, want)
-	}
-}
-
-// finished waits until flow has n execution records, none in progress,
-// oldest window first.
-func finished(t *testing.T, c *appflow.Client, flow string, n int) []types.ExecutionRecord {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		out, err := c.DescribeFlowExecutionRecords(context.Background(), &appflow.DescribeFlowExecutionRecordsInput{FlowName: aws.String(flow)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := 0
-		for _, r := range out.FlowExecutions {
-			if r.ExecutionStatus != types.ExecutionStatusInprogress {
-				done++
-			}
-		}
-		if done == n && len(out.FlowExecutions) == n {
-			recs := out.FlowExecutions
-			sort.Slice(recs, func(i, j int) bool {
-				return aws.ToTime(recs[i].DataPullEndTime).Before(aws.ToTime(recs[j].DataPullEndTime))
-			})
-			return recs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d of %d runs finished in 60 s", flow, done, n)
-		}
 	}
 }

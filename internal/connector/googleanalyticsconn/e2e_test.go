@@ -227,7 +227,7 @@ func TestE2EScheduled(t *testing.T) {
 		}
 	}
 	tick()
-	runs := finished(t, c, "daily", 1)
+	runs := apptest.Finished(t, c, "daily", 1)
 	mustSucceed(t, runs[0])
 	if got := lines(t, srv.DataDir, "daily", aws.ToString(runs[0].ExecutionId)); strings.Join(got, "|") !=
 		`{"dimensions":["20240101","US"],"metrics":[{"values":["3"]}]}|{"dimensions":["20240102","DE"],"metrics":[{"values":["7"]}]}` {
@@ -235,35 +235,9 @@ func TestE2EScheduled(t *testing.T) {
 	}
 	clk.Set(base.Add(72*time.Hour + time.Hour))
 	tick()
-	runs = finished(t, c, "daily", 2)
+	runs = apptest.Finished(t, c, "daily", 2)
 	mustSucceed(t, runs[1])
 	if got := lines(t, srv.DataDir, "daily", aws.ToString(runs[1].ExecutionId)); strings.Join(got, "|") != `{"dimensions":["20240103","FR"],"metrics":[{"values":["2"]}]}` {
 		t.Errorf("second window [Jan 2 23:00, Jan 4 01:00) read %q, want Jan 3 alone", got)
-	}
-}
-
-func finished(t *testing.T, c *appflow.Client, flow string, n int) []types.ExecutionRecord {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		out, err := c.DescribeFlowExecutionRecords(context.Background(), &appflow.DescribeFlowExecutionRecordsInput{FlowName: aws.String(flow)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := 0
-		for _, r := range out.FlowExecutions {
-			if r.ExecutionStatus != types.ExecutionStatusInprogress {
-				done++
-			}
-		}
-		if done == n && len(out.FlowExecutions) == n {
-			recs := out.FlowExecutions
-			sort.Slice(recs, func(i, j int) bool {
-				return aws.ToTime(recs[i].DataPullEndTime).Before(aws.ToTime(recs[j].DataPullEndTime))
-			})
-			return recs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d of %d runs finished in 60 s", flow, done, n)
-		}
 	}
 }

@@ -226,14 +226,14 @@ func TestE2EScheduled(t *testing.T) {
 		}
 	}
 	tick()
-	runs := finished(t, c, "sched", 1)
+	runs := apptest.Finished(t, c, "sched", 1)
 	mustSucceed(t, runs[0])
 	if got := ids(t, srv.DataDir, "sched", aws.ToString(runs[0].ExecutionId)); fmt.Sprint(got) != "[1 2]" {
 		t.Errorf("first window read %v", got)
 	}
 	clk.Set(base.Add(2 * time.Hour))
 	tick()
-	runs = finished(t, c, "sched", 2)
+	runs = apptest.Finished(t, c, "sched", 2)
 	mustSucceed(t, runs[1])
 	if got := ids(t, srv.DataDir, "sched", aws.ToString(runs[1].ExecutionId)); fmt.Sprint(got) != "[3 4]" {
 		t.Errorf("second window read %v, want 3 (on the boundary) and 4", got)
@@ -246,33 +246,5 @@ func TestE2EScheduled(t *testing.T) {
 	}
 	if len(windows) != 2 {
 		t.Errorf("windowed requests %q", windows)
-	}
-}
-
-// finished waits until flow has n execution records, none in progress,
-// oldest window first.
-func finished(t *testing.T, c *appflow.Client, flow string, n int) []types.ExecutionRecord {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		out, err := c.DescribeFlowExecutionRecords(context.Background(), &appflow.DescribeFlowExecutionRecordsInput{FlowName: aws.String(flow)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := 0
-		for _, r := range out.FlowExecutions {
-			if r.ExecutionStatus != types.ExecutionStatusInprogress {
-				done++
-			}
-		}
-		if done == n && len(out.FlowExecutions) == n {
-			recs := out.FlowExecutions
-			sort.Slice(recs, func(i, j int) bool {
-				return aws.ToTime(recs[i].DataPullEndTime).Before(aws.ToTime(recs[j].DataPullEndTime))
-			})
-			return recs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d of %d runs finished in 60 s", flow, done, n)
-		}
 	}
 }

@@ -195,14 +195,14 @@ func TestE2EScheduled(t *testing.T) {
 		}
 	}
 	tick()
-	runs := finished(t, c, "hourly", 1)
+	runs := apptest.Finished(t, c, "hourly", 1)
 	mustSucceed(t, runs[0])
 	if got := rows(t, srv.DataDir, "hourly", aws.ToString(runs[0].ExecutionId)); len(got) != 3 || !strings.HasPrefix(got[2], "2024-01-02") {
 		t.Errorf("first window [Jan 1 00:00, Jan 2 02:00) read %q, want the rows of Jan 1 and 2", got)
 	}
 	clk.Set(base.Add(50 * time.Hour))
 	tick()
-	runs = finished(t, c, "hourly", 2)
+	runs = apptest.Finished(t, c, "hourly", 2)
 	mustSucceed(t, runs[1])
 	if got := rows(t, srv.DataDir, "hourly", aws.ToString(runs[1].ExecutionId)); strings.Join(got, "|") != "2024-01-03 Acme adwords 4" {
 		t.Errorf("second window read %q, want Jan 3 alone", got)
@@ -213,31 +213,5 @@ func TestE2EScheduled(t *testing.T) {
 	}
 	if strings.Join(days, ",") != "2024-01-01..2024-01-02,2024-01-03..2024-01-03" {
 		t.Errorf("reports for %v, want each day once", days)
-	}
-}
-
-func finished(t *testing.T, c *appflow.Client, flow string, n int) []types.ExecutionRecord {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		out, err := c.DescribeFlowExecutionRecords(context.Background(), &appflow.DescribeFlowExecutionRecordsInput{FlowName: aws.String(flow)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := 0
-		for _, r := range out.FlowExecutions {
-			if r.ExecutionStatus != types.ExecutionStatusInprogress {
-				done++
-			}
-		}
-		if done == n && len(out.FlowExecutions) == n {
-			recs := out.FlowExecutions
-			sort.Slice(recs, func(i, j int) bool {
-				return aws.ToTime(recs[i].DataPullEndTime).Before(aws.ToTime(recs[j].DataPullEndTime))
-			})
-			return recs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d of %d runs finished in 60 s", flow, done, n)
-		}
 	}
 }

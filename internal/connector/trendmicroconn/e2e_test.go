@@ -205,7 +205,7 @@ func TestE2EScheduled(t *testing.T) {
 	}
 	clk.Set(base.Add(time.Hour + time.Minute))
 	tick()
-	runs := finished(t, c, "hourly", 1)
+	runs := apptest.Finished(t, c, "hourly", 1)
 	mustSucceed(t, runs[0])
 	if got := ids(t, srv.DataDir, "hourly", aws.ToString(runs[0].ExecutionId)); len(got) != 30 {
 		t.Errorf("first run read %d computers, want 30", len(got))
@@ -213,33 +213,9 @@ func TestE2EScheduled(t *testing.T) {
 	seed(s, 31, 5)
 	clk.Set(base.Add(2*time.Hour + time.Minute))
 	tick()
-	runs = finished(t, c, "hourly", 2)
+	runs = apptest.Finished(t, c, "hourly", 2)
 	mustSucceed(t, runs[1])
 	if got := ids(t, srv.DataDir, "hourly", aws.ToString(runs[1].ExecutionId)); len(got) != 35 {
 		t.Errorf("second run read %d computers, want all 35 (a complete pull)", len(got))
-	}
-}
-
-func finished(t *testing.T, c *appflow.Client, flow string, n int) []types.ExecutionRecord {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		out, err := c.DescribeFlowExecutionRecords(context.Background(), &appflow.DescribeFlowExecutionRecordsInput{FlowName: aws.String(flow)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := 0
-		for _, r := range out.FlowExecutions {
-			if r.ExecutionStatus != types.ExecutionStatusInprogress {
-				done++
-			}
-		}
-		if done == n && len(out.FlowExecutions) == n {
-			recs := out.FlowExecutions
-			sort.Slice(recs, func(i, j int) bool { return aws.ToTime(recs[i].StartedAt).Before(aws.ToTime(recs[j].StartedAt)) })
-			return recs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d of %d runs finished in 60 s (%d records)", flow, done, n, len(out.FlowExecutions))
-		}
 	}
 }
