@@ -79,3 +79,12 @@ func Finished(t testing.TB, c *appflow.Client, flow string, n int) []types.Execu
 		}
 	}
 }
+
+// Tick runs the scheduler's planning once, as the leader's periodic job
+// would, and fails t if it errs or plans more than one run.
+func (s *Server) Tick(t testing.TB) {
+	t.Helper()
+	if n, err := s.App.Queue.Scheduler().Tick(context.Background()); n > 1 || err != nil {
+		t.Fatalf("Tick: %d runs, %v", n, err)
+	}
+}

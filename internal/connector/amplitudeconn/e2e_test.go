@@ -204,20 +204,14 @@ func TestE2EScheduled(t *testing.T) {
 	if _, err := c.StartFlow(ctx, &appflow.StartFlowInput{FlowName: aws.String("daily")}); err != nil {
 		t.Fatal(err)
 	}
-	tick := func() {
-		t.Helper()
-		if n, err := srv.App.Queue.Scheduler().Tick(ctx); n > 1 || err != nil {
-			t.Fatalf("Tick: %d runs, %v", n, err)
-		}
-	}
-	tick()
+	srv.Tick(t)
 	runs := apptest.Finished(t, c, "daily", 1)
 	mustSucceed(t, runs[0])
 	if got := uuids(t, srv.DataDir, "daily", aws.ToString(runs[0].ExecutionId)); strings.Join(got, ",") != "a,b" {
 		t.Errorf("first window read %v", got)
 	}
 	clk.Set(base.Add(50 * time.Hour))
-	tick()
+	srv.Tick(t)
 	runs = apptest.Finished(t, c, "daily", 2)
 	mustSucceed(t, runs[1])
 	if got := uuids(t, srv.DataDir, "daily", aws.ToString(runs[1].ExecutionId)); strings.Join(got, ",") != "c,d" {

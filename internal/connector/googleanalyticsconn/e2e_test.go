@@ -220,13 +220,7 @@ func TestE2EScheduled(t *testing.T) {
 	if _, err := c.StartFlow(ctx, &appflow.StartFlowInput{FlowName: aws.String("daily")}); err != nil {
 		t.Fatal(err)
 	}
-	tick := func() {
-		t.Helper()
-		if n, err := srv.App.Queue.Scheduler().Tick(ctx); n > 1 || err != nil {
-			t.Fatalf("Tick: %d runs, %v", n, err)
-		}
-	}
-	tick()
+	srv.Tick(t)
 	runs := apptest.Finished(t, c, "daily", 1)
 	mustSucceed(t, runs[0])
 	if got := lines(t, srv.DataDir, "daily", aws.ToString(runs[0].ExecutionId)); strings.Join(got, "|") !=
@@ -234,7 +228,7 @@ func TestE2EScheduled(t *testing.T) {
 		t.Errorf("first window [Jan 1, Jan 2 23:00) read %q, want Jan 1 and 2", got)
 	}
 	clk.Set(base.Add(72*time.Hour + time.Hour))
-	tick()
+	srv.Tick(t)
 	runs = apptest.Finished(t, c, "daily", 2)
 	mustSucceed(t, runs[1])
 	if got := lines(t, srv.DataDir, "daily", aws.ToString(runs[1].ExecutionId)); strings.Join(got, "|") != `{"dimensions":["20240103","FR"],"metrics":[{"values":["2"]}]}` {

@@ -209,20 +209,14 @@ func TestE2EScheduled(t *testing.T) {
 	if _, err := c.StartFlow(ctx, &appflow.StartFlowInput{FlowName: aws.String("sched")}); err != nil {
 		t.Fatal(err)
 	}
-	tick := func() {
-		t.Helper()
-		if n, err := srv.App.Queue.Scheduler().Tick(ctx); n > 1 || err != nil {
-			t.Fatalf("Tick: %d runs, %v", n, err)
-		}
-	}
-	tick()
+	srv.Tick(t)
 	runs := apptest.Finished(t, c, "sched", 1)
 	mustSucceed(t, runs[0])
 	if got := ids(t, srv.DataDir, "sched", aws.ToString(runs[0].ExecutionId)); fmt.Sprint(got) != "[1 2]" {
 		t.Errorf("first window read %v", got)
 	}
 	clk.Set(base.Add(2 * time.Hour))
-	tick()
+	srv.Tick(t)
 	runs = apptest.Finished(t, c, "sched", 2)
 	mustSucceed(t, runs[1])
 	if got := ids(t, srv.DataDir, "sched", aws.ToString(runs[1].ExecutionId)); fmt.Sprint(got) != "[3 4]" {

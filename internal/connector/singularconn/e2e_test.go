@@ -188,20 +188,14 @@ func TestE2EScheduled(t *testing.T) {
 	if _, err := c.StartFlow(ctx, &appflow.StartFlowInput{FlowName: aws.String("hourly")}); err != nil {
 		t.Fatal(err)
 	}
-	tick := func() {
-		t.Helper()
-		if n, err := srv.App.Queue.Scheduler().Tick(ctx); n > 1 || err != nil {
-			t.Fatalf("Tick: %d runs, %v", n, err)
-		}
-	}
-	tick()
+	srv.Tick(t)
 	runs := apptest.Finished(t, c, "hourly", 1)
 	mustSucceed(t, runs[0])
 	if got := rows(t, srv.DataDir, "hourly", aws.ToString(runs[0].ExecutionId)); len(got) != 3 || !strings.HasPrefix(got[2], "2024-01-02") {
 		t.Errorf("first window [Jan 1 00:00, Jan 2 02:00) read %q, want the rows of Jan 1 and 2", got)
 	}
 	clk.Set(base.Add(50 * time.Hour))
-	tick()
+	srv.Tick(t)
 	runs = apptest.Finished(t, c, "hourly", 2)
 	mustSucceed(t, runs[1])
 	if got := rows(t, srv.DataDir, "hourly", aws.ToString(runs[1].ExecutionId)); strings.Join(got, "|") != "2024-01-03 Acme adwords 4" {
