@@ -116,6 +116,16 @@ func (b *Buckets) Client() *s3.Client { return b.client }
 // LocalDir is the folder of a local bucket (see LocalRoot).
 func (b *Buckets) LocalDir(name string) string { return filepath.Join(LocalRoot(b.deps), name) }
 
+// CheckKey refuses a key of a local bucket that passes through a symbolic
+// link (see CheckLocalPath); an S3 API has no links to follow. Call it
+// before reading or writing a key through a bucket Open returned.
+func (b *Buckets) CheckKey(bucket, key string) error {
+	if b.client != nil {
+		return nil
+	}
+	return CheckLocalPath(b.LocalDir(bucket), bucket, key)
+}
+
 // CheckName refuses names that could escape the buckets folder.
 func CheckName(name string) error {
 	if name == "" {

@@ -48,6 +48,9 @@ func Read(ctx context.Context, deps connector.Deps, eh *connector.ErrorHandling,
 	}
 	defer b.Close()
 	prefix := JoinKey(eh.BucketPrefix, flow, execution) + "/"
+	if err := buckets.CheckKey(eh.BucketName, prefix); err != nil {
+		return nil, fault.Wrap(fault.CodeOf(err), err, "error bucket")
+	}
 	var keys []string
 	it := b.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
 	for {
@@ -65,6 +68,9 @@ func Read(ctx context.Context, deps connector.Deps, eh *connector.ErrorHandling,
 	sort.Strings(keys)
 	var out []Rejected
 	for _, key := range keys {
+		if err := buckets.CheckKey(eh.BucketName, key); err != nil {
+			return out, fault.Wrap(fault.CodeOf(err), err, "error bucket")
+		}
 		if err := readFile(ctx, b, eh.BucketName, key, limit, &out); err != nil {
 			return out, err
 		}

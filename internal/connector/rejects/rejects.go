@@ -48,6 +48,9 @@ func Write(ctx context.Context, deps connector.Deps, eh *connector.ErrorHandling
 	}
 	defer b.Close()
 	key = JoinKey(eh.BucketPrefix, flow, execution, name)
+	if err := buckets.CheckKey(eh.BucketName, key); err != nil {
+		return "", undo, fault.Wrap(fault.CodeOf(err), err, "error bucket")
+	}
 	if err := b.WriteAll(ctx, key, buf.Bytes(), awsconfig.SSEKMS(eh.KMSKeyArn)); err != nil {
 		return "", undo, fault.Wrap(fault.ConnectorServer, err, "write rejected records to s3://%s/%s", eh.BucketName, key)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -68,5 +69,39 @@ func TestWriteMissingBucketIsNotFound(t *testing.T) {
 		[]connector.RecordFailure{{Reason: "x"}})
 	if !fault.Is(err, fault.NotFound) {
 		t.Fatalf("got %v (%v), want NotFound", err, fault.CodeOf(err))
+	}
+}
+
+// A folder of the error location that is a symbolic link is refused, on
+// write and on read, naming it: nothing is written or read through it.
+func TestLinkedFolderRefused(t *testing.T) {
+	dir := t.TempDir()
+	elsewhere := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "s3", "errs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(dir, "s3", "errs", "bad")); err != nil {
+		t.Fatal(err)
+	}
+	deps := connector.Deps{DataDir: dir}
+	eh := &connector.ErrorHandling{BucketName: "errs", BucketPrefix: "bad/inner"}
+	_, _, err := Write(context.Background(), deps, eh, "f", "e1", "x-rejected-records.jsonl",
+		[]connector.RecordFailure{{Split: "in/a.csv", Line: 3, Reason: "too long"}})
+	if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "s3://errs/bad is a symbolic link") {
+		t.Fatalf("write: got %v, want Invalid naming s3://errs/bad", err)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Fatalf("wrote through the link: %v", entries)
+	}
+	// A file placed behind the link by someone else is not read either.
+	if err := os.MkdirAll(filepath.Join(elsewhere, "inner", "f", "e1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(elsewhere, "inner", "f", "e1", "x"+Suffix), []byte(`{"line":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(context.Background(), deps, eh, "f", "e1", 10)
+	if !fault.Is(err, fault.Invalid) || len(got) != 0 {
+		t.Fatalf("read: got %v records, err %v; want Invalid and none", len(got), err)
 	}
 }
