@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -38,13 +39,14 @@ func main() {
 	clients := flag.Int("clients", 16, "concurrent clients")
 	dur := flag.Duration("duration", 5*time.Second, "how long each measurement runs")
 	database := flag.String("database", "", "a postgres:// URL (its tables are created in the search_path); empty: SQLite in a temp dir")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the appflowd measurements (not the ceiling's) to this file")
 	flag.Parse()
-	if err := run(*flows, *runs, *clients, *dur, *database); err != nil {
+	if err := run(*flows, *runs, *clients, *dur, *database, *cpuprofile); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(flows, runs, clients int, dur time.Duration, database string) error {
+func run(flows, runs, clients int, dur time.Duration, database, cpuprofile string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "apibench")
 	if err != nil {
@@ -104,6 +106,17 @@ func run(flows, runs, clients int, dur time.Duration, database string) error {
 	ceiling := load(trivial.URL+"/describe-flow", `{"flowName":"bench-000"}`, clients, dur)
 	ceiling.print("trivial net/http JSON handler (ceiling)", 0)
 	load(srv.URL+"/describe-flow", `{"flowName":"bench-000"}`, clients, dur/5) // warm up
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	load(srv.URL+"/describe-flow", `{"flowName":"bench-000"}`, clients, dur).print("DescribeFlow", ceiling.rps)
 	load(srv.URL+"/list-flows", `{"maxResults":100}`, clients, dur).print(fmt.Sprintf("ListFlows (%d flows a page)", flows), ceiling.rps)
 	return nil

@@ -5,6 +5,7 @@ package restjson
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"reflect"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,22 +149,45 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, log *slog.Logger
 	}
 
 	ctx := wire.WithCaller(r.Context(), caller)
+	if jr, ok := h.svc.(JSONResponder); ok {
+		body, handled, err := jr.RespondJSON(ctx, in)
+		if handled {
+			if err != nil {
+				return operationError(w, log, op, err)
+			}
+			writeBody(w, body)
+			return nil
+		}
+	}
 	out, err := op.Invoke(ctx, h.svc, in)
 	if err != nil {
-		name, status := wire.ExceptionFor(fault.CodeOf(err))
-		msg := fault.Message(err)
-		if status >= 500 {
-			// Internal details stay in the log; the caller gets the request id.
-			log.Error("operation failed", "operation", op.Name, "error", err)
-			msg = "Internal server error. Request id: " + w.Header().Get("X-Amzn-RequestId")
-		}
-		return &apiError{status, name, msg}
+		return operationError(w, log, op, err)
 	}
 	if aerr := writeJSON(w, out); aerr != nil {
 		log.Error("encode response", "operation", op.Name, "error", aerr.msg)
 		return aerr
 	}
 	return nil
+}
+
+// JSONResponder is a wire.Service that writes some operations' response
+// bodies itself, from the JSON documents it keeps, instead of returning a
+// value to encode. For other inputs RespondJSON returns handled false and
+// the operation is invoked as usual.
+type JSONResponder interface {
+	RespondJSON(ctx context.Context, in wire.Input) (body []byte, handled bool, err error)
+}
+
+// operationError is the response to an operation's error.
+func operationError(w http.ResponseWriter, log *slog.Logger, op wire.Operation, err error) *apiError {
+	name, status := wire.ExceptionFor(fault.CodeOf(err))
+	msg := fault.Message(err)
+	if status >= 500 {
+		// Internal details stay in the log; the caller gets the request id.
+		log.Error("operation failed", "operation", op.Name, "error", err)
+		msg = "Internal server error. Request id: " + w.Header().Get("X-Amzn-RequestId")
+	}
+	return &apiError{status, name, msg}
 }
 
 func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
@@ -325,11 +350,16 @@ func writeJSON(w http.ResponseWriter, out any) *apiError {
 			return &apiError{http.StatusInternalServerError, "InternalServerException", "Unable to encode the response: " + err.Error()}
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", fmt.Sprint(buf.Len()))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
+	writeBody(w, buf.Bytes())
 	return nil
+}
+
+// writeBody writes a 200 response with a JSON body.
+func writeBody(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 // writeError sends an error the way AWS does for rest-json: the status, the
@@ -340,7 +370,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	body, _ := json.Marshal(map[string]string{"message": e.msg})
 	w.Header().Set("X-Amzn-ErrorType", e.code)
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.status)
 	_, _ = w.Write(body)
 }

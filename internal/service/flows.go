@@ -526,7 +526,7 @@ func (s *Service) createFlow(ctx context.Context, in *wire.CreateFlowRequest) (*
 		SchemaVersion:             &one,
 	}
 	flowNormalize(&doc)
-	body, err := json.Marshal(&doc)
+	body, err := encodePlain(&doc)
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "encode flow %s", in.FlowName)
 	}
@@ -567,152 +567,211 @@ func (s *Service) flowSetTags(ctx context.Context, arn string, tags map[string]s
 }
 
 // DescribeFlow returns the flow as created or last updated, with its tags
-// and the outcome of its newest run.
+// and the outcome of its newest run: describeFlowJSON's body, decoded.
 func (s *Service) DescribeFlow(ctx context.Context, in *wire.DescribeFlowRequest) (*wire.DescribeFlowResponse, error) {
-	account := s.account(ctx)
-	f, doc, err := s.flowGet(ctx, account, in.FlowName)
+	body, err := s.describeFlowJSON(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	tags, err := s.d.Store.TagsGet(ctx, f.Arn)
-	if err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "read tags of flow %s", in.FlowName)
+	var out wire.DescribeFlowResponse
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", in.FlowName)
 	}
-	if len(tags) > 0 {
-		doc.Tags = tags
-	}
-	last, err := s.execNewest(ctx, account, in.FlowName)
-	if err != nil {
-		return nil, err
-	}
-	if last != nil {
-		doc.LastRunExecutionDetails = execDetails(last)
-		if doc.MetadataCatalogConfig != nil && len(last.MetadataCatalogDetails) > 0 {
-			doc.LastRunMetadataCatalogDetails = last.MetadataCatalogDetails
-		}
-	}
-	return doc, nil
+	return &out, nil
 }
 
-// ListFlows lists the account's flows by name, flowPageSize at a time.
+// describeFlowJSON is DescribeFlow's response body: the stored document as
+// it was written, with what changes without an update spliced in (the
+// status, the tags, the newest run).
+func (s *Service) describeFlowJSON(ctx context.Context, in *wire.DescribeFlowRequest) ([]byte, error) {
+	v, err := s.d.Store.FlowViewGet(ctx, s.account(ctx), in.FlowName)
+	if store.IsNotFound(err) {
+		return nil, flowNotFound(in.FlowName)
+	}
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "read flow %s", in.FlowName)
+	}
+	doc, err := objectMembers(v.Flow.Doc, make([]member, 0, 24))
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", in.FlowName)
+	}
+	// set is ordered by name, as splice wants.
+	var set []member
+	if v.Newest != nil {
+		last, err := execRecord(v.Newest)
+		if err != nil {
+			return nil, err
+		}
+		details, err := encodePlain(execDetails(last))
+		if err != nil {
+			return nil, fault.Wrap(fault.Internal, err, "encode flow %s", in.FlowName)
+		}
+		set = append(set, member{"lastRunExecutionDetails", details})
+		if lookup(doc, "metadataCatalogConfig") != nil && len(last.MetadataCatalogDetails) > 0 {
+			catalog, err := encodePlain(last.MetadataCatalogDetails)
+			if err != nil {
+				return nil, fault.Wrap(fault.Internal, err, "encode flow %s", in.FlowName)
+			}
+			set = append(set, member{"lastRunMetadataCatalogDetails", catalog})
+		}
+	}
+	if v.Flow.Status != "" {
+		set = append([]member{{"flowStatus", appendString(nil, v.Flow.Status)}}, set...)
+	}
+	if len(v.Tags) > 0 {
+		tags, err := encodePlain(v.Tags)
+		if err != nil {
+			return nil, fault.Wrap(fault.Internal, err, "encode flow %s", in.FlowName)
+		}
+		set = append(set, member{"tags", tags})
+	}
+	return appendObject(make([]byte, 0, len(v.Flow.Doc)+512), splice(doc, set)), nil
+}
+
+// ListFlows lists the account's flows by name, flowPageSize at a time:
+// listFlowsJSON's body, decoded.
 func (s *Service) ListFlows(ctx context.Context, in *wire.ListFlowsRequest) (*wire.ListFlowsResponse, error) {
-	account := s.account(ctx)
+	body, err := s.listFlowsJSON(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	var out wire.ListFlowsResponse
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "decode flows")
+	}
+	if out.Flows == nil {
+		out.Flows = []wire.FlowDefinition{}
+	}
+	return &out, nil
+}
+
+// listFlowsJSON is ListFlows' response body, written from a page of flow
+// views read in one query.
+func (s *Service) listFlowsJSON(ctx context.Context, in *wire.ListFlowsRequest) ([]byte, error) {
 	limit := flowPageSize
 	if in.MaxResults != nil {
 		limit = int(*in.MaxResults)
 	}
-	flows, next, err := s.d.Store.FlowList(ctx, &store.FlowListParams{AccountID: account, Page: store.Page{After: in.NextToken, Limit: limit}})
+	views, next, err := s.d.Store.FlowViewList(ctx, &store.FlowListParams{AccountID: s.account(ctx), Page: store.Page{After: in.NextToken, Limit: limit}})
 	if err != nil {
 		if fault.Is(err, fault.Invalid) {
 			return nil, fault.New(fault.Invalid, "Invalid nextToken.")
 		}
 		return nil, fault.Wrap(fault.Internal, err, "list flows")
 	}
-	out := &wire.ListFlowsResponse{Flows: []wire.FlowDefinition{}, NextToken: next}
-	page, err := s.flowPage(ctx, account, flows)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range flows {
-		def, err := page.summary(f)
-		if err != nil {
+	b := make([]byte, 0, 1024*(len(views)+1))
+	b = append(b, `{"flows":[`...)
+	var doc []member
+	for i, v := range views {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if doc, err = objectMembers(v.Flow.Doc, doc[:0]); err != nil {
+			return nil, fault.Wrap(fault.Internal, err, "decode flow %s", v.Flow.Name)
+		}
+		if b, err = appendFlowSummary(b, v, doc); err != nil {
 			return nil, err
 		}
-		out.Flows = append(out.Flows, *def)
 	}
-	return out, nil
+	b = append(b, ']')
+	if next != "" {
+		b = append(b, `,"nextToken":`...)
+		b = appendString(b, next)
+	}
+	return append(b, '}'), nil
 }
 
-// flowPage is what a page of ListFlows shows beside the flows themselves,
-// read in one query each: tags, newest runs, custom connector labels.
-type flowPage struct {
-	tags   map[string]map[string]string // by flow ARN
-	newest map[string]*store.Execution  // by flow name
-	labels map[string]string            // by profile name
+// flowEnd is what a flow summary shows of a source or destination.
+type flowEnd struct {
+	ConnectorType        wire.ConnectorType `json:"connectorType"`
+	ConnectorProfileName string             `json:"connectorProfileName"`
 }
 
-func (s *Service) flowPage(ctx context.Context, account string, flows []*store.Flow) (*flowPage, error) {
-	arns, names := make([]string, len(flows)), make([]string, len(flows))
-	for i, f := range flows {
-		arns[i], names[i] = f.Arn, f.Name
+// appendFlowSummary writes a flow as ListFlows shows it (a FlowDefinition,
+// its members in the order encoding/json gives them), copying what the
+// stored document has as is.
+func appendFlowSummary(b []byte, v *store.FlowView, doc []member) ([]byte, error) {
+	var trigger struct {
+		TriggerType wire.TriggerType `json:"triggerType"`
 	}
-	p := &flowPage{labels: map[string]string{}}
-	var err error
-	if p.tags, err = s.d.Store.TagsGetMany(ctx, arns); err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "read tags of flows")
-	}
-	if p.newest, err = s.d.Store.ExecutionNewestMany(ctx, account, names); err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "read executions of flows")
-	}
-	// Only custom connector profiles carry labels: name just those.
-	var custom []string
-	for _, f := range flows {
-		for _, name := range f.ProfileNames {
-			if !slices.Contains(custom, name) {
-				custom = append(custom, name)
+	var src flowEnd
+	var dsts []flowEnd
+	for _, d := range []struct {
+		name string
+		into any
+	}{{"triggerConfig", &trigger}, {"sourceFlowConfig", &src}, {"destinationFlowConfigList", &dsts}} {
+		if raw := lookup(doc, d.name); raw != nil {
+			if err := json.Unmarshal(raw, d.into); err != nil {
+				return nil, fault.Wrap(fault.Internal, err, "decode flow %s", v.Flow.Name)
 			}
 		}
 	}
-	if len(custom) > 0 {
-		profiles, _, err := s.d.Store.ProfileList(ctx, &store.ProfileListParams{AccountID: account,
-			ConnectorType: string(wire.ConnectorTypeCustomConnector), Names: custom, Page: store.Page{Limit: len(custom)}})
-		if err != nil {
-			return nil, fault.Wrap(fault.Internal, err, "read profiles of flows")
-		}
-		for _, pr := range profiles {
-			p.labels[pr.Name] = pr.Label
-		}
-	}
-	return p, nil
-}
-
-// summary is a flow as ListFlows shows it.
-func (p *flowPage) summary(f *store.Flow) (*wire.FlowDefinition, error) {
-	var doc wire.DescribeFlowResponse
-	if err := json.Unmarshal(f.Doc, &doc); err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", f.Name)
-	}
-	def := &wire.FlowDefinition{
-		FlowArn:       doc.FlowArn,
-		FlowName:      doc.FlowName,
-		Description:   doc.Description,
-		FlowStatus:    wire.FlowStatus(f.Status),
-		CreatedAt:     doc.CreatedAt,
-		LastUpdatedAt: doc.LastUpdatedAt,
-		CreatedBy:     doc.CreatedBy,
-		LastUpdatedBy: doc.LastUpdatedBy,
-	}
-	if doc.TriggerConfig != nil {
-		def.TriggerType = doc.TriggerConfig.TriggerType
+	var dst flowEnd
+	if len(dsts) > 0 {
+		dst = dsts[0]
 	}
 	// A label is read from the flow end's profile; a profile deleted with
 	// forceDelete leaves it empty.
-	label := func(typ wire.ConnectorType, profile string) string {
-		if typ != wire.ConnectorTypeCustomConnector {
-			return ""
+	label := func(e flowEnd) []byte {
+		if e.ConnectorType != wire.ConnectorTypeCustomConnector || v.Labels[e.ConnectorProfileName] == "" {
+			return nil
 		}
-		return p.labels[profile]
+		return appendString(nil, v.Labels[e.ConnectorProfileName])
 	}
-	if src := doc.SourceFlowConfig; src != nil {
-		def.SourceConnectorType = src.ConnectorType
-		def.SourceConnectorLabel = label(src.ConnectorType, src.ConnectorProfileName)
+	str := func(s string) []byte {
+		if s == "" {
+			return nil
+		}
+		return appendString(nil, s)
 	}
-	if len(doc.DestinationFlowConfigList) > 0 {
-		dst := doc.DestinationFlowConfigList[0]
-		def.DestinationConnectorType = dst.ConnectorType
-		def.DestinationConnectorLabel = label(dst.ConnectorType, dst.ConnectorProfileName)
-	}
-	if tags := p.tags[f.Arn]; len(tags) > 0 {
-		def.Tags = tags
-	}
-	if e := p.newest[f.Name]; e != nil {
-		last, err := execRecord(e)
+	var last, tags []byte
+	if v.Newest != nil {
+		rec, err := execRecord(v.Newest)
 		if err != nil {
 			return nil, err
 		}
-		def.LastRunExecutionDetails = execDetails(last)
+		if last, err = encodePlain(execDetails(rec)); err != nil {
+			return nil, fault.Wrap(fault.Internal, err, "encode flow %s", v.Flow.Name)
+		}
 	}
-	return def, nil
+	if len(v.Tags) > 0 {
+		var err error
+		if tags, err = encodePlain(v.Tags); err != nil {
+			return nil, fault.Wrap(fault.Internal, err, "encode flow %s", v.Flow.Name)
+		}
+	}
+	return appendObject(b, []member{
+		{"createdAt", lookup(doc, "createdAt")},
+		{"createdBy", lookup(doc, "createdBy")},
+		{"description", lookup(doc, "description")},
+		{"destinationConnectorLabel", label(dst)},
+		{"destinationConnectorType", str(string(dst.ConnectorType))},
+		{"flowArn", lookup(doc, "flowArn")},
+		{"flowName", lookup(doc, "flowName")},
+		{"flowStatus", str(v.Flow.Status)},
+		{"lastRunExecutionDetails", last},
+		{"lastUpdatedAt", lookup(doc, "lastUpdatedAt")},
+		{"lastUpdatedBy", lookup(doc, "lastUpdatedBy")},
+		{"sourceConnectorLabel", label(src)},
+		{"sourceConnectorType", str(string(src.ConnectorType))},
+		{"tags", tags},
+		{"triggerType", str(string(trigger.TriggerType))},
+	}), nil
+}
+
+// RespondJSON answers DescribeFlow and ListFlows with the bodies written
+// from the stored documents (restjson.JSONResponder); other operations are
+// left to their methods.
+func (s *Service) RespondJSON(ctx context.Context, in wire.Input) ([]byte, bool, error) {
+	switch in := in.(type) {
+	case *wire.DescribeFlowRequest:
+		b, err := s.describeFlowJSON(ctx, in)
+		return b, true, err
+	case *wire.ListFlowsRequest:
+		b, err := s.listFlowsJSON(ctx, in)
+		return b, true, err
+	}
+	return nil, false, nil
 }
 
 // UpdateFlow replaces a flow's definition (spec §3.4). flowArn, createdAt,
@@ -797,7 +856,7 @@ func (s *Service) flowModify(ctx context.Context, account, name string, change f
 		}
 		// Tags and last-run details are never part of the stored document.
 		doc.Tags, doc.LastRunExecutionDetails, doc.LastRunMetadataCatalogDetails = nil, nil, nil
-		body, err := json.Marshal(doc)
+		body, err := encodePlain(doc)
 		if err != nil {
 			return fault.Wrap(fault.Internal, err, "encode flow %s", name)
 		}

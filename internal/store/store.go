@@ -77,6 +77,20 @@ type Flow struct {
 	MaxPerAccount int
 }
 
+// FlowView is a flow with what the API shows beside it: its tags, its
+// newest run and the labels of its profiles. Flow.ProfileNames is not
+// filled.
+type FlowView struct {
+	Flow *Flow
+	Tags map[string]string // empty if none
+	// Newest is the most recently started execution (StartedAt, then
+	// ExecutionID, as ExecutionList orders them), nil if none.
+	Newest *Execution
+	// Labels are the labels of the flow's profiles that have one (custom
+	// connector profiles), by profile name.
+	Labels map[string]string
+}
+
 // Execution is one run of a flow.
 type Execution struct {
 	AccountID   string
@@ -191,6 +205,10 @@ type Store interface {
 	// FlowListByStatus lists the flows of every account whose Status is
 	// params.Status, by account id then name.
 	FlowListByStatus(ctx context.Context, params *FlowListByStatusParams) ([]*Flow, string, error)
+	// FlowViewGet and FlowViewList read flows as DescribeFlow and ListFlows
+	// show them, each in one query; FlowViewList pages like FlowList.
+	FlowViewGet(ctx context.Context, accountID, name string) (*FlowView, error)
+	FlowViewList(ctx context.Context, params *FlowListParams) ([]*FlowView, string, error)
 	// FlowsUsingProfile names the flows whose source or destination uses the profile.
 	FlowsUsingProfile(ctx context.Context, accountID, profileName string) ([]string, error)
 
@@ -208,10 +226,6 @@ type Store interface {
 	// ExecutionListUnfinished lists every InProgress or CancelStarted
 	// execution of every account: what a restarted single process must close.
 	ExecutionListUnfinished(ctx context.Context) ([]*Execution, error)
-	// ExecutionNewestMany returns, by flow name, the most recently started
-	// execution of each named flow of the account that has one: what a
-	// list of flows shows, in one query.
-	ExecutionNewestMany(ctx context.Context, accountID string, flowNames []string) (map[string]*Execution, error)
 
 	RegistrationCreate(ctx context.Context, r *Registration) error
 	RegistrationGet(ctx context.Context, accountID, label string) (*Registration, error)
@@ -221,8 +235,6 @@ type Store interface {
 
 	// Tags are keyed by resource ARN.
 	TagsGet(ctx context.Context, arn string) (map[string]string, error) // empty map if none
-	// TagsGetMany returns the tags of each ARN that has any, by ARN.
-	TagsGetMany(ctx context.Context, arns []string) (map[string]map[string]string, error)
 	TagsSet(ctx context.Context, arn string, tags map[string]string) error
 	TagsRemove(ctx context.Context, arn string, keys []string) error
 	TagsDeleteAll(ctx context.Context, arn string) error

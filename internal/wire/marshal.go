@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 )
 
+// MarshalPlain is json.Marshal as the API writes responses: without
+// escaping <, > and &.
+func MarshalPlain(v any) ([]byte, error) { return marshalPlain(v) }
+
 // marshalPlain encodes v as the generated MarshalJSON methods need: like
 // the API's encoder, without HTML escaping.
 func marshalPlain(v any) ([]byte, error) {

@@ -141,26 +141,3 @@ func (s *Store) ExecutionListUnfinished(ctx context.Context) ([]*store.Execution
 	}
 	return out, nil
 }
-
-// ExecutionNewestMany finds each flow's newest execution through the
-// executions_newest index: one indexed lookup per flow, in one statement.
-func (s *Store) ExecutionNewestMany(ctx context.Context, accountID string, flowNames []string) (map[string]*store.Execution, error) {
-	out := make(map[string]*store.Execution, len(flowNames))
-	if len(flowNames) == 0 {
-		return out, nil
-	}
-	rows, err := s.pool.Query(ctx, `SELECT e.* FROM unnest($2::text[]) AS f(name) CROSS JOIN LATERAL (
-		SELECT `+executionColumns+` FROM executions x WHERE x.account_id = $1 AND x.flow_name = f.name
-		ORDER BY x.started_at DESC, x.execution_id DESC LIMIT 1) e`, accountID, flowNames)
-	if err != nil {
-		return nil, fmt.Errorf("newest executions: %w", err)
-	}
-	list, err := collect(rows, scanExecution)
-	if err != nil {
-		return nil, fmt.Errorf("newest executions: %w", err)
-	}
-	for _, e := range list {
-		out[e.FlowName] = e
-	}
-	return out, nil
-}

@@ -34,33 +34,6 @@ func (s *Store) TagsGet(ctx context.Context, arn string) (map[string]string, err
 	return tags, nil
 }
 
-// TagsGetMany reads the tags of several ARNs in one query.
-func (s *Store) TagsGetMany(ctx context.Context, arns []string) (map[string]map[string]string, error) {
-	out := map[string]map[string]string{}
-	if len(arns) == 0 {
-		return out, nil
-	}
-	rows, err := s.pool.Query(ctx, `SELECT arn, key, value FROM tags WHERE arn = ANY($1)`, arns)
-	if err != nil {
-		return nil, fmt.Errorf("tags: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var arn, k, v string
-		if err := rows.Scan(&arn, &k, &v); err != nil {
-			return nil, fmt.Errorf("tags: %w", err)
-		}
-		if out[arn] == nil {
-			out[arn] = map[string]string{}
-		}
-		out[arn][k] = v
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("tags: %w", err)
-	}
-	return out, nil
-}
-
 // TagsSet adds tags to the resource's, replacing the values of keys it has.
 func (s *Store) TagsSet(ctx context.Context, arn string, tags map[string]string) error {
 	if len(tags) == 0 {

@@ -155,36 +155,6 @@ func (s *Store) ExecutionListUnfinished(ctx context.Context) ([]*store.Execution
 	return out, nil
 }
 
-// ExecutionNewestMany finds each flow's newest execution through the
-// executions_newest index: one indexed lookup per flow, in one statement.
-func (s *Store) ExecutionNewestMany(ctx context.Context, accountID string, flowNames []string) (map[string]*store.Execution, error) {
-	out := make(map[string]*store.Execution, len(flowNames))
-	if len(flowNames) == 0 {
-		return out, nil
-	}
-	values := strings.TrimSuffix(strings.Repeat("(?),", len(flowNames)), ",")
-	args := make([]any, 0, len(flowNames)+1)
-	for _, n := range flowNames {
-		args = append(args, n)
-	}
-	args = append(args, accountID)
-	rows, err := s.r.QueryContext(ctx, `WITH f(name) AS (VALUES `+values+`)
-		SELECT `+prefixed("e", executionColumns)+` FROM f JOIN executions e ON e.rowid = (
-			SELECT x.rowid FROM executions x WHERE x.account_id = ? AND x.flow_name = f.name
-			ORDER BY x.started_at DESC, x.execution_id DESC LIMIT 1)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("newest executions: %w", err)
-	}
-	list, err := collect(rows, scanExecution)
-	if err != nil {
-		return nil, fmt.Errorf("newest executions: %w", err)
-	}
-	for _, e := range list {
-		out[e.FlowName] = e
-	}
-	return out, nil
-}
-
 // prefixed qualifies each of a column list's columns with a table alias.
 func prefixed(alias, columns string) string {
 	cols := strings.Split(columns, ", ")

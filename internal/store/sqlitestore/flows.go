@@ -154,18 +154,13 @@ func (s *Store) FlowDelete(ctx context.Context, accountID, name string) error {
 }
 
 func (s *Store) FlowList(ctx context.Context, params *store.FlowListParams) ([]*store.Flow, string, error) {
-	after, err := keyset.Decode(params.Page.After, 1)
+	from, err := keyset.NameAfter(params.Page.After)
 	if err != nil {
 		return nil, "", err
 	}
 	limit := keyset.Limit(params.Page.Limit)
 	var out []*store.Flow
 	err = s.read(ctx, func(tx *sql.Tx) error {
-		from := ""
-		if after != nil {
-			from = after[0]
-		}
-		// "" sorts before every name, and a flow name is never empty.
 		rows, err := tx.QueryContext(ctx, `SELECT `+flowColumns+` FROM flows
 			WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?`,
 			params.AccountID, from, limit+1)
@@ -180,13 +175,11 @@ func (s *Store) FlowList(ctx context.Context, params *store.FlowListParams) ([]*
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}
-	var next string
-	if len(out) > limit {
-		out = out[:limit]
-		next = keyset.Encode(out[limit-1].Name)
-	}
+	out, next := keyset.Cut(out, limit, flowName)
 	return out, next, nil
 }
+
+func flowName(f *store.Flow) string { return f.Name }
 
 func (s *Store) FlowsUsingProfile(ctx context.Context, accountID, profileName string) ([]string, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT flow_name FROM flow_profiles

@@ -44,6 +44,8 @@ type Store struct {
 	w *sql.DB // the one writer connection
 	r *sql.DB // read-only connections
 
+	views *views // prepared on r
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -101,6 +103,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	if s.views, err = prepareViews(ctx, r); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -126,7 +132,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // Close closes the database; later calls return the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
+		s.closeErr = errors.Join(s.views.close(), s.r.Close(), s.w.Close())
 	})
 	return s.closeErr
 }

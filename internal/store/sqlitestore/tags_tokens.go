@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/appflowd/appflowd/internal/store"
@@ -30,38 +29,6 @@ func (s *Store) TagsGet(ctx context.Context, arn string) (map[string]string, err
 		return nil, fmt.Errorf("tags of %s: %w", arn, err)
 	}
 	return tags, nil
-}
-
-// TagsGetMany reads the tags of several ARNs in one query.
-func (s *Store) TagsGetMany(ctx context.Context, arns []string) (map[string]map[string]string, error) {
-	out := map[string]map[string]string{}
-	if len(arns) == 0 {
-		return out, nil
-	}
-	args := make([]any, len(arns))
-	for i, a := range arns {
-		args[i] = a
-	}
-	rows, err := s.r.QueryContext(ctx, `SELECT arn, key, value FROM tags WHERE arn IN (`+
-		strings.TrimSuffix(strings.Repeat("?,", len(arns)), ",")+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("tags: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var arn, k, v string
-		if err := rows.Scan(&arn, &k, &v); err != nil {
-			return nil, fmt.Errorf("tags: %w", err)
-		}
-		if out[arn] == nil {
-			out[arn] = map[string]string{}
-		}
-		out[arn][k] = v
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("tags: %w", err)
-	}
-	return out, nil
 }
 
 // TagsSet adds tags to the resource's, replacing the values of keys it has.

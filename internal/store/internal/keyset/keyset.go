@@ -49,6 +49,27 @@ func Decode(cursor string, n int) ([]string, error) {
 	return key, nil
 }
 
+// NameAfter is where a page of rows ordered by one name column starts:
+// after the cursor's name, or after "" (which sorts before every name) on
+// the first page.
+func NameAfter(cursor string) (string, error) {
+	key, err := Decode(cursor, 1)
+	if err != nil || key == nil {
+		return "", err
+	}
+	return key[0], nil
+}
+
+// Cut trims rows read with a limit of limit+1 to limit and returns the
+// cursor of the next page, made of the last row's name ("" at the end).
+func Cut[T any](rows []T, limit int, name func(T) string) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, Encode(name(rows[limit-1]))
+}
+
 // Time is how the store keeps a time: UTC, truncated to microseconds (the
 // precision of PostgreSQL's timestamptz). A zero time becomes now.
 func Time(t time.Time) time.Time {

@@ -1,0 +1,227 @@
+package service
+
+import (
+	"errors"
+	"unicode/utf8"
+
+	"github.com/appflowd/appflowd/internal/wire"
+)
+
+// The API's hottest reads (DescribeFlow, ListFlows) answer from the stored
+// documents without decoding and re-encoding them: a document is split
+// into its top-level members, and the response is written from those
+// members' bytes and a few computed ones. Stored documents are what
+// encodePlain wrote (older ones what json.Marshal wrote, which differs only
+// in escaping <, > and &), so member names are never escaped and values
+// are valid JSON.
+
+// member is one member of a JSON object: its name as written between the
+// quotes and its value's JSON.
+type member struct {
+	name  string
+	value []byte
+}
+
+var errNotObject = errors.New("stored document is not a JSON object")
+
+// objectMembers appends the top-level members of the JSON object b to out,
+// in document order. It checks the object's structure, not its values.
+func objectMembers(b []byte, out []member) ([]member, error) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, errNotObject
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return out, checkEnd(b, i+1)
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, errNotObject
+		}
+		end := skipString(b, i)
+		if end < 0 {
+			return nil, errNotObject
+		}
+		name := b[i+1 : end-1]
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, errNotObject
+		}
+		i = skipSpace(b, i+1)
+		vend := skipValue(b, i)
+		if vend < 0 {
+			return nil, errNotObject
+		}
+		out = append(out, member{name: string(name), value: b[i:vend]})
+		i = skipSpace(b, vend)
+		if i >= len(b) {
+			return nil, errNotObject
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return out, checkEnd(b, i+1)
+		default:
+			return nil, errNotObject
+		}
+	}
+}
+
+func checkEnd(b []byte, i int) error {
+	if skipSpace(b, i) != len(b) {
+		return errNotObject
+	}
+	return nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] (a
+// quote), or -1 if it does not end.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index after the value starting at b[i], or -1 if
+// it does not end.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end := skipString(b, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	// A number, true, false or null: up to the next delimiter.
+	j := i
+	for j < len(b) && !isDelimiter(b[j]) {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}
+
+func isDelimiter(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\n', '\t', '\r':
+		return true
+	}
+	return false
+}
+
+// lookup is the value of the member called name, nil if there is none or
+// it is null.
+func lookup(ms []member, name string) []byte {
+	for _, m := range ms {
+		if m.name == name {
+			if string(m.value) == "null" {
+				return nil
+			}
+			return m.value
+		}
+	}
+	return nil
+}
+
+// appendObject writes members as a JSON object; a member with a nil value
+// is left out.
+func appendObject(b []byte, ms []member) []byte {
+	b = append(b, '{')
+	first := true
+	for _, m := range ms {
+		if m.value == nil {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, '"')
+		b = append(b, m.name...)
+		b = append(b, '"', ':')
+		b = append(b, m.value...)
+	}
+	return append(b, '}')
+}
+
+// splice returns doc's members with each of set (ordered by name) in place
+// of the member of that name, or, where doc has none, before the first
+// member whose name sorts after it: the order encoding/json gives the
+// model's fields.
+func splice(doc, set []member) []member {
+	out := make([]member, 0, len(doc)+len(set))
+	replaced := func(name string) bool {
+		for _, s := range set {
+			if s.name == name {
+				return true
+			}
+		}
+		return false
+	}
+	k := 0
+	for _, m := range doc {
+		for k < len(set) && set[k].name < m.name {
+			out = append(out, set[k])
+			k++
+		}
+		if replaced(m.name) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return append(out, set[k:]...)
+}
+
+// encodePlain is json.Marshal as the API writes responses: a stored
+// document is written out as sent.
+var encodePlain = wire.MarshalPlain
+
+// appendString writes s as a JSON string, escaped as encodePlain does.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			v, _ := encodePlain(s) // a string always encodes
+			return append(b, v...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
