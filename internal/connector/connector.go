@@ -150,10 +150,6 @@ type ErrorHandling struct {
 	FailOnFirstError bool
 	BucketName       string
 	BucketPrefix     string
-	// KMSKeyArn is the flow's own kmsArn, which objects written to the
-	// error bucket through an S3 API carry as SSE-KMS; "" when the flow
-	// named none (the bucket's default encryption applies).
-	KMSKeyArn string
 }
 
 // WriteRequest says what a run writes to a destination.
@@ -173,6 +169,11 @@ type WriteRequest struct {
 	IDFields       []string
 	PartitionKeys  []string // from the Partition task, in order
 	ErrorHandling  *ErrorHandling
+	// KMSKeyArn is the flow's own kmsArn: every object the writer stages
+	// or writes through an S3 API (a Snowflake or Redshift stage, the
+	// error bucket) carries SSE-KMS under it (awsconfig.SSEKMS). "" when
+	// the flow named none: the bucket's default encryption applies.
+	KMSKeyArn string
 }
 
 // RecordFailure is one record the destination refused; the run's error

@@ -166,6 +166,7 @@ func Prepare(ctx context.Context, env Env, f *Flow, executionID string) (*Prepar
 		Properties:     dstProps,
 		WriteOperation: "INSERT",
 		StartedAt:      env.now(),
+		KMSKeyArn:      flowKey(f.KmsArn, env.Deps),
 	}
 	if f.SchemaVersion != nil {
 		write.SchemaVersion = *f.SchemaVersion
@@ -196,7 +197,6 @@ func Prepare(ctx context.Context, env Env, f *Flow, executionID string) (*Prepar
 			FailOnFirstError: eh.FailOnFirstDestinationError,
 			BucketName:       eh.BucketName,
 			BucketPrefix:     eh.BucketPrefix,
-			KMSKeyArn:        flowKey(f.KmsArn, env.Deps),
 		}
 	}
 	p.Run = &engine.Run{Source: source, Read: read, Dest: dest, Write: write, Program: prog,

@@ -150,6 +150,9 @@ func (r *Runner) run(ctx context.Context, k runstate.Key, only map[string]bool, 
 	}
 	deps := r.d.Connector
 	deps.AccountID = account // the flow's account, not the process default: custom connectors are per account
+	if err := r.checkFlowKey(ctx, f.KmsArn, deps); err != nil {
+		return nil, err
+	}
 	env := Env{Registry: r.d.Registry, Deps: deps, Profile: r.profileFunc(account)}
 	p, err := Prepare(ctx, env, &f, id)
 	if err != nil {
@@ -178,6 +181,21 @@ func (r *Runner) run(ctx context.Context, k runstate.Key, only map[string]bool, 
 		p.Run.Source = namedSplits{SourceDriver: p.Run.Source, only: only}
 	}
 	return engine.Execute(ctx, p.Run)
+}
+
+// checkFlowKey refuses to run a flow whose own kmsArn was disabled or
+// scheduled for deletion since CreateFlow checked it: what the run stages
+// would be encrypted under it, and AWS refuses such writes with a less
+// telling error (moto does not refuse them at all).
+func (r *Runner) checkFlowKey(ctx context.Context, kmsArn string, deps connector.Deps) error {
+	key := flowKey(kmsArn, deps)
+	if key == "" || r.d.Keyring == nil || !r.d.Keyring.HasKMS() {
+		return nil
+	}
+	if err := r.d.Keyring.CheckKey(ctx, key); err != nil {
+		return fault.Wrap(fault.AccessDenied, err, "the flow's kmsArn cannot be used")
+	}
+	return nil
 }
 
 // namedSplits is a source restricted to some of its splits, by name.

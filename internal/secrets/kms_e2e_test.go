@@ -219,3 +219,66 @@ func TestEnvelopePinning(t *testing.T) {
 		t.Errorf("the untouched value in a fresh keyring: %q, %v", got, err)
 	}
 }
+
+// TestFlowKeyUnusableAtRun: a flow whose own key is disabled, or scheduled
+// for deletion, after CreateFlow checked it ends its next run in Error
+// saying which key and why, before anything is read or written; enabled
+// again, the flow runs.
+func TestFlowKeyUnusableAtRun(t *testing.T) {
+	moto := eventstest.Moto(t)
+	kc := kmsClient(moto)
+	ctx := context.Background()
+	srv := apptest.Start(t, app.Config{PlanInterval: -1, Endpoints: connector.Endpoints{connector.EndpointKMS: moto}}, "raw", "lake")
+	if err := os.WriteFile(srv.DataDir+"/s3/raw/rows.csv", []byte("id\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flow, want string
+		spoil      func(id string) error
+	}{
+		{"disabled", "is Disabled", func(id string) error {
+			_, err := kc.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(id)})
+			return err
+		}},
+		{"deleted", "is PendingDeletion", func(id string) error {
+			_, err := kc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)})
+			return err
+		}},
+	} {
+		id, keyArn := newKey(t, kc)
+		if _, err := srv.Client.CreateFlow(ctx, &appflow.CreateFlowInput{FlowName: aws.String(tc.flow), KmsArn: aws.String(keyArn),
+			TriggerConfig: &types.TriggerConfig{TriggerType: types.TriggerTypeOndemand},
+			SourceFlowConfig: &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeS3,
+				SourceConnectorProperties: &types.SourceConnectorProperties{S3: &types.S3SourceProperties{BucketName: aws.String("raw")}}},
+			DestinationFlowConfigList: []types.DestinationFlowConfig{{ConnectorType: types.ConnectorTypeS3,
+				DestinationConnectorProperties: &types.DestinationConnectorProperties{S3: &types.S3DestinationProperties{
+					BucketName: aws.String("lake"), BucketPrefix: aws.String(tc.flow)}}}},
+			Tasks: []types.Task{{TaskType: types.TaskTypeMapAll, SourceFields: []string{},
+				ConnectorOperator: &types.ConnectorOperator{S3: types.S3ConnectorOperatorNoOp}}},
+		}); err != nil {
+			t.Fatalf("CreateFlow %s: %v", tc.flow, err)
+		}
+		if err := tc.spoil(id); err != nil {
+			t.Fatal(err)
+		}
+		rec := srv.RunFlow(t, tc.flow, time.Minute)
+		if msg := apptest.Message(rec); rec.ExecutionStatus != types.ExecutionStatusError || !strings.Contains(msg, id) || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: run %s %q, want Error naming key %s and saying %q", tc.flow, rec.ExecutionStatus, msg, id, tc.want)
+		}
+		if entries, _ := os.ReadDir(srv.DataDir + "/s3/lake/" + tc.flow); len(entries) != 0 {
+			t.Errorf("%s: the refused run wrote %d entries", tc.flow, len(entries))
+		}
+	}
+	// Enabled again, the disabled key's flow runs.
+	out, err := srv.Client.DescribeFlow(ctx, &appflow.DescribeFlowInput{FlowName: aws.String("disabled")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID := aws.ToString(out.KmsArn)[strings.LastIndex(aws.ToString(out.KmsArn), "/")+1:]
+	if _, err := kc.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(keyID)}); err != nil {
+		t.Fatal(err)
+	}
+	if rec := srv.RunFlow(t, "disabled", time.Minute); rec.ExecutionStatus != types.ExecutionStatusSuccessful {
+		t.Errorf("after EnableKey: run %s %q, want Successful", rec.ExecutionStatus, apptest.Message(rec))
+	}
+}

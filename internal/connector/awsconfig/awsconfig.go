@@ -163,18 +163,28 @@ func (b *Buckets) Open(ctx context.Context, name string) (*blob.Bucket, error) {
 	return bk, nil
 }
 
-// SSEKMS returns writer options that make an object written through an S3
-// API carry SSE-KMS under keyArn; nil for "" (local buckets ignore it).
-func SSEKMS(keyArn string) *blob.WriterOptions {
+// SSEKMS returns opts (which may be nil) with SSE-KMS under keyArn added,
+// for an object written through an S3 API; opts itself for "" (and local
+// buckets ignore it). opts's own BeforeWrite still runs, after.
+func SSEKMS(keyArn string, opts *blob.WriterOptions) *blob.WriterOptions {
 	if keyArn == "" {
-		return nil
+		return opts
 	}
-	return &blob.WriterOptions{BeforeWrite: func(as func(any) bool) error {
+	var o blob.WriterOptions
+	if opts != nil {
+		o = *opts
+	}
+	then := o.BeforeWrite
+	o.BeforeWrite = func(as func(any) bool) error {
 		var in *transfermanager.UploadObjectInput
 		if as(&in) {
 			in.ServerSideEncryption = tmtypes.ServerSideEncryptionAwsKms
 			in.SSEKMSKeyID = aws.String(keyArn)
 		}
+		if then != nil {
+			return then(as)
+		}
 		return nil
-	}}
+	}
+	return &o
 }

@@ -21,6 +21,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
@@ -372,7 +373,7 @@ func (s *sender) offload(ctx context.Context, p *pending) error {
 	body = append(body, `,"detail":`...)
 	body = append(body, p.detail...)
 	body = append(body, '}')
-	if err := s.bucket.WriteAll(ctx, key, body, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := s.bucket.WriteAll(ctx, key, body, awsconfig.SSEKMS(w.req.KMSKeyArn, &blob.WriterOptions{ContentType: "application/json"})); err != nil {
 		return fmt.Errorf("eventbridge: write large event to s3://%s/%s: %w", eh.BucketName, key, err)
 	}
 	ptr, _ := json.Marshal(struct {
@@ -540,7 +541,7 @@ func transient(err error) bool {
 // writeFailures writes the rejected records to the error bucket, when the
 // flow names one.
 func (w *writer) writeFailures(ctx context.Context, fs []connector.RecordFailure) error {
-	_, _, err := rejects.Write(ctx, w.d.deps, w.req.ErrorHandling, w.req.FlowName, w.req.ExecutionID,
+	_, _, err := rejects.Write(ctx, w.d.deps, w.req,
 		"eventbridge-rejected-records.jsonl", fs)
 	return err
 }

@@ -47,7 +47,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	default:
 		return nil, fault.New(fault.Invalid, "Marketo bulk import only inserts or updates leads by email; %s is not supported", op)
 	}
-	w := &writer{d: d, eh: r.ErrorHandling, flow: r.FlowName, execution: r.ExecutionID,
+	w := &writer{d: d, req: r,
 		failFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError, seen: map[string]bool{}}
 	for _, f := range r.Fields {
 		w.column(f.Name)
@@ -62,15 +62,14 @@ type pending struct {
 }
 
 type writer struct {
-	d               *Driver
-	eh              *connector.ErrorHandling
-	flow, execution string
-	failFast        bool
-	cols            []string
-	seen            map[string]bool
-	rows            []*pending
-	failures        []connector.RecordFailure
-	done, aborted   bool
+	d             *Driver
+	req           *connector.WriteRequest
+	failFast      bool
+	cols          []string
+	seen          map[string]bool
+	rows          []*pending
+	failures      []connector.RecordFailure
+	done, aborted bool
 }
 
 var _ connector.FailureRecorder = (*writer)(nil)
@@ -144,7 +143,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	}
 	res.Failures = append(w.failures, res.Failures...)
 	if len(res.Failures) > 0 {
-		key, _, err := rejects.Write(ctx, w.d.deps, w.eh, w.flow, w.execution, "marketo-rejected-records.jsonl", res.Failures)
+		key, _, err := rejects.Write(ctx, w.d.deps, w.req, "marketo-rejected-records.jsonl", res.Failures)
 		if err != nil {
 			return nil, err
 		}

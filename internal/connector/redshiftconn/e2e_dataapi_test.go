@@ -2,6 +2,7 @@ package redshiftconn_test
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/appflow"
 	"github.com/aws/aws-sdk-go-v2/service/appflow/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
@@ -45,6 +47,8 @@ type dataAPIServer struct {
 	// Data API requests.
 	assumed []string
 	creds   map[string]bool
+	// s3, when set, is where COPY reads the stage (else the local bucket).
+	s3 *s3.Client
 }
 
 var credRE = regexp.MustCompile(`Credential=([^/]+)/`)
@@ -181,9 +185,10 @@ func (s *dataAPIServer) copy(ctx context.Context, sql string) (int64, error) {
 		return 0, fmt.Errorf("unexpected statement %q", sql)
 	}
 	tbl := pgx.Identifier{m[1], m[2]}.Sanitize()
-	root := filepath.Join(s.e.dataDir, "s3", e2eStage, filepath.FromSlash(m[4]))
-	files, _ := filepath.Glob(filepath.Join(root, "*.gz"))
-	sort.Strings(files)
+	files, err := s.staged(ctx, m[4])
+	if err != nil {
+		return 0, err
+	}
 	tx, err := s.e.db.Begin(ctx)
 	if err != nil {
 		return 0, err
@@ -191,26 +196,57 @@ func (s *dataAPIServer) copy(ctx context.Context, sql string) (int64, error) {
 	defer tx.Rollback(context.Background())
 	var n int64
 	for _, f := range files {
-		fh, err := os.Open(f)
+		zr, err := gzip.NewReader(bytes.NewReader(f))
 		if err != nil {
-			return 0, err
-		}
-		zr, err := gzip.NewReader(fh)
-		if err != nil {
-			fh.Close()
 			return 0, err
 		}
 		sc := bufio.NewScanner(zr)
 		for sc.Scan() {
 			if _, err := tx.Exec(ctx, "INSERT INTO "+tbl+" ("+m[3]+") SELECT "+m[3]+" FROM json_populate_record(NULL::"+tbl+", $1::json)", sc.Text()); err != nil {
-				fh.Close()
 				return 0, err
 			}
 			n++
 		}
-		fh.Close()
 	}
 	return n, tx.Commit(ctx)
+}
+
+// staged reads the gzipped files under prefix in the stage bucket, in key
+// order: from the S3 API when the server has one, else the local bucket.
+func (s *dataAPIServer) staged(ctx context.Context, prefix string) ([][]byte, error) {
+	var out [][]byte
+	if s.s3 == nil {
+		files, _ := filepath.Glob(filepath.Join(s.e.dataDir, "s3", e2eStage, filepath.FromSlash(prefix), "*.gz"))
+		sort.Strings(files)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, b)
+		}
+		return out, nil
+	}
+	list, err := s.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(e2eStage), Prefix: aws.String(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range list.Contents { // in key order
+		if !strings.HasSuffix(aws.ToString(o.Key), ".gz") {
+			continue
+		}
+		obj, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(e2eStage), Key: o.Key})
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(obj.Body)
+		obj.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 // TestE2EDataAPI: a profile with a cluster and no databaseUrl, through the

@@ -11,6 +11,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
 )
@@ -28,7 +29,9 @@ type stageSink struct {
 	bucket *blob.Bucket
 	name   string // bucket name
 	prefix string // key prefix of this run's files, ending in "/"
-	ts     []target
+	// kmsKeyArn is the flow's key: staged files carry SSE-KMS under it.
+	kmsKeyArn string
+	ts        []target
 
 	wctx    context.Context
 	cancel  context.CancelFunc
@@ -60,8 +63,9 @@ func (d *Driver) newStageSink(ctx context.Context, req *connector.WriteRequest, 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	return &stageSink{
 		d: d, tbl: tbl, bucket: b, name: name,
-		prefix: rejects.JoinKey(prefix, req.FlowName, req.ExecutionID) + "/",
-		wctx:   wctx, cancel: cancel,
+		prefix:    rejects.JoinKey(prefix, req.FlowName, req.ExecutionID) + "/",
+		kmsKeyArn: req.KMSKeyArn,
+		wctx:      wctx, cancel: cancel,
 	}, nil
 }
 
@@ -80,7 +84,7 @@ func (s *stageSink) write(ctx context.Context, rows []byte) error {
 	}
 	if s.bw == nil {
 		key := fmt.Sprintf("%spart-%05d.jsonl.gz", s.prefix, len(s.keys))
-		bw, err := s.bucket.NewWriter(s.wctx, key, &blob.WriterOptions{ContentType: "application/x-ndjson", ContentEncoding: "gzip"})
+		bw, err := s.bucket.NewWriter(s.wctx, key, awsconfig.SSEKMS(s.kmsKeyArn, &blob.WriterOptions{ContentType: "application/x-ndjson", ContentEncoding: "gzip"}))
 		if err != nil {
 			return fmt.Errorf("redshift: stage s3://%s/%s: %w", s.name, key, err)
 		}

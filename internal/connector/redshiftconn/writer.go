@@ -399,7 +399,7 @@ func (w *writer) Abort(ctx context.Context) error {
 // writeFailures writes the rejected records to the error bucket, when the
 // flow names one; undo deletes the file again.
 func (w *writer) writeFailures(ctx context.Context) (undo func(), err error) {
-	_, undo, err = rejects.Write(ctx, w.d.deps, w.req.ErrorHandling, w.req.FlowName, w.req.ExecutionID,
+	_, undo, err = rejects.Write(ctx, w.d.deps, w.req,
 		"redshift-rejected-records.jsonl", w.failures)
 	return undo, err
 }

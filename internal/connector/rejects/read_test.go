@@ -25,14 +25,14 @@ func TestReadWhatWriteWrote(t *testing.T) {
 		{Split: "in/a.csv", Line: 9, Reason: "null", Record: map[string]string{"id": "8"}},
 	}
 	b := []connector.RecordFailure{{Split: "x", Line: 1, Reason: "dup", Record: map[string]string{"id": "9"}}}
-	if _, _, err := Write(ctx, deps, eh, "f", "e1", "b"+Suffix, b); err != nil {
+	if _, _, err := Write(ctx, deps, &connector.WriteRequest{ErrorHandling: eh, FlowName: "f", ExecutionID: "e1"}, "b"+Suffix, b); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Write(ctx, deps, eh, "f", "e1", "a"+Suffix, a); err != nil {
+	if _, _, err := Write(ctx, deps, &connector.WriteRequest{ErrorHandling: eh, FlowName: "f", ExecutionID: "e1"}, "a"+Suffix, a); err != nil {
 		t.Fatal(err)
 	}
 	// Another execution and a file that is not a rejects file stay out.
-	if _, _, err := Write(ctx, deps, eh, "f", "e2", "a"+Suffix, a); err != nil {
+	if _, _, err := Write(ctx, deps, &connector.WriteRequest{ErrorHandling: eh, FlowName: "f", ExecutionID: "e2"}, "a"+Suffix, a); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "s3", "errs", "bad", "f", "e1", "staged.csv"), []byte("x"), 0o644); err != nil {

@@ -16,13 +16,16 @@ import (
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
-// Write puts failures at the error location of eh, when eh names a bucket
-// and there are failures; otherwise it does nothing. name is the file name,
+// Write puts failures at the error location of req's ErrorHandling, when
+// it names a bucket and there are failures; otherwise it does nothing.
+// Through an S3 API the file carries SSE-KMS under req.KMSKeyArn, the
+// flow's key. name is the file name,
 // e.g. "redshift-rejected-records.jsonl". It returns the object key ("" when
 // nothing was written) and undo, which deletes the file again (for a load
 // that fails after the file was written); undo is never nil.
-func Write(ctx context.Context, deps connector.Deps, eh *connector.ErrorHandling, flow, execution, name string, failures []connector.RecordFailure) (key string, undo func(), err error) {
+func Write(ctx context.Context, deps connector.Deps, req *connector.WriteRequest, name string, failures []connector.RecordFailure) (key string, undo func(), err error) {
 	undo = func() {}
+	eh := req.ErrorHandling
 	if len(failures) == 0 || eh == nil || eh.BucketName == "" {
 		return "", undo, nil
 	}
@@ -47,11 +50,11 @@ func Write(ctx context.Context, deps connector.Deps, eh *connector.ErrorHandling
 		return "", undo, fault.Wrap(fault.CodeOf(err), err, "error bucket")
 	}
 	defer b.Close()
-	key = JoinKey(eh.BucketPrefix, flow, execution, name)
+	key = JoinKey(eh.BucketPrefix, req.FlowName, req.ExecutionID, name)
 	if err := buckets.CheckKey(eh.BucketName, key); err != nil {
 		return "", undo, fault.Wrap(fault.CodeOf(err), err, "error bucket")
 	}
-	if err := b.WriteAll(ctx, key, buf.Bytes(), awsconfig.SSEKMS(eh.KMSKeyArn)); err != nil {
+	if err := b.WriteAll(ctx, key, buf.Bytes(), awsconfig.SSEKMS(req.KMSKeyArn, nil)); err != nil {
 		return "", undo, fault.Wrap(fault.ConnectorServer, err, "write rejected records to s3://%s/%s", eh.BucketName, key)
 	}
 	return key, func() {

@@ -22,7 +22,7 @@ func TestWriteAndUndo(t *testing.T) {
 		{Split: "in/a.csv", Line: 3, Reason: "too long", Record: map[string]string{"id": "7"}},
 		{Split: "in/a.csv", Line: 9, Reason: "null", Record: map[string]string{"id": "8"}},
 	}
-	key, undo, err := Write(context.Background(), deps, eh, "f", "e1", "x-rejected-records.jsonl", fs)
+	key, undo, err := Write(context.Background(), deps, &connector.WriteRequest{ErrorHandling: eh, FlowName: "f", ExecutionID: "e1"}, "x-rejected-records.jsonl", fs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestWriteNothingToWrite(t *testing.T) {
 		{"no bucket", &connector.ErrorHandling{}, fs},
 		{"no failures", &connector.ErrorHandling{BucketName: "errs"}, nil},
 	} {
-		key, undo, err := Write(context.Background(), deps, c.eh, "f", "e", "n", c.fs)
+		key, undo, err := Write(context.Background(), deps, &connector.WriteRequest{ErrorHandling: c.eh, FlowName: "f", ExecutionID: "e"}, "n", c.fs)
 		if err != nil || key != "" || undo == nil {
 			t.Errorf("%s: got key %q, err %v, undo nil %v; want nothing written", c.name, key, err, undo == nil)
 		}
@@ -65,7 +65,7 @@ func TestWriteNothingToWrite(t *testing.T) {
 
 func TestWriteMissingBucketIsNotFound(t *testing.T) {
 	deps := connector.Deps{DataDir: t.TempDir()}
-	_, _, err := Write(context.Background(), deps, &connector.ErrorHandling{BucketName: "nope"}, "f", "e", "n",
+	_, _, err := Write(context.Background(), deps, &connector.WriteRequest{ErrorHandling: &connector.ErrorHandling{BucketName: "nope"}, FlowName: "f", ExecutionID: "e"}, "n",
 		[]connector.RecordFailure{{Reason: "x"}})
 	if !fault.Is(err, fault.NotFound) {
 		t.Fatalf("got %v (%v), want NotFound", err, fault.CodeOf(err))
@@ -85,7 +85,7 @@ func TestLinkedFolderRefused(t *testing.T) {
 	}
 	deps := connector.Deps{DataDir: dir}
 	eh := &connector.ErrorHandling{BucketName: "errs", BucketPrefix: "bad/inner"}
-	_, _, err := Write(context.Background(), deps, eh, "f", "e1", "x-rejected-records.jsonl",
+	_, _, err := Write(context.Background(), deps, &connector.WriteRequest{ErrorHandling: eh, FlowName: "f", ExecutionID: "e1"}, "x-rejected-records.jsonl",
 		[]connector.RecordFailure{{Split: "in/a.csv", Line: 3, Reason: "too long"}})
 	if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "s3://errs/bad is a symbolic link") {
 		t.Fatalf("write: got %v, want Invalid naming s3://errs/bad", err)

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -17,23 +16,16 @@ import (
 // through an S3 API carry SSE-KMS under the flow's key; without a key,
 // none is asked for.
 func TestErrorBucketSSEKMS(t *testing.T) {
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"} {
-		t.Setenv(k, v)
-	}
+	eventstest.SetAWSEnvFor(t)
 	moto := eventstest.OwnMoto(t)
 	ctx := context.Background()
-	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("errors")}); err != nil {
-		t.Fatal(err)
-	}
+	c := eventstest.S3(t, moto, "errors")
 	deps := connector.Deps{Region: "us-east-1", Endpoints: connector.Endpoints{connector.EndpointS3: moto}}
 	failures := []connector.RecordFailure{{Split: "rows.csv", Line: 2, Reason: "bad"}}
 	const key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 	for _, tc := range []struct{ kms, wantSSE string }{{key, "aws:kms"}, {"", ""}} {
-		k, _, err := rejects.Write(ctx, deps, &connector.ErrorHandling{BucketName: "errors", BucketPrefix: "p" + tc.wantSSE, KMSKeyArn: tc.kms},
-			"flow", "exec", "rejected.jsonl", failures)
+		k, _, err := rejects.Write(ctx, deps, &connector.WriteRequest{FlowName: "flow", ExecutionID: "exec", KMSKeyArn: tc.kms,
+			ErrorHandling: &connector.ErrorHandling{BucketName: "errors", BucketPrefix: "p" + tc.wantSSE}}, "rejected.jsonl", failures)
 		if err != nil {
 			t.Fatalf("Write: %v", err)
 		}

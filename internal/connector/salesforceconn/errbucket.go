@@ -12,7 +12,7 @@ import (
 // writeFailures writes the records Salesforce rejected to the error bucket,
 // when errorHandlingConfig names one.
 func (w *writer) writeFailures(ctx context.Context) error {
-	_, _, err := rejects.Write(ctx, w.d.deps, w.eh, w.flow, w.execution, "salesforce-rejected-records.jsonl", w.Result.Failures)
+	_, _, err := rejects.Write(ctx, w.d.deps, w.req, "salesforce-rejected-records.jsonl", w.Result.Failures)
 	return err
 }
 

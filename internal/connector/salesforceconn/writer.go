@@ -54,7 +54,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 		ids = props.IDFieldNames
 	}
 	w := &writer{d: d, object: object, op: op, api: strings.ToUpper(props.DataTransferAPI), Buffer: httpconn.Buffer[struct{}]{Vendor: "Salesforce", FailFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError},
-		eh: r.ErrorHandling, flow: r.FlowName, execution: r.ExecutionID}
+		req: r}
 	switch op {
 	case "INSERT":
 	case "UPSERT":
@@ -109,8 +109,7 @@ type writer struct {
 	idField string
 	types   map[string]string // field name -> Salesforce type
 
-	eh              *connector.ErrorHandling // where rejected records go
-	flow, execution string
+	req *connector.WriteRequest // its error location gets the rejected records
 
 	spool    *os.File
 	enc      *bufio.Writer

@@ -72,7 +72,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 		return nil, fault.New(fault.Invalid, "the SAP OData entity set %s is not updatable (sap:updatable=false)", path)
 	}
 	w := &writer{d: d, ent: ent, svc: svc, objectPath: svc + "/" + ent.Name, op: op,
-		eh: r.ErrorHandling, flow: r.FlowName, execution: r.ExecutionID,
+		req:    r,
 		Buffer: httpconn.Buffer[*pending]{Vendor: "SAP OData", FailFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError},
 		sess:   &csrfSession{c: d.c, svc: svc}}
 	if sc := props.SuccessResponse; sc != nil && sc.BucketName != "" {
@@ -113,9 +113,8 @@ type writer struct {
 	ids        []*property
 	sess       *csrfSession
 
-	eh              *connector.ErrorHandling
-	success         *bucketConfig
-	flow, execution string
+	req     *connector.WriteRequest
+	success *bucketConfig
 
 	created bytes.Buffer // JSON Lines of SAP's answers to creates
 	httpconn.Buffer[*pending]
@@ -226,7 +225,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	if w.Result.RecordsWritten > 0 {
 		w.Result.Objects = []string{w.objectPath}
 	}
-	_, _, ferr := rejects.Write(ctx, w.d.deps, w.eh, w.flow, w.execution, rejectsFile, w.Result.Failures)
+	_, _, ferr := rejects.Write(ctx, w.d.deps, w.req, rejectsFile, w.Result.Failures)
 	serr := w.writeSuccesses(ctx)
 	if err = errors.Join(err, ferr, serr); err != nil {
 		return nil, err
@@ -383,8 +382,8 @@ func (w *writer) writeSuccesses(ctx context.Context) error {
 		return fault.Wrap(fault.CodeOf(err), err, "success response bucket")
 	}
 	defer b.Close()
-	key := rejects.JoinKey(w.success.BucketPrefix, w.flow, w.execution, successesFile)
-	if err := b.WriteAll(ctx, key, w.created.Bytes(), nil); err != nil {
+	key := rejects.JoinKey(w.success.BucketPrefix, w.req.FlowName, w.req.ExecutionID, successesFile)
+	if err := b.WriteAll(ctx, key, w.created.Bytes(), awsconfig.SSEKMS(w.req.KMSKeyArn, nil)); err != nil {
 		return fault.Wrap(fault.ConnectorServer, err, "write SAP success responses to s3://%s/%s", w.success.BucketName, key)
 	}
 	return nil

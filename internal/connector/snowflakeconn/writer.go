@@ -298,7 +298,7 @@ func (w *writer) ensurePart() error {
 		return nil
 	}
 	key := fmt.Sprintf("%spart-%05d.csv.gz", w.prefix, len(w.files))
-	bw, err := w.bucket.NewWriter(w.wctx, key, &blob.WriterOptions{ContentType: "text/csv", ContentEncoding: "gzip"})
+	bw, err := w.bucket.NewWriter(w.wctx, key, awsconfig.SSEKMS(w.req.KMSKeyArn, &blob.WriterOptions{ContentType: "text/csv", ContentEncoding: "gzip"}))
 	if err != nil {
 		return fault.Wrap(fault.ConnectorServer, err, "snowflake: stage s3://%s/%s", w.bname, key)
 	}
@@ -404,7 +404,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 			w.failures = append(w.failures, rej...)
 		}
 	}
-	if _, _, err := rejects.Write(ctx, w.d.deps, w.req.ErrorHandling, w.req.FlowName, w.req.ExecutionID, RejectsFile, w.failures); err != nil {
+	if _, _, err := rejects.Write(ctx, w.d.deps, w.req, RejectsFile, w.failures); err != nil {
 		w.state = stateCommitted // the rows are loaded: nothing to undo
 		w.release()
 		return nil, err

@@ -59,7 +59,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	if len(ids) == 0 {
 		ids = props.IDFieldNames
 	}
-	w := &writer{d: d, ent: e, op: op, eh: r.ErrorHandling, flow: r.FlowName, execution: r.ExecutionID,
+	w := &writer{d: d, ent: e, op: op, req: r,
 		Buffer: httpconn.Buffer[*pending]{Vendor: "Zendesk", FailFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError}}
 	switch op {
 	case "INSERT":
@@ -95,8 +95,7 @@ type writer struct {
 	op      string
 	idField string
 
-	eh              *connector.ErrorHandling
-	flow, execution string
+	req *connector.WriteRequest
 
 	httpconn.Buffer[*pending]
 }
@@ -450,7 +449,7 @@ func (w *writer) fail(p *pending, reason string) error {
 // writeFailures writes the rejected records to the error bucket, when
 // errorHandlingConfig names one.
 func (w *writer) writeFailures(ctx context.Context) error {
-	_, _, err := rejects.Write(ctx, w.d.deps, w.eh, w.flow, w.execution, "zendesk-rejected-records.jsonl", w.Result.Failures)
+	_, _, err := rejects.Write(ctx, w.d.deps, w.req, "zendesk-rejected-records.jsonl", w.Result.Failures)
 	return err
 }
 

@@ -7,12 +7,15 @@
 // DATABASES, SHOW SCHEMAS IN DATABASE, SHOW TABLES IN SCHEMA, DESCRIBE
 // TABLE, COPY INTO ... FROM @stage/path (reading gzipped CSV from a local
 // folder that stands for the stage's S3 location) and SELECT * FROM
-// TABLE(VALIDATE(table, JOB_ID=>'...')).
+// TABLE(VALIDATE(table, JOB_ID=>'...')). A stage's location is a local
+// folder or, with Server.S3, an s3://bucket/prefix read through an S3 API.
 package sfktest
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +29,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // Column is a fake table's column.
@@ -67,8 +73,11 @@ type Server struct {
 	// tokens for authentication": Authorization: Bearer <token>).
 	PAT string
 	// Stages maps a stage's stored name (DB.SCHEMA.STAGE) to the local
-	// folder its URL points at.
+	// folder its URL points at, or to its s3://bucket/prefix URL.
 	Stages map[string]string
+	// S3 reads the stages at s3:// URLs, as the stage's storage
+	// integration would.
+	S3 *s3.Client
 	// Async makes every POST answer 202 and the first GET as well, as a
 	// statement running longer than the synchronous wait would.
 	Async bool
@@ -408,25 +417,19 @@ func (s *Server) copyInto(h string, m []string) (int, any) {
 		}
 		idx = append(idx, j)
 	}
-	var files []string
-	root := filepath.Join(dir, filepath.FromSlash(rel))
-	_ = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err == nil && !e.IsDir() && strings.HasPrefix(filepath.ToSlash(p), filepath.ToSlash(root)) {
-			files = append(files, p)
-		}
-		return nil
-	})
-	slices.Sort(files)
+	files, err := s.stageFiles(dir, rel)
+	if err != nil {
+		return http.StatusUnprocessableEntity, failure(h, "091016", "22000", fmt.Sprintf("Remote file '%s%s' was not found: %v", dir, rel, err))
+	}
 	if len(files) == 0 {
 		return ok(h, []string{"status"}, [][]*string{strs("Copy executed with 0 files processed.")})
 	}
 	var newRows [][]*string
 	var rejs []rejected
 	var out [][]*string
-	for _, f := range files {
-		relName, _ := filepath.Rel(dir, f)
-		file := filepath.ToSlash(relName)
-		recs, err := readCSV(f)
+	for _, sf := range files {
+		file := sf.name
+		recs, err := readCSV(sf.data, strings.HasSuffix(file, ".gz"))
 		if err != nil {
 			return http.StatusUnprocessableEntity, failure(h, "100069", "22000", fmt.Sprintf("Error parsing the file '%s': %v", file, err))
 		}
@@ -526,17 +529,71 @@ type csvRecord struct {
 	raw   string
 }
 
+type stageFile struct {
+	name string // relative to the stage's location
+	data []byte
+}
+
+// stageFiles reads the files under loc/rel, in name order: loc is a local
+// folder or an s3://bucket/prefix URL.
+func (s *Server) stageFiles(loc, rel string) ([]stageFile, error) {
+	var out []stageFile
+	if rest, isS3 := strings.CutPrefix(loc, "s3://"); isS3 {
+		if s.S3 == nil {
+			return nil, fmt.Errorf("no S3 client for %s", loc)
+		}
+		bucket, prefix, _ := strings.Cut(rest, "/")
+		if prefix != "" && !strings.HasSuffix(prefix, "/") {
+			prefix += "/"
+		}
+		ctx := context.Background()
+		p := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix + rel)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range page.Contents {
+				obj, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+				if err != nil {
+					return nil, err
+				}
+				data, err := io.ReadAll(obj.Body)
+				obj.Body.Close()
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, stageFile{name: strings.TrimPrefix(aws.ToString(o.Key), prefix), data: data})
+			}
+		}
+	} else {
+		root := filepath.Join(loc, filepath.FromSlash(rel))
+		err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() || !strings.HasPrefix(filepath.ToSlash(p), filepath.ToSlash(root)) {
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			name, _ := filepath.Rel(loc, p)
+			out = append(out, stageFile{name: filepath.ToSlash(name), data: data})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b stageFile) int { return strings.Compare(a.name, b.name) })
+	return out, nil
+}
+
 // readCSV parses a (gzipped) staged file the way the COPY's FILE_FORMAT
 // says: quoted fields may hold anything, "" is a quote, an empty unquoted
 // field is NULL.
-func readCSV(path string) ([]csvRecord, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var r io.Reader = bufio.NewReader(f)
-	if strings.HasSuffix(path, ".gz") {
+func readCSV(file []byte, gzipped bool) ([]csvRecord, error) {
+	var r io.Reader = bufio.NewReader(bytes.NewReader(file))
+	if gzipped {
 		gz, err := gzip.NewReader(r)
 		if err != nil {
 			return nil, err
