@@ -65,7 +65,7 @@ func runCmd(ctx context.Context, args []string) error {
 		Deps: connector.Deps{
 			DataDir: c.DataDir, Endpoints: c.Endpoints, Region: c.Region, AccountID: c.AccountID,
 			HTTPClient: &http.Client{Timeout: 5 * time.Minute}, Logger: newLogger("warn"), Now: time.Now,
-			Env: os.Getenv,
+			Env: os.Getenv, Shared: connector.NewShared(),
 		},
 	}
 	id := newExecutionID()

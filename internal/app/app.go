@@ -177,6 +177,8 @@ func New(ctx context.Context, c Config) (*App, error) {
 		Env: os.Getenv,
 		// Every other account's local buckets are a tree of their own.
 		DefaultAccountID: c.AccountID,
+		// What drivers keep across opens (SDK clients, secrets, limits).
+		Shared: connector.NewShared(),
 	}
 	keyring.SetKMS(awsconfig.NewKMS(connDeps)) // profiles that name a kmsArn
 	a.Metrics = metrics.New()

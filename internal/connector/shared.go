@@ -16,7 +16,8 @@ func NewShared() *Shared { return &Shared{m: map[string]any{}} }
 
 // Get returns the value under key, calling make to build it the first
 // time; an error from make is returned and nothing is kept. A nil Shared
-// keeps nothing: every Get calls make.
+// keeps nothing: every Get calls make. make must not call Get: the
+// Shared is locked meanwhile.
 func (s *Shared) Get(key string, make func() (any, error)) (any, error) {
 	if s == nil {
 		return make()

@@ -525,61 +525,10 @@ func uploadMillis(ev map[string]json.RawMessage) (int64, bool) {
 // batch builds a batch of the projection, or of the schema and whatever
 // else these events carry.
 func (r *reader) batch(events []map[string]json.RawMessage, size int64) *record.Batch {
-	names := r.req.Fields
-	if names == nil {
-		names = slices.Clone(schemaNames)
-		var extra []string
-		for _, ev := range events {
-			for k := range ev {
-				if !slices.Contains(names, k) && !slices.Contains(extra, k) {
-					extra = append(extra, k)
-				}
-			}
-		}
-		sort.Strings(extra)
-		names = append(names, extra...)
-	}
-	b := &record.Batch{Fields: names, Split: r.split, FirstLine: r.line, SourceBytes: size}
-	b.Cells = make([]record.Value, 0, len(names)*len(events))
-	for _, ev := range events {
-		for _, n := range names {
-			b.Cells = append(b.Cells, value(ev[n]))
-		}
-	}
+	b := httpconn.Rows(r.req.Fields, schemaNames, events)
+	b.Split, b.FirstLine, b.SourceBytes = r.split, r.line, size
 	r.line += int64(len(events))
 	return b
-}
-
-// value converts one JSON value; absent is null.
-func value(raw json.RawMessage) record.Value {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return record.NullVal()
-	}
-	switch raw[0] {
-	case 'n':
-		return record.NullVal()
-	case 't':
-		return record.BoolVal(true)
-	case 'f':
-		return record.BoolVal(false)
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return record.Str(string(raw))
-		}
-		return record.Str(s)
-	case '{', '[':
-		var buf bytes.Buffer
-		if json.Compact(&buf, raw) == nil {
-			return record.JSONVal(buf.String())
-		}
-		return record.JSONVal(string(raw))
-	}
-	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-		return record.IntVal(n)
-	}
-	return record.DecimalVal(string(raw))
 }
 
 func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
-	"github.com/appflowd/appflowd/internal/fault"
 )
 
 // With a secrets_manager endpoint set (--endpoint secrets_manager=URL), a custom
@@ -71,15 +70,12 @@ const storedTTL = 5 * time.Minute
 // most opens find the secret as it was.
 func storeFor(ctx context.Context, deps connector.Deps) (*smStore, error) {
 	endpoint := deps.Endpoints.URL(connector.EndpointSecretsManager)
+	client, err := awsconfig.SecretsManager(ctx, deps, "")
+	if err != nil {
+		return nil, err
+	}
 	v, err := deps.Shared.Get("customconn.smStore\x00"+endpoint+"\x00"+deps.Region, func() (any, error) {
-		cfg, err := awsconfig.Load(ctx, deps, "")
-		if err != nil {
-			return nil, err
-		}
-		return &smStore{
-			client: secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(endpoint) }),
-			have:   map[string]storedSecret{},
-		}, nil
+		return &smStore{client: client, have: map[string]storedSecret{}}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -116,7 +112,7 @@ func (s *smStore) write(ctx context.Context, name string, value []byte) (string,
 	case err == nil:
 		out, err := s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(string(value))})
 		if err != nil {
-			return "", false, smError("PutSecretValue", name, err)
+			return "", false, awsconfig.SecretsManagerError("PutSecretValue", name, err)
 		}
 		return aws.ToString(out.ARN), false, nil
 	case !errors.As(err, &nf):
@@ -125,15 +121,15 @@ func (s *smStore) write(ctx context.Context, name string, value []byte) (string,
 			// Scheduled for deletion (deleted outside appflowd with a
 			// recovery window): bring it back and overwrite it.
 			if _, err := s.client.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(name)}); err != nil {
-				return "", false, smError("RestoreSecret", name, err)
+				return "", false, awsconfig.SecretsManagerError("RestoreSecret", name, err)
 			}
 			out, err := s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(string(value))})
 			if err != nil {
-				return "", false, smError("PutSecretValue", name, err)
+				return "", false, awsconfig.SecretsManagerError("PutSecretValue", name, err)
 			}
 			return aws.ToString(out.ARN), false, nil
 		}
-		return "", false, smError("GetSecretValue", name, err)
+		return "", false, awsconfig.SecretsManagerError("GetSecretValue", name, err)
 	}
 	out, err := s.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(name),
@@ -144,12 +140,12 @@ func (s *smStore) write(ctx context.Context, name string, value []byte) (string,
 	if errors.As(err, &exists) { // created meanwhile by another open
 		out, err := s.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(string(value))})
 		if err != nil {
-			return "", false, smError("PutSecretValue", name, err)
+			return "", false, awsconfig.SecretsManagerError("PutSecretValue", name, err)
 		}
 		return aws.ToString(out.ARN), false, nil
 	}
 	if err != nil {
-		return "", false, smError("CreateSecret", name, err)
+		return "", false, awsconfig.SecretsManagerError("CreateSecret", name, err)
 	}
 	return aws.ToString(out.ARN), true, nil
 }
@@ -163,19 +159,9 @@ func (s *smStore) remove(ctx context.Context, name string) error {
 	_, err := s.client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(name), ForceDeleteWithoutRecovery: aws.Bool(true)})
 	var nf *smtypes.ResourceNotFoundException
 	if err != nil && !errors.As(err, &nf) {
-		return smError("DeleteSecret", name, err)
+		return awsconfig.SecretsManagerError("DeleteSecret", name, err)
 	}
 	return nil
-}
-
-// smError words a Secrets Manager failure without the secret's value.
-func smError(op, name string, err error) error {
-	code := fault.ConnectorServer
-	var ad *smtypes.ResourceNotFoundException
-	if errors.As(err, &ad) {
-		code = fault.NotFound
-	}
-	return fault.Wrap(code, err, "Secrets Manager %s %s", op, name)
 }
 
 // deleteProfileSecret deletes the Secrets Manager secret holding a custom

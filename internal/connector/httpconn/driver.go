@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -305,4 +306,31 @@ func (b *Buffer[P]) Fail(split string, line int64, rec map[string]string, reason
 		return fault.New(fault.ConnectorServer, "%s rejected the record at %s line %d: %s", b.Vendor, split, line, reason)
 	}
 	return nil
+}
+
+// Rows is a batch of a vendor's JSON objects, one record each: the
+// projection's fields, or with none the schema's names and then whatever
+// other members the objects carry, sorted so that batches are stable. A
+// member an object lacks is Missing.
+func Rows(fields, schema []string, objs []map[string]json.RawMessage) *record.Batch {
+	if fields == nil {
+		fields = slices.Clone(schema)
+		var extra []string
+		for _, o := range objs {
+			for k := range o {
+				if !slices.Contains(fields, k) && !slices.Contains(extra, k) {
+					extra = append(extra, k)
+				}
+			}
+		}
+		slices.Sort(extra)
+		fields = append(fields, extra...)
+	}
+	b := &record.Batch{Fields: fields, Cells: make([]record.Value, 0, len(fields)*len(objs))}
+	for _, o := range objs {
+		for _, f := range fields {
+			b.Cells = append(b.Cells, Value(o[f]))
+		}
+	}
+	return b
 }

@@ -37,7 +37,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -209,6 +208,15 @@ func fs(spec string) []field {
 	return out
 }
 
+// schemaNames are an object type's fields, in order.
+func schemaNames(object string) []string {
+	var out []string
+	for _, f := range schemas[object] {
+		out = append(out, f.name)
+	}
+	return out
+}
+
 // schemas are the object types a Data API user queries and their
 // top-level fields.
 var schemas = map[string][]field{
@@ -374,32 +382,11 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 			n = *page.ResultInfo.Count
 		}
 		more := page.ResultInfo.HasMore && n > 0
-		names := req.Fields
 		for _, rec := range page.Result {
 			flatten(rec)
 		}
-		if names == nil {
-			for _, f := range schemas[s.Name] {
-				names = append(names, f.name)
-			}
-			var extra []string
-			for _, rec := range page.Result {
-				for k := range rec {
-					if !slices.Contains(names, k) && !slices.Contains(extra, k) {
-						extra = append(extra, k)
-					}
-				}
-			}
-			sort.Strings(extra)
-			names = append(names, extra...)
-		}
-		b := &record.Batch{Fields: names, Split: s.Name, FirstLine: line, Final: !more, SourceBytes: int64(len(res.Body)),
-			Cells: make([]record.Value, 0, len(names)*len(page.Result))}
-		for _, rec := range page.Result {
-			for _, f := range names {
-				b.Cells = append(b.Cells, httpconn.Value(rec[f]))
-			}
-		}
+		b := httpconn.Rows(req.Fields, schemaNames(s.Name), page.Result)
+		b.Split, b.FirstLine, b.Final, b.SourceBytes = s.Name, line, !more, int64(len(res.Body))
 		line += int64(len(page.Result))
 		if err := emit(b); err != nil {
 			return 0, false, err

@@ -3,14 +3,8 @@ package salesforceconn
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
@@ -21,11 +15,12 @@ import (
 // before Secrets Manager is asked again (a rotated secret is seen within it).
 const secretTTL = 5 * time.Minute
 
-// secretCache holds clientCredentialsArn values across opened drivers: a
-// profile is opened for every run and every API call.
-var secretCache struct {
-	sync.Mutex
-	m map[string]cachedSecret
+// secretCache holds clientCredentialsArn values across opened drivers (a
+// profile is opened for every run and every API call), by secrets_manager
+// endpoint and ARN. The process keeps one in Deps.Shared.
+type secretCache struct {
+	mu sync.Mutex
+	m  map[string]cachedSecret
 }
 
 type cachedSecret struct {
@@ -47,35 +42,34 @@ func secretsManagerReader(deps connector.Deps) func(ctx context.Context, arn str
 		now = time.Now
 	}
 	return func(ctx context.Context, arn string) (string, string, error) {
+		v, err := deps.Shared.Get("salesforceconn.secretCache", func() (any, error) {
+			return &secretCache{m: map[string]cachedSecret{}}, nil
+		})
+		if err != nil {
+			return "", "", err
+		}
+		cache := v.(*secretCache)
 		key := deps.Endpoints.URL(connector.EndpointSecretsManager) + "\x00" + arn
-		secretCache.Lock()
-		c, ok := secretCache.m[key]
-		secretCache.Unlock()
+		cache.mu.Lock()
+		c, ok := cache.m[key]
+		cache.mu.Unlock()
 		if ok && now().Before(c.until) {
 			return c.id, c.secret, nil
 		}
-		client, err := secretsClient(ctx, deps, arn)
+		s, err := awsconfig.SecretString(ctx, deps, arn)
+		if fault.Is(err, fault.NotFound) {
+			return "", "", fault.New(fault.AuthFailed, "Secrets Manager has no secret %s", arn)
+		}
 		if err != nil {
 			return "", "", err
 		}
-		out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
-		if err != nil {
-			var nf *smtypes.ResourceNotFoundException
-			if errors.As(err, &nf) {
-				return "", "", fault.New(fault.AuthFailed, "Secrets Manager has no secret %s", arn)
-			}
-			return "", "", fault.Wrap(fault.ConnectorServer, err, "Secrets Manager GetSecretValue")
-		}
-		id, secret, err := parseClientSecret(aws.ToString(out.SecretString))
+		id, secret, err := parseClientSecret(s)
 		if err != nil {
 			return "", "", err
 		}
-		secretCache.Lock()
-		if secretCache.m == nil {
-			secretCache.m = map[string]cachedSecret{}
-		}
-		secretCache.m[key] = cachedSecret{id: id, secret: secret, until: now().Add(secretTTL)}
-		secretCache.Unlock()
+		cache.mu.Lock()
+		cache.m[key] = cachedSecret{id: id, secret: secret, until: now().Add(secretTTL)}
+		cache.mu.Unlock()
 		return id, secret, nil
 	}
 }
@@ -100,20 +94,6 @@ func parseClientSecret(s string) (id, secret string, err error) {
 		return "", "", fault.New(fault.AuthFailed, "the clientCredentialsArn secret has no clientId")
 	}
 	return id, secret, nil
-}
-
-func secretsClient(ctx context.Context, deps connector.Deps, arn string) (*secretsmanager.Client, error) {
-	region := deps.Region
-	// arn:aws:secretsmanager:<region>:<account>:secret:<name>
-	if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 && parts[3] != "" {
-		region = parts[3]
-	}
-	cfg, err := awsconfig.Load(ctx, deps, region)
-	if err != nil {
-		return nil, err
-	}
-	endpoint := awsconfig.Endpoint(deps, connector.EndpointSecretsManager)
-	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint }), nil
 }
 
 // ClientSecretReader reads a clientCredentialsArn secret as Salesforce

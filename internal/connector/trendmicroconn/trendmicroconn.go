@@ -35,7 +35,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -373,7 +372,7 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 			}
 			last = id
 		}
-		b := batch(req.Fields, p.resource, objs)
+		b := httpconn.Rows(req.Fields, schemaNames(p.resource), objs)
 		b.Split, b.FirstLine, b.SourceBytes = s.Name, line, int64(len(body))
 		line += int64(len(objs))
 		if pending != nil {
@@ -395,61 +394,11 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 	return emit(pending)
 }
 
-// batch builds the projection, or the schema and whatever else the
-// objects carry.
-func batch(fields []string, resource string, objs []map[string]json.RawMessage) *record.Batch {
-	if fields == nil {
-		for _, f := range schemas[resource] {
-			fields = append(fields, f.name)
-		}
-		var extra []string
-		for _, o := range objs {
-			for k := range o {
-				if !slices.Contains(fields, k) && !slices.Contains(extra, k) {
-					extra = append(extra, k)
-				}
-			}
-		}
-		sort.Strings(extra)
-		fields = append(fields, extra...)
+// schemaNames are a resource's properties, in order.
+func schemaNames(resource string) []string {
+	var out []string
+	for _, f := range schemas[resource] {
+		out = append(out, f.name)
 	}
-	b := &record.Batch{Fields: fields, Cells: make([]record.Value, 0, len(fields)*len(objs))}
-	for _, o := range objs {
-		for _, f := range fields {
-			b.Cells = append(b.Cells, value(o[f]))
-		}
-	}
-	return b
-}
-
-// value converts one JSON value; absent is null.
-func value(raw json.RawMessage) record.Value {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return record.NullVal()
-	}
-	switch raw[0] {
-	case 'n':
-		return record.NullVal()
-	case 't':
-		return record.BoolVal(true)
-	case 'f':
-		return record.BoolVal(false)
-	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return record.Str(string(raw))
-		}
-		return record.Str(s)
-	case '{', '[':
-		var buf bytes.Buffer
-		if json.Compact(&buf, raw) == nil {
-			return record.JSONVal(buf.String())
-		}
-		return record.JSONVal(string(raw))
-	}
-	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-		return record.IntVal(n)
-	}
-	return record.DecimalVal(string(raw))
+	return out
 }
