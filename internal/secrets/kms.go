@@ -101,10 +101,17 @@ func (k *Keyring) CheckKey(ctx context.Context, keyID string) error {
 // SealKMS seals plaintext by envelope encryption: a fresh data key from
 // GenerateDataKey under keyID, bound to resource (its ARN) in the
 // encryption context, seals plaintext with AES-256-GCM (the ARN as
-// additional data) and is kept only encrypted beside it.
+// additional data) and is kept only encrypted beside it. An empty
+// plaintext (a profile without credentials) makes an envelope with no data
+// key that only names keyID and resource, so that what is sealed later
+// (Reseal) goes under the same key; it opens to nil without a KMS call.
 func (k *Keyring) SealKMS(ctx context.Context, keyID, resource string, plaintext []byte) ([]byte, error) {
 	if len(plaintext) == 0 {
-		return nil, nil
+		b, err := json.Marshal(envelope{KeyArn: keyID, Resource: resource})
+		if err != nil {
+			return nil, err
+		}
+		return append([]byte{kmsVersion}, b...), nil
 	}
 	if k.kms == nil {
 		return nil, errors.New("no KMS is configured")
@@ -143,6 +150,9 @@ func (k *Keyring) OpenContext(ctx context.Context, sealed []byte) ([]byte, error
 	var env envelope
 	if err := json.Unmarshal(sealed[1:], &env); err != nil {
 		return nil, errors.New("sealed secret has an unknown format")
+	}
+	if len(env.EDK) == 0 && len(env.CT) == 0 {
+		return nil, nil // a key named, nothing sealed yet
 	}
 	if k.kms == nil {
 		return nil, fmt.Errorf("sealed secret is under KMS key %s, and no KMS is configured", env.KeyArn)

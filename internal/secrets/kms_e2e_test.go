@@ -282,3 +282,42 @@ func TestFlowKeyUnusableAtRun(t *testing.T) {
 		t.Errorf("after EnableKey: run %s %q, want Successful", rec.ExecutionStatus, apptest.Message(rec))
 	}
 }
+
+// TestKeyWithoutCredentials: sealing nothing under a key keeps the key
+// (and the resource) without a KMS call, opens to nothing, and what is
+// resealed into it later goes under that key.
+func TestKeyWithoutCredentials(t *testing.T) {
+	moto := eventstest.Moto(t)
+	_, key := newKey(t, kmsClient(moto))
+	const resource = "arn:aws:appflow:us-east-1:000000000000:connectorprofile/empty"
+	noKMS, err := secrets.New(bytes.Repeat([]byte{7}, 32)) // any KMS call would fail
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	empty, err := noKMS.SealKMS(ctx, key, resource, nil)
+	if err != nil {
+		t.Fatalf("SealKMS of nothing: %v", err)
+	}
+	if k, r := secrets.KeyOf(empty); k != key || r != resource {
+		t.Errorf("KeyOf = %q, %q; want %s, %s", k, r, key, resource)
+	}
+	if got, err := noKMS.OpenContext(ctx, empty); err != nil || got != nil {
+		t.Errorf("OpenContext = %q, %v; want nothing", got, err)
+	}
+	kr, _ := secrets.New(bytes.Repeat([]byte{7}, 32))
+	kr.SetKMS(awsconfig.NewKMS(connector.Deps{Region: "us-east-1", Endpoints: connector.Endpoints{connector.EndpointKMS: moto}}))
+	sealed, err := kr.Reseal(ctx, empty, []byte(`{"password":"pw"}`))
+	if err != nil {
+		t.Fatalf("Reseal: %v", err)
+	}
+	if k, r := secrets.KeyOf(sealed); k != key || r != resource {
+		t.Errorf("resealed under %q bound to %q, want %s, %s", k, r, key, resource)
+	}
+	if _, err := noKMS.OpenContext(ctx, sealed); err == nil {
+		t.Error("resealed credentials opened without KMS")
+	}
+	if got, err := kr.OpenContext(ctx, sealed); err != nil || string(got) != `{"password":"pw"}` {
+		t.Errorf("OpenContext = %q, %v", got, err)
+	}
+}

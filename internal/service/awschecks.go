@@ -56,9 +56,11 @@ func (s *Service) checkKMSKey(ctx context.Context, kmsArn string) error {
 
 // sealProfileCredentials seals a new profile's credentials: by envelope
 // encryption under kmsArn, bound to the profile's ARN, when the profile
-// names a key; else with the local key.
+// names a key; else with the local key. A profile with a key and no
+// credentials keeps the key (an envelope without data) for those that
+// UpdateConnectorProfile or a run adds later.
 func (s *Service) sealProfileCredentials(ctx context.Context, name, arn, kmsArn string, creds json.RawMessage) ([]byte, error) {
-	if kmsArn == "" || len(creds) == 0 || s.d.Keyring == nil || !s.d.Keyring.HasKMS() {
+	if kmsArn == "" || s.d.Keyring == nil || !s.d.Keyring.HasKMS() {
 		return s.sealCredentials(name, creds)
 	}
 	sealed, err := s.d.Keyring.SealKMS(ctx, kmsArn, arn, creds)
@@ -69,9 +71,10 @@ func (s *Service) sealProfileCredentials(ctx context.Context, name, arn, kmsArn 
 }
 
 // resealCredentials seals a profile's new credentials as its old ones
-// were: under the same KMS key, or with the local key.
+// were: under the same KMS key (even when they are empty, so the key is
+// kept), or with the local key.
 func (s *Service) resealCredentials(ctx context.Context, name string, old []byte, creds json.RawMessage) ([]byte, error) {
-	if keyArn, _ := secrets.KeyOf(old); keyArn == "" || len(creds) == 0 {
+	if keyArn, _ := secrets.KeyOf(old); keyArn == "" {
 		return s.sealCredentials(name, creds)
 	}
 	sealed, err := s.d.Keyring.Reseal(ctx, old, creds)

@@ -17,13 +17,16 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/redshiftconn"
 	"github.com/appflowd/appflowd/internal/events/eventstest"
+	"github.com/appflowd/appflowd/internal/secrets"
 )
 
 // TestE2EStagedSSEKMS: with an S3 API (moto), the files a flow stages for
 // Redshift's COPY (through the Data API) and its error-bucket file carry
 // SSE-KMS under the flow's kmsArn, keep their content type and encoding,
 // and load; a flow without a kmsArn stages under the bucket's default
-// encryption.
+// encryption. The profile, created with a kmsArn and no credentials,
+// keeps its key: the credentials UpdateConnectorProfile adds are sealed
+// under it, and the runs open them.
 func TestE2EStagedSSEKMS(t *testing.T) {
 	eventstest.SetAWSEnvFor(t)
 	moto := eventstest.OwnMoto(t)
@@ -45,19 +48,48 @@ func TestE2EStagedSSEKMS(t *testing.T) {
 	t.Setenv(redshiftconn.DataAPIEndpointEnv, hs.URL)
 	e.exec("CREATE TABLE " + e.schema + ".typed " + typedDDL)
 	db := strings.TrimPrefix(e.dbURL[strings.LastIndex(e.dbURL, "/"):], "/")
+	// The profile names the key and has no credentials (the Data API signs
+	// with dataApiRoleArn); it keeps the key for those added later.
+	props := &types.ConnectorProfileProperties{Redshift: &types.RedshiftConnectorProfileProperties{
+		ClusterIdentifier: aws.String("cl-1"), DatabaseName: aws.String(db), DataApiRoleArn: aws.String("arn:aws:iam::000000000000:role/data"),
+		BucketName: aws.String(e2eStage), BucketPrefix: aws.String("staging"), RoleArn: aws.String(e2eRole),
+	}}
 	if _, err := e.client.CreateConnectorProfile(ctx, &appflow.CreateConnectorProfileInput{
 		ConnectorProfileName: aws.String("data"), ConnectorType: types.ConnectorTypeRedshift, ConnectionMode: types.ConnectionModePublic,
-		ConnectorProfileConfig: &types.ConnectorProfileConfig{
-			ConnectorProfileProperties: &types.ConnectorProfileProperties{Redshift: &types.RedshiftConnectorProfileProperties{
-				ClusterIdentifier: aws.String("cl-1"), DatabaseName: aws.String(db), DataApiRoleArn: aws.String("arn:aws:iam::000000000000:role/data"),
-				BucketName: aws.String(e2eStage), BucketPrefix: aws.String("staging"), RoleArn: aws.String(e2eRole),
-			}},
-			ConnectorProfileCredentials: &types.ConnectorProfileCredentials{Redshift: &types.RedshiftConnectorProfileCredentials{
-				Username: aws.String("loader")}},
-		},
+		KmsArn: aws.String(keyArn), ConnectorProfileConfig: &types.ConnectorProfileConfig{ConnectorProfileProperties: props},
 	}); err != nil {
 		t.Fatalf("CreateConnectorProfile: %v", err)
 	}
+	profileKey := func() string {
+		t.Helper()
+		p, err := e.srv.App.Store.ProfileGet(ctx, "000000000000", "data")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, resource := secrets.KeyOf(p.Credentials); resource != p.Arn {
+			t.Errorf("profile sealed under %q bound to %q, want its own ARN %s", k, resource, p.Arn)
+		}
+		k, _ := secrets.KeyOf(p.Credentials)
+		return k
+	}
+	if k := profileKey(); k != keyArn {
+		t.Errorf("a profile created with kmsArn and no credentials keeps key %q, want %s", k, keyArn)
+	}
+	if _, err := e.client.UpdateConnectorProfile(ctx, &appflow.UpdateConnectorProfileInput{
+		ConnectorProfileName: aws.String("data"), ConnectionMode: types.ConnectionModePublic,
+		ConnectorProfileConfig: &types.ConnectorProfileConfig{ConnectorProfileProperties: props,
+			ConnectorProfileCredentials: &types.ConnectorProfileCredentials{Redshift: &types.RedshiftConnectorProfileCredentials{
+				Username: aws.String("loader")}}},
+	}); err != nil {
+		t.Fatalf("UpdateConnectorProfile: %v", err)
+	}
+	if k := profileKey(); k != keyArn {
+		t.Errorf("credentials added by UpdateConnectorProfile sealed under %q, want the profile's key %s", k, keyArn)
+	}
+	srv.mu.Lock()
+	srv.calls = nil
+	srv.mu.Unlock()
+
 	for _, tc := range []struct{ flow, kmsArn string }{
 		{"own-key", keyArn},
 		{"managed-key", ""}, // AppFlow's managed key: the bucket's own encryption
@@ -84,6 +116,13 @@ func TestE2EStagedSSEKMS(t *testing.T) {
 		e.exec("TRUNCATE " + e.schema + ".typed")
 		id, r := e.run(tc.flow)
 		mustStatus(t, r, types.ExecutionStatusSuccessful)
+		srv.mu.Lock()
+		for _, c := range srv.calls { // the credentials sealed under the key opened
+			if !strings.Contains(c, `"DbUser":"loader"`) && !strings.HasPrefix(c, "DescribeStatement") {
+				t.Errorf("%s: Data API call %s, want it as DbUser loader", tc.flow, c)
+			}
+		}
+		srv.mu.Unlock()
 		if n := putFailures(r); n != 4 {
 			t.Errorf("%s: putFailuresCount = %d, want 4 (message %q)", tc.flow, n, execMessage(r))
 		}

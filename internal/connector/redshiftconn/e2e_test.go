@@ -47,6 +47,7 @@ const (
 type rsEnv struct {
 	t       *testing.T
 	ctx     context.Context
+	srv     *apptest.Server
 	dataDir string
 	client  *appflow.Client
 	db      *pgx.Conn
@@ -107,7 +108,7 @@ func newRSEnv(t *testing.T, configure ...func(*app.Config)) *rsEnv {
 		pass = "unused-under-trust" // profiles need one; trust auth ignores it
 	}
 	return &rsEnv{
-		t: t, ctx: ctx, dataDir: dataDir, client: client, db: db, schema: schema,
+		t: t, ctx: ctx, srv: srv, dataDir: dataDir, client: client, db: db, schema: schema,
 		dbURL: fmt.Sprintf("jdbc:postgresql://%s/%s", net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)), cfg.Database),
 		user:  cfg.User, pass: pass,
 	}
