@@ -132,6 +132,28 @@ type Token struct {
 	CreatedAt time.Time
 }
 
+// ConsoleSession is a person signed in to the web console. Only a hash of
+// the session cookie's token is kept, so a copy of the rows signs no one in.
+type ConsoleSession struct {
+	TokenHash   []byte // SHA-256 of the cookie's token; the key
+	AccountID   string
+	AccessKeyID string
+	// KeyProof ties the session to the secret its key had at sign-in.
+	KeyProof  []byte
+	CSRF      string // the token the session's forms carry
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// SignInFailureAddParams records one refused console sign-in against each
+// of Subjects (an access key id, a client address) at At, and forgets
+// every failure before ForgetBefore.
+type SignInFailureAddParams struct {
+	Subjects     []string
+	At           time.Time
+	ForgetBefore time.Time
+}
+
 // Page asks for part of a list: Limit rows after the opaque cursor After.
 type Page struct {
 	After string // "" = from the start
@@ -248,6 +270,23 @@ type Store interface {
 	TokenComplete(ctx context.Context, accountID, operation, token string, response []byte) error
 	// TokenRelease forgets a claim whose call failed, so a retry can run.
 	TokenRelease(ctx context.Context, accountID, operation, token string) error
+
+	// ConsoleSessionCreate stores a new session; ErrConflict if its
+	// TokenHash is taken.
+	ConsoleSessionCreate(ctx context.Context, s *ConsoleSession) error
+	// ConsoleSessionGet returns the session whose token hashes to
+	// tokenHash; ErrNotFound if there is none or it expired by now.
+	ConsoleSessionGet(ctx context.Context, tokenHash []byte, now time.Time) (*ConsoleSession, error)
+	// ConsoleSessionDelete ends a session; ending an unknown one is not an error.
+	ConsoleSessionDelete(ctx context.Context, tokenHash []byte) error
+	// ConsoleSessionDeleteExpired deletes the sessions expired by now.
+	ConsoleSessionDeleteExpired(ctx context.Context, now time.Time) error
+	SignInFailureAdd(ctx context.Context, params *SignInFailureAddParams) error
+	// SignInFailureList returns, by subject, the times of the subject's
+	// failures at or after since, oldest first; subjects without any are absent.
+	SignInFailureList(ctx context.Context, subjects []string, since time.Time) (map[string][]time.Time, error)
+	// SignInFailureClear forgets a subject's failures.
+	SignInFailureClear(ctx context.Context, subject string) error
 
 	Close() error
 }

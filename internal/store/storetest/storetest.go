@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Accounts", testAccounts},
 		{"Quotas", testQuotas},
 		{"Reopen", testReopen},
+		{"ConsoleSessions", testConsoleSessions},
+		{"SignInFailures", testSignInFailures},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
