@@ -16,6 +16,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/s3conn"
+	"github.com/appflowd/appflowd/internal/pgtest"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/pgstore"
 	"github.com/appflowd/appflowd/internal/wire"
@@ -49,7 +50,7 @@ func forEachBackend(t *testing.T, test func(t *testing.T, e *eventEnv)) {
 		test(t, e)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := freshSchema(t)
+		dsn := pgtest.Schema(t, "jobstest")
 		st, err := pgstore.Open(context.Background(), dsn)
 		if err != nil {
 			t.Fatal(err)

@@ -3,10 +3,7 @@ package jobs
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,59 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/appflowd/appflowd/internal/pgtest"
 	"github.com/appflowd/appflowd/internal/store/pgstore"
 	"github.com/appflowd/appflowd/internal/wire"
 )
-
-const envDSN = "APPFLOWD_TEST_POSTGRES"
-
-// freshSchema creates a schema dropped when t ends and returns the DSN
-// whose search_path selects it, for the store's and River's tables alike.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv(envDSN)
-	if base == "" {
-		t.Skip(envDSN + " is unset: set it to a PostgreSQL URL " +
-			"(e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run the multi-replica tests")
-	}
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "jobstest_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", envDSN, err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return
-		}
-		defer c.Close(ctx)
-		c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // TestReplicas runs three replicas on one PostgreSQL database with a fake
 // clock: a schedule firing every minute runs each slot exactly once, though
 // every replica plans every tick; a replica that dies mid-run has its run
 // rescued by another.
 func TestReplicas(t *testing.T) {
-	dsn := freshSchema(t)
+	dsn := pgtest.Schema(t, "jobstest")
 	ctx := context.Background()
 	st, err := pgstore.Open(ctx, dsn)
 	if err != nil {

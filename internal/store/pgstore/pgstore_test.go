@@ -2,8 +2,6 @@ package pgstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
@@ -13,57 +11,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/appflowd/appflowd/internal/pgtest"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/pgstore"
 	"github.com/appflowd/appflowd/internal/store/storetest"
 )
-
-const envDSN = "APPFLOWD_TEST_POSTGRES"
-
-const skipMsg = envDSN + " is unset: set it to a PostgreSQL URL " +
-	"(e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run the pgstore tests"
-
-// freshSchema creates a uniquely named schema, dropped when t ends, and
-// returns the DSN whose search_path selects it: parallel tests and packages
-// never share tables.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv(envDSN)
-	if base == "" {
-		t.Skip(skipMsg)
-	}
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "storetest_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", envDSN, err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s: %v", envDSN, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func open(t *testing.T, dsn string) *pgstore.Store {
 	t.Helper()
@@ -76,14 +28,14 @@ func open(t *testing.T, dsn string) *pgstore.Store {
 }
 
 func TestStore(t *testing.T) {
-	if os.Getenv(envDSN) == "" {
-		t.Skip(skipMsg)
+	if os.Getenv(pgtest.EnvDSN) == "" {
+		t.Skip(pgtest.EnvDSN + " is unset: set it to a PostgreSQL URL to run the pgstore tests")
 	}
 	var dsns sync.Map // *testing.T -> its schema's DSN, so a reopen finds it
 	storetest.Run(t, func(t *testing.T) store.Store {
 		dsn, ok := dsns.Load(t)
 		if !ok {
-			dsn, _ = dsns.LoadOrStore(t, freshSchema(t))
+			dsn, _ = dsns.LoadOrStore(t, pgtest.Schema(t, "storetest"))
 		}
 		return open(t, dsn.(string))
 	})
@@ -98,7 +50,7 @@ func TestOpenRejectsOtherURLs(t *testing.T) {
 }
 
 func TestOpenAcceptsPostgresqlScheme(t *testing.T) {
-	dsn := freshSchema(t)
+	dsn := pgtest.Schema(t, "storetest")
 	u, _ := url.Parse(dsn)
 	u.Scheme = "postgresql"
 	s := open(t, u.String())
@@ -110,7 +62,7 @@ func TestOpenAcceptsPostgresqlScheme(t *testing.T) {
 // TestMigrateConcurrently starts several "replicas" on one empty schema at
 // once: all must open, and each migration must be applied exactly once.
 func TestMigrateConcurrently(t *testing.T) {
-	dsn := freshSchema(t)
+	dsn := pgtest.Schema(t, "storetest")
 	const n = 5
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -149,7 +101,7 @@ func TestMigrateConcurrently(t *testing.T) {
 // TestTwoReplicas races two stores (two pools, as two processes would have)
 // on one schema: one winner per token claim and per flow version.
 func TestTwoReplicas(t *testing.T) {
-	dsn := freshSchema(t)
+	dsn := pgtest.Schema(t, "storetest")
 	replicas := []store.Store{open(t, dsn), open(t, dsn)}
 	ctx := context.Background()
 	now := time.Now()
