@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -64,6 +65,9 @@ type Config struct {
 	// the sources of event flows (0: jobs.DefaultPlanInterval; negative:
 	// never, for tests that call App.Queue.Scheduler().Tick).
 	PlanInterval time.Duration
+	// TrustedProxies are the load balancers whose X-Forwarded-For names
+	// the client that the console's sign-in limit counts against.
+	TrustedProxies []netip.Prefix
 }
 
 // App is an assembled appflowd.

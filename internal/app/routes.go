@@ -17,7 +17,7 @@ import (
 // API's address, beside the API (DESIGN.md), outside the API's metrics.
 func (a *App) withConsole(api http.Handler, c Config, creds *restjson.Credentials, deps connector.Deps) http.Handler {
 	cons := console.New(console.Deps{Service: a.Service, Credentials: creds, AccountID: c.AccountID, Region: c.Region,
-		Connector: deps, Logger: c.Logger, Now: c.Now})
+		Connector: deps, Logger: c.Logger, Now: c.Now, Sessions: ConsoleSessions(a.Store), TrustedProxies: c.TrustedProxies})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
 		case p == "/health":

@@ -6,7 +6,8 @@
 // Without credentials the console is open and acts for the default account
 // (the server listens on loopback, as the API does). With credentials a
 // person signs in with an access key pair from the credentials file and
-// acts for that key's account only; sessions live in this process's memory.
+// acts for that key's account only. Sessions and failed sign-ins are kept
+// in the store (Deps.Sessions), so every replica on one database shares them.
 package console
 
 import (
@@ -20,8 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"strings"
-	"sync"
+	"net/netip"
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -48,6 +48,13 @@ type Deps struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	SessionTTL time.Duration
+	// Sessions keeps sign-ins and failed sign-ins where every replica sees
+	// them; required with Credentials.
+	Sessions Sessions
+	// TrustedProxies are the peers (load balancers, reverse proxies) whose
+	// X-Forwarded-For names the client a failed sign-in counts against;
+	// from any other peer the peer's own address counts.
+	TrustedProxies []netip.Prefix
 }
 
 //go:embed templates/*.html
@@ -58,20 +65,10 @@ var staticFS embed.FS
 
 // Console serves the pages.
 type Console struct {
-	d        Deps
-	mux      *http.ServeMux
-	pages    map[string]*template.Template
-	key      []byte // signs CSRF tokens; new per process
-	mu       sync.Mutex
-	sessions map[string]*session
-}
-
-type session struct {
-	id          string
-	accessKeyID string
-	accountID   string
-	csrf        string
-	expires     time.Time
+	d     Deps
+	mux   *http.ServeMux
+	pages map[string]*template.Template
+	key   []byte // signs the open console's CSRF token; new per process
 }
 
 // New returns the console handler; mount it at Prefix.
@@ -85,7 +82,10 @@ func New(d Deps) *Console {
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = DefaultSessionTTL
 	}
-	c := &Console{d: d, mux: http.NewServeMux(), key: randomBytes(32), sessions: map[string]*session{}}
+	if d.Credentials != nil && d.Sessions == nil {
+		panic("console: Deps.Sessions is required with Credentials")
+	}
+	c := &Console{d: d, mux: http.NewServeMux(), key: randomBytes(32)}
 	c.pages = parsePages()
 	static, _ := fs.Sub(staticFS, "static")
 	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", staticHandler(static)))
@@ -127,7 +127,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // viewer is who is looking: their session (nil when the console is open)
 // and the context their calls to the service carry.
 type viewer struct {
-	s   *session
+	s   *Session
 	ctx context.Context
 }
 
@@ -135,8 +135,12 @@ type viewer struct {
 // anyone when the console is open. Posts must carry the viewer's CSRF token.
 func (c *Console) handle(pattern string, page func(http.ResponseWriter, *http.Request, *viewer)) {
 	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		v, ok := c.viewer(r)
-		if !ok {
+		v, err := c.viewer(r)
+		if err != nil {
+			c.fail(w, r, nil, "Sign-in check", err)
+			return
+		}
+		if v == nil {
 			http.Redirect(w, r, "/console/signin?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
@@ -152,47 +156,27 @@ func (c *Console) handle(pattern string, page func(http.ResponseWriter, *http.Re
 	})
 }
 
-const cookieName = "appflowd_console"
-
 func (c *Console) open() bool { return c.d.Credentials == nil }
 
-// viewer returns who makes r, and false when the console needs a sign-in.
-func (c *Console) viewer(r *http.Request) (*viewer, bool) {
+// viewer returns who makes r: nil when the console needs a sign-in.
+func (c *Console) viewer(r *http.Request) (*viewer, error) {
 	caller := wire.Caller{AccountID: c.d.AccountID, Region: c.d.Region}
 	if c.open() {
-		return &viewer{ctx: wire.WithCaller(r.Context(), caller)}, true
+		return &viewer{ctx: wire.WithCaller(r.Context(), caller)}, nil
 	}
-	s := c.session(r)
-	if s == nil {
-		return nil, false
+	s, err := c.session(r)
+	if s == nil || err != nil {
+		return nil, err
 	}
-	caller.AccessKeyID, caller.AccountID = s.accessKeyID, s.accountID
-	return &viewer{s: s, ctx: wire.WithCaller(r.Context(), caller)}, true
-}
-
-func (c *Console) session(r *http.Request) *session {
-	ck, err := r.Cookie(cookieName)
-	if err != nil {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.sessions[ck.Value]
-	if s == nil {
-		return nil
-	}
-	if !c.d.Now().Before(s.expires) {
-		delete(c.sessions, s.id)
-		return nil
-	}
-	return s
+	caller.AccessKeyID, caller.AccountID = s.AccessKeyID, s.AccountID
+	return &viewer{s: s, ctx: wire.WithCaller(r.Context(), caller)}, nil
 }
 
 // csrfToken is what a viewer's forms carry: the session's own token, or,
 // when the console is open, one derived from the process key.
 func (c *Console) csrfToken(v *viewer) string {
 	if v != nil && v.s != nil {
-		return v.s.csrf
+		return v.s.CSRF
 	}
 	return c.derive("open")
 }
@@ -218,73 +202,6 @@ func randomBytes(n int) []byte {
 
 func randomToken() string { return base64.RawURLEncoding.EncodeToString(randomBytes(32)) }
 
-func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
-	if c.open() {
-		http.Redirect(w, r, Prefix, http.StatusSeeOther)
-		return
-	}
-	c.render(w, r, nil, http.StatusOK, "signin", signInView{Next: safeNext(r.URL.Query().Get("next"))})
-}
-
-func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
-	if c.open() {
-		http.Redirect(w, r, Prefix, http.StatusSeeOther)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	id := strings.TrimSpace(r.PostFormValue("access_key_id"))
-	next := safeNext(r.PostFormValue("next"))
-	if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(c.derive("signin"))) {
-		c.render(w, r, nil, http.StatusForbidden, "signin", signInView{AccessKeyID: id, Next: next,
-			Error: "This sign-in form is out of date. Reload the page and try again."})
-		return
-	}
-	account, ok := c.d.Credentials.SignIn(id, r.PostFormValue("secret_access_key"))
-	if !ok {
-		c.d.Logger.Info("console sign-in refused", "access_key_id", id)
-		c.render(w, r, nil, http.StatusUnauthorized, "signin", signInView{AccessKeyID: id, Next: next,
-			Error: "Sign-in refused: the access key ID and secret access key do not match a key of this server."})
-		return
-	}
-	s := &session{id: randomToken(), accessKeyID: id, accountID: account, csrf: randomToken(), expires: c.d.Now().Add(c.d.SessionTTL)}
-	c.mu.Lock()
-	now := c.d.Now()
-	for k, old := range c.sessions { // forget expired sessions as new ones come
-		if !now.Before(old.expires) {
-			delete(c.sessions, k)
-		}
-	}
-	c.sessions[s.id] = s
-	c.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.id, Path: Prefix, HttpOnly: true, Secure: r.TLS != nil,
-		SameSite: http.SameSiteStrictMode, Expires: s.expires, MaxAge: int(c.d.SessionTTL.Seconds())})
-	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if s := c.session(r); s != nil {
-		if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) {
-			http.Error(w, "CSRF check failed", http.StatusForbidden)
-			return
-		}
-		c.mu.Lock()
-		delete(c.sessions, s.id)
-		c.mu.Unlock()
-	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, HttpOnly: true, Secure: r.TLS != nil,
-		SameSite: http.SameSiteStrictMode, MaxAge: -1})
-	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
-}
-
-// safeNext keeps a post-sign-in redirect inside the console.
-func safeNext(next string) string {
-	if !strings.HasPrefix(next, Prefix) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
-		return Prefix
-	}
-	return next
-}
-
 // staticHandler serves the embedded script and style sheet.
 func staticHandler(fsys fs.FS) http.Handler {
 	files := http.FileServerFS(fsys)
@@ -293,11 +210,3 @@ func staticHandler(fsys fs.FS) http.Handler {
 		files.ServeHTTP(w, r)
 	})
 }
-
-type signInView struct {
-	AccessKeyID string
-	Next        string
-	Error       string
-}
-
-func (signInView) title() string { return "Sign in" }

@@ -51,12 +51,7 @@ func start(t *testing.T, signed bool) *server {
 	t.Cleanup(lambda.Close)
 	cfg := app.Config{Endpoints: connector.Endpoints{connector.EndpointLambda: lambda.URL + "/2015-03-31/functions/function/invocations"}}
 	if signed {
-		path := filepath.Join(t.TempDir(), "credentials")
-		body := keyA + " " + secretA + " " + accountA + "\n" + keyB + " " + secretB + " " + accountB + "\n"
-		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg.Credentials = path
+		cfg.Credentials = credentialsFile(t)
 		conn.AccessKeyID, conn.SecretAccessKey = keyA, secretA
 	}
 	s := &server{Server: apptest.Start(t, cfg, "src", "dst"), gate: g}
@@ -69,6 +64,17 @@ func start(t *testing.T, signed bool) *server {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// credentialsFile writes the two keys above to a credentials file.
+func credentialsFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "credentials")
+	body := keyA + " " + secretA + " " + accountA + "\n" + keyB + " " + secretB + " " + accountB + "\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // client is an AppFlow SDK client signed with a key of the credentials file.

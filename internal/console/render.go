@@ -48,10 +48,10 @@ type page struct {
 func (c *Console) render(w http.ResponseWriter, r *http.Request, v *viewer, status int, name string, body titled) {
 	p := page{Title: body.title(), Nav: name, Open: c.open(), CSRF: c.csrfToken(v), Body: body, AccountID: c.d.AccountID}
 	if v != nil && v.s != nil {
-		p.AccessKeyID, p.AccountID = v.s.accessKeyID, v.s.accountID
+		p.AccessKeyID, p.AccountID = v.s.AccessKeyID, v.s.AccountID
 	}
-	if name == "signin" {
-		p.CSRF = c.derive("signin")
+	if sv, ok := body.(signInView); ok {
+		p.CSRF = sv.CSRF
 	}
 	var buf bytes.Buffer
 	if err := c.pages[name].Execute(&buf, p); err != nil {

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +14,6 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
-	"github.com/appflowd/appflowd/internal/restjson"
 	"github.com/appflowd/appflowd/internal/wire"
 )
 
@@ -102,58 +99,6 @@ func TestRunPageShowsRejectedRecords(t *testing.T) {
 	c.ServeHTTP(rec, httptest.NewRequest("GET", "/console/flows/to-salesforce/runs/run-1", nil))
 	if !strings.Contains(rec.Body.String(), "could not read the rejected records") || !strings.Contains(rec.Body.String(), "errors") {
 		t.Errorf("run page without the error bucket:\n%s", rec.Body.String())
-	}
-}
-
-// TestSessionsExpireAndActForTheirAccount: a session acts as its key's
-// account, and is refused once its time is up.
-func TestSessionsExpireAndActForTheirAccount(t *testing.T) {
-	creds, err := restjson.ParseCredentials(strings.NewReader("AKID1 s3cret 123456789012\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	svc := &flowService{flow: &wire.DescribeFlowResponse{FlowName: "f"}}
-	c := New(Deps{Service: svc, Credentials: creds, AccountID: "000000000000", Region: "eu-west-1", SessionTTL: time.Hour,
-		Now: func() time.Time { return now }})
-
-	form := httptest.NewRecorder()
-	c.ServeHTTP(form, httptest.NewRequest("GET", "/console/signin", nil))
-	token := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(form.Body.String())[1]
-	post := httptest.NewRequest("POST", "/console/signin", strings.NewReader(url.Values{"csrf": {token},
-		"access_key_id": {"AKID1"}, "secret_access_key": {"s3cret"}}.Encode()))
-	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	rec := httptest.NewRecorder()
-	c.ServeHTTP(rec, post)
-	cookies := rec.Result().Cookies()
-	if rec.Code != http.StatusSeeOther || len(cookies) != 1 {
-		t.Fatalf("sign-in: %d, cookies %v", rec.Code, cookies)
-	}
-	ck := cookies[0]
-	if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || !ck.Expires.Equal(now.Add(time.Hour).Truncate(time.Second)) || ck.MaxAge != 3600 {
-		t.Errorf("cookie %+v: want HttpOnly, SameSite=Strict, expiring in an hour", ck)
-	}
-
-	get := func() *httptest.ResponseRecorder {
-		r := httptest.NewRequest("GET", "/console/", nil)
-		r.AddCookie(ck)
-		w := httptest.NewRecorder()
-		c.ServeHTTP(w, r)
-		return w
-	}
-	if w := get(); w.Code != http.StatusOK {
-		t.Fatalf("signed in: %d", w.Code)
-	}
-	if got := svc.seen[len(svc.seen)-1]; got != (wire.Caller{AccessKeyID: "AKID1", AccountID: "123456789012", Region: "eu-west-1"}) {
-		t.Errorf("the service was called as %+v, want the key's account", got)
-	}
-	now = now.Add(59 * time.Minute)
-	if w := get(); w.Code != http.StatusOK {
-		t.Fatalf("before expiry: %d", w.Code)
-	}
-	now = now.Add(time.Minute)
-	if w := get(); w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/console/signin") {
-		t.Fatalf("after expiry: %d %q, want the sign-in page", w.Code, w.Header().Get("Location"))
 	}
 }
 

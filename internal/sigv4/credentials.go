@@ -3,6 +3,7 @@ package sigv4
 import (
 	"bufio"
 	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -93,4 +94,22 @@ func (c *Credentials) SignIn(id, secret string) (account string, ok bool) {
 		return "", false
 	}
 	return k.account, true
+}
+
+// Proof returns the account of access key id and an HMAC of msg under the
+// key's secret. Whoever keeps a secret msg and its proof can later tell
+// whether the key still exists with the same secret and account (a deleted
+// or rotated key) without keeping anything the secret could be guessed
+// from: the console binds its sessions to their key this way.
+func (c *Credentials) Proof(id string, msg []byte) (account string, proof []byte, ok bool) {
+	if c == nil {
+		return "", nil, false
+	}
+	k, found := c.keys[id]
+	if !found {
+		return "", nil, false
+	}
+	m := hmac.New(sha256.New, []byte("appflowd proof\x00"+k.secret)) // never a SigV4 signing key ("AWS4"+secret)
+	m.Write(msg)
+	return k.account, m.Sum(nil), true
 }

@@ -125,3 +125,32 @@ func TestCredentials(t *testing.T) {
 		t.Error("Load of a missing file: want an error")
 	}
 }
+
+// TestProof: a proof changes with the key's secret and the message, and
+// there is none for an unknown key.
+func TestProof(t *testing.T) {
+	c := testCreds(t)
+	acct, p1, ok := c.Proof("AKID1", []byte("token"))
+	if !ok || acct != "111111111111" || len(p1) != 32 {
+		t.Fatalf("Proof(AKID1) = %q, %x, %v; want the key's account and a 32-byte proof", acct, p1, ok)
+	}
+	if _, again, _ := c.Proof("AKID1", []byte("token")); !bytes.Equal(again, p1) {
+		t.Error("two proofs of one message under one key differ")
+	}
+	if _, other, _ := c.Proof("AKID1", []byte("token2")); bytes.Equal(other, p1) {
+		t.Error("two messages have the same proof")
+	}
+	rotated, err := Parse(strings.NewReader("AKID1 secret1-rotated 111111111111\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, p2, ok := rotated.Proof("AKID1", []byte("token")); !ok || bytes.Equal(p2, p1) {
+		t.Errorf("a new secret gives the same proof (ok %v)", ok)
+	}
+	if _, _, ok := c.Proof("NOPE", []byte("token")); ok {
+		t.Error("a proof for an unknown key")
+	}
+	if _, _, ok := (*Credentials)(nil).Proof("AKID1", []byte("token")); ok {
+		t.Error("a proof without credentials")
+	}
+}
