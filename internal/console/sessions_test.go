@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,32 +17,9 @@ import (
 	"github.com/appflowd/appflowd/internal/restjson"
 )
 
-// clock is the fake time the console (and the app around it) reads.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// newClock starts at a whole second, so the stores' microseconds keep it exactly.
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is a fake time at a whole second, so the stores' microseconds
+// keep it exactly.
+func newClock() *apptest.Clock { return apptest.NewClock(time.Now().UTC().Truncate(time.Second)) }
 
 // startSigned serves appflowd with the two keys of credentialsFile on cfg.
 func startSigned(t *testing.T, cfg app.Config) *server {
