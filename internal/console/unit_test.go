@@ -60,7 +60,8 @@ func TestRunPageShowsRejectedRecords(t *testing.T) {
 			Record: map[string]string{"Email": "p" + string(rune('a'+i)) + "@example.com"}})
 	}
 	eh := &connector.ErrorHandling{BucketName: "errors", BucketPrefix: "sf"}
-	if _, _, err := rejects.Write(context.Background(), deps, eh, "to-salesforce", "run-1", "salesforce"+rejects.Suffix, fails); err != nil {
+	req := &connector.WriteRequest{FlowName: "to-salesforce", ExecutionID: "run-1", ErrorHandling: eh}
+	if _, _, err := rejects.Write(context.Background(), deps, req, "salesforce"+rejects.Suffix, fails); err != nil {
 		t.Fatal(err)
 	}
 	svc := &flowService{
