@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -33,6 +34,9 @@ type config struct {
 
 	// MetricsTokenFile: a bearer token GET /metrics accepts.
 	MetricsTokenFile string
+	// trustedProxies is --trusted-proxies; check parses it into TrustedProxies.
+	trustedProxies string
+	TrustedProxies []netip.Prefix
 }
 
 // legacyEndpointEnv are the variables of the older per-service flags.
@@ -82,6 +86,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	c.alias(fs, "lambda-endpoint", connector.EndpointLambda, "alias of --endpoint lambda=URL: Lambda Invoke API URL for custom connectors (a URL ending in /invocations is used as is); empty = AWS Lambda [APPFLOWD_LAMBDA_ENDPOINT]")
 	fs.IntVar(&c.MaxProfiles, "max-profiles", envInt("APPFLOWD_MAX_PROFILES", 100), "connector profiles per account; more is ServiceQuotaExceededException [APPFLOWD_MAX_PROFILES]")
 	fs.StringVar(&c.MetricsTokenFile, "metrics-token-file", env("APPFLOWD_METRICS_TOKEN_FILE", ""), "file holding a bearer token (16+ characters) that GET /metrics accepts besides SigV4 when --credentials is set, for Prometheus scrape configs [APPFLOWD_METRICS_TOKEN_FILE]")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("APPFLOWD_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR ranges of the load balancers in front; their X-Forwarded-For names the client that the console's limit on failed sign-ins counts against [APPFLOWD_TRUSTED_PROXIES]")
 	fs.IntVar(&c.MaxFlows, "max-flows", envInt("APPFLOWD_MAX_FLOWS", 1000), "flows per account; more is ServiceQuotaExceededException [APPFLOWD_MAX_FLOWS]")
 	fs.StringVar(&c.LogLevel, "log-level", env("APPFLOWD_LOG_LEVEL", "info"), "debug, info, warn or error [APPFLOWD_LOG_LEVEL]")
 }
@@ -145,7 +150,7 @@ func (c *config) resolveEndpoints() error {
 	return nil
 }
 
-func (c *config) check() error {
+func (c *config) check() (err error) {
 	if err := c.resolveEndpoints(); err != nil {
 		return err
 	}
@@ -155,10 +160,34 @@ func (c *config) check() error {
 	if c.MaxProfiles < 1 || c.MaxFlows < 1 {
 		return fmt.Errorf("--max-profiles and --max-flows must be at least 1, got %d and %d", c.MaxProfiles, c.MaxFlows)
 	}
+	if c.TrustedProxies, err = parsePrefixes(c.trustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	if c.Credentials == "" && !c.Insecure && !isLoopback(c.Addr) {
 		return fmt.Errorf("refusing to serve on %s without --credentials: anyone who can reach it could use the API; pass --credentials FILE, or --insecure if you mean it", c.Addr)
 	}
 	return nil
+}
+
+// parsePrefixes reads "10.0.0.0/8, 192.0.2.7": a bare address is a
+// range of one.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR range", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func isLoopback(addr string) bool {

@@ -113,3 +113,20 @@ func TestEndpointRefusals(t *testing.T) {
 		})
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := parseServe([]string{"--trusted-proxies", " 10.0.0.0/8, 192.0.2.7,::ffff:198.51.100.1, 2001:db8::/32 ,10.1.2.3/16"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if d := cmp.Diff([]string{"10.0.0.0/8", "192.0.2.7/32", "198.51.100.1/32", "2001:db8::/32", "10.1.0.0/16"}, got); d != "" {
+		t.Errorf("--trusted-proxies (-want +got):\n%s", d)
+	}
+	if _, err := parseServe([]string{"--trusted-proxies", "10.0.0.0/8,lb.example"}, nil); err == nil || !strings.Contains(err.Error(), `"lb.example" is not an IP address or CIDR range`) {
+		t.Errorf("a host name: got %v, want a refusal naming it", err)
+	}
+}

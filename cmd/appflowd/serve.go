@@ -38,6 +38,7 @@ func serveCmd(ctx context.Context, args []string) error {
 		DataDir: c.DataDir, Region: c.Region, AccountID: c.AccountID, Database: c.Database,
 		Endpoints: c.Endpoints, Credentials: c.Credentials, SecretKey: os.Getenv("APPFLOWD_SECRET_KEY"),
 		Logger: logger, MaxProfiles: c.MaxProfiles, MaxFlows: c.MaxFlows, MetricsTokenFile: c.MetricsTokenFile,
+		TrustedProxies: c.TrustedProxies,
 	})
 	if err != nil {
 		return err
