@@ -1,12 +1,16 @@
 package s3conn
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -131,6 +135,16 @@ func newParquetSchema(fields []string, kinds []colKind) (*parquetSchema, error) 
 		schema: parquet.NewSchema("appflow", orderedGroup{Group: g, order: fields}),
 		kinds:  kinds,
 	}, nil
+}
+
+// writerOptions are the Parquet writer's settings for files of this
+// schema. Pages carry no statistics of their own: the column chunk's
+// statistics and the page index (column and offset indexes) hold the same
+// bounds, and computing them twice was a tenth of the writer's CPU.
+func (ps *parquetSchema) writerOptions() []parquet.WriterOption {
+	return []parquet.WriterOption{ps.schema, parquet.Compression(&fastSnappy{}),
+		parquet.MaxRowsPerRowGroup(rowGroupRows), parquet.DataPageStatistics(false),
+		parquet.CreatedBy("appflowd", "", "")}
 }
 
 // fastSnappy is parquet's SNAPPY codec with s2's fast Snappy encoder:
@@ -366,4 +380,304 @@ func levelledString(tmpl parquet.Value, s string) parquet.Value {
 func levelledWord(tmpl parquet.Value, w uint64) parquet.Value {
 	(*pqLayout)(unsafe.Pointer(&tmpl)).u64 = w
 	return tmpl
+}
+
+// Writing (writer.go hands each partition group of a batch here).
+//
+// The cells go to parquet-go's column writers a few hundred at a time,
+// converted on the fly by the goroutine writing their column, so no batch
+// is ever materialised as parquet.Values: a column-major copy of every
+// batch cost more CPU (page faults, write barriers) than the conversion.
+// The column writers read the caller's batch, so a Write waits until its
+// rows are written; the engine's queue keeps the sources and tasks busy
+// meanwhile. Cells that need a real conversion (text to a number, a
+// decimal, ...) are converted first, by the caller, because a cell that
+// does not convert drops its whole row from every column.
+
+// pqJob is one group of a batch's rows on its way to a Parquet file.
+type pqJob struct {
+	p     *plan
+	b     *record.Batch
+	kinds []colKind
+	rows  []int32 // the batch rows to write, in order; nil: rows 0..n-1
+	n     int
+	// slow[j] holds column j's converted values, one per row written, when
+	// some of its cells need a conversion; nil when every cell is direct.
+	slow [][]parquet.Value
+	keep []int32 // rows' backing array when rows were dropped
+	done chan struct{}
+	bufs [][]parquet.Value // per column, the background side's chunk
+}
+
+// pqChunk is how many cells a column writer converts at once: its values
+// stay in the L1 cache until parquet-go copies them.
+const pqChunk = 512
+
+// direct reports whether a cell of kind vk goes to a column of kind k
+// without a conversion that could fail or allocate.
+func direct(k colKind, vk record.Kind) bool {
+	switch vk {
+	case record.Missing, record.Null:
+		return true
+	}
+	switch k {
+	case colString:
+		return vk == record.String || vk == record.Decimal || vk == record.JSON
+	case colInt64:
+		return vk == record.Int
+	case colDouble:
+		return vk == record.Float || vk == record.Int
+	case colTimestamp:
+		return vk == record.Time || vk == record.Int
+	}
+	return false
+}
+
+// writeParquetRows writes n rows of b (rows[i], or i when rows is nil) to
+// slot s and returns once they are written.
+func (w *writer) writeParquetRows(ctx context.Context, s *slot, p *plan, b *record.Batch, rows []int32, n int) error {
+	q := &w.pq
+	if q.done == nil {
+		q.done = make(chan struct{}, 1)
+	}
+	q.p, q.b, q.kinds, q.rows, q.n = p, b, w.pschema.kinds, rows, n
+	defer q.release()
+	w.convertSlow(q)
+	if q.n == 0 {
+		return nil
+	}
+	if err := w.send(ctx, job{slot: s, pq: q, rows: q.n}); err != nil {
+		return err
+	}
+	<-q.done // the background goroutine answers every job it takes
+	return w.failed()
+}
+
+// release drops the job's references into the batch.
+func (q *pqJob) release() {
+	for j := range q.slow {
+		if q.slow[j] != nil {
+			clear(q.slow[j])
+			q.slow[j] = q.slow[j][:0]
+		}
+	}
+	q.p, q.b, q.rows = nil, nil, nil
+}
+
+// convertSlow converts the columns that have cells needing a conversion,
+// drops the rows that do not convert (recorded as failures, in row order)
+// and leaves in q.rows the rows to write.
+func (w *writer) convertSlow(q *pqJob) {
+	var slowCols []int
+	width := len(q.b.Fields)
+	for j, c := range q.p.cols {
+		if c < 0 {
+			continue
+		}
+		k := q.kinds[j]
+		for i := range q.n {
+			r := i
+			if q.rows != nil {
+				r = int(q.rows[i])
+			}
+			if !direct(k, q.b.Cells[r*width+c].K) {
+				slowCols = append(slowCols, j)
+				break
+			}
+		}
+	}
+	if len(slowCols) == 0 {
+		return
+	}
+	if len(q.slow) < len(q.kinds) {
+		q.slow = make([][]parquet.Value, len(q.kinds))
+	}
+	for _, j := range slowCols {
+		q.slow[j] = slices.Grow(q.slow[j][:0], q.n)[:q.n]
+	}
+	keep := slices.Grow(q.keep[:0], q.n)
+	for i := range q.n {
+		r := i
+		if q.rows != nil {
+			r = int(q.rows[i])
+		}
+		row := q.b.Row(r)
+		ok := true
+		for _, j := range slowCols {
+			v := row[q.p.cols[j]]
+			pv, bad := convert(v, q.kinds[j], j)
+			if bad != "" {
+				f := recordFailure(q.p, q.b, r, fmt.Sprintf("field %q: %q is %s", q.p.fields[j], v.Text(), bad))
+				if len(w.failures) >= maxStoredRecords {
+					f.Record = nil
+				}
+				w.failures = append(w.failures, f)
+				ok = false
+				break
+			}
+			q.slow[j][len(keep)] = pv
+		}
+		if ok {
+			keep = append(keep, int32(r))
+		}
+	}
+	for _, j := range slowCols {
+		q.slow[j] = q.slow[j][:len(keep)]
+	}
+	q.keep, q.rows, q.n = keep, keep, len(keep)
+}
+
+// writeParquet writes a job's rows: the background side.
+func (w *writer) writeParquet(s *slot, q *pqJob) error {
+	f, err := w.openFile(s)
+	if err != nil {
+		return err
+	}
+	// Row groups hold rowGroupRows rows: the columns are written directly,
+	// so the cut is made here (WriteRows would make it).
+	for lo := 0; lo < q.n; {
+		hi := min(q.n, lo+int(rowGroupRows-f.rgRows))
+		if err := w.writeColumns(f.pw.ColumnWriters(), q, lo, hi); err != nil {
+			return classify(err, "write %s", f.key)
+		}
+		f.rgRows += int64(hi - lo)
+		lo = hi
+		if f.rgRows >= rowGroupRows {
+			if err := w.flushParquet(f); err != nil {
+				return err
+			}
+		}
+	}
+	f.rows += int64(q.n)
+	// Bound the row groups held in memory across the open files.
+	limit := max(int64(rowGroupBudget/max(w.openPq, 1)), mib)
+	if f.pw.Size()-f.cw.n >= limit {
+		if err := w.flushParquet(f); err != nil {
+			return err
+		}
+	}
+	if t := w.cfg.target; t > 0 && f.pw.Size() >= t {
+		if err := w.flushParquet(f); err != nil {
+			return err
+		}
+		if f.pw.Size() >= t {
+			return w.closeFile(s)
+		}
+	}
+	return nil
+}
+
+func (w *writer) flushParquet(f *outFile) error {
+	f.rgRows = 0
+	if err := f.pw.Flush(); err != nil {
+		return classify(err, "write %s", f.key)
+	}
+	return nil
+}
+
+// writeColumns writes the job's rows [lo, hi) column by column, the
+// columns spread over the CPUs: a column's writer (conversion, buffering,
+// encoding, Snappy) is independent of the others', and this is most of a
+// Parquet run's CPU.
+func (w *writer) writeColumns(cws []*parquet.ColumnWriter, q *pqJob, lo, hi int) error {
+	if len(q.bufs) < len(cws) {
+		q.bufs = make([][]parquet.Value, len(cws))
+		for j := range q.bufs {
+			q.bufs[j] = make([]parquet.Value, pqChunk)
+		}
+	}
+	errs := make([]error, len(cws))
+	var next atomic.Int32
+	work := func() {
+		for {
+			j := int(next.Add(1) - 1)
+			if j >= len(cws) {
+				return
+			}
+			errs[j] = q.writeColumn(cws[j], j, lo, hi)
+		}
+	}
+	if workers := min(w.procs, len(cws)); workers > 1 && hi-lo >= parallelMinRows {
+		var wg sync.WaitGroup
+		for range workers - 1 {
+			wg.Go(work)
+		}
+		work()
+		wg.Wait()
+	} else {
+		work()
+	}
+	return errors.Join(errs...)
+}
+
+// writeColumn writes column j of rows [lo, hi).
+func (q *pqJob) writeColumn(cw *parquet.ColumnWriter, j, lo, hi int) error {
+	if j < len(q.slow) && q.slow[j] != nil {
+		_, err := cw.WriteRowValues(q.slow[j][lo:hi])
+		return err
+	}
+	buf := q.bufs[j]
+	defer clear(buf) // drop the references into the batch
+	for lo < hi {
+		m := min(hi-lo, len(buf))
+		vals := buf[:m]
+		q.fill(vals, j, lo)
+		if _, err := cw.WriteRowValues(vals); err != nil {
+			return err
+		}
+		lo += m
+	}
+	return nil
+}
+
+// fill sets vals to column j's values of rows [lo, lo+len(vals)), whose
+// cells are all direct.
+func (q *pqJob) fill(vals []parquet.Value, j, lo int) {
+	k, c := q.kinds[j], q.p.cols[j]
+	null := parquet.Value{}.Level(0, 0, j)
+	if c < 0 {
+		for i := range vals {
+			vals[i] = null
+		}
+		return
+	}
+	width := len(q.b.Fields)
+	cells := q.b.Cells
+	at := func(i int) *record.Value {
+		r := lo + i
+		if q.rows != nil {
+			r = int(q.rows[r])
+		}
+		return &cells[r*width+c]
+	}
+	switch {
+	case !fastValues:
+		for i := range vals {
+			vals[i], _ = convert(*at(i), k, j)
+		}
+	case k == colString:
+		tmpl := parquet.ByteArrayValue(nil).Level(0, 1, j)
+		for i := range vals {
+			if v := at(i); v.IsAbsent() {
+				vals[i] = null
+			} else {
+				vals[i] = levelledString(tmpl, v.S)
+			}
+		}
+	default: // INT64 and DOUBLE kinds, whose cells hold their 64 bits in N
+		tmpl := parquet.Int64Value(0).Level(0, 1, j)
+		if k == colDouble {
+			tmpl = parquet.DoubleValue(0).Level(0, 1, j)
+		}
+		for i := range vals {
+			switch v := at(i); {
+			case v.IsAbsent():
+				vals[i] = null
+			case k == colDouble && v.K == record.Int:
+				vals[i] = levelledWord(tmpl, math.Float64bits(float64(v.Int())))
+			default:
+				vals[i] = levelledWord(tmpl, v.N)
+			}
+		}
+	}
 }

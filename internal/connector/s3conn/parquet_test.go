@@ -1,6 +1,21 @@
 package s3conn
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/record"
+)
 
 // The fast cell constructors check parquet.Value's layout at init and fall
 // back to the public ones when it changed; this says when that happens (a
@@ -8,5 +23,162 @@ import "testing"
 func TestParquetValueLayoutMatches(t *testing.T) {
 	if !fastValues {
 		t.Fatal("parquet.Value no longer matches pqLayout: Parquet writes use the slower public constructors")
+	}
+}
+
+// Query engines prune row groups and pages by their bounds: every column
+// chunk has its min, max and null count, and the page index (column and
+// offset indexes) bounds each page. Cells of the kinds the tasks produce
+// (Int, Float, Time, String) go to the columns without a conversion:
+// Time to a TIMESTAMP, Int to a DOUBLE, and a declared field missing from
+// the batch is a column of nulls.
+func TestParquetStatisticsAndPageIndex(t *testing.T) {
+	e := localEnv(t)
+	bucket := e.makeBucket(t)
+	fields := []connector.FieldSpec{{Name: "id", Type: "bigint"}, {Name: "name", Type: "string"}, {Name: "x", Type: "double"},
+		{Name: "at", Type: "datetime"}, {Name: "gone", Type: "string"}}
+	const total = 60_000 // several pages per column
+	var batches []*record.Batch
+	for lo := 0; lo < total; lo += 4096 {
+		b := &record.Batch{Fields: []string{"at", "x", "name", "id"}, Split: "s", FirstLine: int64(lo + 2)}
+		for i := lo; i < min(lo+4096, total); i++ {
+			name := record.Str(fmt.Sprintf("name-%05d", (i*7919)%total))
+			if i%10 == 3 {
+				name = record.NullVal()
+			}
+			x := record.FloatVal(float64(i) + 0.5)
+			if i%2 == 0 {
+				x = record.IntVal(int64(i))
+			}
+			b.AppendRow([]record.Value{record.MillisVal(int64(i) * 1000), x, name, record.IntVal(int64(total - i))})
+		}
+		batches = append(batches, b)
+	}
+	batches[len(batches)-1].Final = true
+	req := writeRequest(bucket, "st", map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true}, fields)
+	res := writeAll(t, e.drv, req, batches...)
+	if res.RecordsWritten != total || len(res.Failures) != 0 {
+		t.Fatalf("written %d, failures %v", res.RecordsWritten, res.Failures)
+	}
+	data := e.get(t, bucket, res.Objects[0])
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type bounds struct {
+		min, max string
+		nulls    int64
+	}
+	want := map[string]bounds{
+		"id":   {"1", fmt.Sprint(total), 0},
+		"name": {"name-00000", fmt.Sprintf("name-%05d", total-1), total / 10},
+		"x":    {"0", fmt.Sprint(total-1) + ".5", 0},
+		"at":   {"0", fmt.Sprint((total - 1) * 1000), 0},
+		"gone": {"", "", total},
+	}
+	cols := f.Schema().Fields()
+	md := f.Metadata()
+	if len(md.RowGroups) != 1 {
+		t.Fatalf("%d row groups, want 1", len(md.RowGroups))
+	}
+	for j, cc := range md.RowGroups[0].Columns {
+		name := cols[j].Name()
+		st := cc.MetaData.Statistics
+		kind := cols[j].Type().Kind()
+		got := bounds{nulls: st.NullCount}
+		if st.MinValue != nil {
+			got.min, got.max = kind.Value(st.MinValue).String(), kind.Value(st.MaxValue).String()
+		}
+		if got != want[name] {
+			t.Errorf("column %s: statistics %+v, want %+v", name, got, want[name])
+		}
+		chunk := f.RowGroups()[0].ColumnChunks()[j]
+		ci, err := chunk.ColumnIndex()
+		if err != nil {
+			t.Fatalf("column %s: no column index: %v", name, err)
+		}
+		oi, err := chunk.OffsetIndex()
+		if err != nil {
+			t.Fatalf("column %s: no offset index: %v", name, err)
+		}
+		if ci.NumPages() != oi.NumPages() || (name != "gone" && ci.NumPages() < 2) {
+			t.Errorf("column %s: column index of %d pages, offset index of %d", name, ci.NumPages(), oi.NumPages())
+		}
+		var pageNulls int64
+		for p := range ci.NumPages() {
+			pageNulls += ci.NullCount(p)
+			if name != "gone" && (ci.MinValue(p).IsNull() || ci.MaxValue(p).IsNull()) {
+				t.Errorf("column %s page %d has no bounds", name, p)
+			}
+		}
+		if pageNulls != want[name].nulls {
+			t.Errorf("column %s: pages count %d nulls, want %d", name, pageNulls, want[name].nulls)
+		}
+	}
+	rows := readParquet(t, "st", data)
+	for _, i := range []int{0, 1, 3, total - 1} {
+		r := rows[i]
+		wantName := fmt.Sprintf("name-%05d", (i*7919)%total)
+		if i%10 == 3 {
+			wantName = ""
+		}
+		wantX := fmt.Sprint(i)
+		if i%2 == 1 {
+			wantX += ".5"
+		}
+		if r["id"] != fmt.Sprint(total-i) || r["name"] != wantName || r["x"] != wantX ||
+			r["at"] != time.UnixMilli(int64(i)*1000).UTC().Format("2006-01-02T15:04:05.000Z07:00") || r["gone"] != "" {
+			t.Errorf("row %d = %v", i, r)
+		}
+	}
+}
+
+// A Parquet Write waits for its rows to be written (the column writers read
+// the caller's batch), so a failure of the file under it is that Write's
+// error, and the writer still aborts cleanly.
+func TestParquetWriteFailureIsTheWritesError(t *testing.T) {
+	e := localEnv(t)
+	bucket := e.makeBucket(t)
+	ctx := context.Background()
+	req := writeRequest(bucket, "fail", map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true,
+		"aggregationConfig": map[string]any{"aggregationType": "None"}}, nil)
+	w, err := e.drv.OpenWriter(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(ctx, benchBatch("a", 0, 3000, true)); err != nil {
+		t.Fatal(err)
+	}
+	// Split b's file will be 000002 in the run's staging folder: take the
+	// name first, so creating it fails.
+	staged := e.stagingFiles(t)
+	var first string
+	for _, f := range staged {
+		if path.Base(f) == "000001" {
+			first = f
+		}
+	}
+	if first == "" {
+		t.Fatalf("no staged file 000001 in %v", staged)
+	}
+	taken := filepath.Join(e.deps.DataDir, stagingRoot, filepath.FromSlash(path.Dir(first)), "000002")
+	if err := os.WriteFile(taken, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	err = w.Write(ctx, benchBatch("b", 0, 3000, true))
+	if err == nil || !strings.Contains(err.Error(), "staging file") {
+		t.Fatalf("Write over a file that cannot be created returned %v", err)
+	}
+	if err := w.Write(ctx, benchBatch("c", 0, 10, true)); err == nil {
+		t.Error("a Write after the failure succeeded")
+	}
+	if err := w.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := e.stagingFiles(t); len(left) != 0 {
+		t.Errorf("staging left after Abort: %v", left)
+	}
+	if objs := e.list(t, bucket, ""); len(objs) != 0 {
+		t.Errorf("objects after Abort: %v", objs)
 	}
 }

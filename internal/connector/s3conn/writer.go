@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/parquet-go/parquet-go"
 	"gocloud.dev/blob"
@@ -191,6 +190,7 @@ type writer struct {
 	slots    map[string]*slot
 	bySplit  map[string][]*slot
 	failures []connector.RecordFailure
+	pq       pqJob // a Parquet write's job, reused
 
 	// The background goroutine writes files in job order.
 	jobs   chan job
@@ -243,7 +243,7 @@ type job struct {
 	data  *[]byte
 	ends  []int32
 	rows  int
-	prows *pqRows
+	pq    *pqJob // the caller waits on pq.done
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512<<10); return &b }}
@@ -386,8 +386,7 @@ func (w *writer) makeParquetSchema(b *record.Batch) error {
 		return fault.Wrap(fault.Invalid, err, "parquet schema")
 	}
 	w.pschema = ps
-	w.parquetOpt = []parquet.WriterOption{ps.schema, parquet.Compression(&fastSnappy{}),
-		parquet.MaxRowsPerRowGroup(rowGroupRows), parquet.CreatedBy("appflowd", "", "")}
+	w.parquetOpt = ps.writerOptions()
 	return nil
 }
 
@@ -450,18 +449,8 @@ func (w *writer) writeRows(ctx context.Context, b *record.Batch) error {
 			n = len(g.rows)
 		}
 		if w.cfg.format == "PARQUET" {
-			parts := w.parquetParts(p, b, g.rows, n)
-			for i, rows := range parts {
-				if rows.n == 0 {
-					putPQ(rows)
-					continue
-				}
-				if err := w.send(ctx, job{slot: s, prows: rows, rows: rows.n}); err != nil {
-					for _, r := range parts[i:] {
-						putPQ(r)
-					}
-					return err
-				}
+			if err := w.writeParquetRows(ctx, s, p, b, g.rows, n); err != nil {
+				return err
 			}
 			continue
 		}
@@ -516,139 +505,6 @@ func (w *writer) encodeText(p *plan, b *record.Batch, rows []int32, n int) []chu
 	return out
 }
 
-// pqRows is one job's Parquet values, column-major: cols[j] holds column
-// j's value of each of the n rows, so the background goroutine can write
-// the columns in parallel. The buffers go back to pqPool once written.
-type pqRows struct {
-	vals []parquet.Value
-	cols [][]parquet.Value
-	n    int
-}
-
-var pqPool = sync.Pool{New: func() any { return new(pqRows) }}
-
-func putPQ(r *pqRows) {
-	clear(r.vals) // drop the references into batch strings
-	r.n = 0
-	pqPool.Put(r)
-}
-
-// parquetParts converts n rows to Parquet values, in parallel parts for
-// big batches (conversion is a quarter of a Parquet run's CPU); the parts
-// are sent in order, and failures are recorded in row order.
-func (w *writer) parquetParts(p *plan, b *record.Batch, rows []int32, n int) []*pqRows {
-	parts := 1
-	if w.procs > 1 && n >= 2*parallelMinRows {
-		parts = min(w.procs, n/parallelMinRows)
-	}
-	out := make([]*pqRows, parts)
-	fails := make([][]connector.RecordFailure, parts)
-	do := func(i int) {
-		out[i], fails[i] = parquetRows(p, w.pschema.kinds, b, rows, n*i/parts, n*(i+1)/parts)
-	}
-	var wg sync.WaitGroup
-	for i := 1; i < parts; i++ {
-		wg.Go(func() { do(i) })
-	}
-	do(0)
-	wg.Wait()
-	for _, fs := range fails {
-		for _, f := range fs {
-			if len(w.failures) >= maxStoredRecords {
-				f.Record = nil
-			}
-			w.failures = append(w.failures, f)
-		}
-	}
-	return out
-}
-
-// parquetRows converts rows [lo, hi) and returns the rows that do not
-// convert as failures.
-func parquetRows(p *plan, kinds []colKind, b *record.Batch, rows []int32, lo, hi int) (*pqRows, []connector.RecordFailure) {
-	width, n := len(p.fields), hi-lo
-	buf := pqPool.Get().(*pqRows)
-	if cap(buf.vals) < n*width {
-		buf.vals = make([]parquet.Value, n*width)
-	}
-	vals := buf.vals[:n*width]
-	buf.vals = vals
-	buf.cols = buf.cols[:0]
-	for j := range width {
-		buf.cols = append(buf.cols, vals[j*n:(j+1)*n:(j+1)*n])
-	}
-	// Each row's values go straight to their column at index k; a row that
-	// fails to convert is overwritten by the next one.
-	cols := buf.cols
-	var tmplBuf [16]parquet.Value
-	tmpl := tmplBuf[:0]
-	for j, kd := range kinds {
-		switch kd {
-		case colString:
-			tmpl = append(tmpl, parquet.ByteArrayValue(nil).Level(0, 1, j))
-		case colInt64:
-			tmpl = append(tmpl, parquet.Int64Value(0).Level(0, 1, j))
-		case colDouble:
-			tmpl = append(tmpl, parquet.DoubleValue(0).Level(0, 1, j))
-		default:
-			tmpl = append(tmpl, parquet.Value{})
-		}
-	}
-	fast := fastValues
-	var fails []connector.RecordFailure
-	k := 0
-	for i := lo; i < hi; i++ {
-		r := i
-		if rows != nil {
-			r = int(rows[i])
-		}
-		row := b.Row(r)
-		ok := true
-		for j, c := range p.cols {
-			var v record.Value
-			if c >= 0 {
-				v = row[c]
-			}
-			// Fast paths for values the tasks already typed.
-			switch kd := kinds[j]; {
-			case kd == colString && v.K == record.String:
-				if fast {
-					cols[j][k] = levelledString(tmpl[j], v.S)
-				} else {
-					cols[j][k] = parquet.ByteArrayValue(bytesOf(v.S)).Level(0, 1, j)
-				}
-				continue
-			case (kd == colInt64 && v.K == record.Int) || (kd == colDouble && v.K == record.Float):
-				// Int and Float cells hold their 64 bits in N, as the
-				// INT64 and DOUBLE values do.
-				if fast {
-					cols[j][k] = levelledWord(tmpl[j], v.N)
-				} else if kd == colInt64 {
-					cols[j][k] = parquet.Int64Value(v.Int()).Level(0, 1, j)
-				} else {
-					cols[j][k] = parquet.DoubleValue(v.Float()).Level(0, 1, j)
-				}
-				continue
-			}
-			pv, bad := convert(v, kinds[j], j)
-			if bad != "" {
-				fails = append(fails, recordFailure(p, b, r, fmt.Sprintf("field %q: %q is %s", p.fields[j], v.Text(), bad)))
-				ok = false
-				break
-			}
-			cols[j][k] = pv
-		}
-		if ok {
-			k++
-		}
-	}
-	for j := range cols {
-		cols[j] = cols[j][:k]
-	}
-	buf.n = k
-	return buf, fails
-}
-
 func recordFailure(p *plan, b *record.Batch, r int, reason string) connector.RecordFailure {
 	f := connector.RecordFailure{Split: b.Split, Line: b.FirstLine + int64(r), Reason: reason}
 	f.Record = make(map[string]string, len(p.fields))
@@ -669,8 +525,8 @@ func (w *writer) run() {
 			if j.data != nil {
 				bufPool.Put(j.data)
 			}
-			if j.prows != nil {
-				putPQ(j.prows)
+			if j.pq != nil {
+				j.pq.done <- struct{}{}
 			}
 			continue
 		}
@@ -678,9 +534,9 @@ func (w *writer) run() {
 		switch {
 		case j.close:
 			err = w.closeFile(j.slot)
-		case j.prows != nil:
-			err = w.writeParquet(j.slot, j.prows)
-			putPQ(j.prows)
+		case j.pq != nil:
+			err = w.writeParquet(j.slot, j.pq)
+			j.pq.done <- struct{}{}
 		default:
 			err = w.writeText(j.slot, *j.data, j.ends, j.rows)
 			bufPool.Put(j.data)
@@ -782,81 +638,6 @@ func (w *writer) writeText(s *slot, data []byte, ends []int32, rows int) error {
 		return nil
 	}
 	return nil
-}
-
-func (w *writer) writeParquet(s *slot, rows *pqRows) error {
-	f, err := w.openFile(s)
-	if err != nil {
-		return err
-	}
-	// Row groups hold rowGroupRows rows: the columns are written directly,
-	// so the cut is made here (WriteRows would make it).
-	for lo := 0; lo < rows.n; {
-		hi := min(rows.n, lo+int(rowGroupRows-f.rgRows))
-		if err := w.writeColumns(f.pw.ColumnWriters(), rows, lo, hi); err != nil {
-			return classify(err, "write %s", f.key)
-		}
-		f.rgRows += int64(hi - lo)
-		lo = hi
-		if f.rgRows >= rowGroupRows {
-			if err := w.flushParquet(f); err != nil {
-				return err
-			}
-		}
-	}
-	f.rows += int64(rows.n)
-	// Bound the row groups held in memory across the open files.
-	limit := max(int64(rowGroupBudget/max(w.openPq, 1)), mib)
-	if f.pw.Size()-f.cw.n >= limit {
-		if err := w.flushParquet(f); err != nil {
-			return err
-		}
-	}
-	if t := w.cfg.target; t > 0 && f.pw.Size() >= t {
-		if err := w.flushParquet(f); err != nil {
-			return err
-		}
-		if f.pw.Size() >= t {
-			return w.closeFile(s)
-		}
-	}
-	return nil
-}
-
-func (w *writer) flushParquet(f *outFile) error {
-	f.rgRows = 0
-	if err := f.pw.Flush(); err != nil {
-		return classify(err, "write %s", f.key)
-	}
-	return nil
-}
-
-// writeColumns writes rows [lo, hi) column by column, the columns spread
-// over the CPUs: a column's writer (buffering, encoding, Snappy) is
-// independent of the others', and this is most of a Parquet run's CPU.
-func (w *writer) writeColumns(cws []*parquet.ColumnWriter, r *pqRows, lo, hi int) error {
-	errs := make([]error, len(cws))
-	var next atomic.Int32
-	work := func() {
-		for {
-			j := int(next.Add(1) - 1)
-			if j >= len(cws) {
-				return
-			}
-			_, errs[j] = cws[j].WriteRowValues(r.cols[j][lo:hi])
-		}
-	}
-	if workers := min(w.procs, len(cws)); workers > 1 && hi-lo >= parallelMinRows {
-		var wg sync.WaitGroup
-		for range workers - 1 {
-			wg.Go(work)
-		}
-		work()
-		wg.Wait()
-	} else {
-		work()
-	}
-	return errors.Join(errs...)
 }
 
 // finish stops the background goroutine; the caller holds mu.
