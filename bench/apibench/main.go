@@ -2,8 +2,9 @@
 // same run: ListFlows and DescribeFlow of appflowd (in process, on a real
 // loopback HTTP server, SQLite or PostgreSQL) and a trivial net/http JSON
 // handler, each driven by the same closed-loop load generator (C clients
-// on keep-alive connections for D seconds). It prints requests per second,
-// p50 and p99, and each operation's share of the ceiling.
+// on keep-alive connections for D seconds, in rounds that take turns). It
+// prints requests per second, p50 and p99, and each operation's share of
+// the ceiling, with the range of that share over the rounds.
 //
 //	go run ./bench/apibench -flows 20 -clients 16 -duration 5s
 //	go run ./bench/apibench -database postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
@@ -37,16 +38,17 @@ func main() {
 	flows := flag.Int("flows", 20, "flows in the account (ListFlows returns them in one page)")
 	runs := flag.Int("runs", 3, "execution records per flow")
 	clients := flag.Int("clients", 16, "concurrent clients")
-	dur := flag.Duration("duration", 5*time.Second, "how long each measurement runs")
+	dur := flag.Duration("duration", 5*time.Second, "how long each target is measured, in all")
+	rounds := flag.Int("rounds", 5, "the targets take turns this many times")
 	database := flag.String("database", "", "a postgres:// URL (its tables are created in the search_path); empty: SQLite in a temp dir")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the appflowd measurements (not the ceiling's) to this file")
 	flag.Parse()
-	if err := run(*flows, *runs, *clients, *dur, *database, *cpuprofile); err != nil {
+	if err := run(*flows, *runs, *clients, *dur, *rounds, *database, *cpuprofile); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(flows, runs, clients int, dur time.Duration, database, cpuprofile string) error {
+func run(flows, runs, clients int, dur time.Duration, rounds int, database, cpuprofile string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "apibench")
 	if err != nil {
@@ -102,10 +104,9 @@ func run(flows, runs, clients int, dur time.Duration, database, cpuprofile strin
 	if database != "" {
 		kind = "postgres"
 	}
-	fmt.Printf("apibench: %s store, %d flows with %d runs each, %d clients, %s per measurement\n", kind, flows, runs, clients, dur)
-	ceiling := load(trivial.URL+"/describe-flow", `{"flowName":"bench-000"}`, clients, dur)
-	ceiling.print("trivial net/http JSON handler (ceiling)", 0)
+	fmt.Printf("apibench: %s store, %d flows with %d runs each, %d clients, %s per measurement in %d rounds\n", kind, flows, runs, clients, dur, rounds)
 	load(srv.URL+"/describe-flow", `{"flowName":"bench-000"}`, clients, dur/5) // warm up
+	load(srv.URL+"/list-flows", `{"maxResults":100}`, clients, dur/5)
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -117,8 +118,29 @@ func run(flows, runs, clients int, dur time.Duration, database, cpuprofile strin
 		}
 		defer pprof.StopCPUProfile()
 	}
-	load(srv.URL+"/describe-flow", `{"flowName":"bench-000"}`, clients, dur).print("DescribeFlow", ceiling.rps)
-	load(srv.URL+"/list-flows", `{"maxResults":100}`, clients, dur).print(fmt.Sprintf("ListFlows (%d flows a page)", flows), ceiling.rps)
+	// The three take turns, a round at a time, so a change in the
+	// machine's load falls on each alike.
+	targets := []struct{ what, url, body string }{
+		{"trivial net/http JSON handler (ceiling)", trivial.URL + "/describe-flow", `{"flowName":"bench-000"}`},
+		{"DescribeFlow", srv.URL + "/describe-flow", `{"flowName":"bench-000"}`},
+		{fmt.Sprintf("ListFlows (%d flows a page)", flows), srv.URL + "/list-flows", `{"maxResults":100}`},
+	}
+	results := make([]result, len(targets))
+	shares := make([][]float64, len(targets))
+	for range rounds {
+		var ceiling float64
+		for i, t := range targets {
+			r := load(t.url, t.body, clients, dur/time.Duration(rounds))
+			if i == 0 {
+				ceiling = r.rps
+			}
+			shares[i] = append(shares[i], r.rps/ceiling)
+			results[i] = results[i].add(r)
+		}
+	}
+	for i, t := range targets {
+		results[i].print(t.what, results[0].rps, shares[i])
+	}
 	return nil
 }
 
@@ -126,12 +148,27 @@ type result struct {
 	rps      float64
 	p50, p99 time.Duration
 	errors   int
+	lats     []time.Duration // sorted
+	d        time.Duration
 }
 
-func (r result) print(what string, ceiling float64) {
+// add merges two measurements of one target.
+func (r result) add(o result) result {
+	m := result{lats: append(slices.Clone(r.lats), o.lats...), d: r.d + o.d, errors: r.errors + o.errors}
+	slices.Sort(m.lats)
+	m.rps = float64(len(m.lats)) / m.d.Seconds()
+	if len(m.lats) > 0 {
+		m.p50, m.p99 = m.lats[len(m.lats)/2], m.lats[len(m.lats)*99/100]
+	}
+	return m
+}
+
+// print writes a line; ceiling > 0 adds the share of it, and the range of
+// the rounds' shares.
+func (r result) print(what string, ceiling float64, shares []float64) {
 	share := ""
-	if ceiling > 0 {
-		share = fmt.Sprintf("  %.3f of the ceiling", r.rps/ceiling)
+	if ceiling > 0 && ceiling != r.rps {
+		share = fmt.Sprintf("  %.3f of the ceiling (rounds %.3f-%.3f)", r.rps/ceiling, slices.Min(shares), slices.Max(shares))
 	}
 	fmt.Printf("%-42s %9.0f req/s  p50 %-9s p99 %-9s errors %d%s\n", what, r.rps,
 		r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors, share)
@@ -175,10 +212,5 @@ func load(url, body string, clients int, d time.Duration) result {
 		})
 	}
 	wg.Wait()
-	slices.Sort(lats)
-	r := result{rps: float64(len(lats)) / d.Seconds(), errors: errs}
-	if len(lats) > 0 {
-		r.p50, r.p99 = lats[len(lats)/2], lats[len(lats)*99/100]
-	}
-	return r
+	return result{errors: errs}.add(result{lats: lats, d: d})
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 
@@ -75,29 +76,96 @@ func execRecord(e *store.Execution) (*wire.ExecutionRecord, error) {
 	return &rec, nil
 }
 
-// execNewest is the flow's most recently started run, or nil.
-func (s *Service) execNewest(ctx context.Context, account, flowName string) (*wire.ExecutionRecord, error) {
-	rows, _, err := s.d.Store.ExecutionList(ctx, &store.ExecutionListParams{AccountID: account, FlowName: flowName, Page: store.Page{Limit: 1}})
-	if err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "read executions of flow %s", flowName)
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	return execRecord(rows[0])
+// lastRun is what a flow shows of its newest run: lastRunExecutionDetails
+// and the tables the run registered (metadataCatalogDetails, nil if none),
+// as JSON. It is read from the run's document members, not the whole
+// record decoded: ListFlows shows it for every flow of a page.
+type lastRun struct {
+	details, catalog []byte
 }
 
-// execDetails is a flow's lastRunExecutionDetails from its newest run.
-func execDetails(rec *wire.ExecutionRecord) *wire.ExecutionDetails {
-	d := &wire.ExecutionDetails{MostRecentExecutionStatus: rec.ExecutionStatus, MostRecentExecutionTime: rec.LastUpdatedAt}
-	if d.MostRecentExecutionTime == nil {
-		d.MostRecentExecutionTime = rec.StartedAt
+func execLastRun(e *store.Execution) (lastRun, error) {
+	bad := func(err error) (lastRun, error) {
+		return lastRun{}, fault.Wrap(fault.Internal, err, "decode execution %s of flow %s", e.ExecutionID, e.FlowName)
+	}
+	doc, err := objectMembers(e.Doc, make([]member, 0, 16))
+	if err != nil {
+		return bad(err)
+	}
+	status := wire.ExecutionStatus(e.Status)
+	if raw := lookup(doc, "executionStatus"); status == "" && raw != nil {
+		if err := json.Unmarshal(raw, &status); err != nil {
+			return bad(err)
+		}
 	}
 	var msg string
-	if r := rec.ExecutionResult; r != nil && r.ErrorInfo != nil {
-		msg = r.ErrorInfo.ExecutionMessage
+	if raw := lookup(doc, "executionResult"); raw != nil && status != wire.ExecutionStatusSuccessful {
+		var r struct {
+			ErrorInfo *wire.ErrorInfo `json:"errorInfo"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return bad(err)
+		}
+		if r.ErrorInfo != nil {
+			msg = r.ErrorInfo.ExecutionMessage
+		}
 	}
-	switch rec.ExecutionStatus {
+	var at []byte
+	raw := lookup(doc, "lastUpdatedAt")
+	if raw == nil {
+		raw = lookup(doc, "startedAt")
+	}
+	if raw != nil && !canonicalTime(raw) {
+		// Re-encoded: older documents may hold a time in another form.
+		var t wire.Timestamp
+		if err := t.UnmarshalJSON(raw); err != nil {
+			return bad(err)
+		}
+		at, _ = t.MarshalJSON() // cannot fail
+	} else {
+		at = raw
+	}
+	var out lastRun
+	msg = execMessage(status, msg)
+	out.details = appendObject(nil, []member{
+		{"mostRecentExecutionMessage", nonEmpty(msg)},
+		{"mostRecentExecutionStatus", nonEmpty(string(status))},
+		{"mostRecentExecutionTime", at},
+	})
+	if raw := lookup(doc, "metadataCatalogDetails"); raw != nil && string(raw) != "[]" {
+		out.catalog = raw
+	}
+	return out, nil
+}
+
+// canonicalTime reports whether raw is a time as wire.Timestamp writes
+// it: epoch seconds with three decimals.
+func canonicalTime(raw []byte) bool {
+	raw = bytes.TrimPrefix(raw, []byte("-"))
+	dot := bytes.IndexByte(raw, '.')
+	if dot < 1 || len(raw)-dot != 4 {
+		return false
+	}
+	for i, c := range raw {
+		if i != dot && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// nonEmpty is s as a JSON string, nil (left out) when empty.
+func nonEmpty(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return appendString(nil, s)
+}
+
+// execMessage is a flow's mostRecentExecutionMessage: the run's error
+// message, or what AppFlow says for its status.
+func execMessage(status wire.ExecutionStatus, msg string) string {
+	switch status {
 	case wire.ExecutionStatusSuccessful:
 		msg = flowMsgSuccess
 	case wire.ExecutionStatusInProgress:
@@ -117,8 +185,7 @@ func execDetails(rec *wire.ExecutionRecord) *wire.ExecutionDetails {
 			msg = "Flow run failed"
 		}
 	}
-	d.MostRecentExecutionMessage = msg
-	return d
+	return msg
 }
 
 // execRunning lists the ids of the flow's runs in progress, newest first;

@@ -598,21 +598,13 @@ func (s *Service) describeFlowJSON(ctx context.Context, in *wire.DescribeFlowReq
 	// set is ordered by name, as splice wants.
 	var set []member
 	if v.Newest != nil {
-		last, err := execRecord(v.Newest)
+		last, err := execLastRun(v.Newest)
 		if err != nil {
 			return nil, err
 		}
-		details, err := encodePlain(execDetails(last))
-		if err != nil {
-			return nil, fault.Wrap(fault.Internal, err, "encode flow %s", in.FlowName)
-		}
-		set = append(set, member{"lastRunExecutionDetails", details})
-		if lookup(doc, "metadataCatalogConfig") != nil && len(last.MetadataCatalogDetails) > 0 {
-			catalog, err := encodePlain(last.MetadataCatalogDetails)
-			if err != nil {
-				return nil, fault.Wrap(fault.Internal, err, "encode flow %s", in.FlowName)
-			}
-			set = append(set, member{"lastRunMetadataCatalogDetails", catalog})
+		set = append(set, member{"lastRunExecutionDetails", last.details})
+		if last.catalog != nil && lookup(doc, "metadataCatalogConfig") != nil {
+			set = append(set, member{"lastRunMetadataCatalogDetails", last.catalog})
 		}
 	}
 	if v.Flow.Status != "" {
@@ -681,58 +673,49 @@ func (s *Service) listFlowsJSON(ctx context.Context, in *wire.ListFlowsRequest) 
 	return append(b, '}'), nil
 }
 
-// flowEnd is what a flow summary shows of a source or destination.
-type flowEnd struct {
-	ConnectorType        wire.ConnectorType `json:"connectorType"`
-	ConnectorProfileName string             `json:"connectorProfileName"`
-}
-
 // appendFlowSummary writes a flow as ListFlows shows it (a FlowDefinition,
 // its members in the order encoding/json gives them), copying what the
 // stored document has as is.
 func appendFlowSummary(b []byte, v *store.FlowView, doc []member) ([]byte, error) {
-	var trigger struct {
-		TriggerType wire.TriggerType `json:"triggerType"`
+	// The trigger type and the connector types are enum strings, copied.
+	var trigger, srcType, srcProfile, dstType, dstProfile []byte
+	src := lookup(doc, "sourceFlowConfig")
+	dst, err := firstElement(lookup(doc, "destinationFlowConfigList"))
+	if err == nil {
+		trigger, err = memberOf(lookup(doc, "triggerConfig"), "triggerType")
 	}
-	var src flowEnd
-	var dsts []flowEnd
-	for _, d := range []struct {
+	for _, m := range []struct {
+		obj  []byte
 		name string
-		into any
-	}{{"triggerConfig", &trigger}, {"sourceFlowConfig", &src}, {"destinationFlowConfigList", &dsts}} {
-		if raw := lookup(doc, d.name); raw != nil {
-			if err := json.Unmarshal(raw, d.into); err != nil {
-				return nil, fault.Wrap(fault.Internal, err, "decode flow %s", v.Flow.Name)
-			}
+		into *[]byte
+	}{{src, "connectorType", &srcType}, {src, "connectorProfileName", &srcProfile},
+		{dst, "connectorType", &dstType}, {dst, "connectorProfileName", &dstProfile}} {
+		if err == nil {
+			*m.into, err = memberOf(m.obj, m.name)
 		}
 	}
-	var dst flowEnd
-	if len(dsts) > 0 {
-		dst = dsts[0]
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", v.Flow.Name)
 	}
 	// A label is read from the flow end's profile; a profile deleted with
 	// forceDelete leaves it empty.
-	label := func(e flowEnd) []byte {
-		if e.ConnectorType != wire.ConnectorTypeCustomConnector || v.Labels[e.ConnectorProfileName] == "" {
+	label := func(typ, profile []byte) []byte {
+		if string(typ) != `"`+string(wire.ConnectorTypeCustomConnector)+`"` || profile == nil {
 			return nil
 		}
-		return appendString(nil, v.Labels[e.ConnectorProfileName])
-	}
-	str := func(s string) []byte {
-		if s == "" {
+		var name string
+		if json.Unmarshal(profile, &name) != nil {
 			return nil
 		}
-		return appendString(nil, s)
+		return nonEmpty(v.Labels[name])
 	}
 	var last, tags []byte
 	if v.Newest != nil {
-		rec, err := execRecord(v.Newest)
+		run, err := execLastRun(v.Newest)
 		if err != nil {
 			return nil, err
 		}
-		if last, err = encodePlain(execDetails(rec)); err != nil {
-			return nil, fault.Wrap(fault.Internal, err, "encode flow %s", v.Flow.Name)
-		}
+		last = run.details
 	}
 	if len(v.Tags) > 0 {
 		var err error
@@ -744,18 +727,18 @@ func appendFlowSummary(b []byte, v *store.FlowView, doc []member) ([]byte, error
 		{"createdAt", lookup(doc, "createdAt")},
 		{"createdBy", lookup(doc, "createdBy")},
 		{"description", lookup(doc, "description")},
-		{"destinationConnectorLabel", label(dst)},
-		{"destinationConnectorType", str(string(dst.ConnectorType))},
+		{"destinationConnectorLabel", label(dstType, dstProfile)},
+		{"destinationConnectorType", dstType},
 		{"flowArn", lookup(doc, "flowArn")},
 		{"flowName", lookup(doc, "flowName")},
-		{"flowStatus", str(v.Flow.Status)},
+		{"flowStatus", nonEmpty(v.Flow.Status)},
 		{"lastRunExecutionDetails", last},
 		{"lastUpdatedAt", lookup(doc, "lastUpdatedAt")},
 		{"lastUpdatedBy", lookup(doc, "lastUpdatedBy")},
-		{"sourceConnectorLabel", label(src)},
-		{"sourceConnectorType", str(string(src.ConnectorType))},
+		{"sourceConnectorLabel", label(srcType, srcProfile)},
+		{"sourceConnectorType", srcType},
 		{"tags", tags},
-		{"triggerType", str(string(trigger.TriggerType))},
+		{"triggerType", trigger},
 	}), nil
 }
 

@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/appflowd/appflowd/internal/wire"
 )
@@ -26,6 +27,8 @@ var errNotObject = errors.New("stored document is not a JSON object")
 
 // objectMembers appends the top-level members of the JSON object b to out,
 // in document order. It checks the object's structure, not its values.
+// The members' names and values share b's memory: b must not change while
+// they are in use.
 func objectMembers(b []byte, out []member) ([]member, error) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -53,7 +56,9 @@ func objectMembers(b []byte, out []member) ([]member, error) {
 		if vend < 0 {
 			return nil, errNotObject
 		}
-		out = append(out, member{name: string(name), value: b[i:vend]})
+		// The name shares b's memory instead of a copy per member: documents
+		// are read from the store and never written to.
+		out = append(out, member{name: unsafe.String(unsafe.SliceData(name), len(name)), value: b[i:vend]})
 		i = skipSpace(b, vend)
 		if i >= len(b) {
 			return nil, errNotObject
@@ -147,17 +152,52 @@ func isDelimiter(c byte) bool {
 }
 
 // lookup is the value of the member called name, nil if there is none or
-// it is null.
+// it is null or "" (which the model's encoding leaves out).
 func lookup(ms []member, name string) []byte {
 	for _, m := range ms {
 		if m.name == name {
-			if string(m.value) == "null" {
+			if string(m.value) == "null" || string(m.value) == `""` {
 				return nil
 			}
 			return m.value
 		}
 	}
 	return nil
+}
+
+// memberOf is the value of the member called name of the JSON object obj,
+// nil if obj is nil or has no such member.
+func memberOf(obj []byte, name string) ([]byte, error) {
+	if obj == nil {
+		return nil, nil
+	}
+	var buf [16]member
+	ms, err := objectMembers(obj, buf[:0])
+	if err != nil {
+		return nil, err
+	}
+	return lookup(ms, name), nil
+}
+
+// firstElement is the first value of the JSON array arr, nil if arr is nil
+// or empty.
+func firstElement(arr []byte) ([]byte, error) {
+	if arr == nil {
+		return nil, nil
+	}
+	i := skipSpace(arr, 0)
+	if i >= len(arr) || arr[i] != '[' {
+		return nil, errNotObject
+	}
+	i = skipSpace(arr, i+1)
+	if i < len(arr) && arr[i] == ']' {
+		return nil, nil
+	}
+	end := skipValue(arr, i)
+	if end < 0 {
+		return nil, errNotObject
+	}
+	return arr[i:end], nil
 }
 
 // appendObject writes members as a JSON object; a member with a nil value

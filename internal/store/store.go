@@ -78,8 +78,8 @@ type Flow struct {
 }
 
 // FlowView is a flow with what the API shows beside it: its tags, its
-// newest run and the labels of its profiles. Flow.ProfileNames is not
-// filled.
+// newest run and the labels of its profiles. Flow.ProfileNames and
+// Flow.State are not filled.
 type FlowView struct {
 	Flow *Flow
 	Tags map[string]string // empty if none

@@ -15,7 +15,7 @@ import (
 // execution in one statement (one round trip): the tags through their
 // primary key, the newest execution through executions_newest. pgx
 // prepares and caches it per connection.
-const flowViewSelect = `SELECT f.account_id, f.name, f.arn, f.status, f.doc, f.state, f.version, f.created_at, f.updated_at,
+const flowViewSelect = `SELECT f.account_id, f.name, f.arn, f.status, f.doc, f.version, f.created_at, f.updated_at,
 	t.keys, t.vals, l.names, l.labels,
 	e.account_id, e.flow_name, e.execution_id, e.status, e.doc, e.started_at, e.updated_at, e.owner, e.lease_until, e.version
 	FROM flows f
@@ -37,7 +37,7 @@ func scanFlowView(row pgx.Row) (*store.FlowView, error) {
 		started, updated, lease          *time.Time
 		version                          *int64
 	}
-	if err := row.Scan(&f.AccountID, &f.Name, &f.Arn, &f.Status, &f.Doc, &f.State, &f.Version, &f.CreatedAt, &f.UpdatedAt,
+	if err := row.Scan(&f.AccountID, &f.Name, &f.Arn, &f.Status, &f.Doc, &f.Version, &f.CreatedAt, &f.UpdatedAt,
 		&keys, &vals, &names, &labels,
 		&e.account, &e.flow, &e.id, &e.status, &e.doc, &e.started, &e.updated, &e.owner, &e.lease, &e.version); err != nil {
 		return nil, err

@@ -169,3 +169,12 @@ func BenchmarkFlowGetParallel(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkViews(b *testing.B) {
+	s, err := sqlitestore.Open(context.Background(), filepath.Join(b.TempDir(), "appflowd.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkViews(b, s)
+}

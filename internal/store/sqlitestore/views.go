@@ -1,10 +1,12 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/internal/keyset"
@@ -13,9 +15,9 @@ import (
 // flowViewSelect reads flows with their tags, profile labels and newest
 // execution in one statement: the tags through their primary key, the
 // newest execution through executions_newest, one indexed lookup each.
-var flowViewSelect = `SELECT ` + prefixed("f", flowColumns) + `,
-	(SELECT json_group_object(t.key, t.value) FROM tags t WHERE t.arn = f.arn),
-	(SELECT json_group_object(p.name, p.label) FROM flow_profiles fp
+var flowViewSelect = `SELECT f.account_id, f.name, f.arn, f.status, f.doc, f.version, f.created_at, f.updated_at,
+	(SELECT group_concat(` + pair("t.key", "t.value") + `, '') FROM tags t WHERE t.arn = f.arn),
+	(SELECT group_concat(` + pair("p.name", "p.label") + `, '') FROM flow_profiles fp
 		JOIN profiles p ON p.account_id = fp.account_id AND p.name = fp.profile_name
 		WHERE fp.account_id = f.account_id AND fp.flow_name = f.name AND p.label <> ''),
 	` + prefixed("e", executionColumns) + `
@@ -27,6 +29,37 @@ const (
 	flowViewGetQuery  = ` WHERE f.account_id = ? AND f.name = ?`
 	flowViewListQuery = ` WHERE f.account_id = ? AND f.name > ? ORDER BY f.name LIMIT ?`
 )
+
+// pair writes a key and a value as "<bytes> <key><bytes> <value>", which
+// pairs reads back: no escaping, whatever the strings hold.
+func pair(key, value string) string {
+	return `length(CAST(` + key + ` AS BLOB)) || ' ' || ` + key + ` || length(CAST(` + value + ` AS BLOB)) || ' ' || ` + value
+}
+
+// pairs reads what group_concat of pair wrote.
+func pairs(b []byte) (map[string]string, error) {
+	m := map[string]string{}
+	next := func() (string, error) {
+		sp := bytes.IndexByte(b, ' ')
+		n, err := strconv.Atoi(string(b[:max(sp, 0)]))
+		if sp < 0 || err != nil || n < 0 || n > len(b)-sp-1 {
+			return "", errors.New("malformed key-value pairs")
+		}
+		s := string(b[sp+1 : sp+1+n])
+		b = b[sp+1+n:]
+		return s, nil
+	}
+	for len(b) > 0 {
+		k, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if m[k], err = next(); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
 
 // views are the read statements the API's hottest calls use, prepared once
 // (database/sql keeps each prepared on every read connection that runs it):
@@ -66,7 +99,7 @@ func scanFlowView(row interface{ Scan(...any) error }) (*store.FlowView, error) 
 		doc                              []byte
 		started, updated, lease, version sql.NullInt64
 	}
-	if err := row.Scan(&f.AccountID, &f.Name, &f.Arn, &f.Status, &f.Doc, &f.State, &f.Version, &created, &updated,
+	if err := row.Scan(&f.AccountID, &f.Name, &f.Arn, &f.Status, &f.Doc, &f.Version, &created, &updated,
 		&tags, &labels,
 		&e.account, &e.flow, &e.id, &e.status, &e.doc, &e.started, &e.updated, &e.owner, &e.lease, &e.version); err != nil {
 		return nil, err
@@ -74,10 +107,10 @@ func scanFlowView(row interface{ Scan(...any) error }) (*store.FlowView, error) 
 	f.CreatedAt, f.UpdatedAt = keyset.FromMicros(created), keyset.FromMicros(updated)
 	v := &store.FlowView{Flow: &f}
 	var err error
-	if v.Tags, err = jsonMap(tags); err != nil {
+	if v.Tags, err = pairs(tags); err != nil {
 		return nil, fmt.Errorf("tags of flow %q: %w", f.Name, err)
 	}
-	if v.Labels, err = jsonMap(labels); err != nil {
+	if v.Labels, err = pairs(labels); err != nil {
 		return nil, fmt.Errorf("profile labels of flow %q: %w", f.Name, err)
 	}
 	if e.id.Valid {
@@ -89,15 +122,6 @@ func scanFlowView(row interface{ Scan(...any) error }) (*store.FlowView, error) 
 		}
 	}
 	return v, nil
-}
-
-// jsonMap decodes json_group_object's result; no rows is {} or NULL.
-func jsonMap(b []byte) (map[string]string, error) {
-	m := map[string]string{}
-	if len(b) == 0 || string(b) == "{}" {
-		return m, nil
-	}
-	return m, json.Unmarshal(b, &m)
 }
 
 func (s *Store) FlowViewGet(ctx context.Context, accountID, name string) (*store.FlowView, error) {

@@ -22,7 +22,7 @@ func testFlowViews(t *testing.T, s store.Store, _ func(*testing.T) store.Store) 
 	must(t, s.FlowCreate(ctx, flow(acct, "c")))
 	must(t, s.FlowCreate(ctx, flow(acct2, "a", "custom")))
 	must(t, s.TagsSet(ctx, flow(acct, "a").Arn, map[string]string{"team": "data", "k": "v"}))
-	must(t, s.TagsSet(ctx, flow(acct, "b").Arn, map[string]string{"k": "w"}))
+	must(t, s.TagsSet(ctx, flow(acct, "b").Arn, map[string]string{"k": "w", "3 x": "ü 12 \"{,}", "": ""}))
 	must(t, s.TagsSet(ctx, flow(acct2, "a").Arn, map[string]string{"other": "account"}))
 	// a: three runs, the newest by start time; b: two started at once, the
 	// newest by id; c: none. Another account's "a" is newer than all.
@@ -46,12 +46,12 @@ func testFlowViews(t *testing.T, s store.Store, _ func(*testing.T) store.Store) 
 		labels map[string]string
 	}{
 		{"a", map[string]string{"team": "data", "k": "v"}, "a3", map[string]string{"custom": "my-label"}},
-		{"b", map[string]string{"k": "w"}, "b2", nil},
+		{"b", map[string]string{"k": "w", "3 x": "ü 12 \"{,}", "": ""}, "b2", nil},
 		{"c", nil, "", nil},
 	} {
 		f, err := s.FlowGet(ctx, acct, w.name)
 		must(t, err)
-		f.ProfileNames = nil
+		f.ProfileNames, f.State = nil, nil
 		v := &store.FlowView{Flow: f, Tags: w.tags, Labels: w.labels}
 		if w.newest != "" {
 			v.Newest, err = s.ExecutionGet(ctx, acct, w.name, w.newest)
