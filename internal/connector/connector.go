@@ -308,3 +308,11 @@ func (e *RetiredError) Error() string { return e.Message }
 type Retired interface {
 	Retired() string
 }
+
+// Clock is deps.Now, or time.Now when the process set none.
+func (d Deps) Clock() func() time.Time {
+	if d.Now == nil {
+		return time.Now
+	}
+	return d.Now
+}

@@ -88,12 +88,7 @@ func init() { connector.Register(Spec(Options{})) }
 // Spec registers the driver; the catalog entry supplies the rest of the
 // capabilities (BETWEEN only, daily schedules).
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return Open(deps, p, opts)
-		},
-	}
+	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
 }
 
 // Driver is one opened Amplitude profile.
@@ -112,17 +107,15 @@ var (
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	var creds struct {
+	creds, err := httpconn.Credentials[struct {
 		APIKey    string `json:"apiKey"`
 		SecretKey string `json:"secretKey"`
+	}](p, "Amplitude")
+	if err != nil {
+		return nil, err
 	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Amplitude profile credentials")
-		}
-	}
-	if creds.APIKey == "" || creds.SecretKey == "" {
-		return nil, fault.New(fault.AuthFailed, "the Amplitude profile %s needs an apiKey and a secretKey", p.Name)
+	if err := httpconn.Need(p, "Amplitude", "an apiKey and a secretKey", creds.APIKey, creds.SecretKey); err != nil {
+		return nil, err
 	}
 	max := opts.MaxRunBytes
 	if max == 0 {
@@ -141,10 +134,7 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if rows <= 0 {
 		rows = 5000
 	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := deps.Clock()
 	c := httpconn.New(deps, httpconn.Config{Name: "Amplitude", Base: deps.Endpoints.Or(connector.EndpointAmplitude, DefaultBase),
 		Auth: httpconn.Basic(creds.APIKey, creds.SecretKey), Retry: opts.Retry, Check: check})
 	return &Driver{c: c, maxBytes: max, batchRows: rows, now: now}, nil

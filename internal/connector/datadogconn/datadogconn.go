@@ -101,24 +101,18 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if err != nil {
 		return nil, err
 	}
-	base := strings.TrimRight(strings.TrimSpace(props.InstanceURL), "/")
-	if base == "" {
-		return nil, fault.New(fault.Invalid, "the Datadog profile %s has no instanceUrl (e.g. https://api.datadoghq.com)", p.Name)
+	base, err := httpconn.InstanceURL(p, props.InstanceURL, "Datadog", "https://api.datadoghq.com")
+	if err != nil {
+		return nil, err
 	}
-	if !strings.Contains(base, "://") {
-		base = "https://" + base
-	}
-	if creds.APIKey == "" || creds.ApplicationKey == "" {
-		return nil, fault.New(fault.AuthFailed, "the Datadog profile %s needs both apiKey and applicationKey", p.Name)
+	if err := httpconn.Need(p, "Datadog", "both apiKey and applicationKey", creds.APIKey, creds.ApplicationKey); err != nil {
+		return nil, err
 	}
 	c := httpconn.New(deps, httpconn.Config{Name: "Datadog", Base: base, Retry: opts.Retry,
 		Auth:   httpconn.Headers(http.Header{"DD-API-KEY": {creds.APIKey}, "DD-APPLICATION-KEY": {creds.ApplicationKey}}),
 		Header: http.Header{"Accept": {"application/json"}},
 		Check:  check})
-	d := &Driver{c: c, pageSize: opts.PageSize, chunk: opts.MetricsChunk}
-	if d.pageSize <= 0 || d.pageSize > 1000 {
-		d.pageSize = 1000
-	}
+	d := &Driver{c: c, pageSize: httpconn.Size(opts.PageSize, 1000, 1000), chunk: opts.MetricsChunk}
 	if d.chunk <= 0 {
 		d.chunk = time.Hour
 	}

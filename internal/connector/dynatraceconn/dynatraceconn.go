@@ -97,15 +97,12 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if err != nil {
 		return nil, err
 	}
-	base := strings.TrimRight(strings.TrimSpace(props.InstanceURL), "/")
-	if base == "" {
-		return nil, fault.New(fault.Invalid, "the Dynatrace profile %s has no instanceUrl (e.g. https://<environment-id>.live.dynatrace.com)", p.Name)
+	base, err := httpconn.InstanceURL(p, props.InstanceURL, "Dynatrace", "https://<environment-id>.live.dynatrace.com")
+	if err != nil {
+		return nil, err
 	}
-	if !strings.Contains(base, "://") {
-		base = "https://" + base
-	}
-	if creds.APIToken == "" {
-		return nil, fault.New(fault.AuthFailed, "the Dynatrace profile %s has no apiToken", p.Name)
+	if err := httpconn.Need(p, "Dynatrace", "an apiToken", creds.APIToken); err != nil {
+		return nil, err
 	}
 	c := httpconn.New(deps, httpconn.Config{Name: "Dynatrace", Base: base + "/api/v2", Retry: opts.Retry,
 		Auth:   httpconn.Header("Authorization", "Api-Token "+creds.APIToken),

@@ -85,12 +85,9 @@ func init() { connector.Register(Spec(Options{})) }
 
 // Spec registers the driver; the catalog supplies the rest.
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true, ProjectionWritesRecords: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return Open(deps, p, opts)
-		},
-	}
+	s := httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
+	s.Capabilities.ProjectionWritesRecords = true
+	return s
 }
 
 // Driver is one opened Google Analytics profile.
@@ -109,42 +106,16 @@ var (
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	var creds struct {
-		ClientID     string `json:"clientId"`
-		ClientSecret string `json:"clientSecret"`
-		AccessToken  string `json:"accessToken"`
-		RefreshToken string `json:"refreshToken"`
-		OAuthRequest *struct {
-			AuthCode    string `json:"authCode"`
-			RedirectURI string `json:"redirectUri"`
-		} `json:"oAuthRequest"`
+	creds, err := httpconn.Credentials[httpconn.OAuthCredentials](p, "Google Analytics")
+	if err != nil {
+		return nil, err
 	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Google Analytics profile credentials")
-		}
-	}
-	o := httpconn.OAuth2{
-		TokenURL: deps.Endpoints.Or(connector.EndpointGoogleOAuth, DefaultOAuth) + "/token",
-		ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
-		AccessToken: creds.AccessToken, RefreshToken: creds.RefreshToken,
-		Saved: httpconn.SaveTokens(p.SaveCredentials, p.Credentials, ""),
-	}
-	if r := creds.OAuthRequest; r != nil && r.AuthCode != "" {
-		o.Code, o.RedirectURI = r.AuthCode, r.RedirectURI
-	}
-	if o.AccessToken == "" && o.RefreshToken == "" && o.Code == "" {
+	if !creds.Usable() {
 		return nil, fault.New(fault.AuthFailed, "the Google Analytics profile %s has no accessToken, refreshToken or oAuthRequest", p.Name)
 	}
-	size := opts.PageSize
-	if size <= 0 {
-		size = 10000
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	d := &Driver{pageSize: size, now: now,
+	o := creds.OAuth2(deps.Endpoints.Or(connector.EndpointGoogleOAuth, DefaultOAuth) + "/token")
+	o.Saved = httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "")
+	d := &Driver{pageSize: httpconn.Size(opts.PageSize, 10000, 0), now: deps.Clock(),
 		reporting:  deps.Endpoints.Or(connector.EndpointGoogleAnalytics, DefaultReporting),
 		management: deps.Endpoints.Or(connector.EndpointGoogleAnalytics, DefaultManagement)}
 	d.c = httpconn.New(deps, httpconn.Config{Name: "Google Analytics", Auth: httpconn.NewOAuth2(o), Retry: opts.Retry,

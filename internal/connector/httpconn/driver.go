@@ -69,6 +69,44 @@ func DecodeProfile[Props, Creds any](p connector.Profile, vendor string) (props 
 	return props, creds, nil
 }
 
+// Credentials reads a profile's credentials member alone.
+func Credentials[Creds any](p connector.Profile, vendor string) (Creds, error) {
+	_, c, err := DecodeProfile[struct{}, Creds](p, vendor)
+	return c, err
+}
+
+// Need refuses a profile whose credentials lack any of vals
+// (fault.AuthFailed); what names them for the user.
+func Need(p connector.Profile, vendor, what string, vals ...string) error {
+	if slices.Contains(vals, "") {
+		return fault.New(fault.AuthFailed, "the %s profile %s needs %s", vendor, p.Name, what)
+	}
+	return nil
+}
+
+// InstanceURL is a profile's instanceUrl as a base URL: trimmed, without
+// a trailing slash, https:// unless it names a scheme. An empty one is
+// refused with an example of the vendor's.
+func InstanceURL(p connector.Profile, raw, vendor, example string) (string, error) {
+	base := strings.TrimRight(strings.TrimSpace(raw), "/")
+	if base == "" {
+		return "", fault.New(fault.Invalid, "the %s profile %s has no instanceUrl (e.g. %s)", vendor, p.Name, example)
+	}
+	if !strings.Contains(base, "://") {
+		base = "https://" + base
+	}
+	return base, nil
+}
+
+// Size is a page or batch size: n, or def when n is not in 1..most
+// (most 0: no bound).
+func Size(n, def, most int) int {
+	if n <= 0 || most > 0 && n > most {
+		return def
+	}
+	return n
+}
+
 // DecodeProperties reads a flow's source or destination properties for
 // vendor (what names which: "source", "destination"); bad JSON is the
 // caller's mistake.

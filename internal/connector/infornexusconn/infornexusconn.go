@@ -95,30 +95,20 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if err != nil {
 		return nil, err
 	}
-	host := strings.TrimRight(strings.TrimSpace(props.InstanceURL), "/")
-	switch {
-	case host == "":
-		return nil, fault.New(fault.Invalid, "the Infor Nexus profile %s has no instanceUrl", p.Name)
-	case !strings.Contains(host, "://") && !strings.Contains(host, "."):
-		host = "https://" + host + ".infornexus.com"
-	case !strings.Contains(host, "://"):
-		host = "https://" + host
+	if h := strings.TrimSpace(props.InstanceURL); h != "" && !strings.ContainsAny(h, ":./") {
+		props.InstanceURL = h + ".infornexus.com" // a bare network name
 	}
-	if cr.AccessKeyID == "" || cr.UserID == "" || cr.SecretAccessKey == "" || cr.Datakey == "" {
-		return nil, fault.New(fault.AuthFailed, "the Infor Nexus profile %s needs accessKeyId, userId, secretAccessKey and datakey", p.Name)
+	host, err := httpconn.InstanceURL(p, props.InstanceURL, "Infor Nexus", "https://network.infornexus.com")
+	if err != nil {
+		return nil, err
 	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	size := opts.PageSize
-	if size <= 0 {
-		size = 100
+	if err := httpconn.Need(p, "Infor Nexus", "accessKeyId, userId, secretAccessKey and datakey", cr.AccessKeyID, cr.UserID, cr.SecretAccessKey, cr.Datakey); err != nil {
+		return nil, err
 	}
 	c := httpconn.New(deps, httpconn.Config{Name: "Infor Nexus", Base: host + "/rest/3.1",
-		Auth:   &Signer{AccessKeyID: cr.AccessKeyID, UserID: cr.UserID, Secret: cr.SecretAccessKey, DataKey: cr.Datakey, Now: now},
+		Auth:   &Signer{AccessKeyID: cr.AccessKeyID, UserID: cr.UserID, Secret: cr.SecretAccessKey, DataKey: cr.Datakey, Now: deps.Clock()},
 		Header: http.Header{"Accept": {"application/json"}}, Retry: opts.Retry, Check: httpconn.StatusCheck(apiError)})
-	return &Driver{c: c, dataKey: cr.Datakey, pageSize: size}, nil
+	return &Driver{c: c, dataKey: cr.Datakey, pageSize: httpconn.Size(opts.PageSize, 100, 0)}, nil
 }
 
 // Signer signs requests with HMAC_1.

@@ -90,10 +90,10 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if err != nil {
 		return nil, err
 	}
-	if props.InstanceURL == "" {
-		return nil, fault.New(fault.Invalid, "the ServiceNow profile %s has no instanceUrl", p.Name)
+	base, err := httpconn.InstanceURL(p, props.InstanceURL, "ServiceNow", "https://<instance>.service-now.com")
+	if err != nil {
+		return nil, err
 	}
-	base := strings.TrimRight(props.InstanceURL, "/")
 	var auth httpconn.Auth
 	switch o := creds.OAuth2; {
 	case o.Usable():
@@ -105,13 +105,9 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	default:
 		return nil, fault.New(fault.AuthFailed, "the ServiceNow profile %s has neither username and password nor oAuth2Credentials", p.Name)
 	}
-	ps := opts.PageSize
-	if ps <= 0 {
-		ps = 1000
-	}
 	c := httpconn.New(deps, httpconn.Config{Name: "ServiceNow", Base: base, Auth: auth, Retry: opts.Retry,
 		Header: http.Header{"Accept": {"application/json"}}, Check: check})
-	return &Driver{c: c, pageSize: ps}, nil
+	return &Driver{c: c, pageSize: httpconn.Size(opts.PageSize, 1000, 0)}, nil
 }
 
 // CheckProfile reads one row of sys_db_object, the table the catalog needs.

@@ -80,12 +80,7 @@ func init() { connector.Register(Spec(Options{})) }
 
 // Spec registers the driver; the catalog supplies the rest.
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return Open(deps, p, opts)
-		},
-	}
+	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
 }
 
 // Driver is one opened Singular profile.
@@ -104,26 +99,21 @@ var (
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	var creds struct {
+	creds, err := httpconn.Credentials[struct {
 		APIKey string `json:"apiKey"`
+	}](p, "Singular")
+	if err != nil {
+		return nil, err
 	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Singular profile credentials")
-		}
+	if err := httpconn.Need(p, "Singular", "an apiKey", creds.APIKey); err != nil {
+		return nil, err
 	}
-	if creds.APIKey == "" {
-		return nil, fault.New(fault.AuthFailed, "the Singular profile %s has no apiKey", p.Name)
-	}
-	d := &Driver{wait: opts.Wait, maxPolls: opts.MaxPolls, now: deps.Now}
+	d := &Driver{wait: opts.Wait, maxPolls: opts.MaxPolls, now: deps.Clock()}
 	if d.wait == nil {
 		d.wait = backoff
 	}
 	if d.maxPolls <= 0 {
 		d.maxPolls = 720
-	}
-	if d.now == nil {
-		d.now = time.Now
 	}
 	base := strings.TrimSuffix(deps.Endpoints.Or(connector.EndpointSingular, DefaultBase), "/api") // a URL given with /api
 	d.c = httpconn.New(deps, httpconn.Config{Name: "Singular", Base: base + "/api",

@@ -95,11 +95,7 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	o.ClientBasic, o.Decode = true, decodeToken
 	o.Saved = httpconn.SaveTokens(p.SaveCredentials, p.Credentials, "")
 	c := httpconn.New(deps, httpconn.Config{Name: "Slack", Base: base, Auth: httpconn.NewOAuth2(o), Retry: opts.Retry, Check: check})
-	ps := opts.PageSize
-	if ps <= 0 {
-		ps = 200
-	}
-	return &Driver{c: &client{c}, instance: props.InstanceURL, pageSize: ps}, nil
+	return &Driver{c: &client{c}, instance: props.InstanceURL, pageSize: httpconn.Size(opts.PageSize, 200, 0)}, nil
 }
 
 // CheckProfile calls auth.test and checks the token belongs to the

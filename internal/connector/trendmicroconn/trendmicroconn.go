@@ -63,12 +63,7 @@ func init() { connector.Register(Spec(Options{})) }
 
 // Spec registers the driver; the catalog supplies the rest.
 func Spec(opts Options) connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, CanUseAsSource: true, NeedsProfile: true},
-		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return Open(deps, p, opts)
-		},
-	}
+	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
 }
 
 // Driver is one opened Trend Micro profile.
@@ -85,27 +80,21 @@ var (
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	var creds struct {
+	creds, err := httpconn.Credentials[struct {
 		APISecretKey string `json:"apiSecretKey"`
+	}](p, "Trend Micro")
+	if err != nil {
+		return nil, err
 	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "decode Trend Micro profile credentials")
-		}
-	}
-	if creds.APISecretKey == "" {
-		return nil, fault.New(fault.AuthFailed, "the Trend Micro profile %s has no apiSecretKey", p.Name)
-	}
-	size := opts.PageSize
-	if size <= 0 {
-		size = 5000
+	if err := httpconn.Need(p, "Trend Micro", "an apiSecretKey", creds.APISecretKey); err != nil {
+		return nil, err
 	}
 	base := strings.TrimSuffix(deps.Endpoints.Or(connector.EndpointTrendMicro, DefaultBase), "/api") // a URL given with /api
 	c := httpconn.New(deps, httpconn.Config{Name: "Trend Micro", Base: base + "/api",
 		Auth:   httpconn.Header("api-secret-key", creds.APISecretKey),
 		Header: http.Header{"Api-Version": {"v1"}, "Accept": {"application/json"}},
 		Retry:  opts.Retry, Check: httpconn.StatusCheck(apiError)})
-	return &Driver{c: c, pageSize: size}, nil
+	return &Driver{c: c, pageSize: httpconn.Size(opts.PageSize, 5000, 0)}, nil
 }
 
 // apiError reads the API's {"message": ...}.

@@ -131,18 +131,15 @@ func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if err != nil {
 		return nil, err
 	}
-	host := strings.TrimRight(strings.TrimSpace(props.InstanceURL), "/")
-	if host == "" {
-		return nil, fault.New(fault.Invalid, "the Veeva profile %s has no instanceUrl", p.Name)
-	}
-	if !strings.Contains(host, "://") {
-		host = "https://" + host
+	host, err := httpconn.InstanceURL(p, props.InstanceURL, "Veeva", "https://myvault.veevavault.com")
+	if err != nil {
+		return nil, err
 	}
 	if u, err := url.Parse(host); err != nil || u.Host == "" {
 		return nil, fault.New(fault.Invalid, "the Veeva profile's instanceUrl %q is not a Vault address", props.InstanceURL)
 	}
-	if creds.Username == "" || creds.Password == "" {
-		return nil, fault.New(fault.AuthFailed, "the Veeva profile %s needs a username and a password", p.Name)
+	if err := httpconn.Need(p, "Veeva", "a username and a password", creds.Username, creds.Password); err != nil {
+		return nil, err
 	}
 	busy := opts.Busy
 	if busy <= 0 {

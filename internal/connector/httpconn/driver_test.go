@@ -1,0 +1,63 @@
+package httpconn
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+func TestProfileHelpers(t *testing.T) {
+	p := connector.Profile{Name: "prof", Credentials: json.RawMessage(`{"apiKey":"k"}`)}
+	for in, want := range map[string]string{
+		" acme.example.com/ ": "https://acme.example.com",
+		"http://127.0.0.1:9/": "http://127.0.0.1:9",
+	} {
+		if got, err := InstanceURL(p, in, "V", "https://x"); err != nil || got != want {
+			t.Errorf("InstanceURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := InstanceURL(p, "  ", "V", "https://x"); !fault.Is(err, fault.Invalid) {
+		t.Errorf("empty instanceUrl: %v, want Invalid", err)
+	}
+	c, err := Credentials[struct{ APIKey, Secret string }](p, "V")
+	if err != nil || c.APIKey != "k" {
+		t.Fatalf("Credentials = %+v, %v", c, err)
+	}
+	if err := Need(p, "V", "a key", c.APIKey); err != nil {
+		t.Errorf("Need with the key: %v", err)
+	}
+	if err := Need(p, "V", "a key and a secret", c.APIKey, c.Secret); !fault.Is(err, fault.AuthFailed) {
+		t.Errorf("Need without the secret: %v, want AuthFailed", err)
+	}
+	if _, err := Credentials[struct{}](connector.Profile{Credentials: json.RawMessage(`[`)}, "V"); !fault.Is(err, fault.Invalid) {
+		t.Errorf("bad credentials JSON: %v, want Invalid", err)
+	}
+	for _, c := range [][4]int{{0, 10, 0, 10}, {-1, 10, 0, 10}, {50, 10, 0, 50}, {50, 10, 20, 10}, {20, 10, 20, 20}} {
+		if got := Size(c[0], c[1], c[2]); got != c[3] {
+			t.Errorf("Size(%d, %d, %d) = %d, want %d", c[0], c[1], c[2], got, c[3])
+		}
+	}
+}
+
+func TestRows(t *testing.T) {
+	objs := []map[string]json.RawMessage{
+		{"id": json.RawMessage(`1`), "zeta": json.RawMessage(`"z"`)},
+		{"id": json.RawMessage(`2`), "alpha": json.RawMessage(`true`)},
+	}
+	b := Rows(nil, []string{"id", "name"}, objs)
+	if want := []string{"id", "name", "alpha", "zeta"}; !slices.Equal(b.Fields, want) {
+		t.Fatalf("fields %v, want the schema then the rest sorted %v", b.Fields, want)
+	}
+	want := []record.Value{record.IntVal(1), {}, {}, record.Str("z"), record.IntVal(2), {}, record.BoolVal(true), {}}
+	if !slices.Equal(b.Cells, want) {
+		t.Errorf("cells %v, want %v", b.Cells, want)
+	}
+	b = Rows([]string{"zeta"}, []string{"id"}, objs)
+	if !slices.Equal(b.Fields, []string{"zeta"}) || !slices.Equal(b.Cells, []record.Value{record.Str("z"), {}}) {
+		t.Errorf("projection: %v %v", b.Fields, b.Cells)
+	}
+}
