@@ -8,7 +8,9 @@
 # Knobs (environment): ROWS (1000000), REPS (1; medians when more),
 # SETTLE_S (5: idle seconds before each timed run, so every run starts in the
 # same memory state), WORK (/tmp/appflowd-peers: scratch for binaries, data,
-# outputs), WORKLOADS (csv-jsonl,csv-parquet,jsonl-jsonl), REBUILD_DUCKDB=1.
+# outputs), WORKLOADS (csv-jsonl,csv-parquet,jsonl-jsonl), REBUILD_DUCKDB=1,
+# BASELINE (an appflowd binary, e.g. built from main before a change: it runs
+# too, as system "baseline", so a change's before and after share one run).
 #
 # It builds appflowd from this checkout, builds DuckDB's runner (duckdb/ here,
 # with the pinned duckdb-go module, cgo) once into $WORK/bin, generates the
@@ -87,6 +89,9 @@ for rep in $(seq 1 "$REPS"); do
     log "rep $rep: $wl"
     timed "$wl" duckdb "$rep" "$WORK/out/duckdb.$ext" "$WORK/bin/duckrun" -in "$in" -out "$WORK/out/duckdb.$ext" -to "$to"
     timed "$wl" appflowd "$rep" "$WORK/out/appflowd.$ext" bash "$HERE/flow.sh" "$WORK/bin/appflowd" "$ft" "$in" "$WORK/out/appflowd.$ext"
+    if [[ -n ${BASELINE:-} ]]; then
+      timed "$wl" baseline "$rep" "$WORK/out/baseline.$ext" bash "$HERE/flow.sh" "$BASELINE" "$ft" "$in" "$WORK/out/baseline.$ext"
+    fi
   done
 done
 

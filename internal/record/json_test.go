@@ -2,9 +2,13 @@ package record
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestAppendJSON(t *testing.T) {
@@ -31,6 +35,59 @@ func TestAppendJSON(t *testing.T) {
 		}
 		if !json.Valid([]byte(got)) {
 			t.Errorf("AppendJSON(%v %q) = %s is not valid JSON", c.v.K, c.v.S, got)
+		}
+	}
+}
+
+// appendJSONStringByByte is AppendJSONString as a plain byte loop: the
+// reference the word-at-a-time version must match.
+func appendJSONStringByByte(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c == '\n':
+			dst = append(dst, `\n`...)
+		case c == '\r':
+			dst = append(dst, `\r`...)
+		case c == '\t':
+			dst = append(dst, `\t`...)
+		case c < 0x20:
+			dst = append(dst, fmt.Sprintf(`\u%04x`, c)...)
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		i++
+	}
+	return append(dst, '"')
+}
+
+func TestAppendJSONStringMatchesByteLoop(t *testing.T) {
+	pieces := []string{"a", "plain text ", `"`, `\`, "\n", "\r", "\t", "\x00", "\x1f", "é", "😀", "\xff", "\xe2\x82", "\x7f", "12345678"}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 5000 {
+		var b strings.Builder
+		for range r.IntN(12) {
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		s := b.String()
+		got, want := string(AppendJSONString(nil, s)), string(appendJSONStringByByte(nil, s))
+		if got != want {
+			t.Fatalf("AppendJSONString(%q):\n got %s\nwant %s", s, got, want)
+		}
+		if !json.Valid([]byte(got)) {
+			t.Fatalf("AppendJSONString(%q) = %s is not valid JSON", s, got)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,6 +64,7 @@ func benchmarkRead(b *testing.B, format string) {
 	ctx := context.Background()
 	b.SetBytes(split.Size)
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for range b.N {
 		n := 0
@@ -73,6 +75,8 @@ func benchmarkRead(b *testing.B, format string) {
 			b.Fatalf("%d rows", n)
 		}
 	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*benchRows), "cpu-ns/row")
 	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
@@ -170,4 +174,14 @@ func benchmarkWrite(b *testing.B, out map[string]any, fields []connector.FieldSp
 		}
 	}
 	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// cpuTime is this process's user+system CPU time: steadier than wall time
+// on a shared, loaded machine.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

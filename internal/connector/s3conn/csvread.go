@@ -39,7 +39,10 @@ func csvParse(s string, pos int, eof bool, fields []string) (out []string, next 
 	}
 	// Fast path: no quotes on this line.
 	start := pos
-	for i := pos; i < len(s); i++ {
+	for i := pos; ; i++ {
+		if i = record.CSVStop(s, i); i >= len(s) {
+			break
+		}
 		switch s[i] {
 		case ',':
 			fields = append(fields, s[start:i])

@@ -2,10 +2,13 @@ package s3conn
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -240,5 +243,92 @@ func BenchmarkReadJSONLinesRanges(b *testing.B) {
 			}
 			b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
+	}
+}
+
+// The serial reader reuses one cell array for the whole object and writes
+// a row's cells without clearing them first when the keys come in field
+// order; rows whose keys are missing, reordered, repeated or new, in many
+// batches, must still read exactly what their lines say.
+func TestReadJSONLinesRowsAreExactAcrossReusedBatches(t *testing.T) {
+	pool := []string{"id", "name", "email", `q"uote`, "amount", "n", "late1", "late2"}
+	vals := []struct{ raw, show string }{
+		{`7`, "int:7"}, {`"x"`, "x"}, {`"a\"b\\c"`, `a"b\c`}, {`null`, "<null>"}, {`true`, "bool:true"},
+		{`12.50`, "decimal:12.50"}, {`{"k":[1]}`, `json:{"k":[1]}`}, {`""`, ""},
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	var in strings.Builder
+	var want [][]string // per row: the shown value of each pool key, "" key absent
+	for i := range 30000 {
+		keys := 5
+		if i > 20000 {
+			keys = len(pool) // late keys widen batches that reused earlier memory
+		}
+		row := make([]string, len(pool))
+		present := make([]bool, len(pool))
+		var parts []string
+		order := r.Perm(keys)
+		switch r.IntN(4) {
+		case 0, 1: // in field order, every key: the common case
+			order = order[:0]
+			for k := range 5 {
+				order = append(order, k)
+			}
+		case 2: // some keys left out
+			order = order[:r.IntN(keys)]
+		}
+		if r.IntN(20) == 0 && len(order) > 0 { // a repeated key: the last value counts
+			order = append(order, order[0])
+		}
+		for _, k := range order {
+			v := vals[r.IntN(len(vals))]
+			key, _ := json.Marshal(pool[k])
+			parts = append(parts, string(key)+":"+v.raw)
+			row[k], present[k] = v.show, true
+		}
+		in.WriteString("{" + strings.Join(parts, ",") + "}\n")
+		for k := range row {
+			if !present[k] {
+				row[k] = "<missing>"
+			}
+		}
+		want = append(want, row)
+	}
+	for _, proj := range [][]string{nil, {"email", "id", "late2", "absent"}} {
+		var got [][]string
+		src := &objectReader{r: iotestHalf(strings.NewReader(in.String())), key: "k"}
+		err := readJSONLines(context.Background(), src, proj, func(b *record.Batch) error {
+			for i := range b.Len() {
+				row := make([]string, len(pool))
+				for k, name := range pool {
+					row[k] = "<missing>"
+					if c := b.Index(name); c >= 0 {
+						row[k] = show(b.Row(i)[c])
+					}
+				}
+				got = append(got, row)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("proj %q: %d rows, want %d", proj, len(got), len(want))
+		}
+		for i := range want {
+			w := want[i]
+			if proj != nil {
+				w = slices.Clone(w)
+				for k, name := range pool {
+					if !slices.Contains(proj, name) {
+						w[k] = "<missing>"
+					}
+				}
+			}
+			if !reflect.DeepEqual(got[i], w) {
+				t.Fatalf("proj %q row %d (line %d):\n got %q\nwant %q", proj, i, i+1, got[i], w)
+			}
+		}
 	}
 }

@@ -34,7 +34,12 @@ func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit f
 		}
 		jp.width = len(jp.fields)
 		maxRows := batchRows(max(jp.width, 8))
-		jp.cells = make([]record.Value, 0, maxRows*max(jp.width, 1))
+		// One cell array serves the whole object, as for CSV: emit's
+		// caller copies what it keeps (see ReadSplit).
+		if need := maxRows * max(jp.width, 1); cap(jp.cells) < need {
+			jp.cells = make([]record.Value, 0, need)
+		}
+		jp.cells = jp.cells[:0]
 		jp.rows, jp.maxRows = 0, maxRows
 		first := line
 		rows := 0
@@ -116,6 +121,7 @@ type jsonRow struct {
 	key     string
 	fixed   bool // a projection fixes the fields; other keys are skipped
 	fields  []string
+	plain   []bool // per field: its name needs no escaping (expectedKey)
 	index   map[string]int
 	width   int // the current batch's row width
 	cells   []record.Value
@@ -135,7 +141,16 @@ func (p *jsonRow) parseLine(s string, line int64) error {
 	p.s, p.i, p.line = s, 0, line
 	base := len(p.cells)
 	w := p.width
-	p.cells = append(p.cells, make([]record.Value, w)...)
+	// The row's cells are not cleared up front: lines usually name every
+	// field in field order, and then each cell is written once. set counts
+	// the leading cells written so; at the first key out of that order the
+	// rest of the row is cleared, and at the end whatever was not reached.
+	if base+w <= cap(p.cells) {
+		p.cells = p.cells[:base+w]
+	} else {
+		p.cells = append(p.cells, make([]record.Value, w)...)
+	}
+	set, inOrder := 0, true
 	p.ws()
 	if p.i >= len(s) || s[p.i] != '{' {
 		return p.fail("want a JSON object")
@@ -151,9 +166,26 @@ func (p *jsonRow) parseLine(s string, line int64) error {
 			if p.i >= len(s) || s[p.i] != '"' {
 				return p.fail("want a quoted key")
 			}
-			k, err := p.str()
-			if err != nil {
-				return err
+			col := -1
+			k, ok := p.expectedKey(guess)
+			if ok {
+				col = guess
+			} else {
+				var err error
+				if k, err = p.str(); err != nil {
+					return err
+				}
+				if guess < len(p.fields) && p.fields[guess] == k {
+					col = guess
+				} else if j, ok := p.index[k]; ok {
+					col = j
+				} else if !p.fixed {
+					col = len(p.fields)
+					k = strings.Clone(k)
+					p.fields = append(p.fields, k)
+					p.plain = append(p.plain, plainKey(k))
+					p.index[k] = col
+				}
 			}
 			p.ws()
 			if p.i >= len(s) || s[p.i] != ':' {
@@ -161,18 +193,11 @@ func (p *jsonRow) parseLine(s string, line int64) error {
 			}
 			p.i++
 			p.ws()
-			col := -1
-			if guess < len(p.fields) && p.fields[guess] == k {
-				col = guess
-			} else if j, ok := p.index[k]; ok {
-				col = j
-			} else if !p.fixed {
-				col = len(p.fields)
-				k = strings.Clone(k)
-				p.fields = append(p.fields, k)
-				p.index[k] = col
-			}
 			guess = col + 1
+			if col >= 0 && inOrder && col != set {
+				inOrder = false
+				clear(p.cells[base+set : base+p.width])
+			}
 			if col >= p.width {
 				base = p.widen()
 			}
@@ -182,6 +207,7 @@ func (p *jsonRow) parseLine(s string, line int64) error {
 			}
 			if col >= 0 {
 				p.cells[base+col] = v
+				set++
 			}
 			p.ws()
 			if p.i >= len(s) {
@@ -198,12 +224,33 @@ func (p *jsonRow) parseLine(s string, line int64) error {
 			return p.fail("want ',' or '}' after a value")
 		}
 	}
+	if inOrder {
+		clear(p.cells[base+set : base+p.width])
+	}
 	p.ws()
 	if p.i < len(s) {
 		return p.fail("unexpected text after the object")
 	}
 	return nil
 }
+
+// expectedKey moves past the key at p.i when it is, byte for byte, field
+// guess (the field that followed the last key, the usual next one): no
+// unescaping or lookup needed. A field name with a quote, a backslash or a
+// control character cannot appear as is, so it never matches here.
+func (p *jsonRow) expectedKey(guess int) (string, bool) {
+	if guess >= len(p.fields) || !p.plain[guess] {
+		return "", false
+	}
+	f, s, j := p.fields[guess], p.s, p.i+1
+	if end := j + len(f); end < len(s) && s[end] == '"' && s[j:end] == f {
+		p.i = end + 1
+		return f, true
+	}
+	return "", false
+}
+
+func plainKey(k string) bool { return record.JSONStop(k, 0) == len(k) }
 
 // widen grows every row of the batch, the one being parsed included, to
 // the current field count; it returns the new start of the row being parsed.
@@ -321,23 +368,21 @@ func (p *jsonRow) str() (string, error) {
 	s := p.s
 	p.i++
 	start := p.i
-	for i := start; i < len(s); i++ {
-		c := s[i]
-		if c == '"' {
-			p.i = i + 1
-			return s[start:i], nil
-		}
-		if c == '\\' {
-			p.i = i
-			return p.strSlow(start)
-		}
-		if c < 0x20 {
-			p.i = i
-			return "", p.fail("control character in a string")
-		}
+	i := record.JSONStop(s, start)
+	if i >= len(s) {
+		p.i = len(s)
+		return "", p.fail("string is not terminated")
 	}
-	p.i = len(s)
-	return "", p.fail("string is not terminated")
+	switch s[i] {
+	case '"':
+		p.i = i + 1
+		return s[start:i], nil
+	case '\\':
+		p.i = i
+		return p.strSlow(start)
+	}
+	p.i = i
+	return "", p.fail("control character in a string")
 }
 
 func (p *jsonRow) strSlow(start int) (string, error) {

@@ -1,0 +1,67 @@
+package record
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func naive(s string, i int, stop func(byte) bool) int {
+	for ; i < len(s); i++ {
+		if stop(s[i]) {
+			return i
+		}
+	}
+	return len(s)
+}
+
+var scanners = []struct {
+	name string
+	fn   func(string, int) int
+	stop func(byte) bool
+}{
+	{"JSONStop", JSONStop, func(c byte) bool { return c < 0x20 || c == '"' || c == '\\' }},
+	{"JSONEscape", JSONEscape, func(c byte) bool { return c < 0x20 || c >= 0x80 || c == '"' || c == '\\' }},
+	{"CSVStop", CSVStop, func(c byte) bool { return c == ',' || c == '\n' || c == '"' }},
+}
+
+func check(t *testing.T, s string) {
+	t.Helper()
+	for _, sc := range scanners {
+		for i := 0; i <= len(s); i++ {
+			if got, want := sc.fn(s, i), naive(s, i, sc.stop); got != want {
+				t.Fatalf("%s(%q, %d) = %d, want %d", sc.name, s, i, got, want)
+			}
+		}
+	}
+}
+
+func TestScannersFindTheFirstStop(t *testing.T) {
+	for _, s := range []string{
+		"", "a", "abcdefgh", "abcdefghi", `abcdefg"`, `"`, `plain text, then "quotes" and \escapes`,
+		"tab\there", "new\nline", "\x00\x01\x1f\x20", "caf\u00e9 \u2603", "\x7f\x80\xff",
+		// a stop byte right after a byte whose subtraction borrows
+		"\x00\"", "\x01\x1f", "\x21\x20\x1f", "\xff,", strings.Repeat("x", 17) + ",",
+	} {
+		check(t, s)
+	}
+	alphabet := []byte{'a', 'Z', ' ', ',', '\n', '"', '\\', 0, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xc3, 0xff, '!', '#', '+', 0x5b, 0x5d}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			if r.IntN(4) == 0 {
+				b[i] = alphabet[r.IntN(len(alphabet))]
+			} else {
+				b[i] = 'a' + byte(r.IntN(26))
+			}
+		}
+		check(t, string(b))
+	}
+}
+
+func FuzzScanners(f *testing.F) {
+	f.Add(`abcdefgh"ij\kl`)
+	f.Add("\x00\x80,\n")
+	f.Fuzz(func(t *testing.T, s string) { check(t, s) })
+}
