@@ -104,13 +104,16 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	// Header names are case-insensitive and every SDK reads them so; Set
 	// canonicalizes, which keeps Header().Get working for in-process callers.
 	w.Header().Set("X-Amzn-RequestId", reqID)
-	log := h.opts.Logger.With("request_id", reqID, "method", r.Method, "path", r.URL.Path)
+	// The request's logger is made only when something is logged.
+	log := func() *slog.Logger {
+		return h.opts.Logger.With("request_id", reqID, "method", r.Method, "path", r.URL.Path)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			log.Error("panic serving request", "panic", p, "stack", string(debug.Stack()))
+			log().Error("panic serving request", "panic", p, "stack", string(debug.Stack()))
 			if !w.wrote {
 				writeError(w, &apiError{http.StatusInternalServerError, "InternalServerException", "Internal server error. Request id: " + reqID})
 			}
@@ -121,7 +124,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *handler) serve(w http.ResponseWriter, r *http.Request, log *slog.Logger) *apiError {
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, log func() *slog.Logger) *apiError {
 	body, aerr := h.readBody(w, r)
 	if aerr != nil {
 		return aerr
@@ -164,7 +167,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, log *slog.Logger
 		return operationError(w, log, op, err)
 	}
 	if aerr := writeJSON(w, out); aerr != nil {
-		log.Error("encode response", "operation", op.Name, "error", aerr.msg)
+		log().Error("encode response", "operation", op.Name, "error", aerr.msg)
 		return aerr
 	}
 	return nil
@@ -179,12 +182,12 @@ type JSONResponder interface {
 }
 
 // operationError is the response to an operation's error.
-func operationError(w http.ResponseWriter, log *slog.Logger, op wire.Operation, err error) *apiError {
+func operationError(w http.ResponseWriter, log func() *slog.Logger, op wire.Operation, err error) *apiError {
 	name, status := wire.ExceptionFor(fault.CodeOf(err))
 	msg := fault.Message(err)
 	if status >= 500 {
 		// Internal details stay in the log; the caller gets the request id.
-		log.Error("operation failed", "operation", op.Name, "error", err)
+		log().Error("operation failed", "operation", op.Name, "error", err)
 		msg = "Internal server error. Request id: " + w.Header().Get("X-Amzn-RequestId")
 	}
 	return &apiError{status, name, msg}

@@ -23,7 +23,8 @@ import (
 // line without exactly three fields or an account id that is not 12 digits
 // is an error.
 type Credentials struct {
-	keys map[string]credential
+	keys    map[string]credential
+	signing signingKeys
 }
 
 type credential struct {

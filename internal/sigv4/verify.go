@@ -194,18 +194,23 @@ func verify(r *http.Request, body []byte, creds *Credentials, service string, no
 		strings.Join(a.signedHeaders, ";"),
 		payloadHash,
 	}, "\n")
-	scope := strings.Join([]string{a.date, a.region, a.service, a.terminator}, "/")
+	credScope := strings.Join([]string{a.date, a.region, a.service, a.terminator}, "/")
 	crHash := sha256.Sum256([]byte(canonical))
-	stringToSign := sigAlgorithm + "\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(crHash[:])
+	stringToSign := sigAlgorithm + "\n" + amzDate + "\n" + credScope + "\n" + hex.EncodeToString(crHash[:])
 
-	k := hmacSHA256([]byte("AWS4"+key.secret), a.date)
-	k = hmacSHA256(k, a.region)
-	k = hmacSHA256(k, a.service)
-	k = hmacSHA256(k, a.terminator)
+	sc := scope{accessKey: a.accessKey, date: a.date, region: a.region, service: a.service}
+	k := creds.signing.get(sc)
+	cached := k != nil
+	if !cached {
+		k = signingKey(key.secret, sc)
+	}
 	want := hmacSHA256(k, stringToSign)
 	got, err := hex.DecodeString(a.signature)
 	if err != nil || !hmac.Equal(got, want) {
 		return Identity{}, errSignatureMismatch
+	}
+	if !cached {
+		creds.signing.put(sc, k)
 	}
 	return Identity{AccessKeyID: a.accessKey, AccountID: key.account, Region: a.region}, nil
 }

@@ -149,3 +149,15 @@ func TestTwoReplicas(t *testing.T) {
 		t.Errorf("across two replicas: %d claims and %d updates won, want 1 and 1", claims, updates)
 	}
 }
+
+func BenchmarkViews(b *testing.B) {
+	if os.Getenv(pgtest.EnvDSN) == "" {
+		b.Skip(pgtest.EnvDSN + " is unset")
+	}
+	s, err := pgstore.Open(context.Background(), pgtest.Schema(b, "storebench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkViews(b, s)
+}
