@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"slices"
@@ -145,6 +146,16 @@ func (ps *parquetSchema) writerOptions() []parquet.WriterOption {
 	return []parquet.WriterOption{ps.schema, parquet.Compression(&fastSnappy{}),
 		parquet.MaxRowsPerRowGroup(rowGroupRows), parquet.DataPageStatistics(false),
 		parquet.CreatedBy("appflowd", "", "")}
+}
+
+// newParquetWriter starts a Parquet file on out. A column buffers its
+// values up to a page before it encodes them: parquet-go's 256 KiB a page,
+// less for wide schemas and many open files, so that the page buffers of
+// all open files stay within about a quarter of rowGroupBudget.
+func (w *writer) newParquetWriter(out io.Writer) *parquet.Writer {
+	columns := len(w.pschema.kinds) * (w.openPq + 1)
+	page := min(max(rowGroupBudget/4/max(columns, 1), 32<<10), 256<<10)
+	return parquet.NewWriter(out, append(slices.Clip(w.parquetOpt), parquet.PageBufferSize(page))...)
 }
 
 // fastSnappy is parquet's SNAPPY codec with s2's fast Snappy encoder:

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/record"
@@ -84,4 +85,57 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkWriteParquetWide writes wide rows (64 string columns of 32
+// random bytes, about 2 KiB a row, which Snappy cannot shrink) from one
+// reused batch, as a source would, and reports the process's peak RSS:
+// the row groups and pages the writer holds must stay bounded however
+// wide the rows (run it alone, -benchtime 1x, for a meaningful peak).
+func BenchmarkWriteParquetWide(b *testing.B) {
+	e := localEnv(b)
+	bucket := e.makeBucket(b)
+	ctx := context.Background()
+	const width, rowsPerBatch, batches = 64, 1024, 200
+	fields := make([]connector.FieldSpec, width)
+	names := make([]string, width)
+	for i := range fields {
+		names[i] = fmt.Sprintf("c%02d", i)
+		fields[i] = connector.FieldSpec{Name: names[i], Type: "string"}
+	}
+	slab := make([]byte, rowsPerBatch*width*32)
+	bt := &record.Batch{Fields: names, Cells: make([]record.Value, rowsPerBatch*width), Split: "wide"}
+	s := uint64(1)
+	out := map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		w, err := e.drv.OpenWriter(ctx, writeRequest(bucket, fmt.Sprint("wide", i), out, fields))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n := range batches {
+			for k := range slab {
+				s ^= s << 13
+				s ^= s >> 7
+				s ^= s << 17
+				slab[k] = 'a' + byte(s%26)
+			}
+			for c := range bt.Cells {
+				bt.Cells[c] = record.Str(unsafe.String(&slab[c*32], 32)) // the writer copies it
+			}
+			bt.Final = n == batches-1
+			if err := w.Write(ctx, bt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := w.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peakRSS-MiB")
+	}
+	b.ReportMetric(float64(batches*rowsPerBatch)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

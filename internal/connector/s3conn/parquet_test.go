@@ -182,3 +182,55 @@ func TestParquetWriteFailureIsTheWritesError(t *testing.T) {
 		t.Errorf("objects after Abort: %v", objs)
 	}
 }
+
+// Row groups are cut by bytes as well as by rows: wide rows make row groups
+// of at most about rowGroupBudget bytes (plus one batch), long before
+// rowGroupRows rows, so the memory a file holds stays bounded.
+func TestParquetRowGroupsBoundedByBytes(t *testing.T) {
+	e := localEnv(t)
+	bucket := e.makeBucket(t)
+	const width, rows, perBatch = 32, 24_000, 1000
+	names := make([]string, width)
+	for i := range names {
+		names[i] = fmt.Sprintf("c%02d", i)
+	}
+	var batches []*record.Batch
+	s := uint64(7)
+	for lo := 0; lo < rows; lo += perBatch {
+		b := &record.Batch{Fields: names, Split: "s"}
+		cell := make([]byte, 32)
+		for range perBatch * width {
+			for k := range cell {
+				s ^= s << 13
+				s ^= s >> 7
+				s ^= s << 17
+				cell[k] = 'a' + byte(s%26)
+			}
+			b.Cells = append(b.Cells, record.Str(string(cell)))
+		}
+		batches = append(batches, b)
+	}
+	batches[len(batches)-1].Final = true
+	req := writeRequest(bucket, "wide", map[string]any{"fileType": "PARQUET"}, nil)
+	res := writeAll(t, e.drv, req, batches...)
+	data := e.get(t, bucket, res.Objects[0])
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	groups := f.Metadata().RowGroups
+	for i, rg := range groups {
+		var size int64
+		for _, c := range rg.Columns {
+			size += c.MetaData.TotalCompressedSize
+		}
+		if size > rowGroupBudget+2*perBatch*width*40 {
+			t.Errorf("row group %d holds %d bytes (%d rows), over the %d budget", i, size, rg.NumRows, rowGroupBudget)
+		}
+		total += rg.NumRows
+	}
+	if len(groups) < 2 || total != rows {
+		t.Errorf("%d row groups of %d rows in all; want several, %d rows", len(groups), total, rows)
+	}
+}

@@ -392,7 +392,7 @@ func (w *writer) makeParquetSchema(b *record.Batch) error {
 
 const (
 	rowGroupRows     = 128 << 10
-	rowGroupBudget   = 64 * mib // uncompressed row-group bytes across open Parquet files
+	rowGroupBudget   = 16 * mib // row-group bytes held across open Parquet files (encoded pages and buffered values); parquet.go
 	parallelMinRows  = 1024
 	maxStoredRecords = 1000 // failures beyond this keep their reason but not the record
 )
@@ -561,7 +561,7 @@ func (w *writer) openFile(s *slot) (*outFile, error) {
 	f.cw = &countWriter{w: wc}
 	switch w.cfg.format {
 	case "PARQUET":
-		f.pw = parquet.NewWriter(f.cw, w.parquetOpt...)
+		f.pw = w.newParquetWriter(f.cw)
 		w.openPq++
 	case "CSV":
 		if _, err := f.cw.Write(w.header); err != nil {
