@@ -1,8 +1,9 @@
 // Package lambda is a small client of the AWS Lambda Invoke API
 // (POST /2015-03-31/functions/{FunctionName}/invocations, synchronous
 // RequestResponse invocations), enough for appflowd to call custom connector
-// Lambdas: on real AWS Lambda (SigV4-signed) or on any local endpoint that
-// speaks the same path, such as the Lambda Runtime Interface Emulator.
+// Lambdas: on real AWS Lambda or another Lambda API (SigV4-signed), or on
+// the Lambda Runtime Interface Emulator. internal/connector/awsconfig
+// builds it with the process's endpoint, region and credentials.
 package lambda
 
 import (
@@ -17,12 +18,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/config"
 )
 
 // MaxPayload is Lambda's limit on a synchronous invocation's request and
@@ -32,19 +31,16 @@ const MaxPayload = 6 * 1024 * 1024
 // Client invokes Lambda functions.
 type Client struct {
 	// Endpoint overrides AWS Lambda. A URL whose path ends in /invocations
-	// is used as is for every function (the Runtime Interface Emulator's
-	// http://host:9000/2015-03-31/functions/function/invocations); any
-	// other URL is a base the standard path is appended to. Requests to an
-	// override are not signed. Empty: https://lambda.<region>.amazonaws.com,
-	// signed with the default AWS credential chain.
+	// is used as is, unsigned, for every function (the Runtime Interface
+	// Emulator's http://host:9000/2015-03-31/functions/function/invocations);
+	// any other URL is the base of a Lambda API, which the standard path is
+	// appended to, signed like AWS Lambda. Empty: https://lambda.<region>.amazonaws.com.
 	Endpoint string
 	// Region is used when a function name is not an ARN.
 	Region string
 	HTTP   *http.Client
-
-	credsOnce sync.Once
-	creds     aws.CredentialsProvider
-	credsErr  error
+	// Credentials sign requests to a Lambda API; nil: such requests fail.
+	Credentials aws.CredentialsProvider
 }
 
 // FunctionError is an invocation the function itself failed: the response
@@ -144,25 +140,14 @@ func (c *Client) target(function string) (string, bool, error) {
 	if strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/invocations") {
 		return c.Endpoint, false, nil
 	}
-	return strings.TrimSuffix(c.Endpoint, "/") + path, false, nil
+	return strings.TrimSuffix(c.Endpoint, "/") + path, true, nil
 }
 
 func (c *Client) sign(ctx context.Context, req *http.Request, payload []byte, region string) error {
-	c.credsOnce.Do(func() {
-		cfg, err := config.LoadDefaultConfig(ctx)
-		if err != nil {
-			c.credsErr = err
-			return
-		}
-		c.creds = cfg.Credentials
-	})
-	if c.credsErr != nil {
-		return c.credsErr
-	}
-	if c.creds == nil {
+	if c.Credentials == nil {
 		return errors.New("no AWS credentials found")
 	}
-	creds, err := c.creds.Retrieve(ctx)
+	creds, err := c.Credentials.Retrieve(ctx)
 	if err != nil {
 		return err
 	}

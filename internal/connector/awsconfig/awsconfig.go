@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/lambda"
 )
 
 // DefaultRegion is used when neither the caller nor the process names one.
@@ -187,4 +189,44 @@ func SSEKMS(keyArn string, opts *blob.WriterOptions) *blob.WriterOptions {
 		return nil
 	}
 	return &o
+}
+
+// Lambda is the AWS Lambda client custom connectors invoke their Lambdas
+// with: the lambda endpoint (a Lambda API's base URL, or a Runtime
+// Interface Emulator's .../invocations URL, called unsigned), the
+// process's region, and the credentials of Load, loaded on the first
+// signed call.
+func Lambda(deps connector.Deps) *lambda.Client {
+	region := deps.Region
+	if region == "" {
+		region = DefaultRegion
+	}
+	return &lambda.Client{Endpoint: deps.Endpoints.URL(connector.EndpointLambda), Region: region, HTTP: deps.HTTPClient,
+		Credentials: &loadedCredentials{deps: deps}}
+}
+
+// loadedCredentials are the credentials of Load, loaded on first use.
+type loadedCredentials struct {
+	deps connector.Deps
+	once sync.Once
+	p    aws.CredentialsProvider
+	err  error
+}
+
+func (l *loadedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	l.once.Do(func() {
+		// Not the invocations' HTTP client: a test server's cannot take
+		// AWS_CA_BUNDLE, and credentials come from elsewhere anyway.
+		d := l.deps
+		d.HTTPClient = nil
+		cfg, err := Load(ctx, d, "")
+		l.p, l.err = cfg.Credentials, err
+		if err == nil && l.p == nil {
+			l.err = errors.New("no AWS credentials found")
+		}
+	})
+	if l.err != nil {
+		return aws.Credentials{}, l.err
+	}
+	return l.p.Retrieve(ctx)
 }

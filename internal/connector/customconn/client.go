@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/lambda"
 )
@@ -34,7 +35,7 @@ type client struct {
 }
 
 func newClient(deps connector.Deps, arn string) *client {
-	return &client{inv: &lambda.Client{Endpoint: deps.Endpoints.URL(connector.EndpointLambda), Region: deps.Region, HTTP: deps.HTTPClient}, arn: arn}
+	return &client{inv: awsconfig.Lambda(deps), arn: arn}
 }
 
 type outcome interface{ outcome() *result }
