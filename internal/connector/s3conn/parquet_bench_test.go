@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -75,16 +74,6 @@ func BenchmarkWriteParquetTasks(b *testing.B) {
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(written)/float64(b.N)/1e6, "MBout/op")
-}
-
-// cpuTime is the process's user+system CPU time: on a shared machine it
-// says more about a change than wall time does.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkWriteParquetWide writes wide rows (64 string columns of 32
