@@ -13,6 +13,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -20,12 +22,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/appflow"
 	"github.com/aws/aws-sdk-go-v2/service/appflow/types"
@@ -41,21 +45,32 @@ func main() {
 	dur := flag.Duration("duration", 5*time.Second, "how long each target is measured, in all")
 	rounds := flag.Int("rounds", 5, "the targets take turns this many times")
 	database := flag.String("database", "", "a postgres:// URL (its tables are created in the search_path); empty: SQLite in a temp dir")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the appflowd measurements (not the ceiling's) to this file")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measurements (after the warm-up) to this file")
+	sign := flag.Bool("sign", false, "appflowd checks SigV4 and every request is signed (those to the ceiling too, so the clients' work is alike)")
 	flag.Parse()
-	if err := run(*flows, *runs, *clients, *dur, *rounds, *database, *cpuprofile); err != nil {
+	if err := run(*flows, *runs, *clients, *dur, *rounds, *database, *cpuprofile, *sign); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(flows, runs, clients int, dur time.Duration, rounds int, database, cpuprofile string) error {
+// The access key of -sign.
+const benchKey, benchSecret, benchAccount = "AKIDAPIBENCH", "apibench-secret", "000000000000"
+
+func run(flows, runs, clients int, dur time.Duration, rounds int, database, cpuprofile string, sign bool) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "apibench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	a, err := app.New(ctx, app.Config{DataDir: dir, Region: "us-east-1", AccountID: "000000000000", Database: database, PlanInterval: -1})
+	cfg := app.Config{DataDir: dir, Region: "us-east-1", AccountID: benchAccount, Database: database, PlanInterval: -1}
+	if sign {
+		cfg.Credentials = filepath.Join(dir, "credentials")
+		if err := os.WriteFile(cfg.Credentials, []byte(benchKey+" "+benchSecret+" "+benchAccount+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -64,7 +79,7 @@ func run(flows, runs, clients int, dur time.Duration, rounds int, database, cpup
 	srv := httptest.NewServer(a.Handler)
 	defer srv.Close()
 	c := appflow.New(appflow.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")})
+		Credentials: credentials.NewStaticCredentialsProvider(benchKey, benchSecret, "")})
 	os.MkdirAll(dir+"/s3/raw/in", 0o755)
 	m := runstate.New(a.Store, nil)
 	for i := range flows {
@@ -104,9 +119,15 @@ func run(flows, runs, clients int, dur time.Duration, rounds int, database, cpup
 	if database != "" {
 		kind = "postgres"
 	}
-	fmt.Printf("apibench: %s store, %d flows with %d runs each, %d clients, %s per measurement in %d rounds\n", kind, flows, runs, clients, dur, rounds)
-	load(srv.URL+"/describe-flow", `{"flowName":"bench-000"}`, clients, dur/5) // warm up
-	load(srv.URL+"/list-flows", `{"maxResults":100}`, clients, dur/5)
+	if sign {
+		kind += " store, SigV4-signed requests"
+	} else {
+		kind += " store"
+	}
+	fmt.Printf("apibench: %s, %d flows with %d runs each, %d clients, %s per measurement in %d rounds\n", kind, flows, runs, clients, dur, rounds)
+	load := func(url, body string, d time.Duration) result { return load(url, body, clients, d, sign) }
+	load(srv.URL+"/describe-flow", `{"flowName":"bench-000"}`, dur/5) // warm up
+	load(srv.URL+"/list-flows", `{"maxResults":100}`, dur/5)
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -130,7 +151,7 @@ func run(flows, runs, clients int, dur time.Duration, rounds int, database, cpup
 	for range rounds {
 		var ceiling float64
 		for i, t := range targets {
-			r := load(t.url, t.body, clients, dur/time.Duration(rounds))
+			r := load(t.url, t.body, dur/time.Duration(rounds))
 			if i == 0 {
 				ceiling = r.rps
 			}
@@ -176,7 +197,10 @@ func (r result) print(what string, ceiling float64, shares []float64) {
 
 // load posts body to url from clients goroutines, each waiting for its
 // answer before the next request, for d.
-func load(url, body string, clients int, d time.Duration) result {
+func load(url, body string, clients int, d time.Duration, sign bool) result {
+	sum := sha256.Sum256([]byte(body))
+	payloadHash := hex.EncodeToString(sum[:])
+	signer := v4.NewSigner()
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
@@ -193,6 +217,13 @@ func load(url, body string, clients int, d time.Duration) result {
 				t0 := time.Now()
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(body)))
 				req.Header.Set("Content-Type", "application/json")
+				if sign {
+					if err := signer.SignHTTP(context.Background(), aws.Credentials{AccessKeyID: benchKey, SecretAccessKey: benchSecret},
+						req, payloadHash, "appflow", "us-east-1", time.Now()); err != nil {
+						bad++
+						continue
+					}
+				}
 				resp, err := hc.Do(req)
 				if err != nil {
 					bad++
