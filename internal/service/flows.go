@@ -610,11 +610,7 @@ func (s *Service) describeFlowJSON(ctx context.Context, in *wire.DescribeFlowReq
 	if v.Flow.Status != "" {
 		set = append([]member{{"flowStatus", appendString(nil, v.Flow.Status)}}, set...)
 	}
-	if len(v.Tags) > 0 {
-		tags, err := encodePlain(v.Tags)
-		if err != nil {
-			return nil, fault.Wrap(fault.Internal, err, "encode flow %s", in.FlowName)
-		}
+	if tags := tagsJSON(v.Tags); tags != nil {
 		set = append(set, member{"tags", tags})
 	}
 	return appendObject(make([]byte, 0, len(v.Flow.Doc)+512), splice(doc, set)), nil
@@ -709,19 +705,13 @@ func appendFlowSummary(b []byte, v *store.FlowView, doc []member) ([]byte, error
 		}
 		return nonEmpty(v.Labels[name])
 	}
-	var last, tags []byte
+	var last []byte
 	if v.Newest != nil {
 		run, err := execLastRun(v.Newest)
 		if err != nil {
 			return nil, err
 		}
 		last = run.details
-	}
-	if len(v.Tags) > 0 {
-		var err error
-		if tags, err = encodePlain(v.Tags); err != nil {
-			return nil, fault.Wrap(fault.Internal, err, "encode flow %s", v.Flow.Name)
-		}
 	}
 	return appendObject(b, []member{
 		{"createdAt", lookup(doc, "createdAt")},
@@ -737,7 +727,7 @@ func appendFlowSummary(b []byte, v *store.FlowView, doc []member) ([]byte, error
 		{"lastUpdatedBy", lookup(doc, "lastUpdatedBy")},
 		{"sourceConnectorLabel", label(srcType, srcProfile)},
 		{"sourceConnectorType", srcType},
-		{"tags", tags},
+		{"tags", tagsJSON(v.Tags)},
 		{"triggerType", trigger},
 	}), nil
 }

@@ -2,6 +2,8 @@ package service
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"unicode/utf8"
 	"unsafe"
 
@@ -252,6 +254,25 @@ func splice(doc, set []member) []member {
 // encodePlain is json.Marshal as the API writes responses: a stored
 // document is written out as sent.
 var encodePlain = wire.MarshalPlain
+
+// tagsJSON is tags as a JSON object, keys sorted as encoding/json sorts
+// them; nil (left out) when there are none.
+func tagsJSON(tags map[string]string) []byte {
+	if len(tags) == 0 {
+		return nil
+	}
+	b := make([]byte, 0, 64*len(tags))
+	b = append(b, '{')
+	for i, k := range slices.Sorted(maps.Keys(tags)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, tags[k])
+	}
+	return append(b, '}')
+}
 
 // appendString writes s as a JSON string, escaped as encodePlain does.
 func appendString(b []byte, s string) []byte {

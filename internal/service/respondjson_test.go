@@ -220,6 +220,17 @@ func TestSplice(t *testing.T) {
 	}
 }
 
+func TestTagsJSON(t *testing.T) {
+	tags := map[string]string{"b": "2", "a": "<1>", "ü": "\"", "A": ""}
+	want, _ := encodePlain(tags)
+	if got := tagsJSON(tags); string(got) != string(want) {
+		t.Errorf("tagsJSON = %s, want %s", got, want)
+	}
+	if got := tagsJSON(nil); got != nil {
+		t.Errorf("tagsJSON(nil) = %s, want nil", got)
+	}
+}
+
 func TestAppendString(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"b\`, "<&>", "ü\u2028\x01", "\xff"} {
 		want, _ := encodePlain(s)
