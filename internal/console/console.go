@@ -14,7 +14,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"embed"
 	"encoding/base64"
 	"html/template"
@@ -68,7 +67,6 @@ type Console struct {
 	d     Deps
 	mux   *http.ServeMux
 	pages map[string]*template.Template
-	key   []byte // signs the open console's CSRF token; new per process
 }
 
 // New returns the console handler; mount it at Prefix.
@@ -85,7 +83,7 @@ func New(d Deps) *Console {
 	if d.Credentials != nil && d.Sessions == nil {
 		panic("console: Deps.Sessions is required with Credentials")
 	}
-	c := &Console{d: d, mux: http.NewServeMux(), key: randomBytes(32)}
+	c := &Console{d: d, mux: http.NewServeMux()}
 	c.pages = parsePages()
 	static, _ := fs.Sub(staticFS, "static")
 	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", staticHandler(static)))
@@ -172,24 +170,34 @@ func (c *Console) viewer(r *http.Request) (*viewer, error) {
 	return &viewer{s: s, ctx: wire.WithCaller(r.Context(), caller)}, nil
 }
 
-// csrfToken is what a viewer's forms carry: the session's own token, or,
-// when the console is open, one derived from the process key.
-func (c *Console) csrfToken(v *viewer) string {
+// csrfToken is what the forms of a page carry: the session's own token,
+// or, for a page without one (the console open, the sign-in form), the
+// browser's form token, set in a cookie here if it has none yet. Neither
+// depends on which replica serves the page.
+func (c *Console) csrfToken(w http.ResponseWriter, r *http.Request, v *viewer) string {
 	if v != nil && v.s != nil {
 		return v.s.CSRF
 	}
-	return c.derive("open")
+	if ck, err := r.Cookie(formCookieName); err == nil && len(ck.Value) >= 32 && len(ck.Value) <= 64 {
+		return ck.Value
+	}
+	token := randomToken()
+	http.SetCookie(w, &http.Cookie{Name: formCookieName, Value: token, Path: Prefix, HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode})
+	return token
 }
 
+// checkCSRF says whether a post carries the token its page's forms carry
+// (csrfToken): the session's, or the one in the browser's form cookie.
 func (c *Console) checkCSRF(r *http.Request, v *viewer) bool {
+	var want string
+	if v != nil && v.s != nil {
+		want = v.s.CSRF
+	} else if ck, err := r.Cookie(formCookieName); err == nil {
+		want = ck.Value
+	}
 	got := r.PostFormValue("csrf")
-	return got != "" && hmac.Equal([]byte(got), []byte(c.csrfToken(v)))
-}
-
-func (c *Console) derive(purpose string) string {
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte(purpose))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return want != "" && hmac.Equal([]byte(got), []byte(want))
 }
 
 func randomBytes(n int) []byte {

@@ -46,12 +46,9 @@ type page struct {
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, v *viewer, status int, name string, body titled) {
-	p := page{Title: body.title(), Nav: name, Open: c.open(), CSRF: c.csrfToken(v), Body: body, AccountID: c.d.AccountID}
+	p := page{Title: body.title(), Nav: name, Open: c.open(), CSRF: c.csrfToken(w, r, v), Body: body, AccountID: c.d.AccountID}
 	if v != nil && v.s != nil {
 		p.AccessKeyID, p.AccountID = v.s.AccessKeyID, v.s.AccountID
-	}
-	if sv, ok := body.(signInView); ok {
-		p.CSRF = sv.CSRF
 	}
 	var buf bytes.Buffer
 	if err := c.pages[name].Execute(&buf, p); err != nil {

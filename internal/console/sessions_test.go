@@ -286,3 +286,25 @@ func TestSessionEndsWithItsKey(t *testing.T) {
 	// Back on the old file the sessions were refused, not deleted.
 	wantSignedIn(t, "the old file again", alice.get("/console/"))
 }
+
+// TestOpenConsoleFormsAcrossReplicas: without credentials a form's token is
+// the browser's own (a cookie), not the serving process's, so a form from
+// one replica posts to another; a token copied into another browser is
+// refused.
+func TestOpenConsoleFormsAcrossReplicas(t *testing.T) {
+	s := start(t, false)
+	createS3Flow(t, s.Client, "orders", "dst")
+	other := httptest.NewServer(console.New(console.Deps{Service: s.App.Service, AccountID: "000000000000", Region: "us-east-1"}))
+	t.Cleanup(other.Close)
+
+	v := newVisitor(t, s.URL)
+	token := v.csrf("/console/flows/orders")
+	if r := v.at(other.URL).post("/console/flows/orders/start", url.Values{"csrf": {token}}); r.status != http.StatusSeeOther {
+		t.Fatalf("run now on the other replica with this one's form: %d\n%s", r.status, r.body)
+	}
+	stranger := newVisitor(t, other.URL)
+	stranger.csrf("/console/flows/orders") // has a form cookie of its own
+	if r := stranger.post("/console/flows/orders/start", url.Values{"csrf": {token}}); r.status != http.StatusForbidden {
+		t.Fatalf("another browser posting this browser's token: %d, want 403", r.status)
+	}
+}

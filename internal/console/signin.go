@@ -54,8 +54,8 @@ const (
 )
 
 const (
-	cookieName       = "appflowd_console"
-	signInCookieName = "appflowd_console_signin" // the sign-in form's CSRF token, double-submitted
+	cookieName     = "appflowd_console"
+	formCookieName = "appflowd_console_form" // the CSRF token of pages without a session, double-submitted
 )
 
 func hashToken(token string) []byte {
@@ -85,24 +85,12 @@ func (c *Console) session(r *http.Request) (*Session, error) {
 	return s, nil
 }
 
-// signInToken is the sign-in form's CSRF token: a random value in a cookie
-// of its own that the form posts back, so any replica can check it.
-func (c *Console) signInToken(w http.ResponseWriter, r *http.Request) string {
-	if ck, err := r.Cookie(signInCookieName); err == nil && len(ck.Value) >= 32 && len(ck.Value) <= 64 {
-		return ck.Value
-	}
-	token := randomToken()
-	http.SetCookie(w, &http.Cookie{Name: signInCookieName, Value: token, Path: Prefix, HttpOnly: true, Secure: r.TLS != nil,
-		SameSite: http.SameSiteStrictMode})
-	return token
-}
-
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 	if c.open() {
 		http.Redirect(w, r, Prefix, http.StatusSeeOther)
 		return
 	}
-	c.render(w, r, nil, http.StatusOK, "signin", signInView{Next: safeNext(r.URL.Query().Get("next")), CSRF: c.signInToken(w, r)})
+	c.render(w, r, nil, http.StatusOK, "signin", signInView{Next: safeNext(r.URL.Query().Get("next"))})
 }
 
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
@@ -113,13 +101,11 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	id := strings.TrimSpace(r.PostFormValue("access_key_id"))
 	view := signInView{AccessKeyID: id, Next: safeNext(r.PostFormValue("next"))}
-	ck, err := r.Cookie(signInCookieName)
-	if err != nil || !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(ck.Value)) {
-		view.CSRF, view.Error = c.signInToken(w, r), "This sign-in form is out of date. Reload the page and try again."
+	if !c.checkCSRF(r, nil) {
+		view.Error = "This sign-in form is out of date. Reload the page and try again."
 		c.render(w, r, nil, http.StatusForbidden, "signin", view)
 		return
 	}
-	view.CSRF = ck.Value
 	ctx, now := r.Context(), c.d.Now()
 	subjects := c.signInSubjects(r, id)
 	if until, err := c.signInRefusedUntil(ctx, subjects, now); err != nil {
@@ -244,7 +230,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s != nil {
-		if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(s.CSRF)) {
+		if !c.checkCSRF(r, &viewer{s: s}) {
 			http.Error(w, "CSRF check failed", http.StatusForbidden)
 			return
 		}
@@ -271,7 +257,6 @@ type signInView struct {
 	AccessKeyID string
 	Next        string
 	Error       string
-	CSRF        string // the form's token (signInToken)
 }
 
 func (signInView) title() string { return "Sign in" }
