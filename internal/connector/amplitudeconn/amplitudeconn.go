@@ -83,13 +83,7 @@ type Options struct {
 	BatchRows int
 }
 
-func init() { connector.Register(Spec(Options{})) }
-
-// Spec registers the driver; the catalog entry supplies the rest of the
-// capabilities (BETWEEN only, daily schedules).
-func Spec(opts Options) connector.Spec {
-	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
-}
+func init() { httpconn.Register(Type, httpconn.Source, Open) }
 
 // Driver is one opened Amplitude profile.
 type Driver struct {

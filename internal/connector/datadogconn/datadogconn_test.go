@@ -14,6 +14,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/connector/connectortest"
 	"github.com/appflowd/appflowd/internal/connector/datadogconn/ddtest"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 	"github.com/appflowd/appflowd/internal/retry"
@@ -348,7 +349,7 @@ func TestCatalog(t *testing.T) {
 func TestRegisteredWithCatalog(t *testing.T) {
 	r := connector.NewRegistry()
 	catalog.RegisterAll(r)
-	r.Register(Spec(Options{}))
+	r.Register(httpconn.Spec(Type, httpconn.Source, Options{}, Open))
 	s, ok := r.Lookup(Type)
 	if !ok || s.Open == nil {
 		t.Fatalf("Datadog not registered with a driver: %+v", s)

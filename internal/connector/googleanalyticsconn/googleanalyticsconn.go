@@ -85,7 +85,7 @@ func init() { connector.Register(Spec(Options{})) }
 
 // Spec registers the driver; the catalog supplies the rest.
 func Spec(opts Options) connector.Spec {
-	s := httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
+	s := httpconn.Spec(Type, httpconn.Source, opts, Open)
 	s.Capabilities.ProjectionWritesRecords = true
 	return s
 }

@@ -39,16 +39,22 @@ const (
 	Destination
 )
 
-// Spec registers a driver that needs a profile; the catalog entry supplies
-// the rest of the capabilities.
-func Spec[D any](typ string, roles Roles, open func(connector.Deps, connector.Profile) (D, error)) connector.Spec {
+// Spec is the registration of a driver that needs a profile, opened with
+// opts; the catalog entry supplies the rest of the capabilities.
+func Spec[O, D any](typ string, roles Roles, opts O, open func(connector.Deps, connector.Profile, O) (D, error)) connector.Spec {
 	return connector.Spec{
 		Capabilities: connector.Capabilities{Type: typ, NeedsProfile: true,
 			CanUseAsSource: roles&Source != 0, CanUseAsDestination: roles&Destination != 0},
 		Open: func(ctx context.Context, deps connector.Deps, p connector.Profile) (connector.Driver, error) {
-			return open(deps, p)
+			return open(deps, p, opts)
 		},
 	}
+}
+
+// Register registers a driver with its zero options, as its init does.
+func Register[O, D any](typ string, roles Roles, open func(connector.Deps, connector.Profile, O) (D, error)) {
+	var opts O
+	connector.Register(Spec(typ, roles, opts, open))
 }
 
 // DecodeProfile reads a profile's properties and credentials members;

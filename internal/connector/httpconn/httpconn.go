@@ -10,11 +10,7 @@
 //
 // A driver keeps only its vendor's specifics (zendeskconn is a whole one):
 //
-//	func init() { connector.Register(Spec(Options{})) }
-//
-//	func Spec(opts Options) connector.Spec {
-//		return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
-//	}
+//	func init() { httpconn.Register(Type, httpconn.Source, Open) }
 //
 //	func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
 //		props, creds, err := httpconn.DecodeProfile[httpconn.Instance, httpconn.OAuthCredentials](p, "Acme")

@@ -62,12 +62,7 @@ type Options struct {
 	PageSize int
 }
 
-func init() { connector.Register(Spec(Options{})) }
-
-// Spec registers the driver; the catalog supplies the rest.
-func Spec(opts Options) connector.Spec {
-	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
-}
+func init() { httpconn.Register(Type, httpconn.Source, Open) }
 
 // Driver is one opened Infor Nexus profile.
 type Driver struct {

@@ -71,12 +71,7 @@ type Options struct {
 	Earliest time.Time
 }
 
-func init() { connector.Register(Spec(Options{})) }
-
-// Spec registers the driver with opts.
-func Spec(opts Options) connector.Spec {
-	return httpconn.Spec(Type, httpconn.Source|httpconn.Destination, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return open(deps, p, opts) })
-}
+func init() { httpconn.Register(Type, httpconn.Source|httpconn.Destination, open) }
 
 type profileCreds struct {
 	ClientID     string `json:"clientId"`

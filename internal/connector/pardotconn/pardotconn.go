@@ -78,12 +78,7 @@ type Options struct {
 	Busy time.Duration
 }
 
-func init() { connector.Register(Spec(Options{})) }
-
-// Spec registers the driver; the catalog supplies the rest.
-func Spec(opts Options) connector.Spec {
-	return httpconn.Spec(Type, httpconn.Source, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return Open(deps, p, opts) })
-}
+func init() { httpconn.Register(Type, httpconn.Source, Open) }
 
 type props struct {
 	BusinessUnitID       string `json:"businessUnitId"`

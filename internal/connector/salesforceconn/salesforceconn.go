@@ -88,7 +88,7 @@ func init() { connector.Register(Spec(Options{})) }
 
 // Spec registers the driver with opts.
 func Spec(opts Options) connector.Spec {
-	return httpconn.Spec(Type, httpconn.Source|httpconn.Destination, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return open(deps, p, opts) })
+	return httpconn.Spec(Type, httpconn.Source|httpconn.Destination, opts, open)
 }
 
 type profileProps struct {

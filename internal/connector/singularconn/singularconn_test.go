@@ -13,6 +13,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/catalog"
 	"github.com/appflowd/appflowd/internal/connector/connectortest"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/connector/singularconn/sngtest"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
@@ -278,7 +279,7 @@ func TestCatalog(t *testing.T) {
 func TestRegisteredWithCatalog(t *testing.T) {
 	r := connector.NewRegistry()
 	catalog.RegisterAll(r)
-	r.Register(Spec(Options{}))
+	r.Register(httpconn.Spec(Type, httpconn.Source, Options{}, Open))
 	s, ok := r.Lookup(Type)
 	if !ok || s.Open == nil || !slices.Contains(s.Capabilities.Operators, "EQUAL_TO") || s.Capabilities.MinScheduleMinutes != 60 {
 		t.Fatalf("Singular: %+v", s)

@@ -58,12 +58,7 @@ type Options struct {
 	PollWait func(ctx context.Context, n int) error
 }
 
-func init() { connector.Register(Spec(Options{})) }
-
-// Spec registers the driver with opts.
-func Spec(opts Options) connector.Spec {
-	return httpconn.Spec(Type, httpconn.Source|httpconn.Destination, func(deps connector.Deps, p connector.Profile) (*Driver, error) { return open(deps, p, opts) })
-}
+func init() { httpconn.Register(Type, httpconn.Source|httpconn.Destination, open) }
 
 // Driver is one opened Zendesk profile.
 type Driver struct {
