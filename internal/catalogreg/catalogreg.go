@@ -76,7 +76,7 @@ func Register(ctx context.Context, deps connector.Deps, run Run) []wire.Metadata
 		return nil
 	}
 	plan := newPlan(f, dst.DestinationConnectorProperties.S3, run)
-	c, err := client(ctx, deps, cfg)
+	c, err := client(ctx, deps, cfg, "appflowd-"+run.ExecutionID)
 	if err != nil {
 		return plan.failAll(err)
 	}

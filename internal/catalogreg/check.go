@@ -17,7 +17,7 @@ import (
 // exist (GetDatabase), as AppFlow does for flows set up through the API:
 // appflowd never creates the database.
 func CheckDatabase(ctx context.Context, deps connector.Deps, cfg *wire.GlueDataCatalogConfig) error {
-	c, err := client(ctx, deps, cfg)
+	c, err := client(ctx, deps, cfg, "appflowd-glue")
 	if err != nil {
 		return err
 	}

@@ -1,16 +1,21 @@
 package catalogreg_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,23 +49,77 @@ type env struct {
 	bucket string
 	// batchCreates counts BatchCreatePartition calls that reached Glue.
 	batchCreates atomic.Int64
+
+	mu sync.Mutex
+	// glueKeys are the access keys that signed Glue calls; assumed are
+	// "role session -> access key" of each AssumeRole STS answered.
+	glueKeys map[string]bool
+	assumed  []string
+	// denyAssume makes STS refuse AssumeRole, as it does a role that does
+	// not trust the caller.
+	denyAssume atomic.Bool
 }
 
-// newEnv starts appflowd with S3 and Glue on moto (Glue behind a proxy
-// that counts BatchCreatePartition calls), a database and a source bucket
-// holding rows.
+// glueRole is the flows' roleArn, in moto's account (the database's): moto
+// acts for the role's account with the assumed credentials.
+const glueRole = "arn:aws:iam::123456789012:role/appflow-glue"
+
+const denied = "User: arn:aws:iam::123456789012:user/appflowd is not authorized to perform: sts:AssumeRole on resource: " + glueRole
+
+var credentialRE = regexp.MustCompile(`Credential=([^/]+)/`)
+
+// newEnv starts appflowd with S3, Glue and STS on moto (Glue and STS
+// behind a proxy that counts BatchCreatePartition calls and records who
+// signed Glue calls and which roles were assumed), a database and a source
+// bucket holding rows.
 func newEnv(t *testing.T, rows string) *env {
 	moto := eventstest.Moto(t)
-	e := &env{db: strings.ToLower(eventstest.Name("db")), bucket: eventstest.Name("lake-")}
+	e := &env{db: strings.ToLower(eventstest.Name("db")), bucket: eventstest.Name("lake-"), glueKeys: map[string]bool{}}
 	target, _ := url.Parse(moto)
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-Amz-Target") == "AWSGlue.BatchCreatePartition" {
-			e.batchCreates.Add(1)
+	recording := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSGlue.") {
+			if r.Header.Get("X-Amz-Target") == "AWSGlue.BatchCreatePartition" {
+				e.batchCreates.Add(1)
+			}
+			if m := credentialRE.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+				e.mu.Lock()
+				e.glueKeys[m[1]] = true
+				e.mu.Unlock()
+			}
+			proxy.ServeHTTP(w, r)
+			return
 		}
-		proxy.ServeHTTP(w, r)
+		body, _ := io.ReadAll(r.Body) // STS, query protocol
+		q, _ := url.ParseQuery(string(body))
+		if q.Get("Action") != "AssumeRole" {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		if e.denyAssume.Load() {
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>`+
+				denied+`</Message></Error><RequestId>1</RequestId></ErrorResponse>`)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		res := httptest.NewRecorder()
+		proxy.ServeHTTP(res, r)
+		out := res.Body.Bytes()
+		var ar struct {
+			Key string `xml:"AssumeRoleResult>Credentials>AccessKeyId"`
+		}
+		_ = xml.Unmarshal(out, &ar)
+		e.mu.Lock()
+		e.assumed = append(e.assumed, q.Get("RoleArn")+" "+q.Get("RoleSessionName")+" -> "+ar.Key)
+		e.mu.Unlock()
+		w.Header().Set("Content-Type", res.Header().Get("Content-Type"))
+		w.WriteHeader(res.Code)
+		_, _ = w.Write(out)
 	}))
-	t.Cleanup(counting.Close)
+	t.Cleanup(recording.Close)
 	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
 	e.glue = glue.New(glue.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), Credentials: creds})
 	e.s3 = s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto), UsePathStyle: true, Credentials: creds})
@@ -73,7 +132,7 @@ func newEnv(t *testing.T, rows string) *env {
 	}
 	e.put(t, rows)
 	e.srv = apptest.Start(t, app.Config{PlanInterval: -1, Endpoints: connector.Endpoints{
-		connector.EndpointS3: moto, connector.EndpointGlue: counting.URL}})
+		connector.EndpointS3: moto, connector.EndpointGlue: recording.URL, connector.EndpointSTS: recording.URL}})
 	return e
 }
 
@@ -108,7 +167,7 @@ func (e *env) flowInput(name, db string, dest types.ConnectorType, tasks []types
 		DestinationFlowConfigList: []types.DestinationFlowConfig{d},
 		Tasks:                     tasks,
 		MetadataCatalogConfig: &types.MetadataCatalogConfig{GlueDataCatalog: &types.GlueDataCatalogConfig{
-			DatabaseName: aws.String(db), RoleArn: aws.String("arn:aws:iam::000000000000:role/appflow-glue"), TablePrefix: aws.String("Sales")}},
+			DatabaseName: aws.String(db), RoleArn: aws.String(glueRole), TablePrefix: aws.String("Sales")}},
 	}
 }
 
@@ -405,5 +464,60 @@ func TestCatalogDateFoldersCSV(t *testing.T) {
 		Prefix: aws.String(strings.TrimPrefix(aws.ToString(p.StorageDescriptor.Location), "s3://"+e.bucket+"/"))})
 	if err != nil || len(list.Contents) == 0 {
 		t.Errorf("no objects under the partition's location: %v", err)
+	}
+}
+
+// TestCatalogAssumesRole: Glue is called as the flow's roleArn, assumed
+// through STS (moto) at CreateFlow's check and for each run's
+// registration, never with the process's own credentials; when STS
+// refuses the role, the run stays Successful (its data is in S3) and each
+// table's registration says Error with STS's message.
+func TestCatalogAssumesRole(t *testing.T) {
+	e := newEnv(t, "id\n1\n")
+	ctx := context.Background()
+	if _, err := e.srv.Client.CreateFlow(ctx, e.flowInput("as-role", e.db, types.ConnectorTypeS3, nil)); err != nil {
+		t.Fatalf("CreateFlow: %v", err)
+	}
+	rec := e.srv.RunFlow(t, "as-role", time.Minute)
+	if rec.ExecutionStatus != types.ExecutionStatusSuccessful || len(rec.MetadataCatalogDetails) != 2 {
+		t.Fatalf("run: %s %q, %d catalog entries; want Successful with 2", rec.ExecutionStatus, apptest.Message(rec), len(rec.MetadataCatalogDetails))
+	}
+	for _, d := range rec.MetadataCatalogDetails {
+		if d.TableRegistrationOutput.Status != types.ExecutionStatusSuccessful {
+			t.Errorf("%s: %s %q, want Successful", aws.ToString(d.TableName), d.TableRegistrationOutput.Status, aws.ToString(d.TableRegistrationOutput.Message))
+		}
+	}
+	e.mu.Lock()
+	sessions, keys := map[string]bool{}, map[string]bool{}
+	for _, a := range e.assumed {
+		role, rest, _ := strings.Cut(a, " ")
+		session, key, _ := strings.Cut(rest, " -> ")
+		if role != glueRole || key == "" {
+			t.Errorf("AssumeRole %q, want %s answered with a key", a, glueRole)
+		}
+		sessions[session], keys[key] = true, true
+	}
+	if !sessions["appflowd-glue"] || !sessions["appflowd-"+aws.ToString(rec.ExecutionId)] {
+		t.Errorf("role sessions %v, want appflowd-glue (CreateFlow) and appflowd-<execution id> (the run)", sessions)
+	}
+	if len(e.glueKeys) == 0 {
+		t.Error("no Glue calls seen")
+	}
+	for k := range e.glueKeys {
+		if !keys[k] {
+			t.Errorf("a Glue call signed by %s, want only the assumed role's keys %v", k, keys)
+		}
+	}
+	e.mu.Unlock()
+
+	e.denyAssume.Store(true)
+	rec = e.srv.RunFlow(t, "as-role", time.Minute)
+	if rec.ExecutionStatus != types.ExecutionStatusSuccessful || len(rec.MetadataCatalogDetails) != 2 {
+		t.Fatalf("run with the role refused: %s %q, %d catalog entries; want Successful with 2", rec.ExecutionStatus, apptest.Message(rec), len(rec.MetadataCatalogDetails))
+	}
+	for _, d := range rec.MetadataCatalogDetails {
+		if o := d.TableRegistrationOutput; o.Status != types.ExecutionStatusError || !strings.Contains(aws.ToString(o.Message), denied) {
+			t.Errorf("%s: %s %q, want Error with STS's message %q", aws.ToString(d.TableName), o.Status, aws.ToString(o.Message), denied)
+		}
 	}
 }

@@ -15,10 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/s3blob"
 
@@ -229,4 +231,14 @@ func (l *loadedCredentials) Retrieve(ctx context.Context) (aws.Credentials, erro
 		return aws.Credentials{}, l.err
 	}
 	return l.p.Retrieve(ctx)
+}
+
+// AssumeRole is roleArn's credentials, assumed through STS at the sts
+// endpoint with cfg's own (session names the caller in the role's
+// sessions), cached and renewed before they expire.
+func AssumeRole(cfg aws.Config, deps connector.Deps, roleArn, session string) aws.CredentialsProvider {
+	c := sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = Endpoint(deps, connector.EndpointSTS) })
+	return aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(c, roleArn, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = session
+	}))
 }

@@ -13,8 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
@@ -156,8 +154,7 @@ func newDataAPIClient(ctx context.Context, deps connector.Deps, p Properties, en
 	creds := cfg.Credentials
 	if p.DataAPIRoleArn != "" {
 		// AppFlow calls the Data API as dataApiRoleArn; so does appflowd.
-		creds = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = awsconfig.Endpoint(deps, connector.EndpointSTS) }), p.DataAPIRoleArn,
-			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "appflowd-redshift" }))
+		creds = awsconfig.AssumeRole(cfg, deps, p.DataAPIRoleArn, "appflowd-redshift")
 	}
 	if endpoint == "" {
 		endpoint = "https://redshift-data." + cfg.Region + ".amazonaws.com"
