@@ -123,6 +123,7 @@ func TestLargeEventGoesToS3(t *testing.T) {
 	d := newDriver(t, srv.URL, moto)
 	bucket := makeBucket(t, moto)
 	req := request("aws.partner/appflow/salesforce.com/123456789012/large", &connector.ErrorHandling{BucketName: bucket, BucketPrefix: "errors"})
+	req.KMSKeyArn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555" // the flow's own key
 	huge := strings.Repeat("y", 300*1024)
 	res, err := write(t, d, req, rows(2, func(i int) record.Value {
 		if i == 1 {
@@ -148,6 +149,9 @@ func TestLargeEventGoesToS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	obj := getObject(t, moto, bucket, key)
+	if bad := eventstest.NotUnderKey(eventstest.Heads(t, s3Client(moto), bucket, key), req.KMSKeyArn); len(bad) > 0 {
+		t.Errorf("large event objects not under the flow's key: %v", bad)
+	}
 	if !ptr.LargeEvent || ptr.Bucket != bucket || ptr.Key != key || ptr.SizeBytes != len(obj) || evs[1].DetailType != "orders-flow" {
 		t.Errorf("pointer event: got %s (%s), want largeEvent, bucket %s, key %s, sizeBytes %d", evs[1].Detail, evs[1].DetailType, bucket, key, len(obj))
 	}
