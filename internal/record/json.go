@@ -100,7 +100,7 @@ func AppendJSON(dst []byte, v Value) []byte {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return AppendJSONString(dst, v.Text())
 		}
-		return strconv.AppendFloat(dst, f, 'f', -1, 64)
+		return AppendFloat(dst, f)
 	case Decimal:
 		if isJSONNumber(v.S) {
 			return append(dst, v.S...)

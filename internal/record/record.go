@@ -74,7 +74,7 @@ func (v Value) Text() string {
 	case Int:
 		return strconv.FormatInt(int64(v.N), 10)
 	case Float:
-		return strconv.FormatFloat(v.Float(), 'f', -1, 64)
+		return string(AppendFloat(nil, v.Float()))
 	case Bool:
 		return strconv.FormatBool(v.N != 0)
 	case Time:

@@ -657,7 +657,7 @@ func appendText(b []byte, v record.Value) []byte {
 	case record.Int:
 		return strconv.AppendInt(b, v.Int(), 10)
 	case record.Float:
-		return strconv.AppendFloat(b, v.Float(), 'f', -1, 64)
+		return record.AppendFloat(b, v.Float())
 	case record.Bool:
 		return strconv.AppendBool(b, v.Bool())
 	case record.Time:

@@ -229,7 +229,7 @@ func numberOf(v record.Value, scratch []byte, big *apd.Decimal) (number, bool) {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return number{}, false
 		}
-		b := strconv.AppendFloat(scratch[:0], f, 'f', -1, 64)
+		b := record.AppendFloat(scratch[:0], f)
 		if d, ok := parseDec(string(b)); ok {
 			return number{d: d}, true
 		}

@@ -332,3 +332,23 @@ func TestReadJSONLinesRowsAreExactAcrossReusedBatches(t *testing.T) {
 		}
 	}
 }
+
+// Integers are read while scanned up to 18 digits; longer ones go through
+// strconv, and those beyond int64 stay exact as Decimal.
+func TestReadJSONLinesIntegerEdges(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"0", "int:0"}, {"-0", "int:0"}, {"7", "int:7"}, {"-7", "int:-7"},
+		{"999999999999999999", "int:999999999999999999"}, {"-999999999999999999", "int:-999999999999999999"},
+		{"9223372036854775807", "int:9223372036854775807"}, {"-9223372036854775808", "int:-9223372036854775808"},
+		{"9223372036854775808", "decimal:9223372036854775808"}, {"-9223372036854775809", "decimal:-9223372036854775809"},
+		{"18446744073709551616", "decimal:18446744073709551616"}, {"12.50", "decimal:12.50"}, {"-1e3", "decimal:-1e3"},
+	} {
+		_, rows, err := parse(t, "JSON", `{"n":`+c.in+`}`)
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		if len(rows) != 1 || rows[0][0] != c.want {
+			t.Errorf("%s: got %q, want %s", c.in, rows, c.want)
+		}
+	}
+}

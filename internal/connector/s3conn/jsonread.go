@@ -327,11 +327,21 @@ func (p *jsonRow) number() (record.Value, error) {
 		}
 		return i > j
 	}
+	// The integer part's value is taken while scanning it: most integers
+	// have at most 18 digits, which cannot overflow an int64.
+	var n uint64
+	nd := 0
 	if i < len(s) && s[i] == '0' {
 		i++
-	} else if !digits() {
-		p.i = i
-		return record.Value{}, p.fail("invalid number")
+	} else {
+		for ; i < len(s) && s[i]-'0' < 10; i++ {
+			n = n*10 + uint64(s[i]-'0')
+			nd++
+		}
+		if nd == 0 {
+			p.i = i
+			return record.Value{}, p.fail("invalid number")
+		}
 	}
 	isInt := true
 	if i < len(s) && s[i] == '.' {
@@ -355,6 +365,12 @@ func (p *jsonRow) number() (record.Value, error) {
 	}
 	p.i = i
 	text := s[start:i]
+	if isInt && nd <= 18 {
+		if s[start] == '-' {
+			return record.IntVal(-int64(n)), nil
+		}
+		return record.IntVal(int64(n)), nil
+	}
 	if isInt {
 		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
 			return record.IntVal(n), nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"unsafe"
 
 	"gocloud.dev/blob"
 
@@ -182,7 +183,6 @@ const (
 // can be substrings of one string per buffer fill instead of a string each.
 type chunker struct {
 	r    io.Reader
-	buf  []byte
 	s    string // current chunk
 	pos  int    // parse position in s
 	eof  bool
@@ -203,14 +203,13 @@ func (c *chunker) refill(ctx context.Context) (bool, error) {
 	for size < 2*rest {
 		size *= 2
 	}
-	if cap(c.buf) < size {
-		c.buf = make([]byte, size)
-	}
-	c.buf = c.buf[:size]
-	copy(c.buf, c.s[c.pos:])
+	// A new buffer each time, never written once filled, so the chunk can
+	// be a string over it without copying (cells keep substrings of it).
+	buf := make([]byte, size)
+	copy(buf, c.s[c.pos:])
 	n := rest
-	for n < len(c.buf) {
-		m, err := c.r.Read(c.buf[n:])
+	for n < len(buf) {
+		m, err := c.r.Read(buf[n:])
 		n += m
 		if err == io.EOF {
 			c.eof = true
@@ -221,7 +220,7 @@ func (c *chunker) refill(ctx context.Context) (bool, error) {
 		}
 	}
 	c.base += int64(c.pos)
-	c.s = string(c.buf[:n])
+	c.s = unsafe.String(unsafe.SliceData(buf), n)
 	c.pos = 0
 	return n > rest, nil
 }
