@@ -98,12 +98,6 @@ type Driver struct {
 	now                   func() time.Time
 }
 
-var (
-	_ connector.SourceDriver   = (*Driver)(nil)
-	_ connector.CatalogDriver  = (*Driver)(nil)
-	_ connector.ProfileChecker = (*Driver)(nil)
-)
-
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
 	creds, err := httpconn.Credentials[httpconn.OAuthCredentials](p, "Google Analytics")

@@ -39,9 +39,25 @@ const (
 	Destination
 )
 
+// Driver is what every SaaS driver is: it lists and describes its
+// entities and checks a profile.
+type Driver interface {
+	connector.CatalogDriver
+	connector.ProfileChecker
+}
+
 // Spec is the registration of a driver that needs a profile, opened with
-// opts; the catalog entry supplies the rest of the capabilities.
-func Spec[O, D any](typ string, roles Roles, opts O, open func(connector.Deps, connector.Profile, O) (D, error)) connector.Spec {
+// opts; the catalog entry supplies the rest of the capabilities. A D that
+// cannot read (Source) or write (Destination) as roles say is a mistake of
+// the driver's, and panics when its package registers.
+func Spec[O any, D Driver](typ string, roles Roles, opts O, open func(connector.Deps, connector.Profile, O) (D, error)) connector.Spec {
+	var d D
+	if _, ok := any(d).(connector.SourceDriver); roles&Source != 0 && !ok {
+		panic(fmt.Sprintf("httpconn: the %s driver %T is not a connector.SourceDriver", typ, d))
+	}
+	if _, ok := any(d).(connector.DestinationDriver); roles&Destination != 0 && !ok {
+		panic(fmt.Sprintf("httpconn: the %s driver %T is not a connector.DestinationDriver", typ, d))
+	}
 	return connector.Spec{
 		Capabilities: connector.Capabilities{Type: typ, NeedsProfile: true,
 			CanUseAsSource: roles&Source != 0, CanUseAsDestination: roles&Destination != 0},
@@ -52,7 +68,7 @@ func Spec[O, D any](typ string, roles Roles, opts O, open func(connector.Deps, c
 }
 
 // Register registers a driver with its zero options, as its init does.
-func Register[O, D any](typ string, roles Roles, open func(connector.Deps, connector.Profile, O) (D, error)) {
+func Register[O any, D Driver](typ string, roles Roles, open func(connector.Deps, connector.Profile, O) (D, error)) {
 	var opts O
 	connector.Register(Spec(typ, roles, opts, open))
 }

@@ -1,6 +1,7 @@
 package httpconn
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"testing"
@@ -59,5 +60,35 @@ func TestRows(t *testing.T) {
 	b = Rows([]string{"zeta"}, []string{"id"}, objs)
 	if !slices.Equal(b.Fields, []string{"zeta"}) || !slices.Equal(b.Cells, []record.Value{record.Str("z"), {}}) {
 		t.Errorf("projection: %v %v", b.Fields, b.Cells)
+	}
+}
+
+type catalogOnly struct{}
+
+func (catalogOnly) ListEntities(context.Context, string) (map[string][]connector.Entity, error) {
+	return nil, nil
+}
+func (catalogOnly) DescribeEntity(context.Context, string) ([]connector.EntityField, error) {
+	return nil, nil
+}
+func (catalogOnly) CheckProfile(context.Context) error { return nil }
+
+// TestSpecRefusesWrongRoles: a driver registered as a source or a
+// destination it cannot be panics when its package registers it.
+func TestSpecRefusesWrongRoles(t *testing.T) {
+	open := func(connector.Deps, connector.Profile, struct{}) (catalogOnly, error) { return catalogOnly{}, nil }
+	for _, roles := range []Roles{Source, Destination} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("roles %d: no panic for a driver that neither reads nor writes", roles)
+				}
+			}()
+			Spec("Acme", roles, struct{}{}, open)
+		}()
+	}
+	s := Spec("Acme", 0, struct{}{}, open)
+	if !s.Capabilities.NeedsProfile || s.Capabilities.CanUseAsSource || s.Capabilities.CanUseAsDestination {
+		t.Errorf("capabilities %+v", s.Capabilities)
 	}
 }

@@ -71,12 +71,6 @@ type Driver struct {
 	pageSize int
 }
 
-var (
-	_ connector.SourceDriver   = (*Driver)(nil)
-	_ connector.CatalogDriver  = (*Driver)(nil)
-	_ connector.ProfileChecker = (*Driver)(nil)
-)
-
 type creds struct {
 	AccessKeyID     string `json:"accessKeyId"`
 	UserID          string `json:"userId"`

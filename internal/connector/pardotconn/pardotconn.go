@@ -106,12 +106,6 @@ type Driver struct {
 	custom []connector.EntityField // prospects' custom fields, once read
 }
 
-var (
-	_ connector.SourceDriver   = (*Driver)(nil)
-	_ connector.CatalogDriver  = (*Driver)(nil)
-	_ connector.ProfileChecker = (*Driver)(nil)
-)
-
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
 	pr, cr, err := httpconn.DecodeProfile[props, creds](p, "Pardot")

@@ -86,12 +86,6 @@ type Driver struct {
 	now      func() time.Time
 }
 
-var (
-	_ connector.SourceDriver   = (*Driver)(nil)
-	_ connector.CatalogDriver  = (*Driver)(nil)
-	_ connector.ProfileChecker = (*Driver)(nil)
-)
-
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
 	creds, err := httpconn.Credentials[struct {
@@ -121,15 +115,7 @@ func backoff(ctx context.Context, n int) error {
 	if n == 0 {
 		return nil // a small report may be done at once
 	}
-	d := min(time.Second<<min(n-1, 5), 30*time.Second)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return httpconn.Pause(ctx, n-1, time.Second, 30*time.Second)
 }
 
 // envelope is every API answer.

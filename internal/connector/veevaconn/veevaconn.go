@@ -109,12 +109,6 @@ func (d *Driver) observe(r *httpconn.Response) {
 	d.burstLeft.Store(low)
 }
 
-var (
-	_ connector.SourceDriver   = (*Driver)(nil)
-	_ connector.CatalogDriver  = (*Driver)(nil)
-	_ connector.ProfileChecker = (*Driver)(nil)
-)
-
 func api(path string) string { return "/api/" + APIVersion + path }
 
 // Open builds a driver for a profile; it logs in at the first call.
