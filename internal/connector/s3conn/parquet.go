@@ -19,6 +19,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	pqsnappy "github.com/parquet-go/parquet-go/compress/snappy"
 
+	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
 
@@ -122,20 +123,91 @@ func (g orderedGroup) Fields() []parquet.Field {
 type parquetSchema struct {
 	schema *parquet.Schema
 	kinds  []colKind
+	fields []string
+	// dict marks the columns written with dictionary encoding; chosen is
+	// set once the first rows were sampled to choose them.
+	dict   []bool
+	chosen bool
 }
 
 func newParquetSchema(fields []string, kinds []colKind) (*parquetSchema, error) {
+	return buildParquetSchema(fields, kinds, make([]bool, len(fields)))
+}
+
+func buildParquetSchema(fields []string, kinds []colKind, dict []bool) (*parquetSchema, error) {
 	g := parquet.Group{}
 	for i, f := range fields {
 		if _, dup := g[f]; dup {
 			return nil, fmt.Errorf("field %q appears twice", f)
 		}
-		g[f] = parquet.Optional(kinds[i].node())
+		n := kinds[i].node()
+		if dict[i] {
+			n = parquet.Encoded(n, &parquet.RLEDictionary)
+		}
+		g[f] = parquet.Optional(n)
 	}
 	return &parquetSchema{
 		schema: parquet.NewSchema("appflow", orderedGroup{Group: g, order: fields}),
 		kinds:  kinds,
+		fields: fields,
+		dict:   dict,
 	}, nil
+}
+
+// Dictionary encoding pays for strings that repeat (a country, a status, a
+// name from a short list): their pages shrink to a few bits a value, and
+// Snappy and the bounds have far fewer bytes to go through. For strings
+// that rarely repeat it only adds a hash lookup a value and a dictionary
+// page. The first rows written decide it, column by column: a string
+// column is dictionary-encoded when the first dictSample rows hold at most
+// one distinct value in dictRepeat. A column that turns out more varied
+// later falls back to PLAIN within a row group once its dictionary passes
+// dictMaxBytes.
+const (
+	dictSample   = 4096
+	dictMinRows  = 256 // fewer first rows tell too little: PLAIN
+	dictRepeat   = 8
+	dictMaxBytes = 1 << 20
+)
+
+// chooseDictionaries fixes the schema's encodings from the job's rows.
+func (ps *parquetSchema) chooseDictionaries(q *pqJob) (*parquetSchema, error) {
+	dict := make([]bool, len(ps.kinds))
+	for j := range dict {
+		dict[j] = q.repeats(j)
+	}
+	out, err := buildParquetSchema(ps.fields, ps.kinds, dict)
+	if err != nil {
+		return nil, err
+	}
+	out.chosen = true
+	return out, nil
+}
+
+// repeats reports whether column j is a string column whose first rows
+// repeat their values enough for a dictionary.
+func (q *pqJob) repeats(j int) bool {
+	c := q.p.cols[j]
+	n := min(q.n, dictSample)
+	if q.kinds[j] != colString || c < 0 || n < dictMinRows || (j < len(q.slow) && q.slow[j] != nil) {
+		return false
+	}
+	limit := n / dictRepeat
+	seen := make(map[string]struct{}, limit+1)
+	width := len(q.b.Fields)
+	for i := range n {
+		r := i
+		if q.rows != nil {
+			r = int(q.rows[i])
+		}
+		if v := &q.b.Cells[r*width+c]; !v.IsAbsent() {
+			seen[v.S] = struct{}{}
+			if len(seen) > limit {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // writerOptions are the Parquet writer's settings for files of this
@@ -145,6 +217,7 @@ func newParquetSchema(fields []string, kinds []colKind) (*parquetSchema, error) 
 func (ps *parquetSchema) writerOptions() []parquet.WriterOption {
 	return []parquet.WriterOption{ps.schema, parquet.Compression(&fastSnappy{}),
 		parquet.MaxRowsPerRowGroup(rowGroupRows), parquet.DataPageStatistics(false),
+		parquet.DictionaryMaxBytes(dictMaxBytes),
 		parquet.CreatedBy("appflowd", "", "")}
 }
 
@@ -456,6 +529,13 @@ func (w *writer) writeParquetRows(ctx context.Context, s *slot, p *plan, b *reco
 	w.convertSlow(q)
 	if q.n == 0 {
 		return nil
+	}
+	if !w.pschema.chosen {
+		ps, err := w.pschema.chooseDictionaries(q)
+		if err != nil {
+			return fault.Wrap(fault.Invalid, err, "parquet schema")
+		}
+		w.pschema, w.parquetOpt = ps, ps.writerOptions()
 	}
 	if err := w.send(ctx, job{slot: s, pq: q, rows: q.n}); err != nil {
 		return err

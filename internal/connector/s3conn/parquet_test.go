@@ -7,11 +7,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/record"
@@ -232,5 +234,66 @@ func TestParquetRowGroupsBoundedByBytes(t *testing.T) {
 	}
 	if len(groups) < 2 || total != rows {
 		t.Errorf("%d row groups of %d rows in all; want several, %d rows", len(groups), total, rows)
+	}
+}
+
+// String columns whose first rows repeat their values are dictionary
+// encoded; the others stay PLAIN. A dictionary column whose values stop
+// repeating later still holds every value (parquet-go falls back to PLAIN
+// pages once the dictionary is full).
+func TestParquetDictionaryWherePays(t *testing.T) {
+	e := localEnv(t)
+	bucket := e.makeBucket(t)
+	countries := []string{"US", "GB", "DE", "FR", "JP"}
+	const total = 40_000
+	var batches []*record.Batch
+	for lo := 0; lo < total; lo += 4000 {
+		b := &record.Batch{Fields: []string{"country", "email", "later", "id"}, Split: "s"}
+		for i := lo; i < lo+4000; i++ {
+			later := record.Str(countries[i%5])
+			if i >= 8000 { // unique and long from the third batch on: past dictMaxBytes
+				later = record.Str(fmt.Sprintf("%0100d", i))
+			}
+			country := record.Str(countries[i%5])
+			if i%11 == 0 {
+				country = record.NullVal()
+			}
+			b.AppendRow([]record.Value{country, record.Str(fmt.Sprintf("user%d@example.com", i)), later, record.IntVal(int64(i))})
+		}
+		batches = append(batches, b)
+	}
+	batches[len(batches)-1].Final = true
+	fields := []connector.FieldSpec{{Name: "id", Type: "bigint"}, {Name: "country", Type: "string"}, {Name: "email", Type: "string"}, {Name: "later", Type: "string"}}
+	req := writeRequest(bucket, "dict", map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true}, fields)
+	res := writeAll(t, e.drv, req, batches...)
+	data := e.get(t, bucket, res.Objects[0])
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDict := map[string]bool{"id": false, "country": true, "email": false, "later": true}
+	cols := f.Schema().Fields()
+	for j, cc := range f.Metadata().RowGroups[0].Columns {
+		name := cols[j].Name()
+		dict := slices.Contains(cc.MetaData.Encoding, format.RLEDictionary)
+		if dict != wantDict[name] {
+			t.Errorf("column %s: encodings %v, dictionary %v, want %v", name, cc.MetaData.Encoding, dict, wantDict[name])
+		}
+	}
+	rows := readParquet(t, "dict", data)
+	if len(rows) != total {
+		t.Fatalf("%d rows, want %d", len(rows), total)
+	}
+	for i, r := range rows {
+		wantLater, wantCountry := countries[i%5], countries[i%5]
+		if i >= 8000 {
+			wantLater = fmt.Sprintf("%0100d", i)
+		}
+		if i%11 == 0 {
+			wantCountry = ""
+		}
+		if r["id"] != fmt.Sprint(i) || r["country"] != wantCountry || r["later"] != wantLater || r["email"] != fmt.Sprintf("user%d@example.com", i) {
+			t.Fatalf("row %d = %v", i, r)
+		}
 	}
 }
