@@ -138,6 +138,9 @@ func (p *csvRanges) parse(s string, line int64) ([]*record.Batch, error) {
 			if len(fields) != p.width {
 				return out, parseErr(p.key, line, "row has %d fields, the header has %d", len(fields), p.width)
 			}
+			if err := checkUTF8(p.key, line, s[pos:next]); err != nil {
+				return out, err
+			}
 			base := len(cells)
 			cells = cells[:base+outW]
 			for i, f := range fields {

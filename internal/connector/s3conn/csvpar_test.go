@@ -30,6 +30,7 @@ func TestReadCSVWorkersMatchesSerial(t *testing.T) {
 		"big then nl":   big + "\"multi\nline\",\"q\"\"q\"\n" + manyCSVRows(100, 0),
 		"big then bad":  big + "1,2,3\n" + manyCSVRows(10, 0),
 		"big then bad2": big + manyCSVRows(10, 0) + "\"open\n",
+		"not utf-8":     big + "1,caf\xe9,2\n" + manyCSVRows(10, 0),
 	}
 	projs := map[string][]string{"all": nil, "projected": {"amount", "nope", "id"}}
 	for name, in := range inputs {

@@ -86,6 +86,7 @@ func TestReadJSONLinesParallelMatchesSerial(t *testing.T) {
 		"only blank":     "\n\n \n",
 		"many":           manyJSONLines(500),
 		"trailing space": "{\"a\":1}   \n  {\"a\":2}\t\n",
+		"not utf-8":      strings.Repeat("{\"a\":\"é\"}\n", 30) + "{\"a\":\"\xff\"}\n{\"a\":1}\n",
 	}
 	projs := map[string][]string{"all": nil, "projected": {"a", "missing", "b"}}
 	for name, in := range inputs {
