@@ -188,7 +188,11 @@ func TestObjectMembers(t *testing.T) {
 		`{}`,
 		` { "a" : 1 , "b":[{"c":"}"},"\"]"],"d":null,"e":true,"f":-1.5e3 } `,
 		`{"s":"a\\","t":{"u":{"v":[]}}}`,
+		`{"a":"x\\\"}\\","b":["\\\\\"]",{"c":"\"}"}],"d":1}`,
 	} {
+		if !json.Valid([]byte(doc)) {
+			t.Fatalf("test document %s is not JSON", doc)
+		}
 		ms, err := objectMembers([]byte(doc), nil)
 		if err != nil {
 			t.Errorf("objectMembers(%s): %v", doc, err)

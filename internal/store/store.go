@@ -84,7 +84,9 @@ type FlowView struct {
 	Flow *Flow
 	Tags map[string]string // empty if none
 	// Newest is the most recently started execution (StartedAt, then
-	// ExecutionID, as ExecutionList orders them), nil if none.
+	// ExecutionID, as ExecutionList orders them), nil if none; it carries
+	// what the API shows (ids, Status, Doc, StartedAt, UpdatedAt), not the
+	// run's claim (Owner, LeaseUntil) or Version.
 	Newest *Execution
 	// Labels are the labels of the flow's profiles that have one (custom
 	// connector profiles), by profile name.

@@ -15,43 +15,41 @@ import (
 // execution in one statement (one round trip): the tags through their
 // primary key, the newest execution through executions_newest. pgx
 // prepares and caches it per connection.
-const flowViewSelect = `SELECT f.account_id, f.name, f.arn, f.status, f.doc, f.version, f.created_at, f.updated_at,
+const flowViewSelect = `SELECT f.name, f.arn, f.status, f.doc, f.version, f.created_at, f.updated_at,
 	t.keys, t.vals, l.names, l.labels,
-	e.account_id, e.flow_name, e.execution_id, e.status, e.doc, e.started_at, e.updated_at, e.owner, e.lease_until, e.version
+	e.execution_id, e.status, e.doc, e.started_at, e.updated_at
 	FROM flows f
 	CROSS JOIN LATERAL (SELECT array_agg(key) AS keys, array_agg(value) AS vals FROM tags WHERE arn = f.arn) t
 	CROSS JOIN LATERAL (SELECT array_agg(p.name) AS names, array_agg(p.label) AS labels FROM flow_profiles fp
 		JOIN profiles p ON p.account_id = fp.account_id AND p.name = fp.profile_name
 		WHERE fp.account_id = f.account_id AND fp.flow_name = f.name AND p.label <> '') l
-	LEFT JOIN LATERAL (SELECT ` + executionColumns + ` FROM executions x
+	LEFT JOIN LATERAL (SELECT execution_id, status, doc, started_at, updated_at FROM executions x
 		WHERE x.account_id = f.account_id AND x.flow_name = f.name
 		ORDER BY x.started_at DESC, x.execution_id DESC LIMIT 1) e ON true`
 
-func scanFlowView(row pgx.Row) (*store.FlowView, error) {
-	var f store.Flow
-	var keys, vals, names, labels []string
-	// The newest execution's columns are NULL when the flow has none.
-	var e struct {
-		account, flow, id, status, owner *string
-		doc                              []byte
-		started, updated, lease          *time.Time
-		version                          *int64
-	}
-	if err := row.Scan(&f.AccountID, &f.Name, &f.Arn, &f.Status, &f.Doc, &f.Version, &f.CreatedAt, &f.UpdatedAt,
-		&keys, &vals, &names, &labels,
-		&e.account, &e.flow, &e.id, &e.status, &e.doc, &e.started, &e.updated, &e.owner, &e.lease, &e.version); err != nil {
-		return nil, err
-	}
-	f.CreatedAt, f.UpdatedAt = f.CreatedAt.UTC(), f.UpdatedAt.UTC()
-	v := &store.FlowView{Flow: &f, Tags: zip(keys, vals), Labels: zip(names, labels)}
-	if e.id != nil {
-		v.Newest = &store.Execution{AccountID: *e.account, FlowName: *e.flow, ExecutionID: *e.id, Status: *e.status,
-			Doc: e.doc, StartedAt: e.started.UTC(), UpdatedAt: e.updated.UTC(), Owner: *e.owner, Version: *e.version}
-		if e.lease != nil {
-			v.Newest.LeaseUntil = e.lease.UTC()
+// scanFlowView reads a row of flowViewSelect of the account's flows.
+func scanFlowView(accountID string) func(row pgx.Row) (*store.FlowView, error) {
+	return func(row pgx.Row) (*store.FlowView, error) {
+		f := store.Flow{AccountID: accountID}
+		var keys, vals, names, labels []string
+		// The newest execution's columns are NULL when the flow has none.
+		var e struct {
+			id, status       *string
+			doc              []byte
+			started, updated *time.Time
 		}
+		if err := row.Scan(&f.Name, &f.Arn, &f.Status, &f.Doc, &f.Version, &f.CreatedAt, &f.UpdatedAt,
+			&keys, &vals, &names, &labels, &e.id, &e.status, &e.doc, &e.started, &e.updated); err != nil {
+			return nil, err
+		}
+		f.CreatedAt, f.UpdatedAt = f.CreatedAt.UTC(), f.UpdatedAt.UTC()
+		v := &store.FlowView{Flow: &f, Tags: zip(keys, vals), Labels: zip(names, labels)}
+		if e.id != nil {
+			v.Newest = &store.Execution{AccountID: accountID, FlowName: f.Name, ExecutionID: *e.id, Status: *e.status,
+				Doc: e.doc, StartedAt: e.started.UTC(), UpdatedAt: e.updated.UTC()}
+		}
+		return v, nil
 	}
-	return v, nil
 }
 
 // zip pairs two aggregated columns of one row into a map.
@@ -64,7 +62,7 @@ func zip(keys, vals []string) map[string]string {
 }
 
 func (s *Store) FlowViewGet(ctx context.Context, accountID, name string) (*store.FlowView, error) {
-	v, err := scanFlowView(s.pool.QueryRow(ctx, flowViewSelect+`
+	v, err := scanFlowView(accountID)(s.pool.QueryRow(ctx, flowViewSelect+`
 		WHERE f.account_id = $1 AND f.name = $2`, accountID, name))
 	if err != nil {
 		return nil, classify(err, fmt.Sprintf("flow %q", name))
@@ -83,7 +81,7 @@ func (s *Store) FlowViewList(ctx context.Context, params *store.FlowListParams) 
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}
-	out, err := collect(rows, scanFlowView)
+	out, err := collect(rows, scanFlowView(params.AccountID))
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/appflowd/appflowd/internal/store"
@@ -153,13 +152,4 @@ func (s *Store) ExecutionListUnfinished(ctx context.Context) ([]*store.Execution
 		return nil, fmt.Errorf("list unfinished executions: %w", err)
 	}
 	return out, nil
-}
-
-// prefixed qualifies each of a column list's columns with a table alias.
-func prefixed(alias, columns string) string {
-	cols := strings.Split(columns, ", ")
-	for i, c := range cols {
-		cols[i] = alias + "." + c
-	}
-	return strings.Join(cols, ", ")
 }

@@ -15,12 +15,12 @@ import (
 // flowViewSelect reads flows with their tags, profile labels and newest
 // execution in one statement: the tags through their primary key, the
 // newest execution through executions_newest, one indexed lookup each.
-var flowViewSelect = `SELECT f.account_id, f.name, f.arn, f.status, f.doc, f.version, f.created_at, f.updated_at,
+var flowViewSelect = `SELECT f.name, f.arn, f.status, f.doc, f.version, f.created_at, f.updated_at,
 	(SELECT group_concat(` + pair("t.key", "t.value") + `, '') FROM tags t WHERE t.arn = f.arn),
 	(SELECT group_concat(` + pair("p.name", "p.label") + `, '') FROM flow_profiles fp
 		JOIN profiles p ON p.account_id = fp.account_id AND p.name = fp.profile_name
 		WHERE fp.account_id = f.account_id AND fp.flow_name = f.name AND p.label <> ''),
-	` + prefixed("e", executionColumns) + `
+	e.execution_id, e.status, e.doc, e.started_at, e.updated_at
 	FROM flows f LEFT JOIN executions e ON e.rowid = (
 		SELECT x.rowid FROM executions x WHERE x.account_id = f.account_id AND x.flow_name = f.name
 		ORDER BY x.started_at DESC, x.execution_id DESC LIMIT 1)`
@@ -89,43 +89,41 @@ func (v *views) close() error {
 	return v.list.Close()
 }
 
-func scanFlowView(row interface{ Scan(...any) error }) (*store.FlowView, error) {
-	var f store.Flow
-	var created, updated int64
-	var tags, labels []byte
-	// The newest execution's columns are NULL when the flow has none.
-	var e struct {
-		account, flow, id, status, owner sql.NullString
-		doc                              []byte
-		started, updated, lease, version sql.NullInt64
-	}
-	if err := row.Scan(&f.AccountID, &f.Name, &f.Arn, &f.Status, &f.Doc, &f.Version, &created, &updated,
-		&tags, &labels,
-		&e.account, &e.flow, &e.id, &e.status, &e.doc, &e.started, &e.updated, &e.owner, &e.lease, &e.version); err != nil {
-		return nil, err
-	}
-	f.CreatedAt, f.UpdatedAt = keyset.FromMicros(created), keyset.FromMicros(updated)
-	v := &store.FlowView{Flow: &f}
-	var err error
-	if v.Tags, err = pairs(tags); err != nil {
-		return nil, fmt.Errorf("tags of flow %q: %w", f.Name, err)
-	}
-	if v.Labels, err = pairs(labels); err != nil {
-		return nil, fmt.Errorf("profile labels of flow %q: %w", f.Name, err)
-	}
-	if e.id.Valid {
-		v.Newest = &store.Execution{AccountID: e.account.String, FlowName: e.flow.String, ExecutionID: e.id.String,
-			Status: e.status.String, Doc: e.doc, StartedAt: keyset.FromMicros(e.started.Int64),
-			UpdatedAt: keyset.FromMicros(e.updated.Int64), Owner: e.owner.String, Version: e.version.Int64}
-		if e.lease.Int64 != 0 {
-			v.Newest.LeaseUntil = keyset.FromMicros(e.lease.Int64)
+// scanFlowView reads a row of flowViewSelect of the account's flows.
+func scanFlowView(accountID string) func(row interface{ Scan(...any) error }) (*store.FlowView, error) {
+	return func(row interface{ Scan(...any) error }) (*store.FlowView, error) {
+		f := store.Flow{AccountID: accountID}
+		var created, updated int64
+		var tags, labels []byte
+		// The newest execution's columns are NULL when the flow has none.
+		var e struct {
+			id, status       sql.NullString
+			doc              []byte
+			started, updated sql.NullInt64
 		}
+		if err := row.Scan(&f.Name, &f.Arn, &f.Status, &f.Doc, &f.Version, &created, &updated, &tags, &labels,
+			&e.id, &e.status, &e.doc, &e.started, &e.updated); err != nil {
+			return nil, err
+		}
+		f.CreatedAt, f.UpdatedAt = keyset.FromMicros(created), keyset.FromMicros(updated)
+		v := &store.FlowView{Flow: &f}
+		var err error
+		if v.Tags, err = pairs(tags); err != nil {
+			return nil, fmt.Errorf("tags of flow %q: %w", f.Name, err)
+		}
+		if v.Labels, err = pairs(labels); err != nil {
+			return nil, fmt.Errorf("profile labels of flow %q: %w", f.Name, err)
+		}
+		if e.id.Valid {
+			v.Newest = &store.Execution{AccountID: accountID, FlowName: f.Name, ExecutionID: e.id.String, Status: e.status.String,
+				Doc: e.doc, StartedAt: keyset.FromMicros(e.started.Int64), UpdatedAt: keyset.FromMicros(e.updated.Int64)}
+		}
+		return v, nil
 	}
-	return v, nil
 }
 
 func (s *Store) FlowViewGet(ctx context.Context, accountID, name string) (*store.FlowView, error) {
-	v, err := scanFlowView(s.views.get.QueryRowContext(ctx, accountID, name))
+	v, err := scanFlowView(accountID)(s.views.get.QueryRowContext(ctx, accountID, name))
 	if err != nil {
 		return nil, classify(err, fmt.Sprintf("flow %q", name))
 	}
@@ -142,7 +140,7 @@ func (s *Store) FlowViewList(ctx context.Context, params *store.FlowListParams) 
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}
-	out, err := collect(rows, scanFlowView)
+	out, err := collect(rows, scanFlowView(params.AccountID))
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}
