@@ -92,6 +92,11 @@ func isJSONNumber(s string) bool {
 func AppendJSON(dst []byte, v Value) []byte {
 	switch v.K {
 	case String:
+		if v.N == PlainText {
+			dst = append(dst, '"')
+			dst = append(dst, v.S...)
+			return append(dst, '"')
+		}
 		return AppendJSONString(dst, v.S)
 	case Int:
 		return strconv.AppendInt(dst, v.Int(), 10)

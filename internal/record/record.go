@@ -42,7 +42,15 @@ type Value struct {
 	N uint64
 }
 
+// PlainText in a String's N says that S needs no escaping in a JSON
+// string: it holds no '"', '\\' or control character and is valid UTF-8.
+// A JSON reader marks the strings it read without escapes, and the JSON
+// encoder copies them as they are. Anything that makes a new string uses
+// Str, which leaves N zero.
+const PlainText = 1
+
 func Str(s string) Value        { return Value{K: String, S: s} }
+func PlainStr(s string) Value   { return Value{K: String, S: s, N: PlainText} }
 func IntVal(i int64) Value      { return Value{K: Int, N: uint64(i)} }
 func FloatVal(f float64) Value  { return Value{K: Float, N: math.Float64bits(f)} }
 func DecimalVal(s string) Value { return Value{K: Decimal, S: s} }

@@ -353,3 +353,26 @@ func TestReadJSONLinesIntegerEdges(t *testing.T) {
 		}
 	}
 }
+
+// Strings read without escapes are marked plain, so the JSON encoder
+// copies them as they are; that must be exactly what escaping them gives.
+func TestReadJSONLinesMarksPlainStrings(t *testing.T) {
+	in := `{"a":"plain","b":"caf\u00e9","c":"café ✓","d":"tab\there","e":"","f":"q\"q","g":"\/"}`
+	want := map[string]bool{"a": true, "b": false, "c": true, "d": false, "e": true, "f": false, "g": false}
+	src := &objectReader{r: strings.NewReader(in), key: "k"}
+	err := readJSONLines(context.Background(), src, nil, func(b *record.Batch) error {
+		for j, v := range b.Row(0) {
+			name := b.Fields[j]
+			if plain := v.N == record.PlainText; plain != want[name] {
+				t.Errorf("%s=%q: plain %v, want %v", name, v.S, plain, want[name])
+			}
+			if got, escaped := string(record.AppendJSON(nil, v)), string(record.AppendJSONString(nil, v.S)); got != escaped {
+				t.Errorf("%s=%q: encoded %s, escaping gives %s", name, v.S, got, escaped)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -287,8 +287,14 @@ func (p *jsonRow) value(keep bool) (record.Value, error) {
 	}
 	switch c := s[p.i]; {
 	case c == '"':
+		start := p.i + 1
 		str, err := p.str()
-		return record.Value{K: record.String, S: str}, err
+		if err == nil && p.i == start+len(str)+1 {
+			// Read without escapes (an escape makes the text shorter
+			// than its source) from a line checked to be UTF-8.
+			return record.PlainStr(str), nil
+		}
+		return record.Str(str), err
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.number()
 	case c == '{' || c == '[':
