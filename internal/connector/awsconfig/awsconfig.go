@@ -141,6 +141,16 @@ func CheckName(name string) error {
 	return nil
 }
 
+// OpenBucket opens the bucket name of deps (a folder or an S3 API's, as
+// NewBuckets says); a missing one is NotFound.
+func OpenBucket(ctx context.Context, deps connector.Deps, name string) (*blob.Bucket, error) {
+	b, err := NewBuckets(ctx, deps)
+	if err != nil {
+		return nil, err
+	}
+	return b.Open(ctx, name)
+}
+
 // Open opens a bucket that must exist; a missing one is NotFound, named in
 // the error. Local buckets write no metadata files beside objects.
 func (b *Buckets) Open(ctx context.Context, name string) (*blob.Bucket, error) {

@@ -1,6 +1,7 @@
 package marketoconn
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -143,10 +144,7 @@ func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connec
 	if err != nil {
 		return nil, err
 	}
-	object := r.Object
-	if object == "" {
-		object = props.Object
-	}
+	object := cmp.Or(r.Object, props.Object)
 	p := &plan{object: object}
 	types := map[string]record.FieldType{}
 	var all []string

@@ -2,6 +2,7 @@ package marketoconn
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"mime/multipart"
@@ -35,10 +36,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	if err != nil {
 		return nil, err
 	}
-	object := r.Object
-	if object == "" {
-		object = props.Object
-	}
+	object := cmp.Or(r.Object, props.Object)
 	if object != "leads" {
 		return nil, fault.New(fault.Invalid, "Marketo %q cannot be written; write to leads", object)
 	}

@@ -67,6 +67,19 @@ func Write(ctx context.Context, deps connector.Deps, req *connector.WriteRequest
 	}, nil
 }
 
+// Check opens the error bucket eh names, if any, so that a missing one
+// fails a run before anything is written.
+func Check(ctx context.Context, deps connector.Deps, eh *connector.ErrorHandling) error {
+	if eh == nil || eh.BucketName == "" {
+		return nil
+	}
+	b, err := awsconfig.OpenBucket(ctx, deps, eh.BucketName)
+	if err != nil {
+		return fault.Wrap(fault.CodeOf(err), err, "error bucket")
+	}
+	return b.Close()
+}
+
 // JoinKey joins key parts with "/", dropping empty parts and stray slashes.
 func JoinKey(parts ...string) string {
 	out := make([]string, 0, len(parts))

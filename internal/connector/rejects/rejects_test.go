@@ -105,3 +105,20 @@ func TestLinkedFolderRefused(t *testing.T) {
 		t.Fatalf("read: got %v records, err %v; want Invalid and none", len(got), err)
 	}
 }
+
+func TestCheck(t *testing.T) {
+	deps := connector.Deps{DataDir: t.TempDir()}
+	ctx := context.Background()
+	if err := Check(ctx, deps, nil); err != nil {
+		t.Errorf("no error handling: %v", err)
+	}
+	if err := Check(ctx, deps, &connector.ErrorHandling{BucketName: "errs"}); !fault.Is(err, fault.NotFound) {
+		t.Errorf("missing bucket: %v, want NotFound", err)
+	}
+	if err := os.MkdirAll(filepath.Join(deps.DataDir, "s3", "errs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(ctx, deps, &connector.ErrorHandling{BucketName: "errs"}); err != nil {
+		t.Errorf("existing bucket: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package salesforceconn
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,10 +41,7 @@ func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connec
 	if err != nil {
 		return nil, err
 	}
-	object := r.Object
-	if object == "" {
-		object = props.Object
-	}
+	object := cmp.Or(r.Object, props.Object)
 	desc, err := d.describe(ctx, object)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", object, err)

@@ -2,6 +2,7 @@ package salesforceconn
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/httpconn"
+	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -38,10 +40,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	if err != nil {
 		return nil, err
 	}
-	object := r.Object
-	if object == "" {
-		object = props.Object
-	}
+	object := cmp.Or(r.Object, props.Object)
 	op := strings.ToUpper(r.WriteOperation)
 	if op == "" {
 		op = strings.ToUpper(props.WriteOperationType)
@@ -84,13 +83,8 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 			return nil, fault.New(fault.Invalid, "UPSERT needs an external ID field: %s.%s is not one", desc.Name, w.idField)
 		}
 	}
-	if eh := r.ErrorHandling; eh != nil && eh.BucketName != "" {
-		// A missing error bucket fails the run before anything is written.
-		b, err := d.openBucket(ctx, eh.BucketName)
-		if err != nil {
-			return nil, fmt.Errorf("salesforce: error bucket: %w", err)
-		}
-		b.Close()
+	if err := rejects.Check(ctx, d.deps, r.ErrorHandling); err != nil {
+		return nil, fmt.Errorf("salesforce: %w", err)
 	}
 	w.spool, err = os.CreateTemp("", "appflowd-salesforce-*.jsonl")
 	if err != nil {
@@ -246,7 +240,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	}
 	// The rejected records go to the error bucket either way: with
 	// failOnFirstDestinationError, the one that stopped the run.
-	if ferr := w.writeFailures(ctx); ferr != nil {
+	if _, _, ferr := rejects.Write(ctx, w.d.deps, w.req, "salesforce-rejected-records.jsonl", w.Result.Failures); ferr != nil {
 		return nil, errors.Join(err, ferr)
 	}
 	if err != nil {

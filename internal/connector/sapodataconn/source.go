@@ -2,6 +2,7 @@ package sapodataconn
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,10 +51,7 @@ func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connec
 	if err != nil {
 		return nil, err
 	}
-	object := sp.ObjectPath
-	if object == "" {
-		object = r.Object
-	}
+	object := cmp.Or(sp.ObjectPath, r.Object)
 	if object == "" {
 		return nil, fault.New(fault.Invalid, "the SAP OData source has no objectPath")
 	}

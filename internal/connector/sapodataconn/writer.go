@@ -2,6 +2,7 @@ package sapodataconn
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,10 +45,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	if err != nil {
 		return nil, err
 	}
-	path := props.ObjectPath
-	if path == "" {
-		path = r.Object
-	}
+	path := cmp.Or(props.ObjectPath, r.Object)
 	if path == "" {
 		return nil, fault.New(fault.Invalid, "the SAP OData destination has no objectPath")
 	}

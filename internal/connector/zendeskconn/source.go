@@ -2,6 +2,7 @@ package zendeskconn
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,10 +39,7 @@ func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connec
 	if err != nil {
 		return nil, err
 	}
-	object := r.Object
-	if object == "" {
-		object = props.Object
-	}
+	object := cmp.Or(r.Object, props.Object)
 	e, err := entity(object)
 	if err != nil {
 		return nil, err

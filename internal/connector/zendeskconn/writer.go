@@ -1,6 +1,7 @@
 package zendeskconn
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,10 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"github.com/appflowd/appflowd/internal/connector"
-	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/fault"
@@ -37,10 +35,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	if err != nil {
 		return nil, err
 	}
-	object := r.Object
-	if object == "" {
-		object = props.Object
-	}
+	object := cmp.Or(r.Object, props.Object)
 	e, err := entity(object)
 	if err != nil {
 		return nil, err
@@ -79,12 +74,8 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	default:
 		return nil, fault.New(fault.Invalid, "Zendesk does not support the %s write operation (INSERT, UPSERT and UPDATE only)", op)
 	}
-	if eh := r.ErrorHandling; eh != nil && eh.BucketName != "" {
-		b, err := d.openBucket(ctx, eh.BucketName)
-		if err != nil {
-			return nil, fmt.Errorf("zendesk: error bucket: %w", err)
-		}
-		b.Close()
+	if err := rejects.Check(ctx, d.deps, r.ErrorHandling); err != nil {
+		return nil, fmt.Errorf("zendesk: %w", err)
 	}
 	return w, nil
 }
@@ -171,7 +162,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	if w.Result.RecordsWritten > 0 {
 		w.Result.Objects = []string{w.ent.name}
 	}
-	if ferr := w.writeFailures(ctx); ferr != nil {
+	if _, _, ferr := rejects.Write(ctx, w.d.deps, w.req, "zendesk-rejected-records.jsonl", w.Result.Failures); ferr != nil {
 		return nil, errors.Join(err, ferr)
 	}
 	if err != nil {
@@ -444,19 +435,4 @@ func reasonOf(code, desc, details string) string {
 // the write.
 func (w *writer) fail(p *pending, reason string) error {
 	return w.Fail(p.split, p.line, p.text, reason)
-}
-
-// writeFailures writes the rejected records to the error bucket, when
-// errorHandlingConfig names one.
-func (w *writer) writeFailures(ctx context.Context) error {
-	_, _, err := rejects.Write(ctx, w.d.deps, w.req, "zendesk-rejected-records.jsonl", w.Result.Failures)
-	return err
-}
-
-func (d *Driver) openBucket(ctx context.Context, name string) (*blob.Bucket, error) {
-	b, err := awsconfig.NewBuckets(ctx, d.deps)
-	if err != nil {
-		return nil, err
-	}
-	return b.Open(ctx, name)
 }
