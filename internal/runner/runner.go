@@ -193,7 +193,7 @@ func (r *Runner) checkFlowKey(ctx context.Context, kmsArn string, deps connector
 		return nil
 	}
 	if err := r.d.Keyring.CheckKey(ctx, key); err != nil {
-		return fault.Wrap(fault.AccessDenied, err, "the flow's kmsArn cannot be used")
+		return fault.Wrap(fault.AccessDenied, err, "The flow cannot use its kmsArn")
 	}
 	return nil
 }

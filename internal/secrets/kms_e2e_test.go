@@ -262,7 +262,7 @@ func TestFlowKeyUnusableAtRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := srv.RunFlow(t, tc.flow, time.Minute)
-		if msg := apptest.Message(rec); rec.ExecutionStatus != types.ExecutionStatusError || !strings.Contains(msg, id) || !strings.Contains(msg, tc.want) {
+		if msg := apptest.Message(rec); rec.ExecutionStatus != types.ExecutionStatusError || !strings.Contains(msg, id) || !strings.Contains(msg, tc.want) || !strings.HasPrefix(msg, "The flow cannot use its kmsArn") {
 			t.Errorf("%s: run %s %q, want Error naming key %s and saying %q", tc.flow, rec.ExecutionStatus, msg, id, tc.want)
 		}
 		if entries, _ := os.ReadDir(srv.DataDir + "/s3/lake/" + tc.flow); len(entries) != 0 {
