@@ -182,7 +182,7 @@ func (c *Console) csrfToken(w http.ResponseWriter, r *http.Request, v *viewer) s
 		return ck.Value
 	}
 	token := randomToken()
-	http.SetCookie(w, &http.Cookie{Name: formCookieName, Value: token, Path: Prefix, HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: formCookieName, Value: token, Path: Prefix, HttpOnly: true, Secure: c.secure(r),
 		SameSite: http.SameSiteStrictMode})
 	return token
 }

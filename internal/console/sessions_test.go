@@ -308,3 +308,48 @@ func TestOpenConsoleFormsAcrossReplicas(t *testing.T) {
 		t.Fatalf("another browser posting this browser's token: %d, want 403", r.status)
 	}
 }
+
+// TestCookiesSecureBehindATLSProxy: a load balancer that ends TLS says so
+// in X-Forwarded-Proto; from a trusted proxy the console then marks its
+// cookies Secure, and from anyone else the header changes nothing.
+func TestCookiesSecureBehindATLSProxy(t *testing.T) {
+	secureCookies := func(s *server, proto string) (secure, all int) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/console/signin", nil)
+		if proto != "" {
+			req.Header.Set("X-Forwarded-Proto", proto)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, c := range resp.Cookies() {
+			all++
+			if c.Secure {
+				secure++
+			}
+		}
+		if all == 0 {
+			t.Fatalf("the sign-in page set no cookie")
+		}
+		return secure, all
+	}
+	trusting := startSigned(t, app.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if sec, all := secureCookies(trusting, "https"); sec != all {
+		t.Errorf("trusted proxy, https: %d of %d cookies Secure, want all", sec, all)
+	}
+	if sec, all := secureCookies(trusting, "https, http"); sec != all {
+		t.Errorf("trusted proxies, the first saw https: %d of %d cookies Secure, want all", sec, all)
+	}
+	if sec, _ := secureCookies(trusting, "http"); sec != 0 {
+		t.Errorf("trusted proxy, http: %d cookies Secure, want none", sec)
+	}
+	if sec, _ := secureCookies(trusting, ""); sec != 0 {
+		t.Errorf("trusted proxy, no header: %d cookies Secure, want none", sec)
+	}
+	plain := startSigned(t, app.Config{})
+	if sec, _ := secureCookies(plain, "https"); sec != 0 {
+		t.Errorf("untrusted peer claiming https: %d cookies Secure, want none", sec)
+	}
+}

@@ -145,7 +145,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	if err := c.d.Sessions.SessionDeleteExpired(ctx, now); err != nil {
 		c.d.Logger.Warn("console: delete expired sessions", "err", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: Prefix, HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: Prefix, HttpOnly: true, Secure: c.secure(r),
 		SameSite: http.SameSiteStrictMode, Expires: s.ExpiresAt, MaxAge: int(c.d.SessionTTL.Seconds())})
 	http.Redirect(w, r, view.Next, http.StatusSeeOther)
 }
@@ -213,6 +213,28 @@ func (c *Console) clientAddr(r *http.Request) string {
 	return addr.String()
 }
 
+// secure reports whether the browser reached us over HTTPS: directly, or
+// through a trusted proxy that ended TLS and says so in X-Forwarded-Proto.
+// Cookies are then marked Secure, so they never travel in clear text.
+func (c *Console) secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !c.trusted(addr.Unmap()) {
+		return false
+	}
+	proto := r.Header.Get("X-Forwarded-Proto")
+	if i := strings.IndexByte(proto, ','); i >= 0 { // the first proxy's view
+		proto = proto[:i]
+	}
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
+}
+
 func (c *Console) trusted(addr netip.Addr) bool {
 	for _, p := range c.d.TrustedProxies {
 		if p.Contains(addr) {
@@ -240,7 +262,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, HttpOnly: true, Secure: c.secure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }
