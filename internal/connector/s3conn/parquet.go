@@ -497,24 +497,27 @@ type pqJob struct {
 // stay in the L1 cache until parquet-go copies them.
 const pqChunk = 512
 
-// direct reports whether a cell of kind vk goes to a column of kind k
-// without a conversion that could fail or allocate.
-func direct(k colKind, vk record.Kind) bool {
-	switch vk {
-	case record.Missing, record.Null:
-		return true
+// directKinds is the set (bit 1<<Kind) of the cell kinds that go to a
+// column of kind k without a conversion that could fail or allocate.
+func directKinds(k colKind) uint16 {
+	set := func(ks ...record.Kind) uint16 {
+		var m uint16 = 1<<record.Missing | 1<<record.Null
+		for _, vk := range ks {
+			m |= 1 << vk
+		}
+		return m
 	}
 	switch k {
 	case colString:
-		return vk == record.String || vk == record.Decimal || vk == record.JSON
+		return set(record.String, record.Decimal, record.JSON)
 	case colInt64:
-		return vk == record.Int
+		return set(record.Int)
 	case colDouble:
-		return vk == record.Float || vk == record.Int
+		return set(record.Float, record.Int)
 	case colTimestamp:
-		return vk == record.Time || vk == record.Int
+		return set(record.Time, record.Int)
 	}
-	return false
+	return set()
 }
 
 // writeParquetRows writes n rows of b (rows[i], or i when rows is nil) to
@@ -559,22 +562,27 @@ func (q *pqJob) release() {
 // drops the rows that do not convert (recorded as failures, in row order)
 // and leaves in q.rows the rows to write.
 func (w *writer) convertSlow(q *pqJob) {
-	var slowCols []int
-	width := len(q.b.Fields)
-	for j, c := range q.p.cols {
-		if c < 0 {
-			continue
+	// One pass over the rows, in memory order, collects each column's
+	// cell kinds.
+	var seenBuf [32]uint16
+	seen := append(seenBuf[:0], make([]uint16, len(q.p.cols))...)
+	width, cells := len(q.b.Fields), q.b.Cells
+	for i := range q.n {
+		r := i
+		if q.rows != nil {
+			r = int(q.rows[i])
 		}
-		k := q.kinds[j]
-		for i := range q.n {
-			r := i
-			if q.rows != nil {
-				r = int(q.rows[i])
+		row := cells[r*width : (r+1)*width]
+		for j, c := range q.p.cols {
+			if c >= 0 {
+				seen[j] |= 1 << row[c].K
 			}
-			if !direct(k, q.b.Cells[r*width+c].K) {
-				slowCols = append(slowCols, j)
-				break
-			}
+		}
+	}
+	var slowCols []int
+	for j, kinds := range seen {
+		if kinds&^directKinds(q.kinds[j]) != 0 {
+			slowCols = append(slowCols, j)
 		}
 	}
 	if len(slowCols) == 0 {
