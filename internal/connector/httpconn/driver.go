@@ -2,6 +2,7 @@ package httpconn
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -140,6 +141,29 @@ func DecodeProperties[T any](raw json.RawMessage, vendor, what string) (T, error
 		}
 	}
 	return v, nil
+}
+
+// WriteProps are the destination properties of AppFlow's SaaS
+// destinations that say how records are written; a driver embeds them in
+// its own.
+type WriteProps struct {
+	WriteOperationType string   `json:"writeOperationType"`
+	IDFieldNames       []string `json:"idFieldNames"`
+}
+
+// Operation is the write operation in upper case: the request's, else the
+// properties', else INSERT.
+func (p WriteProps) Operation(r *connector.WriteRequest) string {
+	return strings.ToUpper(cmp.Or(r.WriteOperation, p.WriteOperationType, "INSERT"))
+}
+
+// IDFields are the fields records are matched on: the request's, else the
+// properties'.
+func (p WriteProps) IDFields(r *connector.WriteRequest) []string {
+	if len(r.IDFields) > 0 {
+		return r.IDFields
+	}
+	return p.IDFieldNames
 }
 
 // Plan is the driver's own plan a split carries (connector.Split.Opaque),

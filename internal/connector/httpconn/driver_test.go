@@ -92,3 +92,24 @@ func TestSpecRefusesWrongRoles(t *testing.T) {
 		t.Errorf("capabilities %+v", s.Capabilities)
 	}
 }
+
+func TestWriteProps(t *testing.T) {
+	var props struct {
+		Object string `json:"object"`
+		WriteProps
+	}
+	if err := json.Unmarshal([]byte(`{"object":"o","writeOperationType":"upsert","idFieldNames":["k"]}`), &props); err != nil {
+		t.Fatal(err)
+	}
+	r := &connector.WriteRequest{}
+	if op, ids := props.Operation(r), props.IDFields(r); op != "UPSERT" || !slices.Equal(ids, []string{"k"}) {
+		t.Errorf("from the properties: %s %v", op, ids)
+	}
+	r = &connector.WriteRequest{WriteOperation: "update", IDFields: []string{"id"}}
+	if op, ids := props.Operation(r), props.IDFields(r); op != "UPDATE" || !slices.Equal(ids, []string{"id"}) {
+		t.Errorf("the request first: %s %v", op, ids)
+	}
+	if op := (WriteProps{}).Operation(&connector.WriteRequest{}); op != "INSERT" {
+		t.Errorf("default operation %s, want INSERT", op)
+	}
+}

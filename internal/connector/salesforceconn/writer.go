@@ -22,10 +22,9 @@ import (
 )
 
 type destProps struct {
-	Object             string   `json:"object"`
-	DataTransferAPI    string   `json:"dataTransferApi"`
-	WriteOperationType string   `json:"writeOperationType"`
-	IDFieldNames       []string `json:"idFieldNames"`
+	Object          string `json:"object"`
+	DataTransferAPI string `json:"dataTransferApi"`
+	httpconn.WriteProps
 }
 
 // bulkUploadBytes keeps each Bulk API 2.0 upload under the documented
@@ -41,17 +40,8 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 		return nil, err
 	}
 	object := cmp.Or(r.Object, props.Object)
-	op := strings.ToUpper(r.WriteOperation)
-	if op == "" {
-		op = strings.ToUpper(props.WriteOperationType)
-	}
-	if op == "" {
-		op = "INSERT"
-	}
-	ids := r.IDFields
-	if len(ids) == 0 {
-		ids = props.IDFieldNames
-	}
+	op := props.Operation(r)
+	ids := props.IDFields(r)
 	w := &writer{d: d, object: object, op: op, api: strings.ToUpper(props.DataTransferAPI), Buffer: httpconn.Buffer[struct{}]{Vendor: "Salesforce", FailFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError},
 		req: r}
 	switch op {

@@ -32,10 +32,9 @@ type bucketConfig struct {
 }
 
 type destProps struct {
-	ObjectPath         string        `json:"objectPath"`
-	WriteOperationType string        `json:"writeOperationType"`
-	IDFieldNames       []string      `json:"idFieldNames"`
-	SuccessResponse    *bucketConfig `json:"successResponseHandlingConfig"`
+	ObjectPath string `json:"objectPath"`
+	httpconn.WriteProps
+	SuccessResponse *bucketConfig `json:"successResponseHandlingConfig"`
 }
 
 // OpenWriter checks the object path and the operation against the
@@ -49,13 +48,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	if path == "" {
 		return nil, fault.New(fault.Invalid, "the SAP OData destination has no objectPath")
 	}
-	op := strings.ToUpper(r.WriteOperation)
-	if op == "" {
-		op = strings.ToUpper(props.WriteOperationType)
-	}
-	if op == "" {
-		op = "INSERT"
-	}
+	op := props.Operation(r)
 	if op != "INSERT" && op != "UPDATE" && op != "UPSERT" {
 		return nil, fault.New(fault.Invalid, "the SAP OData destination does not support the %s write operation (INSERT, UPDATE and UPSERT only)", op)
 	}
@@ -77,10 +70,7 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 		w.success = sc
 	}
 	if op != "INSERT" {
-		ids := r.IDFields
-		if len(ids) == 0 {
-			ids = props.IDFieldNames
-		}
+		ids := props.IDFields(r)
 		if len(ids) == 0 {
 			for i := range ent.Props {
 				if ent.Props[i].Key {

@@ -23,9 +23,8 @@ import (
 const jobSize = 100
 
 type destProps struct {
-	Object             string   `json:"object"`
-	WriteOperationType string   `json:"writeOperationType"`
-	IDFieldNames       []string `json:"idFieldNames"`
+	Object string `json:"object"`
+	httpconn.WriteProps
 }
 
 // OpenWriter checks the operation against the object; records are
@@ -43,17 +42,8 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 	if !e.writable {
 		return nil, fault.New(fault.Invalid, "Zendesk %s cannot be written; write to tickets, users or organizations", object)
 	}
-	op := strings.ToUpper(r.WriteOperation)
-	if op == "" {
-		op = strings.ToUpper(props.WriteOperationType)
-	}
-	if op == "" {
-		op = "INSERT"
-	}
-	ids := r.IDFields
-	if len(ids) == 0 {
-		ids = props.IDFieldNames
-	}
+	op := props.Operation(r)
+	ids := props.IDFields(r)
 	w := &writer{d: d, ent: e, op: op, req: r,
 		Buffer: httpconn.Buffer[*pending]{Vendor: "Zendesk", FailFast: r.ErrorHandling != nil && r.ErrorHandling.FailOnFirstError}}
 	switch op {
