@@ -470,8 +470,8 @@ func levelledWord(tmpl parquet.Value, w uint64) parquet.Value {
 //
 // The cells go to parquet-go's column writers a few hundred at a time,
 // converted on the fly by the goroutine writing their column, so no batch
-// is ever materialised as parquet.Values: a column-major copy of every
-// batch cost more CPU (page faults, write barriers) than the conversion.
+// is ever copied whole into parquet.Values (24 bytes a cell, written and
+// read back once more, in batch-sized buffers).
 // The column writers read the caller's batch, so a Write waits until its
 // rows are written; the engine's queue keeps the sources and tasks busy
 // meanwhile. Cells that need a real conversion (text to a number, a
@@ -487,10 +487,11 @@ type pqJob struct {
 	n     int
 	// slow[j] holds column j's converted values, one per row written, when
 	// some of its cells need a conversion; nil when every cell is direct.
-	slow [][]parquet.Value
-	keep []int32 // rows' backing array when rows were dropped
-	done chan struct{}
-	bufs [][]parquet.Value // per column, the background side's chunk
+	slow    [][]parquet.Value
+	slowBuf [][]parquet.Value // slow's backing arrays, kept for the next job
+	keep    []int32           // rows' backing array when rows were dropped
+	done    chan struct{}
+	bufs    [][]parquet.Value // per column, the background side's chunk
 }
 
 // pqChunk is how many cells a column writer converts at once: its values
@@ -550,10 +551,8 @@ func (w *writer) writeParquetRows(ctx context.Context, s *slot, p *plan, b *reco
 // release drops the job's references into the batch.
 func (q *pqJob) release() {
 	for j := range q.slow {
-		if q.slow[j] != nil {
-			clear(q.slow[j])
-			q.slow[j] = q.slow[j][:0]
-		}
+		clear(q.slow[j])
+		q.slow[j] = nil
 	}
 	q.p, q.b, q.rows = nil, nil, nil
 }
@@ -590,9 +589,11 @@ func (w *writer) convertSlow(q *pqJob) {
 	}
 	if len(q.slow) < len(q.kinds) {
 		q.slow = make([][]parquet.Value, len(q.kinds))
+		q.slowBuf = make([][]parquet.Value, len(q.kinds))
 	}
 	for _, j := range slowCols {
-		q.slow[j] = slices.Grow(q.slow[j][:0], q.n)[:q.n]
+		q.slowBuf[j] = slices.Grow(q.slowBuf[j][:0], q.n)[:q.n]
+		q.slow[j] = q.slowBuf[j]
 	}
 	keep := slices.Grow(q.keep[:0], q.n)
 	for i := range q.n {

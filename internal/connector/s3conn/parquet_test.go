@@ -297,3 +297,58 @@ func TestParquetDictionaryWherePays(t *testing.T) {
 		}
 	}
 }
+
+// Whether a column's cells need a conversion is decided batch by batch: a
+// column of text numbers in one batch and of Ints or nulls in the next (a
+// source whose first records were strings) is written whole, and a bad
+// cell drops only its own row.
+func TestParquetConvertedThenDirectColumns(t *testing.T) {
+	e := localEnv(t)
+	bucket := e.makeBucket(t)
+	fields := []connector.FieldSpec{{Name: "id", Type: "bigint"}, {Name: "x", Type: "double"}, {Name: "s", Type: "string"}}
+	var batches []*record.Batch
+	id := 0
+	for k := range 6 {
+		b := &record.Batch{Fields: []string{"id", "x", "s"}, Split: "s", FirstLine: int64(id + 2)}
+		for range 2000 {
+			var x, s record.Value
+			switch k % 3 {
+			case 0: // text to convert; one bad
+				x, s = record.Str(fmt.Sprint(id, ".5")), record.IntVal(int64(id))
+				if id%1000 == 7 {
+					x = record.Str("n/a")
+				}
+			case 1: // direct
+				x, s = record.FloatVal(float64(id)+0.5), record.Str(fmt.Sprint(id))
+			case 2: // direct, with nulls
+				x, s = record.IntVal(int64(id)), record.NullVal()
+			}
+			b.AppendRow([]record.Value{record.IntVal(int64(id)), x, s})
+			id++
+		}
+		batches = append(batches, b)
+	}
+	batches[len(batches)-1].Final = true
+	req := writeRequest(bucket, "mix", map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true}, fields)
+	res := writeAll(t, e.drv, req, batches...)
+	if res.RecordsWritten != int64(id-4) || len(res.Failures) != 4 {
+		t.Fatalf("written %d, %d failures; want %d and 4", res.RecordsWritten, len(res.Failures), id-4)
+	}
+	rows := readParquet(t, "mix", e.get(t, bucket, res.Objects[0]))
+	i := 0
+	for want := range id {
+		k := want / 2000
+		if k%3 == 0 && want%1000 == 7 {
+			continue
+		}
+		r := rows[i]
+		i++
+		wantX, wantS := fmt.Sprint(want, ".5"), fmt.Sprint(want)
+		if k%3 == 2 {
+			wantX, wantS = fmt.Sprint(want), ""
+		}
+		if r["id"] != fmt.Sprint(want) || r["x"] != wantX || r["s"] != wantS {
+			t.Fatalf("row %d = %v, want id %d x %s s %q", i-1, r, want, wantX, wantS)
+		}
+	}
+}
