@@ -9,20 +9,20 @@ import (
 
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/internal/keyset"
+	"github.com/appflowd/appflowd/internal/store/internal/pairs"
 )
 
 // flowViewSelect reads flows with their tags, profile labels and newest
 // execution in one statement (one round trip): the tags through their
 // primary key, the newest execution through executions_newest. pgx
 // prepares and caches it per connection.
-const flowViewSelect = `SELECT f.name, f.arn, f.status, f.doc, f.version, f.created_at, f.updated_at,
-	t.keys, t.vals, l.names, l.labels,
+var flowViewSelect = `SELECT f.name, f.arn, f.status, f.doc, f.version, f.created_at, f.updated_at,
+	(SELECT string_agg(` + pair("t.key", "t.value") + `, '') FROM tags t WHERE t.arn = f.arn),
+	(SELECT string_agg(` + pair("p.name", "p.label") + `, '') FROM flow_profiles fp
+		JOIN profiles p ON p.account_id = fp.account_id AND p.name = fp.profile_name
+		WHERE fp.account_id = f.account_id AND fp.flow_name = f.name AND p.label <> ''),
 	e.execution_id, e.status, e.doc, e.started_at, e.updated_at
 	FROM flows f
-	CROSS JOIN LATERAL (SELECT array_agg(key) AS keys, array_agg(value) AS vals FROM tags WHERE arn = f.arn) t
-	CROSS JOIN LATERAL (SELECT array_agg(p.name) AS names, array_agg(p.label) AS labels FROM flow_profiles fp
-		JOIN profiles p ON p.account_id = fp.account_id AND p.name = fp.profile_name
-		WHERE fp.account_id = f.account_id AND fp.flow_name = f.name AND p.label <> '') l
 	LEFT JOIN LATERAL (SELECT execution_id, status, doc, started_at, updated_at FROM executions x
 		WHERE x.account_id = f.account_id AND x.flow_name = f.name
 		ORDER BY x.started_at DESC, x.execution_id DESC LIMIT 1) e ON true`
@@ -31,7 +31,7 @@ const flowViewSelect = `SELECT f.name, f.arn, f.status, f.doc, f.version, f.crea
 func scanFlowView(accountID string) func(row pgx.Row) (*store.FlowView, error) {
 	return func(row pgx.Row) (*store.FlowView, error) {
 		f := store.Flow{AccountID: accountID}
-		var keys, vals, names, labels []string
+		var tags, labels []byte
 		// The newest execution's columns are NULL when the flow has none.
 		var e struct {
 			id, status       *string
@@ -39,11 +39,18 @@ func scanFlowView(accountID string) func(row pgx.Row) (*store.FlowView, error) {
 			started, updated *time.Time
 		}
 		if err := row.Scan(&f.Name, &f.Arn, &f.Status, &f.Doc, &f.Version, &f.CreatedAt, &f.UpdatedAt,
-			&keys, &vals, &names, &labels, &e.id, &e.status, &e.doc, &e.started, &e.updated); err != nil {
+			&tags, &labels, &e.id, &e.status, &e.doc, &e.started, &e.updated); err != nil {
 			return nil, err
 		}
 		f.CreatedAt, f.UpdatedAt = f.CreatedAt.UTC(), f.UpdatedAt.UTC()
-		v := &store.FlowView{Flow: &f, Tags: zip(keys, vals), Labels: zip(names, labels)}
+		v := &store.FlowView{Flow: &f}
+		var err error
+		if v.Tags, err = pairs.Parse(tags); err != nil {
+			return nil, fmt.Errorf("tags of flow %q: %w", f.Name, err)
+		}
+		if v.Labels, err = pairs.Parse(labels); err != nil {
+			return nil, fmt.Errorf("profile labels of flow %q: %w", f.Name, err)
+		}
 		if e.id != nil {
 			v.Newest = &store.Execution{AccountID: accountID, FlowName: f.Name, ExecutionID: *e.id, Status: *e.status,
 				Doc: e.doc, StartedAt: e.started.UTC(), UpdatedAt: e.updated.UTC()}
@@ -52,13 +59,9 @@ func scanFlowView(accountID string) func(row pgx.Row) (*store.FlowView, error) {
 	}
 }
 
-// zip pairs two aggregated columns of one row into a map.
-func zip(keys, vals []string) map[string]string {
-	m := make(map[string]string, len(keys))
-	for i, k := range keys {
-		m[k] = vals[i]
-	}
-	return m
+// pair writes a key and a value for pairs.Parse.
+func pair(key, value string) string {
+	return pairs.SQL(func(s string) string { return `octet_length(` + s + `)` }, key, value)
 }
 
 func (s *Store) FlowViewGet(ctx context.Context, accountID, name string) (*store.FlowView, error) {

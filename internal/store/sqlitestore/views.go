@@ -1,15 +1,13 @@
 package sqlitestore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/internal/keyset"
+	"github.com/appflowd/appflowd/internal/store/internal/pairs"
 )
 
 // flowViewSelect reads flows with their tags, profile labels and newest
@@ -30,35 +28,9 @@ const (
 	flowViewListQuery = ` WHERE f.account_id = ? AND f.name > ? ORDER BY f.name LIMIT ?`
 )
 
-// pair writes a key and a value as "<bytes> <key><bytes> <value>", which
-// pairs reads back: no escaping, whatever the strings hold.
+// pair writes a key and a value for pairs.Parse.
 func pair(key, value string) string {
-	return `length(CAST(` + key + ` AS BLOB)) || ' ' || ` + key + ` || length(CAST(` + value + ` AS BLOB)) || ' ' || ` + value
-}
-
-// pairs reads what group_concat of pair wrote.
-func pairs(b []byte) (map[string]string, error) {
-	m := map[string]string{}
-	next := func() (string, error) {
-		sp := bytes.IndexByte(b, ' ')
-		n, err := strconv.Atoi(string(b[:max(sp, 0)]))
-		if sp < 0 || err != nil || n < 0 || n > len(b)-sp-1 {
-			return "", errors.New("malformed key-value pairs")
-		}
-		s := string(b[sp+1 : sp+1+n])
-		b = b[sp+1+n:]
-		return s, nil
-	}
-	for len(b) > 0 {
-		k, err := next()
-		if err != nil {
-			return nil, err
-		}
-		if m[k], err = next(); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
+	return pairs.SQL(func(s string) string { return `length(CAST(` + s + ` AS BLOB))` }, key, value)
 }
 
 // views are the read statements the API's hottest calls use, prepared once
@@ -108,10 +80,10 @@ func scanFlowView(accountID string) func(row interface{ Scan(...any) error }) (*
 		f.CreatedAt, f.UpdatedAt = keyset.FromMicros(created), keyset.FromMicros(updated)
 		v := &store.FlowView{Flow: &f}
 		var err error
-		if v.Tags, err = pairs(tags); err != nil {
+		if v.Tags, err = pairs.Parse(tags); err != nil {
 			return nil, fmt.Errorf("tags of flow %q: %w", f.Name, err)
 		}
-		if v.Labels, err = pairs(labels); err != nil {
+		if v.Labels, err = pairs.Parse(labels); err != nil {
 			return nil, fmt.Errorf("profile labels of flow %q: %w", f.Name, err)
 		}
 		if e.id.Valid {

@@ -1,0 +1,51 @@
+// Package pairs is how both store drivers read a row's small maps (a
+// flow's tags, its profiles' labels) in the row itself: the database
+// concatenates each key and value with its length in bytes in front,
+// "<bytes> <key><bytes> <value>", and Parse reads that back. Nothing is
+// escaped, so keys and values may hold anything, and reading costs no
+// JSON or array decoding.
+package pairs
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+)
+
+// SQL is the expression that writes one key and value, given how the
+// dialect measures a string's length in bytes (PostgreSQL's
+// octet_length(s), SQLite's length(CAST(s AS BLOB))).
+func SQL(byteLength func(string) string, key, value string) string {
+	return byteLength(key) + ` || ' ' || ` + key + ` || ` + byteLength(value) + ` || ' ' || ` + value
+}
+
+var errMalformed = errors.New("malformed key-value pairs")
+
+// Parse reads what a concatenation of SQL's expressions wrote; empty or
+// NULL is an empty map.
+func Parse(b []byte) (map[string]string, error) {
+	m := map[string]string{}
+	next := func() (string, error) {
+		sp := bytes.IndexByte(b, ' ')
+		if sp < 0 {
+			return "", errMalformed
+		}
+		n, err := strconv.Atoi(string(b[:sp]))
+		if err != nil || n < 0 || n > len(b)-sp-1 {
+			return "", errMalformed
+		}
+		s := string(b[sp+1 : sp+1+n])
+		b = b[sp+1+n:]
+		return s, nil
+	}
+	for len(b) > 0 {
+		k, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if m[k], err = next(); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
