@@ -31,12 +31,17 @@ const (
 	parallelMin = 2 * jsonRangeBytes
 	// parallelProcs is the fewest cores on which splitting pays. Alone,
 	// the reader parses about 1.9x faster with 2 workers than with one
-	// (BenchmarkReadJSONLinesRanges). But parsing is about 45% of a
-	// JSONL->JSONL run's CPU (bench/flowbench, 1 M rows) and the engine
-	// transforms and encodes on the other core, so on 2 cores a whole run
-	// measured no faster, and ~15 MiB larger. With 4 or more cores the one
-	// parser bounds the run. The same holds for CSV (csvpar.go: 1.5x alone
-	// with 2 parsers, BenchmarkReadCSVWorkers).
+	// (BenchmarkReadJSONLinesRanges). But in a whole run on 2 cores the
+	// engine transforms and encodes on the other core, and the one parser
+	// is about 35% of the run's CPU (bench/flowbench, 5 M rows), so it
+	// does not bound the run. Measured again after the serial reader
+	// stopped allocating its cells (appflowd run, 1 M rows, 4 alternating
+	// runs each, 2026-12-06): 2 parsers used 0.99-1.23 CPU s against
+	// 0.74-0.98 for one on JSON Lines, with peak RSS 93-101 MiB against
+	// 77-78, and no lower wall time; on CSV 0.85-1.15 against 0.60-0.96,
+	// RSS 81-89 MiB against 73-85. With 4 or more cores the one parser
+	// bounds the run. The same holds for CSV (csvpar.go: 1.5x alone with
+	// 2 parsers, BenchmarkReadCSVWorkers).
 	parallelProcs = 4
 )
 
