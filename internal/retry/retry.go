@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -80,11 +81,13 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil {
+	// Digits beyond an int are a range error with s at the int's bound.
+	if s, err := strconv.Atoi(v); err == nil || errors.Is(err, strconv.ErrRange) {
 		if s < 0 {
 			return 0
 		}
-		return time.Duration(s) * time.Second
+		// A wait too long for a Duration is the longest one, not an overflow.
+		return time.Duration(min(s, int(math.MaxInt64/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)

@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"testing"
 	"time"
@@ -124,7 +125,7 @@ func TestRetryAfter(t *testing.T) {
 	for _, c := range []struct {
 		in   string
 		want time.Duration
-	}{{"", 0}, {"7", 7 * time.Second}, {"-1", 0}, {"soon", 0}, {now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second}} {
+	}{{"", 0}, {"7", 7 * time.Second}, {"-1", 0}, {"soon", 0}, {"9227000000", time.Duration(math.MaxInt64/time.Second) * time.Second}, {"99999999999999999999", time.Duration(math.MaxInt64/time.Second) * time.Second}, {"-99999999999999999999", 0}, {now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second}} {
 		h := http.Header{}
 		if c.in != "" {
 			h.Set("Retry-After", c.in)
