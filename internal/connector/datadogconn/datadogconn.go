@@ -92,11 +92,7 @@ type Driver struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, profileCreds](p, "Datadog")
-	if err != nil {
-		return nil, err
-	}
-	base, err := httpconn.InstanceURL(p, props.InstanceURL, "Datadog", "https://api.datadoghq.com")
+	base, creds, err := httpconn.InstanceProfile[profileCreds](p, "Datadog", "https://api.datadoghq.com")
 	if err != nil {
 		return nil, err
 	}

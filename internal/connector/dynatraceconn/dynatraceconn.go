@@ -68,13 +68,9 @@ const (
 // MaxRange is AppFlow's limit on a Dynatrace flow's date range.
 const MaxRange = 30 * 24 * time.Hour
 
-// Options configure the driver beyond the profile.
-type Options struct {
-	// Retry is the backoff for throttled and unavailable responses.
-	Retry retry.Policy
-	// PageSize is the pageSize of problems (≤500) and events (≤1000); 0 means the maximum.
-	PageSize int
-}
+// Options configure the driver beyond the profile; its PageSize is the
+// pageSize of problems (≤500) and events (≤1000); 0 means the maximum.
+type Options = httpconn.Options
 
 func init() { httpconn.Register(Type, httpconn.Source, Open) }
 
@@ -86,13 +82,9 @@ type Driver struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, struct {
+	base, creds, err := httpconn.InstanceProfile[struct {
 		APIToken string `json:"apiToken"`
-	}](p, "Dynatrace")
-	if err != nil {
-		return nil, err
-	}
-	base, err := httpconn.InstanceURL(p, props.InstanceURL, "Dynatrace", "https://<environment-id>.live.dynatrace.com")
+	}](p, "Dynatrace", "https://<environment-id>.live.dynatrace.com")
 	if err != nil {
 		return nil, err
 	}

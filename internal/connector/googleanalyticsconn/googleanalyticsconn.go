@@ -74,12 +74,9 @@ const (
 	RawMetrics    = "metrics"
 )
 
-// Options configure the driver beyond the profile.
-type Options struct {
-	Retry retry.Policy
-	// PageSize is the report's pageSize; 0 means 10,000.
-	PageSize int
-}
+// Options configure the driver beyond the profile; its PageSize is the
+// report's pageSize; 0 means 10,000.
+type Options = httpconn.Options
 
 func init() { connector.Register(Spec(Options{})) }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
+	"github.com/appflowd/appflowd/internal/retry"
 )
 
 // What the rest of a SaaS driver shares beyond HTTP: its registration,
@@ -31,6 +33,16 @@ const (
 	TypeArray    record.FieldType = "array"
 	TypeStruct   record.FieldType = "struct"
 )
+
+// Options configure a driver that needs no more than a retry policy and
+// a page size beyond its profile.
+type Options struct {
+	// Retry is the backoff for throttled and unavailable responses.
+	Retry retry.Policy
+	// PageSize is the records asked for per call; 0 means the driver's
+	// default.
+	PageSize int
+}
 
 // Roles say what a driver can be in a flow.
 type Roles int
@@ -108,8 +120,9 @@ func Need(p connector.Profile, vendor, what string, vals ...string) error {
 }
 
 // InstanceURL is a profile's instanceUrl as a base URL: trimmed, without
-// a trailing slash, https:// unless it names a scheme. An empty one is
-// refused with an example of the vendor's.
+// a trailing slash, https:// unless it names a scheme. One that is empty
+// or not an http(s) URL with a host is refused with an example of the
+// vendor's.
 func InstanceURL(p connector.Profile, raw, vendor, example string) (string, error) {
 	base := strings.TrimRight(strings.TrimSpace(raw), "/")
 	if base == "" {
@@ -118,7 +131,21 @@ func InstanceURL(p connector.Profile, raw, vendor, example string) (string, erro
 	if !strings.Contains(base, "://") {
 		base = "https://" + base
 	}
+	if u, err := url.Parse(base); err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http" {
+		return "", fault.New(fault.Invalid, "the %s profile's instanceUrl %q is not an http(s) URL such as %s", vendor, raw, example)
+	}
 	return base, nil
+}
+
+// InstanceProfile reads a profile whose properties name only its
+// instance: the base URL InstanceURL makes of it, and the credentials.
+func InstanceProfile[Creds any](p connector.Profile, vendor, example string) (base string, creds Creds, err error) {
+	props, creds, err := DecodeProfile[Instance, Creds](p, vendor)
+	if err != nil {
+		return "", creds, err
+	}
+	base, err = InstanceURL(p, props.InstanceURL, vendor, example)
+	return base, creds, err
 }
 
 // Size is a page or batch size: n, or def when n is not in 1..most

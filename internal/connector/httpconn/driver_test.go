@@ -21,8 +21,15 @@ func TestProfileHelpers(t *testing.T) {
 			t.Errorf("InstanceURL(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := InstanceURL(p, "  ", "V", "https://x"); !fault.Is(err, fault.Invalid) {
-		t.Errorf("empty instanceUrl: %v, want Invalid", err)
+	for _, bad := range []string{"  ", "ftp://files.example.com", "https:///path"} {
+		if _, err := InstanceURL(p, bad, "V", "https://x"); !fault.Is(err, fault.Invalid) {
+			t.Errorf("instanceUrl %q: %v, want Invalid", bad, err)
+		}
+	}
+	p.Properties = json.RawMessage(`{"instanceUrl":"acme.example.com"}`)
+	base, creds, err := InstanceProfile[struct{ APIKey string }](p, "V", "https://x")
+	if base != "https://acme.example.com" || creds.APIKey != "k" || err != nil {
+		t.Errorf("InstanceProfile = %q %+v %v", base, creds, err)
 	}
 	c, err := Credentials[struct{ APIKey, Secret string }](p, "V")
 	if err != nil || c.APIKey != "k" {

@@ -46,7 +46,6 @@ import (
 	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
-	"github.com/appflowd/appflowd/internal/retry"
 )
 
 // Type is the connector type this package registers.
@@ -55,12 +54,9 @@ const Type = "Infornexus"
 // DateFormat is x-dapi-date's.
 const DateFormat = "2006-01-02T15:04:05Z"
 
-// Options configure the driver beyond the profile.
-type Options struct {
-	Retry retry.Policy
-	// PageSize is limit per query; 0 means 100.
-	PageSize int
-}
+// Options configure the driver beyond the profile; its PageSize is limit
+// per query; 0 means 100.
+type Options = httpconn.Options
 
 func init() { httpconn.Register(Type, httpconn.Source, Open) }
 

@@ -87,16 +87,12 @@ type Driver struct {
 }
 
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, profileCreds](p, "Marketo")
+	base, creds, err := httpconn.InstanceProfile[profileCreds](p, "Marketo", "https://<munchkin-id>.mktorest.com")
 	if err != nil {
 		return nil, err
 	}
-	base := strings.TrimRight(props.InstanceURL, "/")
-	if u, err := url.Parse(base); base == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fault.New(fault.Invalid, "the Marketo instanceUrl %q is not an http(s) URL such as https://<munchkin-id>.mktorest.com", props.InstanceURL)
-	}
-	if creds.ClientID == "" || creds.ClientSecret == "" {
-		return nil, fault.New(fault.AuthFailed, "the Marketo profile %s needs a clientId and a clientSecret", p.Name)
+	if err := httpconn.Need(p, "Marketo", "a clientId and a clientSecret", creds.ClientID, creds.ClientSecret); err != nil {
+		return nil, err
 	}
 	log := deps.Logger
 	if log == nil {

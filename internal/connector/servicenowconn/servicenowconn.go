@@ -47,20 +47,15 @@ import (
 	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
-	"github.com/appflowd/appflowd/internal/retry"
 )
 
 // Type is the connector type this package registers (the union key is
 // "ServiceNow").
 const Type = "Servicenow"
 
-// Options configure the driver beyond the profile.
-type Options struct {
-	// Retry is the backoff for throttled and unavailable responses.
-	Retry retry.Policy
-	// PageSize is sysparm_limit; 0 means 1000.
-	PageSize int
-}
+// Options configure the driver beyond the profile; its PageSize is
+// sysparm_limit; 0 means 1000.
+type Options = httpconn.Options
 
 func init() { httpconn.Register(Type, httpconn.Source, Open) }
 
@@ -81,11 +76,7 @@ type Driver struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, profileCreds](p, "ServiceNow")
-	if err != nil {
-		return nil, err
-	}
-	base, err := httpconn.InstanceURL(p, props.InstanceURL, "ServiceNow", "https://<instance>.service-now.com")
+	base, creds, err := httpconn.InstanceProfile[profileCreds](p, "ServiceNow", "https://<instance>.service-now.com")
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,6 @@ import (
 	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
-	"github.com/appflowd/appflowd/internal/retry"
 )
 
 // Type is the connector type this package registers.
@@ -52,12 +51,9 @@ const Type = "Trendmicro"
 // DefaultBase is Deep Security as a Service.
 const DefaultBase = "https://app.deepsecurity.trendmicro.com"
 
-// Options configure the driver beyond the profile.
-type Options struct {
-	Retry retry.Policy
-	// PageSize is maxItems per search; 0 means 5000 (the API's default).
-	PageSize int
-}
+// Options configure the driver beyond the profile; its PageSize is maxItems
+// per search; 0 means 5000 (the API's default).
+type Options = httpconn.Options
 
 func init() { httpconn.Register(Type, httpconn.Source, Open) }
 

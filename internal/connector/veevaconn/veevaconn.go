@@ -113,19 +113,12 @@ func api(path string) string { return "/api/" + APIVersion + path }
 
 // Open builds a driver for a profile; it logs in at the first call.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, struct {
+	host, creds, err := httpconn.InstanceProfile[struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
-	}](p, "Veeva")
+	}](p, "Veeva", "https://myvault.veevavault.com")
 	if err != nil {
 		return nil, err
-	}
-	host, err := httpconn.InstanceURL(p, props.InstanceURL, "Veeva", "https://myvault.veevavault.com")
-	if err != nil {
-		return nil, err
-	}
-	if u, err := url.Parse(host); err != nil || u.Host == "" {
-		return nil, fault.New(fault.Invalid, "the Veeva profile's instanceUrl %q is not a Vault address", props.InstanceURL)
 	}
 	if err := httpconn.Need(p, "Veeva", "a username and a password", creds.Username, creds.Password); err != nil {
 		return nil, err
