@@ -159,15 +159,19 @@ func get(ctx context.Context, c *httpconn.Client, table string, q url.Values) (*
 	return &page{res.Body, res.Header}, nil
 }
 
-// rows decodes {"result":[...]}.
+// rows decodes {"result":[...]}; an answer without a result is not an
+// empty table.
 func rows(table string, p *page) ([]map[string]json.RawMessage, error) {
 	var body struct {
-		Result []map[string]json.RawMessage `json:"result"`
+		Result *[]map[string]json.RawMessage `json:"result"`
 	}
 	if err := json.Unmarshal(p.body, &body); err != nil {
 		return nil, fault.Wrap(fault.ConnectorServer, err, "ServiceNow table %s: the response is not a Table API result", table)
 	}
-	return body.Result, nil
+	if body.Result == nil {
+		return nil, fault.New(fault.ConnectorServer, "ServiceNow table %s: the response has no result: %s", table, httpconn.Excerpt(p.body))
+	}
+	return *body.Result, nil
 }
 
 // readTable pages a table with offset += limit until a short page or, when
