@@ -143,13 +143,14 @@ func (p *csvRanges) parse(s string, line int64) ([]*record.Batch, error) {
 			}
 			base := len(cells)
 			cells = cells[:base+outW]
+			plain := csvPlain(s[pos:next])
 			for i, f := range fields {
 				j := i
 				if p.colMap != nil {
 					j = p.colMap[i]
 				}
 				if j >= 0 {
-					cells[base+j] = record.Value{K: record.String, S: f}
+					cells[base+j] = record.Value{K: record.String, S: f, N: plain}
 				}
 			}
 			rows++

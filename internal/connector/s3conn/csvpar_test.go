@@ -140,3 +140,43 @@ func BenchmarkReadCSVWorkers(b *testing.B) {
 		})
 	}
 }
+
+// A record whose raw text needs no JSON escaping has its cells marked
+// plain, so the JSON encoder copies them; encoding must equal escaping.
+func TestReadCSVMarksPlainRecords(t *testing.T) {
+	// The second input has no quote, so 2 workers parse it in parallel.
+	for _, c := range []struct {
+		in   string
+		want []bool
+	}{
+		{"a,b\r\nplain,x\r\ntab\there,y\nback\\slash,z\n\"q\"\"q\",w\ncafé ✓,v\n\"quoted\",u\n", []bool{true, false, false, false, true, false}},
+		{"a,b\r\nplain,x\r\ntab\there,y\nback\\slash,z\ncafé ✓,v\nbell\a,u\n", []bool{true, false, false, true, false}},
+	} {
+		for _, workers := range []int{1, 2} {
+			checkCSVPlain(t, c.in, workers, c.want)
+		}
+	}
+}
+
+func checkCSVPlain(t *testing.T, in string, workers int, want []bool) {
+	t.Helper()
+	var got []bool
+	err := readCSVWorkers(context.Background(), &objectReader{r: strings.NewReader(in), key: "k"}, nil, workers, func(b *record.Batch) error {
+		for i := range b.Len() {
+			row := b.Row(i)
+			got = append(got, row[0].N == record.PlainText)
+			for _, v := range row {
+				if enc, esc := string(record.AppendJSON(nil, v)), string(record.AppendJSONString(nil, v.S)); enc != esc {
+					t.Errorf("%q: encoded %s, escaping gives %s", v.S, enc, esc)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("workers %d: plain %v, want %v", workers, got, want)
+	}
+}

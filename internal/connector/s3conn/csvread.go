@@ -160,6 +160,18 @@ func csvParseQuoted(s string, pos int, eof bool, fields []string) ([]string, int
 	}
 }
 
+// csvPlain is the N of a record's String cells: record.PlainText when its
+// raw text (checked to be UTF-8 before) has no quote, backslash or control
+// character but its line break, so no field needs escaping in JSON.
+func csvPlain(raw string) uint64 {
+	raw = strings.TrimSuffix(raw, "\n")
+	raw = strings.TrimSuffix(raw, "\r")
+	if record.JSONStop(raw, 0) == len(raw) {
+		return record.PlainText
+	}
+	return 0
+}
+
 // isBlankLine reports whether a record's raw text is an empty line.
 func isBlankLine(raw string) bool {
 	return raw == "" || raw == "\n" || raw == "\r\n" || raw == "\r"
@@ -283,15 +295,16 @@ func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, worke
 			}
 			base := len(cells)
 			cells = cells[:base+outW]
+			plain := csvPlain(c.s[c.pos:next])
 			if colMap == nil {
 				for i, f := range fields {
-					cells[base+i] = record.Value{K: record.String, S: f}
+					cells[base+i] = record.Value{K: record.String, S: f, N: plain}
 				}
 			} else {
 				clear(cells[base:])
 				for i, f := range fields {
 					if j := colMap[i]; j >= 0 {
-						cells[base+j] = record.Value{K: record.String, S: f}
+						cells[base+j] = record.Value{K: record.String, S: f, N: plain}
 					}
 				}
 			}
