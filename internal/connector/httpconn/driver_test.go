@@ -3,12 +3,14 @@ package httpconn
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"testing"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
+	"github.com/appflowd/appflowd/internal/retry"
 )
 
 func TestProfileHelpers(t *testing.T) {
@@ -118,5 +120,39 @@ func TestWriteProps(t *testing.T) {
 	}
 	if op := (WriteProps{}).Operation(&connector.WriteRequest{}); op != "INSERT" {
 		t.Errorf("default operation %s, want INSERT", op)
+	}
+}
+
+func TestStatusCheckAndCode(t *testing.T) {
+	refused := func(r *Response) error { return fault.New(StatusCode(r.Status), "refused %d", r.Status) }
+	check := StatusCheck(refused, http.StatusInternalServerError)
+	for _, c := range []struct {
+		status    int
+		code      fault.Code
+		retryable bool
+	}{
+		{200, 0, false},
+		{400, fault.Invalid, false},
+		{422, fault.Invalid, false},
+		{403, fault.AccessDenied, false},
+		{404, fault.NotFound, false},
+		{429, fault.Throttled, true},
+		{500, fault.ConnectorServer, true}, // alsoRetry
+		{501, fault.ConnectorServer, false},
+		{503, fault.ConnectorServer, true},
+	} {
+		err := check(&Response{Status: c.status, Header: http.Header{}})
+		if c.status == 200 {
+			if err != nil {
+				t.Errorf("200: %v", err)
+			}
+			continue
+		}
+		if fault.CodeOf(err) != c.code || retry.IsRetryable(err) != c.retryable {
+			t.Errorf("%d: %v (%v, retryable %v), want %v retryable %v", c.status, err, fault.CodeOf(err), retry.IsRetryable(err), c.code, c.retryable)
+		}
+	}
+	if StatusCheck(refused)(&Response{Status: 500, Header: http.Header{}}) != nil && retry.IsRetryable(StatusCheck(refused)(&Response{Status: 500, Header: http.Header{}})) {
+		t.Error("500 retried without alsoRetry")
 	}
 }

@@ -68,6 +68,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -277,14 +278,37 @@ func Refusal(r *Response, err error) error {
 
 // StatusCheck is the Check of a vendor whose HTTP status tells success:
 // 2xx is accepted, and a refusal is the vendor's error (vendorErr reads it
-// from the body) marked by Refusal.
-func StatusCheck(vendorErr func(*Response) error) func(*Response) error {
+// from the body) marked by Refusal; the statuses alsoRetry are retried
+// too (a vendor that answers 500 for a passing failure).
+func StatusCheck(vendorErr func(*Response) error, alsoRetry ...int) func(*Response) error {
 	return func(r *Response) error {
 		if r.OK() {
 			return nil
 		}
+		if slices.Contains(alsoRetry, r.Status) {
+			return Retry(vendorErr(r), r.RetryAfter())
+		}
 		return Refusal(r, vendorErr(r))
 	}
+}
+
+// StatusCode is the fault a refused answer's HTTP status means: 401
+// AuthFailed, 403 AccessDenied, 404 NotFound, 429 Throttled, 400 and 422
+// Invalid, anything else ConnectorServer.
+func StatusCode(status int) fault.Code {
+	switch status {
+	case http.StatusUnauthorized:
+		return fault.AuthFailed
+	case http.StatusForbidden:
+		return fault.AccessDenied
+	case http.StatusNotFound:
+		return fault.NotFound
+	case http.StatusTooManyRequests:
+		return fault.Throttled
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return fault.Invalid
+	}
+	return fault.ConnectorServer
 }
 
 // Do sends r until Check accepts the answer, retrying what it marks, and

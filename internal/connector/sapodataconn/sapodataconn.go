@@ -277,33 +277,12 @@ func parseAPIError(status int, body []byte) *APIError {
 }
 
 func classify(e *APIError) error {
-	switch {
-	case e.Status == http.StatusUnauthorized:
-		return fault.Wrap(fault.AuthFailed, e, "SAP OData authentication failed")
-	case e.Status == http.StatusForbidden:
-		return fault.Wrap(fault.AccessDenied, e, "SAP OData")
-	case e.Status == http.StatusTooManyRequests:
-		return fault.Wrap(fault.Throttled, e, "SAP OData")
-	case e.Status == http.StatusNotFound:
-		return fault.Wrap(fault.NotFound, e, "SAP OData")
-	case e.Status == http.StatusBadRequest:
-		return fault.Wrap(fault.Invalid, e, "SAP OData")
-	}
-	return fault.Wrap(fault.ConnectorServer, e, "SAP OData")
+	return fault.Wrap(httpconn.StatusCode(e.Status), e, "SAP OData")
 }
 
 // check retries 500 as well as the usual transient refusals (SAP
 // Gateway answers 500 for a backend that is restarting).
-func check(r *httpconn.Response) error {
-	if r.OK() {
-		return nil
-	}
-	err := classify(parseAPIError(r.Status, r.Body))
-	if r.Status == http.StatusInternalServerError {
-		return httpconn.Retry(err, r.RetryAfter())
-	}
-	return httpconn.Refusal(r, err)
-}
+var check = httpconn.StatusCheck(func(r *httpconn.Response) error { return classify(parseAPIError(r.Status, r.Body)) }, http.StatusInternalServerError)
 
 // url builds the request URL of path (under the host, or a full URL such
 // as a __next link), adding q and then sap-client and sap-language where

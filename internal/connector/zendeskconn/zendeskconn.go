@@ -158,34 +158,19 @@ func detailsText(raw json.RawMessage) string {
 	return strings.Join(parts, "; ")
 }
 
-func classify(e *APIError) error {
-	switch {
-	case e.Status == http.StatusUnauthorized || e.Code == "invalid_grant" || e.Code == "invalid_client" || e.Code == "invalid_token":
+// refusal reads a refused answer; an OAuth error code is an
+// authentication failure whatever the status.
+func refusal(r *httpconn.Response) error {
+	e := parseAPIError(r.Status, r.Body)
+	if e.Code == "invalid_grant" || e.Code == "invalid_client" || e.Code == "invalid_token" {
 		return fault.Wrap(fault.AuthFailed, e, "Zendesk authentication failed")
-	case e.Status == http.StatusForbidden:
-		return fault.Wrap(fault.AccessDenied, e, "Zendesk")
-	case e.Status == http.StatusTooManyRequests:
-		return fault.Wrap(fault.Throttled, e, "Zendesk rate limit")
-	case e.Status == http.StatusNotFound:
-		return fault.Wrap(fault.NotFound, e, "Zendesk")
-	case e.Status == http.StatusBadRequest || e.Status == http.StatusUnprocessableEntity:
-		return fault.Wrap(fault.Invalid, e, "Zendesk")
 	}
-	return fault.Wrap(fault.ConnectorServer, e, "Zendesk")
+	return fault.Wrap(httpconn.StatusCode(e.Status), e, "Zendesk")
 }
 
 // check retries 429 and 5xx (Zendesk refuses before doing anything) and
 // renews a refused token once.
-func check(r *httpconn.Response) error {
-	if r.OK() {
-		return nil
-	}
-	err := classify(parseAPIError(r.Status, r.Body))
-	if r.Status == http.StatusInternalServerError {
-		return httpconn.Retry(err, r.RetryAfter())
-	}
-	return httpconn.Refusal(r, err)
-}
+var check = httpconn.StatusCheck(refusal, http.StatusInternalServerError)
 
 // getJSON GETs path and decodes the answer into v.
 func getJSON(ctx context.Context, c *httpconn.Client, path string, q url.Values, v any) error {
