@@ -185,3 +185,40 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkEncodeJSONL measures the JSON Lines encoder alone on rows shaped
+// like the bench workload's output (an integer, strings, a double), with
+// the strings as a JSON or CSV reader marks them (plain) and as a task
+// makes them (to be scanned).
+func BenchmarkEncodeJSONL(b *testing.B) {
+	for _, plain := range []bool{true, false} {
+		b.Run(fmt.Sprintf("plain=%v", plain), func(b *testing.B) {
+			fields := []string{"customer_id", "full_name", "email_masked", "amount_x2", "created_at", "country_code"}
+			str := record.Str
+			if plain {
+				str = record.PlainStr
+			}
+			bt := &record.Batch{Fields: fields}
+			const rows = 4096
+			for i := range rows {
+				bt.Cells = append(bt.Cells, record.IntVal(int64(i+1)), str(fmt.Sprintf("Name %d Surname", i%977)),
+					str(fmt.Sprintf("*****e.name%d@example.com", i%1000)), record.FloatVal(float64(i%100000)/50),
+					str("2024-03-05T14:07:00Z"), str("NL"))
+			}
+			p := &plan{fields: fields, cols: []int{0, 1, 2, 3, 4, 5}}
+			for _, f := range fields {
+				p.keys = append(p.keys, append(record.AppendJSONString(nil, f), ':'))
+			}
+			var buf []byte
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for range b.N {
+				buf = encodeJSON(buf[:0], p, bt, 0, rows, nil, nil)
+			}
+			b.StopTimer()
+			b.SetBytes(int64(len(buf)))
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*rows), "cpu-ns/row")
+		})
+	}
+}
