@@ -669,26 +669,35 @@ func (s *Service) listFlowsJSON(ctx context.Context, in *wire.ListFlowsRequest) 
 	return append(b, '}'), nil
 }
 
+// flowEndOf reads a source or destination config's connector type and
+// profile name, as JSON.
+func flowEndOf(config []byte) (typ, profile []byte, err error) {
+	if config == nil {
+		return nil, nil, nil
+	}
+	var buf [8]member
+	ms, err := objectMembers(config, buf[:0])
+	if err != nil {
+		return nil, nil, err
+	}
+	return lookup(ms, "connectorType"), lookup(ms, "connectorProfileName"), nil
+}
+
 // appendFlowSummary writes a flow as ListFlows shows it (a FlowDefinition,
 // its members in the order encoding/json gives them), copying what the
 // stored document has as is.
 func appendFlowSummary(b []byte, v *store.FlowView, doc []member) ([]byte, error) {
 	// The trigger type and the connector types are enum strings, copied.
 	var trigger, srcType, srcProfile, dstType, dstProfile []byte
-	src := lookup(doc, "sourceFlowConfig")
 	dst, err := firstElement(lookup(doc, "destinationFlowConfigList"))
 	if err == nil {
 		trigger, err = memberOf(lookup(doc, "triggerConfig"), "triggerType")
 	}
-	for _, m := range []struct {
-		obj  []byte
-		name string
-		into *[]byte
-	}{{src, "connectorType", &srcType}, {src, "connectorProfileName", &srcProfile},
-		{dst, "connectorType", &dstType}, {dst, "connectorProfileName", &dstProfile}} {
-		if err == nil {
-			*m.into, err = memberOf(m.obj, m.name)
-		}
+	if err == nil {
+		srcType, srcProfile, err = flowEndOf(lookup(doc, "sourceFlowConfig"))
+	}
+	if err == nil {
+		dstType, dstProfile, err = flowEndOf(dst)
 	}
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", v.Flow.Name)
