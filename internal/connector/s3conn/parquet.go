@@ -38,6 +38,10 @@ import (
 //
 // A value that does not convert to its column's type is a record failure
 // (WriteResult.Failures), not a run error; the record is not written.
+//
+// Layout: row groups of rowGroupRows rows or rowGroupBudget bytes, column
+// chunk statistics and the page index (no statistics in page headers),
+// dictionary encoding for strings that repeat (chooseDictionaries).
 
 type colKind uint8
 
