@@ -123,3 +123,32 @@ func AppendJSON(dst []byte, v Value) []byte {
 	}
 	return append(dst, "null"...)
 }
+
+// JSONKeys are fields as object keys for AppendJSONObject: each quoted,
+// with its colon.
+func JSONKeys(fields []string) [][]byte {
+	keys := make([][]byte, len(fields))
+	for i, f := range fields {
+		keys[i] = append(AppendJSONString(nil, f), ':')
+	}
+	return keys
+}
+
+// AppendJSONObject appends row as a JSON object, one member per field
+// (keys from JSONKeys) that the record has: Missing cells are left out.
+func AppendJSONObject(dst []byte, keys [][]byte, row []Value) []byte {
+	dst = append(dst, '{')
+	first := true
+	for c, v := range row {
+		if v.K == Missing {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, keys[c]...)
+		dst = AppendJSON(dst, v)
+	}
+	return append(dst, '}')
+}

@@ -91,3 +91,23 @@ func TestAppendJSONStringMatchesByteLoop(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendJSONObjectAndLine(t *testing.T) {
+	b := &Batch{Fields: []string{"id", "note \"q\"", "gone"}}
+	b.AppendRow([]Value{IntVal(1), Str("a"), {}})
+	b.AppendRow([]Value{{}, NullVal(), {}})
+	keys := JSONKeys(b.Fields)
+	if got := string(AppendJSONObject(nil, keys, b.Row(0))); got != `{"id":1,"note \"q\"":"a"}` {
+		t.Errorf("row 0: %s", got)
+	}
+	if got := string(AppendJSONObject([]byte("x"), keys, b.Row(1))); got != `x{"note \"q\"":null}` {
+		t.Errorf("row 1: %s", got)
+	}
+	if b.Line(1) != 2 {
+		t.Errorf("no FirstLine: line %d, want 2", b.Line(1))
+	}
+	b.FirstLine = 10
+	if b.Line(1) != 11 {
+		t.Errorf("FirstLine 10: line %d, want 11", b.Line(1))
+	}
+}

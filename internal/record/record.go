@@ -127,6 +127,15 @@ func (b *Batch) Row(i int) []Value {
 	return b.Cells[i*w : (i+1)*w : (i+1)*w]
 }
 
+// Line is row i's line in its split: from FirstLine, or from 1 when the
+// batch has none.
+func (b *Batch) Line(i int) int64 {
+	if b.FirstLine == 0 {
+		return int64(i) + 1
+	}
+	return b.FirstLine + int64(i)
+}
+
 // Index returns the column of field name, or -1.
 func (b *Batch) Index(name string) int {
 	for i, f := range b.Fields {

@@ -30,26 +30,22 @@
 package customerprofilesconn
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/customerprofiles"
 	cptypes "github.com/aws/aws-sdk-go-v2/service/customerprofiles/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
+	"github.com/appflowd/appflowd/internal/connector/spool"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 	"github.com/appflowd/appflowd/internal/retry"
@@ -240,11 +236,11 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp("", "appflowd-customerprofiles-*.jsonl")
+	sp, err := spool.New("customerprofiles")
 	if err != nil {
-		return nil, fmt.Errorf("customer profiles: buffer file: %w", err)
+		return nil, err
 	}
-	return &writer{d: d, p: p, f: f, bw: bufio.NewWriterSize(f, 1<<16)}, nil
+	return &writer{d: d, p: p, spool: sp}, nil
 }
 
 // line is one buffered record.
@@ -257,8 +253,7 @@ type line struct {
 type writer struct {
 	d        *Driver
 	p        props
-	f        *os.File
-	bw       *bufio.Writer
+	spool    *spool.File
 	n        int64
 	failures []connector.RecordFailure
 	done     bool
@@ -271,30 +266,12 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	enc := json.NewEncoder(w.bw)
+	enc := json.NewEncoder(w.spool.W)
+	keys := record.JSONKeys(b.Fields)
 	var obj []byte
 	for r := range b.Len() {
-		row := b.Row(r)
-		obj = append(obj[:0], '{')
-		first := true
-		for c, v := range row {
-			if v.K == record.Missing {
-				continue
-			}
-			if !first {
-				obj = append(obj, ',')
-			}
-			first = false
-			obj = record.AppendJSONString(obj, b.Fields[c])
-			obj = append(obj, ':')
-			obj = record.AppendJSON(obj, v)
-		}
-		obj = append(obj, '}')
-		ln := b.FirstLine + int64(r)
-		if b.FirstLine == 0 {
-			ln = int64(r) + 1
-		}
-		if err := enc.Encode(line{Split: b.Split, Line: ln, Object: string(obj)}); err != nil {
+		obj = record.AppendJSONObject(obj[:0], keys, b.Row(r))
+		if err := enc.Encode(line{Split: b.Split, Line: b.Line(r), Object: string(obj)}); err != nil {
 			return fmt.Errorf("customer profiles: buffer file: %w", err)
 		}
 		w.n++
@@ -315,12 +292,10 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 		return nil, fault.New(fault.Invalid, "customer profiles: Commit after Commit or Abort")
 	}
 	w.done = true
-	defer w.cleanup()
-	if err := w.bw.Flush(); err != nil {
-		return nil, fmt.Errorf("customer profiles: buffer file: %w", err)
-	}
-	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("customer profiles: buffer file: %w", err)
+	defer w.spool.Remove()
+	spooled, err := w.spool.Reader()
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -356,7 +331,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 			}
 		}()
 	}
-	dec := json.NewDecoder(bufio.NewReader(w.f))
+	dec := json.NewDecoder(spooled)
 	var readErr error
 feed:
 	for {
@@ -400,7 +375,7 @@ func (w *writer) put(ctx context.Context, obj string) (refused string, err error
 	err = w.d.Retry.Do(ctx, func(ctx context.Context, _ int) error {
 		_, err := w.d.client.PutProfileObject(ctx, &customerprofiles.PutProfileObjectInput{
 			DomainName: aws.String(w.p.DomainName), ObjectTypeName: aws.String(w.p.ObjectTypeName), Object: aws.String(obj)})
-		if err != nil && transient(err) {
+		if err != nil && awsconfig.Transient(err, "ThrottlingException", "InternalServerException") {
 			return retry.Retryable(err, 0)
 		}
 		return err
@@ -420,38 +395,8 @@ func (w *writer) Abort(context.Context) error {
 		return nil
 	}
 	w.done = true
-	w.cleanup()
+	w.spool.Remove()
 	return nil
-}
-
-func (w *writer) cleanup() {
-	if w.f != nil {
-		name := w.f.Name()
-		w.f.Close()
-		os.Remove(name)
-		w.f = nil
-	}
-}
-
-// transient says whether a failure is worth another try: throttling, a
-// 5xx, or no answer at all.
-func transient(err error) bool {
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		if c := re.HTTPStatusCode(); c == 429 || c >= 500 {
-			return true
-		}
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "ThrottlingException", "InternalServerException":
-			return true
-		}
-		return false
-	}
-	var ne net.Error
-	return errors.As(err, &ne)
 }
 
 func notFound(err error) bool {

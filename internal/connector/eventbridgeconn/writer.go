@@ -8,21 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/smithy-go"
 	"gocloud.dev/blob"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
+	"github.com/appflowd/appflowd/internal/connector/spool"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 	"github.com/appflowd/appflowd/internal/retry"
@@ -101,8 +98,7 @@ type writer struct {
 	req         *connector.WriteRequest
 	source      string // Source and EventBusName of every event
 	defaultType string
-	f           *os.File
-	bw          *bufio.Writer
+	spool       *spool.File
 	n           int64 // events buffered
 	detail      []byte
 	frame       []byte
@@ -134,11 +130,11 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 	if typ == "" {
 		typ = "AppFlow Record"
 	}
-	f, err := os.CreateTemp("", "appflowd-eventbridge-*.jsonl")
+	sp, err := spool.New("eventbridge")
 	if err != nil {
-		return nil, fmt.Errorf("eventbridge: buffer file: %w", err)
+		return nil, err
 	}
-	return &writer{d: d, req: req, source: p.Object, defaultType: typ, f: f, bw: bufio.NewWriterSize(f, 1<<16)}, nil
+	return &writer{d: d, req: req, source: p.Object, defaultType: typ, spool: sp}, nil
 }
 
 func canceled(ctx context.Context, what string) error {
@@ -158,38 +154,18 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 	}
 	// A record's detail is a JSON object in field order, encoded as the S3
 	// connector's JSON Lines are (record.AppendJSON); Missing fields are left out.
-	keys := make([][]byte, len(b.Fields))
-	for i, f := range b.Fields {
-		keys[i] = append(record.AppendJSONString(nil, f), ':')
-	}
+	keys := record.JSONKeys(b.Fields)
 	header := b.Index("ChangeEventHeader")
 	for r := range b.Len() {
 		row := b.Row(r)
-		line := b.FirstLine + int64(r)
-		if b.FirstLine == 0 {
-			line = int64(r) + 1
-		}
+		line := b.Line(r)
 		typ := ""
 		if header >= 0 {
 			typ = changeEventType(row[header])
 		}
-		buf := append(w.detail[:0], '{')
-		first := true
-		for c, v := range row {
-			if v.K == record.Missing {
-				continue
-			}
-			if !first {
-				buf = append(buf, ',')
-			}
-			first = false
-			buf = append(buf, keys[c]...)
-			buf = record.AppendJSON(buf, v)
-		}
-		buf = append(buf, '}')
-		w.detail = buf
-		w.frame = appendFrame(w.frame[:0], b.Split, line, typ, buf)
-		if _, err := w.bw.Write(w.frame); err != nil {
+		w.detail = record.AppendJSONObject(w.detail[:0], keys, row)
+		w.frame = appendFrame(w.frame[:0], b.Split, line, typ, w.detail)
+		if _, err := w.spool.W.Write(w.frame); err != nil {
 			return fmt.Errorf("eventbridge: buffer file: %w", err)
 		}
 		w.n++
@@ -243,7 +219,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 			err = fmt.Errorf("%w (all %d accepted events stay on the bus)", err, s.accepted)
 		}
 	}
-	w.cleanup()
+	w.spool.Remove()
 	if err != nil {
 		w.state = stateAborted
 		if ctx.Err() != nil {
@@ -266,17 +242,8 @@ func (w *writer) Abort(context.Context) error {
 		return nil
 	}
 	w.state = stateAborted
-	w.cleanup()
+	w.spool.Remove()
 	return nil
-}
-
-func (w *writer) cleanup() {
-	if w.f != nil {
-		name := w.f.Name()
-		w.f.Close()
-		os.Remove(name)
-		w.f = nil
-	}
 }
 
 // pending is one event waiting for PutEvents.
@@ -301,13 +268,10 @@ type sender struct {
 
 func (s *sender) run(ctx context.Context) error {
 	w := s.w
-	if err := w.bw.Flush(); err != nil {
-		return fmt.Errorf("eventbridge: buffer file: %w", err)
+	br, err := w.spool.Reader()
+	if err != nil {
+		return err
 	}
-	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("eventbridge: buffer file: %w", err)
-	}
-	br := bufio.NewReaderSize(w.f, 1<<16)
 	for {
 		p := &pending{}
 		if err := readFrame(br, &p.frame); err == io.EOF {
@@ -484,7 +448,7 @@ func (s *sender) put(ctx context.Context, batch []*pending) ([]outcome, error) {
 		resp, err := s.w.d.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
 		reqErr = err
 		if err != nil {
-			if transient(err) {
+			if awsconfig.Transient(err, "ThrottlingException", "InternalException", "InternalFailure", "ServiceUnavailable") {
 				return retry.Retryable(err, 0)
 			}
 			return err
@@ -515,27 +479,6 @@ func (s *sender) put(ctx context.Context, batch []*pending) ([]outcome, error) {
 	}
 	// Attempts ran out on entry failures only: those keep their last code.
 	return out, nil
-}
-
-// transient says whether a whole PutEvents failure is worth another try:
-// throttling, a 5xx, or no answer at all.
-func transient(err error) bool {
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		if c := re.HTTPStatusCode(); c == 429 || c >= 500 {
-			return true
-		}
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "ThrottlingException", "InternalException", "InternalFailure", "ServiceUnavailable":
-			return true
-		}
-		return false
-	}
-	var ne net.Error
-	return errors.As(err, &ne)
 }
 
 // writeFailures writes the rejected records to the error bucket, when the
