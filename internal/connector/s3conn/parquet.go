@@ -19,6 +19,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	pqsnappy "github.com/parquet-go/parquet-go/compress/snappy"
 
+	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -599,36 +600,73 @@ func (w *writer) convertSlow(q *pqJob) {
 		q.slowBuf[j] = slices.Grow(q.slowBuf[j][:0], q.n)[:q.n]
 		q.slow[j] = q.slowBuf[j]
 	}
-	keep := slices.Grow(q.keep[:0], q.n)
-	for i := range q.n {
-		r := i
-		if q.rows != nil {
-			r = int(q.rows[i])
-		}
-		row := q.b.Row(r)
-		ok := true
-		for _, j := range slowCols {
-			v := row[q.p.cols[j]]
-			pv, bad := convert(v, q.kinds[j], j)
-			if bad != "" {
-				f := recordFailure(q.p, q.b, r, fmt.Sprintf("field %q: %q is %s", q.p.fields[j], v.Text(), bad))
-				if len(w.failures) >= maxStoredRecords {
-					f.Record = nil
-				}
-				w.failures = append(w.failures, f)
-				ok = false
-				break
+	// Big batches convert in parallel parts of rows. A part writes its
+	// kept rows' values from its first index on; the parts after the first
+	// then move down over the rows dropped before them.
+	keep := slices.Grow(q.keep[:0], q.n)[:q.n]
+	parts := 1
+	if w.procs > 1 && q.n >= 2*parallelMinRows {
+		parts = min(w.procs, q.n/parallelMinRows)
+	}
+	kept := make([]int, parts)
+	fails := make([][]connector.RecordFailure, parts)
+	do := func(part int) {
+		lo, hi := q.n*part/parts, q.n*(part+1)/parts
+		k := lo
+		for i := lo; i < hi; i++ {
+			r := i
+			if q.rows != nil {
+				r = int(q.rows[i])
 			}
-			q.slow[j][len(keep)] = pv
+			row := q.b.Row(r)
+			ok := true
+			for _, j := range slowCols {
+				v := row[q.p.cols[j]]
+				pv, bad := convert(v, q.kinds[j], j)
+				if bad != "" {
+					fails[part] = append(fails[part], recordFailure(q.p, q.b, r, fmt.Sprintf("field %q: %q is %s", q.p.fields[j], v.Text(), bad)))
+					ok = false
+					break
+				}
+				q.slow[j][k] = pv
+			}
+			if ok {
+				keep[k] = int32(r)
+				k++
+			}
 		}
-		if ok {
-			keep = append(keep, int32(r))
+		kept[part] = k - lo
+	}
+	var wg sync.WaitGroup
+	for part := 1; part < parts; part++ {
+		wg.Go(func() { do(part) })
+	}
+	do(0)
+	wg.Wait()
+	k := kept[0]
+	for part := 1; part < parts; part++ {
+		lo := q.n * part / parts
+		if k != lo {
+			for _, j := range slowCols {
+				copy(q.slow[j][k:], q.slow[j][lo:lo+kept[part]])
+			}
+			copy(keep[k:], keep[lo:lo+kept[part]])
+		}
+		k += kept[part]
+	}
+	for _, fs := range fails {
+		for _, f := range fs {
+			if len(w.failures) >= maxStoredRecords {
+				f.Record = nil
+			}
+			w.failures = append(w.failures, f)
 		}
 	}
 	for _, j := range slowCols {
-		q.slow[j] = q.slow[j][:len(keep)]
+		clear(q.slow[j][k:]) // moved or dropped: no references into the batch
+		q.slow[j] = q.slow[j][:k]
 	}
-	q.keep, q.rows, q.n = keep, keep, len(keep)
+	q.keep, q.rows, q.n = keep, keep[:k], k
 }
 
 // writeParquet writes a job's rows: the background side.

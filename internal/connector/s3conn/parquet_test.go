@@ -310,7 +310,7 @@ func TestParquetConvertedThenDirectColumns(t *testing.T) {
 	id := 0
 	for k := range 6 {
 		b := &record.Batch{Fields: []string{"id", "x", "s"}, Split: "s", FirstLine: int64(id + 2)}
-		for range 2000 {
+		for range 3000 { // two parts converted in parallel (parallelMinRows)
 			var x, s record.Value
 			switch k % 3 {
 			case 0: // text to convert; one bad
@@ -331,13 +331,20 @@ func TestParquetConvertedThenDirectColumns(t *testing.T) {
 	batches[len(batches)-1].Final = true
 	req := writeRequest(bucket, "mix", map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true}, fields)
 	res := writeAll(t, e.drv, req, batches...)
-	if res.RecordsWritten != int64(id-4) || len(res.Failures) != 4 {
-		t.Fatalf("written %d, %d failures; want %d and 4", res.RecordsWritten, len(res.Failures), id-4)
+	if res.RecordsWritten != int64(id-6) || len(res.Failures) != 6 {
+		t.Fatalf("written %d, %d failures; want %d and 6", res.RecordsWritten, len(res.Failures), id-6)
+	}
+	var lines []int64
+	for _, f := range res.Failures {
+		lines = append(lines, f.Line)
+	}
+	if want := []int64{9, 1009, 2009, 9009, 10009, 11009}; !slices.Equal(lines, want) {
+		t.Errorf("failures at lines %v, want %v (row order)", lines, want)
 	}
 	rows := readParquet(t, "mix", e.get(t, bucket, res.Objects[0]))
 	i := 0
 	for want := range id {
-		k := want / 2000
+		k := want / 3000
 		if k%3 == 0 && want%1000 == 7 {
 			continue
 		}
