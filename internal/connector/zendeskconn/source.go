@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -132,12 +133,16 @@ type reader struct {
 	line  int64
 }
 
-// page decodes a page body, keeping numbers exact.
+// page decodes a page body, keeping numbers exact; anything after the
+// value is a broken answer, not more to ignore.
 func decodePage(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return fault.Wrap(fault.ConnectorServer, err, "decode the Zendesk response")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fault.New(fault.ConnectorServer, "decode the Zendesk response: data after the JSON value: %s", httpconn.Excerpt(body))
 	}
 	return nil
 }
@@ -245,6 +250,9 @@ func (rd *reader) cursorExport(ctx context.Context) error {
 			return err
 		}
 		final := page.EndOfStream || page.AfterCursor == nil || *page.AfterCursor == ""
+		if !final && *page.AfterCursor == q.Get("cursor") {
+			return fault.New(fault.ConnectorServer, "Zendesk answered the same after_cursor twice (%.80s)", *page.AfterCursor)
+		}
 		if err := rd.send(list, final, len(res.Body)); err != nil {
 			return err
 		}
@@ -282,6 +290,9 @@ func (rd *reader) timeExport(ctx context.Context) error {
 			return err
 		}
 		for _, it := range list {
+			if it["id"] == nil {
+				return fault.New(fault.ConnectorServer, "Zendesk answered %s without an id", rd.p.ent.name)
+			}
 			id := fmt.Sprint(it["id"])
 			if i, ok := pos[id]; ok {
 				all[i] = it
@@ -338,6 +349,9 @@ func (rd *reader) list(ctx context.Context) error {
 			return err
 		}
 		final := !page.Meta.HasMore || page.Meta.AfterCursor == ""
+		if !final && page.Meta.AfterCursor == q.Get("page[after]") {
+			return fault.New(fault.ConnectorServer, "Zendesk answered the same after_cursor twice (%.80s)", page.Meta.AfterCursor)
+		}
 		if err := rd.send(list, final, len(res.Body)); err != nil {
 			return err
 		}
@@ -348,14 +362,19 @@ func (rd *reader) list(ctx context.Context) error {
 	}
 }
 
-// itemsOf decodes the list a page carries under the object's name.
+// itemsOf decodes the list a page carries under the object's name; a
+// page without one is a broken answer, not an empty page.
 func itemsOf(body []byte, name string) ([]map[string]any, error) {
 	var items map[string]json.RawMessage
 	if err := decodePage(body, &items); err != nil {
 		return nil, err
 	}
+	raw, ok := items[name]
+	if !ok {
+		return nil, fault.New(fault.ConnectorServer, "the Zendesk answer has no %s: %s", name, httpconn.Excerpt(body))
+	}
 	var list []map[string]any
-	if raw := items[name]; len(raw) > 0 && string(raw) != "null" {
+	if string(raw) != "null" {
 		if err := decodePage(raw, &list); err != nil {
 			return nil, err
 		}
