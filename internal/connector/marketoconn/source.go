@@ -397,6 +397,12 @@ func (rd *reader) parse(ctx context.Context, file []byte, last bool) error {
 		if err != nil {
 			return fault.Wrap(fault.ConnectorServer, err, "parse the Marketo export file")
 		}
+		if len(rec) == 1 && rec[0] == "" && len(header) > 1 {
+			continue // a blank line; with one column it is a null
+		}
+		if len(rec) != len(header) {
+			return fault.New(fault.ConnectorServer, "the Marketo export file has a record of %d cells under %d columns", len(rec), len(header))
+		}
 		if win >= 0 && !rd.inWindow(cell(rec, win)) {
 			continue
 		}
