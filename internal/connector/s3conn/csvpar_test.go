@@ -32,7 +32,7 @@ func TestReadCSVWorkersMatchesSerial(t *testing.T) {
 		"big then bad2": big + manyCSVRows(10, 0) + "\"open\n",
 		"not utf-8":     big + "1,caf\xe9,2\n" + manyCSVRows(10, 0),
 	}
-	projs := map[string][]string{"all": nil, "projected": {"amount", "nope", "id"}}
+	projs := map[string][]string{"all": nil, "projected": {"amount", "nope", "id"}, "reordered": {"amount", "name", "id"}}
 	for name, in := range inputs {
 		for pname, proj := range projs {
 			serial := collectJSON(t, in, func(emit func(*record.Batch) error) error {

@@ -2,6 +2,7 @@ package s3conn
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/appflowd/appflowd/internal/fault"
@@ -241,6 +242,9 @@ func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, worke
 	}
 
 	outFields, colMap := projection(header, proj)
+	// A row need not be cleared first when the projection takes every
+	// output field from some column (the usual case): each cell is written.
+	fills := colMap == nil || fillsAll(colMap, len(outFields))
 	width := len(header)
 	outW := len(outFields)
 	maxRows := batchRows(outW)
@@ -301,7 +305,9 @@ func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, worke
 					cells[base+i] = record.Value{K: record.String, S: f, N: plain}
 				}
 			} else {
-				clear(cells[base:])
+				if !fills {
+					clear(cells[base:])
+				}
 				for i, f := range fields {
 					if j := colMap[i]; j >= 0 {
 						cells[base+j] = record.Value{K: record.String, S: f, N: plain}
@@ -351,6 +357,18 @@ func projection(header, proj []string) ([]string, []int) {
 		}
 	}
 	return out, m
+}
+
+// fillsAll reports whether colMap sends some input column to each of the
+// n output columns.
+func fillsAll(colMap []int, n int) bool {
+	seen := make([]bool, n)
+	for _, j := range colMap {
+		if j >= 0 {
+			seen[j] = true
+		}
+	}
+	return !slices.Contains(seen, false)
 }
 
 func canceledOr(err error, key string) error {
