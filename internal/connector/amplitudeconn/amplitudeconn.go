@@ -95,7 +95,7 @@ type Driver struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	creds, err := httpconn.Credentials[struct {
+	creds, err := connector.Credentials[struct {
 		APIKey    string `json:"apiKey"`
 		SecretKey string `json:"secretKey"`
 	}](p, "Amplitude")

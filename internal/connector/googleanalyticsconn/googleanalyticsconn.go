@@ -97,7 +97,7 @@ type Driver struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	creds, err := httpconn.Credentials[httpconn.OAuthCredentials](p, "Google Analytics")
+	creds, err := connector.Credentials[httpconn.OAuthCredentials](p, "Google Analytics")
 	if err != nil {
 		return nil, err
 	}

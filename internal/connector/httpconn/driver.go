@@ -86,30 +86,6 @@ func Register[O any, D Driver](typ string, roles Roles, open func(connector.Deps
 	connector.Register(Spec(typ, roles, opts, open))
 }
 
-// DecodeProfile reads a profile's properties and credentials members;
-// bad JSON is the caller's mistake.
-func DecodeProfile[Props, Creds any](p connector.Profile, vendor string) (props Props, creds Creds, err error) {
-	for _, m := range []struct {
-		raw  json.RawMessage
-		into any
-		what string
-	}{{p.Properties, &props, "properties"}, {p.Credentials, &creds, "credentials"}} {
-		if len(m.raw) == 0 {
-			continue
-		}
-		if err := json.Unmarshal(m.raw, m.into); err != nil {
-			return props, creds, fault.Wrap(fault.Invalid, err, "decode %s profile %s", vendor, m.what)
-		}
-	}
-	return props, creds, nil
-}
-
-// Credentials reads a profile's credentials member alone.
-func Credentials[Creds any](p connector.Profile, vendor string) (Creds, error) {
-	_, c, err := DecodeProfile[struct{}, Creds](p, vendor)
-	return c, err
-}
-
 // Need refuses a profile whose credentials lack any of vals
 // (fault.AuthFailed); what names them for the user.
 func Need(p connector.Profile, vendor, what string, vals ...string) error {
@@ -140,7 +116,7 @@ func InstanceURL(p connector.Profile, raw, vendor, example string) (string, erro
 // InstanceProfile reads a profile whose properties name only its
 // instance: the base URL InstanceURL makes of it, and the credentials.
 func InstanceProfile[Creds any](p connector.Profile, vendor, example string) (base string, creds Creds, err error) {
-	props, creds, err := DecodeProfile[Instance, Creds](p, vendor)
+	props, creds, err := connector.DecodeProfile[Instance, Creds](p, vendor)
 	if err != nil {
 		return "", creds, err
 	}
@@ -155,19 +131,6 @@ func Size(n, def, most int) int {
 		return def
 	}
 	return n
-}
-
-// DecodeProperties reads a flow's source or destination properties for
-// vendor (what names which: "source", "destination"); bad JSON is the
-// caller's mistake.
-func DecodeProperties[T any](raw json.RawMessage, vendor, what string) (T, error) {
-	var v T
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return v, fault.Wrap(fault.Invalid, err, "decode %s %s properties", vendor, what)
-		}
-	}
-	return v, nil
 }
 
 // WriteProps are the destination properties of AppFlow's SaaS

@@ -33,7 +33,7 @@ func TestProfileHelpers(t *testing.T) {
 	if base != "https://acme.example.com" || creds.APIKey != "k" || err != nil {
 		t.Errorf("InstanceProfile = %q %+v %v", base, creds, err)
 	}
-	c, err := Credentials[struct{ APIKey, Secret string }](p, "V")
+	c, err := connector.Credentials[struct{ APIKey, Secret string }](p, "V")
 	if err != nil || c.APIKey != "k" {
 		t.Fatalf("Credentials = %+v, %v", c, err)
 	}
@@ -43,7 +43,7 @@ func TestProfileHelpers(t *testing.T) {
 	if err := Need(p, "V", "a key and a secret", c.APIKey, c.Secret); !fault.Is(err, fault.AuthFailed) {
 		t.Errorf("Need without the secret: %v, want AuthFailed", err)
 	}
-	if _, err := Credentials[struct{}](connector.Profile{Credentials: json.RawMessage(`[`)}, "V"); !fault.Is(err, fault.Invalid) {
+	if _, err := connector.Credentials[struct{}](connector.Profile{Credentials: json.RawMessage(`[`)}, "V"); !fault.Is(err, fault.Invalid) {
 		t.Errorf("bad credentials JSON: %v, want Invalid", err)
 	}
 	for _, c := range [][4]int{{0, 10, 0, 10}, {-1, 10, 0, 10}, {50, 10, 0, 50}, {50, 10, 20, 10}, {20, 10, 20, 20}} {

@@ -13,7 +13,7 @@
 //	func init() { httpconn.Register(Type, httpconn.Source, Open) }
 //
 //	func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-//		props, creds, err := httpconn.DecodeProfile[httpconn.Instance, httpconn.OAuthCredentials](p, "Acme")
+//		props, creds, err := connector.DecodeProfile[httpconn.Instance, httpconn.OAuthCredentials](p, "Acme")
 //		if err != nil {
 //			return nil, err
 //		}

@@ -76,7 +76,7 @@ type creds struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, cr, err := httpconn.DecodeProfile[httpconn.Instance, creds](p, "Infor Nexus")
+	props, cr, err := connector.DecodeProfile[httpconn.Instance, creds](p, "Infor Nexus")
 	if err != nil {
 		return nil, err
 	}

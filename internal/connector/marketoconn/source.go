@@ -140,7 +140,7 @@ const batchRows = 1000
 // Splits checks the object, works out the date range and returns one split
 // named after the object.
 func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connector.Split, error) {
-	props, err := httpconn.DecodeProperties[sourceProps](r.Properties, "Marketo", "source")
+	props, err := connector.DecodeProperties[sourceProps](r.Properties, "Marketo", "source")
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/appflowd/appflowd/internal/connector"
-	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
 	"github.com/appflowd/appflowd/internal/csvrec"
 	"github.com/appflowd/appflowd/internal/fault"
@@ -32,7 +31,7 @@ type destProps struct {
 // OpenWriter writes leads through Bulk Lead Import, insert-or-update on
 // email; rows are buffered until Commit.
 func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (connector.Writer, error) {
-	props, err := httpconn.DecodeProperties[destProps](r.Properties, "Marketo", "destination")
+	props, err := connector.DecodeProperties[destProps](r.Properties, "Marketo", "destination")
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,7 @@ type Driver struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	pr, cr, err := httpconn.DecodeProfile[props, creds](p, "Pardot")
+	pr, cr, err := connector.DecodeProfile[props, creds](p, "Pardot")
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,6 @@ package redshiftconn
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -102,13 +101,6 @@ type Credentials struct {
 	Password string `json:"password"`
 }
 
-// destProps is destinationConnectorProperties.Redshift.
-type destProps struct {
-	Object                 string `json:"object"`
-	IntermediateBucketName string `json:"intermediateBucketName"`
-	BucketPrefix           string `json:"bucketPrefix"`
-}
-
 // Driver is the Redshift driver: a connector.DestinationDriver,
 // connector.CatalogDriver and connector.ProfileChecker.
 type Driver struct {
@@ -152,15 +144,9 @@ func Open(ctx context.Context, deps connector.Deps, p connector.Profile) (connec
 // New decodes a profile into a driver without contacting anything.
 func New(deps connector.Deps, p connector.Profile) (*Driver, error) {
 	d := &Driver{deps: deps, pollEvery: time.Second}
-	if len(p.Properties) > 0 {
-		if err := json.Unmarshal(p.Properties, &d.props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "redshift: profile properties")
-		}
-	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &d.creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "redshift: profile credentials")
-		}
+	var err error
+	if d.props, d.creds, err = connector.DecodeProfile[Properties, Credentials](p, "Redshift"); err != nil {
+		return nil, err
 	}
 	if d.props.DatabaseURL == "" && d.props.ClusterIdentifier == "" && d.props.WorkgroupName == "" {
 		return nil, fault.New(fault.Invalid, "redshift: the profile needs databaseUrl, or clusterIdentifier or workgroupName for the Data API")

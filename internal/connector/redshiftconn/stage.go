@@ -13,6 +13,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
+	"github.com/appflowd/appflowd/internal/connector/stage"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -41,7 +42,7 @@ type stageSink struct {
 	keys    []string
 }
 
-func (d *Driver) newStageSink(ctx context.Context, req *connector.WriteRequest, dp destProps, tbl *table) (*stageSink, error) {
+func (d *Driver) newStageSink(ctx context.Context, req *connector.WriteRequest, dp stage.Dest, tbl *table) (*stageSink, error) {
 	name := dp.IntermediateBucketName
 	if name == "" {
 		name = d.props.BucketName

@@ -3,7 +3,6 @@ package redshiftconn
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
+	"github.com/appflowd/appflowd/internal/connector/stage"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -73,19 +73,11 @@ type writer struct {
 // declared fields to columns (a missing one is an error naming it), and
 // opens the transaction or the staging area.
 func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (connector.Writer, error) {
-	if req.WriteOperation != "" && !strings.EqualFold(req.WriteOperation, "INSERT") {
-		return nil, fault.New(fault.Unsupported, "redshift: write operation %s is not supported; Redshift destinations INSERT", req.WriteOperation)
+	dp, err := stage.Target(req, "Redshift")
+	if err != nil {
+		return nil, err
 	}
-	var dp destProps
-	if len(req.Properties) > 0 {
-		if err := json.Unmarshal(req.Properties, &dp); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "redshift: destination properties")
-		}
-	}
-	object := req.Object
-	if object == "" {
-		object = dp.Object
-	}
+	object := dp.Object
 	if _, _, err := splitObject(object); err != nil {
 		return nil, err
 	}

@@ -124,7 +124,7 @@ func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, erro
 	if opts.ClientCredentials == nil {
 		opts.ClientCredentials = secretsManagerReader(deps)
 	}
-	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "Salesforce")
+	props, creds, err := connector.DecodeProfile[profileProps, profileCreds](p, "Salesforce")
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ type plan struct {
 // query for REST_SYNC, a Bulk API 2.0 query job for BULKV2, and for
 // AUTOMATIC whichever AppFlow's threshold says after counting the records.
 func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connector.Split, error) {
-	props, err := httpconn.DecodeProperties[sourceProps](r.Properties, "Salesforce", "source")
+	props, err := connector.DecodeProperties[sourceProps](r.Properties, "Salesforce", "source")
 	if err != nil {
 		return nil, err
 	}

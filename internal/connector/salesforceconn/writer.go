@@ -35,7 +35,7 @@ const bulkUploadBytes = 100 << 20
 // transaction to hold them in, so nothing is sent before Commit and Abort
 // only deletes the spool.
 func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (connector.Writer, error) {
-	props, err := httpconn.DecodeProperties[destProps](r.Properties, "Salesforce", "destination")
+	props, err := connector.DecodeProperties[destProps](r.Properties, "Salesforce", "destination")
 	if err != nil {
 		return nil, err
 	}

@@ -138,7 +138,7 @@ type metaResult struct {
 }
 
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[profileProps, profileCreds](p, "SAP OData")
+	props, creds, err := connector.DecodeProfile[profileProps, profileCreds](p, "SAP OData")
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ type plan struct {
 // Splits checks the object path and the projection against $metadata and
 // returns one split named after the object path.
 func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connector.Split, error) {
-	sp, err := httpconn.DecodeProperties[sourceProps](r.Properties, "SAP OData", "source")
+	sp, err := connector.DecodeProperties[sourceProps](r.Properties, "SAP OData", "source")
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ type destProps struct {
 // OpenWriter checks the object path and the operation against the
 // service's $metadata; records are buffered until Commit.
 func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (connector.Writer, error) {
-	props, err := httpconn.DecodeProperties[destProps](r.Properties, "SAP OData", "destination")
+	props, err := connector.DecodeProperties[destProps](r.Properties, "SAP OData", "destination")
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,7 @@ type Driver struct {
 
 // Open builds a driver for a profile.
 func Open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, httpconn.OAuthCredentials](p, "Slack")
+	props, creds, err := connector.DecodeProfile[httpconn.Instance, httpconn.OAuthCredentials](p, "Slack")
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/snowflakeconn/sfktest"
+	"github.com/appflowd/appflowd/internal/connector/stage"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -50,7 +51,7 @@ func TestCopyStatementsExact(t *testing.T) {
 	fx := newFixture(t)
 	obj := fx.newTable(threeCols()...)
 	d := fx.driver(t)
-	props, _ := json.Marshal(destProps{Object: obj, IntermediateBucketName: bucketName, BucketPrefix: "appflow/in/runs"})
+	props, _ := json.Marshal(stage.Dest{Object: obj, IntermediateBucketName: bucketName, BucketPrefix: "appflow/in/runs"})
 	w, err := d.OpenWriter(ctx, &connector.WriteRequest{FlowName: "flow1", ExecutionID: "exec-1", Object: obj,
 		Properties: props, Fields: fields3, ErrorHandling: &connector.ErrorHandling{FailOnFirstError: true}})
 	if err != nil {

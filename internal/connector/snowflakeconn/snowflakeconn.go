@@ -31,7 +31,6 @@ package snowflakeconn
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -90,13 +89,6 @@ type Credentials struct {
 	Role string `json:"role"`
 }
 
-// destProps is destinationConnectorProperties.Snowflake.
-type destProps struct {
-	Object                 string `json:"object"`
-	IntermediateBucketName string `json:"intermediateBucketName"`
-	BucketPrefix           string `json:"bucketPrefix"`
-}
-
 // Driver is the Snowflake driver: a connector.DestinationDriver,
 // connector.CatalogDriver and connector.ProfileChecker.
 type Driver struct {
@@ -123,15 +115,9 @@ func Open(_ context.Context, deps connector.Deps, p connector.Profile) (connecto
 // New decodes a profile into a driver without contacting anything.
 func New(deps connector.Deps, p connector.Profile) (*Driver, error) {
 	d := &Driver{deps: deps}
-	if len(p.Properties) > 0 {
-		if err := json.Unmarshal(p.Properties, &d.props); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "snowflake: profile properties")
-		}
-	}
-	if len(p.Credentials) > 0 {
-		if err := json.Unmarshal(p.Credentials, &d.creds); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "snowflake: profile credentials")
-		}
+	var err error
+	if d.props, d.creds, err = connector.DecodeProfile[Properties, Credentials](p, "Snowflake"); err != nil {
+		return nil, err
 	}
 	if d.props.Warehouse == "" {
 		return nil, fault.New(fault.Invalid, "snowflake: the profile needs a warehouse")

@@ -4,7 +4,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"path"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/connector/rejects"
+	"github.com/appflowd/appflowd/internal/connector/stage"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -102,19 +102,11 @@ func (w *writer) failFirst() bool {
 // OpenWriter resolves the target table's columns, maps the declared fields
 // to them, and opens the stage's bucket.
 func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (connector.Writer, error) {
-	if req.WriteOperation != "" && !strings.EqualFold(req.WriteOperation, "INSERT") {
-		return nil, fault.New(fault.Unsupported, "snowflake: write operation %s is not supported; Snowflake destinations INSERT", req.WriteOperation)
+	dp, err := stage.Target(req, "Snowflake")
+	if err != nil {
+		return nil, err
 	}
-	var dp destProps
-	if len(req.Properties) > 0 {
-		if err := json.Unmarshal(req.Properties, &dp); err != nil {
-			return nil, fault.Wrap(fault.Invalid, err, "snowflake: destination properties")
-		}
-	}
-	object := req.Object
-	if object == "" {
-		object = dp.Object
-	}
+	object := dp.Object
 	if object == "" {
 		return nil, fault.New(fault.Invalid, "snowflake: the destination needs an object (<Database>.<Schema>.<Table>)")
 	}

@@ -363,7 +363,7 @@ type plan struct {
 
 // Splits builds the one query of the run.
 func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]connector.Split, error) {
-	sp, err := httpconn.DecodeProperties[sourceProps](req.Properties, "Veeva", "source")
+	sp, err := connector.DecodeProperties[sourceProps](req.Properties, "Veeva", "source")
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ const exportPage = 1000
 // Splits checks the object and the projection and returns one split named
 // after the object.
 func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connector.Split, error) {
-	props, err := httpconn.DecodeProperties[sourceProps](r.Properties, "Zendesk", "source")
+	props, err := connector.DecodeProperties[sourceProps](r.Properties, "Zendesk", "source")
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ type destProps struct {
 // OpenWriter checks the operation against the object; records are
 // buffered until Commit.
 func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (connector.Writer, error) {
-	props, err := httpconn.DecodeProperties[destProps](r.Properties, "Zendesk", "destination")
+	props, err := connector.DecodeProperties[destProps](r.Properties, "Zendesk", "destination")
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ type Driver struct {
 }
 
 func open(deps connector.Deps, p connector.Profile, opts Options) (*Driver, error) {
-	props, creds, err := httpconn.DecodeProfile[httpconn.Instance, httpconn.OAuthCredentials](p, "Zendesk")
+	props, creds, err := connector.DecodeProfile[httpconn.Instance, httpconn.OAuthCredentials](p, "Zendesk")
 	if err != nil {
 		return nil, err
 	}
