@@ -9,6 +9,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/connectortest"
+	"github.com/appflowd/appflowd/internal/connector/httpconn"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -96,18 +97,17 @@ func fuzzItems(body, name string) ([]map[string]any, bool) {
 	return items, true
 }
 
-// parseAPIError reads any refusal and classifies it.
+// refusal reads any refusal and classifies it.
 func FuzzParseAPIError(f *testing.F) {
 	for _, s := range []string{`{"error":"RecordInvalid","description":"Record validation errors","details":{"name":[{"description":"Name: is too short"}]}}`,
 		`{"error":{"title":"Forbidden","message":"You do not have access"}}`, `{"error":"invalid_token","error_description":"expired"}`, `Rate limited`, `{"error":null}`} {
 		f.Add(422, s)
 	}
 	f.Fuzz(func(t *testing.T, status int, body string) {
-		e := parseAPIError(status, []byte(body))
-		if e == nil || fault.CodeOf(classify(e)) == fault.Unknown {
-			t.Fatalf("parseAPIError(%d, %q) = %v", status, body, e)
+		err := refusal(&httpconn.Response{Status: status, Body: []byte(body)})
+		if fault.CodeOf(err) == fault.Unknown {
+			t.Fatalf("refusal(%d, %q) = %v", status, body, err)
 		}
-		_ = e.Error()
 	})
 }
 
