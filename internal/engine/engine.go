@@ -8,10 +8,11 @@
 //	                         └─▶ queue (QueueDepth, in emit order) ─▶ wait for Apply ─▶ Writer.Write ─▶ Commit | Abort
 //
 // emit copies the source's batch into an engine-owned one (a source may
-// reuse its batch once emit returns) and enters it in the ordered queue
-// before handing it to a transform worker, so the batches of one split are
-// transformed in parallel yet written in order, and even a single large
-// split uses every core. Failures are taken in queue order, so the error a
+// reuse its batch once emit returns; one that sets Batch.Swap gets a
+// recycled cell array in exchange for its own instead) and enters it in
+// the ordered queue before handing it to a transform worker, so the
+// batches of one split are transformed in parallel yet written in order,
+// and even a single large split uses every core. Failures are taken in queue order, so the error a
 // run reports is the first one in the input, as if it ran sequentially.
 //
 // Memory is bounded whatever the input size: a reader blocks in the
@@ -502,7 +503,15 @@ func (x *execution) readSplit(ctx context.Context, s connector.Split) error {
 		if !slices.Equal(fields, in.Fields) {
 			fields = slices.Clone(in.Fields)
 		}
-		t.in = record.Batch{Fields: fields, Cells: append(t.in.Cells[:0], in.Cells...),
+		cells := t.in.Cells[:0]
+		if in.Swap {
+			// The source takes its next array from in.Cells: trade the
+			// cells for this task's old (cleared) array instead of copying.
+			cells, in.Cells = in.Cells, cells
+		} else {
+			cells = append(cells, in.Cells...)
+		}
+		t.in = record.Batch{Fields: fields, Cells: cells,
 			Split: in.Split, FirstLine: in.FirstLine, Final: in.Final, SourceBytes: in.SourceBytes}
 		if t.in.Split == "" {
 			t.in.Split = s.Name

@@ -40,6 +40,7 @@ type fakeSource struct {
 	failAt     map[string]int // split -> batch index whose emit is replaced by this error
 	failErr    error
 	forever    bool // emit until ctx ends
+	swap       bool // sets Batch.Swap: takes back b.Cells after each emit
 	gotReq     *connector.ReadRequest
 }
 
@@ -85,6 +86,7 @@ func (f *fakeSource) ReadSplit(ctx context.Context, req *connector.ReadRequest, 
 		}
 		b.Final = !f.forever && k == sp.batches-1
 		b.SourceBytes = int64(10 * sp.rows)
+		b.Swap = f.swap
 		f.emitted.Add(1)
 		if err := emit(b); err != nil {
 			return err
@@ -670,7 +672,11 @@ func TestOneSplitParallelTransformKeepsOrder(t *testing.T) {
 	p := program(t,
 		task("Filter", "NOT_EQUAL_TO", []string{"amount"}, "", "DATA_TYPE", "integer", "VALUES", "3,4"),
 		task("Map", "NO_OP", []string{"id"}, "customer_id"))
-	for _, recycle := range []bool{false, true} {
+	// With Swap the source refills the arrays the engine hands back while
+	// earlier batches are still being transformed and written.
+	for _, c := range []struct{ recycle, swap bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		recycle := c.recycle
+		src.swap = c.swap
 		dst.batches, dst.rows = nil, 0
 		res, err := Execute(context.Background(), &Run{Source: src, Dest: dst, Program: p, RecycleBatches: recycle})
 		if err != nil {
@@ -689,7 +695,7 @@ func TestOneSplitParallelTransformKeepsOrder(t *testing.T) {
 			}
 		}
 		if diff := cmp.Diff(want, ids); diff != "" {
-			t.Errorf("recycle %v: ids (-want +got):\n%s", recycle, diff)
+			t.Errorf("recycle %v swap %v: ids (-want +got):\n%s", recycle, c.swap, diff)
 		}
 		if res.RecordsRead != 2100 || res.BytesProcessed != 300*70 || len(dst.batches) != 300 {
 			t.Errorf("recycle %v: read %d bytes %d batches %d", recycle, res.RecordsRead, res.BytesProcessed, len(dst.batches))

@@ -108,6 +108,13 @@ type Batch struct {
 	Final bool
 	// SourceBytes is how many input bytes this batch was parsed from.
 	SourceBytes int64
+
+	// Swap says the source takes Cells back from the batch once emit
+	// returns and keeps no other hold on the array it put there, so the
+	// receiver may keep that array and leave another in Cells (its old,
+	// cleared one, or nil) instead of copying the cells. A source that
+	// reuses one cell array for all its batches sets it.
+	Swap bool
 }
 
 // Width is the number of fields per row.

@@ -257,14 +257,18 @@ func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, worke
 		}
 	}
 	// One batch and one cell array serve the whole object: emit's caller
-	// must copy what it keeps (the engine does), see ReadSplit.
+	// must copy what it keeps (the engine does), or swap in another array
+	// (see ReadSplit and record.Batch.Swap).
 	b := &record.Batch{}
-	cells := make([]record.Value, 0, maxRows*outW)
+	var cells []record.Value
 	for {
 		if err := ctx.Err(); err != nil {
 			return fault.Wrap(fault.Canceled, err, "read %s", key)
 		}
-		*b = record.Batch{Fields: outFields, Split: key, FirstLine: line}
+		*b = record.Batch{Fields: outFields, Split: key, FirstLine: line, Swap: true}
+		if cap(cells) < maxRows*outW {
+			cells = make([]record.Value, 0, maxRows*outW)
+		}
 		cells = cells[:0]
 		rows := 0
 		startOff := c.offset()
@@ -328,6 +332,7 @@ func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, worke
 		if err := emit(b); err != nil {
 			return err
 		}
+		cells = b.Cells
 		if done {
 			return nil
 		}

@@ -35,7 +35,8 @@ func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit f
 		jp.width = len(jp.fields)
 		maxRows := batchRows(max(jp.width, 8))
 		// One cell array serves the whole object, as for CSV: emit's
-		// caller copies what it keeps (see ReadSplit).
+		// caller copies what it keeps, or swaps in another array (see
+		// ReadSplit and record.Batch.Swap).
 		if need := maxRows * max(jp.width, 1); cap(jp.cells) < need {
 			jp.cells = make([]record.Value, 0, need)
 		}
@@ -90,6 +91,7 @@ func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit f
 		b := &record.Batch{
 			Fields:      jp.fields[:jp.width:jp.width],
 			Cells:       jp.cells,
+			Swap:        true,
 			Split:       key,
 			FirstLine:   first,
 			Final:       done,
@@ -99,6 +101,7 @@ func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit f
 		if err := emit(b); err != nil {
 			return err
 		}
+		jp.cells = b.Cells
 		if done {
 			return nil
 		}

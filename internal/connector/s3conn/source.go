@@ -104,8 +104,9 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 }
 
 // ReadSplit streams one object as batches. A batch's cells may be reused
-// for the next one once emit returns (the engine copies what it keeps), so
-// a caller that holds batches past emit must copy them.
+// for the next one once emit returns (the engine copies what it keeps, or
+// takes the array and leaves another, see record.Batch.Swap), so a caller
+// that holds batches past emit must copy them.
 func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
 	p, err := decodeSourceProps(req.Properties)
 	if err != nil {
