@@ -20,7 +20,10 @@ import (
 // same bytes to every page a driver asks for. It counts requests, so
 // FuzzRead can tell a driver that pages forever on one answer.
 type Vendor struct {
-	Answer   func(r *http.Request) (status int, body string)
+	Answer func(r *http.Request) (status int, body string)
+	// Header, if set, adds headers to an answer (a paging header); the
+	// Content-Type is application/json unless it says otherwise.
+	Header   func(r *http.Request) http.Header
 	requests atomic.Int64
 }
 
@@ -50,6 +53,11 @@ func (t vendorTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	status, body := t.v.Answer(r)
 	h := http.Header{"Content-Type": {"application/json"}}
+	if t.v.Header != nil {
+		for k, vs := range t.v.Header(r) {
+			h[http.CanonicalHeaderKey(k)] = vs
+		}
+	}
 	return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
 }
 

@@ -184,15 +184,18 @@ func (d *Driver) readREST(ctx context.Context, p *plan, split string, emit func(
 		var qr struct {
 			Done           bool              `json:"done"`
 			NextRecordsURL string            `json:"nextRecordsUrl"`
-			Records        []json.RawMessage `json:"records"`
+			Records        *[]json.RawMessage `json:"records"`
 		}
 		dec := json.NewDecoder(bytes.NewReader(res.Body))
 		if err := dec.Decode(&qr); err != nil {
 			return fault.Wrap(fault.ConnectorServer, err, "split %s: query page %d: decode response", split, page)
 		}
+		if qr.Records == nil {
+			return fault.New(fault.ConnectorServer, "split %s: query page %d has no records: %s", split, page, httpconn.Excerpt(res.Body))
+		}
 		b := e.batch()
 		row := make([]record.Value, len(p.fields))
-		for i, raw := range qr.Records {
+		for i, raw := range *qr.Records {
 			var m map[string]any
 			dec := json.NewDecoder(bytes.NewReader(raw))
 			dec.UseNumber()
@@ -210,6 +213,9 @@ func (d *Driver) readREST(ctx context.Context, p *plan, split string, emit func(
 		}
 		if done {
 			return nil
+		}
+		if qr.NextRecordsURL == rq.path {
+			return fault.New(fault.ConnectorServer, "split %s: query page %d names itself as the next (%.80s)", split, page, qr.NextRecordsURL)
 		}
 		rq = req{method: http.MethodGet, path: qr.NextRecordsURL, idempotent: true, header: rq.header}
 	}
@@ -350,6 +356,9 @@ func (d *Driver) readBulk(ctx context.Context, p *plan, split string, emit func(
 						cols[j] = k
 					}
 				}
+				if cols[j] < 0 {
+					return fault.New(fault.ConnectorServer, "split %s: query job %s results %d have no column %s", split, job.ID, page, f)
+				}
 			}
 			row := make([]record.Value, len(p.fields))
 			for n, rec := range rows[1:] {
@@ -367,8 +376,12 @@ func (d *Driver) readBulk(ctx context.Context, p *plan, split string, emit func(
 				b.AppendRow(row)
 			}
 		}
+		prev := locator
 		locator = res.Header.Get("Sforce-Locator")
 		done := locator == "" || locator == "null"
+		if !done && locator == prev {
+			return fault.New(fault.ConnectorServer, "split %s: query job %s results %d name themselves as the next (locator %.80s)", split, job.ID, page, locator)
+		}
 		if err := e.send(b, done, len(res.Body)); err != nil {
 			return err
 		}
