@@ -182,8 +182,8 @@ func (d *Driver) readREST(ctx context.Context, p *plan, split string, emit func(
 			return fmt.Errorf("split %s: query page %d: %w", split, page, err)
 		}
 		var qr struct {
-			Done           bool              `json:"done"`
-			NextRecordsURL string            `json:"nextRecordsUrl"`
+			Done           bool               `json:"done"`
+			NextRecordsURL string             `json:"nextRecordsUrl"`
 			Records        *[]json.RawMessage `json:"records"`
 		}
 		dec := json.NewDecoder(bytes.NewReader(res.Body))
