@@ -323,7 +323,7 @@ func (s *sender) offload(ctx context.Context, p *pending) error {
 		return s.reject(p, "", fmt.Sprintf("the event is %d bytes, over the %d-byte EventBridge limit, and errorHandlingConfig names no bucket for large events", p.size, w.d.MaxEventBytes))
 	}
 	if s.bucket == nil {
-		b, err := w.d.openBucket(ctx, eh.BucketName)
+		b, err := awsconfig.OpenBucket(ctx, w.d.deps, eh.BucketName)
 		if err != nil {
 			return fmt.Errorf("large events: %w", err)
 		}

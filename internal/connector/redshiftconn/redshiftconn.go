@@ -50,6 +50,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -289,7 +290,7 @@ func (d *Driver) CheckProfile(ctx context.Context) error {
 		}
 	}
 	if d.props.BucketName != "" {
-		b, err := d.openBucket(ctx, d.props.BucketName)
+		b, err := awsconfig.OpenBucket(ctx, d.deps, d.props.BucketName)
 		if err != nil {
 			return &fault.Error{Code: fault.Invalid, Msg: fmt.Sprintf("redshift: intermediate bucket %q", d.props.BucketName), Err: err}
 		}

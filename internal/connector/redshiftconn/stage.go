@@ -1,14 +1,11 @@
 package redshiftconn
 
 import (
-	"compress/gzip"
 	"context"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
@@ -25,21 +22,10 @@ const partBytes = 128 << 20
 // s3://<intermediate bucket>/<bucketPrefix>/<flow>/<execution>/ and loads
 // them with one COPY at Commit: one statement, so all rows or none.
 type stageSink struct {
-	d      *Driver
-	tbl    *table
-	bucket *blob.Bucket
-	name   string // bucket name
-	prefix string // key prefix of this run's files, ending in "/"
-	// kmsKeyArn is the flow's key: staged files carry SSE-KMS under it.
-	kmsKeyArn string
-	ts        []target
-
-	wctx    context.Context
-	cancel  context.CancelFunc
-	bw      *blob.Writer
-	gz      *gzip.Writer
-	written int64 // uncompressed bytes of the current part
-	keys    []string
+	d     *Driver
+	tbl   *table
+	ts    []target
+	parts stage.Parts
 }
 
 func (d *Driver) newStageSink(ctx context.Context, req *connector.WriteRequest, dp stage.Dest, tbl *table) (*stageSink, error) {
@@ -57,17 +43,15 @@ func (d *Driver) newStageSink(ctx context.Context, req *connector.WriteRequest, 
 	if prefix == "" {
 		prefix = d.props.BucketPrefix
 	}
-	b, err := d.openBucket(ctx, name)
+	b, err := awsconfig.OpenBucket(ctx, d.deps, name)
 	if err != nil {
 		return nil, fmt.Errorf("redshift: intermediate bucket: %w", err)
 	}
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &stageSink{
-		d: d, tbl: tbl, bucket: b, name: name,
-		prefix:    rejects.JoinKey(prefix, req.FlowName, req.ExecutionID) + "/",
-		kmsKeyArn: req.KMSKeyArn,
-		wctx:      wctx, cancel: cancel,
-	}, nil
+	s := &stageSink{d: d, tbl: tbl, parts: stage.Parts{Vendor: "redshift", Bucket: b, Name: name,
+		Prefix: rejects.JoinKey(prefix, req.FlowName, req.ExecutionID) + "/",
+		Ext:    "jsonl.gz", Type: "application/x-ndjson", KMSKeyArn: req.KMSKeyArn, PartBytes: partBytes}}
+	s.parts.Start(ctx)
+	return s, nil
 }
 
 func (s *stageSink) encode(buf []byte, ts []target, cells []string, nulls []bool) []byte {
@@ -83,38 +67,8 @@ func (s *stageSink) write(ctx context.Context, rows []byte) error {
 	if ctx.Err() != nil {
 		return canceled(ctx, "write")
 	}
-	if s.bw == nil {
-		key := fmt.Sprintf("%spart-%05d.jsonl.gz", s.prefix, len(s.keys))
-		bw, err := s.bucket.NewWriter(s.wctx, key, awsconfig.SSEKMS(s.kmsKeyArn, &blob.WriterOptions{ContentType: "application/x-ndjson", ContentEncoding: "gzip"}))
-		if err != nil {
-			return fmt.Errorf("redshift: stage s3://%s/%s: %w", s.name, key, err)
-		}
-		s.bw, s.gz, s.written = bw, gzip.NewWriter(bw), 0
-		s.keys = append(s.keys, key)
-	}
-	if _, err := s.gz.Write(rows); err != nil {
-		return fmt.Errorf("redshift: stage s3://%s/%s: %w", s.name, s.keys[len(s.keys)-1], err)
-	}
-	s.written += int64(len(rows))
-	if s.written >= partBytes {
-		return s.closePart()
-	}
-	return nil
-}
-
-func (s *stageSink) closePart() error {
-	if s.bw == nil {
-		return nil
-	}
-	err := s.gz.Close()
-	if cerr := s.bw.Close(); err == nil {
-		err = cerr
-	}
-	s.bw, s.gz = nil, nil
-	if err != nil {
-		return fmt.Errorf("redshift: stage s3://%s/%s: %w", s.name, s.keys[len(s.keys)-1], err)
-	}
-	return nil
+	_, err := s.parts.Write(rows)
+	return err
 }
 
 // copySQL is the statement that loads the staged files.
@@ -124,20 +78,20 @@ func (s *stageSink) copySQL() string {
 		cols[i] = pgx.Identifier{t.Col.Name}.Sanitize()
 	}
 	return fmt.Sprintf("COPY %s (%s) FROM %s IAM_ROLE %s FORMAT AS JSON 'auto ignorecase' GZIP TIMEFORMAT 'auto' DATEFORMAT 'auto'",
-		s.tbl.ident(), strings.Join(cols, ", "), quoteLiteral("s3://"+s.name+"/"+s.prefix), quoteLiteral(s.d.props.RoleArn))
+		s.tbl.ident(), strings.Join(cols, ", "), quoteLiteral("s3://"+s.parts.Name+"/"+s.parts.Prefix), quoteLiteral(s.d.props.RoleArn))
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func (s *stageSink) load(ctx context.Context, publish func([]rowReject) error) (int64, error) {
-	if err := s.closePart(); err != nil {
+	if err := s.parts.Close(); err != nil {
 		return 0, err
 	}
 	if err := publish(nil); err != nil {
 		return 0, err
 	}
-	if len(s.keys) == 0 {
-		s.release()
+	if len(s.parts.Keys) == 0 {
+		s.parts.Release()
 		return 0, nil
 	}
 	sql := s.copySQL()
@@ -149,34 +103,14 @@ func (s *stageSink) load(ctx context.Context, publish func([]rowReject) error) (
 		n, err = s.d.loadSQL(ctx, sql)
 	}
 	if err != nil {
-		return 0, fault.Wrap(fault.CodeOf(err), err, "redshift: load %s from s3://%s/%s", s.tbl, s.name, s.prefix)
+		return 0, fault.Wrap(fault.CodeOf(err), err, "redshift: load %s from s3://%s/%s", s.tbl, s.parts.Name, s.parts.Prefix)
 	}
-	s.release()
+	s.parts.Release()
 	return n, nil
 }
 
-func (s *stageSink) release() {
-	s.cancel()
-	s.bucket.Close()
-}
-
 // abort drops the staged files.
-func (s *stageSink) abort(context.Context) error {
-	if s.bw != nil {
-		s.cancel() // a canceled blob.Writer discards its object
-		_ = s.bw.Close()
-		s.bw, s.gz = nil, nil
-	}
-	var firstErr error
-	for _, k := range s.keys {
-		if err := s.bucket.Delete(context.Background(), k); err != nil && firstErr == nil && !isNotFound(err) {
-			firstErr = fmt.Errorf("redshift: delete staged s3://%s/%s: %w", s.name, k, err)
-		}
-	}
-	s.keys = nil
-	s.release()
-	return firstErr
-}
+func (s *stageSink) abort(context.Context) error { return s.parts.Abort() }
 
 // execer runs one statement on a SQL session; tests record it.
 type execer interface {
@@ -229,5 +163,3 @@ func (d *Driver) loadSQL(ctx context.Context, copySQL string) (int64, error) {
 	}
 	return n, nil
 }
-
-func isNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }

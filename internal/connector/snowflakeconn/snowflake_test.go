@@ -207,7 +207,7 @@ func TestAbortDeletesStagedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Close the part so it exists in the bucket, then abort.
-	if err := w.(*writer).closePart(); err != nil {
+	if err := w.(*writer).parts.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if keys := fx.stagedKeys(t); len(keys) != 1 {

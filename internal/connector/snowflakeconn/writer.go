@@ -1,16 +1,12 @@
 package snowflakeconn
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"fmt"
 	"path"
 	"strconv"
 	"strings"
-
-	"gocloud.dev/blob"
-	"gocloud.dev/gcerrors"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
@@ -60,39 +56,16 @@ type writer struct {
 	fields  []string
 	targets []column
 
-	bucket *blob.Bucket
-	bname  string
-	prefix string // key prefix of this run's files, ending in "/"
-	rel    string // the same folder relative to the stage URL, ending in "/"
-
-	wctx   context.Context
-	cancel context.CancelFunc
-	bw     *blob.Writer
-	gz     *gzip.Writer
-	cw     *countWriter
-	part   int64 // uncompressed bytes in the current file
+	parts  stage.Parts
+	rel    string // the parts' folder relative to the stage URL, ending in "/"
 	files  []stagedFile
 	splits []string
 	splitN map[string]int32
 
-	bytes    int64 // compressed bytes staged
 	rows     int64
 	failures []connector.RecordFailure
 	state    writerState
 	buf      []byte
-}
-
-type countWriter struct {
-	w blobWriter
-	n int64
-}
-
-type blobWriter interface{ Write([]byte) (int, error) }
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func (w *writer) failFirst() bool {
@@ -149,9 +122,9 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 		destPrefix = strings.TrimPrefix(strings.TrimPrefix(destPrefix, profPrefix), "/")
 	}
 	w.rel = rejects.JoinKey(destPrefix, req.FlowName, req.ExecutionID) + "/"
-	w.prefix = rejects.JoinKey(profPrefix, w.rel) + "/"
-	w.bucket, w.bname = b, d.props.BucketName
-	w.wctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	w.parts = stage.Parts{Vendor: "snowflake", Bucket: b, Name: d.props.BucketName, Prefix: rejects.JoinKey(profPrefix, w.rel) + "/",
+		Ext: "csv.gz", Type: "text/csv", KMSKeyArn: req.KMSKeyArn, PartBytes: partBytes}
+	w.parts.Start(ctx)
 	return w, nil
 }
 
@@ -237,10 +210,10 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 	if line == 0 {
 		line = 1
 	}
+	if w.parts.Header == nil {
+		w.parts.Header = csvHeader(w.fields)
+	}
 	for r := range b.Len() {
-		if err := w.ensurePart(); err != nil {
-			return err
-		}
 		row := b.Row(r)
 		w.buf = w.buf[:0]
 		for i := range w.fields {
@@ -253,18 +226,16 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 			w.buf = appendQuoted(w.buf, row[idx[i]].Text())
 		}
 		w.buf = append(w.buf, '\n')
-		if _, err := w.gz.Write(w.buf); err != nil {
-			return w.stageErr(err)
+		started, err := w.parts.Write(w.buf)
+		if err != nil {
+			return err
+		}
+		if started {
+			w.files = append(w.files, stagedFile{key: w.parts.Keys[len(w.parts.Keys)-1]})
 		}
 		f := &w.files[len(w.files)-1]
 		f.rows = append(f.rows, origin{si, line + int64(r)})
-		w.part += int64(len(w.buf))
 		w.rows++
-		if w.part >= partBytes {
-			if err := w.closePart(); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
@@ -280,50 +251,16 @@ func appendQuoted(buf []byte, s string) []byte {
 	return append(buf, '"')
 }
 
-func (w *writer) stageErr(err error) error {
-	return fault.Wrap(fault.ConnectorServer, err, "snowflake: stage s3://%s/%s", w.bname, w.files[len(w.files)-1].key)
-}
-
-// ensurePart opens the next staged file, with its header line.
-func (w *writer) ensurePart() error {
-	if w.bw != nil {
-		return nil
-	}
-	key := fmt.Sprintf("%spart-%05d.csv.gz", w.prefix, len(w.files))
-	bw, err := w.bucket.NewWriter(w.wctx, key, awsconfig.SSEKMS(w.req.KMSKeyArn, &blob.WriterOptions{ContentType: "text/csv", ContentEncoding: "gzip"}))
-	if err != nil {
-		return fault.Wrap(fault.ConnectorServer, err, "snowflake: stage s3://%s/%s", w.bname, key)
-	}
-	w.cw = &countWriter{w: bw}
-	w.bw, w.gz, w.part = bw, gzip.NewWriter(w.cw), 0
-	w.files = append(w.files, stagedFile{key: key})
-	hdr := []byte{}
-	for i, f := range w.fields {
+// csvHeader is the first line of every staged file.
+func csvHeader(fields []string) []byte {
+	var hdr []byte
+	for i, f := range fields {
 		if i > 0 {
 			hdr = append(hdr, ',')
 		}
 		hdr = appendQuoted(hdr, f)
 	}
-	if _, err := w.gz.Write(append(hdr, '\n')); err != nil {
-		return w.stageErr(err)
-	}
-	return nil
-}
-
-func (w *writer) closePart() error {
-	if w.bw == nil {
-		return nil
-	}
-	err := w.gz.Close()
-	if cerr := w.bw.Close(); err == nil {
-		err = cerr
-	}
-	w.bytes += w.cw.n
-	w.bw, w.gz, w.cw = nil, nil, nil
-	if err != nil {
-		return w.stageErr(err)
-	}
-	return nil
+	return append(hdr, '\n')
 }
 
 // CopySQL is the statement that loads the run's staged files.
@@ -362,7 +299,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	if ctx.Err() != nil {
 		return nil, canceled(ctx, "commit")
 	}
-	if err := w.closePart(); err != nil {
+	if err := w.parts.Close(); err != nil {
 		w.abort()
 		return nil, err
 	}
@@ -371,7 +308,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 		rs, err := w.d.api.exec(ctx, w.copySQL(), unquote(w.table[0]), unquote(w.table[1]))
 		if err != nil {
 			w.abort()
-			return nil, fault.Wrap(fault.CodeOf(err), err, "snowflake: load %s from s3://%s/%s", joinIdent(w.table), w.bname, w.prefix)
+			return nil, fault.Wrap(fault.CodeOf(err), err, "snowflake: load %s from s3://%s/%s", joinIdent(w.table), w.parts.Name, w.parts.Prefix)
 		}
 		var parsed int64
 		for i := range rs.Data {
@@ -389,7 +326,7 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 			}
 			if int64(len(rej)) < parsed-loaded {
 				rej = append(rej, connector.RecordFailure{
-					Split:  w.bname,
+					Split:  w.parts.Name,
 					Reason: fmt.Sprintf("snowflake: COPY rejected %d rows; VALIDATE returned %d", parsed-loaded, len(rej)),
 				})
 			}
@@ -398,16 +335,16 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	}
 	if _, _, err := rejects.Write(ctx, w.d.deps, w.req, RejectsFile, w.failures); err != nil {
 		w.state = stateCommitted // the rows are loaded: nothing to undo
-		w.release()
+		w.parts.Release()
 		return nil, err
 	}
 	w.state = stateCommitted
-	w.release()
+	w.parts.Release()
 	object := w.req.Object
 	if object == "" {
 		object = joinIdent(w.table)
 	}
-	return &connector.WriteResult{RecordsWritten: loaded, BytesWritten: w.bytes, Failures: w.failures, Objects: []string{object}}, nil
+	return &connector.WriteResult{RecordsWritten: loaded, BytesWritten: w.parts.Bytes, Failures: w.failures, Objects: []string{object}}, nil
 }
 
 // rejected reads the rows the COPY job rejected with VALIDATE and maps them
@@ -470,23 +407,6 @@ func (w *writer) Abort(context.Context) error {
 // abort deletes the staged files.
 func (w *writer) abort() error {
 	w.state = stateAborted
-	if w.bw != nil {
-		w.cancel() // a canceled blob.Writer discards its object
-		_ = w.bw.Close()
-		w.bw, w.gz, w.cw = nil, nil, nil
-	}
-	var firstErr error
-	for _, f := range w.files {
-		if err := w.bucket.Delete(context.Background(), f.key); err != nil && firstErr == nil && gcerrors.Code(err) != gcerrors.NotFound {
-			firstErr = fmt.Errorf("snowflake: delete staged s3://%s/%s: %w", w.bname, f.key, err)
-		}
-	}
 	w.files = nil
-	w.release()
-	return firstErr
-}
-
-func (w *writer) release() {
-	w.cancel()
-	_ = w.bucket.Close()
+	return w.parts.Abort()
 }
