@@ -23,7 +23,10 @@ type Vendor struct {
 	Answer func(r *http.Request) (status int, body string)
 	// Header, if set, adds headers to an answer (a paging header); the
 	// Content-Type is application/json unless it says otherwise.
-	Header   func(r *http.Request) http.Header
+	Header func(r *http.Request) http.Header
+	// Next, if set, answers what Answer leaves (status 0): a vendor test
+	// server's client, for logins and job steps around the fuzzed answer.
+	Next     *http.Client
 	requests atomic.Int64
 }
 
@@ -41,10 +44,6 @@ type vendorTransport struct{ v *Vendor }
 var errLooping = errors.New("connectortest: the driver keeps asking for pages")
 
 func (t vendorTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, r.Body)
-		r.Body.Close()
-	}
 	if err := r.Context().Err(); err != nil {
 		return nil, err
 	}
@@ -52,6 +51,13 @@ func (t vendorTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, errLooping
 	}
 	status, body := t.v.Answer(r)
+	if r.Body != nil && status != 0 {
+		_, _ = io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	if status == 0 && t.v.Next != nil {
+		return t.v.Next.Transport.RoundTrip(r)
+	}
 	h := http.Header{"Content-Type": {"application/json"}}
 	if t.v.Header != nil {
 		for k, vs := range t.v.Header(r) {

@@ -265,6 +265,9 @@ func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]co
 		if page.Meta.NextCursor == "" {
 			break
 		}
+		if page.Meta.NextCursor == cursor {
+			return nil, fault.New(fault.ConnectorServer, "Slack conversations.list answered the same next_cursor twice (%.80s)", cursor)
+		}
 		cursor = page.Meta.NextCursor
 	}
 	if out == nil {
@@ -433,8 +436,8 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 			q.Set("cursor", cursor)
 		}
 		var page struct {
-			Messages []map[string]json.RawMessage `json:"messages"`
-			HasMore  bool                         `json:"has_more"`
+			Messages *[]map[string]json.RawMessage `json:"messages"`
+			HasMore  bool                          `json:"has_more"`
 			Meta     struct {
 				NextCursor string `json:"next_cursor"`
 			} `json:"response_metadata"`
@@ -447,9 +450,16 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 			}
 			return fmt.Errorf("read %s: %w", s.Name, err)
 		}
+		if page.Messages == nil {
+			return fault.New(fault.ConnectorServer, "read %s: conversations.history answered no messages", s.Name)
+		}
+		msgs := *page.Messages
+		if page.Meta.NextCursor != "" && page.Meta.NextCursor == cursor {
+			return fault.New(fault.ConnectorServer, "read %s: conversations.history answered the same next_cursor twice (%.80s)", s.Name, cursor)
+		}
 		b := &record.Batch{Fields: fields, Split: s.Name, FirstLine: line, SourceBytes: int64(n)}
-		b.Cells = make([]record.Value, 0, len(fields)*len(page.Messages))
-		for i, m := range page.Messages {
+		b.Cells = make([]record.Value, 0, len(fields)*len(msgs))
+		for i, m := range msgs {
 			var tsRaw string
 			if raw, ok := m["ts"]; ok {
 				_ = json.Unmarshal(raw, &tsRaw)
@@ -465,7 +475,7 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 				b.Cells = append(b.Cells, value(f, m[f]))
 			}
 		}
-		line += int64(len(page.Messages))
+		line += int64(len(msgs))
 		b.Final = page.Meta.NextCursor == ""
 		if err := emit(b); err != nil {
 			return err

@@ -76,7 +76,7 @@ func FuzzRead(f *testing.F) {
 }
 
 // fuzzItems are the items of a well-formed page: one JSON object holding
-// the object's list, each item with an id.
+// the object's list (organizations each with an id).
 func fuzzItems(body, name string) ([]map[string]any, bool) {
 	dec := json.NewDecoder(bytes.NewReader([]byte(body)))
 	dec.UseNumber()
@@ -90,7 +90,7 @@ func fuzzItems(body, name string) ([]map[string]any, bool) {
 		return nil, false
 	}
 	for _, it := range items {
-		if it["id"] == nil {
+		if it["id"] == nil && name == "organizations" { // the time export merges by id
 			return nil, false
 		}
 	}
