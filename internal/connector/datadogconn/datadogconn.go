@@ -390,7 +390,7 @@ func (d *Driver) readLogs(ctx context.Context, p *plan, fields []string, split s
 			page["cursor"] = cursor
 		}
 		var out struct {
-			Data []struct {
+			Data *[]struct {
 				ID         string                     `json:"id"`
 				Type       string                     `json:"type"`
 				Attributes map[string]json.RawMessage `json:"attributes"`
@@ -410,8 +410,14 @@ func (d *Driver) readLogs(ctx context.Context, p *plan, fields []string, split s
 		if out.Meta.Status == "timeout" {
 			return fault.New(fault.ConnectorServer, "Datadog logs search timed out (partial result) for query %q", p.query)
 		}
+		if out.Data == nil {
+			return fault.New(fault.ConnectorServer, "Datadog logs search for query %q answered no data", p.query)
+		}
+		if out.Meta.Page.After != "" && out.Meta.Page.After == cursor {
+			return fault.New(fault.ConnectorServer, "Datadog logs search answered the same page cursor twice (%.80s)", cursor)
+		}
 		b := &record.Batch{Fields: fields, Split: split, FirstLine: line, SourceBytes: int64(n)}
-		for i, l := range out.Data {
+		for i, l := range *out.Data {
 			var ts string
 			_ = json.Unmarshal(l.Attributes["timestamp"], &ts)
 			ms, ok := httpconn.ParseMillis(ts)
@@ -444,7 +450,7 @@ func (d *Driver) readLogs(ctx context.Context, p *plan, fields []string, split s
 				}
 			}
 		}
-		line += int64(len(out.Data))
+		line += int64(len(*out.Data))
 		b.Final = out.Meta.Page.After == ""
 		if err := emit(b); err != nil {
 			return err
