@@ -369,10 +369,10 @@ func (d *Driver) read(ctx context.Context, p *plan, fields []string, split strin
 			return err
 		}
 		var out struct {
-			NextPageKey string                       `json:"nextPageKey"`
-			Problems    []map[string]json.RawMessage `json:"problems"`
-			Events      []map[string]json.RawMessage `json:"events"`
-			Result      []struct {
+			NextPageKey string                        `json:"nextPageKey"`
+			Problems    *[]map[string]json.RawMessage `json:"problems"`
+			Events      *[]map[string]json.RawMessage `json:"events"`
+			Result      *[]struct {
 				MetricID string `json:"metricId"`
 				Data     []struct {
 					Dimensions   json.RawMessage            `json:"dimensions"`
@@ -386,10 +386,20 @@ func (d *Driver) read(ctx context.Context, p *plan, fields []string, split strin
 		if err != nil {
 			return err
 		}
+		// An answer without the entity's list is broken, not empty.
+		if p.entity == Problems && out.Problems == nil || p.entity == Events && out.Events == nil || p.entity == Metrics && out.Result == nil {
+			return fault.New(fault.ConnectorServer, "Dynatrace answered no %s list", p.entity)
+		}
+		if out.NextPageKey != "" && out.NextPageKey == q.Get("nextPageKey") {
+			return fault.New(fault.ConnectorServer, "Dynatrace answered the same nextPageKey twice")
+		}
 		b := &record.Batch{Fields: fields, Split: split, FirstLine: line, SourceBytes: int64(n)}
-		items := out.Problems
-		if p.entity == Events {
-			items = out.Events
+		var items []map[string]json.RawMessage
+		switch p.entity {
+		case Problems:
+			items = *out.Problems
+		case Events:
+			items = *out.Events
 		}
 		for _, it := range items {
 			for _, f := range fields {
@@ -403,7 +413,7 @@ func (d *Driver) read(ctx context.Context, p *plan, fields []string, split strin
 			}
 			line++
 		}
-		for _, r := range out.Result {
+		for _, r := range deref(out.Result) {
 			for _, dt := range r.Data {
 				if len(dt.Values) != len(dt.Timestamps) {
 					return fault.New(fault.ConnectorServer, "metric %s (record %d): %d timestamps but %d values", r.MetricID, line, len(dt.Timestamps), len(dt.Values))
@@ -454,4 +464,11 @@ func timeValue(raw json.RawMessage) record.Value {
 		return record.NullVal()
 	}
 	return record.MillisVal(ms)
+}
+
+func deref[T any](p *[]T) []T {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
