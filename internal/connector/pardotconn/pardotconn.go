@@ -385,13 +385,16 @@ func (d *Driver) pages(ctx context.Context, collection string, fields []string, 
 			return "", err
 		}
 		var page struct {
-			Values      []map[string]json.RawMessage `json:"values"`
-			NextPageURL string                       `json:"nextPageUrl"`
+			Values      *[]map[string]json.RawMessage `json:"values"`
+			NextPageURL string                        `json:"nextPageUrl"`
 		}
 		if err := res.JSON(&page); err != nil {
 			return "", err
 		}
-		if err := fn(page.Values, len(res.Body), page.NextPageURL == ""); err != nil {
+		if page.Values == nil { // a broken answer, not an empty page
+			return "", fault.New(fault.ConnectorServer, "Pardot %s answered no values: %s", collection, httpconn.Excerpt(res.Body))
+		}
+		if err := fn(*page.Values, len(res.Body), page.NextPageURL == ""); err != nil {
 			return "", err
 		}
 		return page.NextPageURL, nil
