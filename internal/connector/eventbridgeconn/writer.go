@@ -87,12 +87,6 @@ func noEOF(err error) error {
 	return err
 }
 
-const (
-	stateOpen = iota
-	stateCommitted
-	stateAborted
-)
-
 type writer struct {
 	d           *Driver
 	req         *connector.WriteRequest
@@ -105,7 +99,7 @@ type writer struct {
 	// failures are records rejected before they reached the writer
 	// (RecordFailures); Commit adds its own.
 	failures []connector.RecordFailure
-	state    int
+	connector.WriterLife
 }
 
 // OpenWriter checks the destination's properties and opens the buffer
@@ -134,20 +128,13 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 	if err != nil {
 		return nil, err
 	}
-	return &writer{d: d, req: req, source: p.Object, defaultType: typ, spool: sp}, nil
-}
-
-func canceled(ctx context.Context, what string) error {
-	return fault.Wrap(fault.Canceled, context.Cause(ctx), "eventbridge: %s", what)
+	return &writer{WriterLife: connector.WriterLife{Vendor: "eventbridge"}, d: d, req: req, source: p.Object, defaultType: typ, spool: sp}, nil
 }
 
 // Write buffers one event per row.
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
-	if w.state != stateOpen {
-		return fault.New(fault.Invalid, "eventbridge: Write after Commit or Abort")
-	}
-	if ctx.Err() != nil {
-		return canceled(ctx, "write")
+	if err := w.Usable(ctx, "Write"); err != nil {
+		return err
 	}
 	if b.Len() == 0 {
 		return nil
@@ -202,11 +189,8 @@ func (w *writer) RecordFailures(_ context.Context, f []connector.RecordFailure) 
 // Commit sends the buffered events. See the package doc for what a
 // failure part way leaves behind.
 func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
-	if w.state != stateOpen {
-		return nil, fault.New(fault.Invalid, "eventbridge: Commit after Commit or Abort")
-	}
-	if ctx.Err() != nil {
-		return nil, canceled(ctx, "commit")
+	if err := w.Usable(ctx, "Commit"); err != nil {
+		return nil, err
 	}
 	s := &sender{w: w, res: &connector.WriteResult{}}
 	err := s.run(ctx)
@@ -221,13 +205,13 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 	}
 	w.spool.Remove()
 	if err != nil {
-		w.state = stateAborted
+		w.End()
 		if ctx.Err() != nil {
-			return nil, errors.Join(canceled(ctx, "commit"), err)
+			return nil, errors.Join(w.Canceled(ctx, "commit"), err)
 		}
 		return nil, err
 	}
-	w.state = stateCommitted
+	w.End()
 	s.res.Failures = append(w.failures, s.res.Failures...)
 	if s.accepted > 0 {
 		s.res.Objects = append([]string{w.source}, s.res.Objects...)
@@ -238,10 +222,9 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 // Abort drops the buffered events. Events a failed Commit already sent
 // stay on the bus: EventBridge cannot take them back.
 func (w *writer) Abort(context.Context) error {
-	if w.state != stateOpen {
+	if !w.End() {
 		return nil
 	}
-	w.state = stateAborted
 	w.spool.Remove()
 	return nil
 }
@@ -473,7 +456,7 @@ func (s *sender) put(ctx context.Context, batch []*pending) ([]outcome, error) {
 	})
 	switch {
 	case ctx.Err() != nil:
-		return nil, canceled(ctx, "PutEvents")
+		return nil, connector.Canceled(ctx, "eventbridge", "PutEvents")
 	case err != nil && reqErr != nil:
 		return nil, err
 	}

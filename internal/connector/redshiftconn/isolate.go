@@ -243,7 +243,7 @@ func (s *copySink) isolate(ctx context.Context, first *pgconn.PgError) (int64, [
 			continue
 		}
 		if ctx.Err() != nil {
-			return 0, nil, canceled(ctx, "load")
+			return 0, nil, connector.Canceled(ctx, "redshift", "load")
 		}
 		hint := r.hint || (r.afterSingle && lastRejected)
 		pgErr := r.known

@@ -404,7 +404,7 @@ func TestRecordFailuresJoinTheErrorFile(t *testing.T) {
 		t.Errorf("error file (-want +got):\n%s", d)
 	}
 	// After Commit the writer takes no more.
-	if err := fr.RecordFailures(ctx, []connector.RecordFailure{{Line: 1}}); err == nil {
-		t.Error("RecordFailures after Commit succeeded")
+	if err := fr.RecordFailures(ctx, []connector.RecordFailure{{Line: 1}}); !fault.Is(err, fault.Invalid) || !strings.HasPrefix(err.Error(), "redshift: RecordFailures after Commit") {
+		t.Errorf("RecordFailures after Commit: %v, want the writer's refusal", err)
 	}
 }

@@ -65,7 +65,7 @@ func (s *stageSink) begin(_ context.Context, ts []target) error {
 
 func (s *stageSink) write(ctx context.Context, rows []byte) error {
 	if ctx.Err() != nil {
-		return canceled(ctx, "write")
+		return connector.Canceled(ctx, "redshift", "write")
 	}
 	_, err := s.parts.Write(rows)
 	return err

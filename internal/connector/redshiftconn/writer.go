@@ -34,14 +34,6 @@ type sink interface {
 	abort(ctx context.Context) error
 }
 
-type writerState uint8
-
-const (
-	stateOpen writerState = iota
-	stateCommitted
-	stateAborted
-)
-
 // writer checks rows against the table and feeds a sink.
 type writer struct {
 	d       *Driver
@@ -50,7 +42,7 @@ type writer struct {
 	targets []target
 	sink    sink
 	began   bool
-	state   writerState
+	connector.WriterLife
 
 	seen     int64 // rows offered
 	loaded   int64 // rows encoded
@@ -81,7 +73,7 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 	if _, _, err := splitObject(object); err != nil {
 		return nil, err
 	}
-	w := &writer{d: d, req: req, taskFrom: -1}
+	w := &writer{WriterLife: connector.WriterLife{Vendor: "redshift"}, d: d, req: req, taskFrom: -1}
 
 	var conn *pgx.Conn
 	if d.props.DatabaseURL != "" {
@@ -186,10 +178,6 @@ func (w *writer) resolve(fields []string) error {
 	return nil
 }
 
-func canceled(ctx context.Context, what string) error {
-	return fault.Wrap(fault.Canceled, context.Cause(ctx), "redshift: %s", what)
-}
-
 var _ connector.FailureRecorder = (*writer)(nil)
 
 // RecordFailures keeps records rejected before they reached the writer (a
@@ -197,8 +185,8 @@ var _ connector.FailureRecorder = (*writer)(nil)
 // the rows the table refuses and come back in WriteResult.Failures. The
 // engine calls it before the Write of the batch the records came from.
 func (w *writer) RecordFailures(ctx context.Context, f []connector.RecordFailure) error {
-	if w.state != stateOpen {
-		return fault.New(fault.Invalid, "redshift: RecordFailures after Commit or Abort")
+	if err := w.Usable(ctx, "RecordFailures"); err != nil {
+		return err
 	}
 	if len(f) == 0 {
 		return nil
@@ -214,8 +202,8 @@ func (w *writer) RecordFailures(ctx context.Context, f []connector.RecordFailure
 }
 
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
-	if w.state != stateOpen {
-		return fault.New(fault.Invalid, "redshift: Write after Commit or Abort")
+	if err := w.Usable(ctx, "Write"); err != nil {
+		return err
 	}
 	// The failures recorded for this batch, to place ours among them.
 	from := w.taskFrom
@@ -225,9 +213,6 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 	w.taskFrom = -1
 	seq := w.seq
 	w.seq++
-	if ctx.Err() != nil {
-		return canceled(ctx, "write")
-	}
 	if b.Len() == 0 {
 		return nil
 	}
@@ -333,11 +318,8 @@ func rowText(fields []string, row []record.Value) map[string]string {
 }
 
 func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
-	if w.state != stateOpen {
-		return nil, fault.New(fault.Invalid, "redshift: Commit after Commit or Abort")
-	}
-	if ctx.Err() != nil {
-		return nil, canceled(ctx, "commit")
+	if err := w.Usable(ctx, "Commit"); err != nil {
+		return nil, err
 	}
 	var undoErrorFile func()
 	publish := func(rejected []rowReject) (err error) {
@@ -351,11 +333,11 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 			undoErrorFile()
 		}
 		// A failed load leaves the table as it was; release it now.
-		w.state = stateAborted
+		w.End()
 		_ = w.sink.abort(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	w.state = stateCommitted
+	w.End()
 	return &connector.WriteResult{RecordsWritten: n, BytesWritten: w.bytes, Failures: w.failures, Objects: []string{w.tbl.String()}}, nil
 }
 
@@ -381,10 +363,9 @@ func (w *writer) mergeRejects(rs []rowReject) {
 }
 
 func (w *writer) Abort(ctx context.Context) error {
-	if w.state != stateOpen {
+	if !w.End() {
 		return nil
 	}
-	w.state = stateAborted
 	return w.sink.abort(ctx)
 }
 
@@ -479,7 +460,7 @@ func (s *copySink) send(ctx context.Context, rows []byte) error {
 	defer stop()
 	if _, err := s.pw.Write(rows); err != nil {
 		if ctx.Err() != nil {
-			return canceled(ctx, "write")
+			return connector.Canceled(ctx, "redshift", "write")
 		}
 		<-s.done
 		if pgErr, ok := isRowError(s.err); ok && s.spool != nil {

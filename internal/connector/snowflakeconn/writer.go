@@ -28,14 +28,6 @@ const RejectsFile = "snowflake-rejected-records.jsonl"
 // an empty field is NULL, and no backslash escape applies.
 const FileFormat = `TYPE=CSV SKIP_HEADER=1 FIELD_OPTIONALLY_ENCLOSED_BY='"' EMPTY_FIELD_AS_NULL=TRUE NULL_IF=() COMPRESSION=GZIP`
 
-type writerState uint8
-
-const (
-	stateOpen writerState = iota
-	stateCommitted
-	stateAborted
-)
-
 // origin is where a staged row came from.
 type origin struct {
 	split int32 // index into writer.splits
@@ -64,8 +56,8 @@ type writer struct {
 
 	rows     int64
 	failures []connector.RecordFailure
-	state    writerState
-	buf      []byte
+	connector.WriterLife
+	buf []byte
 }
 
 func (w *writer) failFirst() bool {
@@ -98,7 +90,7 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{d: d, req: req, table: fq, cols: cols, splitN: map[string]int32{}}
+	w := &writer{WriterLife: connector.WriterLife{Vendor: "snowflake"}, d: d, req: req, table: fq, cols: cols, splitN: map[string]int32{}}
 	if len(req.Fields) > 0 {
 		names := make([]string, len(req.Fields))
 		for i, f := range req.Fields {
@@ -165,28 +157,21 @@ func (w *writer) resolve(fields []string) error {
 	return nil
 }
 
-func canceled(ctx context.Context, what string) error {
-	return fault.Wrap(fault.Canceled, context.Cause(ctx), "snowflake: %s", what)
-}
-
 var _ connector.FailureRecorder = (*writer)(nil)
 
 // RecordFailures keeps records rejected before they reached the writer,
 // for the error file and WriteResult.Failures.
-func (w *writer) RecordFailures(_ context.Context, f []connector.RecordFailure) error {
-	if w.state != stateOpen {
-		return fault.New(fault.Invalid, "snowflake: RecordFailures after Commit or Abort")
+func (w *writer) RecordFailures(ctx context.Context, f []connector.RecordFailure) error {
+	if err := w.Usable(ctx, "RecordFailures"); err != nil {
+		return err
 	}
 	w.failures = append(w.failures, f...)
 	return nil
 }
 
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
-	if w.state != stateOpen {
-		return fault.New(fault.Invalid, "snowflake: Write after Commit or Abort")
-	}
-	if ctx.Err() != nil {
-		return canceled(ctx, "write")
+	if err := w.Usable(ctx, "Write"); err != nil {
+		return err
 	}
 	if b.Len() == 0 {
 		return nil
@@ -293,11 +278,8 @@ func plainPath(p string) bool {
 }
 
 func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
-	if w.state != stateOpen {
-		return nil, fault.New(fault.Invalid, "snowflake: Commit after Commit or Abort")
-	}
-	if ctx.Err() != nil {
-		return nil, canceled(ctx, "commit")
+	if err := w.Usable(ctx, "Commit"); err != nil {
+		return nil, err
 	}
 	if err := w.parts.Close(); err != nil {
 		w.abort()
@@ -334,11 +316,11 @@ func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
 		}
 	}
 	if _, _, err := rejects.Write(ctx, w.d.deps, w.req, RejectsFile, w.failures); err != nil {
-		w.state = stateCommitted // the rows are loaded: nothing to undo
+		w.End() // the rows are loaded: nothing to undo
 		w.parts.Release()
 		return nil, err
 	}
-	w.state = stateCommitted
+	w.End()
 	w.parts.Release()
 	object := w.req.Object
 	if object == "" {
@@ -398,7 +380,7 @@ func (w *writer) parseRecord(raw string) map[string]string {
 }
 
 func (w *writer) Abort(context.Context) error {
-	if w.state != stateOpen {
+	if !w.End() {
 		return nil
 	}
 	return w.abort()
@@ -406,7 +388,7 @@ func (w *writer) Abort(context.Context) error {
 
 // abort deletes the staged files.
 func (w *writer) abort() error {
-	w.state = stateAborted
+	w.End()
 	w.files = nil
 	return w.parts.Abort()
 }
