@@ -512,24 +512,28 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 				Size       int    `json:"size"`
 				Total      int    `json:"total"`
 			} `json:"responseDetails"`
-			Data []map[string]json.RawMessage `json:"data"`
+			Data *[]map[string]json.RawMessage `json:"data"`
 		}
 		if err := res.JSON(&page); err != nil {
 			return "", err
 		}
+		if page.Data == nil { // a broken answer, not an empty page
+			return "", fault.New(fault.ConnectorServer, "the query answered no data: %s", httpconn.Excerpt(res.Body))
+		}
+		data := *page.Data
 		rd := page.ResponseDetails
 		following := rd.NextPage
-		if following == "" && rd.Size > 0 && len(page.Data) > 0 && rd.PageOffset+rd.Size < rd.Total {
+		if following == "" && rd.Size > 0 && len(data) > 0 && rd.PageOffset+rd.Size < rd.Total {
 			following = "offset:" + strconv.Itoa(rd.PageOffset+rd.Size)
 		}
 		b := &record.Batch{Fields: p.fields, Split: s.Name, FirstLine: line, Final: following == "",
-			SourceBytes: int64(len(res.Body)), Cells: make([]record.Value, 0, len(p.fields)*len(page.Data))}
-		for _, row := range page.Data {
+			SourceBytes: int64(len(res.Body)), Cells: make([]record.Value, 0, len(p.fields)*len(data))}
+		for _, row := range data {
 			for _, f := range p.fields {
 				b.Cells = append(b.Cells, httpconn.Value(row[f]))
 			}
 		}
-		line += int64(len(page.Data))
+		line += int64(len(data))
 		if err := emit(b); err != nil {
 			return "", err
 		}
