@@ -303,13 +303,9 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 		if f.Field != UploadTime {
 			return nil, fault.New(fault.Invalid, "Amplitude filters on %s only (the Export API selects by upload time), not %s", UploadTime, f.Field)
 		}
-		if len(f.Values) != 2 {
-			return nil, fault.New(fault.Invalid, "Amplitude: BETWEEN on %s takes two values", f.Field)
-		}
-		a, ok1 := parseMillis(f.Values[0])
-		b, ok2 := parseMillis(f.Values[1])
-		if !ok1 || !ok2 {
-			return nil, fault.New(fault.Invalid, "Amplitude: BETWEEN on %s needs datetimes, got %q", f.Field, f.Values)
+		a, b, err := httpconn.Between(f, "Amplitude", "datetimes", httpconn.ParseMillis)
+		if err != nil {
+			return nil, err
 		}
 		lo, hi, ranged = max(lo, a), min(hi, b), true
 	}
@@ -338,19 +334,6 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 	return out, nil
 }
 
-func parseMillis(s string) (int64, bool) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999", "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UnixMilli(), true
-		}
-	}
-	return 0, false
-}
-
 // reader emits batches one behind, so the last can be marked Final.
 type reader struct {
 	d       *Driver
@@ -374,11 +357,8 @@ func (r *reader) push(b *record.Batch) error {
 
 // ReadSplit exports the split's hours and emits the events in range.
 func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, ok := s.Opaque.(*plan)
-	if !ok {
-		return fault.New(fault.Internal, "Amplitude split %s was not made by this driver", s.Name)
-	}
-	if err := ctx.Err(); err != nil {
+	p, err := httpconn.Plan[*plan](ctx, s, "Amplitude")
+	if err != nil {
 		return err
 	}
 	r := &reader{d: d, req: req, p: p, split: s.Name, emit: emit, line: 1}
@@ -497,7 +477,7 @@ func uploadMillis(ev map[string]json.RawMessage) (int64, bool) {
 	if json.Unmarshal(ev[UploadTime], &s) != nil {
 		return 0, false
 	}
-	return parseMillis(s)
+	return httpconn.ParseMillis(s)
 }
 
 // batch builds a batch of the projection, or of the schema and whatever

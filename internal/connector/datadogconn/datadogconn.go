@@ -304,13 +304,9 @@ func planOf(req *connector.ReadRequest) (*plan, error) {
 			}
 			p.query = f.Values[0]
 		case f.Operator == "BETWEEN" && (f.Field == dateField || req.Object == Logs && f.Field == "timestamp"):
-			if len(f.Values) != 2 {
-				return nil, fault.New(fault.Invalid, "Datadog %s: BETWEEN on %s takes two values", req.Object, f.Field)
-			}
-			a, ok1 := httpconn.ParseMillis(f.Values[0])
-			b, ok2 := httpconn.ParseMillis(f.Values[1])
-			if !ok1 || !ok2 {
-				return nil, fault.New(fault.Invalid, "Datadog %s: BETWEEN on %s needs datetimes, got %q", req.Object, f.Field, f.Values)
+			a, b, err := httpconn.Between(f, "Datadog "+req.Object, "datetimes", httpconn.ParseMillis)
+			if err != nil {
+				return nil, err
 			}
 			p.lo, p.hi = max(p.lo, a), min(p.hi, b+1)
 			ranged = true

@@ -276,13 +276,9 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 			}
 			p.selectors[f.Field] = f.Values[0]
 		case f.Operator == "BETWEEN" && (f.Field == "from_to_date" || f.Field == "startTime"):
-			if len(f.Values) != 2 {
-				return nil, fault.New(fault.Invalid, "Dynatrace %s: BETWEEN on %s takes two values", req.Object, f.Field)
-			}
-			a, ok1 := httpconn.ParseMillis(f.Values[0])
-			b, ok2 := httpconn.ParseMillis(f.Values[1])
-			if !ok1 || !ok2 {
-				return nil, fault.New(fault.Invalid, "Dynatrace %s: BETWEEN on %s needs datetimes, got %q", req.Object, f.Field, f.Values)
+			a, b, err := httpconn.Between(f, "Dynatrace "+req.Object, "datetimes", httpconn.ParseMillis)
+			if err != nil {
+				return nil, err
 			}
 			if time.Duration(b-a)*time.Millisecond > MaxRange {
 				return nil, fault.New(fault.Invalid, "Dynatrace %s: the date range %s..%s is longer than 30 days", req.Object, f.Values[0], f.Values[1])

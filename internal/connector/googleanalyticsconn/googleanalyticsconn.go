@@ -371,13 +371,9 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 		if f.Field != DateField && f.Field != "ga:date" {
 			return nil, fault.New(fault.Invalid, "Google Analytics takes BETWEEN on %s only, not %s", DateField, f.Field)
 		}
-		if len(f.Values) != 2 {
-			return nil, fault.New(fault.Invalid, "Google Analytics: BETWEEN on %s takes two values", f.Field)
-		}
-		a, ok1 := parseDay(f.Values[0])
-		b, ok2 := parseDay(f.Values[1])
-		if !ok1 || !ok2 {
-			return nil, fault.New(fault.Invalid, "Google Analytics: BETWEEN on %s needs dates, got %q", f.Field, f.Values)
+		a, b, err := httpconn.Between(f, "Google Analytics", "dates", parseDay)
+		if err != nil {
+			return nil, err
 		}
 		if !ranged {
 			from, to, ranged = a, b, true
@@ -399,11 +395,8 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 
 // ReadSplit pages through the report.
 func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, ok := s.Opaque.(*plan)
-	if !ok {
-		return fault.New(fault.Internal, "Google Analytics split %s was not made by this driver", s.Name)
-	}
-	if err := ctx.Err(); err != nil {
+	p, err := httpconn.Plan[*plan](ctx, s, "Google Analytics")
+	if err != nil {
 		return err
 	}
 	fields := []string{RawDimensions, RawMetrics}
@@ -416,7 +409,7 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 		return emit(&record.Batch{Fields: fields, Split: s.Name, FirstLine: 1, Final: true})
 	}
 	line := int64(1)
-	err := httpconn.Cursor(ctx, func(ctx context.Context, token string) (string, error) {
+	err = httpconn.Cursor(ctx, func(ctx context.Context, token string) (string, error) {
 		rr := map[string]any{"viewId": p.view, "pageSize": d.pageSize,
 			"dateRanges": []any{map[string]string{"startDate": p.from.Format("2006-01-02"), "endDate": p.to.Format("2006-01-02")}}}
 		var dims, mets []any

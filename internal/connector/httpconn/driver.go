@@ -259,6 +259,21 @@ func ParseMillis(s string) (int64, bool) {
 	return 0, false
 }
 
+// Between reads a BETWEEN filter's two bounds with parse, refusing
+// another number of values or one parse cannot read (fault.Invalid; what
+// names the read, "Datadog logs", and kind the values, "datetimes").
+func Between[T any](f connector.Filter, what, kind string, parse func(string) (T, bool)) (lo, hi T, err error) {
+	if len(f.Values) != 2 {
+		return lo, hi, fault.New(fault.Invalid, "%s: BETWEEN on %s takes two values", what, f.Field)
+	}
+	lo, ok1 := parse(f.Values[0])
+	hi, ok2 := parse(f.Values[1])
+	if !ok1 || !ok2 {
+		return lo, hi, fault.New(fault.Invalid, "%s: BETWEEN on %s needs %s, got %q", what, f.Field, kind, f.Values)
+	}
+	return lo, hi, nil
+}
+
 // Pause waits before poll number n of a vendor's job: first, doubling up
 // to most; or until ctx ends.
 func Pause(ctx context.Context, n int, first, most time.Duration) error {

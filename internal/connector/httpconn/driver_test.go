@@ -156,3 +156,15 @@ func TestStatusCheckAndCode(t *testing.T) {
 		t.Error("500 retried without alsoRetry")
 	}
 }
+
+func TestBetween(t *testing.T) {
+	lo, hi, err := Between(connector.Filter{Field: "d", Values: []string{"1000", "2026-01-02"}}, "V", "datetimes", ParseMillis)
+	if err != nil || lo != 1000 || hi != 1767312000000 {
+		t.Errorf("Between = %d %d %v", lo, hi, err)
+	}
+	for _, vs := range [][]string{{"1"}, {"1", "2", "3"}, {"1", "yesterday"}} {
+		if _, _, err := Between(connector.Filter{Field: "d", Values: vs}, "V", "datetimes", ParseMillis); !fault.Is(err, fault.Invalid) {
+			t.Errorf("%q: %v, want Invalid", vs, err)
+		}
+	}
+}

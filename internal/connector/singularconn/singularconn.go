@@ -336,11 +336,8 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 
 // ReadSplit creates the report, waits for it and reads it.
 func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, ok := s.Opaque.(*plan)
-	if !ok {
-		return fault.New(fault.Internal, "Singular split %s was not made by this driver", s.Name)
-	}
-	if err := ctx.Err(); err != nil {
+	p, err := httpconn.Plan[*plan](ctx, s, "Singular")
+	if err != nil {
 		return err
 	}
 	fields := req.Fields

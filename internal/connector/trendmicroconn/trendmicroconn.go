@@ -315,16 +315,13 @@ func criterion(name string, k kind, v string) (map[string]any, error) {
 
 // ReadSplit pages through the search by ID.
 func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, ok := s.Opaque.(*plan)
-	if !ok {
-		return fault.New(fault.Internal, "Trend Micro split %s was not made by this driver", s.Name)
-	}
-	if err := ctx.Err(); err != nil {
+	p, err := httpconn.Plan[*plan](ctx, s, "Trend Micro")
+	if err != nil {
 		return err
 	}
 	line := int64(1)
 	var pending *record.Batch
-	err := httpconn.Keyset(ctx, func(ctx context.Context, after int64) (int64, bool, error) {
+	err = httpconn.Keyset(ctx, func(ctx context.Context, after int64) (int64, bool, error) {
 		criteria := append([]map[string]any{{"idTest": "greater-than", "idValue": after}}, p.extra...)
 		if p.criterion != nil {
 			criteria = append(criteria, p.criterion)
