@@ -335,6 +335,9 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 			return 0, false, fault.Wrap(fault.ConnectorServer, err, "decode the %s search after ID %d: %s", p.resource, after, httpconn.Excerpt(body))
 		}
 		objs := page[p.resource]
+		if objs == nil { // a broken answer, not an empty page
+			return 0, false, fault.New(fault.ConnectorServer, "the %s search after ID %d answered no %s: %s", p.resource, after, p.resource, httpconn.Excerpt(body))
+		}
 		last := after
 		for _, o := range objs {
 			id, err := strconv.ParseInt(string(bytes.TrimSpace(o["ID"])), 10, 64)
