@@ -29,6 +29,7 @@
 package infornexusconn
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -337,13 +338,19 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 		return err
 	}
 	line := int64(1)
+	var prev []byte
 	err = httpconn.Offset(ctx, func(ctx context.Context, offset int) (int, bool, error) {
 		res, err := d.query(ctx, s.Name, p.oql, d.pageSize, offset)
 		if err != nil {
 			return 0, false, err
 		}
+		// The same rows at the next offset: the service ignores offsets.
+		if offset > 0 && bytes.Equal(res.Body, prev) {
+			return 0, false, fault.New(fault.ConnectorServer, "Infor Nexus answered the same page at offset %d as before it", offset)
+		}
+		prev = res.Body
 		var page struct {
-			Result     []map[string]json.RawMessage `json:"result"`
+			Result     *[]map[string]json.RawMessage `json:"result"`
 			ResultInfo struct {
 				Count   *int `json:"count"`
 				HasMore bool `json:"hasMore"`
@@ -352,17 +359,21 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 		if err := res.JSON(&page); err != nil {
 			return 0, false, err
 		}
-		n := len(page.Result)
+		if page.Result == nil { // a broken answer, not an empty page
+			return 0, false, fault.New(fault.ConnectorServer, "Infor Nexus answered no result: %s", httpconn.Excerpt(res.Body))
+		}
+		result := *page.Result
+		n := len(result)
 		if page.ResultInfo.Count != nil {
 			n = *page.ResultInfo.Count
 		}
 		more := page.ResultInfo.HasMore && n > 0
-		for _, rec := range page.Result {
+		for _, rec := range result {
 			flatten(rec)
 		}
-		b := httpconn.Rows(req.Fields, schemaNames(s.Name), page.Result)
+		b := httpconn.Rows(req.Fields, schemaNames(s.Name), result)
 		b.Split, b.FirstLine, b.Final, b.SourceBytes = s.Name, line, !more, int64(len(res.Body))
-		line += int64(len(page.Result))
+		line += int64(len(result))
 		if err := emit(b); err != nil {
 			return 0, false, err
 		}
