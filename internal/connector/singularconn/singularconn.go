@@ -390,17 +390,21 @@ func (d *Driver) read(ctx context.Context, p *plan, b *record.Batch) error {
 		return err
 	}
 	var body struct {
-		Results []map[string]json.RawMessage `json:"results"`
+		Results *[]map[string]json.RawMessage `json:"results"`
 	}
 	if err := res.JSON(&body); err != nil {
 		return fmt.Errorf("report %s: %w", created.Value.ReportID, err)
 	}
-	if n := p.rows.Add(int64(len(body.Results))); n > MaxRows {
+	if body.Results == nil { // a broken download, not an empty report
+		return fault.New(fault.ConnectorServer, "Singular report %s download has no results: %s", created.Value.ReportID, httpconn.Excerpt(res.Body))
+	}
+	results := *body.Results
+	if n := p.rows.Add(int64(len(results))); n > MaxRows {
 		return fault.New(fault.QuotaExceeded, "the run read more than %d Singular rows, AppFlow's limit per flow run: narrow the dimensions or the filters", MaxRows)
 	}
 	b.SourceBytes = int64(len(res.Body))
-	b.Cells = make([]record.Value, 0, len(b.Fields)*len(body.Results))
-	for _, row := range body.Results {
+	b.Cells = make([]record.Value, 0, len(b.Fields)*len(results))
+	for _, row := range results {
 		for _, f := range b.Fields {
 			b.Cells = append(b.Cells, value(row[f]))
 		}
