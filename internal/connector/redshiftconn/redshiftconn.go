@@ -51,6 +51,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/awsconfig"
+	"github.com/appflowd/appflowd/internal/connector/stage"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -71,17 +72,7 @@ func init() { connector.Register(Spec()) }
 
 // Spec registers the driver; the catalog entry supplies the rest of the
 // capabilities.
-func Spec() connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{
-			Type:                Type,
-			CanUseAsDestination: true,
-			NeedsProfile:        true,
-			WriteOperations:     []string{"INSERT"},
-		},
-		Open: Open,
-	}
-}
+func Spec() connector.Spec { return stage.Spec(Type, Open) }
 
 // Properties is connectorProfileProperties.Redshift.
 type Properties struct {

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/stage"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -52,17 +53,7 @@ func init() { connector.Register(Spec()) }
 
 // Spec registers the driver; the catalog entry supplies the rest of the
 // capabilities.
-func Spec() connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{
-			Type:                Type,
-			CanUseAsDestination: true,
-			NeedsProfile:        true,
-			WriteOperations:     []string{"INSERT"},
-		},
-		Open: Open,
-	}
-}
+func Spec() connector.Spec { return stage.Spec(Type, Open) }
 
 // Properties is connectorProfileProperties.Snowflake.
 type Properties struct {

@@ -5,11 +5,21 @@ package stage
 
 import (
 	"cmp"
+	"context"
 	"strings"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/fault"
 )
+
+// Spec registers a staged-load destination: it needs a profile and only
+// INSERTs; the catalog entry supplies the rest of the capabilities.
+func Spec(typ string, open func(context.Context, connector.Deps, connector.Profile) (connector.Driver, error)) connector.Spec {
+	return connector.Spec{
+		Capabilities: connector.Capabilities{Type: typ, CanUseAsDestination: true, NeedsProfile: true, WriteOperations: []string{"INSERT"}},
+		Open:         open,
+	}
+}
 
 // Dest is destinationConnectorProperties.<Redshift|Snowflake>.
 type Dest struct {
