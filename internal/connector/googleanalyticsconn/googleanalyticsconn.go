@@ -457,6 +457,11 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 			if json.Unmarshal(row.Dimensions, &dv) != nil || (len(row.Metrics) > 0 && json.Unmarshal(row.Metrics, &mv) != nil) {
 				return "", fault.New(fault.ConnectorServer, "Google Analytics row %d is not a report row: %s", line, httpconn.Excerpt(row.Dimensions))
 			}
+			// A row answers every dimension and metric asked, or it is broken.
+			if len(dv) != len(p.dimensions) || len(p.metrics) > 0 && (len(mv) == 0 || len(mv[0].Values) != len(p.metrics)) {
+				return "", fault.New(fault.ConnectorServer, "Google Analytics row %d does not hold the %d dimensions and %d metrics asked: %s %s",
+					line, len(p.dimensions), len(p.metrics), httpconn.Excerpt(row.Dimensions), httpconn.Excerpt(row.Metrics))
+			}
 			b.Cells = append(b.Cells, jsonValue(row.Dimensions), jsonValue(row.Metrics))
 			for _, c := range p.columns {
 				switch {
