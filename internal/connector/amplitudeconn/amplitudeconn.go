@@ -455,6 +455,9 @@ func (r *reader) file(ctx context.Context, f *zip.File) error {
 		if err := json.Unmarshal(line, &ev); err != nil {
 			return fault.Wrap(fault.ConnectorServer, err, "line %d is not a JSON event", n)
 		}
+		if ev == nil {
+			return fault.New(fault.ConnectorServer, "line %d is null, not a JSON event", n)
+		}
 		if ms, ok := uploadMillis(ev); ok && (ms < r.p.lo || ms > r.p.hi) {
 			continue
 		}
