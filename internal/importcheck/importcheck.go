@@ -161,6 +161,12 @@ func IsDriver(pkg string) bool {
 	return strings.HasSuffix(first, "conn") || first == "all"
 }
 
+// IsFake reports whether pkg is a driver's vendor test server: a package
+// inside a driver whose name ends in "test" (salesforceconn/sftest).
+func IsFake(pkg string) bool {
+	return IsDriver(pkg) && strings.Count(pkg, "/") > 2 && strings.HasSuffix(pkg, "test")
+}
+
 // only returns a Forbidden func that allows the listed packages (and
 // their subpackages) and nothing else of the module.
 func only(allowed ...string) func(string) bool {
@@ -246,6 +252,17 @@ func Rules() []Rule {
 			Name:      "transform works on records; it knows no connector beyond the portable types, nor storage",
 			Covers:    anyOf("internal/transform"),
 			Forbidden: only("internal/connector", "internal/record", "internal/fault"),
+		},
+		{
+			Name:      "fakeapi is plumbing for the vendor test servers: it imports nothing of the module",
+			Covers:    anyOf("internal/connector/fakeapi"),
+			Forbidden: only(),
+		},
+		{
+			Name:      "only the vendor test servers (xxtest packages) use fakeapi, never a driver's production code",
+			Covers:    func(p string) bool { return IsDriver(p) && !IsFake(p) },
+			Forbidden: anyOf("internal/connector/fakeapi"),
+			Direct:    true,
 		},
 		{
 			Name: "only cmd, the app and tests link every driver in",

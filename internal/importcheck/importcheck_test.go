@@ -70,6 +70,9 @@ func TestRulesCatchViolations(t *testing.T) {
 	pkg("internal/engine", "internal/connector", "internal/transform", "internal/store") // the engine reaching the store
 	pkg("internal/service", "internal/connector", "internal/connector/fooconn")          // the service importing a driver
 	pkg("internal/runner", "internal/engine")
+	pkg("internal/connector/fakeapi")
+	pkg("internal/connector/fooconn/footest", "internal/connector/fakeapi") // a fake may use it
+	pkg("internal/connector/barconn", "internal/connector/fakeapi")         // a driver may not
 	// A test file may import a driver: it does not count.
 	write("internal/runner/runner_test.go", "package runner\n\nimport _ \""+Module+"/internal/connector/fooconn\"\n")
 
@@ -82,10 +85,11 @@ func TestRulesCatchViolations(t *testing.T) {
 		got[v.Pkg+" -> "+v.Dep]++
 	}
 	want := map[string]int{
-		"internal/connector/helper -> internal/store":    1, // direct
-		"internal/connector/fooconn -> internal/store":   1, // through helper
-		"internal/engine -> internal/store":              2, // both engine rules
-		"internal/service -> internal/connector/fooconn": 1, // a driver; the test file's import in runner is not counted
+		"internal/connector/helper -> internal/store":              1, // direct
+		"internal/connector/fooconn -> internal/store":             1, // through helper
+		"internal/engine -> internal/store":                        2, // both engine rules
+		"internal/service -> internal/connector/fooconn":           1, // a driver; the test file's import in runner is not counted
+		"internal/connector/barconn -> internal/connector/fakeapi": 1,
 	}
 	if len(got) != len(want) {
 		t.Errorf("got violations %v, want %v", got, want)
@@ -109,6 +113,20 @@ func TestIsDriver(t *testing.T) {
 	} {
 		if got := IsDriver(pkg); got != want {
 			t.Errorf("IsDriver(%s) = %v, want %v", pkg, got, want)
+		}
+	}
+}
+
+func TestIsFake(t *testing.T) {
+	for pkg, want := range map[string]bool{
+		"internal/connector/salesforceconn/sftest": true,
+		"internal/connector/datadogconn/ddtest":    true,
+		"internal/connector/datadogconn":           false,
+		"internal/connector/connectortest":         false,
+		"internal/connector/fakeapi":               false,
+	} {
+		if got := IsFake(pkg); got != want {
+			t.Errorf("IsFake(%s) = %v, want %v", pkg, got, want)
 		}
 	}
 }
