@@ -12,16 +12,16 @@
 package ddtest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Keys the server accepts.
@@ -53,13 +53,13 @@ type Series struct {
 
 // Server is a running stand-in.
 type Server struct {
-	srv *httptest.Server
+	*fakeapi.Server
+	calls fakeapi.Counter
 
 	mu        sync.Mutex
 	logs      []Log
 	malformed map[string]bool // services whose search answers non-JSON
 	series    map[string][]Series
-	calls     map[string]int
 	queries   []url
 	throttle  int
 	reset     int // X-RateLimit-Reset of a throttled answer, in seconds
@@ -69,21 +69,14 @@ type url struct{ Path, Query, From, To string }
 
 // New starts a server closed when t ends.
 func New(t testing.TB) *Server {
-	s := &Server{malformed: map[string]bool{}, series: map[string][]Series{}, calls: map[string]int{}}
+	s := &Server{malformed: map[string]bool{}, series: map[string][]Series{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/validate", s.validate)
 	mux.HandleFunc("GET /api/v1/query", s.query)
 	mux.HandleFunc("POST /api/v2/logs/events/search", s.search)
-	s.srv = httptest.NewServer(mux)
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.Start(t, mux) // URL is the site root, as a profile's instanceUrl
 	return s
 }
-
-// URL is the site root, as a profile's instanceUrl.
-func (s *Server) URL() string { return s.srv.URL }
-
-// Client is an HTTP client for the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // AddLogs stores log events.
 func (s *Server) AddLogs(ls ...Log) {
@@ -119,11 +112,7 @@ func (s *Server) ThrottleFor(n, reset int) {
 }
 
 // Calls counts requests by path.
-func (s *Server) Calls(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[path]
-}
+func (s *Server) Calls(path string) int { return s.calls.Get(path) }
 
 // Requests lists the data requests received, as "path query from to".
 func (s *Server) Requests() []string {
@@ -136,20 +125,12 @@ func (s *Server) Requests() []string {
 	return out
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func fail(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]any{"errors": []string{msg}})
+	fakeapi.WriteJSON(w, code, map[string]any{"errors": []string{msg}})
 }
 
 func (s *Server) auth(w http.ResponseWriter, r *http.Request, app bool) bool {
-	s.mu.Lock()
-	s.calls[r.URL.Path]++
-	s.mu.Unlock()
+	s.calls.Inc(r.URL.Path)
 	if r.Header.Get("DD-API-KEY") != APIKey || app && r.Header.Get("DD-APPLICATION-KEY") != AppKey {
 		fail(w, http.StatusForbidden, "Forbidden")
 		return false
@@ -159,7 +140,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request, app bool) bool {
 
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 	if s.auth(w, r, false) {
-		writeJSON(w, http.StatusOK, map[string]any{"valid": true})
+		fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"valid": true})
 	}
 }
 
@@ -199,7 +180,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 			"length": len(pts), "start": int64(pts[0][0]), "end": int64(pts[len(pts)-1][0]) + int64(ser.Interval)*1000 - 1000,
 			"query_index": i, "unit": nil, "pointlist": pts})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "res_type": "time_series", "query": query,
+	fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "res_type": "time_series", "query": query,
 		"from_date": from * 1000, "to_date": to * 1000, "group_by": []string{}, "message": "", "error": nil, "series": series})
 }
 
@@ -243,7 +224,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			Cursor string `json:"cursor"`
 		} `json:"page"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+	if err := fakeapi.ReadJSON(r, &body); err != nil {
 		fail(w, http.StatusBadRequest, "Invalid JSON body")
 		return
 	}
@@ -314,8 +295,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	links := map[string]any{}
 	if end < len(match) {
 		page["after"] = "c" + strconv.Itoa(end)
-		links["next"] = s.srv.URL + r.URL.Path
+		links["next"] = s.URL() + r.URL.Path
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "links": links,
+	fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"data": data, "links": links,
 		"meta": map[string]any{"page": page, "status": "done", "elapsed": 1, "request_id": "req"}})
 }
