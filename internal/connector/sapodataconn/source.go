@@ -349,6 +349,7 @@ func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s conn
 
 func (d *Driver) read(ctx context.Context, r *connector.ReadRequest, p *plan, split string, emit func(*record.Batch) error) error {
 	line := int64(1)
+	var prev []byte // the first answer of the previous $skip page
 	// page k asks $top=size&$skip=k*size; a service that pages on its own
 	// answers __next (its $skiptoken), followed until the page is whole.
 	for k := 0; ; k++ {
@@ -370,24 +371,34 @@ func (d *Driver) read(ctx context.Context, r *connector.ReadRequest, p *plan, sp
 			if err != nil {
 				return err
 			}
+			if q != nil {
+				// The same rows at the next $skip: the service ignores $skip.
+				if k > 0 && p.pages == nil && bytes.Equal(res.Body, prev) {
+					return fault.New(fault.ConnectorServer, "page %d is the same answer as page %d: the service ignores $skip", pg+1, pg)
+				}
+				prev = res.Body
+			}
 			var v struct {
 				D *struct {
-					Results []map[string]json.RawMessage `json:"results"`
-					Next    string                       `json:"__next"`
+					Results *[]map[string]json.RawMessage `json:"results"`
+					Next    string                        `json:"__next"`
 				} `json:"d"`
 			}
-			if err := json.Unmarshal(res.Body, &v); err != nil || v.D == nil {
+			if err := json.Unmarshal(res.Body, &v); err != nil || v.D == nil || v.D.Results == nil {
 				if err == nil {
 					err = fmt.Errorf("no d.results")
 				}
 				return fault.Wrap(fault.ConnectorServer, err, "decode page %d", pg+1)
 			}
-			results := v.D.Results[:min(len(v.D.Results), p.size-got)]
+			results := (*v.D.Results)[:min(len(*v.D.Results), p.size-got)]
 			got += len(results)
 			next := ""
 			if v.D.Next != "" && got < p.size {
 				if next, err = d.nextURL(v.D.Next, path); err != nil {
 					return err
+				}
+				if next == path {
+					return fault.New(fault.ConnectorServer, "page %d: the __next link %q names the page itself", pg+1, v.D.Next)
 				}
 			}
 			more := next != "" || got == p.size && p.pages == nil // a whole page: there may be another
