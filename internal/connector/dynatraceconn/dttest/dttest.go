@@ -14,16 +14,16 @@
 package dttest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Tokens the environment accepts.
@@ -46,7 +46,7 @@ type Point struct {
 
 // Server is a running stand-in.
 type Server struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu        sync.Mutex
 	problems  []Item
@@ -75,16 +75,9 @@ func New(t testing.TB) *Server {
 	mux.HandleFunc("GET /api/v2/problems", func(w http.ResponseWriter, r *http.Request) { s.list(w, r, "problems") })
 	mux.HandleFunc("GET /api/v2/events", func(w http.ResponseWriter, r *http.Request) { s.list(w, r, "events") })
 	mux.HandleFunc("GET /api/v2/metrics/query", func(w http.ResponseWriter, r *http.Request) { s.list(w, r, "metrics") })
-	s.srv = httptest.NewServer(mux)
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.Start(t, mux) // URL is the environment root, as a profile's instanceUrl
 	return s
 }
-
-// URL is the environment root, as a profile's instanceUrl.
-func (s *Server) URL() string { return s.srv.URL }
-
-// Client is an HTTP client for the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // AddProblems stores problems.
 func (s *Server) AddProblems(ps ...Item) {
@@ -128,9 +121,7 @@ func fail(w http.ResponseWriter, code int, msg string, violations ...map[string]
 	if len(violations) > 0 {
 		e["constraintViolations"] = violations
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": e})
+	fakeapi.WriteJSON(w, code, map[string]any{"error": e})
 }
 
 func parseTime(s string) (int64, bool) {
@@ -260,8 +251,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, kind string) {
 	if end < len(match) {
 		out["nextPageKey"] = s.keep(page{kind: kind, q: pg.q, off: end})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
+	fakeapi.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) keep(p page) string {
@@ -310,6 +300,5 @@ func (s *Server) metricsPage(w http.ResponseWriter, pg page, from, to int64) {
 	if end < len(pts) {
 		out["nextPageKey"] = s.keep(page{kind: "metrics", q: pg.q, off: end})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
+	fakeapi.WriteJSON(w, http.StatusOK, out)
 }
