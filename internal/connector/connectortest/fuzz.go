@@ -67,6 +67,9 @@ func (t vendorTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
 }
 
+// Requests counts the requests answered since the last FuzzRead began.
+func (v *Vendor) Requests() int64 { return v.requests.Load() }
+
 // FuzzRead reads every split of req from d with a deadline and checks
 // what any answer must give: each batch well formed, and either an error
 // (classified: a fault code, or the context's) or exactly one Final batch.

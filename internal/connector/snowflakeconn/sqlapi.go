@@ -241,6 +241,9 @@ func (c *client) exec(ctx context.Context, sql, database, schema string) (*resul
 	q := url.Values{"requestId": {newUUID()}}
 	rs, status, err := c.do(ctx, http.MethodPost, "/api/v2/statements?"+q.Encode(), body)
 	for err == nil && status == http.StatusAccepted {
+		if rs.StatementHandle == "" {
+			return nil, fault.New(fault.ConnectorServer, "snowflake: a statement still running has no statementHandle to poll: %s", rs.Message)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, fault.Wrap(fault.Canceled, context.Cause(ctx), "snowflake: waiting for statement %s", rs.StatementHandle)
@@ -251,14 +254,39 @@ func (c *client) exec(ctx context.Context, sql, database, schema string) (*resul
 	if err != nil {
 		return nil, err
 	}
-	for p := 1; p < len(rs.ResultSetMetaData.PartitionInfo); p++ {
+	parts := rs.ResultSetMetaData.PartitionInfo
+	if len(parts) > 0 {
+		if err := rs.whole(0, rs.Data); err != nil {
+			return nil, err
+		}
+	}
+	for p := 1; p < len(parts); p++ {
 		part, _, err := c.do(ctx, http.MethodGet, "/api/v2/statements/"+url.PathEscape(rs.StatementHandle)+"?partition="+fmt.Sprint(p), nil)
 		if err != nil {
+			return nil, err
+		}
+		if err := rs.whole(p, part.Data); err != nil {
 			return nil, err
 		}
 		rs.Data = append(rs.Data, part.Data...)
 	}
 	return rs, nil
+}
+
+// whole checks partition p's rows against what the metadata says: its
+// row count, and a cell per column in each row.
+func (r *resultSet) whole(p int, rows [][]*string) error {
+	if want := r.ResultSetMetaData.PartitionInfo[p].RowCount; int64(len(rows)) != want {
+		return fault.New(fault.ConnectorServer, "snowflake: statement %s partition %d has %d rows, its metadata says %d", r.StatementHandle, p, len(rows), want)
+	}
+	if cols := len(r.ResultSetMetaData.RowType); cols > 0 {
+		for i, row := range rows {
+			if len(row) != cols {
+				return fault.New(fault.ConnectorServer, "snowflake: statement %s partition %d row %d has %d cells for %d columns", r.StatementHandle, p, i+1, len(row), cols)
+			}
+		}
+	}
+	return nil
 }
 
 // do sends one request; 200 and 202 come back as a result set, anything
