@@ -7,16 +7,16 @@ package slacktest
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Credentials the workspace accepts.
@@ -44,14 +44,14 @@ func (c *Channel) Malformed() { c.malformed = true }
 
 // Workspace is a running stand-in.
 type Workspace struct {
-	srv *httptest.Server
+	srv   *fakeapi.Server
+	calls fakeapi.Counter
 	// WorkspaceURL is what auth.test reports as url.
 	WorkspaceURL string
 
 	mu       sync.Mutex
 	channels []*Channel
 	nextTS   int64 // microseconds
-	calls    map[string]int
 	queries  []string
 	// history rate limit: at most limitN calls per limitPer; 0: none.
 	limitN     int
@@ -63,15 +63,13 @@ type Workspace struct {
 
 // New starts a workspace, closed when t ends.
 func New(t testing.TB) *Workspace {
-	w := &Workspace{WorkspaceURL: "https://acme.slack.com/", calls: map[string]int{},
-		nextTS: 1704067200 * 1000000, now: time.Now}
-	w.srv = httptest.NewServer(http.HandlerFunc(w.serve))
-	t.Cleanup(w.srv.Close)
+	w := &Workspace{WorkspaceURL: "https://acme.slack.com/", nextTS: 1704067200 * 1000000, now: time.Now}
+	w.srv = fakeapi.StartFunc(t, w.serve)
 	return w
 }
 
 // URL is the Web API base, as https://slack.com/api is for Slack.
-func (w *Workspace) URL() string { return w.srv.URL + "/api" }
+func (w *Workspace) URL() string { return w.srv.URL() + "/api" }
 
 // Client is an HTTP client for the workspace.
 func (w *Workspace) Client() *http.Client { return w.srv.Client() }
@@ -116,11 +114,7 @@ func (w *Workspace) LimitHistory(n int, per time.Duration, retryAfter int) {
 }
 
 // Calls counts the calls of a method.
-func (w *Workspace) Calls(method string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.calls[method]
-}
+func (w *Workspace) Calls(method string) int { return w.calls.Get(method) }
 
 // Queries lists the query strings of every conversations.history call.
 func (w *Workspace) Queries() []string {
@@ -157,9 +151,7 @@ func (w *Workspace) find(id string) *Channel {
 }
 
 func write(rw http.ResponseWriter, status int, v any) {
-	rw.Header().Set("Content-Type", "application/json; charset=utf-8")
-	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(v)
+	fakeapi.WriteJSONAs(rw, "application/json; charset=utf-8", status, v)
 }
 
 func fail(rw http.ResponseWriter, code string, extra ...string) {
@@ -203,7 +195,7 @@ func (w *Workspace) serve(rw http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.calls[method]++
+	w.calls.Inc(method)
 	if method == "oauth.v2.access" {
 		w.oauth(rw, r)
 		return
