@@ -15,16 +15,16 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Credentials the stand-in accepts.
@@ -40,14 +40,14 @@ type Record map[string]any
 
 // Server is the stand-in.
 type Server struct {
-	srv *httptest.Server
-	now func() time.Time
+	*fakeapi.Server
+	throttle fakeapi.Budget
+	requests fakeapi.Log
+	now      func() time.Time
 
 	mu        sync.Mutex
 	data      map[string][]Record
-	throttle  int
 	malformed map[string]bool
-	requests  []string
 }
 
 // New starts a stand-in whose clock is now (nil: the wall clock).
@@ -56,16 +56,9 @@ func New(t testing.TB, now func() time.Time) *Server {
 		now = time.Now
 	}
 	s := &Server{now: now, data: map[string][]Record{}, malformed: map[string]bool{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.StartFunc(t, s.serve) // URL is the instance (the profile's instanceUrl)
 	return s
 }
-
-// URL is the instance (the profile's instanceUrl).
-func (s *Server) URL() string { return s.srv.URL }
-
-// Client talks to it.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Add stores records of a type.
 func (s *Server) Add(typ string, recs ...Record) {
@@ -75,17 +68,13 @@ func (s *Server) Add(typ string, recs ...Record) {
 }
 
 // Throttle answers the next n queries 429 with Retry-After: 1.
-func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
+func (s *Server) Throttle(n int) { s.throttle.Set(n) }
 
 // Malformed makes a type's answers unparsable.
 func (s *Server) Malformed(typ string) { s.mu.Lock(); s.malformed[typ] = true; s.mu.Unlock() }
 
 // Requests lists the signed requests' URIs, as received.
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.requests...)
-}
+func (s *Server) Requests() []string { return s.requests.Lines() }
 
 // Signature computes HMAC_1's signature.
 func Signature(secret, date, method, uri string) string {
@@ -95,9 +84,7 @@ func Signature(secret, date, method, uri string) string {
 }
 
 func refuse(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+	fakeapi.WriteJSON(w, status, map[string]string{"message": msg})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -121,15 +108,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = append(s.requests, r.RequestURI)
+	s.requests.Add(r.RequestURI)
 	rest, ok := strings.CutPrefix(r.URL.Path, "/rest/3.1/")
 	typ, isQuery := strings.CutSuffix(rest, "/query")
 	if !ok || !isQuery || r.Method != http.MethodGet {
 		refuse(w, http.StatusNotFound, "Not found")
 		return
 	}
-	if s.throttle > 0 {
-		s.throttle--
+	if s.throttle.Take() {
 		w.Header().Set("Retry-After", "1")
 		refuse(w, http.StatusTooManyRequests, "Too many requests")
 		return
@@ -182,8 +168,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		v["__metadata"] = meta
 		out = append(out, v)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"result": out, "resultInfo": map[string]any{"count": len(out), "offset": offset,
+	fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"result": out, "resultInfo": map[string]any{"count": len(out), "offset": offset,
 		"estimatedTotalCount": len(all), "hasMore": end < len(all)}})
 }
 
