@@ -9,10 +9,8 @@ package sntest
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strconv"
@@ -20,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Credentials the instance accepts.
@@ -52,7 +52,7 @@ type Table struct {
 
 // Instance is a running stand-in.
 type Instance struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu         sync.Mutex
 	tables     []*Table
@@ -74,8 +74,7 @@ type Instance struct {
 // closed when t ends.
 func New(t testing.TB) *Instance {
 	in := &Instance{tokens: map[string]bool{}}
-	in.srv = httptest.NewServer(http.HandlerFunc(in.serve))
-	t.Cleanup(in.srv.Close)
+	in.Server = fakeapi.StartFunc(t, in.serve) // URL is the instance URL (https://<instance>.service-now.com)
 	in.AddTable("task", "Task", "",
 		Column{Name: "sys_id", Label: "Sys ID", Type: "GUID"},
 		Column{Name: "number", Label: "Number", Type: "string"},
@@ -87,12 +86,6 @@ func New(t testing.TB) *Instance {
 	in.AddTable("incident", "Incident", "task", Column{Name: "severity", Label: "Severity", Type: "integer"})
 	return in
 }
-
-// URL is the instance URL (https://<instance>.service-now.com).
-func (in *Instance) URL() string { return in.srv.URL }
-
-// Client is an HTTP client for the instance.
-func (in *Instance) Client() *http.Client { return in.srv.Client() }
 
 // AddTable adds a table extending super ("" for none).
 func (in *Instance) AddTable(name, label, super string, cols ...Column) *Table {
@@ -157,9 +150,7 @@ func (in *Instance) find(name string) *Table {
 }
 
 func writeJSON(rw http.ResponseWriter, status int, v any) {
-	rw.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(v)
+	fakeapi.WriteJSONAs(rw, "application/json;charset=UTF-8", status, v)
 }
 
 func failure(rw http.ResponseWriter, status int, msg, detail string) {
@@ -372,7 +363,7 @@ func (in *Instance) table(rw http.ResponseWriter, r *http.Request, rows []map[st
 		}
 		v.Set("sysparm_offset", strconv.Itoa(off))
 		v.Set("sysparm_limit", strconv.Itoa(limit))
-		return fmt.Sprintf("<%s%s?%s>;rel=%q", in.srv.URL, r.URL.Path, v.Encode(), rel)
+		return fmt.Sprintf("<%s%s?%s>;rel=%q", in.URL(), r.URL.Path, v.Encode(), rel)
 	}
 	if limit > 0 {
 		links := []string{link(0, "first")}
