@@ -235,7 +235,7 @@ func (c *dataAPIClient) call(ctx context.Context, op string, in, out any) error 
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("redshift data api %s: decode answer: %w", op, err)
+		return fault.Wrap(fault.ConnectorServer, err, "redshift data api %s: decode answer", op)
 	}
 	return nil
 }
@@ -299,6 +299,9 @@ func (d *Driver) runStatementRows(ctx context.Context, sql, name string) (int64,
 	if err != nil {
 		return 0, fault.Wrap(fault.CodeOf(err), err, "redshift: ExecuteStatement")
 	}
+	if out.Id == "" {
+		return 0, fault.New(fault.ConnectorServer, "redshift: ExecuteStatement answered no statement Id")
+	}
 	tick := time.NewTicker(d.pollEvery)
 	defer tick.Stop()
 	for {
@@ -317,6 +320,8 @@ func (d *Driver) runStatementRows(ctx context.Context, sql, name string) (int64,
 			return 0, fault.New(fault.ConnectorServer, "redshift: statement %s failed: %s", out.Id, st.Error)
 		case "ABORTED":
 			return 0, fault.New(fault.ConnectorServer, "redshift: statement %s was aborted", out.Id)
+		case "":
+			return 0, fault.New(fault.ConnectorServer, "redshift: DescribeStatement %s answered no Status", out.Id)
 		}
 		select {
 		case <-ctx.Done():
