@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strconv"
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Tokens and codes the server knows from the start.
@@ -33,7 +34,7 @@ const (
 
 // Server is one fake Zendesk account.
 type Server struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu          sync.Mutex
 	now         time.Time
@@ -83,16 +84,9 @@ func New(t testing.TB) *Server {
 		{"id": json.Number("1"), "type": "subject", "title": "Subject", "active": true},
 		{"id": json.Number("360001"), "type": "text", "title": "Order ref", "active": true},
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.StartFunc(t, s.serve) // URL is the instanceUrl
 	return s
 }
-
-// URL is the instanceUrl.
-func (s *Server) URL() string { return s.srv.URL }
-
-// Client is an HTTP client for the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Now is the server's clock; Advance moves it.
 func (s *Server) Now() time.Time { s.mu.Lock(); defer s.mu.Unlock(); return s.now }
@@ -160,9 +154,7 @@ func (s *Server) Logged(what string) int {
 func (s *Server) ExpireTokens() { s.mu.Lock(); s.tokens = map[string]bool{}; s.mu.Unlock() }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	fakeapi.WriteJSONAs(w, "application/json; charset=utf-8", status, v)
 }
 
 func apiError(w http.ResponseWriter, status int, code, desc string) {
@@ -214,7 +206,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 func (s *Server) oauth(w http.ResponseWriter, r *http.Request) {
 	form := map[string]string{}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		_ = json.NewDecoder(r.Body).Decode(&form)
+		_ = fakeapi.ReadJSON(r, &form)
 	} else {
 		_ = r.ParseForm()
 		for k := range r.PostForm {
@@ -339,7 +331,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 			end = stamp(object, page[len(page)-1])
 		}
 		writeJSON(w, 200, map[string]any{object: page, "count": len(page), "end_time": end, "end_of_stream": eos,
-			"next_page": s.srv.URL + r.URL.Path + "?start_time=" + strconv.FormatInt(end, 10)})
+			"next_page": s.URL() + r.URL.Path + "?start_time=" + strconv.FormatInt(end, 10)})
 		return
 	}
 	offset = min(offset, len(match))
@@ -347,7 +339,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	next := offset + len(page)
 	after := fmt.Sprintf("%d:%d", start, next)
 	writeJSON(w, 200, map[string]any{object: page, "after_cursor": after,
-		"after_url": s.srv.URL + r.URL.Path + "?cursor=" + url.QueryEscape(after), "before_cursor": nil, "before_url": nil,
+		"after_url": s.URL() + r.URL.Path + "?cursor=" + url.QueryEscape(after), "before_cursor": nil, "before_url": nil,
 		"end_of_stream": next >= len(match)})
 }
 
@@ -376,7 +368,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, object string) {
 	links := map[string]any{"next": nil, "prev": nil}
 	if more {
 		meta["after_cursor"] = strconv.Itoa(next)
-		links["next"] = s.srv.URL + r.URL.Path + "?page[size]=" + strconv.Itoa(size) + "&page[after]=" + strconv.Itoa(next)
+		links["next"] = s.URL() + r.URL.Path + "?page[size]=" + strconv.Itoa(size) + "&page[after]=" + strconv.Itoa(next)
 	}
 	writeJSON(w, 200, map[string]any{object: page, "meta": meta, "links": links})
 }
@@ -385,7 +377,7 @@ func (s *Server) newJob(results []map[string]any) map[string]any {
 	s.nextJob++
 	id := fmt.Sprintf("j%d", s.nextJob)
 	s.jobs[id] = &job{total: len(results), results: results}
-	return map[string]any{"job_status": map[string]any{"id": id, "url": s.srv.URL + "/api/v2/job_statuses/" + id + ".json",
+	return map[string]any{"job_status": map[string]any{"id": id, "url": s.URL() + "/api/v2/job_statuses/" + id + ".json",
 		"status": "queued", "total": len(results), "progress": 0, "results": nil}}
 }
 
@@ -396,7 +388,7 @@ func (s *Server) jobStatus(w http.ResponseWriter, id string) {
 		return
 	}
 	j.polls++
-	st := map[string]any{"id": id, "url": s.srv.URL + "/api/v2/job_statuses/" + id + ".json", "total": j.total}
+	st := map[string]any{"id": id, "url": s.URL() + "/api/v2/job_statuses/" + id + ".json", "total": j.total}
 	if j.polls == 1 {
 		st["status"], st["progress"], st["results"] = "working", 0, nil
 	} else {
