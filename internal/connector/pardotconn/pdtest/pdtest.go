@@ -11,10 +11,8 @@
 package pdtest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strconv"
@@ -23,6 +21,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Credentials the stand-in accepts.
@@ -38,7 +38,7 @@ type Record map[string]any
 
 // Server is the stand-in.
 type Server struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu        sync.Mutex
 	data      map[string][]Record
@@ -84,16 +84,9 @@ type cursor struct {
 // New starts a stand-in whose first valid access token is "A0".
 func New(t testing.TB) *Server {
 	s := &Server{data: map[string][]Record{}, token: "A0", cursors: map[string]cursor{}, malformed: map[string]bool{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.StartFunc(t, s.serve) // URL is the base of both the API and the token endpoint
 	return s
 }
-
-// URL is the base of both the API and the token endpoint.
-func (s *Server) URL() string { return s.srv.URL }
-
-// Client talks to it.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Add appends records to a collection.
 func (s *Server) Add(coll string, recs ...Record) {
@@ -132,9 +125,7 @@ func (s *Server) Requests() []string {
 }
 
 func fail(w http.ResponseWriter, status, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg})
+	fakeapi.WriteJSON(w, status, map[string]any{"code": code, "message": msg})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -236,10 +227,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		next.offset = end
 		s.cursors[tok] = next
 		out["nextPageToken"] = tok
-		out["nextPageUrl"] = s.srv.URL + r.URL.Path + "?" + url.Values{"fields": {c.fields}, "nextPageToken": {tok}}.Encode()
+		out["nextPageUrl"] = s.URL() + r.URL.Path + "?" + url.Values{"fields": {c.fields}, "nextPageToken": {tok}}.Encode()
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
+	fakeapi.WriteJSON(w, http.StatusOK, out)
 }
 
 // match applies the documented time filters, ordered by id.
@@ -288,9 +278,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	grant := r.PostForm.Get("grant_type")
 	s.requests = append(s.requests, "token "+grant)
 	bad := func(code, desc string) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+		fakeapi.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": code, "error_description": desc})
 	}
 	if r.PostForm.Get("client_id") != ClientID || r.PostForm.Get("client_secret") != ClientSecret {
 		bad("invalid_client", "invalid client credentials")
@@ -310,6 +298,5 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	if grant == "authorization_code" {
 		body["refresh_token"] = RefreshToken
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(body)
+	fakeapi.WriteJSON(w, http.StatusOK, body)
 }
