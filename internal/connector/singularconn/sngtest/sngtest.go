@@ -22,12 +22,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // APIKey is the key the stand-in accepts.
@@ -44,7 +45,7 @@ var Metrics = map[string]bool{"adn_impressions": true, "adn_cost": true, "adn_or
 
 // Server is a running stand-in.
 type Server struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu        sync.Mutex
 	days      map[string][]Row
@@ -69,16 +70,9 @@ type report struct {
 // New starts a stand-in that ends with the test.
 func New(t testing.TB) *Server {
 	s := &Server{days: map[string][]Row{}, malformed: map[string]bool{}, reports: map[string]*report{}, polls: 1}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.StartFunc(t, s.serve) // URL is the host (what https://api.singular.net is for the real API)
 	return s
 }
-
-// URL is the host (what https://api.singular.net is for the real API).
-func (s *Server) URL() string { return s.srv.URL }
-
-// Client is an HTTP client for the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Add stores rows for a day (YYYY-MM-DD).
 func (s *Server) Add(day string, rows ...Row) {
@@ -130,9 +124,7 @@ func (s *Server) Downloads() int {
 }
 
 func reply(w http.ResponseWriter, code int, status int, value any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "substatus": status, "value": value})
+	fakeapi.WriteJSON(w, code, map[string]any{"status": status, "substatus": status, "value": value})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -292,7 +284,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	case rep.failed != "":
 		v["status"], v["error_message"] = "FAILED", rep.failed
 	default:
-		v["status"], v["download_url"], v["url_expires_in"] = "DONE", s.srv.URL+"/download/"+id+"?X-Amz-Signature=abc", 600
+		v["status"], v["download_url"], v["url_expires_in"] = "DONE", s.URL()+"/download/"+id+"?X-Amz-Signature=abc", 600
 	}
 	s.mu.Unlock()
 	reply(w, 200, 0, v)
@@ -321,5 +313,5 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	if results == nil {
 		results = []Row{}
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"results": results})
+	fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"results": results})
 }
