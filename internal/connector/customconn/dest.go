@@ -152,6 +152,9 @@ func (w *writer) send(ctx context.Context, batch []pendingRecord, res *connector
 	if err != nil && len(resp.WriteRecordResults) == 0 {
 		return fmt.Errorf("write %d records to %s: %w", len(batch), w.entity, err)
 	}
+	if err == nil && resp.IsSuccess == nil && len(resp.WriteRecordResults) == 0 { // a handler that returned null or {}
+		return fault.New(fault.ConnectorServer, "write %d records to %s: the connector answered WriteData without isSuccess", len(batch), w.entity)
+	}
 	if err == nil && len(resp.WriteRecordResults) == 0 {
 		// Success without per-record results: every record was written.
 		for _, r := range batch {

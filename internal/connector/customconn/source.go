@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 
@@ -83,6 +84,9 @@ func (d *driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 		if err != nil {
 			return fmt.Errorf("query %s: %w", s.Name, err)
 		}
+		if resp.IsSuccess == nil { // a handler that returned null or {}
+			return fault.New(fault.ConnectorServer, "query %s: the connector answered QueryData without isSuccess", s.Name)
+		}
 		b, err := decodeRecords(st.entity, req.Fields, resp.Records, s.Name, line)
 		if err != nil {
 			return err
@@ -112,7 +116,11 @@ func decodeRecords(e *entity, fields []string, recs []string, split string, firs
 		dec := json.NewDecoder(bytes.NewReader([]byte(r)))
 		dec.UseNumber()
 		var m map[string]any
-		if err := dec.Decode(&m); err != nil || m == nil {
+		err := dec.Decode(&m)
+		if _, terr := dec.Token(); err == nil && terr != io.EOF {
+			err = fmt.Errorf("data after the JSON object")
+		}
+		if err != nil || m == nil {
 			if err == nil {
 				err = fmt.Errorf("not a JSON object")
 			}
