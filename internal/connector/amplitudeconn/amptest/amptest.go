@@ -19,13 +19,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Test credentials.
@@ -41,7 +42,7 @@ type Event map[string]any
 
 // Server is a running stand-in.
 type Server struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu        sync.Mutex
 	hours     map[string][]Event // "2006010215" -> events
@@ -56,16 +57,9 @@ type Server struct {
 // New starts a stand-in that ends with the test.
 func New(t testing.TB) *Server {
 	s := &Server{hours: map[string][]Event{}, malformed: map[string]bool{}, fileLines: 1000}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.StartFunc(t, s.serve) // URL is the base URL (what https://amplitude.com is for the real API)
 	return s
 }
-
-// URL is the base URL (what https://amplitude.com is for the real API).
-func (s *Server) URL() string { return s.srv.URL }
-
-// Client is an HTTP client for the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 const timeLayout = "2006-01-02 15:04:05.000000"
 
