@@ -22,12 +22,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // OAuth client and tokens the stand-in knows.
@@ -46,7 +47,7 @@ type Row map[string]any
 
 // Server is a running stand-in.
 type Server struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu       sync.Mutex
 	tokens   map[string]bool // valid access tokens
@@ -61,16 +62,9 @@ type Server struct {
 // New starts a stand-in that ends with the test.
 func New(t testing.TB) *Server {
 	s := &Server{tokens: map[string]bool{}, rows: map[string]map[string][]Row{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.StartFunc(t, s.serve) // URL serves every API here and the token endpoint at /token
 	return s
 }
-
-// URL serves every API here and the token endpoint at /token.
-func (s *Server) URL() string { return s.srv.URL }
-
-// Client is an HTTP client for the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Token makes and returns a valid access token.
 func (s *Server) Token() string {
@@ -125,14 +119,11 @@ func (s *Server) Grants() []string {
 }
 
 func apiError(w http.ResponseWriter, code int, status, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status}})
+	fakeapi.WriteJSON(w, code, map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status}})
 }
 
 func reply(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	fakeapi.WriteJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -182,14 +173,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.grants = append(s.grants, f.Get("grant_type"))
 	bad := func(code, desc string) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+		fakeapi.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": code, "error_description": desc})
 	}
 	if f.Get("client_id") != ClientID || f.Get("client_secret") != ClientSecret {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": "The OAuth client was not found."})
+		fakeapi.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "The OAuth client was not found."})
 		return
 	}
 	switch f.Get("grant_type") {
@@ -234,7 +221,7 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request) {
 	page := items[min(start-1, len(items)):min(start-1+max, len(items))]
 	out := map[string]any{"kind": "analytics#accountSummaries", "totalResults": len(items), "startIndex": start, "itemsPerPage": max, "items": page}
 	if start-1+max < len(items) {
-		out["nextLink"] = fmt.Sprintf("%s/analytics/v3/management/accountSummaries?start-index=%d&max-results=%d", s.srv.URL, start+max, max)
+		out["nextLink"] = fmt.Sprintf("%s/analytics/v3/management/accountSummaries?start-index=%d&max-results=%d", s.URL(), start+max, max)
 	}
 	reply(w, out)
 }
