@@ -21,11 +21,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // SecretKey is the API key the stand-in accepts.
@@ -36,7 +37,7 @@ type Object map[string]any
 
 // Server is a running stand-in.
 type Server struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu        sync.Mutex
 	objects   map[string][]Object // resource -> objects
@@ -50,16 +51,9 @@ type Server struct {
 // New starts a stand-in that ends with the test.
 func New(t testing.TB) *Server {
 	s := &Server{objects: map[string][]Object{}, fields: map[string]map[string]bool{}, malformed: map[string]bool{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.StartFunc(t, s.serve) // URL is the manager's URL (the API is under /api)
 	return s
 }
-
-// URL is the manager's URL (the API is under /api).
-func (s *Server) URL() string { return s.srv.URL }
-
-// Client is an HTTP client for the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Add stores objects of a resource ("computers").
 func (s *Server) Add(resource string, objs ...Object) {
@@ -111,9 +105,7 @@ func (s *Server) Searches() []string {
 }
 
 func reply(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	fakeapi.WriteJSON(w, code, v)
 }
 
 type criterion struct {
