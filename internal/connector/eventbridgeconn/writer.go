@@ -2,12 +2,14 @@ package eventbridgeconn
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -58,9 +60,13 @@ func readFrame(r *bufio.Reader, f *frame) error {
 		if err != nil {
 			return nil, err
 		}
-		b := make([]byte, n)
-		_, err = io.ReadFull(r, b)
-		return b, err
+		// Grow with the bytes read, not the length a damaged file claims.
+		var b bytes.Buffer
+		m, err := io.CopyN(&b, r, int64(min(n, math.MaxInt64)))
+		if err == nil && uint64(m) != n || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return b.Bytes(), err
 	}
 	split, err := str()
 	if err != nil {
