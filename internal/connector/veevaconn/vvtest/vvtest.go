@@ -14,16 +14,16 @@
 package vvtest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Credentials the stand-in accepts.
@@ -42,7 +42,7 @@ type Field struct {
 
 // Server is the stand-in.
 type Server struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu        sync.Mutex
 	objects   map[string][]Field
@@ -71,16 +71,9 @@ func New(t testing.TB) *Server {
 	s.objects["documents"] = []Field{{"id", "id", "ID"}, {"name__v", "String", "Name"}, {"type__v", "String", "Type"},
 		{"major_version_number__v", "Number", "Major"}, {"minor_version_number__v", "Number", "Minor"},
 		{"modified_date__v", "DateTime", "Last Modified Date"}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.StartFunc(t, s.serve) // URL is the Vault's address (the profile's instanceUrl)
 	return s
 }
-
-// URL is the Vault's address (the profile's instanceUrl).
-func (s *Server) URL() string { return s.srv.URL }
-
-// Client talks to it.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Object declares an object and its fields.
 func (s *Server) Object(name string, fields ...Field) {
@@ -124,8 +117,7 @@ func (s *Server) Requests() []string {
 }
 
 func reply(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	fakeapi.WriteJSON(w, http.StatusOK, v)
 }
 
 func failure(w http.ResponseWriter, typ, msg string) {
@@ -159,7 +151,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.logins++
 		s.session = fmt.Sprintf("S%d", s.logins)
 		reply(w, map[string]any{"responseStatus": "SUCCESS", "sessionId": s.session, "userId": 7, "vaultId": 11,
-			"vaultIds": []map[string]any{{"id": 11, "name": "Test", "url": s.srv.URL + "/api"}}})
+			"vaultIds": []map[string]any{{"id": 11, "name": "Test", "url": s.URL() + "/api"}}})
 		return
 	}
 	if s.session == "" || r.Header.Get("Authorization") != s.session {
