@@ -11,15 +11,15 @@ package mktotest
 import (
 	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Credentials the server accepts.
@@ -40,7 +40,7 @@ type Export struct {
 
 // Server is one fake Marketo instance.
 type Server struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu        sync.Mutex
 	now       time.Time
@@ -79,16 +79,9 @@ func New(t testing.TB) *Server {
 		}
 		return ""
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.StartFunc(t, s.serve) // URL is the instanceUrl
 	return s
 }
-
-// URL is the instanceUrl.
-func (s *Server) URL() string { return s.srv.URL }
-
-// Client is an HTTP client for the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Now is the server's clock.
 func (s *Server) Now() time.Time { s.mu.Lock(); defer s.mu.Unlock(); return s.now }
@@ -161,9 +154,7 @@ func (s *Server) Calls() []string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	fakeapi.WriteJSON(w, status, v)
 }
 
 func fail(w http.ResponseWriter, code, msg string) {
@@ -284,7 +275,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, object string) {
 		Format string                       `json:"format"`
 		Filter map[string]map[string]string `json:"filter"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Fields) == 0 {
+	if err := fakeapi.ReadJSON(r, &body); err != nil || len(body.Fields) == 0 {
 		fail(w, "1003", "Invalid request: fields required")
 		return
 	}
