@@ -25,13 +25,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 var (
@@ -72,21 +73,20 @@ type domain struct {
 // Server is a running stand-in.
 type Server struct {
 	URL string
-	srv *httptest.Server
+	srv *fakeapi.Server
 
 	mu       sync.Mutex
 	domains  map[string]*domain
-	throttle int // the next PutProfileObject calls answered 429
 	puts     int
-	fail500  int
+	throttle fakeapi.Budget // the next PutProfileObject calls answered 429
+	fail500  fakeapi.Budget
 }
 
 // New starts a stand-in, closed when t ends.
 func New(t testing.TB) *Server {
 	s := &Server{domains: map[string]*domain{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
+	s.srv = fakeapi.StartFunc(t, s.serve)
+	s.URL = s.srv.URL()
 	return s
 }
 
@@ -105,18 +105,10 @@ func (s *Server) Objects(domainName, typ string) map[string]string {
 
 // Throttle makes the next n PutProfileObject calls answer 429
 // ThrottlingException.
-func (s *Server) Throttle(n int) {
-	s.mu.Lock()
-	s.throttle = n
-	s.mu.Unlock()
-}
+func (s *Server) Throttle(n int) { s.throttle.Set(n) }
 
 // FailPuts makes the next n PutProfileObject calls answer 500.
-func (s *Server) FailPuts(n int) {
-	s.mu.Lock()
-	s.fail500 = n
-	s.mu.Unlock()
-}
+func (s *Server) FailPuts(n int) { s.fail500.Set(n) }
 
 // Puts counts PutProfileObject calls, refused ones included.
 func (s *Server) Puts() int {
@@ -133,16 +125,11 @@ func (s *Server) DeleteDomain(name string) {
 }
 
 func apiErr(w http.ResponseWriter, status int, typ, msg string) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amzn-ErrorType", typ)
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"Message": msg})
+	fakeapi.WriteJSON(w, status, map[string]string{"Message": msg})
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, v any) { fakeapi.WriteJSON(w, http.StatusOK, v) }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	auth := r.Header.Get("Authorization")
@@ -256,13 +243,11 @@ func (s *Server) objectTypes(w http.ResponseWriter, r *http.Request, domainName 
 
 func (s *Server) putObject(w http.ResponseWriter, domainName string, body []byte) {
 	s.puts++
-	if s.throttle > 0 {
-		s.throttle--
+	if s.throttle.Take() {
 		apiErr(w, 429, "ThrottlingException", "Rate exceeded")
 		return
 	}
-	if s.fail500 > 0 {
-		s.fail500--
+	if s.fail500.Take() {
 		apiErr(w, 500, "InternalServerException", "internal error")
 		return
 	}
