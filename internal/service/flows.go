@@ -634,7 +634,8 @@ func (s *Service) ListFlows(ctx context.Context, in *wire.ListFlowsRequest) (*wi
 }
 
 // listFlowsJSON is ListFlows' response body, written from a page of flow
-// views read in one query.
+// views read in one query, each with its flow's list summary rather than
+// its whole document.
 func (s *Service) listFlowsJSON(ctx context.Context, in *wire.ListFlowsRequest) ([]byte, error) {
 	limit := flowPageSize
 	if in.MaxResults != nil {
@@ -654,7 +655,7 @@ func (s *Service) listFlowsJSON(ctx context.Context, in *wire.ListFlowsRequest) 
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if doc, err = objectMembers(v.Flow.Doc, doc[:0]); err != nil {
+		if doc, err = objectMembers(v.Summary, doc[:0]); err != nil {
 			return nil, fault.Wrap(fault.Internal, err, "decode flow %s", v.Flow.Name)
 		}
 		if b, err = appendFlowSummary(b, v, doc); err != nil {

@@ -114,6 +114,40 @@ func TestRespondJSONIsTheModelEncoding(t *testing.T) {
 	}
 }
 
+// TestListFlowsSummaryIsTheDocument: a flow listed from its stored list
+// summary reads byte for byte as it would from its whole document.
+func TestListFlowsSummaryIsTheDocument(t *testing.T) {
+	env := respondEnv(t)
+	ctx := context.Background()
+	views, _, err := env.store.FlowViewList(ctx, &store.FlowListParams{AccountID: flowTestAccount, Page: store.Page{Limit: 100}})
+	if err != nil || len(views) != 6 {
+		t.Fatalf("FlowViewList: %d views, %v", len(views), err)
+	}
+	for _, v := range views {
+		whole, err := env.store.FlowViewGet(ctx, flowTestAccount, v.Flow.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v.Summary) >= len(whole.Flow.Doc) {
+			t.Errorf("%s: summary of %d bytes, document of %d", v.Flow.Name, len(v.Summary), len(whole.Flow.Doc))
+		}
+		body := func(doc []byte) string {
+			ms, err := objectMembers(doc, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := appendFlowSummary(nil, v, ms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+		if got, want := body(v.Summary), body(whole.Flow.Doc); got != want {
+			t.Errorf("%s from its summary:\n got %s\nwant %s", v.Flow.Name, got, want)
+		}
+	}
+}
+
 // TestDescribeFlowSplicesTheLiveMembers checks what is spliced into the
 // stored document: the status, tags and newest run, and the catalog tables
 // of that run only for a flow with a catalog.

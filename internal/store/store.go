@@ -82,7 +82,11 @@ type Flow struct {
 // Flow.State are not filled.
 type FlowView struct {
 	Flow *Flow
-	Tags map[string]string // empty if none
+	// Summary, in FlowViewList's views, is FlowListSummary of the flow's
+	// document as stored with it (the document itself where it has none),
+	// and Flow.Doc is not filled; FlowViewGet fills Flow.Doc instead.
+	Summary []byte
+	Tags    map[string]string // empty if none
 	// Newest is the most recently started execution (StartedAt, then
 	// ExecutionID, as ExecutionList orders them), nil if none; it carries
 	// what the API shows (ids, Status, Doc, StartedAt, UpdatedAt), not the

@@ -50,7 +50,8 @@ func (s *Store) FlowStateUpdateMany(ctx context.Context, fs []*store.Flow) ([]bo
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var b pgx.Batch
 		for _, f := range fs {
-			b.Queue(`UPDATE flows SET state = $1, version = version + 1
+			b.Queue(`UPDATE flows SET state = $1, version = version + 1,
+					summary_version = CASE WHEN summary_version = version THEN version + 1 ELSE summary_version END
 				WHERE account_id = $2 AND name = $3 AND version = $4`, f.State, f.AccountID, f.Name, f.Version)
 		}
 		br := tx.SendBatch(ctx, &b)

@@ -41,9 +41,9 @@ func (s *Store) FlowCreate(ctx context.Context, f *store.Flow) error {
 		if err := lockQuota(ctx, tx, "flows", f.AccountID, f.MaxPerAccount); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO flows (`+flowColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)`,
-			f.AccountID, f.Name, f.Arn, f.Status, f.Doc, f.State, f.CreatedAt, f.UpdatedAt); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO flows (`+flowColumns+`, summary, summary_version)
+			VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, 1)`,
+			f.AccountID, f.Name, f.Arn, f.Status, f.Doc, f.State, f.CreatedAt, f.UpdatedAt, store.FlowListSummary(f.Doc)); err != nil {
 			return err
 		}
 		if err := checkQuota(ctx, tx, "flows", f.AccountID, f.MaxPerAccount); err != nil {
@@ -92,9 +92,10 @@ func (s *Store) FlowUpdate(ctx context.Context, f *store.Flow) error {
 		// updating the same version, the second waits for the first's row lock,
 		// then finds the version changed and matches no row.
 		err := mustAffect(tx.Exec(ctx, `UPDATE flows
-			SET status = $1, doc = $2, state = $3, updated_at = $4, version = version + 1
+			SET status = $1, doc = $2, summary = $8, state = $3, updated_at = $4,
+				version = version + 1, summary_version = version + 1
 			WHERE account_id = $5 AND name = $6 AND version = $7`,
-			f.Status, f.Doc, f.State, updated, f.AccountID, f.Name, f.Version))
+			f.Status, f.Doc, f.State, updated, f.AccountID, f.Name, f.Version, store.FlowListSummary(f.Doc)))
 		if errors.Is(err, pgx.ErrNoRows) {
 			var one int
 			if err := tx.QueryRow(ctx, `SELECT 1 FROM flows WHERE account_id = $1 AND name = $2`,
@@ -184,4 +185,31 @@ func (s *Store) FlowListByStatus(ctx context.Context, params *store.FlowListBySt
 		next = keyset.Encode(out[limit-1].AccountID, out[limit-1].Name)
 	}
 	return out, next, nil
+}
+
+// fillSummaries writes the list summary of every flow whose summary was
+// not written with its current version: flows stored before the summary
+// column, or last written by a binary that does not know it. The version
+// check leaves a flow that another replica writes meanwhile to its writer.
+func (s *Store) fillSummaries(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, `SELECT account_id, name, doc, version FROM flows
+		WHERE summary_version IS DISTINCT FROM version`)
+	if err != nil {
+		return err
+	}
+	stale, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Flow, error) {
+		var f store.Flow
+		return &f, row.Scan(&f.AccountID, &f.Name, &f.Doc, &f.Version)
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range stale {
+		if _, err := s.pool.Exec(ctx, `UPDATE flows SET summary = $1, summary_version = version
+			WHERE account_id = $2 AND name = $3 AND version = $4`,
+			store.FlowListSummary(f.Doc), f.AccountID, f.Name, f.Version); err != nil {
+			return err
+		}
+	}
+	return nil
 }

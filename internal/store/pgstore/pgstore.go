@@ -56,7 +56,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool}
+	if err := s.fillSummaries(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store: flow summaries: %w", err)
+	}
+	return s, nil
 }
 
 // Close closes the pool; it may be called more than once.

@@ -161,3 +161,23 @@ func BenchmarkViews(b *testing.B) {
 	defer s.Close()
 	storetest.BenchmarkViews(b, s)
 }
+
+func TestFlowSummaryCatchUp(t *testing.T) {
+	if os.Getenv(pgtest.EnvDSN) == "" {
+		t.Skip(pgtest.EnvDSN + " is unset: set it to a PostgreSQL URL to run the pgstore tests")
+	}
+	dsn := pgtest.Schema(t, "storetest")
+	storetest.FlowSummaryCatchUp(t, func(t *testing.T) store.Store { return open(t, dsn) },
+		func(t *testing.T, account, name string, doc []byte) {
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			if _, err := conn.Exec(ctx, `UPDATE flows SET doc = $1, version = version + 1 WHERE account_id = $2 AND name = $3`,
+				doc, account, name); err != nil {
+				t.Fatal(err)
+			}
+		})
+}

@@ -16,7 +16,8 @@ import (
 // execution in one statement (one round trip): the tags through their
 // primary key, the newest execution through executions_newest. pgx
 // prepares and caches it per connection.
-var flowViewSelect = `SELECT f.name, f.arn, f.status, f.doc, f.version, f.created_at, f.updated_at,
+func flowViewSelect(doc string) string {
+	return `SELECT f.name, f.arn, f.status, ` + doc + `, f.version, f.created_at, f.updated_at,
 	(SELECT string_agg(` + pair("t.key", "t.value") + `, '') FROM tags t WHERE t.arn = f.arn),
 	(SELECT string_agg(` + pair("p.name", "p.label") + `, '') FROM flow_profiles fp
 		JOIN profiles p ON p.account_id = fp.account_id AND p.name = fp.profile_name
@@ -26,9 +27,15 @@ var flowViewSelect = `SELECT f.name, f.arn, f.status, f.doc, f.version, f.create
 	LEFT JOIN LATERAL (SELECT execution_id, status, doc, started_at, updated_at FROM executions x
 		WHERE x.account_id = f.account_id AND x.flow_name = f.name
 		ORDER BY x.started_at DESC, x.execution_id DESC LIMIT 1) e ON true`
+}
 
-// scanFlowView reads a row of flowViewSelect of the account's flows.
-func scanFlowView(accountID string) func(row pgx.Row) (*store.FlowView, error) {
+// listDoc is what a list reads of a flow's document: its summary when the
+// summary was written with the flow's current version, else the document.
+const listDoc = `CASE WHEN f.summary_version = f.version AND f.summary IS NOT NULL THEN f.summary ELSE f.doc END`
+
+// scanFlowView reads a row of flowViewSelect of the account's flows; a
+// list's row carries the summary (listDoc) where a flow's has the document.
+func scanFlowView(accountID string, list bool) func(row pgx.Row) (*store.FlowView, error) {
 	return func(row pgx.Row) (*store.FlowView, error) {
 		f := store.Flow{AccountID: accountID}
 		var tags, labels []byte
@@ -44,6 +51,9 @@ func scanFlowView(accountID string) func(row pgx.Row) (*store.FlowView, error) {
 		}
 		f.CreatedAt, f.UpdatedAt = f.CreatedAt.UTC(), f.UpdatedAt.UTC()
 		v := &store.FlowView{Flow: &f}
+		if list {
+			v.Summary, f.Doc = f.Doc, nil
+		}
 		var err error
 		if v.Tags, err = pairs.Parse(tags); err != nil {
 			return nil, fmt.Errorf("tags of flow %q: %w", f.Name, err)
@@ -59,13 +69,16 @@ func scanFlowView(accountID string) func(row pgx.Row) (*store.FlowView, error) {
 	}
 }
 
+// The statements FlowViewGet and FlowViewList run.
+var flowViewGet, flowViewList = flowViewSelect("f.doc"), flowViewSelect(listDoc)
+
 // pair writes a key and a value for pairs.Parse.
 func pair(key, value string) string {
 	return pairs.SQL(func(s string) string { return `octet_length(` + s + `)` }, key, value)
 }
 
 func (s *Store) FlowViewGet(ctx context.Context, accountID, name string) (*store.FlowView, error) {
-	v, err := scanFlowView(accountID)(s.pool.QueryRow(ctx, flowViewSelect+`
+	v, err := scanFlowView(accountID, false)(s.pool.QueryRow(ctx, flowViewGet+`
 		WHERE f.account_id = $1 AND f.name = $2`, accountID, name))
 	if err != nil {
 		return nil, classify(err, fmt.Sprintf("flow %q", name))
@@ -79,12 +92,12 @@ func (s *Store) FlowViewList(ctx context.Context, params *store.FlowListParams) 
 		return nil, "", err
 	}
 	limit := keyset.Limit(params.Page.Limit)
-	rows, err := s.pool.Query(ctx, flowViewSelect+`
+	rows, err := s.pool.Query(ctx, flowViewList+`
 		WHERE f.account_id = $1 AND f.name > $2 ORDER BY f.name LIMIT $3`, params.AccountID, from, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}
-	out, err := collect(rows, scanFlowView(params.AccountID))
+	out, err := collect(rows, scanFlowView(params.AccountID, true))
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}

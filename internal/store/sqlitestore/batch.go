@@ -51,7 +51,8 @@ func (s *Store) FlowStateUpdateMany(ctx context.Context, fs []*store.Flow) ([]bo
 		return written, nil
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE flows SET state = ?, version = version + 1
+		stmt, err := tx.PrepareContext(ctx, `UPDATE flows SET state = ?, version = version + 1,
+				summary_version = CASE WHEN summary_version = version THEN version + 1 ELSE summary_version END
 			WHERE account_id = ? AND name = ? AND version = ?`)
 		if err != nil {
 			return err

@@ -49,10 +49,10 @@ func (s *Store) FlowCreate(ctx context.Context, f *store.Flow) error {
 	f.CreatedAt, f.UpdatedAt = keyset.Time(f.CreatedAt), keyset.Time(f.UpdatedAt)
 	f.ProfileNames = profileNames(f.ProfileNames)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO flows (`+flowColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO flows (`+flowColumns+`, summary, summary_version)
+			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 1)`,
 			f.AccountID, f.Name, f.Arn, f.Status, f.Doc, f.State,
-			keyset.Micros(f.CreatedAt), keyset.Micros(f.UpdatedAt)); err != nil {
+			keyset.Micros(f.CreatedAt), keyset.Micros(f.UpdatedAt), store.FlowListSummary(f.Doc)); err != nil {
 			return err
 		}
 		if err := checkQuota(ctx, tx, "flows", f.AccountID, f.MaxPerAccount); err != nil {
@@ -119,9 +119,10 @@ func (s *Store) FlowUpdate(ctx context.Context, f *store.Flow) error {
 	what := fmt.Sprintf("flow %q", f.Name)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE flows
-			SET status = ?, doc = ?, state = ?, updated_at = ?, version = version + 1
+			SET status = ?, doc = ?, summary = ?, state = ?, updated_at = ?,
+				version = version + 1, summary_version = version + 1
 			WHERE account_id = ? AND name = ? AND version = ?`,
-			f.Status, f.Doc, f.State, keyset.Micros(updated), f.AccountID, f.Name, f.Version)
+			f.Status, f.Doc, store.FlowListSummary(f.Doc), f.State, keyset.Micros(updated), f.AccountID, f.Name, f.Version)
 		if err := mustAffect(res, err); err == sql.ErrNoRows {
 			// Tell a missing flow from a stale version.
 			var one int
@@ -241,4 +242,38 @@ func (s *Store) FlowListByStatus(ctx context.Context, params *store.FlowListBySt
 		next = keyset.Encode(out[limit-1].AccountID, out[limit-1].Name)
 	}
 	return out, next, nil
+}
+
+// fillSummaries writes the list summary of every flow whose summary was
+// not written with its current version: flows stored before the summary
+// column, or last written by a binary that does not know it.
+func (s *Store) fillSummaries(ctx context.Context) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT account_id, name, doc, version FROM flows
+			WHERE summary_version IS NOT version`)
+		if err != nil {
+			return err
+		}
+		var stale []*store.Flow
+		for rows.Next() {
+			var f store.Flow
+			if err := rows.Scan(&f.AccountID, &f.Name, &f.Doc, &f.Version); err != nil {
+				rows.Close()
+				return err
+			}
+			stale = append(stale, &f)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, f := range stale {
+			if _, err := tx.ExecContext(ctx, `UPDATE flows SET summary = ?, summary_version = version
+				WHERE account_id = ? AND name = ? AND version = ?`,
+				store.FlowListSummary(f.Doc), f.AccountID, f.Name, f.Version); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

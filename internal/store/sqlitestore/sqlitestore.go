@@ -103,6 +103,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	if err := s.fillSummaries(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite store %s: flow summaries: %w", path, err)
+	}
 	if s.views, err = prepareViews(ctx, r); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)

@@ -3,6 +3,7 @@ package sqlitestore_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -177,4 +178,26 @@ func BenchmarkViews(b *testing.B) {
 	}
 	defer s.Close()
 	storetest.BenchmarkViews(b, s)
+}
+
+func TestFlowSummaryCatchUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "appflowd.db")
+	storetest.FlowSummaryCatchUp(t, func(t *testing.T) store.Store {
+		s, err := sqlitestore.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}, func(t *testing.T, account, name string, doc []byte) {
+		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(`UPDATE flows SET doc = ?, version = version + 1 WHERE account_id = ? AND name = ?`,
+			doc, account, name); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

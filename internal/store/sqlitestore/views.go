@@ -13,7 +13,8 @@ import (
 // flowViewSelect reads flows with their tags, profile labels and newest
 // execution in one statement: the tags through their primary key, the
 // newest execution through executions_newest, one indexed lookup each.
-var flowViewSelect = `SELECT f.name, f.arn, f.status, f.doc, f.version, f.created_at, f.updated_at,
+func flowViewSelect(doc string) string {
+	return `SELECT f.name, f.arn, f.status, ` + doc + `, f.version, f.created_at, f.updated_at,
 	(SELECT group_concat(` + pair("t.key", "t.value") + `, '') FROM tags t WHERE t.arn = f.arn),
 	(SELECT group_concat(` + pair("p.name", "p.label") + `, '') FROM flow_profiles fp
 		JOIN profiles p ON p.account_id = fp.account_id AND p.name = fp.profile_name
@@ -22,6 +23,11 @@ var flowViewSelect = `SELECT f.name, f.arn, f.status, f.doc, f.version, f.create
 	FROM flows f LEFT JOIN executions e ON e.rowid = (
 		SELECT x.rowid FROM executions x WHERE x.account_id = f.account_id AND x.flow_name = f.name
 		ORDER BY x.started_at DESC, x.execution_id DESC LIMIT 1)`
+}
+
+// listDoc is what a list reads of a flow's document: its summary when the
+// summary was written with the flow's current version, else the document.
+const listDoc = `CASE WHEN f.summary_version = f.version AND f.summary IS NOT NULL THEN f.summary ELSE f.doc END`
 
 const (
 	flowViewGetQuery  = ` WHERE f.account_id = ? AND f.name = ?`
@@ -41,11 +47,11 @@ type views struct {
 }
 
 func prepareViews(ctx context.Context, db *sql.DB) (*views, error) {
-	get, err := db.PrepareContext(ctx, flowViewSelect+flowViewGetQuery)
+	get, err := db.PrepareContext(ctx, flowViewSelect("f.doc")+flowViewGetQuery)
 	if err != nil {
 		return nil, fmt.Errorf("prepare flow view: %w", err)
 	}
-	list, err := db.PrepareContext(ctx, flowViewSelect+flowViewListQuery)
+	list, err := db.PrepareContext(ctx, flowViewSelect(listDoc)+flowViewListQuery)
 	if err != nil {
 		get.Close()
 		return nil, fmt.Errorf("prepare flow view list: %w", err)
@@ -61,8 +67,9 @@ func (v *views) close() error {
 	return v.list.Close()
 }
 
-// scanFlowView reads a row of flowViewSelect of the account's flows.
-func scanFlowView(accountID string) func(row interface{ Scan(...any) error }) (*store.FlowView, error) {
+// scanFlowView reads a row of flowViewSelect of the account's flows; a
+// list's row carries the summary (listDoc) where a flow's has the document.
+func scanFlowView(accountID string, list bool) func(row interface{ Scan(...any) error }) (*store.FlowView, error) {
 	return func(row interface{ Scan(...any) error }) (*store.FlowView, error) {
 		f := store.Flow{AccountID: accountID}
 		var created, updated int64
@@ -79,6 +86,9 @@ func scanFlowView(accountID string) func(row interface{ Scan(...any) error }) (*
 		}
 		f.CreatedAt, f.UpdatedAt = keyset.FromMicros(created), keyset.FromMicros(updated)
 		v := &store.FlowView{Flow: &f}
+		if list {
+			v.Summary, f.Doc = f.Doc, nil
+		}
 		var err error
 		if v.Tags, err = pairs.Parse(tags); err != nil {
 			return nil, fmt.Errorf("tags of flow %q: %w", f.Name, err)
@@ -95,7 +105,7 @@ func scanFlowView(accountID string) func(row interface{ Scan(...any) error }) (*
 }
 
 func (s *Store) FlowViewGet(ctx context.Context, accountID, name string) (*store.FlowView, error) {
-	v, err := scanFlowView(accountID)(s.views.get.QueryRowContext(ctx, accountID, name))
+	v, err := scanFlowView(accountID, false)(s.views.get.QueryRowContext(ctx, accountID, name))
 	if err != nil {
 		return nil, classify(err, fmt.Sprintf("flow %q", name))
 	}
@@ -112,7 +122,7 @@ func (s *Store) FlowViewList(ctx context.Context, params *store.FlowListParams) 
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}
-	out, err := collect(rows, scanFlowView(params.AccountID))
+	out, err := collect(rows, scanFlowView(params.AccountID, true))
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}
