@@ -3,8 +3,10 @@
 // loopback HTTP server, SQLite or PostgreSQL) and a trivial net/http JSON
 // handler, each driven by the same closed-loop load generator (C clients
 // on keep-alive connections for D seconds, in rounds that take turns). It
-// prints requests per second, p50 and p99, and each operation's share of
-// the ceiling, with the range of that share over the rounds.
+// prints requests per second, p50 and p99, the process's CPU time per
+// request (with PostgreSQL, the database server's is not in it), and each
+// operation's share of the ceiling, with the range of that share over the
+// rounds.
 //
 //	go run ./bench/apibench -flows 20 -clients 16 -duration 5s
 //	go run ./bench/apibench -database postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
@@ -26,6 +28,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,6 +44,7 @@ import (
 func main() {
 	flows := flag.Int("flows", 20, "flows in the account (ListFlows returns them in one page)")
 	runs := flag.Int("runs", 3, "execution records per flow")
+	tasks := flag.Int("tasks", 1, "tasks per flow: 1 is a Map_all, more are that many Map tasks (a real flow's document grows with its field mappings)")
 	clients := flag.Int("clients", 16, "concurrent clients")
 	dur := flag.Duration("duration", 5*time.Second, "how long each target is measured, in all")
 	rounds := flag.Int("rounds", 5, "the targets take turns this many times")
@@ -48,7 +52,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measurements (after the warm-up) to this file")
 	sign := flag.Bool("sign", false, "appflowd checks SigV4 and every request is signed (those to the ceiling too, so the clients' work is alike)")
 	flag.Parse()
-	if err := run(*flows, *runs, *clients, *dur, *rounds, *database, *cpuprofile, *sign); err != nil {
+	if err := run(*flows, *runs, *tasks, *clients, *dur, *rounds, *database, *cpuprofile, *sign); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -56,7 +60,7 @@ func main() {
 // The access key of -sign.
 const benchKey, benchSecret, benchAccount = "AKIDAPIBENCH", "apibench-secret", "000000000000"
 
-func run(flows, runs, clients int, dur time.Duration, rounds int, database, cpuprofile string, sign bool) error {
+func run(flows, runs, tasks, clients int, dur time.Duration, rounds int, database, cpuprofile string, sign bool) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "apibench")
 	if err != nil {
@@ -82,8 +86,19 @@ func run(flows, runs, clients int, dur time.Duration, rounds int, database, cpup
 		Credentials: credentials.NewStaticCredentialsProvider(benchKey, benchSecret, "")})
 	os.MkdirAll(dir+"/s3/raw/in", 0o755)
 	m := runstate.New(a.Store, nil)
+	mapAll := []types.Task{{TaskType: types.TaskTypeMapAll, SourceFields: []string{}, ConnectorOperator: &types.ConnectorOperator{S3: types.S3ConnectorOperatorNoOp}}}
+	var maps []types.Task
+	for j := range tasks {
+		field := fmt.Sprintf("field_%03d", j)
+		maps = append(maps, types.Task{TaskType: types.TaskTypeMap, SourceFields: []string{field}, DestinationField: aws.String(field),
+			ConnectorOperator: &types.ConnectorOperator{S3: types.S3ConnectorOperatorNoOp}})
+	}
 	for i := range flows {
 		name := fmt.Sprintf("bench-%03d", i)
+		flowTasks := mapAll
+		if tasks > 1 {
+			flowTasks = maps
+		}
 		_, err := c.CreateFlow(ctx, &appflow.CreateFlowInput{
 			FlowName:      aws.String(name),
 			Tags:          map[string]string{"team": "data", "n": name},
@@ -92,7 +107,7 @@ func run(flows, runs, clients int, dur time.Duration, rounds int, database, cpup
 				SourceConnectorProperties: &types.SourceConnectorProperties{S3: &types.S3SourceProperties{BucketName: aws.String("raw"), BucketPrefix: aws.String("in")}}},
 			DestinationFlowConfigList: []types.DestinationFlowConfig{{ConnectorType: types.ConnectorTypeS3,
 				DestinationConnectorProperties: &types.DestinationConnectorProperties{S3: &types.S3DestinationProperties{BucketName: aws.String("lake")}}}},
-			Tasks: []types.Task{{TaskType: types.TaskTypeMapAll, SourceFields: []string{}, ConnectorOperator: &types.ConnectorOperator{S3: types.S3ConnectorOperatorNoOp}}},
+			Tasks: flowTasks,
 		})
 		if err != nil {
 			return fmt.Errorf("create flow %s: %w", name, err)
@@ -171,11 +186,12 @@ type result struct {
 	errors   int
 	lats     []time.Duration // sorted
 	d        time.Duration
+	cpu      time.Duration // this process's CPU time (server, clients and all), over d
 }
 
 // add merges two measurements of one target.
 func (r result) add(o result) result {
-	m := result{lats: append(slices.Clone(r.lats), o.lats...), d: r.d + o.d, errors: r.errors + o.errors}
+	m := result{lats: append(slices.Clone(r.lats), o.lats...), d: r.d + o.d, errors: r.errors + o.errors, cpu: r.cpu + o.cpu}
 	slices.Sort(m.lats)
 	m.rps = float64(len(m.lats)) / m.d.Seconds()
 	if len(m.lats) > 0 {
@@ -191,8 +207,12 @@ func (r result) print(what string, ceiling float64, shares []float64) {
 	if ceiling > 0 && ceiling != r.rps {
 		share = fmt.Sprintf("  %.3f of the ceiling (rounds %.3f-%.3f)", r.rps/ceiling, slices.Min(shares), slices.Max(shares))
 	}
-	fmt.Printf("%-42s %9.0f req/s  p50 %-9s p99 %-9s errors %d%s\n", what, r.rps,
-		r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors, share)
+	var perReq time.Duration
+	if len(r.lats) > 0 {
+		perReq = r.cpu / time.Duration(len(r.lats))
+	}
+	fmt.Printf("%-42s %9.0f req/s  p50 %-9s p99 %-9s cpu/req %-8s errors %d%s\n", what, r.rps,
+		r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), perReq.Round(time.Microsecond), r.errors, share)
 }
 
 // load posts body to url from clients goroutines, each waiting for its
@@ -207,6 +227,7 @@ func load(url, body string, clients int, d time.Duration, sign bool) result {
 	var mu sync.Mutex
 	var lats []time.Duration
 	errs := 0
+	cpu0 := cpuTime()
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for range clients {
@@ -243,5 +264,16 @@ func load(url, body string, clients int, d time.Duration, sign bool) result {
 		})
 	}
 	wg.Wait()
-	return result{errors: errs}.add(result{lats: lats, d: d})
+	return result{errors: errs}.add(result{lats: lats, d: d, cpu: cpuTime() - cpu0})
+}
+
+// cpuTime is the user and system CPU time this process has used: on a
+// machine shared with other work, a request's CPU cost varies less than
+// the requests a second.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
