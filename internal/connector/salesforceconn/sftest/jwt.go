@@ -112,7 +112,7 @@ func (o *Org) jwtBearer(w http.ResponseWriter, r *http.Request) {
 	audOK := false
 	for _, a := range auds {
 		a = strings.TrimRight(a, "/")
-		audOK = audOK || a == "https://login.salesforce.com" || a == "https://test.salesforce.com" || a == o.srv.URL
+		audOK = audOK || a == "https://login.salesforce.com" || a == "https://test.salesforce.com" || a == o.URL()
 	}
 	if !audOK {
 		fail("audience is invalid")
@@ -129,6 +129,6 @@ func (o *Org) jwtBearer(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := fmt.Sprintf("00D!jwt-%d", o.next())
 	o.access[tok] = true
-	writeJSON(w, 200, map[string]string{"access_token": tok, "instance_url": o.srv.URL, "id": o.srv.URL + "/id/00D/005",
+	writeJSON(w, 200, map[string]string{"access_token": tok, "instance_url": o.URL(), "id": o.URL() + "/id/00D/005",
 		"token_type": "Bearer", "scope": "api", "issued_at": strconv.FormatInt(time.Now().UnixMilli(), 10)})
 }

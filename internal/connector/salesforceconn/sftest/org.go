@@ -50,7 +50,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strconv"
@@ -58,6 +57,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // APIVersion is the REST API version the org serves.
@@ -180,7 +181,7 @@ type job struct {
 
 // Org is a fake Salesforce org served over HTTP on loopback.
 type Org struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu           sync.Mutex
 	clientID     string
@@ -210,16 +211,9 @@ func NewOrg(t testing.TB) *Org {
 		access: map[string]bool{AccessToken: true}, refresh: map[string]bool{RefreshToken: true}, codes: map[string]bool{},
 		objects: map[string]*Object{}, cursors: map[string][]map[string]any{}, cursorFields: map[string][]string{},
 		jobs: map[string]*job{}, restPage: 2000, cdc: newCDCState()}
-	o.srv = httptest.NewServer(http.HandlerFunc(o.serve))
-	t.Cleanup(o.srv.Close)
+	o.Server = fakeapi.StartFunc(t, o.serve) // URL is the org's instance URL (its My Domain)
 	return o
 }
-
-// URL is the org's instance URL (its My Domain).
-func (o *Org) URL() string { return o.srv.URL }
-
-// Client is an HTTP client for the org.
-func (o *Org) Client() *http.Client { return o.srv.Client() }
 
 func (o *Org) next() int { o.seq++; return o.seq }
 
@@ -350,9 +344,7 @@ func CheckSOQL(q string) error {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	fakeapi.WriteJSONAs(w, "application/json;charset=UTF-8", status, v)
 }
 
 func sfError(w http.ResponseWriter, status int, code, msg string) {
@@ -451,7 +443,7 @@ func (o *Org) token(w http.ResponseWriter, r *http.Request) {
 	issue := func(withRefresh bool) {
 		tok := fmt.Sprintf("00D!tok-%d", o.next())
 		o.access[tok] = true
-		out := map[string]string{"access_token": tok, "instance_url": o.srv.URL, "id": o.srv.URL + "/id/00D/005",
+		out := map[string]string{"access_token": tok, "instance_url": o.URL(), "id": o.URL() + "/id/00D/005",
 			"token_type": "Bearer", "issued_at": strconv.FormatInt(time.Now().UnixMilli(), 10), "signature": "sig", "scope": "api refresh_token id"}
 		if withRefresh {
 			rt := fmt.Sprintf("refresh-%d", o.next())
@@ -855,7 +847,7 @@ func (o *Org) jobsAPI(w http.ResponseWriter, r *http.Request, kind string, rest 
 	defer o.mu.Unlock()
 	if len(rest) == 0 && r.Method == http.MethodPost {
 		var spec map[string]string
-		json.NewDecoder(r.Body).Decode(&spec)
+		fakeapi.ReadJSON(r, &spec)
 		j := &job{id: fmt.Sprintf("750%015d", o.next()), kind: kind, op: spec["operation"], object: spec["object"], extID: spec["externalIdFieldName"], query: spec["query"]}
 		if kind == "query" {
 			j.state = "UploadComplete"
@@ -893,7 +885,7 @@ func (o *Org) jobsAPI(w http.ResponseWriter, r *http.Request, kind string, rest 
 		writeJSON(w, 200, o.jobInfo(j))
 	case len(rest) == 1 && r.Method == http.MethodPatch:
 		var st map[string]string
-		json.NewDecoder(r.Body).Decode(&st)
+		fakeapi.ReadJSON(r, &st)
 		switch {
 		case st["state"] == "UploadComplete" && j.kind == "ingest" && j.state == "Open":
 			j.state = "UploadComplete"
