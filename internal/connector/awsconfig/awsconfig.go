@@ -144,11 +144,29 @@ func CheckName(name string) error {
 // OpenBucket opens the bucket name of deps (a folder or an S3 API's, as
 // NewBuckets says); a missing one is NotFound.
 func OpenBucket(ctx context.Context, deps connector.Deps, name string) (*blob.Bucket, error) {
+	return OpenFolder(ctx, deps, name, "")
+}
+
+// OpenFolder opens the bucket name, as OpenBucket, for writing below the
+// key prefix folder; in a local bucket, a folder on the way to it that is
+// a symbolic link is refused (see CheckLocalPath), so what a connector
+// stages or writes there stays inside the data dir.
+func OpenFolder(ctx context.Context, deps connector.Deps, name, folder string) (*blob.Bucket, error) {
 	b, err := NewBuckets(ctx, deps)
 	if err != nil {
 		return nil, err
 	}
-	return b.Open(ctx, name)
+	bk, err := b.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if folder != "" {
+		if err := b.CheckKey(name, strings.TrimSuffix(folder, "/")+"/"); err != nil {
+			bk.Close()
+			return nil, err
+		}
+	}
+	return bk, nil
 }
 
 // Open opens a bucket that must exist; a missing one is NotFound, named in

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -45,5 +46,36 @@ func TestForAccountOpensThatAccountsBucket(t *testing.T) {
 	bk.Close()
 	if _, err := b.ForAccount("../../etc").Open(context.Background(), "b"); !fault.Is(err, fault.Invalid) {
 		t.Errorf("a malformed account id: %v, want Invalid", err)
+	}
+}
+
+// OpenFolder refuses a local bucket whose folder on the way to the prefix
+// is a symbolic link, naming it, and opens one whose folders are real or
+// not made yet.
+func TestOpenFolderRefusesLinkedFolder(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "s3", "stage", "real"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(t.TempDir(), filepath.Join(dir, "s3", "stage", "linked")); err != nil {
+		t.Fatal(err)
+	}
+	deps := connector.Deps{DataDir: dir}
+	ctx := context.Background()
+	for _, folder := range []string{"", "real/flow/e1/", "new/flow/e1", "real"} {
+		b, err := OpenFolder(ctx, deps, "stage", folder)
+		if err != nil {
+			t.Fatalf("folder %q: %v", folder, err)
+		}
+		b.Close()
+	}
+	for _, folder := range []string{"linked", "linked/flow/e1/", "/linked/x"} {
+		_, err := OpenFolder(ctx, deps, "stage", folder)
+		if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "s3://stage/linked is a symbolic link") {
+			t.Fatalf("folder %q: got %v, want Invalid naming s3://stage/linked", folder, err)
+		}
+	}
+	if _, err := OpenFolder(ctx, deps, "nope", "x/"); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("missing bucket: got %v, want NotFound", err)
 	}
 }

@@ -312,7 +312,7 @@ func (s *sender) offload(ctx context.Context, p *pending) error {
 		return s.reject(p, "", fmt.Sprintf("the event is %d bytes, over the %d-byte EventBridge limit, and errorHandlingConfig names no bucket for large events", p.size, w.d.MaxEventBytes))
 	}
 	if s.bucket == nil {
-		b, err := awsconfig.OpenBucket(ctx, w.d.deps, eh.BucketName)
+		b, err := awsconfig.OpenFolder(ctx, w.d.deps, eh.BucketName, rejects.JoinKey(eh.BucketPrefix, w.req.FlowName, w.req.ExecutionID, "large-events"))
 		if err != nil {
 			return fmt.Errorf("large events: %w", err)
 		}

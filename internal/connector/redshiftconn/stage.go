@@ -43,12 +43,13 @@ func (d *Driver) newStageSink(ctx context.Context, req *connector.WriteRequest, 
 	if prefix == "" {
 		prefix = d.props.BucketPrefix
 	}
-	b, err := awsconfig.OpenBucket(ctx, d.deps, name)
+	folder := rejects.JoinKey(prefix, req.FlowName, req.ExecutionID) + "/"
+	b, err := awsconfig.OpenFolder(ctx, d.deps, name, folder)
 	if err != nil {
 		return nil, fmt.Errorf("redshift: intermediate bucket: %w", err)
 	}
 	s := &stageSink{d: d, tbl: tbl, parts: stage.Parts{Vendor: "redshift", Bucket: b, Name: name,
-		Prefix: rejects.JoinKey(prefix, req.FlowName, req.ExecutionID) + "/",
+		Prefix: folder,
 		Ext:    "jsonl.gz", Type: "application/x-ndjson", KMSKeyArn: req.KMSKeyArn, PartBytes: partBytes}}
 	s.parts.Start(ctx)
 	return s, nil

@@ -73,7 +73,7 @@ func Check(ctx context.Context, deps connector.Deps, eh *connector.ErrorHandling
 	if eh == nil || eh.BucketName == "" {
 		return nil
 	}
-	b, err := awsconfig.OpenBucket(ctx, deps, eh.BucketName)
+	b, err := awsconfig.OpenFolder(ctx, deps, eh.BucketName, eh.BucketPrefix)
 	if err != nil {
 		return fault.Wrap(fault.CodeOf(err), err, "error bucket")
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 
@@ -361,16 +362,12 @@ func (w *writer) writeSuccesses(ctx context.Context) error {
 		return nil
 	}
 	ctx = context.WithoutCancel(ctx) // the records were created
-	buckets, err := awsconfig.NewBuckets(ctx, w.d.deps)
-	if err != nil {
-		return err
-	}
-	b, err := buckets.Open(ctx, w.success.BucketName)
+	key := rejects.JoinKey(w.success.BucketPrefix, w.req.FlowName, w.req.ExecutionID, successesFile)
+	b, err := awsconfig.OpenFolder(ctx, w.d.deps, w.success.BucketName, path.Dir(key))
 	if err != nil {
 		return fault.Wrap(fault.CodeOf(err), err, "success response bucket")
 	}
 	defer b.Close()
-	key := rejects.JoinKey(w.success.BucketPrefix, w.req.FlowName, w.req.ExecutionID, successesFile)
 	if err := b.WriteAll(ctx, key, w.created.Bytes(), awsconfig.SSEKMS(w.req.KMSKeyArn, nil)); err != nil {
 		return fault.Wrap(fault.ConnectorServer, err, "write SAP success responses to s3://%s/%s", w.success.BucketName, key)
 	}

@@ -100,21 +100,18 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 			return nil, err
 		}
 	}
-	buckets, err := awsconfig.NewBuckets(ctx, d.deps)
-	if err != nil {
-		return nil, err
-	}
-	b, err := buckets.Open(ctx, d.props.BucketName)
-	if err != nil {
-		return nil, fault.Wrap(fault.CodeOf(err), err, "snowflake: stage bucket")
-	}
 	profPrefix := strings.Trim(d.props.BucketPrefix, "/")
 	destPrefix := strings.Trim(dp.BucketPrefix, "/")
 	if profPrefix != "" {
 		destPrefix = strings.TrimPrefix(strings.TrimPrefix(destPrefix, profPrefix), "/")
 	}
 	w.rel = rejects.JoinKey(destPrefix, req.FlowName, req.ExecutionID) + "/"
-	w.parts = stage.Parts{Vendor: "snowflake", Bucket: b, Name: d.props.BucketName, Prefix: rejects.JoinKey(profPrefix, w.rel) + "/",
+	folder := rejects.JoinKey(profPrefix, w.rel) + "/"
+	b, err := awsconfig.OpenFolder(ctx, d.deps, d.props.BucketName, folder)
+	if err != nil {
+		return nil, fault.Wrap(fault.CodeOf(err), err, "snowflake: stage bucket")
+	}
+	w.parts = stage.Parts{Vendor: "snowflake", Bucket: b, Name: d.props.BucketName, Prefix: folder,
 		Ext: "csv.gz", Type: "text/csv", KMSKeyArn: req.KMSKeyArn, PartBytes: partBytes}
 	w.parts.Start(ctx)
 	return w, nil
