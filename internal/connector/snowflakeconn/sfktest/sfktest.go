@@ -16,7 +16,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -32,6 +31,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Column is a fake table's column.
@@ -148,17 +149,15 @@ func (s *Server) Statements() []Statement {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	typ := r.Header.Get("X-Snowflake-Authorization-Token-Type")
-	tok, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, bearer := fakeapi.Bearer(r)
 	switch {
 	case bearer && typ == "PROGRAMMATIC_ACCESS_TOKEN" && s.PAT != "" && tok == s.PAT:
 	case bearer && (typ == "OAUTH" || typ == "KEYPAIR_JWT") && tok == s.Token:
 	case typ == "PROGRAMMATIC_ACCESS_TOKEN":
-		w.WriteHeader(http.StatusUnauthorized)
-		_ = json.NewEncoder(w).Encode(map[string]string{"message": "Programmatic access token is invalid."})
+		fakeapi.WriteJSON(w, http.StatusUnauthorized, map[string]string{"message": "Programmatic access token is invalid."})
 		return
 	default:
-		w.WriteHeader(http.StatusUnauthorized)
-		_ = json.NewEncoder(w).Encode(map[string]string{"code": "390303", "message": "Invalid OAuth access token. "})
+		fakeapi.WriteJSON(w, http.StatusUnauthorized, map[string]string{"code": "390303", "message": "Invalid OAuth access token. "})
 		return
 	}
 	switch {
@@ -171,15 +170,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p != nil && s.Async && p.polls == 0 {
 			p.polls++
 			s.mu.Unlock()
-			writeJSON(w, http.StatusAccepted, running(h))
+			fakeapi.WriteJSON(w, http.StatusAccepted, running(h))
 			return
 		}
 		s.mu.Unlock()
 		if p == nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"code": "333333", "message": "statement " + h + " not found"})
+			fakeapi.WriteJSON(w, http.StatusNotFound, map[string]string{"code": "333333", "message": "statement " + h + " not found"})
 			return
 		}
-		writeJSON(w, p.status, p.body)
+		fakeapi.WriteJSON(w, p.status, p.body)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 	}
@@ -190,11 +189,6 @@ func running(h string) map[string]string {
 		"statementHandle": h, "statementStatusUrl": "/api/v2/statements/" + h}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func (s *Server) post(w http.ResponseWriter, r *http.Request, typ string) {
 	var req struct {
 		Statement string `json:"statement"`
@@ -203,8 +197,8 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, typ string) {
 		Warehouse string `json:"warehouse"`
 		Role      string `json:"role"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"code": "390142", "message": "Incoming request does not contain a valid payload."})
+	if err := fakeapi.ReadJSON(r, &req); err != nil {
+		fakeapi.WriteJSON(w, http.StatusBadRequest, map[string]string{"code": "390142", "message": "Incoming request does not contain a valid payload."})
 		return
 	}
 	s.mu.Lock()
@@ -224,10 +218,10 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, typ string) {
 	}
 	s.results[h] = &pending{status: status, body: body}
 	if s.Async {
-		writeJSON(w, http.StatusAccepted, running(h))
+		fakeapi.WriteJSON(w, http.StatusAccepted, running(h))
 		return
 	}
-	writeJSON(w, status, body)
+	fakeapi.WriteJSON(w, status, body)
 }
 
 func failure(h, code, state, msg string) map[string]string {
