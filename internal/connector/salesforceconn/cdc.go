@@ -309,6 +309,9 @@ func (s *EventSource) session(ctx context.Context, sess *cometSession, channel s
 			if err := json.Unmarshal(m.Data, &data); err != nil {
 				return false, false, fault.Wrap(fault.ConnectorServer, err, "salesforce events: decode a %s event", channel)
 			}
+			if data.Event.ReplayID <= 0 { // else taken for an event already read, and dropped
+				return false, false, fault.New(fault.ConnectorServer, "salesforce events: a %s event without a replay id", channel)
+			}
 			n++
 			if !take(data.Event.ReplayID, data.Payload) {
 				return false, false, nil
@@ -404,12 +407,12 @@ func (s *cometSession) send(ctx context.Context, msgs ...map[string]any) ([]baye
 	hr.Header.Set("Accept", "application/json")
 	res, err := s.http.Do(hr)
 	if err != nil {
-		return nil, err
+		return nil, fault.Wrap(fault.ConnectorServer, err, "salesforce events: %s", s.url())
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		return nil, err
+		return nil, fault.Wrap(fault.ConnectorServer, err, "salesforce events: read a Bayeux response")
 	}
 	if res.StatusCode == http.StatusUnauthorized {
 		return nil, &authError{reason: parseAPIError(res.StatusCode, b).Error(), gen: gen}
