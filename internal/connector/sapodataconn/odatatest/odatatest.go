@@ -17,13 +17,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 // Fixed credentials and names.
@@ -68,7 +69,7 @@ type Set struct {
 
 // Server is the fake SAP Gateway.
 type Server struct {
-	srv *httptest.Server
+	*fakeapi.Server
 
 	mu        sync.Mutex
 	sets      map[string]*Set
@@ -106,23 +107,16 @@ func New(t testing.TB) *Server {
 		{Name: "Material", Type: "Edm.String"},
 		{Name: "RequestedQuantity", Type: "Edm.Decimal"},
 	}})
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.Server = fakeapi.StartFunc(t, s.serve)
 	return s
 }
 
-// URL is the server's root, http://127.0.0.1:<port>.
-func (s *Server) URL() string { return s.srv.URL }
-
 // Port is the server's port.
 func (s *Server) Port() int {
-	u, _ := url.Parse(s.srv.URL)
+	u, _ := url.Parse(s.URL())
 	p, _ := strconv.Atoi(u.Port())
 	return p
 }
-
-// Client is an HTTP client for the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Define adds or replaces an entity set.
 func (s *Server) Define(set *Set) {
@@ -240,7 +234,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case p == CatalogPath+"/ServiceCollection":
 		writeJSON(w, map[string]any{"d": map[string]any{"results": []map[string]any{{
 			"ID": ServiceName + "_0001", "TechnicalServiceName": ServiceName, "TechnicalServiceVersion": 1,
-			"Title": "Sales orders", "ServiceUrl": s.srv.URL + ServicePath, "MetadataUrl": s.srv.URL + ServicePath + "/$metadata",
+			"Title": "Sales orders", "ServiceUrl": s.URL() + ServicePath, "MetadataUrl": s.URL() + ServicePath + "/$metadata",
 		}}}})
 	case p == ServicePath+"/" || p == ServicePath:
 		s.mu.Lock()
@@ -475,21 +469,21 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, name string) {
 				}
 			}
 			nq.Set("$skiptoken", strconv.Itoa(to))
-			next = s.srv.URL + r.URL.Path + "?" + nq.Encode()
+			next = s.URL() + r.URL.Path + "?" + nq.Encode()
 		}
 		rows = rows[from:to]
 	}
 	out := make([]map[string]any, 0, len(rows))
 	for _, row := range rows {
 		o := map[string]any{"__metadata": map[string]string{
-			"uri":  s.srv.URL + ServicePath + "/" + name + "('" + fmt.Sprint(row[set.Props[0].Name]) + "')",
+			"uri":  s.URL() + ServicePath + "/" + name + "('" + fmt.Sprint(row[set.Props[0].Name]) + "')",
 			"type": ServiceName + "." + name + "Type"}}
 		if sel == nil {
 			for _, p := range set.Props {
 				o[p.Name] = row[p.Name]
 			}
 			for _, nav := range set.Navs {
-				o[nav] = map[string]any{"__deferred": map[string]string{"uri": s.srv.URL + ServicePath + "/" + name + "/" + nav}}
+				o[nav] = map[string]any{"__deferred": map[string]string{"uri": s.URL() + ServicePath + "/" + name + "/" + nav}}
 			}
 		} else {
 			for _, f := range sel {

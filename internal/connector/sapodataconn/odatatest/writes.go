@@ -273,7 +273,7 @@ func (s *Server) create(w http.ResponseWriter, set *Set, body map[string]any) {
 	}
 	set.Rows = append(set.Rows, row)
 	s.mu.Unlock()
-	loc := s.srv.URL + ServicePath + "/" + set.Name + keyPredicate(set, row)
+	loc := s.URL() + ServicePath + "/" + set.Name + keyPredicate(set, row)
 	out := map[string]any{"__metadata": map[string]string{"uri": loc, "type": ServiceName + "." + set.Name + "Type"}}
 	for k, v := range row {
 		out[k] = v
