@@ -17,23 +17,42 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add([]byte{0x05, 'a'})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r := bufio.NewReader(bytes.NewReader(b))
+		frames, err := readFrames(b)
+		if err != nil {
+			return
+		}
+		// Varints may come overlong; what they say must read back the same.
 		var again []byte
-		for {
-			var fr frame
-			err := readFrame(r, &fr)
-			if errors.Is(err, io.EOF) {
-				if !bytes.Equal(again, b) {
-					t.Fatalf("frames of %x re-encode as %x", b, again)
-				}
-				return
-			}
-			if err != nil {
-				return
-			}
+		for _, fr := range frames {
 			again = appendFrame(again, fr.Split, fr.Line, fr.Type, fr.Detail)
 		}
+		back, err := readFrames(again)
+		if err != nil || len(back) != len(frames) {
+			t.Fatalf("frames of %x re-encode as %x, which reads %d frames (%v)", b, again, len(back), err)
+		}
+		for i := range back {
+			if back[i].Split != frames[i].Split || back[i].Line != frames[i].Line || back[i].Type != frames[i].Type || !bytes.Equal(back[i].Detail, frames[i].Detail) {
+				t.Fatalf("frame %d of %x reads back as %+v, want %+v", i, b, back[i], frames[i])
+			}
+		}
 	})
+}
+
+// readFrames reads every frame of b.
+func readFrames(b []byte) ([]frame, error) {
+	r := bufio.NewReader(bytes.NewReader(b))
+	var out []frame
+	for {
+		var fr frame
+		err := readFrame(r, &fr)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fr)
+	}
 }
 
 // A length past what the file holds fails without allocating it first.
