@@ -80,7 +80,8 @@ func FlowListSummary(doc []byte) []byte {
 }
 
 // encode is json.Marshal without HTML escaping, so values keep the bytes
-// the document has.
+// the document has (wire.MarshalPlain's encoding; the store does not
+// import the API's packages).
 func encode(v any) ([]byte, error) {
 	var b bytes.Buffer
 	e := json.NewEncoder(&b)

@@ -88,7 +88,9 @@ func testFlowSummary(t *testing.T, s store.Store, _ func(*testing.T) store.Store
 	const writers = 6
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*writers)
-	for i := range writers {
+	// race has a writer write five times, each from a fresh read, until
+	// its write lands; write reports whether it did.
+	race := func(write func(cur *store.Flow, round int) (bool, error)) {
 		wg.Go(func() {
 			for round := range 5 {
 				for {
@@ -97,37 +99,31 @@ func testFlowSummary(t *testing.T, s store.Store, _ func(*testing.T) store.Store
 						errs <- err
 						return
 					}
-					cur.Doc = summaryDoc("sum", fmt.Sprintf("writer %d round %d", i, round), "OnDemand")
-					err = s.FlowUpdate(ctx, cur)
-					if err == nil {
-						break
-					}
-					if !errors.Is(err, store.ErrConflict) {
+					done, err := write(cur, round)
+					if err != nil {
 						errs <- err
 						return
+					}
+					if done {
+						break
 					}
 				}
 			}
 		})
-		wg.Go(func() {
-			for round := range 5 {
-				for {
-					cur, err := s.FlowGet(ctx, acct, "sum")
-					if err != nil {
-						errs <- err
-						return
-					}
-					cur.State = fmt.Appendf(nil, `{"watermark":%d}`, 100*i+round)
-					w, err := s.FlowStateUpdateMany(ctx, []*store.Flow{cur})
-					if err != nil {
-						errs <- err
-						return
-					}
-					if w[0] {
-						break
-					}
-				}
+	}
+	for i := range writers {
+		race(func(cur *store.Flow, round int) (bool, error) {
+			cur.Doc = summaryDoc("sum", fmt.Sprintf("writer %d round %d", i, round), "OnDemand")
+			err := s.FlowUpdate(ctx, cur)
+			if errors.Is(err, store.ErrConflict) {
+				return false, nil
 			}
+			return err == nil, err
+		})
+		race(func(cur *store.Flow, round int) (bool, error) {
+			cur.State = fmt.Appendf(nil, `{"watermark":%d}`, 100*i+round)
+			w, err := s.FlowStateUpdateMany(ctx, []*store.Flow{cur})
+			return err == nil && w[0], err
 		})
 	}
 	wg.Wait()
