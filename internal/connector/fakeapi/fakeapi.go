@@ -132,3 +132,32 @@ func (b *Budget) Take() bool {
 	b.n--
 	return true
 }
+
+// Throttle is a budget of rate-limited answers that carry a Retry-After
+// header; the answer's status and body stay the fake's. Its zero value
+// throttles nothing and it is safe for concurrent use.
+type Throttle struct {
+	mu         sync.Mutex
+	n          int
+	retryAfter string
+}
+
+// Set throttles the next n calls, each answered with Retry-After: retryAfter.
+func (t *Throttle) Set(n int, retryAfter string) {
+	t.mu.Lock()
+	t.n, t.retryAfter = n, retryAfter
+	t.mu.Unlock()
+}
+
+// Take spends one throttled answer: it sets Retry-After on w and reports
+// true, or reports false when none is left.
+func (t *Throttle) Take(w http.ResponseWriter) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n <= 0 {
+		return false
+	}
+	t.n--
+	w.Header().Set("Retry-After", t.retryAfter)
+	return true
+}

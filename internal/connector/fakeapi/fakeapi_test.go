@@ -3,6 +3,7 @@ package fakeapi
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -86,5 +87,23 @@ func TestLogCopies(t *testing.T) {
 	l.Add("b")
 	if lines := l.Lines(); len(lines) != 2 || lines[0] != "a" || lines[1] != "b" {
 		t.Errorf("lines %v", lines)
+	}
+}
+
+func TestThrottleSetsRetryAfterNTimes(t *testing.T) {
+	var th Throttle
+	if th.Take(httptest.NewRecorder()) {
+		t.Fatal("an empty throttle throttled")
+	}
+	th.Set(2, "7")
+	for i := range 2 {
+		w := httptest.NewRecorder()
+		if !th.Take(w) || w.Header().Get("Retry-After") != "7" {
+			t.Fatalf("call %d: not throttled with Retry-After 7 (header %q)", i, w.Header().Get("Retry-After"))
+		}
+	}
+	w := httptest.NewRecorder()
+	if th.Take(w) || w.Header().Get("Retry-After") != "" {
+		t.Error("a third call was throttled")
 	}
 }
