@@ -43,12 +43,11 @@ type Event map[string]any
 // Server is a running stand-in.
 type Server struct {
 	*fakeapi.Server
+	throttle fakeapi.Throttle
 
 	mu        sync.Mutex
 	hours     map[string][]Event // "2006010215" -> events
 	malformed map[string]bool
-	throttle  int
-	retryAt   string
 	limit     int
 	fileLines int
 	requests  []string
@@ -89,11 +88,7 @@ func (s *Server) Malformed(t time.Time) {
 }
 
 // Throttle makes the next n exports answer 429 with Retry-After: after.
-func (s *Server) Throttle(n int, after string) {
-	s.mu.Lock()
-	s.throttle, s.retryAt = n, after
-	s.mu.Unlock()
-}
+func (s *Server) Throttle(n int, after string) { s.throttle.Set(n, after) }
 
 // Limit makes exports whose archive would exceed n bytes answer 400, as
 // the real API does past 4 GB; 0: no limit.
@@ -141,11 +136,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.mu.Lock()
 	s.requests = append(s.requests, q.Get("start")+"-"+q.Get("end"))
-	if s.throttle > 0 {
-		s.throttle--
-		after := s.retryAt
+	if s.throttle.Take(w) {
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", after)
 		http.Error(w, "Too many requests", http.StatusTooManyRequests)
 		return
 	}
