@@ -48,15 +48,14 @@ type Row map[string]any
 // Server is a running stand-in.
 type Server struct {
 	*fakeapi.Server
+	throttle fakeapi.Throttle
 
-	mu       sync.Mutex
-	tokens   map[string]bool // valid access tokens
-	n        int
-	rows     map[string]map[string][]Row // view -> day (YYYY-MM-DD) -> rows
-	throttle int
-	retryAt  string
-	batches  []string
-	grants   []string
+	mu      sync.Mutex
+	tokens  map[string]bool // valid access tokens
+	n       int
+	rows    map[string]map[string][]Row // view -> day (YYYY-MM-DD) -> rows
+	batches []string
+	grants  []string
 }
 
 // New starts a stand-in that ends with the test.
@@ -98,11 +97,7 @@ func (s *Server) Add(view, day string, rows ...Row) {
 }
 
 // Throttle makes the next n batchGet calls answer 429 with Retry-After.
-func (s *Server) Throttle(n int, after string) {
-	s.mu.Lock()
-	s.throttle, s.retryAt = n, after
-	s.mu.Unlock()
-}
+func (s *Server) Throttle(n int, after string) { s.throttle.Set(n, after) }
 
 // Batches lists the batchGet bodies received, compacted.
 func (s *Server) Batches() []string {
@@ -253,9 +248,7 @@ func (s *Server) batchGet(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.batches = append(s.batches, string(raw))
-	if s.throttle > 0 {
-		s.throttle--
-		w.Header().Set("Retry-After", s.retryAt)
+	if s.throttle.Take(w) {
 		s.mu.Unlock()
 		apiError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Requests per 100 seconds per user'")
 		return
