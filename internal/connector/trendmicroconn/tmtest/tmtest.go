@@ -38,13 +38,12 @@ type Object map[string]any
 // Server is a running stand-in.
 type Server struct {
 	*fakeapi.Server
+	throttle fakeapi.Throttle
 
 	mu        sync.Mutex
 	objects   map[string][]Object // resource -> objects
 	fields    map[string]map[string]bool
 	malformed map[string]bool
-	throttle  int
-	retryAt   string
 	searches  []string
 }
 
@@ -91,11 +90,7 @@ func (s *Server) Malformed(resource string) {
 }
 
 // Throttle makes the next n calls answer 429 with Retry-After.
-func (s *Server) Throttle(n int, after string) {
-	s.mu.Lock()
-	s.throttle, s.retryAt = n, after
-	s.mu.Unlock()
-}
+func (s *Server) Throttle(n int, after string) { s.throttle.Set(n, after) }
 
 // Searches lists the search bodies received, compacted, in order.
 func (s *Server) Searches() []string {
@@ -132,9 +127,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	if s.throttle > 0 {
-		s.throttle--
-		w.Header().Set("Retry-After", s.retryAt)
+	if s.throttle.Take(w) {
 		s.mu.Unlock()
 		reply(w, http.StatusTooManyRequests, map[string]any{"message": "Too many API requests."})
 		return
