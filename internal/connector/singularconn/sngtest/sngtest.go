@@ -46,6 +46,7 @@ var Metrics = map[string]bool{"adn_impressions": true, "adn_cost": true, "adn_or
 // Server is a running stand-in.
 type Server struct {
 	*fakeapi.Server
+	throttle fakeapi.Throttle
 
 	mu        sync.Mutex
 	days      map[string][]Row
@@ -53,8 +54,6 @@ type Server struct {
 	reports   map[string]*report
 	next      int
 	polls     int
-	throttle  int
-	retryAt   string
 	failNext  string
 	created   []map[string]string
 	downloads int
@@ -96,11 +95,7 @@ func (s *Server) Polls(n int) {
 }
 
 // Throttle makes the next n report creations answer 429 with Retry-After.
-func (s *Server) Throttle(n int, after string) {
-	s.mu.Lock()
-	s.throttle, s.retryAt = n, after
-	s.mu.Unlock()
-}
+func (s *Server) Throttle(n int, after string) { s.throttle.Set(n, after) }
 
 // FailNext makes the next report end FAILED with msg.
 func (s *Server) FailNext(msg string) {
@@ -173,9 +168,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.throttle > 0 {
-		s.throttle--
-		w.Header().Set("Retry-After", s.retryAt)
+	if s.throttle.Take(w) {
 		reply(w, http.StatusTooManyRequests, 1, "Too many concurrent reports")
 		return
 	}
