@@ -43,14 +43,16 @@ func (s *Server) Client() *http.Client { return s.srv.Client() }
 const JSON = "application/json"
 
 // WriteJSON answers status with v as a JSON body of type application/json.
-func WriteJSON(w http.ResponseWriter, status int, v any) { WriteJSONAs(w, JSON, status, v) }
+func WriteJSON(w http.ResponseWriter, status int, v any) { JSONAs(JSON)(w, status, v) }
 
-// WriteJSONAs answers status with v as a JSON body of the given
-// Content-Type (vendors spell it differently: "application/json;charset=UTF-8").
-func WriteJSONAs(w http.ResponseWriter, contentType string, status int, v any) {
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+// JSONAs returns a WriteJSON answering with the given Content-Type
+// (vendors spell it differently: "application/json;charset=UTF-8").
+func JSONAs(contentType string) func(w http.ResponseWriter, status int, v any) {
+	return func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(v)
+	}
 }
 
 // ReadJSON decodes a request's JSON body into v.

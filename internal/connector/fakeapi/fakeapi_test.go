@@ -15,7 +15,7 @@ func TestServerAnswersJSONAndReadsBodies(t *testing.T) {
 		calls.Inc(r.URL.Path)
 		tok, ok := Bearer(r)
 		if !ok || tok != "t" {
-			WriteJSONAs(w, "application/json; charset=utf-8", http.StatusUnauthorized, map[string]string{"error": "no token"})
+			JSONAs("application/json; charset=utf-8")(w, http.StatusUnauthorized, map[string]string{"error": "no token"})
 			return
 		}
 		var in struct{ N int }

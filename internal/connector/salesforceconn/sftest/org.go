@@ -343,9 +343,7 @@ func CheckSOQL(q string) error {
 	return err
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	fakeapi.WriteJSONAs(w, "application/json;charset=UTF-8", status, v)
-}
+var writeJSON = fakeapi.JSONAs("application/json;charset=UTF-8")
 
 func sfError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, []map[string]any{{"message": msg, "errorCode": code}})

@@ -149,9 +149,7 @@ func (in *Instance) find(name string) *Table {
 	return nil
 }
 
-func writeJSON(rw http.ResponseWriter, status int, v any) {
-	fakeapi.WriteJSONAs(rw, "application/json;charset=UTF-8", status, v)
-}
+var writeJSON = fakeapi.JSONAs("application/json;charset=UTF-8")
 
 func failure(rw http.ResponseWriter, status int, msg, detail string) {
 	writeJSON(rw, status, map[string]any{"error": map[string]any{"message": msg, "detail": detail}, "status": "failure"})

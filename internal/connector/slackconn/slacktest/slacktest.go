@@ -150,9 +150,7 @@ func (w *Workspace) find(id string) *Channel {
 	return nil
 }
 
-func write(rw http.ResponseWriter, status int, v any) {
-	fakeapi.WriteJSONAs(rw, "application/json; charset=utf-8", status, v)
-}
+var write = fakeapi.JSONAs("application/json; charset=utf-8")
 
 func fail(rw http.ResponseWriter, code string, extra ...string) {
 	body := map[string]any{"ok": false, "error": code}

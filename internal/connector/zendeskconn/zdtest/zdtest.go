@@ -153,9 +153,7 @@ func (s *Server) Logged(what string) int {
 // ExpireTokens forgets every access token (a refresh token still works).
 func (s *Server) ExpireTokens() { s.mu.Lock(); s.tokens = map[string]bool{}; s.mu.Unlock() }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	fakeapi.WriteJSONAs(w, "application/json; charset=utf-8", status, v)
-}
+var writeJSON = fakeapi.JSONAs("application/json; charset=utf-8")
 
 func apiError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, map[string]any{"error": code, "description": desc})
