@@ -50,7 +50,7 @@ type Server struct {
 	malformed map[string]bool
 	limit     int
 	fileLines int
-	requests  []string
+	requests  fakeapi.Log
 }
 
 // New starts a stand-in that ends with the test.
@@ -106,11 +106,7 @@ func (s *Server) FileLines(n int) {
 }
 
 // Requests lists the ranges asked for ("start-end"), answered or not.
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.requests...)
-}
+func (s *Server) Requests() []string { return s.requests.Lines() }
 
 var hourRE = regexp.MustCompile(`^\d{8}T\d{2}$`)
 
@@ -135,7 +131,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	s.mu.Lock()
-	s.requests = append(s.requests, q.Get("start")+"-"+q.Get("end"))
+	s.requests.Add(q.Get("start") + "-" + q.Get("end"))
 	if s.throttle.Take(w) {
 		s.mu.Unlock()
 		http.Error(w, "Too many requests", http.StatusTooManyRequests)
