@@ -55,7 +55,7 @@ type Server struct {
 	malformed map[string]bool
 	pages     map[string]page
 	nextKey   int
-	requests  []string
+	requests  fakeapi.Log
 	slow      bool
 	calls     int
 	// MetricsPage is how many data entries one metrics/query page holds.
@@ -107,11 +107,7 @@ func (s *Server) Malformed(metric string) { s.mu.Lock(); s.malformed[metric] = t
 func (s *Server) Slow(on bool) { s.mu.Lock(); s.slow = on; s.mu.Unlock() }
 
 // Requests lists the first-page requests received, as "kind from to selectors…".
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.requests...)
-}
+func (s *Server) Requests() []string { return s.requests.Lines() }
 
 // Calls counts every request.
 func (s *Server) Calls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
@@ -211,7 +207,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, kind string) {
 			}
 		}
 		s.mu.Lock()
-		s.requests = append(s.requests, strings.TrimSpace(kind+" "+q.Get("from")+" "+q.Get("to")+" "+strings.Join(sel, " ")))
+		s.requests.Add(strings.TrimSpace(kind + " " + q.Get("from") + " " + q.Get("to") + " " + strings.Join(sel, " ")))
 		s.mu.Unlock()
 	}
 	from, _ := parseTime(pg.q["from"])
