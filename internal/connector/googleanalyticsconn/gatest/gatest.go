@@ -54,8 +54,8 @@ type Server struct {
 	tokens  map[string]bool // valid access tokens
 	n       int
 	rows    map[string]map[string][]Row // view -> day (YYYY-MM-DD) -> rows
-	batches []string
-	grants  []string
+	batches fakeapi.Log
+	grants  fakeapi.Log
 }
 
 // New starts a stand-in that ends with the test.
@@ -100,18 +100,10 @@ func (s *Server) Add(view, day string, rows ...Row) {
 func (s *Server) Throttle(n int, after string) { s.throttle.Set(n, after) }
 
 // Batches lists the batchGet bodies received, compacted.
-func (s *Server) Batches() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.batches...)
-}
+func (s *Server) Batches() []string { return s.batches.Lines() }
 
 // Grants lists the token requests' grant types, in order.
-func (s *Server) Grants() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.grants...)
-}
+func (s *Server) Grants() []string { return s.grants.Lines() }
 
 func apiError(w http.ResponseWriter, code int, status, msg string) {
 	fakeapi.WriteJSON(w, code, map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status}})
@@ -166,7 +158,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.grants = append(s.grants, f.Get("grant_type"))
+	s.grants.Add(f.Get("grant_type"))
 	bad := func(code, desc string) {
 		fakeapi.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": code, "error_description": desc})
 	}
@@ -247,7 +239,7 @@ func (s *Server) batchGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.batches = append(s.batches, string(raw))
+	s.batches.Add(string(raw))
 	if s.throttle.Take(w) {
 		s.mu.Unlock()
 		apiError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Requests per 100 seconds per user'")
