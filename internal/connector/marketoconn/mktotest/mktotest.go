@@ -52,7 +52,7 @@ type Server struct {
 	exports   map[string]*Export
 	order     []string
 	throttle  int
-	calls     []string
+	calls     fakeapi.Log
 	imports   map[string]*importJob
 	nextBatch int
 	submitted []map[string]string
@@ -147,11 +147,7 @@ func (s *Server) Exports() []Export {
 }
 
 // Calls lists the paths called, token requests included.
-func (s *Server) Calls() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.calls...)
-}
+func (s *Server) Calls() []string { return s.calls.Lines() }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	fakeapi.WriteJSON(w, status, v)
@@ -169,7 +165,7 @@ func ok(w http.ResponseWriter, result any) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = append(s.calls, r.Method+" "+r.URL.Path)
+	s.calls.Add(r.Method + " " + r.URL.Path)
 	if r.URL.Path == "/identity/oauth/token" {
 		if r.FormValue("grant_type") != "client_credentials" || r.FormValue("client_id") != ClientID || r.FormValue("client_secret") != ClientSecret {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized", "error_description": "Bad client credentials"})
