@@ -58,7 +58,7 @@ type Instance struct {
 	tables     []*Table
 	tokens     map[string]bool
 	nTok       int
-	queries    []string
+	queries    fakeapi.Log
 	limitN     int
 	limitCalls int
 	nID        int
@@ -134,11 +134,7 @@ func (in *Instance) Limit(n int) {
 }
 
 // Queries lists the query strings of Table API reads of user tables.
-func (in *Instance) Queries() []string {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return append([]string(nil), in.queries...)
-}
+func (in *Instance) Queries() []string { return in.queries.Lines() }
 
 func (in *Instance) find(name string) *Table {
 	for _, t := range in.tables {
@@ -211,7 +207,7 @@ func (in *Instance) serve(rw http.ResponseWriter, r *http.Request) {
 			failure(rw, http.StatusBadRequest, "Invalid table "+table, "")
 			return
 		}
-		in.queries = append(in.queries, r.URL.RawQuery)
+		in.queries.Add(r.URL.RawQuery)
 		if t.NoACL {
 			failure(rw, http.StatusForbidden, "User Not Authorized", "User does not have read access to table "+table)
 			return
