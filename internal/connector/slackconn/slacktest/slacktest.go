@@ -52,7 +52,7 @@ type Workspace struct {
 	mu       sync.Mutex
 	channels []*Channel
 	nextTS   int64 // microseconds
-	queries  []string
+	queries  fakeapi.Log
 	// history rate limit: at most limitN calls per limitPer; 0: none.
 	limitN     int
 	limitPer   time.Duration
@@ -117,11 +117,7 @@ func (w *Workspace) LimitHistory(n int, per time.Duration, retryAfter int) {
 func (w *Workspace) Calls(method string) int { return w.calls.Get(method) }
 
 // Queries lists the query strings of every conversations.history call.
-func (w *Workspace) Queries() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.queries...)
-}
+func (w *Workspace) Queries() []string { return w.queries.Lines() }
 
 // FormatTS renders microseconds since the epoch as a Slack ts.
 func FormatTS(us int64) string { return fmt.Sprintf("%d.%06d", us/1000000, us%1000000) }
@@ -225,7 +221,7 @@ func (w *Workspace) serve(rw http.ResponseWriter, r *http.Request) {
 			fail(rw, "missing_scope", "needed", "channels:history", "provided", "identify")
 			return
 		}
-		w.queries = append(w.queries, r.URL.RawQuery)
+		w.queries.Add(r.URL.RawQuery)
 		if w.limitN > 0 {
 			now := w.now()
 			keep := w.limitCalls[:0]
