@@ -44,7 +44,7 @@ type Server struct {
 	objects   map[string][]Object // resource -> objects
 	fields    map[string]map[string]bool
 	malformed map[string]bool
-	searches  []string
+	searches  fakeapi.Log
 }
 
 // New starts a stand-in that ends with the test.
@@ -93,11 +93,7 @@ func (s *Server) Malformed(resource string) {
 func (s *Server) Throttle(n int, after string) { s.throttle.Set(n, after) }
 
 // Searches lists the search bodies received, compacted, in order.
-func (s *Server) Searches() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.searches...)
-}
+func (s *Server) Searches() []string { return s.searches.Lines() }
 
 func reply(w http.ResponseWriter, code int, v any) {
 	fakeapi.WriteJSON(w, code, v)
@@ -154,7 +150,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.Compact(raw, m)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.searches = append(s.searches, resource+" "+raw.String())
+	s.searches.Add(resource + " " + raw.String())
 	if s.malformed[resource] {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"%s": [{"ID": 1,`, resource)
