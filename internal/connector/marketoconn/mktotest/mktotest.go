@@ -41,6 +41,7 @@ type Export struct {
 // Server is one fake Marketo instance.
 type Server struct {
 	*fakeapi.Server
+	throttle fakeapi.Budget
 
 	mu        sync.Mutex
 	now       time.Time
@@ -51,7 +52,6 @@ type Server struct {
 	malformed map[string]bool
 	exports   map[string]*Export
 	order     []string
-	throttle  int
 	calls     fakeapi.Log
 	imports   map[string]*importJob
 	nextBatch int
@@ -133,7 +133,7 @@ func (s *Server) ExpireTokens() {
 func (s *Server) CancelExports(status string) { s.mu.Lock(); s.cancel = status; s.mu.Unlock() }
 
 // Throttle makes the next n REST or bulk calls answer 606.
-func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
+func (s *Server) Throttle(n int) { s.throttle.Set(n) }
 
 // Exports lists the accepted export jobs in order.
 func (s *Server) Exports() []Export {
@@ -149,17 +149,13 @@ func (s *Server) Exports() []Export {
 // Calls lists the paths called, token requests included.
 func (s *Server) Calls() []string { return s.calls.Lines() }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	fakeapi.WriteJSON(w, status, v)
-}
-
 func fail(w http.ResponseWriter, code, msg string) {
-	writeJSON(w, http.StatusOK, map[string]any{"requestId": "r3", "success": false,
+	fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"requestId": "r3", "success": false,
 		"errors": []map[string]string{{"code": code, "message": msg}}})
 }
 
 func ok(w http.ResponseWriter, result any) {
-	writeJSON(w, http.StatusOK, map[string]any{"requestId": "r1", "success": true, "result": result})
+	fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"requestId": "r1", "success": true, "result": result})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -168,13 +164,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.calls.Add(r.Method + " " + r.URL.Path)
 	if r.URL.Path == "/identity/oauth/token" {
 		if r.FormValue("grant_type") != "client_credentials" || r.FormValue("client_id") != ClientID || r.FormValue("client_secret") != ClientSecret {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized", "error_description": "Bad client credentials"})
+			fakeapi.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized", "error_description": "Bad client credentials"})
 			return
 		}
 		s.nextTok++
 		tok := fmt.Sprintf("mk-%d:int", s.nextTok)
 		s.tokens[tok] = true
-		writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 3599, "scope": "api@acme"})
+		fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 3599, "scope": "api@acme"})
 		return
 	}
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -185,8 +181,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case !s.tokens[tok]:
 		fail(w, "601", "Access token invalid")
 		return
-	case s.throttle > 0:
-		s.throttle--
+	case s.throttle.Take():
 		fail(w, "606", "Max rate limit '100' exceeded with in '20' secs")
 		return
 	}
