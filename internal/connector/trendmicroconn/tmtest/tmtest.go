@@ -95,10 +95,6 @@ func (s *Server) Throttle(n int, after string) { s.throttle.Set(n, after) }
 // Searches lists the search bodies received, compacted, in order.
 func (s *Server) Searches() []string { return s.searches.Lines() }
 
-func reply(w http.ResponseWriter, code int, v any) {
-	fakeapi.WriteJSON(w, code, v)
-}
-
 type criterion struct {
 	FieldName       string   `json:"fieldName"`
 	IDTest          string   `json:"idTest"`
@@ -115,24 +111,24 @@ type criterion struct {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("api-secret-key") != SecretKey {
-		reply(w, http.StatusUnauthorized, map[string]any{"message": "Invalid API key"})
+		fakeapi.WriteJSON(w, http.StatusUnauthorized, map[string]any{"message": "Invalid API key"})
 		return
 	}
 	if r.Header.Get("api-version") != "v1" {
-		reply(w, http.StatusBadRequest, map[string]any{"message": "api-version header is required"})
+		fakeapi.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": "api-version header is required"})
 		return
 	}
 	s.mu.Lock()
 	if s.throttle.Take(w) {
 		s.mu.Unlock()
-		reply(w, http.StatusTooManyRequests, map[string]any{"message": "Too many API requests."})
+		fakeapi.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"message": "Too many API requests."})
 		return
 	}
 	s.mu.Unlock()
 	path := strings.TrimPrefix(r.URL.Path, "/api/")
 	resource, search := strings.CutSuffix(path, "/search")
 	if !search || r.Method != http.MethodPost || resource == "" || strings.Contains(resource, "/") {
-		reply(w, http.StatusNotFound, map[string]any{"message": "Not found"})
+		fakeapi.WriteJSON(w, http.StatusNotFound, map[string]any{"message": "Not found"})
 		return
 	}
 	var body struct {
@@ -144,7 +140,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(r.Body)
 	var m json.RawMessage
 	if err := dec.Decode(&m); err != nil || json.Unmarshal(m, &body) != nil {
-		reply(w, http.StatusBadRequest, map[string]any{"message": "The search filter is not valid JSON"})
+		fakeapi.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": "The search filter is not valid JSON"})
 		return
 	}
 	_ = json.Compact(raw, m)
@@ -158,7 +154,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, c := range body.SearchCriteria {
 		if c.IDTest == "" && !s.fields[resource][c.FieldName] {
-			reply(w, http.StatusBadRequest, map[string]any{"message": "Invalid search field"})
+			fakeapi.WriteJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid search field"})
 			return
 		}
 	}
@@ -179,7 +175,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			out = append(out, o)
 		}
 	}
-	reply(w, 200, map[string]any{resource: out})
+	fakeapi.WriteJSON(w, 200, map[string]any{resource: out})
 }
 
 func id(o Object) float64 {
