@@ -15,7 +15,7 @@ import (
 func fuzzRead(t *testing.T, body string) (int, error) {
 	v := &connectortest.Vendor{Answer: func(*http.Request) (int, string) { return 200, body }}
 	d, err := Open(connector.Deps{HTTPClient: v.Client()}, connector.Profile{Name: "inx",
-		Properties: json.RawMessage(`{"instanceUrl":"https://network.infornexus.test/rest/3.1"}`),
+		Properties:  json.RawMessage(`{"instanceUrl":"https://network.infornexus.test/rest/3.1"}`),
 		Credentials: json.RawMessage(`{"accessKeyId":"` + inxtest.AccessKey + `","userId":"` + inxtest.User + `","secretAccessKey":"s","datakey":"` + inxtest.DataKey + `"}`)},
 		Options{Retry: (&sleeps{}).policy(), PageSize: 2})
 	if err != nil {
