@@ -85,6 +85,33 @@ func (l *Log) Lines() []string {
 	return append([]string(nil), l.lines...)
 }
 
+// Len is how many lines were recorded.
+func (l *Log) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+// Count is how many recorded lines match.
+func (l *Log) Count(match func(line string) bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if match(line) {
+			n++
+		}
+	}
+	return n
+}
+
+// Reset forgets every line.
+func (l *Log) Reset() {
+	l.mu.Lock()
+	l.lines = nil
+	l.mu.Unlock()
+}
+
 // Counter counts events by key; its zero value is ready and safe for
 // concurrent use.
 type Counter struct {

@@ -88,6 +88,13 @@ func TestLogCopies(t *testing.T) {
 	if lines := l.Lines(); len(lines) != 2 || lines[0] != "a" || lines[1] != "b" {
 		t.Errorf("lines %v", lines)
 	}
+	if n := l.Count(func(s string) bool { return s == "b" }); n != 1 || l.Len() != 2 {
+		t.Errorf("counted %d b of %d lines, want 1 of 2", n, l.Len())
+	}
+	l.Reset()
+	if l.Len() != 0 || l.Lines() != nil {
+		t.Errorf("after Reset: %v", l.Lines())
+	}
 }
 
 func TestThrottleSetsRetryAfterNTimes(t *testing.T) {
