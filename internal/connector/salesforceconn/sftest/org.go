@@ -199,7 +199,7 @@ type Org struct {
 	expireAfter  int // > 0: data requests left before every session times out
 	// inject, when set, may answer a data request itself (fault injection).
 	inject func(r *http.Request) (status int, body string, ok bool)
-	log    []string
+	log    fakeapi.Log
 	jwt    jwtState // the JWT bearer flow (jwt.go)
 	cdc    cdcState // change events and CometD clients (cometd.go)
 }
@@ -263,23 +263,11 @@ func (o *Org) Inject(fn func(r *http.Request) (status int, body string, ok bool)
 
 // Logged counts the requests, "METHOD /path", starting with prefix.
 func (o *Org) Logged(prefix string) int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	n := 0
-	for _, l := range o.log {
-		if strings.HasPrefix(l, prefix) {
-			n++
-		}
-	}
-	return n
+	return o.log.Count(func(l string) bool { return strings.HasPrefix(l, prefix) })
 }
 
 // Log is every request so far, "METHOD /path".
-func (o *Org) Log() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([]string(nil), o.log...)
-}
+func (o *Org) Log() []string { return o.log.Lines() }
 
 // AddObject adds a queryable, createable object with Id, IsDeleted and
 // fields.
@@ -351,7 +339,7 @@ func sfError(w http.ResponseWriter, status int, code, msg string) {
 
 func (o *Org) serve(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
-	o.log = append(o.log, r.Method+" "+r.URL.Path)
+	o.log.Add(r.Method + " " + r.URL.Path)
 	o.mu.Unlock()
 	if strings.HasPrefix(r.URL.Path, "/cometd/") {
 		o.cometd(w, r)
