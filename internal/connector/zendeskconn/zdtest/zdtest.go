@@ -49,7 +49,7 @@ type Server struct {
 	jobs        map[string]*job
 	nextJob     int
 	exportCalls []time.Time
-	log         []string
+	log         fakeapi.Log
 
 	// ExportLimit is how many incremental export calls a minute are
 	// allowed (Zendesk: 10); 0 means no limit.
@@ -139,15 +139,7 @@ func (s *Server) Submitted(object string) []map[string]any {
 
 // Logged counts requests by "METHOD /path".
 func (s *Server) Logged(what string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, l := range s.log {
-		if l == what {
-			n++
-		}
-	}
-	return n
+	return s.log.Count(func(l string) bool { return l == what })
 }
 
 // ExpireTokens forgets every access token (a refresh token still works).
@@ -162,7 +154,7 @@ func apiError(w http.ResponseWriter, status int, code, desc string) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.log = append(s.log, r.Method+" "+r.URL.Path)
+	s.log.Add(r.Method + " " + r.URL.Path)
 	if r.URL.Path == "/oauth/tokens" && r.Method == http.MethodPost {
 		s.oauth(w, r)
 		return
