@@ -80,8 +80,8 @@ type Server struct {
 	issued    int
 	malformed map[string]bool
 	fail      []int // statuses to answer the next requests with
-	requests  []string
-	calls     []string          // "METHOD URI" of every request
+	requests  fakeapi.Log
+	calls     fakeapi.Log       // "METHOD URI" of every request
 	csrf      map[string]string // valid CSRF token -> session id
 	csrfN     int
 	generated int
@@ -167,18 +167,14 @@ func (s *Server) ExpireTokens() {
 
 // Requests returns the request URIs (path and raw query) received, the
 // token endpoint excluded.
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.requests...)
-}
+func (s *Server) Requests() []string { return s.requests.Lines() }
 
 // ResetRequests forgets the requests received so far (Requests and Calls).
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = nil
-	s.calls = nil
+	s.requests.Reset()
+	s.calls.Reset()
 }
 
 // sapError writes a v2 error body.
@@ -202,8 +198,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.requests = append(s.requests, r.URL.RequestURI())
-	s.calls = append(s.calls, r.Method+" "+r.URL.RequestURI())
+	s.requests.Add(r.URL.RequestURI())
+	s.calls.Add(r.Method + " " + r.URL.RequestURI())
 	var status int
 	if len(s.fail) > 0 {
 		status, s.fail = s.fail[0], s.fail[1:]
