@@ -49,7 +49,7 @@ type Server struct {
 	busy      int // answers code 66 this many times
 	daily     bool
 	malformed map[string]bool
-	requests  []string
+	requests  fakeapi.Log
 
 	inflight, most atomic.Int32
 	gate           atomic.Pointer[gate]
@@ -118,11 +118,7 @@ func (s *Server) Malformed(coll string) { s.mu.Lock(); s.malformed[coll] = true;
 func (s *Server) Token() string { s.mu.Lock(); defer s.mu.Unlock(); return s.token }
 
 // Requests lists the calls so far: "token <grant>" or "GET <path>?<query>".
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.requests...)
-}
+func (s *Server) Requests() []string { return s.requests.Lines() }
 
 func fail(w http.ResponseWriter, status, code int, msg string) {
 	fakeapi.WriteJSON(w, status, map[string]any{"code": code, "message": msg})
@@ -148,7 +144,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
+	s.requests.Add(r.Method + " " + r.URL.RequestURI())
 	coll, ok := strings.CutPrefix(r.URL.Path, "/api/v5/objects/")
 	if !ok || r.Method != http.MethodGet || strings.Contains(coll, "/") {
 		fail(w, http.StatusNotFound, 404, "Not Found")
@@ -222,7 +218,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"values": values}
 	if end < len(recs) {
-		tok := fmt.Sprintf("T%d-%d", len(s.requests), end)
+		tok := fmt.Sprintf("T%d-%d", s.requests.Len(), end)
 		next := c
 		next.offset = end
 		s.cursors[tok] = next
@@ -276,7 +272,7 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	_ = r.ParseForm()
 	grant := r.PostForm.Get("grant_type")
-	s.requests = append(s.requests, "token "+grant)
+	s.requests.Add("token " + grant)
 	bad := func(code, desc string) {
 		fakeapi.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": code, "error_description": desc})
 	}
