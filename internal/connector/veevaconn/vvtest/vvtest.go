@@ -54,7 +54,7 @@ type Server struct {
 	malformed map[string]bool
 	onePage   map[string]bool
 	burst     int
-	requests  []string
+	requests  fakeapi.Log
 }
 
 type query struct {
@@ -110,11 +110,7 @@ func (s *Server) Burst(n int) { s.mu.Lock(); s.burst = n; s.mu.Unlock() }
 func (s *Server) Logins() int { s.mu.Lock(); defer s.mu.Unlock(); return s.logins }
 
 // Requests lists the calls: "POST /api/v23.1/query q=..." or method and URI.
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.requests...)
-}
+func (s *Server) Requests() []string { return s.requests.Lines() }
 
 func reply(w http.ResponseWriter, v any) {
 	fakeapi.WriteJSON(w, http.StatusOK, v)
@@ -134,7 +130,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if q := r.PostForm.Get("q"); q != "" {
 		entry += " q=" + q
 	}
-	s.requests = append(s.requests, entry)
+	s.requests.Add(entry)
 	m := apiPath.FindStringSubmatch(r.URL.Path)
 	if m == nil {
 		w.WriteHeader(http.StatusNotFound)
@@ -142,7 +138,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	path := m[1]
 	w.Header().Set("X-VaultAPI-BurstLimit", strconv.Itoa(s.burst))
-	w.Header().Set("X-VaultAPI-BurstLimitRemaining", strconv.Itoa(max(0, s.burst-len(s.requests))))
+	w.Header().Set("X-VaultAPI-BurstLimitRemaining", strconv.Itoa(max(0, s.burst-s.requests.Len())))
 	if path == "/auth" {
 		if r.Method != http.MethodPost || r.PostForm.Get("username") != Username || r.PostForm.Get("password") != Password {
 			failure(w, "USERNAME_OR_PASSWORD_INCORRECT", "Authentication failed for user: "+r.PostForm.Get("username"))
