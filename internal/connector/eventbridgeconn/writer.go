@@ -443,7 +443,7 @@ func (s *sender) put(ctx context.Context, batch []*pending) ([]outcome, error) {
 			return err
 		}
 		if len(resp.Entries) != len(todo) {
-			reqErr = fmt.Errorf("PutEvents answered %d entries for %d sent", len(resp.Entries), len(todo))
+			reqErr = fault.New(fault.ConnectorServer, "EventBridge PutEvents answered %d entries for %d sent", len(resp.Entries), len(todo))
 			return reqErr
 		}
 		var again []int

@@ -199,12 +199,15 @@ func (c *dataAPIClient) call(ctx context.Context, op string, in, out any) error 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("redshift data api %s: %w", op, err)
+		if ctx.Err() != nil {
+			return connector.Canceled(ctx, "redshift", "data api "+op)
+		}
+		return fault.Wrap(fault.ConnectorServer, err, "redshift data api %s", op)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return fmt.Errorf("redshift data api %s: read answer: %w", op, err)
+		return fault.Wrap(fault.ConnectorServer, err, "redshift data api %s: read answer", op)
 	}
 	if resp.StatusCode/100 != 2 {
 		var e struct {
