@@ -9,6 +9,7 @@ package fakeapi
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -189,4 +190,12 @@ func (t *Throttle) Take(w http.ResponseWriter) bool {
 	t.n--
 	w.Header().Set("Retry-After", t.retryAfter)
 	return true
+}
+
+// WriteRawJSON answers status with body verbatim as application/json: an
+// answer a fake spells byte for byte, or a malformed one (a body cut short).
+func WriteRawJSON(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", JSON)
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
 }

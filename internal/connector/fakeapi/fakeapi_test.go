@@ -114,3 +114,11 @@ func TestThrottleSetsRetryAfterNTimes(t *testing.T) {
 		t.Error("a third call was throttled")
 	}
 }
+
+func TestWriteRawJSONKeepsBodyVerbatim(t *testing.T) {
+	w := httptest.NewRecorder()
+	WriteRawJSON(w, http.StatusBadRequest, `{"data":[{"id":`)
+	if w.Code != 400 || w.Header().Get("Content-Type") != JSON || w.Body.String() != `{"data":[{"id":` {
+		t.Errorf("got %d %q %q", w.Code, w.Header().Get("Content-Type"), w.Body.String())
+	}
+}
