@@ -12,7 +12,6 @@
 package ddtest
 
 import (
-	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -255,8 +254,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	s.queries = append(s.queries, url{r.URL.Path, query, body.Filter.From, body.Filter.To})
 	if bySvc && s.malformed[service] {
 		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"data":[{"id":`)
+		fakeapi.WriteRawJSON(w, http.StatusOK, `{"data":[{"id":`)
 		return
 	}
 	var match []Log
