@@ -272,8 +272,7 @@ func (s *Server) metricsPage(w http.ResponseWriter, pg page, from, to int64) {
 	per := s.MetricsPage
 	s.mu.Unlock()
 	if bad {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"totalCount":1,"result":[{"metricId":`)
+		fakeapi.WriteRawJSON(w, http.StatusOK, `{"totalCount":1,"result":[{"metricId":`)
 		return
 	}
 	end := min(pg.off+per, len(pts))
