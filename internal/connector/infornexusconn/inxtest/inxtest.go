@@ -140,8 +140,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.malformed[typ] {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"result":[{"__metadata":`))
+		fakeapi.WriteRawJSON(w, http.StatusOK, `{"result":[{"__metadata":`)
 		return
 	}
 	var all []Record
