@@ -197,8 +197,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.malformed[coll] {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"values":[{"id":1,`))
+		fakeapi.WriteRawJSON(w, http.StatusOK, `{"values":[{"id":1,`)
 		return
 	}
 	recs, err := s.match(coll, c.q)
