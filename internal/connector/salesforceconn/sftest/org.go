@@ -368,9 +368,7 @@ func (o *Org) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if inject != nil {
 		if status, body, ok := inject(r); ok {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			io.WriteString(w, body)
+			fakeapi.WriteRawJSON(w, status, body)
 			return
 		}
 	}
@@ -562,8 +560,7 @@ func (o *Org) queryPage(w http.ResponseWriter, object, id string, off int) {
 		res["nextRecordsUrl"] = fmt.Sprintf("%s/query/%s-%d", VersionPrefix, id, end)
 	}
 	if malformed {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"totalSize": 1, "done": true, "records": [{"attributes": `)
+		fakeapi.WriteRawJSON(w, http.StatusOK, `{"totalSize": 1, "done": true, "records": [{"attributes": `)
 		return
 	}
 	writeJSON(w, 200, res)
