@@ -269,9 +269,7 @@ func (s *Server) authorized(r *http.Request) bool {
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	id, secret, ok := r.BasicAuth()
 	if r.Method != http.MethodPost || !ok || id != ClientID || secret != ClientSecret || r.URL.Query().Get("sap-client") != SAPClient {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		w.Write([]byte(`{"error":"invalid_client","error_description":"Client authentication failed"}`))
+		fakeapi.WriteRawJSON(w, http.StatusUnauthorized, `{"error":"invalid_client","error_description":"Client authentication failed"}`)
 		return
 	}
 	r.ParseForm()
@@ -281,9 +279,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	case g == "authorization_code" && r.PostForm.Get("code") == AuthCode:
 	case g == "refresh_token" && s.refresh[r.PostForm.Get("refresh_token")]:
 	default:
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		w.Write([]byte(`{"error":"invalid_grant","error_description":"Authorization code or refresh token invalid"}`))
+		fakeapi.WriteRawJSON(w, http.StatusBadRequest, `{"error":"invalid_grant","error_description":"Authorization code or refresh token invalid"}`)
 		return
 	}
 	s.issued++
@@ -401,8 +397,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	if bad {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"d":{"results":[{"SalesOrder":"1",`))
+		fakeapi.WriteRawJSON(w, http.StatusOK, `{"d":{"results":[{"SalesOrder":"1",`)
 		return
 	}
 	q := r.URL.Query()
