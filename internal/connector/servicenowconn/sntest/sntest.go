@@ -213,8 +213,7 @@ func (in *Instance) serve(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if t.Malformed {
-			rw.Header().Set("Content-Type", "application/json")
-			_, _ = rw.Write([]byte(`{"result":[{"sys_id":`))
+			fakeapi.WriteRawJSON(rw, http.StatusOK, `{"result":[{"sys_id":`)
 			return
 		}
 		cols = map[string]bool{}
