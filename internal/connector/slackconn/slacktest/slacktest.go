@@ -313,8 +313,7 @@ func (w *Workspace) history(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.malformed {
-		rw.Header().Set("Content-Type", "application/json")
-		_, _ = rw.Write([]byte(`{"ok":true,"messages":[{"ts":`))
+		fakeapi.WriteRawJSON(rw, http.StatusOK, `{"ok":true,"messages":[{"ts":`)
 		return
 	}
 	inclusive := r.Form.Get("inclusive") == "true" || r.Form.Get("inclusive") == "1"
