@@ -148,8 +148,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.searches.Add(resource + " " + raw.String())
 	if s.malformed[resource] {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"%s": [{"ID": 1,`, resource)
+		fakeapi.WriteRawJSON(w, http.StatusOK, fmt.Sprintf(`{"%s": [{"ID": 1,`, resource))
 		return
 	}
 	for _, c := range body.SearchCriteria {
