@@ -262,8 +262,7 @@ func (s *Server) query(w http.ResponseWriter, vql string) {
 		}
 	}
 	if s.malformed[from] {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"responseStatus":"SUCCESS","data":[{`))
+		fakeapi.WriteRawJSON(w, http.StatusOK, `{"responseStatus":"SUCCESS","data":[{`)
 		return
 	}
 	var rows []Record
