@@ -273,8 +273,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.malformed[object] {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"` + object + `":[{"id":1,`))
+		fakeapi.WriteRawJSON(w, http.StatusOK, `{"`+object+`":[{"id":1,`)
 		return
 	}
 	q := r.URL.Query()
