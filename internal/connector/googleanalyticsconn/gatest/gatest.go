@@ -118,7 +118,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.token(w, r)
 		return
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, ok := fakeapi.Bearer(r)
 	s.mu.Lock()
 	valid := ok && s.tokens[tok]
 	s.mu.Unlock()
