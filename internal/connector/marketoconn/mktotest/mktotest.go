@@ -173,7 +173,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fakeapi.WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 3599, "scope": "api@acme"})
 		return
 	}
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, _ := fakeapi.Bearer(r)
 	switch {
 	case s.expired[tok]:
 		fail(w, "602", "Access token expired")
