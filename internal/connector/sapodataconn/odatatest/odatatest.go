@@ -259,7 +259,7 @@ func (s *Server) authorized(r *http.Request) bool {
 	if u, p, ok := r.BasicAuth(); ok {
 		return u == User && p == Password
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, ok := fakeapi.Bearer(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return ok && s.tokens[tok]
