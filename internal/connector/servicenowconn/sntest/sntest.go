@@ -243,7 +243,7 @@ func (in *Instance) authorized(r *http.Request) bool {
 	if u, p, ok := r.BasicAuth(); ok {
 		return u == Username && p == Password
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, ok := fakeapi.Bearer(r)
 	return ok && in.tokens[tok]
 }
 
