@@ -194,7 +194,7 @@ func (w *Workspace) serve(rw http.ResponseWriter, r *http.Request) {
 		w.oauth(rw, r)
 		return
 	}
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	token, _ := fakeapi.Bearer(r)
 	if token == "" {
 		token = r.Form.Get("token")
 	}
