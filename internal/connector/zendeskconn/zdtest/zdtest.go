@@ -159,7 +159,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.oauth(w, r)
 		return
 	}
-	auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	auth, ok := fakeapi.Bearer(r)
 	if !ok || !s.tokens[auth] {
 		apiError(w, http.StatusUnauthorized, "invalid_token", "The access token provided is expired, revoked, malformed or invalid for other reasons.")
 		return
