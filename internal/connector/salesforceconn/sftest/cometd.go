@@ -35,13 +35,14 @@ package sftest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/appflowd/appflowd/internal/connector/fakeapi"
 )
 
 type cdcEvent struct {
@@ -246,7 +247,7 @@ func (o *Org) cometd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var msgs []bayeux
-	if err := json.NewDecoder(r.Body).Decode(&msgs); err != nil {
+	if err := fakeapi.ReadJSON(r, &msgs); err != nil {
 		sfError(w, 400, "400", "invalid Bayeux message: "+err.Error())
 		return
 	}
