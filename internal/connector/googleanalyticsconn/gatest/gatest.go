@@ -234,7 +234,7 @@ func (s *Server) batchGet(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		ReportRequests []reportRequest `json:"reportRequests"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&raw); err != nil || json.Unmarshal(raw, &body) != nil {
+	if err := fakeapi.ReadJSON(r, &raw); err != nil || json.Unmarshal(raw, &body) != nil {
 		apiError(w, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
 		return
 	}
