@@ -67,17 +67,8 @@ func profile(name, secret string) *appflow.CreateConnectorProfileInput {
 }
 
 func flow(name string, trigger *types.TriggerConfig, tasks []types.Task) *appflow.CreateFlowInput {
-	in := &appflow.CreateFlowInput{
-		FlowName: aws.String(name), TriggerConfig: trigger,
-		SourceFlowConfig: &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeAmplitude, ConnectorProfileName: aws.String("amp"),
-			SourceConnectorProperties: &types.SourceConnectorProperties{Amplitude: &types.AmplitudeSourceProperties{Object: aws.String(amplitudeconn.Events)}}},
-		DestinationFlowConfigList: []types.DestinationFlowConfig{{ConnectorType: types.ConnectorTypeS3,
-			DestinationConnectorProperties: &types.DestinationConnectorProperties{S3: &types.S3DestinationProperties{
-				BucketName: aws.String("lake"), BucketPrefix: aws.String(name),
-				S3OutputFormatConfig: &types.S3OutputFormatConfig{FileType: types.FileTypeJson,
-					AggregationConfig: &types.AggregationConfig{AggregationType: types.AggregationTypeSingleFile}}}}}},
-		Tasks: append([]types.Task{{TaskType: types.TaskTypeMapAll, SourceFields: []string{}, TaskProperties: map[string]string{}}}, tasks...),
-	}
+	in := apptest.LakeFlow(name, trigger, &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeAmplitude, ConnectorProfileName: aws.String("amp"),
+		SourceConnectorProperties: &types.SourceConnectorProperties{Amplitude: &types.AmplitudeSourceProperties{Object: aws.String(amplitudeconn.Events)}}}, append([]types.Task{{TaskType: types.TaskTypeMapAll, SourceFields: []string{}, TaskProperties: map[string]string{}}}, tasks...))
 	return in
 }
 

@@ -75,17 +75,8 @@ func flow(name string, trigger *types.TriggerConfig, from, to time.Time) *appflo
 			SourceFields: []string{googleanalyticsconn.DateField}, TaskProperties: map[string]string{"DATA_TYPE": "date",
 				"LOWER_BOUND": fmt.Sprint(from.UnixMilli()), "UPPER_BOUND": fmt.Sprint(to.UnixMilli())}})
 	}
-	return &appflow.CreateFlowInput{
-		FlowName: aws.String(name), TriggerConfig: trigger,
-		SourceFlowConfig: &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeGoogleanalytics, ConnectorProfileName: aws.String("ga"),
-			SourceConnectorProperties: &types.SourceConnectorProperties{GoogleAnalytics: &types.GoogleAnalyticsSourceProperties{Object: aws.String(gatest.View)}}},
-		DestinationFlowConfigList: []types.DestinationFlowConfig{{ConnectorType: types.ConnectorTypeS3,
-			DestinationConnectorProperties: &types.DestinationConnectorProperties{S3: &types.S3DestinationProperties{
-				BucketName: aws.String("lake"), BucketPrefix: aws.String(name),
-				S3OutputFormatConfig: &types.S3OutputFormatConfig{FileType: types.FileTypeJson,
-					AggregationConfig: &types.AggregationConfig{AggregationType: types.AggregationTypeSingleFile}}}}}},
-		Tasks: tasks,
-	}
+	return apptest.LakeFlow(name, trigger, &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeGoogleanalytics, ConnectorProfileName: aws.String("ga"),
+		SourceConnectorProperties: &types.SourceConnectorProperties{GoogleAnalytics: &types.GoogleAnalyticsSourceProperties{Object: aws.String(gatest.View)}}}, tasks)
 }
 
 // lines reads the JSON Lines a run wrote, sorted.

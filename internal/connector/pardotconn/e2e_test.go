@@ -10,9 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -56,52 +53,27 @@ func op(o types.PardotConnectorOperator) *types.ConnectorOperator {
 }
 
 func flow(name string, trigger *types.TriggerConfig, extra ...types.Task) *appflow.CreateFlowInput {
-	fields := []string{"id", "email", "updatedAt"}
-	tasks := []types.Task{{TaskType: types.TaskTypeFilter, SourceFields: fields, ConnectorOperator: op(types.PardotConnectorOperatorProjection)}}
-	for _, f := range fields {
-		tasks = append(tasks, types.Task{TaskType: types.TaskTypeMap, SourceFields: []string{f}, DestinationField: aws.String(f),
-			ConnectorOperator: op(types.PardotConnectorOperatorNoOp), TaskProperties: map[string]string{}})
-	}
-	return &appflow.CreateFlowInput{
-		FlowName: aws.String(name), TriggerConfig: trigger,
-		SourceFlowConfig: &types.SourceFlowConfig{ConnectorType: types.ConnectorTypePardot, ConnectorProfileName: aws.String("pd"),
-			SourceConnectorProperties: &types.SourceConnectorProperties{Pardot: &types.PardotSourceProperties{Object: aws.String("prospects")}}},
-		DestinationFlowConfigList: []types.DestinationFlowConfig{{ConnectorType: types.ConnectorTypeS3,
-			DestinationConnectorProperties: &types.DestinationConnectorProperties{S3: &types.S3DestinationProperties{
-				BucketName: aws.String("lake"), BucketPrefix: aws.String(name),
-				S3OutputFormatConfig: &types.S3OutputFormatConfig{FileType: types.FileTypeJson,
-					AggregationConfig: &types.AggregationConfig{AggregationType: types.AggregationTypeSingleFile}}}}}},
-		Tasks: append(tasks, extra...),
-	}
+	tasks := apptest.Projected([]string{"id", "email", "updatedAt"}, op(types.PardotConnectorOperatorProjection), op(types.PardotConnectorOperatorNoOp))
+	return apptest.LakeFlow(name, trigger, &types.SourceFlowConfig{ConnectorType: types.ConnectorTypePardot, ConnectorProfileName: aws.String("pd"),
+		SourceConnectorProperties: &types.SourceConnectorProperties{Pardot: &types.PardotSourceProperties{Object: aws.String("prospects")}}}, append(tasks, extra...))
 }
 
 // ids reads the ids a run wrote, sorted.
 func ids(t *testing.T, dir, flow, id string) []int {
 	t.Helper()
 	var out []int
-	root := filepath.Join(dir, "s3", "lake", flow, flow, id)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	for _, line := range apptest.LakeLines(t, dir, flow, id) {
+		var rec struct {
+			ID    int    `json:"id"`
+			Email string `json:"email"`
 		}
-		b, err := os.ReadFile(p)
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			var rec struct {
-				ID    int    `json:"id"`
-				Email string `json:"email"`
-			}
-			if err := json.Unmarshal([]byte(line), &rec); err != nil {
-				t.Fatalf("%s: %v", p, err)
-			}
-			if rec.Email != fmt.Sprintf("p%d@x", rec.ID) {
-				t.Errorf("record %s", line)
-			}
-			out = append(out, rec.ID)
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%s: %v", line, err)
 		}
-		return err
-	})
-	if err != nil {
-		t.Fatalf("output of %s: %v", id, err)
+		if rec.Email != fmt.Sprintf("p%d@x", rec.ID) {
+			t.Errorf("record %s", line)
+		}
+		out = append(out, rec.ID)
 	}
 	sort.Ints(out)
 	return out

@@ -54,23 +54,9 @@ func op(o types.SingularConnectorOperator) *types.ConnectorOperator {
 }
 
 func flow(name string, trigger *types.TriggerConfig, extra ...types.Task) *appflow.CreateFlowInput {
-	fields := []string{"start_date", "app", "source", "adn_cost"}
-	tasks := []types.Task{{TaskType: types.TaskTypeFilter, SourceFields: fields, ConnectorOperator: op(types.SingularConnectorOperatorProjection)}}
-	for _, f := range fields {
-		tasks = append(tasks, types.Task{TaskType: types.TaskTypeMap, SourceFields: []string{f}, DestinationField: aws.String(f),
-			ConnectorOperator: op(types.SingularConnectorOperatorNoOp), TaskProperties: map[string]string{}})
-	}
-	return &appflow.CreateFlowInput{
-		FlowName: aws.String(name), TriggerConfig: trigger,
-		SourceFlowConfig: &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeSingular, ConnectorProfileName: aws.String("sng"),
-			SourceConnectorProperties: &types.SourceConnectorProperties{Singular: &types.SingularSourceProperties{Object: aws.String(singularconn.Reporting)}}},
-		DestinationFlowConfigList: []types.DestinationFlowConfig{{ConnectorType: types.ConnectorTypeS3,
-			DestinationConnectorProperties: &types.DestinationConnectorProperties{S3: &types.S3DestinationProperties{
-				BucketName: aws.String("lake"), BucketPrefix: aws.String(name),
-				S3OutputFormatConfig: &types.S3OutputFormatConfig{FileType: types.FileTypeJson,
-					AggregationConfig: &types.AggregationConfig{AggregationType: types.AggregationTypeSingleFile}}}}}},
-		Tasks: append(tasks, extra...),
-	}
+	tasks := apptest.Projected([]string{"start_date", "app", "source", "adn_cost"}, op(types.SingularConnectorOperatorProjection), op(types.SingularConnectorOperatorNoOp))
+	return apptest.LakeFlow(name, trigger, &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeSingular, ConnectorProfileName: aws.String("sng"),
+		SourceConnectorProperties: &types.SourceConnectorProperties{Singular: &types.SingularSourceProperties{Object: aws.String(singularconn.Reporting)}}}, append(tasks, extra...))
 }
 
 // rows reads the JSON Lines a run wrote, as "date app source cost", sorted.

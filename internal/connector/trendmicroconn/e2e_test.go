@@ -9,9 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -50,46 +47,21 @@ func profile(name, key string) *appflow.CreateConnectorProfileInput {
 }
 
 func flow(name string, trigger *types.TriggerConfig, extra ...types.Task) *appflow.CreateFlowInput {
-	fields := []string{"ID", "hostName", "policyID"}
-	tasks := []types.Task{{TaskType: types.TaskTypeFilter, SourceFields: fields, ConnectorOperator: op(types.TrendmicroConnectorOperatorProjection)}}
-	for _, f := range fields {
-		tasks = append(tasks, types.Task{TaskType: types.TaskTypeMap, SourceFields: []string{f}, DestinationField: aws.String(f),
-			ConnectorOperator: op(types.TrendmicroConnectorOperatorNoOp), TaskProperties: map[string]string{}})
-	}
-	return &appflow.CreateFlowInput{
-		FlowName: aws.String(name), TriggerConfig: trigger,
-		SourceFlowConfig: &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeTrendmicro, ConnectorProfileName: aws.String("tm"),
-			SourceConnectorProperties: &types.SourceConnectorProperties{Trendmicro: &types.TrendmicroSourceProperties{Object: aws.String("computers")}}},
-		DestinationFlowConfigList: []types.DestinationFlowConfig{{ConnectorType: types.ConnectorTypeS3,
-			DestinationConnectorProperties: &types.DestinationConnectorProperties{S3: &types.S3DestinationProperties{
-				BucketName: aws.String("lake"), BucketPrefix: aws.String(name),
-				S3OutputFormatConfig: &types.S3OutputFormatConfig{FileType: types.FileTypeJson,
-					AggregationConfig: &types.AggregationConfig{AggregationType: types.AggregationTypeSingleFile}}}}}},
-		Tasks: append(tasks, extra...),
-	}
+	tasks := apptest.Projected([]string{"ID", "hostName", "policyID"}, op(types.TrendmicroConnectorOperatorProjection), op(types.TrendmicroConnectorOperatorNoOp))
+	return apptest.LakeFlow(name, trigger, &types.SourceFlowConfig{ConnectorType: types.ConnectorTypeTrendmicro, ConnectorProfileName: aws.String("tm"),
+		SourceConnectorProperties: &types.SourceConnectorProperties{Trendmicro: &types.TrendmicroSourceProperties{Object: aws.String("computers")}}}, append(tasks, extra...))
 }
 
 // ids reads the IDs a run wrote, sorted numerically.
 func ids(t *testing.T, dir, flow, id string) []int {
 	t.Helper()
 	var out []int
-	root := filepath.Join(dir, "s3", "lake", flow, flow, id)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	for _, line := range apptest.LakeLines(t, dir, flow, id) {
+		var rec struct{ ID int }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%s: %v", line, err)
 		}
-		b, err := os.ReadFile(p)
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			var rec struct{ ID int }
-			if err := json.Unmarshal([]byte(line), &rec); err != nil {
-				t.Fatalf("%s: %v", p, err)
-			}
-			out = append(out, rec.ID)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatalf("output of %s: %v", id, err)
+		out = append(out, rec.ID)
 	}
 	sort.Ints(out)
 	return out
