@@ -711,10 +711,29 @@ func (w *writer) writeParquet(s *slot, q *pqJob) error {
 
 func (w *writer) flushParquet(f *outFile) error {
 	f.rgRows = 0
+	if err := w.flushPages(f); err != nil {
+		return classify(err, "write %s", f.key)
+	}
 	if err := f.pw.Flush(); err != nil {
 		return classify(err, "write %s", f.key)
 	}
 	return nil
+}
+
+// closeParquet writes the file's last row group and its footer.
+func (w *writer) closeParquet(f *outFile) error {
+	if err := w.flushPages(f); err != nil {
+		return err
+	}
+	return f.pw.Close()
+}
+
+// flushPages encodes and compresses the columns' last, partly filled pages
+// concurrently: parquet-go's row group flush would do it column after
+// column on the writer's goroutine.
+func (w *writer) flushPages(f *outFile) error {
+	cws := f.pw.ColumnWriters()
+	return w.eachColumn(len(cws), true, func(j int) error { return cws[j].Flush() })
 }
 
 // writeColumns writes the job's rows [lo, hi) column by column, the
@@ -728,18 +747,24 @@ func (w *writer) writeColumns(cws []*parquet.ColumnWriter, q *pqJob, lo, hi int)
 			q.bufs[j] = make([]parquet.Value, pqChunk)
 		}
 	}
-	errs := make([]error, len(cws))
+	return w.eachColumn(len(cws), hi-lo >= parallelMinRows, func(j int) error { return q.writeColumn(cws[j], j, lo, hi) })
+}
+
+// eachColumn runs fn for columns 0..n-1, on up to w.procs goroutines when
+// parallel, and joins their errors.
+func (w *writer) eachColumn(n int, parallel bool, fn func(j int) error) error {
+	errs := make([]error, n)
 	var next atomic.Int32
 	work := func() {
 		for {
 			j := int(next.Add(1) - 1)
-			if j >= len(cws) {
+			if j >= n {
 				return
 			}
-			errs[j] = q.writeColumn(cws[j], j, lo, hi)
+			errs[j] = fn(j)
 		}
 	}
-	if workers := min(w.procs, len(cws)); workers > 1 && hi-lo >= parallelMinRows {
+	if workers := min(w.procs, n); parallel && workers > 1 {
 		var wg sync.WaitGroup
 		for range workers - 1 {
 			wg.Go(work)

@@ -591,7 +591,7 @@ func (w *writer) closeOut(f *outFile) error {
 	var err error
 	if f.pw != nil {
 		w.openPq--
-		err = f.pw.Close()
+		err = w.closeParquet(f)
 	}
 	if cerr := f.w.Close(); err == nil {
 		err = cerr
