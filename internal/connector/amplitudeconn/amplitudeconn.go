@@ -187,10 +187,7 @@ func (d *Driver) CheckProfile(ctx context.Context) error {
 
 // ListEntities lists the one entity.
 func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]connector.Entity, error) {
-	if strings.Trim(path, "/") != "" {
-		return nil, fault.New(fault.NotFound, "Amplitude has no nested entities under %q", path)
-	}
-	return map[string][]connector.Entity{"Objects": {{Name: Events, Label: "Events"}}}, nil
+	return httpconn.Flat("Amplitude", path, []connector.Entity{{Name: Events, Label: "Events"}})
 }
 
 // fields is the raw event schema of the Export API, in its order.

@@ -195,13 +195,10 @@ func (d *Driver) call(ctx context.Context, method, path string, q url.Values, bo
 
 // ListEntities lists the two entities.
 func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]connector.Entity, error) {
-	if strings.Trim(path, "/") != "" {
-		return nil, fault.New(fault.NotFound, "Datadog has no nested entities under %q", path)
-	}
-	return map[string][]connector.Entity{"Objects": {
+	return httpconn.Flat("Datadog", path, []connector.Entity{
 		{Name: Metrics, Label: "Metrics Timeseries"},
 		{Name: Logs, Label: "Log Queries"},
-	}}, nil
+	})
 }
 
 var (
@@ -257,13 +254,7 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 	if !ok {
 		return nil, fault.New(fault.NotFound, "Datadog has no entity %q; use %s or %s", name, Metrics, Logs)
 	}
-	out := make([]connector.EntityField, len(fs))
-	for i, f := range fs {
-		f.Nullable = !f.IsPrimaryKey
-		f.Queryable = true
-		out[i] = f
-	}
-	return out, nil
+	return httpconn.Described(fs), nil
 }
 
 // ---- source ----
@@ -330,15 +321,8 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 	if err != nil {
 		return err
 	}
-	fields := req.Fields
-	if fields == nil {
-		fs, _, _ := fieldsOf(p.entity)
-		for _, f := range fs {
-			if f.FilterOperators == nil {
-				fields = append(fields, f.Name)
-			}
-		}
-	}
+	fs, _, _ := fieldsOf(p.entity)
+	fields := httpconn.Projection(req.Fields, fs)
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -169,12 +169,9 @@ func (d *Driver) call(ctx context.Context, path string, q url.Values, out any) (
 
 // ListEntities lists the three entities.
 func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]connector.Entity, error) {
-	if strings.Trim(path, "/") != "" {
-		return nil, fault.New(fault.NotFound, "Dynatrace has no nested entities under %q", path)
-	}
-	return map[string][]connector.Entity{"Objects": {
+	return httpconn.Flat("Dynatrace", path, []connector.Entity{
 		{Name: Problems, Label: "Problems"}, {Name: Events, Label: "Events"}, {Name: Metrics, Label: "Metrics"},
-	}}, nil
+	})
 }
 
 var (
@@ -232,13 +229,7 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 	if !ok {
 		return nil, fault.New(fault.NotFound, "Dynatrace has no entity %q; use problems, events or metrics", name)
 	}
-	out := make([]connector.EntityField, len(fs))
-	for i, f := range fs {
-		f.Nullable = !f.IsPrimaryKey
-		f.Queryable = true
-		out[i] = f
-	}
-	return out, nil
+	return httpconn.Described(fs), nil
 }
 
 // ---- source ----
@@ -322,14 +313,7 @@ func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s co
 	if err != nil {
 		return err
 	}
-	fields := req.Fields
-	if fields == nil {
-		for _, f := range entityFields[p.entity] {
-			if f.FilterOperators == nil {
-				fields = append(fields, f.Name)
-			}
-		}
-	}
+	fields := httpconn.Projection(req.Fields, entityFields[p.entity])
 	if p.lo >= p.hi {
 		return emit(&record.Batch{Fields: fields, Split: s.Name, FirstLine: 1, Final: true})
 	}

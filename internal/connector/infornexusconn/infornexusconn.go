@@ -134,15 +134,7 @@ func apiError(r *httpconn.Response) error {
 	if json.Unmarshal(r.Body, &e) == nil && (e.Message != "" || e.Error != "") {
 		msg = strings.TrimSpace(e.Error + " " + e.Message)
 	}
-	switch {
-	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
-		return fault.New(fault.AuthFailed, "Infor Nexus refused the credentials: HTTP %d: %s", r.Status, msg)
-	case r.Status == http.StatusTooManyRequests:
-		return fault.New(fault.Throttled, "Infor Nexus: %s", msg)
-	case r.Status == http.StatusNotFound:
-		return fault.New(fault.NotFound, "Infor Nexus %s: %s", r.Request.Path, msg)
-	}
-	return fault.New(fault.ConnectorServer, "Infor Nexus: HTTP %d: %s", r.Status, msg)
+	return httpconn.KeyRefusal("Infor Nexus", r, msg)
 }
 
 // query asks for one page; the data key is a query parameter as well, so
@@ -211,9 +203,6 @@ var schemas = map[string][]field{
 
 // ListEntities lists the object types.
 func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]connector.Entity, error) {
-	if strings.Trim(path, "/") != "" {
-		return nil, fault.New(fault.NotFound, "Infor Nexus has no nested entities under %q", path)
-	}
 	names := make([]string, 0, len(schemas))
 	for n := range schemas {
 		names = append(names, n)
@@ -223,7 +212,7 @@ func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]co
 	for i, n := range names {
 		out[i] = connector.Entity{Name: n, Label: n}
 	}
-	return map[string][]connector.Entity{"Objects": out}, nil
+	return httpconn.Flat("Infor Nexus", path, out)
 }
 
 // DescribeEntity is the type's static schema.

@@ -304,9 +304,6 @@ var objects = map[string]object{
 
 // ListEntities lists the collections.
 func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]connector.Entity, error) {
-	if strings.Trim(path, "/") != "" {
-		return nil, fault.New(fault.NotFound, "Pardot has no nested entities under %q", path)
-	}
 	var out []connector.Entity
 	for _, n := range slices.Sorted(func(yield func(string) bool) {
 		for n := range objects {
@@ -317,7 +314,7 @@ func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]co
 	}) {
 		out = append(out, connector.Entity{Name: n, Label: objects[n].label})
 	}
-	return map[string][]connector.Entity{"Objects": out}, nil
+	return httpconn.Flat("Pardot", path, out)
 }
 
 // DescribeEntity is the object's fields; prospects add the account's

@@ -182,10 +182,7 @@ func (d *Driver) CheckProfile(ctx context.Context) error {
 
 // ListEntities lists the one entity.
 func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]connector.Entity, error) {
-	if strings.Trim(path, "/") != "" {
-		return nil, fault.New(fault.NotFound, "Singular has no nested entities under %q", path)
-	}
-	return map[string][]connector.Entity{"Objects": {{Name: Reporting, Label: "Reporting"}}}, nil
+	return httpconn.Flat("Singular", path, []connector.Entity{{Name: Reporting, Label: "Reporting"}})
 }
 
 // The Reporting API's built-in dimensions and metrics (Singular's client

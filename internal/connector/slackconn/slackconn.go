@@ -309,13 +309,7 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 	if name != "conversations" && !strings.HasPrefix(name, objectPrefix) {
 		return nil, fault.New(fault.NotFound, "Slack has no entity %q; entities are conversations/<channel id>", name)
 	}
-	out := make([]connector.EntityField, len(messageFields))
-	for i, f := range messageFields {
-		f.Nullable = !f.IsPrimaryKey
-		f.Queryable = true
-		out[i] = f
-	}
-	return out, nil
+	return httpconn.Described(messageFields), nil
 }
 
 // ---- source ----

@@ -91,15 +91,7 @@ func apiError(r *httpconn.Response) error {
 	if json.Unmarshal(r.Body, &e) == nil && e.Message != "" {
 		msg = e.Message
 	}
-	switch {
-	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
-		return fault.New(fault.AuthFailed, "Trend Micro refused the API key: HTTP %d: %s", r.Status, msg)
-	case r.Status == http.StatusTooManyRequests:
-		return fault.New(fault.Throttled, "Trend Micro: %s", msg)
-	case r.Status == http.StatusNotFound:
-		return fault.New(fault.NotFound, "Trend Micro %s: %s", r.Request.Path, msg)
-	}
-	return fault.New(fault.ConnectorServer, "Trend Micro %s: HTTP %d: %s", r.Request.Path, r.Status, msg)
+	return httpconn.KeyRefusal("Trend Micro", r, msg)
 }
 
 // CheckProfile searches one policy.
@@ -192,14 +184,11 @@ func names() []string {
 
 // ListEntities lists the resources.
 func (d *Driver) ListEntities(ctx context.Context, path string) (map[string][]connector.Entity, error) {
-	if strings.Trim(path, "/") != "" {
-		return nil, fault.New(fault.NotFound, "Trend Micro has no nested entities under %q", path)
-	}
 	var out []connector.Entity
 	for _, n := range names() {
 		out = append(out, connector.Entity{Name: n, Label: labels[n]})
 	}
-	return map[string][]connector.Entity{"Objects": out}, nil
+	return httpconn.Flat("Trend Micro", path, out)
 }
 
 // DescribeEntity returns a resource's schema.
