@@ -333,18 +333,14 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 
 // reader emits batches one behind, so the last can be marked Final.
 type reader struct {
+	*httpconn.Reader[*plan]
 	d       *Driver
-	req     *connector.ReadRequest
-	p       *plan
-	split   string
-	emit    func(*record.Batch) error
 	pending *record.Batch
-	line    int64
 }
 
 func (r *reader) push(b *record.Batch) error {
 	if r.pending != nil {
-		if err := r.emit(r.pending); err != nil {
+		if err := r.Emit(r.pending); err != nil {
 			return err
 		}
 	}
@@ -354,21 +350,21 @@ func (r *reader) push(b *record.Batch) error {
 
 // ReadSplit exports the split's hours and emits the events in range.
 func (d *Driver) ReadSplit(ctx context.Context, req *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, err := httpconn.Plan[*plan](ctx, s, "Amplitude")
+	rr, err := httpconn.NewReader[*plan](ctx, "Amplitude", req, s, emit)
 	if err != nil {
 		return err
 	}
-	r := &reader{d: d, req: req, p: p, split: s.Name, emit: emit, line: 1}
-	if p.lo <= p.hi {
+	r := &reader{Reader: rr, d: d}
+	if p := r.Plan; p.lo <= p.hi {
 		if err := r.hours(ctx, p.from, p.to); err != nil {
 			return fmt.Errorf("read %s: %w", s.Name, err)
 		}
 	}
 	if r.pending == nil {
-		r.pending = &record.Batch{Fields: req.Fields, Split: s.Name, FirstLine: r.line}
+		r.pending = r.Number(&record.Batch{Fields: req.Fields}, 0)
 	}
 	r.pending.Final = true
-	return emit(r.pending)
+	return r.Emit(r.pending)
 }
 
 // hours reads [from, to], halving on a 400 (too large to export at once).
@@ -442,8 +438,8 @@ func (r *reader) file(ctx context.Context, f *zip.File) error {
 		if len(line) == 0 {
 			continue
 		}
-		if r.p.used != nil {
-			if u := r.p.used.Add(int64(len(line) + 1)); r.d.maxBytes > 0 && u > r.d.maxBytes {
+		if r.Plan.used != nil {
+			if u := r.Plan.used.Add(int64(len(line) + 1)); r.d.maxBytes > 0 && u > r.d.maxBytes {
 				return fault.New(fault.QuotaExceeded, "the run passed %d bytes of Amplitude events, the per-run limit (AppFlow processes at most 25 MB per Amplitude run; %s sets it): narrow the range",
 					r.d.maxBytes, EnvMaxRunBytes)
 			}
@@ -455,7 +451,7 @@ func (r *reader) file(ctx context.Context, f *zip.File) error {
 		if ev == nil {
 			return fault.New(fault.ConnectorServer, "line %d is null, not a JSON event", n)
 		}
-		if ms, ok := uploadMillis(ev); ok && (ms < r.p.lo || ms > r.p.hi) {
+		if ms, ok := uploadMillis(ev); ok && (ms < r.Plan.lo || ms > r.Plan.hi) {
 			continue
 		}
 		events = append(events, ev)
@@ -483,10 +479,9 @@ func uploadMillis(ev map[string]json.RawMessage) (int64, bool) {
 // batch builds a batch of the projection, or of the schema and whatever
 // else these events carry.
 func (r *reader) batch(events []map[string]json.RawMessage, size int64) *record.Batch {
-	b := httpconn.Rows(r.req.Fields, schemaNames, events)
-	b.Split, b.FirstLine, b.SourceBytes = r.split, r.line, size
-	r.line += int64(len(events))
-	return b
+	b := httpconn.Rows(r.Req.Fields, schemaNames, events)
+	b.SourceBytes = size
+	return r.Number(b, len(events))
 }
 
 func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }

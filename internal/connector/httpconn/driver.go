@@ -157,6 +157,15 @@ func (p WriteProps) IDFields(r *connector.WriteRequest) []string {
 	return p.IDFieldNames
 }
 
+// SourceObject is the object a read names: the request's, else its source
+// properties' object (the whole of some vendors' source properties).
+func SourceObject(r *connector.ReadRequest, vendor string) (string, error) {
+	props, err := connector.DecodeProperties[struct {
+		Object string `json:"object"`
+	}](r.Properties, vendor, "source")
+	return cmp.Or(r.Object, props.Object), err
+}
+
 // Plan is the driver's own plan a split carries (connector.Split.Opaque),
 // once the read may start (ctx has not ended).
 func Plan[P any](ctx context.Context, s connector.Split, vendor string) (P, error) {

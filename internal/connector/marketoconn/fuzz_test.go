@@ -23,14 +23,17 @@ func parseAll(file string, windowed bool) (int, error) {
 		r.Window = &connector.Window{Start: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
 	}
 	rows, finals := 0, 0
-	rd := &reader{r: r, p: p, split: "leads", line: 1, emit: func(b *record.Batch) error {
+	rd, err := httpconn.NewReader[*plan](context.Background(), "Marketo", r, connector.Split{Name: "leads", Opaque: p}, func(b *record.Batch) error {
 		rows += b.Len()
 		if b.Final {
 			finals++
 		}
 		return nil
-	}}
-	err := rd.parse(context.Background(), []byte(file), true)
+	})
+	if err != nil {
+		return 0, err
+	}
+	err = parse(context.Background(), rd, []byte(file), true)
 	if err == nil && finals != 1 {
 		return rows, fault.New(fault.Internal, "%d Final batches", finals)
 	}

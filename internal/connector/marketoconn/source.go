@@ -1,7 +1,6 @@
 package marketoconn
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -116,10 +115,6 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 	return nil, fault.New(fault.NotFound, "Marketo has no entity %q (leads, activities)", name)
 }
 
-type sourceProps struct {
-	Object string `json:"object"`
-}
-
 // plan is the one split of a read.
 type plan struct {
 	object   string
@@ -140,11 +135,10 @@ const batchRows = 1000
 // Splits checks the object, works out the date range and returns one split
 // named after the object.
 func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connector.Split, error) {
-	props, err := connector.DecodeProperties[sourceProps](r.Properties, "Marketo", "source")
+	object, err := httpconn.SourceObject(r, "Marketo")
 	if err != nil {
 		return nil, err
 	}
-	object := cmp.Or(r.Object, props.Object)
 	p := &plan{object: object}
 	types := map[string]record.FieldType{}
 	var all []string
@@ -269,11 +263,11 @@ func (d *Driver) dateRange(r *connector.ReadRequest, p *plan) error {
 
 // ReadSplit runs one export job per ≤31-day chunk of the range, in order.
 func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, err := httpconn.Plan[*plan](ctx, s, "Marketo")
+	rd, err := httpconn.NewReader[*plan](ctx, "Marketo", r, s, emit)
 	if err != nil {
 		return err
 	}
-	rd := &reader{d: d, r: r, p: p, split: s.Name, emit: emit, line: 1}
+	p := rd.Plan
 	// Whole seconds, widened: Marketo takes ISO-8601 without milliseconds.
 	from := p.from.UTC().Truncate(time.Second)
 	to := p.to.UTC()
@@ -281,14 +275,14 @@ func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s conn
 		to = t.Add(time.Second)
 	}
 	if !from.Before(to) {
-		return rd.flush(nil, true, 0)
+		return flush(rd, nil, true, 0)
 	}
 	for start := from; start.Before(to); start = start.Add(maxRange) {
 		end := start.Add(maxRange)
 		if end.After(to) {
 			end = to
 		}
-		if err := rd.chunk(ctx, start, end, !end.Before(to)); err != nil {
+		if err := d.chunk(ctx, rd, start, end, !end.Before(to)); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -298,22 +292,15 @@ func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s conn
 	return nil
 }
 
-type reader struct {
-	d     *Driver
-	r     *connector.ReadRequest
-	p     *plan
-	split string
-	emit  func(*record.Batch) error
-	line  int64
-}
+type reader = httpconn.Reader[*plan]
 
 // chunk runs one export job over [start, end] and emits its rows.
-func (rd *reader) chunk(ctx context.Context, start, end time.Time, last bool) error {
-	base := "/bulk/v1/" + rd.p.object + "/export"
-	body, _ := json.Marshal(map[string]any{"fields": rd.p.export, "format": "CSV",
-		"filter": map[string]any{rd.p.filter: map[string]string{
+func (d *Driver) chunk(ctx context.Context, rd *reader, start, end time.Time, last bool) error {
+	base := "/bulk/v1/" + rd.Plan.object + "/export"
+	body, _ := json.Marshal(map[string]any{"fields": rd.Plan.export, "format": "CSV",
+		"filter": map[string]any{rd.Plan.filter: map[string]string{
 			"startAt": start.Format("2006-01-02T15:04:05Z"), "endAt": end.Format("2006-01-02T15:04:05Z")}}})
-	res, err := rd.d.c.do(ctx, req{method: http.MethodPost, path: base + "/create.json", body: body})
+	res, err := d.c.do(ctx, req{method: http.MethodPost, path: base + "/create.json", body: body})
 	if err != nil {
 		return err
 	}
@@ -325,14 +312,14 @@ func (rd *reader) chunk(ctx context.Context, start, end time.Time, last bool) er
 		return fault.New(fault.ConnectorServer, "Marketo create.json answered no exportId")
 	}
 	id := jobs[0].ExportID
-	if _, err := rd.d.c.do(ctx, req{method: http.MethodPost, path: base + "/" + id + "/enqueue.json"}); err != nil {
+	if _, err := d.c.do(ctx, req{method: http.MethodPost, path: base + "/" + id + "/enqueue.json"}); err != nil {
 		return err
 	}
 	for n := 0; ; n++ {
-		if err := rd.d.pollWait(ctx, n); err != nil {
+		if err := d.pollWait(ctx, n); err != nil {
 			return err
 		}
-		res, err := rd.d.c.do(ctx, req{method: http.MethodGet, path: base + "/" + id + "/status.json"})
+		res, err := d.c.do(ctx, req{method: http.MethodGet, path: base + "/" + id + "/status.json"})
 		if err != nil {
 			return err
 		}
@@ -345,11 +332,11 @@ func (rd *reader) chunk(ctx context.Context, start, end time.Time, last bool) er
 		}
 		switch st[0].Status {
 		case "Completed":
-			file, err := rd.d.c.do(ctx, req{method: http.MethodGet, path: base + "/" + id + "/file.json", raw: true})
+			file, err := d.c.do(ctx, req{method: http.MethodGet, path: base + "/" + id + "/file.json", raw: true})
 			if err != nil {
 				return err
 			}
-			return rd.parse(ctx, file, last)
+			return parse(ctx, rd, file, last)
 		case "Failed", "Canceled", "Cancelled": // the enum says Canceled, an example Cancelled
 			return fault.New(fault.ConnectorServer, "Marketo export %s ended %s: %s", id, st[0].Status, st[0].ErrorMessage)
 		}
@@ -364,11 +351,11 @@ func (d *Driver) pollWait(ctx context.Context, n int) error {
 }
 
 // parse reads the export CSV, whose header names the exported columns.
-func (rd *reader) parse(ctx context.Context, file []byte, last bool) error {
+func parse(ctx context.Context, rd *reader, file []byte, last bool) error {
 	cr := csvrec.NewReader(file)
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return rd.flush(nil, last, len(file))
+		return flush(rd, nil, last, len(file))
 	}
 	if err != nil {
 		return fault.Wrap(fault.ConnectorServer, err, "parse the Marketo export file")
@@ -378,10 +365,10 @@ func (rd *reader) parse(ctx context.Context, file []byte, last bool) error {
 		col[h] = i
 	}
 	win := -1
-	if rd.p.winField != "" {
-		i, ok := col[rd.p.winField]
+	if rd.Plan.winField != "" {
+		i, ok := col[rd.Plan.winField]
 		if !ok {
-			return fault.New(fault.ConnectorServer, "the Marketo export file has no %s column", rd.p.winField)
+			return fault.New(fault.ConnectorServer, "the Marketo export file has no %s column", rd.Plan.winField)
 		}
 		win = i
 	}
@@ -403,27 +390,27 @@ func (rd *reader) parse(ctx context.Context, file []byte, last bool) error {
 		if len(rec) != len(header) {
 			return fault.New(fault.ConnectorServer, "the Marketo export file has a record of %d cells under %d columns", len(rec), len(header))
 		}
-		if win >= 0 && !rd.inWindow(cell(rec, win)) {
+		if win >= 0 && !inWindow(rd, cell(rec, win)) {
 			continue
 		}
-		row := make([]record.Value, len(rd.p.fields))
-		for i, f := range rd.p.fields {
+		row := make([]record.Value, len(rd.Plan.fields))
+		for i, f := range rd.Plan.fields {
 			j, ok := col[f]
 			if !ok {
 				row[i] = record.NullVal()
 				continue
 			}
-			row[i] = value(rd.p.types[i], cell(rec, j))
+			row[i] = value(rd.Plan.types[i], cell(rec, j))
 		}
 		rows = append(rows, row)
 		if len(rows) == batchRows {
-			if err := rd.flush(rows, false, 0); err != nil {
+			if err := flush(rd, rows, false, 0); err != nil {
 				return err
 			}
 			rows = nil
 		}
 	}
-	return rd.flush(rows, last, len(file))
+	return flush(rd, rows, last, len(file))
 }
 
 func cell(rec []string, i int) string {
@@ -433,20 +420,19 @@ func cell(rec []string, i int) string {
 	return ""
 }
 
-func (rd *reader) flush(rows [][]record.Value, final bool, size int) error {
+func flush(rd *reader, rows [][]record.Value, final bool, size int) error {
 	if len(rows) == 0 && !final && size == 0 {
 		return nil
 	}
-	b := &record.Batch{Fields: rd.p.fields, Split: rd.split, FirstLine: rd.line, Final: final, SourceBytes: int64(size)}
+	b := &record.Batch{Fields: rd.Plan.fields, Final: final, SourceBytes: int64(size)}
 	for _, row := range rows {
 		b.AppendRow(row)
 	}
-	rd.line += int64(len(rows))
-	return rd.emit(b)
+	return rd.Send(b, len(rows))
 }
 
-func (rd *reader) inWindow(s string) bool {
-	w := rd.r.Window
+func inWindow(rd *reader, s string) bool {
+	w := rd.Req.Window
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return false

@@ -2,7 +2,6 @@ package zendeskconn
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,10 +17,6 @@ import (
 	"github.com/appflowd/appflowd/internal/record"
 )
 
-type sourceProps struct {
-	Object string `json:"object"`
-}
-
 // plan is the one split of a read.
 type plan struct {
 	ent    *entityDef
@@ -36,11 +31,10 @@ const exportPage = 1000
 // Splits checks the object and the projection and returns one split named
 // after the object.
 func (d *Driver) Splits(ctx context.Context, r *connector.ReadRequest) ([]connector.Split, error) {
-	props, err := connector.DecodeProperties[sourceProps](r.Properties, "Zendesk", "source")
+	object, err := httpconn.SourceObject(r, "Zendesk")
 	if err != nil {
 		return nil, err
 	}
-	object := cmp.Or(r.Object, props.Object)
 	e, err := entity(object)
 	if err != nil {
 		return nil, err
@@ -102,18 +96,17 @@ func (d *Driver) startTime(r *connector.ReadRequest) int64 {
 // ReadSplit reads the object through the export or list the entity uses,
 // emitting a batch per page (organizations: once de-duplicated).
 func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s connector.Split, emit func(*record.Batch) error) error {
-	p, err := httpconn.Plan[*plan](ctx, s, "Zendesk")
+	rd, err := httpconn.NewReader[*plan](ctx, "Zendesk", r, s, emit)
 	if err != nil {
 		return err
 	}
-	rd := &reader{d: d, r: r, p: p, split: s.Name, emit: emit, line: 1}
-	switch p.ent.read {
+	switch rd.Plan.ent.read {
 	case readCursorExport:
-		err = rd.cursorExport(ctx)
+		err = d.cursorExport(ctx, rd)
 	case readTimeExport:
-		err = rd.timeExport(ctx)
+		err = d.timeExport(ctx, rd)
 	default:
-		err = rd.list(ctx)
+		err = d.list(ctx, rd)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -124,14 +117,7 @@ func (d *Driver) ReadSplit(ctx context.Context, r *connector.ReadRequest, s conn
 	return nil
 }
 
-type reader struct {
-	d     *Driver
-	r     *connector.ReadRequest
-	p     *plan
-	split string
-	emit  func(*record.Batch) error
-	line  int64
-}
+type reader = httpconn.Reader[*plan]
 
 // page decodes a page body, keeping numbers exact; anything after the
 // value is a broken answer, not more to ignore.
@@ -148,24 +134,23 @@ func decodePage(body []byte, v any) error {
 }
 
 // send turns items into a batch, keeping those inside the window.
-func (rd *reader) send(items []map[string]any, final bool, size int) error {
-	b := &record.Batch{Fields: rd.p.fields, Split: rd.split, FirstLine: rd.line, Final: final, SourceBytes: int64(size)}
+func send(rd *reader, items []map[string]any, final bool, size int) error {
+	b := &record.Batch{Fields: rd.Plan.fields, Final: final, SourceBytes: int64(size)}
 	for _, it := range items {
-		if !rd.inWindow(it) {
+		if !inWindow(rd, it) {
 			continue
 		}
-		row := make([]record.Value, len(rd.p.fields))
-		for i, f := range rd.p.fields {
-			row[i] = value(rd.p.types[i], lookup(it, f))
+		row := make([]record.Value, len(rd.Plan.fields))
+		for i, f := range rd.Plan.fields {
+			row[i] = value(rd.Plan.types[i], lookup(it, f))
 		}
 		b.AppendRow(row)
 	}
-	rd.line += int64(len(items))
-	return rd.emit(b)
+	return rd.Send(b, len(items))
 }
 
-func (rd *reader) inWindow(it map[string]any) bool {
-	w := rd.r.Window
+func inWindow(rd *reader, it map[string]any) bool {
+	w := rd.Req.Window
 	if w == nil {
 		return true
 	}
@@ -230,11 +215,11 @@ func value(t record.FieldType, v any) record.Value {
 
 // cursorExport reads /api/v2/incremental/<object>/cursor.json until
 // end_of_stream (ZD incremental_exports).
-func (rd *reader) cursorExport(ctx context.Context) error {
-	path := "/api/v2/incremental/" + rd.p.ent.name + "/cursor.json"
-	q := url.Values{"start_time": {strconv.FormatInt(rd.d.startTime(rd.r), 10)}, "per_page": {strconv.Itoa(exportPage)}}
+func (d *Driver) cursorExport(ctx context.Context, rd *reader) error {
+	path := "/api/v2/incremental/" + rd.Plan.ent.name + "/cursor.json"
+	q := url.Values{"start_time": {strconv.FormatInt(d.startTime(rd.Req), 10)}, "per_page": {strconv.Itoa(exportPage)}}
 	for {
-		res, err := rd.d.c.Do(ctx, &httpconn.Request{Method: "GET", Path: path, Query: q, Idempotent: true})
+		res, err := d.c.Do(ctx, &httpconn.Request{Method: "GET", Path: path, Query: q, Idempotent: true})
 		if err != nil {
 			return err
 		}
@@ -245,7 +230,7 @@ func (rd *reader) cursorExport(ctx context.Context) error {
 		if err := decodePage(res.Body, &page); err != nil {
 			return err
 		}
-		list, err := itemsOf(res.Body, rd.p.ent.name)
+		list, err := itemsOf(res.Body, rd.Plan.ent.name)
 		if err != nil {
 			return err
 		}
@@ -253,7 +238,7 @@ func (rd *reader) cursorExport(ctx context.Context) error {
 		if !final && *page.AfterCursor == q.Get("cursor") {
 			return fault.New(fault.ConnectorServer, "Zendesk answered the same after_cursor twice (%.80s)", *page.AfterCursor)
 		}
-		if err := rd.send(list, final, len(res.Body)); err != nil {
+		if err := send(rd, list, final, len(res.Body)); err != nil {
 			return err
 		}
 		if final {
@@ -266,14 +251,14 @@ func (rd *reader) cursorExport(ctx context.Context) error {
 // timeExport reads /api/v2/incremental/<object>.json, moving start_time to
 // each page's end_time; items may repeat across pages, so they are
 // de-duplicated by id (the last copy wins) and emitted at the end.
-func (rd *reader) timeExport(ctx context.Context) error {
-	path := "/api/v2/incremental/" + rd.p.ent.name + ".json"
-	start := rd.d.startTime(rd.r)
+func (d *Driver) timeExport(ctx context.Context, rd *reader) error {
+	path := "/api/v2/incremental/" + rd.Plan.ent.name + ".json"
+	start := d.startTime(rd.Req)
 	var all []map[string]any
 	pos := map[string]int{}
 	size := 0
 	for {
-		res, err := rd.d.c.Do(ctx, &httpconn.Request{Method: "GET", Path: path, Query: url.Values{"start_time": {strconv.FormatInt(start, 10)}}, Idempotent: true})
+		res, err := d.c.Do(ctx, &httpconn.Request{Method: "GET", Path: path, Query: url.Values{"start_time": {strconv.FormatInt(start, 10)}}, Idempotent: true})
 		if err != nil {
 			return err
 		}
@@ -285,13 +270,13 @@ func (rd *reader) timeExport(ctx context.Context) error {
 		if err := decodePage(res.Body, &page); err != nil {
 			return err
 		}
-		list, err := itemsOf(res.Body, rd.p.ent.name)
+		list, err := itemsOf(res.Body, rd.Plan.ent.name)
 		if err != nil {
 			return err
 		}
 		for _, it := range list {
 			if it["id"] == nil {
-				return fault.New(fault.ConnectorServer, "Zendesk answered %s without an id", rd.p.ent.name)
+				return fault.New(fault.ConnectorServer, "Zendesk answered %s without an id", rd.Plan.ent.name)
 			}
 			id := fmt.Sprint(it["id"])
 			if i, ok := pos[id]; ok {
@@ -317,7 +302,7 @@ func (rd *reader) timeExport(ctx context.Context) error {
 		if final {
 			n = size
 		}
-		if err := rd.send(all[i:j], final, n); err != nil {
+		if err := send(rd, all[i:j], final, n); err != nil {
 			return err
 		}
 		if final {
@@ -327,11 +312,11 @@ func (rd *reader) timeExport(ctx context.Context) error {
 }
 
 // list reads /api/v2/<object>.json with cursor pagination (ZD pagination).
-func (rd *reader) list(ctx context.Context) error {
-	path := "/api/v2/" + rd.p.ent.name + ".json"
+func (d *Driver) list(ctx context.Context, rd *reader) error {
+	path := "/api/v2/" + rd.Plan.ent.name + ".json"
 	q := url.Values{"page[size]": {"100"}}
 	for {
-		res, err := rd.d.c.Do(ctx, &httpconn.Request{Method: "GET", Path: path, Query: q, Idempotent: true})
+		res, err := d.c.Do(ctx, &httpconn.Request{Method: "GET", Path: path, Query: q, Idempotent: true})
 		if err != nil {
 			return err
 		}
@@ -344,7 +329,7 @@ func (rd *reader) list(ctx context.Context) error {
 		if err := decodePage(res.Body, &page); err != nil {
 			return err
 		}
-		list, err := itemsOf(res.Body, rd.p.ent.name)
+		list, err := itemsOf(res.Body, rd.Plan.ent.name)
 		if err != nil {
 			return err
 		}
@@ -352,7 +337,7 @@ func (rd *reader) list(ctx context.Context) error {
 		if !final && page.Meta.AfterCursor == q.Get("page[after]") {
 			return fault.New(fault.ConnectorServer, "Zendesk answered the same after_cursor twice (%.80s)", page.Meta.AfterCursor)
 		}
-		if err := rd.send(list, final, len(res.Body)); err != nil {
+		if err := send(rd, list, final, len(res.Body)); err != nil {
 			return err
 		}
 		if final {
