@@ -216,6 +216,35 @@ type FailureRecorder interface {
 	RecordFailures(ctx context.Context, f []RecordFailure) error
 }
 
+// BatchEncoder is implemented by Writers whose Write is mostly encoding
+// (text, rows into bytes), so that the engine can run the encoding on its
+// transform workers, many batches at once, instead of on the one goroutine
+// that calls Write. The engine calls EncodeBatch once a batch is final,
+// from any goroutine, concurrently with other EncodeBatch calls and with
+// Write and WriteEncoded; then, on the goroutine that calls Write and in
+// the order Write would have been called, WriteEncoded in place of Write.
+//
+// EncodeBatch must change nothing the writer has written or will write: all
+// that the output sees happens in WriteEncoded (file order, rollover, the
+// first batch fixing the columns), so the result is Write's, byte for byte.
+// The Encoded it returns must not refer to b's values (the engine reuses
+// them once WriteEncoded returns). It returns nil, nil when it cannot
+// encode b ahead (the columns are not fixed yet): the engine then calls
+// Write. An error fails the run where Write of b would have been called.
+type BatchEncoder interface {
+	EncodeBatch(b *record.Batch) (Encoded, error)
+	// WriteEncoded does what Write(ctx, b) does, with b's encoding e; it
+	// takes e whatever it returns.
+	WriteEncoded(ctx context.Context, b *record.Batch, e Encoded) error
+}
+
+// Encoded is a batch's encoding by a BatchEncoder. Release gives back its
+// memory when the engine drops it unwritten (the run failed or was
+// canceled).
+type Encoded interface {
+	Release()
+}
+
 // DestinationDriver writes records.
 type DestinationDriver interface {
 	OpenWriter(ctx context.Context, req *WriteRequest) (Writer, error)

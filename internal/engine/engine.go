@@ -4,8 +4,8 @@
 // destination writer.
 //
 //	split readers (Concurrency)   transform workers (GOMAXPROCS)   one writer goroutine
-//	ReadSplit ─▶ emit: copy ─┬─▶ work ─▶ Program.Apply ─┐
-//	                         └─▶ queue (QueueDepth, in emit order) ─▶ wait for Apply ─▶ Writer.Write ─▶ Commit | Abort
+//	ReadSplit ─▶ emit: copy ─┬─▶ work ─▶ Program.Apply [─▶ EncodeBatch] ─┐
+//	                         └─▶ queue (QueueDepth, in emit order) ─▶ wait for Apply ─▶ Writer.Write | WriteEncoded ─▶ Commit | Abort
 //
 // emit copies the source's batch into an engine-owned one (a source may
 // reuse its batch once emit returns; one that sets Batch.Swap gets a
@@ -14,6 +14,8 @@
 // batches of one split are transformed in parallel yet written in order,
 // and even a single large split uses every core. Failures are taken in queue order, so the error a
 // run reports is the first one in the input, as if it ran sequentially.
+// A writer that is a connector.BatchEncoder has its batches encoded on the
+// transform workers too, so the one writer goroutine only hands bytes on.
 //
 // Memory is bounded whatever the input size: a reader blocks in the
 // source's emit callback while the queue is full, so at most
@@ -212,6 +214,7 @@ func Execute(ctx context.Context, r *Run) (*Result, error) {
 		return nil, newError(err, "", 0, "", -1, "Opening the destination failed - %v", err)
 	}
 	x := &execution{r: r, prog: prog, splits: splits, w: w}
+	x.enc, _ = w.(connector.BatchEncoder)
 	return x.run(ctx)
 }
 
@@ -220,6 +223,7 @@ type execution struct {
 	prog   *transform.Program
 	splits []connector.Split
 	w      connector.Writer
+	enc    connector.BatchEncoder // w, when it encodes batches on the transform workers
 
 	queue chan *pending // in emit order, to the writer
 	work  chan *pending // to the transform workers
@@ -306,14 +310,16 @@ func (x *execution) run(ctx context.Context) (*Result, error) {
 	for t := range x.queue { // drain even after a failure, so no reader stays blocked
 		<-t.done // Apply has finished with t (or skipped it after a failure)
 		if runCtx.Err() != nil {
+			t.drop()
 			continue
 		}
 		if err := x.take(runCtx, t); err != nil {
 			x.fail(err)
+			t.drop()
 			continue
 		}
 		b := t.out
-		if err := x.w.Write(runCtx, b); err != nil {
+		if err := x.write(runCtx, t); err != nil {
 			if runCtx.Err() == nil {
 				x.fail(newError(err, b.Split, 0, "", -1, "Writing to the destination failed for split %s - %v", b.Split, err))
 			}
@@ -408,6 +414,29 @@ type pending struct {
 	// Set by the transform worker; read by the writer goroutine after done.
 	recErrs []transform.RecordError
 	err     error
+	enc     connector.Encoded // out's encoding, when the writer is a BatchEncoder
+	encErr  error
+}
+
+// drop releases an encoding that will not be written.
+func (t *pending) drop() {
+	if t.enc != nil {
+		t.enc.Release()
+		t.enc = nil
+	}
+}
+
+// write hands t's batch to the writer: its encoding when the transform
+// worker made one, else the batch itself.
+func (x *execution) write(ctx context.Context, t *pending) error {
+	if t.encErr != nil {
+		return t.encErr
+	}
+	if e := t.enc; e != nil {
+		t.enc = nil // WriteEncoded takes it
+		return x.enc.WriteEncoded(ctx, t.out, e)
+	}
+	return x.w.Write(ctx, t.out)
 }
 
 // closedDone marks a task that needs no transform (a source error).
@@ -433,7 +462,7 @@ func (x *execution) recycle(t *pending) {
 	} else {
 		t.out = nil
 	}
-	t.recErrs, t.err = t.recErrs[:0], nil
+	t.recErrs, t.err, t.encErr = t.recErrs[:0], nil, nil
 	select {
 	case x.free <- t:
 	default:
@@ -477,6 +506,11 @@ func (x *execution) transform(ctx context.Context, t *pending) {
 		return
 	}
 	t.recErrs = append(t.recErrs[:0], recErrs...)
+	if x.enc != nil && ctx.Err() == nil {
+		// The costly part of the write, here on every core; the writer
+		// goroutine takes the result in order.
+		t.enc, t.encErr = x.enc.EncodeBatch(out)
+	}
 }
 
 // take handles what the transform found, on the writer goroutine, so
