@@ -149,6 +149,7 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 		for i, f := range req.Fields {
 			w.fields[i] = f.Name
 		}
+		w.ahead.fix(w.fields)
 		if cfg.format == "PARQUET" {
 			if err := w.makeParquetSchema(nil); err != nil {
 				b.Close()
@@ -191,6 +192,8 @@ type writer struct {
 	bySplit  map[string][]*slot
 	failures []connector.RecordFailure
 	pq       pqJob // a Parquet write's job, reused
+
+	ahead encodeAhead // text encoding on the engine's workers (textenc.go)
 
 	// The background goroutine writes files in job order.
 	jobs   chan job
@@ -263,6 +266,12 @@ func (w *writer) fail(err error) {
 }
 
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
+	return w.write(ctx, b, func() error { return w.writeRows(ctx, b) })
+}
+
+// write is Write with rows writing b's rows (when it has any); the caller
+// does not hold mu.
+func (w *writer) write(ctx context.Context, b *record.Batch, rows func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.state != stateOpen {
@@ -275,7 +284,7 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 		return err
 	}
 	if n := b.Len(); n > 0 {
-		if err := w.writeRows(ctx, b); err != nil {
+		if err := rows(); err != nil {
 			return err
 		}
 	}
@@ -331,13 +340,29 @@ func (w *writer) planFor(b *record.Batch) (*plan, error) {
 			// CSV and Parquet fix their columns at the first batch.
 			w.fields = slices.Clone(b.Fields)
 			fields = w.fields
+			w.ahead.fix(w.fields)
 			if w.cfg.format == "PARQUET" {
 				if err := w.makeParquetSchema(b); err != nil {
 					return nil, err
 				}
 			}
 		}
-	} else if w.req.Fields == nil {
+	}
+	p, err := w.newPlan(fields, b, w.req.Fields == nil && w.fields != nil)
+	if err != nil {
+		return nil, err
+	}
+	if w.header == nil && w.cfg.format == "CSV" {
+		w.header = csvHeader(fields)
+	}
+	w.plan = p
+	return p, nil
+}
+
+// newPlan maps b's columns onto fields. With fixed, the columns were fixed
+// by the first batch (no declared fields): a field it did not have is refused.
+func (w *writer) newPlan(fields []string, b *record.Batch, fixed bool) (*plan, error) {
+	if fixed {
 		for _, f := range b.Fields {
 			if !slices.Contains(fields, f) {
 				return nil, fault.New(fault.Invalid,
@@ -355,10 +380,6 @@ func (w *writer) planFor(b *record.Batch) (*plan, error) {
 			p.keys[i] = append(record.AppendJSONString(nil, f), ':')
 		}
 	}
-	if w.header == nil && w.cfg.format == "CSV" {
-		w.header = csvHeader(fields)
-	}
-	w.plan = p
 	return p, nil
 }
 
@@ -477,25 +498,8 @@ func (w *writer) encodeText(p *plan, b *record.Batch, rows []int32, n int) []chu
 	if w.procs > 1 && n >= 2*parallelMinRows {
 		parts = min(w.procs, n/parallelMinRows)
 	}
-	enc := encodeJSON
-	if w.cfg.format == "CSV" {
-		enc = encodeCSV
-	}
 	out := make([]chunk, parts)
-	do := func(i int) {
-		lo, hi := n*i/parts, n*(i+1)/parts
-		buf := bufPool.Get().(*[]byte)
-		var ends *[]int32
-		if w.cfg.target > 0 {
-			e := make([]int32, 0, hi-lo)
-			ends = &e
-		}
-		*buf = enc((*buf)[:0], p, b, lo, hi, rows, ends)
-		out[i] = chunk{data: buf, rows: hi - lo}
-		if ends != nil {
-			out[i].ends = *ends
-		}
-	}
+	do := func(i int) { out[i] = w.encodeChunk(p, b, rows, n*i/parts, n*(i+1)/parts) }
 	var wg sync.WaitGroup
 	for i := 1; i < parts; i++ {
 		wg.Go(func() { do(i) })
@@ -503,6 +507,27 @@ func (w *writer) encodeText(p *plan, b *record.Batch, rows []int32, n int) []chu
 	do(0)
 	wg.Wait()
 	return out
+}
+
+// encodeChunk encodes rows lo to hi (of rows, or of b when rows is nil)
+// into a buffer from bufPool.
+func (w *writer) encodeChunk(p *plan, b *record.Batch, rows []int32, lo, hi int) chunk {
+	enc := encodeJSON
+	if w.cfg.format == "CSV" {
+		enc = encodeCSV
+	}
+	buf := bufPool.Get().(*[]byte)
+	var ends *[]int32
+	if w.cfg.target > 0 {
+		e := make([]int32, 0, hi-lo)
+		ends = &e
+	}
+	*buf = enc((*buf)[:0], p, b, lo, hi, rows, ends)
+	c := chunk{data: buf, rows: hi - lo}
+	if ends != nil {
+		c.ends = *ends
+	}
+	return c
 }
 
 func recordFailure(p *plan, b *record.Batch, r int, reason string) connector.RecordFailure {
