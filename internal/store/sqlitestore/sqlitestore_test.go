@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/sqlitestore"
 	"github.com/appflowd/appflowd/internal/store/storetest"
@@ -198,6 +200,38 @@ func TestFlowSummaryCatchUp(t *testing.T) {
 		if _, err := db.Exec(`UPDATE flows SET doc = ?, version = version + 1 WHERE account_id = ? AND name = ?`,
 			doc, account, name); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestFlowViewsCatchUp takes a database back to before migration 00005 (as
+// an older binary left it) and opens it again.
+func TestFlowViewsCatchUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "appflowd.db")
+	storetest.FlowViewsCatchUp(t, func(t *testing.T) store.Store {
+		s, err := sqlitestore.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}, func(t *testing.T) {
+		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		p, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS("migrations"),
+			goose.WithTableName("appflowd_store_migrations"), goose.WithDisableGlobalRegistry(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DownTo(context.Background(), 4); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('flows') WHERE name = 'tags'`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("flows.tags after the downgrade: %d columns, %v", n, err)
 		}
 	})
 }

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FlowList", testFlowList},
 		{"FlowListByStatus", testFlowListByStatus},
 		{"FlowViews", testFlowViews},
+		{"FlowViewsInStep", testFlowViewsInStep},
 		{"FlowSummary", testFlowSummary},
 		{"Executions", testExecutions},
 		{"ExecutionList", testExecutionList},

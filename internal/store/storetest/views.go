@@ -98,3 +98,141 @@ func testFlowViews(t *testing.T, s store.Store, _ func(*testing.T) store.Store) 
 		t.Errorf("FlowViewList with a bad cursor: got %v, want an Invalid fault", err)
 	}
 }
+
+// testFlowViewsInStep checks that views follow every write that changes
+// what they show, each read right after it: tags set, replaced, removed
+// and cleared; runs added (alone and in a planner's batch), claimed,
+// renewed and finished, older and newer ones; a flow deleted and created
+// again under its name; a profile's label changed. The wanted views are
+// built from the plain reads (FlowGet, TagsGet, ExecutionList, ProfileGet).
+func testFlowViewsInStep(t *testing.T, s store.Store, _ func(*testing.T) store.Store) {
+	ctx := context.Background()
+	must(t, s.ProfileCreate(ctx, profile(acct, "custom", "CustomConnector", "my-label")))
+	must(t, s.FlowCreate(ctx, flow(acct, "a", "custom")))
+	must(t, s.FlowCreate(ctx, flow(acct, "b")))
+	arn := flow(acct, "a").Arn
+	check := func(step string) {
+		t.Helper()
+		checkFlowViews(t, s, step, "a", "b")
+	}
+	check("no tags, no runs")
+	must(t, s.TagsSet(ctx, arn, map[string]string{"team": "data", "k": "v"}))
+	check("tagged")
+	must(t, s.TagsSet(ctx, arn, map[string]string{"k": "w", "new": ""}))
+	check("a tag replaced, one added")
+	must(t, s.TagsRemove(ctx, arn, []string{"team", "absent"}))
+	check("a tag removed")
+	must(t, s.TagsDeleteAll(ctx, arn))
+	check("tags cleared")
+	must(t, s.TagsSet(ctx, arn, map[string]string{"z": "1"}))
+
+	must(t, s.ExecutionCreate(ctx, execution(acct, "a", "r2", t0.Add(time.Second))))
+	check("a run")
+	must(t, s.ExecutionCreate(ctx, execution(acct, "a", "r1", t0)))
+	check("an older run")
+	must(t, s.ExecutionCreateMany(ctx, []*store.Execution{execution(acct, "a", "r3", t0.Add(time.Second)),
+		execution(acct, "b", "b1", t0)}))
+	check("a batch: same start, a later id")
+	r2, err := s.ExecutionGet(ctx, acct, "a", "r2")
+	must(t, err)
+	r2.Owner, r2.LeaseUntil = "proc-1", t0.Add(time.Minute)
+	must(t, s.ExecutionUpdate(ctx, r2))
+	check("an older run claimed")
+	r3, err := s.ExecutionGet(ctx, acct, "a", "r3")
+	must(t, err)
+	r3.Owner, r3.LeaseUntil, r3.UpdatedAt = "proc-1", t0.Add(time.Minute), t0.Add(30*time.Second)
+	must(t, s.ExecutionUpdate(ctx, r3))
+	check("the newest claimed")
+	r3.LeaseUntil = t0.Add(2 * time.Minute)
+	must(t, s.ExecutionUpdate(ctx, r3))
+	check("the newest's lease renewed")
+	r3.Status, r3.Doc, r3.UpdatedAt, r3.Owner = "Successful", []byte(`{"executionId":"r3","executionStatus":"Successful"}`), t0.Add(time.Minute), ""
+	must(t, s.ExecutionUpdate(ctx, r3))
+	check("the newest finished")
+	r1, err := s.ExecutionGet(ctx, acct, "a", "r1")
+	must(t, err)
+	r1.StartedAt = t0.Add(time.Hour)
+	must(t, s.ExecutionUpdate(ctx, r1))
+	check("an older run started again later")
+	r1.StartedAt = t0
+	must(t, s.ExecutionUpdate(ctx, r1))
+	check("the newest started earlier")
+
+	p, err := s.ProfileGet(ctx, acct, "custom")
+	must(t, err)
+	p.Label = "renamed"
+	must(t, s.ProfileUpdate(ctx, p))
+	check("a label changed")
+
+	must(t, s.FlowDelete(ctx, acct, "a"))
+	// Tags are the ARN's: a flow created again under the name finds them.
+	must(t, s.FlowCreate(ctx, flow(acct, "a")))
+	check("deleted and created again")
+	must(t, s.ExecutionCreate(ctx, execution(acct, "a", "n1", t0)))
+	must(t, s.TagsDeleteAll(ctx, arn))
+	check("created again, run and untagged")
+}
+
+// checkFlowViews compares the views of the account acct's flows names
+// (all its flows, by name) with views built from the plain reads.
+func checkFlowViews(t *testing.T, s store.Store, step string, names ...string) {
+	t.Helper()
+	ctx := context.Background()
+	var want []*store.FlowView
+	for _, name := range names {
+		f, err := s.FlowGet(ctx, acct, name)
+		must(t, err)
+		tags, err := s.TagsGet(ctx, f.Arn)
+		must(t, err)
+		labels := map[string]string{}
+		for _, p := range f.ProfileNames {
+			if prof, err := s.ProfileGet(ctx, acct, p); err == nil && prof.Label != "" {
+				labels[p] = prof.Label
+			}
+		}
+		v := &store.FlowView{Flow: f, Tags: tags, Labels: labels}
+		runs, _, err := s.ExecutionList(ctx, &store.ExecutionListParams{AccountID: acct, FlowName: name, Page: store.Page{Limit: 1}})
+		must(t, err)
+		if len(runs) > 0 {
+			v.Newest = runs[0]
+			v.Newest.Owner, v.Newest.LeaseUntil, v.Newest.Version = "", time.Time{}, 0
+		}
+		f.ProfileNames, f.State = nil, nil
+		got, err := s.FlowViewGet(ctx, acct, name)
+		must(t, err)
+		diff(t, step+": FlowViewGet "+name, got, v)
+		lf := *f
+		lf.Doc = nil
+		lv := *v
+		lv.Flow, lv.Summary = &lf, store.FlowListSummary(f.Doc)
+		want = append(want, &lv)
+	}
+	got, _, err := s.FlowViewList(ctx, &store.FlowListParams{AccountID: acct, Page: store.Page{Limit: 100}})
+	must(t, err)
+	diff(t, step+": FlowViewList", got, want)
+}
+
+// FlowViewsCatchUp checks that a database written before the views' columns
+// (downgrade takes the closed database of t back to that schema) shows the
+// same views once a store opens it again.
+func FlowViewsCatchUp(t *testing.T, open func(t *testing.T) store.Store, downgrade func(t *testing.T)) {
+	ctx := context.Background()
+	s := open(t)
+	must(t, s.ProfileCreate(ctx, profile(acct, "custom", "CustomConnector", "my-label")))
+	must(t, s.FlowCreate(ctx, flow(acct, "a", "custom")))
+	must(t, s.FlowCreate(ctx, flow(acct, "b")))
+	must(t, s.FlowCreate(ctx, flow(acct, "c")))
+	must(t, s.TagsSet(ctx, flow(acct, "a").Arn, map[string]string{"team": "data", "k": "v"}))
+	must(t, s.TagsSet(ctx, flow(acct, "c").Arn, map[string]string{"": ""}))
+	must(t, s.ExecutionCreate(ctx, execution(acct, "a", "r1", t0)))
+	must(t, s.ExecutionCreate(ctx, execution(acct, "a", "r2", t0.Add(time.Second))))
+	must(t, s.ExecutionCreate(ctx, execution(acct, "b", "r1", t0)))
+	checkFlowViews(t, s, "before", "a", "b", "c")
+	must(t, s.Close())
+	downgrade(t)
+	s = open(t)
+	checkFlowViews(t, s, "after the upgrade", "a", "b", "c")
+	must(t, s.TagsRemove(ctx, flow(acct, "a").Arn, []string{"k"}))
+	must(t, s.ExecutionCreate(ctx, execution(acct, "b", "r2", t0.Add(time.Second))))
+	checkFlowViews(t, s, "written after the upgrade", "a", "b", "c")
+}
