@@ -66,13 +66,20 @@ func (s *Store) ExecutionGet(ctx context.Context, accountID, flowName, execution
 // ExecutionUpdate writes the execution if its version is current. The
 // version check and the write are one statement: of two writers of the same
 // version, the second waits for the first's row lock, then matches no row.
+// It locks the flow's row before the execution's, in the order FlowDelete
+// takes them (the flow, then its executions): migration 00005's trigger
+// writes the flow's newest run, and the other order could deadlock with a
+// delete.
 func (s *Store) ExecutionUpdate(ctx context.Context, e *store.Execution) error {
 	started, updated := keyset.Time(e.StartedAt), keyset.Time(e.UpdatedAt)
 	leaseT, lease := leaseArg(e.LeaseUntil)
 	what := fmt.Sprintf("flow %q execution %q", e.FlowName, e.ExecutionID)
-	err := mustAffect(s.pool.Exec(ctx, `UPDATE executions
+	err := mustAffect(s.pool.Exec(ctx, `WITH flow AS (
+			SELECT 1 FROM flows WHERE account_id = $7 AND name = $8 FOR NO KEY UPDATE)
+		UPDATE executions
 		SET status = $1, doc = $2, started_at = $3, updated_at = $4, owner = $5, lease_until = $6, version = version + 1
-		WHERE account_id = $7 AND flow_name = $8 AND execution_id = $9 AND version = $10`,
+		WHERE account_id = $7 AND flow_name = $8 AND execution_id = $9 AND version = $10
+			AND EXISTS (SELECT 1 FROM flow)`,
 		e.Status, e.Doc, started, updated, e.Owner, lease, e.AccountID, e.FlowName, e.ExecutionID, e.Version))
 	if errors.Is(err, pgx.ErrNoRows) {
 		var one int

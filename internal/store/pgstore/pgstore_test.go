@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/appflowd/appflowd/internal/pgtest"
 	"github.com/appflowd/appflowd/internal/store"
@@ -180,4 +183,33 @@ func TestFlowSummaryCatchUp(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+}
+
+// TestFlowViewsCatchUp takes a database back to before migration 00005 (as
+// an older binary left it) and opens it again.
+func TestFlowViewsCatchUp(t *testing.T) {
+	if os.Getenv(pgtest.EnvDSN) == "" {
+		t.Skip(pgtest.EnvDSN + " is unset: set it to a PostgreSQL URL to run the pgstore tests")
+	}
+	dsn := pgtest.Schema(t, "storetest")
+	storetest.FlowViewsCatchUp(t, func(t *testing.T) store.Store { return open(t, dsn) }, func(t *testing.T) {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
+			goose.WithTableName("appflowd_store_migrations"), goose.WithDisableGlobalRegistry(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DownTo(context.Background(), 4); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = 'flows' AND column_name = 'tags'`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("flows.tags after the downgrade: %d columns, %v", n, err)
+		}
+	})
 }

@@ -13,20 +13,17 @@ import (
 )
 
 // flowViewSelect reads flows with their tags, profile labels and newest
-// execution in one statement (one round trip): the tags through their
-// primary key, the newest execution through executions_newest. pgx
-// prepares and caches it per connection.
+// execution in one statement (one round trip): the tags and the newest
+// execution from the flow's row (migration 00005's triggers keep them),
+// the labels through flow_profiles. pgx prepares and caches it per
+// connection.
 func flowViewSelect(doc string) string {
-	return `SELECT f.name, f.arn, f.status, ` + doc + `, f.version, f.created_at, f.updated_at,
-	(SELECT string_agg(` + pair("t.key", "t.value") + `, '') FROM tags t WHERE t.arn = f.arn),
+	return `SELECT f.name, f.arn, f.status, ` + doc + `, f.version, f.created_at, f.updated_at, f.tags,
 	(SELECT string_agg(` + pair("p.name", "p.label") + `, '') FROM flow_profiles fp
 		JOIN profiles p ON p.account_id = fp.account_id AND p.name = fp.profile_name
 		WHERE fp.account_id = f.account_id AND fp.flow_name = f.name AND p.label <> ''),
-	e.execution_id, e.status, e.doc, e.started_at, e.updated_at
-	FROM flows f
-	LEFT JOIN LATERAL (SELECT execution_id, status, doc, started_at, updated_at FROM executions x
-		WHERE x.account_id = f.account_id AND x.flow_name = f.name
-		ORDER BY x.started_at DESC, x.execution_id DESC LIMIT 1) e ON true`
+	f.newest_id, f.newest_status, f.newest_doc, f.newest_started_at, f.newest_updated_at
+	FROM flows f`
 }
 
 // listDoc is what a list reads of a flow's document: its summary when the

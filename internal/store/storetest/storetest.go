@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FlowListByStatus", testFlowListByStatus},
 		{"FlowViews", testFlowViews},
 		{"FlowViewsInStep", testFlowViewsInStep},
+		{"FlowViewsRace", testFlowViewsRace},
 		{"FlowSummary", testFlowSummary},
 		{"Executions", testExecutions},
 		{"ExecutionList", testExecutionList},
