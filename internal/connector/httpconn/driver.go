@@ -413,6 +413,37 @@ func (b *Buffer[P]) Begin(ctx context.Context) error {
 	return nil
 }
 
+// Pending is a record a Buffer keeps until Commit: where it stands in the
+// source, its present fields as text (what a rejection reports) and the
+// body the vendor is sent.
+type Pending struct {
+	Split string
+	Line  int64
+	Text  map[string]string
+	Body  map[string]any
+}
+
+// Keep buffers batch's records, once Usable: each starts as a Pending of
+// its place and its present fields' text, set adds each present field to
+// its body, and keep makes it the P buffered.
+func (b *Buffer[P]) Keep(ctx context.Context, batch *record.Batch, set func(p *Pending, field string, v record.Value), keep func(*Pending) P) error {
+	if err := b.Usable(ctx); err != nil {
+		return err
+	}
+	for i := range batch.Len() {
+		p := &Pending{Split: batch.Split, Line: batch.FirstLine + int64(i), Text: map[string]string{}, Body: map[string]any{}}
+		for j, v := range batch.Row(i) {
+			if v.K == record.Missing {
+				continue
+			}
+			p.Text[batch.Fields[j]] = v.Text()
+			set(p, batch.Fields[j], v)
+		}
+		b.Recs = append(b.Recs, keep(p))
+	}
+	return nil
+}
+
 // Fail records one record the vendor rejected; with FailFast it ends the
 // write.
 func (b *Buffer[P]) Fail(split string, line int64, rec map[string]string, reason string) error {
@@ -421,6 +452,27 @@ func (b *Buffer[P]) Fail(split string, line int64, rec map[string]string, reason
 		return fault.New(fault.ConnectorServer, "%s rejected the record at %s line %d: %s", b.Vendor, split, line, reason)
 	}
 	return nil
+}
+
+// JSONValue is a record value as a vendor's JSON body carries it: null,
+// numbers and booleans native, decimals as exact numbers, JSON as it is,
+// anything else as text.
+func JSONValue(v record.Value) any {
+	switch v.K {
+	case record.Null:
+		return nil
+	case record.Int:
+		return v.Int()
+	case record.Float:
+		return v.Float()
+	case record.Bool:
+		return v.Bool()
+	case record.Decimal:
+		return json.Number(v.S)
+	case record.JSON:
+		return json.RawMessage(v.S)
+	}
+	return v.Text()
 }
 
 // Rows is a batch of a vendor's JSON objects, one record each: the

@@ -110,32 +110,15 @@ type writer struct {
 }
 
 // pending is one buffered record.
-type pending struct {
-	split string
-	line  int64
-	body  map[string]any
-	text  map[string]string
-}
+type pending = httpconn.Pending
 
 var _ connector.FailureRecorder = (*writer)(nil)
 
+// Write buffers the batch, each field encoded for its property.
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
-	if err := w.Usable(ctx); err != nil {
-		return err
-	}
-	for i := range b.Len() {
-		p := &pending{split: b.Split, line: b.FirstLine + int64(i), body: map[string]any{}, text: map[string]string{}}
-		for j, v := range b.Row(i) {
-			if v.K == record.Missing {
-				continue
-			}
-			name := b.Fields[j]
-			p.text[name] = v.Text()
-			p.body[name] = encode(w.ent.byName[name], v)
-		}
-		w.Recs = append(w.Recs, p)
-	}
-	return nil
+	return w.Keep(ctx, b, func(p *pending, name string, v record.Value) {
+		p.Body[name] = encode(w.ent.byName[name], v)
+	}, func(p *pending) *pending { return p })
 }
 
 // encode turns a value into SAP OData v2 JSON for the property's Edm type:
@@ -151,15 +134,10 @@ func encode(p *property, v record.Value) any {
 		return json.RawMessage(v.S)
 	}
 	if p == nil || p.Nav {
-		switch v.K {
-		case record.Int:
-			return v.Int()
-		case record.Float:
-			return v.Float()
-		case record.Bool:
-			return v.Bool()
+		if v.K == record.Decimal {
+			return v.Text() // OData v2 JSON writes decimals as strings
 		}
-		return v.Text()
+		return httpconn.JSONValue(v)
 	}
 	t := strings.TrimSpace(v.Text())
 	switch p.Edm {
@@ -233,7 +211,7 @@ func (w *writer) send(ctx context.Context, p *pending) error {
 		return w.fail(p, reason)
 	}
 	body := map[string]any{}
-	for k, v := range p.body {
+	for k, v := range p.Body {
 		if !w.isID(k) {
 			body[k] = v
 		}
@@ -258,7 +236,7 @@ func (w *writer) send(ctx context.Context, p *pending) error {
 }
 
 func (w *writer) insert(ctx context.Context, p *pending) error {
-	raw, err := json.Marshal(p.body)
+	raw, err := json.Marshal(p.Body)
 	if err != nil {
 		return w.fail(p, "encode the record: "+err.Error())
 	}
@@ -318,7 +296,7 @@ func (w *writer) isID(name string) bool {
 func (w *writer) keyPredicate(p *pending) (string, string) {
 	var parts []string
 	for _, id := range w.ids {
-		v, ok := p.text[id.Name]
+		v, ok := p.Text[id.Name]
 		if !ok || v == "" {
 			return "", fmt.Sprintf("the record has no value for the id field %s", id.Name)
 		}
@@ -352,7 +330,7 @@ func pathEscape(s string) string {
 }
 
 func (w *writer) fail(p *pending, reason string) error {
-	return w.Fail(p.split, p.line, p.text, reason)
+	return w.Fail(p.Split, p.Line, p.Text, reason)
 }
 
 // writeSuccesses puts SAP's answers to created records, one JSON object a

@@ -83,61 +83,32 @@ type writer struct {
 
 // pending is one buffered record.
 type pending struct {
-	split string
-	line  int64
-	body  map[string]any // as sent
-	text  map[string]string
-	id    int64 // the Zendesk id, once known (UPDATE)
+	httpconn.Pending
+	id int64 // the Zendesk id, once known (UPDATE)
 }
 
 var _ connector.FailureRecorder = (*writer)(nil)
 
+// Write buffers the batch; a ticket's custom_<id> fields go to its
+// custom_fields.
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
-	if err := w.Usable(ctx); err != nil {
-		return err
-	}
-	for i := range b.Len() {
-		p := &pending{split: b.Split, line: b.FirstLine + int64(i), body: map[string]any{}, text: map[string]string{}}
-		var custom []map[string]any
-		for j, v := range b.Row(i) {
-			if v.K == record.Missing {
-				continue
+	var custom []map[string]any
+	return w.Keep(ctx, b, func(p *httpconn.Pending, name string, v record.Value) {
+		jv := httpconn.JSONValue(v)
+		if id, ok := strings.CutPrefix(name, customPrefix); ok && w.ent.name == "tickets" {
+			if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+				custom = append(custom, map[string]any{"id": n, "value": jv})
+				return
 			}
-			name := b.Fields[j]
-			p.text[name] = v.Text()
-			jv := jsonValue(v)
-			if id, ok := strings.CutPrefix(name, customPrefix); ok && w.ent.name == "tickets" {
-				if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-					custom = append(custom, map[string]any{"id": n, "value": jv})
-					continue
-				}
-			}
-			p.body[name] = jv
 		}
+		p.Body[name] = jv
+	}, func(p *httpconn.Pending) *pending {
 		if custom != nil {
-			p.body["custom_fields"] = custom
+			p.Body["custom_fields"] = custom
+			custom = nil
 		}
-		w.Recs = append(w.Recs, p)
-	}
-	return nil
-}
-
-func jsonValue(v record.Value) any {
-	switch v.K {
-	case record.Null:
-		return nil
-	case record.Int:
-		return v.Int()
-	case record.Float:
-		return v.Float()
-	case record.Bool:
-		return v.Bool()
-	case record.Decimal:
-		return json.Number(v.S)
-	case record.JSON:
-		return json.RawMessage(v.S)
-	}
-	return v.Text()
+		return &pending{Pending: *p}
+	})
 }
 
 func (w *writer) Commit(ctx context.Context) (*connector.WriteResult, error) {
@@ -174,7 +145,7 @@ func (w *writer) commit(ctx context.Context) error {
 				return err
 			}
 			if found {
-				p.body["id"] = p.id
+				p.Body["id"] = p.id
 				ok = append(ok, p)
 			}
 		}
@@ -192,7 +163,7 @@ func (w *writer) commit(ctx context.Context) error {
 		// external_id, then update or create.
 		var creates, updates []*pending
 		for _, p := range w.Recs {
-			if p.text["external_id"] == "" {
+			if p.Text["external_id"] == "" {
 				if err := w.fail(p, "the record has no external_id to match on"); err != nil {
 					return err
 				}
@@ -204,7 +175,7 @@ func (w *writer) commit(ctx context.Context) error {
 			}
 			if found {
 				p.id = id
-				p.body["id"] = id
+				p.Body["id"] = id
 				updates = append(updates, p)
 			} else {
 				creates = append(creates, p)
@@ -221,14 +192,14 @@ func (w *writer) commit(ctx context.Context) error {
 // match is a failure.
 func (w *writer) resolve(ctx context.Context, p *pending) (bool, error) {
 	if w.idField == "id" {
-		n, err := strconv.ParseInt(strings.TrimSpace(p.text["id"]), 10, 64)
+		n, err := strconv.ParseInt(strings.TrimSpace(p.Text["id"]), 10, 64)
 		if err != nil {
-			return false, w.fail(p, fmt.Sprintf("UPDATE needs a numeric Zendesk id, got %q", p.text["id"]))
+			return false, w.fail(p, fmt.Sprintf("UPDATE needs a numeric Zendesk id, got %q", p.Text["id"]))
 		}
 		p.id = n
 		return true, nil
 	}
-	if p.text["external_id"] == "" {
+	if p.Text["external_id"] == "" {
 		return false, w.fail(p, "the record has no external_id to match on")
 	}
 	id, found, err := w.lookup(ctx, p)
@@ -236,12 +207,12 @@ func (w *writer) resolve(ctx context.Context, p *pending) (bool, error) {
 		p.id = id
 		return found, err
 	}
-	return false, w.fail(p, fmt.Sprintf("RecordNotFound: no Zendesk %s has external_id %q", w.ent.name, p.text["external_id"]))
+	return false, w.fail(p, fmt.Sprintf("RecordNotFound: no Zendesk %s has external_id %q", w.ent.name, p.Text["external_id"]))
 }
 
 // lookup finds a record by external_id.
 func (w *writer) lookup(ctx context.Context, p *pending) (int64, bool, error) {
-	ext := p.text["external_id"]
+	ext := p.Text["external_id"]
 	path := "/api/v2/" + w.ent.name + "/search.json"
 	if w.ent.name == "tickets" {
 		path = "/api/v2/tickets.json"
@@ -264,7 +235,7 @@ func (w *writer) lookup(ctx context.Context, p *pending) (int64, bool, error) {
 }
 
 func (w *writer) upsertOrganization(ctx context.Context, p *pending) error {
-	body, _ := json.Marshal(map[string]any{"organization": p.body})
+	body, _ := json.Marshal(map[string]any{"organization": p.Body})
 	w.Result.BytesWritten += int64(len(body))
 	_, err := w.d.c.Do(ctx, &httpconn.Request{Method: http.MethodPost, Path: "/api/v2/organizations/create_or_update.json", Body: body})
 	var ae *APIError
@@ -306,7 +277,7 @@ func (w *writer) jobs(ctx context.Context, method, path string, recs []*pending)
 		chunk := recs[i:min(i+jobSize, len(recs))]
 		items := make([]map[string]any, len(chunk))
 		for j, p := range chunk {
-			items[j] = p.body
+			items[j] = p.Body
 		}
 		body, err := json.Marshal(map[string]any{w.ent.name: items})
 		if err != nil {
@@ -424,5 +395,5 @@ func reasonOf(code, desc, details string) string {
 // fail records a rejected record; with failOnFirstDestinationError it ends
 // the write.
 func (w *writer) fail(p *pending, reason string) error {
-	return w.Fail(p.split, p.line, p.text, reason)
+	return w.Fail(p.Split, p.Line, p.Text, reason)
 }
