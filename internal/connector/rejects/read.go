@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"sort"
 	"strings"
 
@@ -52,12 +50,7 @@ func Read(ctx context.Context, deps connector.Deps, eh *connector.ErrorHandling,
 		return nil, fault.Wrap(fault.CodeOf(err), err, "error bucket")
 	}
 	var keys []string
-	it := b.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for obj, err := range awsconfig.List(ctx, b, &blob.ListOptions{Prefix: prefix, Delimiter: "/"}) {
 		if err != nil {
 			return nil, fault.Wrap(fault.ConnectorServer, err, "list s3://%s/%s", eh.BucketName, prefix)
 		}
