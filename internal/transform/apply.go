@@ -263,12 +263,28 @@ func (r *row) cached(s int) (dec, bool) {
 	return dec{}, false
 }
 
+// decAt is numAt's fast path: slot s (holding v) as a dec, from the cache
+// or parsed from text and cached; false when that needs the long way.
+func (r *row) decAt(s int, v record.Value) (dec, bool) {
+	if r.stamp[s] == r.seq {
+		return r.nums[s], true
+	}
+	if v.K == record.String || v.K == record.Decimal {
+		if d, ok := parseDec(v.S); ok {
+			r.stamp[s], r.nums[s] = r.seq, d
+			return d, true
+		}
+	}
+	return dec{}, false
+}
+
 // numAt reads slot s as a number, parsing it at most once per row.
 func (a *applier) numAt(r *row, s int, big *apd.Decimal) (number, bool) {
-	if d, ok := r.cached(s); ok {
+	v := r.at(s)
+	if d, ok := r.decAt(s, v); ok {
 		return number{d: d}, true
 	}
-	n, ok := numberOf(r.at(s), a.scratch[:0], big)
+	n, ok := numberOf(v, a.scratch[:0], big)
 	if ok && n.big == nil {
 		r.stamp[s], r.nums[s] = r.seq, n.d
 	}
@@ -379,29 +395,11 @@ rows:
 		start := len(cells)
 		cells = cells[:start+outW]
 		dst := cells[start:]
-		for k, s := range b.outSlots {
-			v := r.at(s)
-			if o := b.outConv[k]; o != nil {
-				if d, ok := r.cached(s); ok && (v.K == record.String || v.K == record.Decimal) {
-					if cv, ok := decAs(d, o.class); ok {
-						dst[k] = cv
-						continue
-					}
-					if v.K == record.Decimal && v.S == "" { // an Arithmetic result kept as a number only
-						a.scratch = appendDec(a.scratch[:0], d)
-						v = record.DecimalVal(a.arena.str(a.scratch))
-					}
-				}
-				var reason string
-				if v, reason = convert(v, o.class, a.scratch[:0], &a.br); reason != "" {
-					cells = cells[:start]
-					errs = append(errs, *a.recordErr(in, i, o.field, o.task, "Map",
-						reason+" (DESTINATION_DATA_TYPE of "+o.name+")"))
-					st.Errored++
-					continue rows
-				}
-			}
-			dst[k] = v
+		if o, reason := a.fill(&r, b, dst); o != nil {
+			cells = cells[:start]
+			errs = append(errs, *a.recordErr(in, i, o.field, o.task, "Map",
+				reason+" (DESTINATION_DATA_TYPE of "+o.name+")"))
+			st.Errored++
 		}
 	}
 	out.Cells = cells
@@ -411,6 +409,39 @@ rows:
 		st.Out = n - st.Filtered - st.Invalid - st.Errored
 	}
 	return st, errs, nil
+}
+
+// fill writes a row's output columns to dst. A value that does not fit
+// its DESTINATION_DATA_TYPE stops it: it returns that column and why.
+func (a *applier) fill(r *row, b *binding, dst []record.Value) (*outCol, string) {
+	slots, conv := b.outSlots[:len(dst)], b.outConv[:len(dst)]
+	for k := range dst {
+		s := slots[k]
+		v := r.at(s)
+		if o := conv[k]; o != nil && (v.K != record.String || o.class != classString) {
+			var reason string
+			if v, reason = a.convertAt(r, s, v, o); reason != "" {
+				return o, reason
+			}
+		}
+		dst[k] = v
+	}
+	return nil, ""
+}
+
+// convertAt converts v, slot s's value, for output column o, taking the
+// number the row parsed already when it can.
+func (a *applier) convertAt(r *row, s int, v record.Value, o *outCol) (record.Value, string) {
+	if d, ok := r.cached(s); ok && (v.K == record.String || v.K == record.Decimal) {
+		if cv, ok := decAs(d, o.class); ok {
+			return cv, ""
+		}
+		if v.K == record.Decimal && v.S == "" { // an Arithmetic result kept as a number only
+			a.scratch = appendDec(a.scratch[:0], d)
+			v = record.DecimalVal(a.arena.str(a.scratch))
+		}
+	}
+	return convert(v, o.class, a.scratch[:0], &a.br)
 }
 
 func (a *applier) recordErr(in *record.Batch, row int, field string, task int, typ, reason string) *RecordError {
@@ -425,6 +456,11 @@ func (a *applier) match(f *filterStep, r *row, slot int) bool {
 	}
 	switch f.class {
 	case classInt, classFloat, classDecimal:
+		if f.one != nil {
+			if x, ok := r.decAt(slot, v); ok {
+				return f.one.match(x)
+			}
+		}
 		n, ok := a.numAt(r, slot, &a.bx)
 		if !ok {
 			return false
@@ -600,20 +636,24 @@ func runeCount(s string) int {
 // edit masks or truncates one value, counting runes. MASK_FIRST_N and
 // MASK_LAST_N mask the whole value when it is shorter than N. Null and
 // missing values stay as they are; other non-strings are edited as text.
+// A string that needs no JSON escaping (record.PlainText) keeps the mark:
+// its pieces cut at rune boundaries and a plain MASK_VALUE need none either.
 func (a *applier) edit(e *editStep, v record.Value) record.Value {
 	if v.K == record.Missing || v.K == record.Null {
 		return v
 	}
-	s := v.S
+	s, plain := v.S, uint64(0)
 	if v.K != record.String {
 		s = v.Text()
+	} else if v.N == record.PlainText {
+		plain = record.PlainText
 	}
 	var keepHead, keepTail string
 	masked := 0
 	switch e.kind {
 	case editTruncate:
 		off, _ := runeOffset(s, e.n)
-		return record.Str(s[:off])
+		return record.Value{K: record.String, S: s[:off], N: plain}
 	case editMaskAll:
 		masked = runeCount(s)
 	case editMaskFirst:
@@ -630,7 +670,10 @@ func (a *applier) edit(e *editStep, v record.Value) record.Value {
 		keepHead, masked = s[:off], total-keep
 	}
 	if masked == 0 {
-		return record.Str(s)
+		return record.Value{K: record.String, S: s, N: plain}
+	}
+	if !e.plainMask {
+		plain = 0
 	}
 	buf := a.arena.take(len(keepHead) + masked*len(e.mask) + len(keepTail))
 	k := copy(buf, keepHead)
@@ -646,7 +689,7 @@ func (a *applier) edit(e *editStep, v record.Value) record.Value {
 		}
 	}
 	copy(buf[k:], keepTail)
-	return record.Str(frozen(buf))
+	return record.Value{K: record.String, S: frozen(buf), N: plain}
 }
 
 // appendText appends v as Value.Text would render it, without allocating.
@@ -694,6 +737,19 @@ func (a *applier) merge(d *derivedStep, r *row, slots []int) record.Value {
 // text-less Decimal and the number in the row's cache (see apply).
 func (a *applier) arith(d *derivedStep, r *row, slots []int, numOnly bool) (string, bool) {
 	out := slots[d.out]
+	if numOnly && d.op != arDiv {
+		// Both operands already parsed (by a Filter, or one field read
+		// twice): a cached number is neither absent nor empty.
+		x, okx := r.cached(slots[d.refs[0]])
+		y, oky := r.cached(slots[d.refs[1]])
+		if okx && oky {
+			if res, ok := decOp(d.op, x, y); ok {
+				r.set(out, record.Value{K: record.Decimal})
+				r.stamp[out], r.nums[out] = r.seq, res
+				return "", false
+			}
+		}
+	}
 	v, reason, fatal := a.arithText(d, r, slots[d.refs[0]], slots[d.refs[1]], numOnly)
 	r.set(out, v)
 	if numOnly && reason == "" && v.K == record.Decimal && v.S == "" {
@@ -718,18 +774,7 @@ func (a *applier) arithText(d *derivedStep, r *row, sx, sy int, numOnly bool) (r
 		}
 	}
 	if nx.big == nil && ny.big == nil {
-		var r dec
-		switch d.op {
-		case arAdd:
-			r, ok = addDec(nx.d, ny.d)
-		case arSub:
-			r, ok = addDec(nx.d, dec{m: -ny.d.m, s: ny.d.s})
-		case arMul:
-			r, ok = mulDec(nx.d, ny.d)
-		default:
-			ok = false
-		}
-		if ok {
+		if r, ok := decOp(d.op, nx.d, ny.d); ok {
 			if numOnly {
 				a.res = r
 				return record.Value{K: record.Decimal}, "", false
@@ -760,6 +805,20 @@ func (a *applier) arithText(d *derivedStep, r *row, sx, sy int, numOnly bool) (r
 	}
 	a.scratch = res.Append(a.scratch[:0], 'f')
 	return record.DecimalVal(a.arena.str(a.scratch)), "", false
+}
+
+// decOp is Arithmetic's exact fast path; false when the result does not
+// fit a dec or op is a division.
+func decOp(op arithOp, x, y dec) (dec, bool) {
+	switch op {
+	case arAdd:
+		return addDec(x, y)
+	case arSub:
+		return addDec(x, dec{m: -y.m, s: y.s})
+	case arMul:
+		return mulDec(x, y)
+	}
+	return dec{}, false
 }
 
 func absentOrEmpty(v record.Value) bool {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -48,6 +49,7 @@ type filterStep struct {
 	nums  []number
 	ms    []int64
 	bools []bool
+	one   *decConst // the one VALUE of a numeric filter, when it is a dec
 }
 
 type windowStep struct {
@@ -99,6 +101,8 @@ type editStep struct {
 	ref   int
 	n     int
 	mask  string
+	// plainMask: mask needs no JSON escaping (see record.PlainText).
+	plainMask bool
 }
 
 type arithOp uint8
@@ -483,6 +487,9 @@ func (c *compiler) filter(i int, t *Task) error {
 			f.strs = append(f.strs, v)
 		}
 	}
+	if len(f.nums) == 1 && f.op != opBetween && f.nums[0].big == nil {
+		f.one = newDecConst(f.nums[0].d, f.op)
+	}
 	f.ref = c.srcRef(f.field)
 	c.p.filters = append(c.p.filters, f)
 	c.p.pushdown = append(c.p.pushdown, connector.Filter{Field: f.field, Operator: t.Operator, Values: values, DataType: dataType})
@@ -561,6 +568,7 @@ func (c *compiler) edit(i int, t *Task) error {
 			}
 			e.mask = v
 		}
+		e.plainMask = utf8.ValidString(e.mask) && record.JSONStop(e.mask, 0) == len(e.mask)
 	}
 	for _, f := range t.SourceFields {
 		e.field, e.ref = f, c.srcRef(f)

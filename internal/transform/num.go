@@ -22,6 +22,14 @@ type dec struct {
 var pow10 = [19]int64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
 
+// maxScaled[k] is the largest m that mulPow10 can scale by 10^k.
+var maxScaled = func() (t [19]int64) {
+	for k, p := range pow10 {
+		t[k] = math.MaxInt64 / p
+	}
+	return t
+}()
+
 // parseDec parses [+-]digits[.digits] with at most 18 significant digits.
 func parseDec(s string) (dec, bool) {
 	i, neg := 0, false
@@ -29,6 +37,42 @@ func parseDec(s string) (dec, bool) {
 		neg = s[0] == '-'
 		i = 1
 	}
+	if len(s)-i > 18 {
+		return parseDecLong(s, i, neg)
+	}
+	// At most 18 characters: the digits fit, whatever their number.
+	var m uint64
+	dot := -1
+	for j := i; j < len(s); j++ {
+		c := s[j] - '0'
+		if c <= 9 {
+			m = m*10 + uint64(c)
+			continue
+		}
+		if s[j] != '.' || dot >= 0 {
+			return dec{}, false
+		}
+		dot = j
+	}
+	scale := 0
+	if dot >= 0 {
+		scale = len(s) - dot - 1
+		if dot == i && scale == 0 { // "." alone
+			return dec{}, false
+		}
+	} else if len(s) == i {
+		return dec{}, false
+	}
+	v := int64(m)
+	if neg {
+		v = -v
+	}
+	return dec{m: v, s: int32(scale)}, true
+}
+
+// parseDecLong is parseDec for text of more than 18 characters after the
+// sign at i, counting significant digits.
+func parseDecLong(s string, i int, neg bool) (dec, bool) {
 	var m uint64
 	digits, scale := 0, int32(0)
 	dot, any := false, false
@@ -71,11 +115,54 @@ func mulPow10(m int64, k int32) (int64, bool) {
 	if k < 0 || k > 18 {
 		return 0, false
 	}
-	p := pow10[k]
-	if m > math.MaxInt64/p || m < -math.MaxInt64/p {
+	if lim := maxScaled[k]; m > lim || m < -lim {
 		return 0, false
 	}
-	return m * p, true
+	return m * pow10[k], true
+}
+
+// decConst is a numeric Filter's one VALUE, scaled ahead to every scale a
+// row's value may have, so a row's comparison is one integer comparison.
+type decConst struct {
+	c      dec
+	scaled [19]int64 // c at scale k, where ok has bit k
+	ok     uint32
+	pass   uint8 // bit c+1: the filter keeps a value whose comparison with c gives c
+}
+
+func newDecConst(c dec, op filterOp) *decConst {
+	k := &decConst{c: c}
+	for s := c.s; s <= 18; s++ {
+		if m, ok := mulPow10(c.m, s-c.s); ok {
+			k.scaled[s], k.ok = m, k.ok|1<<s
+		}
+	}
+	for r := -1; r <= 1; r++ {
+		if hit(op, r) {
+			k.pass |= 1 << (r + 1)
+		}
+	}
+	return k
+}
+
+// match says whether x passes the filter: the comparison is hit(op, cmpDec(x, c)).
+func (k *decConst) match(x dec) bool {
+	var r int
+	if x.s >= 0 && x.s <= 18 && k.ok&(1<<x.s) != 0 {
+		y := k.scaled[x.s]
+		switch {
+		case x.m < y:
+			r = -1
+		case x.m > y:
+			r = 1
+		}
+	} else if c, ok := cmpDec(x, k.c); ok {
+		r = c
+	} else {
+		n, m := number{d: x}, number{d: k.c}
+		r = cmpNumber(&n, &m)
+	}
+	return k.pass&(1<<(r+1)) != 0
 }
 
 // align brings a and b to the same scale; false on overflow.
@@ -196,6 +283,9 @@ func (n *number) toBig(dst *apd.Decimal) *apd.Decimal {
 // parseNumberText parses decimal text (with exponents and any number of
 // digits through apd); NaN and infinities are not numbers.
 func parseNumberText(s string, big *apd.Decimal) (number, bool) {
+	if d, ok := parseDec(s); ok { // the common case; parseDec takes no spaces
+		return number{d: d}, true
+	}
 	if len(s) > 0 && (s[0] == ' ' || s[len(s)-1] == ' ' || s[0] == '\t') {
 		s = strings.TrimSpace(s)
 	}

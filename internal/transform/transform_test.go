@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/appflowd/appflowd/internal/connector"
@@ -932,8 +933,12 @@ func benchmarkApply(b *testing.B, typed bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const rowsPerBatch = 100_000
-	in := benchBatch(rowsPerBatch)
+	runApply(b, p, benchBatch(100_000))
+}
+
+// runApply applies p to in b.N times and reports the CPU time, wall time
+// and allocations per row.
+func runApply(b *testing.B, p *Program, in *record.Batch) {
 	out := &record.Batch{}
 	b.ReportAllocs()
 	cpu0 := cpuTime()
@@ -945,9 +950,11 @@ func benchmarkApply(b *testing.B, typed bool) {
 	}
 	b.StopTimer()
 	// CPU time is steadier than wall time on a shared, loaded machine.
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*rowsPerBatch), "cpu-ns/row")
-	b.ReportMetric(float64(rowsPerBatch)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64(testing.AllocsPerRun(1, func() { p.Apply(in, out) }))/rowsPerBatch, "allocs/row")
+	rowsRun := float64(b.N * in.Len())
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/rowsRun, "cpu-ns/row")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/rowsRun, "ns/row")
+	b.ReportMetric(rowsRun/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(testing.AllocsPerRun(10, func() { p.Apply(in, out) }))/float64(in.Len()), "allocs/row")
 }
 
 // cpuTime is this process's user+system CPU time.
@@ -961,6 +968,52 @@ func cpuTime() time.Duration {
 
 func BenchmarkApplyBenchWorkload(b *testing.B)      { benchmarkApply(b, false) }
 func BenchmarkApplyBenchWorkloadTyped(b *testing.B) { benchmarkApply(b, true) }
+
+// csvBatch makes a batch as the S3 CSV reader hands one to the engine for
+// the bench flow: 4096 rows (its maxBatchRows), String cells over one text
+// buffer, marked PlainText, with values like bench/peers/gendata's.
+func csvBatch(n int) *record.Batch {
+	names := f("Ada", "Ben", "Cleo", "Dan", "Eva", "Finn", "Gil", "Hana", "Ivo", "Jane", "Kai", "Lena")
+	domains := f("example.com", "corp.example.com", "post.example.de", "webmail.example.io")
+	countries := f("US", "DE", "FR", "GB", "JP", "BR", "IN", "CA")
+	x := uint64(7)
+	next := func(k int) int {
+		x = x*6364136223846793005 + 1442695040888963407
+		return int((x >> 33) % uint64(k))
+	}
+	var text []byte
+	var ends []int
+	for i := 0; i < n; i++ {
+		first, last := names[next(len(names))], names[next(len(names))]
+		cents := next(100000)
+		for _, v := range []string{fmt.Sprint(i + 1), first + " " + last,
+			strings.ToLower(first+"."+last) + fmt.Sprint(next(10000)) + "@" + domains[next(len(domains))],
+			fmt.Sprintf("%d.%02d", cents/100, cents%100),
+			time.Unix(1577836800+int64(next(157766400)), 0).UTC().Format(time.RFC3339), countries[next(len(countries))]} {
+			text = append(text, v...)
+			ends = append(ends, len(text))
+		}
+	}
+	s := string(text)
+	b := &record.Batch{Fields: f("id", "name", "email", "amount", "created_at", "country"), Split: "data.csv", FirstLine: 2}
+	start := 0
+	for _, e := range ends {
+		b.Cells = append(b.Cells, record.PlainStr(s[start:e]))
+		start = e
+	}
+	return b
+}
+
+// BenchmarkApplyCSVBatch is the bench flow's program (typed, as for an S3
+// destination with preserveSourceDataTyping) on a batch like the CSV
+// reader's, applied again and again as the engine applies each new one.
+func BenchmarkApplyCSVBatch(b *testing.B) {
+	p, err := Compile(benchTasks(), Options{SourceConnector: "S3", TypedDestination: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runApply(b, p, csvBatch(4096))
+}
 
 // An Arithmetic result read only by integer/double conversions is kept as a
 // number, not text; a field a Filter parsed is not parsed again. Results must
@@ -1011,4 +1064,96 @@ func sourceOpts(typ string) Options {
 		}
 	}
 	return Options{SourceConnector: typ}
+}
+
+// numTexts are numbers and near-numbers at the edges of the fast paths.
+var numTexts = []string{"0", "-0", "+0", "7", "+7", "-7", "632.50", "100", "100.00", "100.001", "-100.5", ".5", "5.", "-.5",
+	"", ".", "-", "+", "-.", "1.2.3", "1..2", "1e3", "1E-2", " 7", "7 ", "\t3", "abc", "0x10", "1_000", "٣", "--1",
+	"123456789012345678", "1234567890123456789", "-123456789012345678", "12345678901234567.8", "0.123456789012345678",
+	"0.0000000000000000001", "0.000000000000000001", "000000000000000000001", "00000000000000000000123.4500",
+	"999999999999999999", "1000000000000000000", "9223372036854775807", "123456789012345678901234567890.5",
+	"4503599627370496.5", "9007199254740993", "99999999999999999.99"}
+
+// parseDec's short-text loop gives what the digit-counting one does.
+func TestParseDecShortAndLongAgree(t *testing.T) {
+	texts := append([]string(nil), numTexts...)
+	const alphabet = "0123456789.-+e "
+	x := uint64(1)
+	for i := 0; i < 20000; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+		n := int(x>>59) % 21
+		b := make([]byte, n)
+		for j := range b {
+			x = x*6364136223846793005 + 1442695040888963407
+			b[j] = alphabet[(x>>33)%uint64(len(alphabet))]
+		}
+		texts = append(texts, string(b))
+	}
+	for _, s := range texts {
+		i, neg := 0, false
+		if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+			i, neg = 1, s[0] == '-'
+		}
+		got, gotOK := parseDec(s)
+		want, wantOK := parseDecLong(s, i, neg)
+		if got != want || gotOK != wantOK {
+			t.Errorf("parseDec(%q) = %v, %v; the long way gives %v, %v", s, got, gotOK, want, wantOK)
+		}
+	}
+}
+
+// A numeric Filter's precomputed VALUE keeps the rows the general
+// comparison keeps, for every operator, on both sides of every scale.
+func TestDecConstMatchesCmpNumber(t *testing.T) {
+	for _, op := range []filterOp{opLT, opGT, opLTE, opGTE, opEQ, opNE} {
+		for _, cs := range []string{"100", "100.5", "-1e2", "0.001", "0", "-7", "999999999999999999", "0.000000000000000001"} {
+			c, ok := parseNumberText(cs, new(apd.Decimal))
+			if !ok || c.big != nil {
+				continue
+			}
+			k := newDecConst(c.d, op)
+			for _, s := range numTexts {
+				x, ok := parseDec(s)
+				if !ok {
+					continue
+				}
+				n := number{d: x}
+				if got, want := k.match(x), hit(op, cmpNumber(&n, &c)); got != want {
+					t.Errorf("op %d VALUE %s: %q matches %v, want %v", op, cs, s, got, want)
+				}
+			}
+		}
+	}
+}
+
+// Mask and Truncate keep a string's PlainText mark only when their result
+// needs no JSON escaping either, so the JSON writer's output is the same.
+func TestEditKeepsPlainTextOnlyWhenPlain(t *testing.T) {
+	for _, tc := range []struct {
+		task  Task
+		in    record.Value
+		plain bool
+	}{
+		{op("Mask", "MASK_FIRST_N", f("e"), "", "MASK_LENGTH", "2"), record.PlainStr("josé@x"), true},
+		{op("Mask", "MASK_FIRST_N", f("e"), "", "MASK_LENGTH", "2"), record.Str("josé@x"), false},
+		{op("Mask", "MASK_FIRST_N", f("e"), "", "MASK_LENGTH", "2", "MASK_VALUE", `"`), record.PlainStr("abc"), false},
+		{op("Mask", "MASK_LAST_N", f("e"), "", "MASK_LENGTH", "9", "MASK_VALUE", "é"), record.PlainStr("日本語"), true},
+		{op("Mask", "MASK_ALL", f("e"), "", "MASK_VALUE", "\t"), record.PlainStr("ab"), false},
+		{op("Mask", "MASK_FIRST_N", f("e"), "", "MASK_LENGTH", "0"), record.PlainStr("ab"), true},
+		{op("Truncate", "NO_OP", f("e"), "", "TRUNCATE_LENGTH", "1"), record.PlainStr("日本"), true},
+		{op("Mask", "MASK_FIRST_N", f("e"), "", "MASK_LENGTH", "1"), record.IntVal(42), false},
+	} {
+		p := mustCompile(t, []Task{tc.task, mapT("e", "e")}, Options{})
+		in := &record.Batch{Fields: f("e"), Cells: []record.Value{tc.in}}
+		out, _, _ := apply(t, p, in)
+		got := out.Cells[0]
+		if (got.N == record.PlainText) != tc.plain {
+			t.Errorf("%s %v of %q: got %+v, want plain %v", tc.task.Operator, tc.task.Properties, tc.in.S, got, tc.plain)
+		}
+		plainJSON := record.AppendJSON(nil, got)
+		got.N = 0
+		if want := record.AppendJSON(nil, got); string(plainJSON) != string(want) {
+			t.Errorf("%s of %q: JSON %s, want %s", tc.task.Operator, tc.in.S, plainJSON, want)
+		}
+	}
 }

@@ -288,6 +288,26 @@ func convert(v record.Value, c typeClass, scratch []byte, big *apd.Decimal) (rec
 	if v.K == record.Missing || v.K == record.Null {
 		return v, ""
 	}
+	if v.K == record.String || v.K == record.Decimal {
+		// Fast paths for text that parseDec takes (it takes no spaces, so
+		// trimming would change nothing); the rest goes the long way.
+		switch c {
+		case classString:
+			if v.K == record.String {
+				return v, ""
+			}
+		case classInt:
+			if d, ok := parseDec(v.S); ok {
+				if i, ok := integral(&number{d: d}); ok {
+					return record.IntVal(i), ""
+				}
+			}
+		case classFloat:
+			if d, ok := parseDec(v.S); ok && d.m > -1<<53 && d.m < 1<<53 {
+				return record.FloatVal(float64(d.m) / float64(pow10[d.s])), ""
+			}
+		}
+	}
 	text := v.S
 	if v.K == record.String || v.K == record.Decimal {
 		if len(text) > 0 && (text[0] <= ' ' || text[len(text)-1] <= ' ') {
