@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/stage"
 	"github.com/appflowd/appflowd/internal/record"
 )
 
@@ -51,7 +52,7 @@ func BenchmarkLoad1M(b *testing.B) {
 			row := bt.Row(r)
 			cells[0], cells[1], cells[2] = row[0].Text(), row[1].Text(), row[2].Text()
 			cells[3] = row[3].Time().Format("2006-01-02 15:04:05.999999Z07:00")
-			buf = appendCSV(buf[:0], cells, nulls)
+			buf = stage.AppendCSV(buf[:0], cells, nulls)
 			if _, err := f.Write(buf); err != nil {
 				b.Fatal(err)
 			}

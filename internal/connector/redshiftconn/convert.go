@@ -377,32 +377,6 @@ func isUUID(s string) bool {
 	return true
 }
 
-// appendCSV appends one row in PostgreSQL's CSV format: NULL as an unquoted
-// empty field, every other value quoted, so "" stays an empty string.
-func appendCSV(buf []byte, cells []string, nulls []bool) []byte {
-	for i, s := range cells {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		if nulls[i] {
-			continue
-		}
-		buf = append(buf, '"')
-		for {
-			j := strings.IndexByte(s, '"')
-			if j < 0 {
-				buf = append(buf, s...)
-				break
-			}
-			buf = append(buf, s[:j+1]...)
-			buf = append(buf, '"')
-			s = s[j+1:]
-		}
-		buf = append(buf, '"')
-	}
-	return append(buf, '\n')
-}
-
 // appendJSONLine appends one row as a JSON object keyed by column name,
 // numbers and booleans bare, for COPY ... FORMAT AS JSON 'auto ignorecase'.
 func appendJSONLine(buf []byte, ts []target, cells []string, nulls []bool) []byte {

@@ -348,7 +348,7 @@ func (s *copySink) reject(i int, e *pgconn.PgError) (rowReject, error) {
 	}}, nil
 }
 
-// parseCSVRow reads back one row appendCSV wrote: quoted cells, NULL as an
+// parseCSVRow reads back one row stage.AppendCSV wrote: quoted cells, NULL as an
 // empty unquoted cell.
 func parseCSVRow(row []byte, n int) ([]string, []bool) {
 	cells := make([]string, 0, n)

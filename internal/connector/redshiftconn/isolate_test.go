@@ -340,7 +340,7 @@ func TestDatabaseRejectsSpreadRows(t *testing.T) {
 
 // Only row errors (classes 22 and 23, P0001) are isolated; a COPY that
 // fails for another reason fails the run. copyLine reads the line the
-// server names; parseCSVRow reads back what appendCSV wrote.
+// server names; parseCSVRow reads back what stage.AppendCSV wrote.
 func TestIsRowError(t *testing.T) {
 	for code, want := range map[string]bool{"23505": true, "23514": true, "23503": true, "22001": true, "P0001": true,
 		"42P01": false, "57014": false, "08006": false, "53100": false} {

@@ -402,7 +402,7 @@ type copySink struct {
 }
 
 func (s *copySink) encode(buf []byte, _ []target, cells []string, nulls []bool) []byte {
-	return appendCSV(buf, cells, nulls)
+	return stage.AppendCSV(buf, cells, nulls)
 }
 
 func (s *copySink) begin(ctx context.Context, ts []target) error {

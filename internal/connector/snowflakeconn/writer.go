@@ -57,7 +57,9 @@ type writer struct {
 	rows     int64
 	failures []connector.RecordFailure
 	connector.WriterLife
-	buf []byte
+	buf   []byte
+	cells []string // a row's values, reused
+	nulls []bool
 }
 
 func (w *writer) failFirst() bool {
@@ -193,21 +195,18 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 		line = 1
 	}
 	if w.parts.Header == nil {
-		w.parts.Header = csvHeader(w.fields)
+		w.parts.Header = stage.AppendCSV(nil, w.fields, make([]bool, len(w.fields)))
+		w.cells, w.nulls = make([]string, len(w.fields)), make([]bool, len(w.fields))
 	}
 	for r := range b.Len() {
 		row := b.Row(r)
-		w.buf = w.buf[:0]
-		for i := range w.fields {
-			if i > 0 {
-				w.buf = append(w.buf, ',')
+		for i, j := range idx {
+			w.nulls[i] = j < 0 || row[j].IsAbsent()
+			if w.cells[i] = ""; !w.nulls[i] {
+				w.cells[i] = row[j].Text()
 			}
-			if idx[i] < 0 || row[idx[i]].IsAbsent() {
-				continue // empty: NULL
-			}
-			w.buf = appendQuoted(w.buf, row[idx[i]].Text())
 		}
-		w.buf = append(w.buf, '\n')
+		w.buf = stage.AppendCSV(w.buf[:0], w.cells, w.nulls)
 		started, err := w.parts.Write(w.buf)
 		if err != nil {
 			return err
@@ -220,29 +219,6 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 		w.rows++
 	}
 	return nil
-}
-
-func appendQuoted(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
-			buf = append(buf, '"')
-		}
-		buf = append(buf, s[i])
-	}
-	return append(buf, '"')
-}
-
-// csvHeader is the first line of every staged file.
-func csvHeader(fields []string) []byte {
-	var hdr []byte
-	for i, f := range fields {
-		if i > 0 {
-			hdr = append(hdr, ',')
-		}
-		hdr = appendQuoted(hdr, f)
-	}
-	return append(hdr, '\n')
 }
 
 // CopySQL is the statement that loads the run's staged files.
