@@ -81,7 +81,6 @@ func (d *Driver) OpenWriter(ctx context.Context, r *connector.WriteRequest) (con
 		return nil, fault.Wrap(fault.Internal, err, "create the Salesforce write spool")
 	}
 	w.enc = bufio.NewWriter(w.spool)
-	w.fieldIdx = map[string]int{}
 	return w, nil
 }
 
@@ -95,11 +94,10 @@ type writer struct {
 
 	req *connector.WriteRequest // its error location gets the rejected records
 
-	spool    *os.File
-	enc      *bufio.Writer
-	fields   []string // union of fields seen, in first-seen order
-	fieldIdx map[string]int
-	n        int64
+	spool *os.File
+	enc   *bufio.Writer
+	cols  record.Union // the fields of the batches written
+	n     int64
 
 	httpconn.Buffer[struct{}] // records are spooled, not buffered here
 }
@@ -125,16 +123,7 @@ func (w *writer) Write(ctx context.Context, b *record.Batch) error {
 	if err := w.Usable(ctx); err != nil {
 		return err
 	}
-	idx := make([]int, len(b.Fields))
-	for j, f := range b.Fields {
-		i, ok := w.fieldIdx[f]
-		if !ok {
-			i = len(w.fields)
-			w.fields = append(w.fields, f)
-			w.fieldIdx[f] = i
-		}
-		idx[j] = i
-	}
+	idx := w.cols.Columns(b.Fields)
 	for r := range b.Len() {
 		s := spooled{Split: b.Split, Line: b.FirstLine + int64(r)}
 		for j, v := range b.Row(r) {
@@ -258,16 +247,16 @@ func (w *writer) records(fn func(*spooled) error) error {
 // column is the name a field is sent under: the id field of UPDATE and
 // DELETE is the record's Id.
 func (w *writer) column(i int) string {
-	if (w.op == "UPDATE" || w.op == "DELETE") && w.fields[i] == w.idField {
+	if (w.op == "UPDATE" || w.op == "DELETE") && w.cols.Fields[i] == w.idField {
 		return "Id"
 	}
-	return w.fields[i]
+	return w.cols.Fields[i]
 }
 
 func (w *writer) textMap(s *spooled) map[string]string {
 	m := map[string]string{}
 	for _, c := range s.Cells {
-		m[w.fields[c.I]] = c.S
+		m[w.cols.Fields[c.I]] = c.S
 	}
 	return m
 }
@@ -420,9 +409,9 @@ type srcPos struct {
 // commitBulk runs Bulk API 2.0 ingest jobs: create, upload CSV, close with
 // UploadComplete, poll, then read failedResults for per-record errors.
 func (w *writer) commitBulk(ctx context.Context) error {
-	cols := make([]int, 0, len(w.fields))
-	colOf := make([]int, len(w.fields))
-	for i := range w.fields {
+	cols := make([]int, 0, len(w.cols.Fields))
+	colOf := make([]int, len(w.cols.Fields))
+	for i := range w.cols.Fields {
 		colOf[i] = -1
 		if w.op == "DELETE" && w.column(i) != "Id" {
 			continue // DELETE takes only the Id column
