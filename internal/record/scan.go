@@ -14,6 +14,7 @@ import (
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
+	lows  = 0x7f7f7f7f7f7f7f7f
 )
 
 // zeroByte has the high bit set in the lowest zero byte of x (bits above
@@ -82,3 +83,27 @@ func CSVStop(s string, i int) int {
 	}
 	return len(s)
 }
+
+// eqMask has the high bit set in exactly the bytes of x equal to c (unlike
+// zeroByte, no byte is marked spuriously).
+func eqMask(x uint64, c byte) uint64 {
+	y := x ^ (ones * uint64(c))
+	return ^((y&^highs + lows) | y) & highs
+}
+
+// ByteMask marks each byte of the 8 at s[i:] (i+8 <= len(s)) equal to c
+// with its high bit.
+func ByteMask(s string, i int, c byte) uint64 { return eqMask(word(s, i), c) }
+
+// CSVPlainWord reads the 8 bytes at s[i:] (i+8 <= len(s)) for a CSV
+// reader: esc marks the lowest byte JSONEscape stops at (bytes above it may
+// be marked spuriously), commas exactly each ','.
+func CSVPlainWord(s string, i int) (esc, commas uint64) {
+	x := word(s, i)
+	esc = below(x, 0x20) | x&highs | zeroByte(x^(ones*'"')) | zeroByte(x^(ones*'\\'))
+	return esc, eqMask(x, ',')
+}
+
+// FirstByte is the index of the lowest byte marked in a mask of the
+// scanners above.
+func FirstByte(m uint64) int { return first(m) }

@@ -27,10 +27,30 @@ var scanners = []struct {
 
 func check(t *testing.T, s string) {
 	t.Helper()
+	checkByteMask(t, s)
 	for _, sc := range scanners {
 		for i := 0; i <= len(s); i++ {
 			if got, want := sc.fn(s, i), naive(s, i, sc.stop); got != want {
 				t.Fatalf("%s(%q, %d) = %d, want %d", sc.name, s, i, got, want)
+			}
+		}
+	}
+}
+
+// checkByteMask compares ByteMask with a byte-by-byte reading at each
+// position of s, for each byte s holds.
+func checkByteMask(t *testing.T, s string) {
+	t.Helper()
+	for i := 0; i+8 <= len(s); i++ {
+		for _, c := range []byte(s) {
+			var want uint64
+			for k := range 8 {
+				if s[i+k] == c {
+					want |= uint64(0x80) << (8 * k)
+				}
+			}
+			if got := ByteMask(s, i, c); got != want {
+				t.Fatalf("ByteMask(%q, %d, %q) = %#x, want %#x", s, i, c, got, want)
 			}
 		}
 	}
@@ -42,10 +62,11 @@ func TestScannersFindTheFirstStop(t *testing.T) {
 		"tab\there", "new\nline", "\x00\x01\x1f\x20", "caf\u00e9 \u2603", "\x7f\x80\xff",
 		// a stop byte right after a byte whose subtraction borrows
 		"\x00\"", "\x01\x1f", "\x21\x20\x1f", "\xff,", strings.Repeat("x", 17) + ",",
+		"a,b\r\nc,d\r\n", "abcdefg\r\nxyz", "\r\r\n\n,\x00,\x7f\x80\x1f\x20\x0a\x0d", ",,,,,,,,\n\n\n\n\n\n\n\n",
 	} {
 		check(t, s)
 	}
-	alphabet := []byte{'a', 'Z', ' ', ',', '\n', '"', '\\', 0, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xc3, 0xff, '!', '#', '+', 0x5b, 0x5d}
+	alphabet := []byte{'a', 'Z', ' ', ',', '\n', '\r', '"', '\\', 0, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xc3, 0xff, '!', '#', '+', 0x5b, 0x5d}
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 2000 {
 		b := make([]byte, r.IntN(40))

@@ -124,7 +124,7 @@ func (p *csvRanges) parse(s string, line int64) ([]*record.Batch, error) {
 		cells := make([]record.Value, 0, p.maxRows*outW)
 		rows, start := 0, pos
 		for rows < p.maxRows && pos-start < maxBatchBytes && pos < len(s) {
-			fields, next, nl, st, msg := csvParse(s, pos, true, scratch[:0])
+			fields, next, nl, st, msg, checked := csvNext(s, pos, true, scratch[:0])
 			if st == csvError {
 				return out, parseErr(p.key, line+nl, "%s", msg)
 			}
@@ -138,12 +138,15 @@ func (p *csvRanges) parse(s string, line int64) ([]*record.Batch, error) {
 			if len(fields) != p.width {
 				return out, parseErr(p.key, line, "row has %d fields, the header has %d", len(fields), p.width)
 			}
-			if err := checkUTF8(p.key, line, s[pos:next]); err != nil {
-				return out, err
+			plain := uint64(record.PlainText)
+			if !checked {
+				if err := checkUTF8(p.key, line, s[pos:next]); err != nil {
+					return out, err
+				}
+				plain = csvPlain(s[pos:next])
 			}
 			base := len(cells)
 			cells = cells[:base+outW]
-			plain := csvPlain(s[pos:next])
 			for i, f := range fields {
 				j := i
 				if p.colMap != nil {

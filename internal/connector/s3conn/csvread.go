@@ -68,6 +68,66 @@ func csvParse(s string, pos int, eof bool, fields []string) (out []string, next 
 	return append(fields, s[start:end]), len(s), 0, csvRecord, ""
 }
 
+// csvNext parses the record at s[pos:] as csvParse does; checked says its
+// text is plain ASCII (csvPlainRow), so it needs no UTF-8 check and its
+// cells are record.PlainText.
+func csvNext(s string, pos int, eof bool, fields []string) (out []string, next int, lines int64, st csvStatus, msg string, checked bool) {
+	if out, next, ok := csvPlainRow(s, pos, fields); ok {
+		return out, next, 1, csvRecord, "", true
+	}
+	out, next, lines, st, msg = csvParse(s, pos, eof, fields)
+	return out, next, lines, st, msg, false
+}
+
+// csvPlainRow parses the record at s[pos:] when its text is plain ASCII
+// (no quote, backslash, control character but its line break, or non-ASCII
+// byte) and ends in a line break: then it needs no UTF-8 check and no JSON
+// escaping (csvPlain), and it splits at every comma. ok is false otherwise
+// (out and next are then of no use); the caller then takes csvParse.
+func csvPlainRow(s string, pos int, fields []string) (out []string, next int, ok bool) {
+	start := pos
+	i := pos
+	for ; i+8 <= len(s); i += 8 {
+		esc, commas := record.CSVPlainWord(s, i)
+		if esc != 0 {
+			end := i + record.FirstByte(esc)
+			commas &= esc - 1 // the commas before end (esc's lowest bit is end's)
+			for ; commas != 0; commas &= commas - 1 {
+				k := i + record.FirstByte(commas)
+				fields = append(fields, s[start:k])
+				start = k + 1
+			}
+			return csvPlainEnd(s, pos, start, end, fields)
+		}
+		for ; commas != 0; commas &= commas - 1 {
+			k := i + record.FirstByte(commas)
+			fields = append(fields, s[start:k])
+			start = k + 1
+		}
+	}
+	end := record.JSONEscape(s, i)
+	for ; i < end; i++ {
+		if s[i] == ',' {
+			fields = append(fields, s[start:i])
+			start = i + 1
+		}
+	}
+	return csvPlainEnd(s, pos, start, end, fields)
+}
+
+// csvPlainEnd ends csvPlainRow at s[end], the first byte that is not
+// plain, which must be the record's line break.
+func csvPlainEnd(s string, pos, start, end int, fields []string) ([]string, int, bool) {
+	next := end + 1
+	if end+1 < len(s) && s[end] == '\r' {
+		next++
+	}
+	if next > len(s) || s[next-1] != '\n' {
+		return nil, 0, false
+	}
+	return append(fields, s[start:end]), next, true
+}
+
 // csvParseQuoted is the slow path for a record with quotes in it.
 func csvParseQuoted(s string, pos int, eof bool, fields []string) ([]string, int, int64, csvStatus, string) {
 	i := pos
@@ -274,7 +334,7 @@ func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, worke
 		startOff := c.offset()
 		done := false
 		for rows < maxRows && c.offset()-startOff < maxBatchBytes {
-			fields, next, nl, st, msg := csvParse(c.s, c.pos, c.eof, scratch[:0])
+			fields, next, nl, st, msg, checked := csvNext(c.s, c.pos, c.eof, scratch[:0])
 			if st == csvIncomplete {
 				if _, err := c.refill(ctx); err != nil {
 					return canceledOr(err, key)
@@ -298,12 +358,15 @@ func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, worke
 			if len(fields) != width {
 				return parseErr(key, line, "row has %d fields, the header has %d", len(fields), width)
 			}
-			if err := checkUTF8(key, line, c.s[c.pos:next]); err != nil {
-				return err
+			plain := uint64(record.PlainText)
+			if !checked {
+				if err := checkUTF8(key, line, c.s[c.pos:next]); err != nil {
+					return err
+				}
+				plain = csvPlain(c.s[c.pos:next])
 			}
 			base := len(cells)
 			cells = cells[:base+outW]
-			plain := csvPlain(c.s[c.pos:next])
 			if colMap == nil {
 				for i, f := range fields {
 					cells[base+i] = record.Value{K: record.String, S: f, N: plain}

@@ -1,0 +1,33 @@
+package s3conn
+
+import (
+	"reflect"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/appflowd/appflowd/internal/record"
+)
+
+// csvPlainRow is a shortcut: wherever it takes a record, csvParse must
+// read the same fields and end, and the record must be UTF-8 and plain.
+func FuzzCSVPlainRow(f *testing.F) {
+	for _, s := range []string{"a,b,c\n", "a,b\r\nc", "x\n", "\n", "\r\n", "a,\"b\"\n", "caf\xc3\xa9,1\n", "a\rb\n", "a\tb,c\n",
+		"0123456789,abcdefghij,klmnopqrstu,\n", "0123456,\n", "01234567\r\n", "0123456\r\n", "a,b\\c\n", ",,,,,,,,,,,\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for pos := range min(len(s), 3) {
+			got, next, ok := csvPlainRow(s, pos, nil)
+			if !ok {
+				continue
+			}
+			want, wnext, nl, st, _ := csvParse(s, pos, false, nil)
+			if st != csvRecord || nl != 1 || wnext != next || !reflect.DeepEqual(got, want) {
+				t.Fatalf("csvPlainRow(%q, %d) = %q, %d; csvParse gives %q, %d, %d lines, status %d", s, pos, got, next, want, wnext, nl, st)
+			}
+			if raw := s[pos:next]; !utf8.ValidString(raw) || csvPlain(raw) != record.PlainText {
+				t.Fatalf("csvPlainRow took %q, which is not plain UTF-8", raw)
+			}
+		}
+	})
+}
