@@ -225,9 +225,6 @@ func parseJSONRange(ctx context.Context, jp *jsonRow, r *jsonRange) ([]jsonBatch
 				text, next = s[pos:pos+j], pos+j+1
 			}
 			if !isBlank(text) {
-				if err := checkUTF8(key, line, text); err != nil {
-					return out, err
-				}
 				if err := jp.parseLine(text, line); err != nil {
 					return out, err
 				}

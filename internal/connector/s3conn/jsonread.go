@@ -73,9 +73,6 @@ func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit f
 				}
 				continue
 			}
-			if err := checkUTF8(key, line, text); err != nil {
-				return err
-			}
 			if err := jp.parseLine(text, line); err != nil {
 				return err
 			}
@@ -134,14 +131,36 @@ type jsonRow struct {
 	s    string // the line being parsed
 	i    int
 	line int64
+	// high says the line's strings hold a non-ASCII byte. Only strings
+	// may: any other byte of a line that parses is ASCII, so the line is
+	// checked to be UTF-8 (checkUTF8) only when this is set, or it fails.
+	high bool
 }
 
+// fail is a parse error at p.i, unless the line is not UTF-8: that error
+// comes first, wherever it is, as when the line was checked up front.
 func (p *jsonRow) fail(format string, args ...any) error {
+	if err := checkUTF8(p.key, p.line, p.s); err != nil {
+		return err
+	}
 	return parseErr(p.key, p.line, "column %d: %s", p.i+1, fmt.Sprintf(format, args...))
 }
 
+// parseLine parses one line into a row of p.cells; it also checks that
+// the line is UTF-8 (checkUTF8).
 func (p *jsonRow) parseLine(s string, line int64) error {
-	p.s, p.i, p.line = s, 0, line
+	p.s, p.i, p.line, p.high = s, 0, line, false
+	if err := p.parseObject(); err != nil {
+		return err
+	}
+	if p.high {
+		return checkUTF8(p.key, p.line, s)
+	}
+	return nil
+}
+
+func (p *jsonRow) parseObject() error {
+	s := p.s
 	base := len(p.cells)
 	w := p.width
 	// The row's cells are not cleared up front: lines usually name every
@@ -253,7 +272,10 @@ func (p *jsonRow) expectedKey(guess int) (string, bool) {
 	return "", false
 }
 
-func plainKey(k string) bool { return record.JSONStop(k, 0) == len(k) }
+// plainKey reports whether field name k can match a key byte for byte in
+// expectedKey: it needs no escaping, and it is UTF-8, so a key matching it
+// is too (a projection's names come from the request, not from the line).
+func plainKey(k string) bool { return record.JSONStop(k, 0) == len(k) && utf8.ValidString(k) }
 
 // widen grows every row of the batch, the one being parsed included, to
 // the current field count; it returns the new start of the row being parsed.
@@ -393,7 +415,11 @@ func (p *jsonRow) str() (string, error) {
 	s := p.s
 	p.i++
 	start := p.i
-	i := record.JSONStop(s, start)
+	i := record.JSONEscape(s, start)
+	if i < len(s) && s[i] >= 0x80 {
+		p.high = true
+		i = record.JSONStop(s, i)
+	}
 	if i >= len(s) {
 		p.i = len(s)
 		return "", p.fail("string is not terminated")
@@ -425,6 +451,7 @@ func (p *jsonRow) strSlow(start int) (string, error) {
 			p.i = i
 			return "", p.fail("control character in a string")
 		case c != '\\':
+			p.high = p.high || c >= 0x80
 			buf = append(buf, c)
 			i++
 			continue

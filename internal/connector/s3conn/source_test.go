@@ -269,6 +269,13 @@ func TestReadJSONLinesErrorsNameObjectAndLine(t *testing.T) {
 		{"{\"a\":1,}\n", "dir/obj line 1:"},
 		{"{\"a\":\"\\q\"}\n", "dir/obj line 1:"},
 		{"{\"a\":1}\n{\"a\":\"caf\xe9\"}\n", "dir/obj line 2: byte 0xE9 at column 10 is not UTF-8"},
+		// Bad UTF-8 is named before a syntax error earlier in the line, in a
+		// key, a nested value or after the object.
+		{"{\"a\":1}\n{\"a\":tru, \"b\":\"\xff\"}\n", "dir/obj line 2: byte 0xFF at column 16 is not UTF-8"},
+		{"{\"k\xc3\":1}\n", "dir/obj line 1: byte 0xC3 at column 4 is not UTF-8"},
+		{"{\"a\":{\"b\":[\"\\n\xe9\"]}}\n", "dir/obj line 1: byte 0xE9 at column 15 is not UTF-8"},
+		{"{\"a\":1} \xe9\n", "dir/obj line 1: byte 0xE9 at column 9 is not UTF-8"},
+		{"{\"a\":\"\xe9\xe9\"}\n", "dir/obj line 1: byte 0xE9 at column 7 is not UTF-8"},
 	} {
 		_, _, err := parse(t, "JSON", tt.in)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -301,6 +308,24 @@ func FuzzReadJSONLines(f *testing.F) {
 		if !utf8.ValidString(in) {
 			if err == nil {
 				t.Fatalf("%q is not UTF-8, we accept it", in)
+			}
+			// The first line that is bad JSON or not UTF-8 fails; when
+			// it is not UTF-8, that is the error, wherever the byte is.
+			for i, line := range strings.Split(in, "\n") {
+				if isBlank(line) {
+					continue
+				}
+				if utf8.ValidString(line) {
+					var m map[string]json.RawMessage
+					if json.Unmarshal([]byte(line), &m) == nil && m != nil {
+						continue
+					}
+					break
+				}
+				if want := checkUTF8("dir/obj", int64(i+1), line); err.Error() != want.Error() {
+					t.Fatalf("%q: error %v, want %v", in, err, want)
+				}
+				break
 			}
 			return // encoding/json replaces invalid UTF-8; we refuse it
 		}
