@@ -88,7 +88,8 @@ func execLastRun(e *store.Execution) (lastRun, error) {
 	bad := func(err error) (lastRun, error) {
 		return lastRun{}, fault.Wrap(fault.Internal, err, "decode execution %s of flow %s", e.ExecutionID, e.FlowName)
 	}
-	doc, err := objectMembers(e.Doc, make([]member, 0, 16))
+	var buf [16]member // on the stack: ListFlows reads a run per flow
+	doc, err := objectMembers(e.Doc, buf[:0])
 	if err != nil {
 		return bad(err)
 	}
@@ -127,7 +128,7 @@ func execLastRun(e *store.Execution) (lastRun, error) {
 	}
 	var out lastRun
 	msg = execMessage(status, msg)
-	out.details = appendObject(nil, []member{
+	out.details = appendObject(make([]byte, 0, 160), []member{
 		{"mostRecentExecutionMessage", nonEmpty(msg)},
 		{"mostRecentExecutionStatus", nonEmpty(string(status))},
 		{"mostRecentExecutionTime", at},

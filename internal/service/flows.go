@@ -648,7 +648,7 @@ func (s *Service) listFlowsJSON(ctx context.Context, in *wire.ListFlowsRequest) 
 		}
 		return nil, fault.Wrap(fault.Internal, err, "list flows")
 	}
-	b := make([]byte, 0, 1024*(len(views)+1))
+	b := make([]byte, 0, listFlowsSize(views))
 	b = append(b, `{"flows":[`...)
 	var doc []member
 	for i, v := range views {
@@ -668,6 +668,20 @@ func (s *Service) listFlowsJSON(ctx context.Context, in *wire.ListFlowsRequest) 
 		b = appendString(b, next)
 	}
 	return append(b, '}'), nil
+}
+
+// listFlowsSize is about the size of a ListFlows body of views, so that
+// its buffer seldom grows: each flow's summary, tags and what is added
+// (status, the last run's details, labels and types), and the cursor.
+func listFlowsSize(views []*store.FlowView) int {
+	n := 128
+	for _, v := range views {
+		n += len(v.Summary) + 512
+		for k, t := range v.Tags {
+			n += len(k) + len(t) + 8
+		}
+	}
+	return n
 }
 
 // flowEndOf reads a source or destination config's connector type and

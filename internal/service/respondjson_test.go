@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/runstate"
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/wire"
 )
@@ -276,4 +277,78 @@ func TestAppendString(t *testing.T) {
 			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
 		}
 	}
+}
+
+// TestListFlowsFollowsWrites: a tag added or removed, a run started and
+// finished show in the next ListFlows and DescribeFlow, whose bodies stay
+// the model's encoding.
+func TestListFlowsFollowsWrites(t *testing.T) {
+	env := newFlowEnv(t, false)
+	ctx := context.Background()
+	env.runner.Finish = ""
+	in := flowS3("f", wire.TriggerTypeOnDemand)
+	in.Tags = map[string]string{"team": "data"}
+	created, err := env.svc.CreateFlow(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(step string, tags map[string]string, status wire.ExecutionStatus) {
+		t.Helper()
+		body, _, err := env.svc.RespondJSON(ctx, &wire.ListFlowsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := env.svc.ListFlows(ctx, &wire.ListFlowsRequest{})
+		if err != nil || len(out.Flows) != 1 {
+			t.Fatalf("%s: ListFlows: %v, %+v", step, err, out)
+		}
+		if want, _ := encodePlain(out); string(body) != string(want) {
+			t.Errorf("%s: ListFlows body:\n got %s\nwant %s", step, body, want)
+		}
+		got := out.Flows[0]
+		var gotStatus wire.ExecutionStatus
+		if got.LastRunExecutionDetails != nil {
+			gotStatus = got.LastRunExecutionDetails.MostRecentExecutionStatus
+		}
+		if fmt.Sprint(got.Tags) != fmt.Sprint(tags) || gotStatus != status {
+			t.Errorf("%s: ListFlows shows tags %v, last run %q; want %v, %q", step, got.Tags, gotStatus, tags, status)
+		}
+		body, _, err = env.svc.RespondJSON(ctx, &wire.DescribeFlowRequest{FlowName: "f"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := env.svc.DescribeFlow(ctx, &wire.DescribeFlowRequest{FlowName: "f"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := encodePlain(d); string(body) != string(want) {
+			t.Errorf("%s: DescribeFlow body:\n got %s\nwant %s", step, body, want)
+		}
+		if fmt.Sprint(d.Tags) != fmt.Sprint(tags) || (d.LastRunExecutionDetails == nil) != (status == "") {
+			t.Errorf("%s: DescribeFlow shows tags %v, last run %+v; want %v, %q", step, d.Tags, d.LastRunExecutionDetails, tags, status)
+		}
+	}
+	check("created", map[string]string{"team": "data"}, "")
+	if _, err := env.svc.TagResource(ctx, &wire.TagResourceRequest{ResourceArn: created.FlowArn, Tags: map[string]string{"env": "prod", "team": "ops"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("tagged", map[string]string{"env": "prod", "team": "ops"}, "")
+	if _, err := env.svc.UntagResource(ctx, &wire.UntagResourceRequest{ResourceArn: created.FlowArn, TagKeys: []string{"team"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("untagged", map[string]string{"env": "prod"}, "")
+	run, err := env.svc.StartFlow(ctx, &wire.StartFlowRequest{FlowName: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("running", map[string]string{"env": "prod"}, wire.ExecutionStatusInProgress)
+	k := runstate.Key{Account: flowTestAccount, Flow: "f", ID: run.ExecutionId}
+	if _, err := runstate.New(env.store, env.clock.Now).Finish(ctx, k, nil, runstate.Successful, ""); err != nil {
+		t.Fatal(err)
+	}
+	check("finished", map[string]string{"env": "prod"}, wire.ExecutionStatusSuccessful)
+	if _, err := env.svc.UntagResource(ctx, &wire.UntagResourceRequest{ResourceArn: created.FlowArn, TagKeys: []string{"env"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("no tags", map[string]string{}, wire.ExecutionStatusSuccessful)
 }

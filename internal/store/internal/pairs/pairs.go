@@ -8,9 +8,9 @@
 package pairs
 
 import (
-	"bytes"
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // SQL is the expression that writes one key and value, given how the
@@ -23,23 +23,24 @@ func SQL(byteLength func(string) string, key, value string) string {
 var errMalformed = errors.New("malformed key-value pairs")
 
 // Parse reads what a concatenation of SQL's expressions wrote; empty or
-// NULL is an empty map.
+// NULL is an empty map. The keys and values share one copy of b.
 func Parse(b []byte) (map[string]string, error) {
 	m := map[string]string{}
+	s := string(b)
 	next := func() (string, error) {
-		sp := bytes.IndexByte(b, ' ')
+		sp := strings.IndexByte(s, ' ')
 		if sp < 0 {
 			return "", errMalformed
 		}
-		n, err := strconv.Atoi(string(b[:sp]))
-		if err != nil || n < 0 || n > len(b)-sp-1 {
+		n, err := strconv.Atoi(s[:sp])
+		if err != nil || n < 0 || n > len(s)-sp-1 {
 			return "", errMalformed
 		}
-		s := string(b[sp+1 : sp+1+n])
-		b = b[sp+1+n:]
-		return s, nil
+		v := s[sp+1 : sp+1+n]
+		s = s[sp+1+n:]
+		return v, nil
 	}
-	for len(b) > 0 {
+	for len(s) > 0 {
 		k, err := next()
 		if err != nil {
 			return nil, err
