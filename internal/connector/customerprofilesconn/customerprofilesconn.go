@@ -59,10 +59,11 @@ const DefaultConcurrency = 8
 
 func init() { connector.Register(Spec()) }
 
-// Spec is what DescribeConnectors says about Customer Profiles, plus the opener.
+// Spec registers the driver, a destination; the catalog entry
+// (internal/connector/catalog) supplies the rest of the capabilities.
 func Spec() connector.Spec {
 	return connector.Spec{
-		Capabilities: connector.Capabilities{Type: Type, Description: "Amazon Connect Customer Profiles", CanUseAsDestination: true},
+		Capabilities: connector.Capabilities{Type: Type, CanUseAsDestination: true},
 		Open: func(ctx context.Context, deps connector.Deps, _ connector.Profile) (connector.Driver, error) {
 			return New(ctx, deps)
 		},

@@ -69,16 +69,10 @@ const MaxEventBytesEnv = "APPFLOWD_EVENTBRIDGE_MAX_EVENT_BYTES"
 
 func init() { connector.Register(Spec()) }
 
-// Spec is what DescribeConnectors says about EventBridge, plus the opener.
+// Spec registers the driver, a destination; the catalog entry
+// (internal/connector/catalog) supplies the rest of the capabilities.
 func Spec() connector.Spec {
-	return connector.Spec{
-		Capabilities: connector.Capabilities{
-			Type:                Type,
-			Description:         "Amazon EventBridge",
-			CanUseAsDestination: true,
-		},
-		Open: Open,
-	}
+	return connector.Spec{Capabilities: connector.Capabilities{Type: Type, CanUseAsDestination: true}, Open: Open}
 }
 
 // Driver is the EventBridge driver; it implements connector.DestinationDriver.
