@@ -292,17 +292,14 @@ func (a *applier) numAt(r *row, s int, big *apd.Decimal) (number, bool) {
 }
 
 // decAs converts a cached number as convert would convert its text to
-// class c; false when that needs the text (the caller then converts it).
+// class c, in the common cases; false when that needs the text (the caller
+// then converts it).
 func decAs(d dec, c typeClass) (record.Value, bool) {
-	switch c {
-	case classFloat:
-		if d.m > -1<<53 && d.m < 1<<53 {
-			return record.FloatVal(float64(d.m) / float64(pow10[d.s])), true
-		}
-	case classInt:
-		if i, ok := integral(&number{d: d}); ok {
-			return record.IntVal(i), true
-		}
+	if c == classFloat && d.m > -1<<53 && d.m < 1<<53 {
+		return record.FloatVal(float64(d.m) / float64(pow10[d.s])), true
+	}
+	if c == classInt && d.s == 0 {
+		return record.IntVal(d.m), true
 	}
 	return record.Value{}, false
 }
@@ -418,10 +415,23 @@ func (a *applier) fill(r *row, b *binding, dst []record.Value) (*outCol, string)
 	for k := range dst {
 		s := slots[k]
 		v := r.at(s)
-		if o := conv[k]; o != nil && (v.K != record.String || o.class != classString) {
-			var reason string
-			if v, reason = a.convertAt(r, s, v, o); reason != "" {
-				return o, reason
+		if o := conv[k]; o != nil {
+			switch {
+			case o.class == classString && v.K == record.String:
+			case (o.class == classFloat || o.class == classInt) && (v.K == record.String || v.K == record.Decimal):
+				// Numbers from text, parsed once a row (convertAt's fast path).
+				if d, ok := r.decAt(s, v); ok {
+					if cv, ok := decAs(d, o.class); ok {
+						dst[k] = cv
+						continue
+					}
+				}
+				fallthrough
+			default:
+				var reason string
+				if v, reason = a.convertAt(r, s, v, o); reason != "" {
+					return o, reason
+				}
 			}
 		}
 		dst[k] = v
@@ -624,6 +634,15 @@ func runeOffset(s string, n int) (int, int) {
 	return i, c
 }
 
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 func runeCount(s string) int {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
@@ -657,8 +676,12 @@ func (a *applier) edit(e *editStep, v record.Value) record.Value {
 	case editMaskAll:
 		masked = runeCount(s)
 	case editMaskFirst:
-		var off int
-		off, masked = runeOffset(s, e.n)
+		off := e.n
+		if off > len(s) || !isASCII(s[:off]) {
+			off, masked = runeOffset(s, e.n)
+		} else {
+			masked = off
+		}
 		keepTail = s[off:]
 	case editMaskLast:
 		total := runeCount(s)
@@ -677,7 +700,9 @@ func (a *applier) edit(e *editStep, v record.Value) record.Value {
 	}
 	buf := a.arena.take(len(keepHead) + masked*len(e.mask) + len(keepTail))
 	k := copy(buf, keepHead)
-	if len(e.mask) == 1 {
+	if n := masked * len(e.mask); n <= len(e.maskRun) {
+		k += copy(buf[k:], e.maskRun[:n])
+	} else if len(e.mask) == 1 {
 		c := e.mask[0]
 		for j := 0; j < masked; j++ {
 			buf[k+j] = c

@@ -103,6 +103,7 @@ type editStep struct {
 	mask  string
 	// plainMask: mask needs no JSON escaping (see record.PlainText).
 	plainMask bool
+	maskRun   string // mask repeated, to copy a few masked runes at once
 }
 
 type arithOp uint8
@@ -569,6 +570,7 @@ func (c *compiler) edit(i int, t *Task) error {
 			e.mask = v
 		}
 		e.plainMask = utf8.ValidString(e.mask) && record.JSONStop(e.mask, 0) == len(e.mask)
+		e.maskRun = strings.Repeat(e.mask, max(1, 32/len(e.mask)))
 	}
 	for _, f := range t.SourceFields {
 		e.field, e.ref = f, c.srcRef(f)

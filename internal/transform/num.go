@@ -42,25 +42,31 @@ func parseDec(s string) (dec, bool) {
 	}
 	// At most 18 characters: the digits fit, whatever their number.
 	var m uint64
-	dot := -1
-	for j := i; j < len(s); j++ {
+	j := i
+	for ; j < len(s); j++ {
 		c := s[j] - '0'
-		if c <= 9 {
-			m = m*10 + uint64(c)
-			continue
+		if c > 9 {
+			break
 		}
-		if s[j] != '.' || dot >= 0 {
-			return dec{}, false
-		}
-		dot = j
+		m = m*10 + uint64(c)
 	}
 	scale := 0
-	if dot >= 0 {
-		scale = len(s) - dot - 1
-		if dot == i && scale == 0 { // "." alone
+	if j < len(s) {
+		if s[j] != '.' {
 			return dec{}, false
 		}
-	} else if len(s) == i {
+		for k := j + 1; k < len(s); k++ {
+			c := s[k] - '0'
+			if c > 9 {
+				return dec{}, false
+			}
+			m = m*10 + uint64(c)
+		}
+		scale = len(s) - j - 1
+		if scale == 0 && j == i { // "." alone
+			return dec{}, false
+		}
+	} else if j == i {
 		return dec{}, false
 	}
 	v := int64(m)
