@@ -17,21 +17,55 @@ import (
 // the CSV header, the columns the first batch fixes) stays in
 // WriteEncoded, in batch order, so the output is Write's byte for byte.
 
-// encodeAhead is what EncodeBatch reads of the writer, safe from any
-// goroutine.
-type encodeAhead struct {
+// freeBufs is how many idle chunk buffers a writer keeps: about the
+// batches the engine has in flight.
+const freeBufs = 8
+
+// textState is what EncodeBatch reads of the writer, and the chunk
+// buffers; safe from any goroutine.
+type textState struct {
 	fields atomic.Pointer[[]string] // the output columns, once fixed (declared, or by the first batch written)
 	plan   atomic.Pointer[plan]     // the last plan made ahead
+	// Chunk buffers are kept here rather than in a sync.Pool, which drops
+	// them at every collection (a few a second under the memory limit):
+	// each new one was allocated, zeroed and grown again to a batch's size.
+	free chan *[]byte
+	size atomic.Int64 // the largest chunk so far: new buffers start there
 }
 
 // fix records the output columns once they are fixed; they never change.
-func (a *encodeAhead) fix(fields []string) { a.fields.Store(&fields) }
+func (t *textState) fix(fields []string) { t.fields.Store(&fields) }
+
+// get is an empty chunk buffer.
+func (t *textState) get() *[]byte {
+	select {
+	case b := <-t.free:
+		return b
+	default:
+	}
+	b := make([]byte, 0, max(t.size.Load()+t.size.Load()/8, 64<<10))
+	return &b
+}
+
+// put takes back a buffer once its bytes are written; one that finds the
+// free list full is left to the collector.
+func (t *textState) put(b *[]byte) {
+	if n := int64(len(*b)); n > t.size.Load() {
+		t.size.Store(n)
+	}
+	*b = (*b)[:0]
+	select {
+	case t.free <- b:
+	default:
+	}
+}
 
 // textBatch is a batch's text encoding: a chunk per partition folder, in
 // the order Write would send them.
 type textBatch struct {
 	fields []string // the output columns (the CSV header)
 	parts  []textPart
+	bufs   *textState
 }
 
 type textPart struct {
@@ -43,7 +77,7 @@ type textPart struct {
 func (t *textBatch) Release() {
 	for i := range t.parts {
 		if d := t.parts[i].c.data; d != nil {
-			bufPool.Put(d)
+			t.bufs.put(d)
 			t.parts[i].c.data = nil
 		}
 	}
@@ -60,7 +94,7 @@ func (w *writer) EncodeBatch(b *record.Batch) (connector.Encoded, error) {
 		return nil, err
 	}
 	groups := w.partition(b)
-	t := &textBatch{fields: p.fields, parts: make([]textPart, len(groups))}
+	t := &textBatch{fields: p.fields, parts: make([]textPart, len(groups)), bufs: &w.text}
 	for i, g := range groups {
 		n := b.Len()
 		if g.rows != nil {
@@ -77,20 +111,20 @@ func (w *writer) aheadPlan(b *record.Batch) (*plan, error) {
 	follow := w.cfg.format == "JSON" && len(w.req.Fields) == 0 // JSON without declared fields follows each batch
 	fields := b.Fields
 	if !follow {
-		f := w.ahead.fields.Load()
+		f := w.text.fields.Load()
 		if f == nil {
 			return nil, nil
 		}
 		fields = *f
 	}
-	if p := w.ahead.plan.Load(); p != nil && slices.Equal(p.batchFs, b.Fields) {
+	if p := w.text.plan.Load(); p != nil && slices.Equal(p.batchFs, b.Fields) {
 		return p, nil
 	}
 	p, err := w.newPlan(fields, b, !follow && w.req.Fields == nil)
 	if err != nil {
 		return nil, err
 	}
-	w.ahead.plan.Store(p)
+	w.text.plan.Store(p)
 	return p, nil
 }
 

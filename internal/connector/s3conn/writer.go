@@ -144,12 +144,13 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 		cancel:  cancel,
 		procs:   runtime.GOMAXPROCS(0),
 	}
+	w.text.free = make(chan *[]byte, freeBufs)
 	if len(req.Fields) > 0 {
 		w.fields = make([]string, len(req.Fields))
 		for i, f := range req.Fields {
 			w.fields[i] = f.Name
 		}
-		w.ahead.fix(w.fields)
+		w.text.fix(w.fields)
 		if cfg.format == "PARQUET" {
 			if err := w.makeParquetSchema(nil); err != nil {
 				b.Close()
@@ -193,7 +194,7 @@ type writer struct {
 	failures []connector.RecordFailure
 	pq       pqJob // a Parquet write's job, reused
 
-	ahead encodeAhead // text encoding on the engine's workers (textenc.go)
+	text textState // text encoding ahead of Write, and its buffers (textenc.go)
 
 	// The background goroutine writes files in job order.
 	jobs   chan job
@@ -248,8 +249,6 @@ type job struct {
 	rows  int
 	pq    *pqJob // the caller waits on pq.done
 }
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512<<10); return &b }}
 
 func (w *writer) failed() error {
 	w.emu.Lock()
@@ -340,7 +339,7 @@ func (w *writer) planFor(b *record.Batch) (*plan, error) {
 			// CSV and Parquet fix their columns at the first batch.
 			w.fields = slices.Clone(b.Fields)
 			fields = w.fields
-			w.ahead.fix(w.fields)
+			w.text.fix(w.fields)
 			if w.cfg.format == "PARQUET" {
 				if err := w.makeParquetSchema(b); err != nil {
 					return nil, err
@@ -477,7 +476,7 @@ func (w *writer) writeRows(ctx context.Context, b *record.Batch) error {
 		}
 		for _, c := range w.encodeText(p, b, g.rows, n) {
 			if err := w.send(ctx, job{slot: s, data: c.data, ends: c.ends, rows: c.rows}); err != nil {
-				bufPool.Put(c.data)
+				w.text.put(c.data)
 				return err
 			}
 		}
@@ -510,13 +509,13 @@ func (w *writer) encodeText(p *plan, b *record.Batch, rows []int32, n int) []chu
 }
 
 // encodeChunk encodes rows lo to hi (of rows, or of b when rows is nil)
-// into a buffer from bufPool.
+// into a buffer of w.text's.
 func (w *writer) encodeChunk(p *plan, b *record.Batch, rows []int32, lo, hi int) chunk {
 	enc := encodeJSON
 	if w.cfg.format == "CSV" {
 		enc = encodeCSV
 	}
-	buf := bufPool.Get().(*[]byte)
+	buf := w.text.get()
 	var ends *[]int32
 	if w.cfg.target > 0 {
 		e := make([]int32, 0, hi-lo)
@@ -548,7 +547,7 @@ func (w *writer) run() {
 	for j := range w.jobs {
 		if w.failed() != nil || w.ctx.Err() != nil {
 			if j.data != nil {
-				bufPool.Put(j.data)
+				w.text.put(j.data)
 			}
 			if j.pq != nil {
 				j.pq.done <- struct{}{}
@@ -564,7 +563,7 @@ func (w *writer) run() {
 			j.pq.done <- struct{}{}
 		default:
 			err = w.writeText(j.slot, *j.data, j.ends, j.rows)
-			bufPool.Put(j.data)
+			w.text.put(j.data)
 		}
 		if err != nil {
 			w.fail(err)
