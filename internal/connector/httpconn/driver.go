@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -252,22 +251,6 @@ func ParseError(vendor string, status int, body []byte, own func(body []byte, e 
 	}
 	e.Message = strings.TrimSpace(string(body[:min(len(body), 300)]))
 	return e
-}
-
-// KeyRefusal is the fault of a refusal by a vendor whose credentials are
-// fixed keys, with msg its account of it: 401 and 403 are the keys
-// refused (AuthFailed), 429 Throttled, 404 NotFound naming the path, and
-// the rest ConnectorServer.
-func KeyRefusal(vendor string, r *Response, msg string) error {
-	switch r.Status {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return fault.New(fault.AuthFailed, "%s refused the credentials: HTTP %d: %s", vendor, r.Status, msg)
-	case http.StatusTooManyRequests:
-		return fault.New(fault.Throttled, "%s: %s", vendor, msg)
-	case http.StatusNotFound:
-		return fault.New(fault.NotFound, "%s %s: %s", vendor, r.Request.Path, msg)
-	}
-	return fault.New(fault.ConnectorServer, "%s %s: HTTP %d: %s", vendor, r.Request.Path, r.Status, msg)
 }
 
 // ParseMillis reads a filter value that is a point in time: epoch

@@ -311,6 +311,22 @@ func StatusCode(status int) fault.Code {
 	return fault.ConnectorServer
 }
 
+// KeyRefusal is the fault of a refusal by a vendor whose credentials are
+// fixed keys, with msg its account of it: 401 and 403 are the keys
+// refused (AuthFailed), 429 Throttled, 404 NotFound naming the path, and
+// the rest ConnectorServer.
+func KeyRefusal(vendor string, r *Response, msg string) error {
+	switch r.Status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fault.New(fault.AuthFailed, "%s refused the credentials: HTTP %d: %s", vendor, r.Status, msg)
+	case http.StatusTooManyRequests:
+		return fault.New(fault.Throttled, "%s: %s", vendor, msg)
+	case http.StatusNotFound:
+		return fault.New(fault.NotFound, "%s %s: %s", vendor, r.Request.Path, msg)
+	}
+	return fault.New(fault.ConnectorServer, "%s %s: HTTP %d: %s", vendor, r.Request.Path, r.Status, msg)
+}
+
 // Do sends r until Check accepts the answer, retrying what it marks, and
 // returns the accepted answer. Credentials a Check refuses with Reauth
 // are renewed once per call.
