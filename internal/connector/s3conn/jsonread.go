@@ -121,7 +121,7 @@ type jsonRow struct {
 	key     string
 	fixed   bool // a projection fixes the fields; other keys are skipped
 	fields  []string
-	plain   []bool // per field: its name needs no escaping (expectedKey)
+	keyText []string // per field: its key as written in compact JSON, or "" (expectedKey)
 	index   map[string]int
 	width   int // the current batch's row width
 	cells   []record.Value
@@ -189,12 +189,11 @@ func (p *jsonRow) parseObject() error {
 				return p.fail("want a quoted key")
 			}
 			col := -1
-			k, ok := p.expectedKey(guess)
-			if ok {
+			if p.expectedKey(guess) {
 				col = guess
 			} else {
-				var err error
-				if k, err = p.str(); err != nil {
+				k, err := p.str()
+				if err != nil {
 					return err
 				}
 				if guess < len(p.fields) && p.fields[guess] == k {
@@ -205,15 +204,15 @@ func (p *jsonRow) parseObject() error {
 					col = len(p.fields)
 					k = strings.Clone(k)
 					p.fields = append(p.fields, k)
-					p.plain = append(p.plain, plainKey(k))
+					p.keyText = append(p.keyText, keyText(k))
 					p.index[k] = col
 				}
+				p.ws()
+				if p.i >= len(s) || s[p.i] != ':' {
+					return p.fail("want ':' after key %q", k)
+				}
+				p.i++
 			}
-			p.ws()
-			if p.i >= len(s) || s[p.i] != ':' {
-				return p.fail("want ':' after key %q", k)
-			}
-			p.i++
 			p.ws()
 			guess = col + 1
 			if col >= 0 && inOrder && col != set {
@@ -256,26 +255,32 @@ func (p *jsonRow) parseObject() error {
 	return nil
 }
 
-// expectedKey moves past the key at p.i when it is, byte for byte, field
-// guess (the field that followed the last key, the usual next one): no
-// unescaping or lookup needed. A field name with a quote, a backslash or a
-// control character cannot appear as is, so it never matches here.
-func (p *jsonRow) expectedKey(guess int) (string, bool) {
-	if guess >= len(p.fields) || !p.plain[guess] {
-		return "", false
+// expectedKey moves past the key at p.i and its colon when they are, byte
+// for byte, field guess's keyText (guess is the field that followed the last
+// key, the usual next one): no unescaping or lookup needed. A field name
+// with a quote, a backslash or a control character cannot appear as is, so
+// it has no keyText and never matches here; nor does a key spaced from its
+// colon, which the caller reads.
+func (p *jsonRow) expectedKey(guess int) bool {
+	if guess >= len(p.keyText) {
+		return false
 	}
-	f, s, j := p.fields[guess], p.s, p.i+1
-	if end := j + len(f); end < len(s) && s[end] == '"' && s[j:end] == f {
-		p.i = end + 1
-		return f, true
+	if t := p.keyText[guess]; t != "" && strings.HasPrefix(p.s[p.i:], t) {
+		p.i += len(t)
+		return true
 	}
-	return "", false
+	return false
 }
 
-// plainKey reports whether field name k can match a key byte for byte in
-// expectedKey: it needs no escaping, and it is UTF-8, so a key matching it
-// is too (a projection's names come from the request, not from the line).
-func plainKey(k string) bool { return record.JSONStop(k, 0) == len(k) && utf8.ValidString(k) }
+// keyText is field name k as a key and its colon in compact JSON, `"k":`,
+// when k needs no escaping and is UTF-8 (so a key matching it is too: a
+// projection's names come from the request, not from the line); else "".
+func keyText(k string) string {
+	if record.JSONStop(k, 0) != len(k) || !utf8.ValidString(k) {
+		return ""
+	}
+	return `"` + k + `":`
+}
 
 // widen grows every row of the batch, the one being parsed included, to
 // the current field count; it returns the new start of the row being parsed.
@@ -293,7 +298,15 @@ func (p *jsonRow) widen() int {
 	return p.rows * nw
 }
 
+// ws skips whitespace; most often there is none, which it sees inline.
 func (p *jsonRow) ws() {
+	if p.i < len(p.s) && p.s[p.i] > ' ' {
+		return
+	}
+	p.wsSlow()
+}
+
+func (p *jsonRow) wsSlow() {
 	for p.i < len(p.s) {
 		switch p.s[p.i] {
 		case ' ', '\t', '\r', '\n':
