@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
@@ -79,40 +80,52 @@ func csvNext(s string, pos int, eof bool, fields []string) (out []string, next i
 	return out, next, lines, st, msg, false
 }
 
-// csvPlainRow parses the record at s[pos:] when its text is plain ASCII
-// (no quote, backslash, control character but its line break, or non-ASCII
-// byte) and ends in a line break: then it needs no UTF-8 check and no JSON
-// escaping (csvPlain), and it splits at every comma. ok is false otherwise
-// (out and next are then of no use); the caller then takes csvParse.
+// csvPlainRow parses the record at s[pos:] when its text is plain UTF-8
+// (no quote, backslash or control character but its line break) and ends
+// in a line break: then it needs no further UTF-8 check and no JSON
+// escaping (csvPlain), and it splits at every comma. It reads ASCII 8 bytes
+// at a time. ok is false otherwise (out and next are then of no use); the
+// caller then takes csvParse.
 func csvPlainRow(s string, pos int, fields []string) (out []string, next int, ok bool) {
 	start := pos
 	i := pos
-	for ; i+8 <= len(s); i += 8 {
-		esc, commas := record.CSVPlainWord(s, i)
-		if esc != 0 {
-			end := i + record.FirstByte(esc)
-			commas &= esc - 1 // the commas before end (esc's lowest bit is end's)
+	for {
+		var end int
+		if i+8 <= len(s) {
+			esc, commas := record.CSVPlainWord(s, i)
+			if esc != 0 {
+				commas &= esc - 1 // the commas before the stop (esc's lowest bit)
+			}
 			for ; commas != 0; commas &= commas - 1 {
 				k := i + record.FirstByte(commas)
 				fields = append(fields, s[start:k])
 				start = k + 1
 			}
-			return csvPlainEnd(s, pos, start, end, fields)
+			if esc == 0 {
+				i += 8
+				continue
+			}
+			end = i + record.FirstByte(esc)
+		} else {
+			end = record.JSONEscape(s, i)
+			for ; i < end; i++ {
+				if s[i] == ',' {
+					fields = append(fields, s[start:i])
+					start = i + 1
+				}
+			}
 		}
-		for ; commas != 0; commas &= commas - 1 {
-			k := i + record.FirstByte(commas)
-			fields = append(fields, s[start:k])
-			start = k + 1
+		if end < len(s) && s[end] >= 0x80 {
+			// Non-ASCII text is plain when it is UTF-8.
+			r, size := utf8.DecodeRuneInString(s[end:])
+			if r == utf8.RuneError && size == 1 {
+				return nil, 0, false
+			}
+			i = end + size
+			continue
 		}
+		return csvPlainEnd(s, pos, start, end, fields)
 	}
-	end := record.JSONEscape(s, i)
-	for ; i < end; i++ {
-		if s[i] == ',' {
-			fields = append(fields, s[start:i])
-			start = i + 1
-		}
-	}
-	return csvPlainEnd(s, pos, start, end, fields)
 }
 
 // csvPlainEnd ends csvPlainRow at s[end], the first byte that is not

@@ -12,7 +12,7 @@ import (
 // read the same fields and end, and the record must be UTF-8 and plain.
 func FuzzCSVPlainRow(f *testing.F) {
 	for _, s := range []string{"a,b,c\n", "a,b\r\nc", "x\n", "\n", "\r\n", "a,\"b\"\n", "caf\xc3\xa9,1\n", "a\rb\n", "a\tb,c\n",
-		"0123456789,abcdefghij,klmnopqrstu,\n", "0123456,\n", "01234567\r\n", "0123456\r\n", "a,b\\c\n", ",,,,,,,,,,,\n"} {
+		"0123456789,abcdefghij,klmnopqrstu,\n", "na\xc3\xafve,\xe2\x82\xac12345678,\xf0\x9f\x98\x80\n", "01234567\xe9,x\n", "0\xe2\x82,1\n", "0123456,\n", "01234567\r\n", "0123456\r\n", "a,b\\c\n", ",,,,,,,,,,,\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
