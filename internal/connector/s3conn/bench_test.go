@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"syscall"
 	"testing"
@@ -141,11 +142,21 @@ func BenchmarkCSVToParquetTyped(b *testing.B) {
 // BenchmarkWriteJSONL measures the writer alone on prepared batches.
 func BenchmarkWriteJSONL(b *testing.B) { benchmarkWrite(b, map[string]any{"fileType": "JSON"}, nil) }
 
+// BenchmarkWriteJSONLEncoded encodes ahead on GOMAXPROCS goroutines, as the
+// engine's transform workers do (connector.BatchEncoder), and writes in order.
+func BenchmarkWriteJSONLEncoded(b *testing.B) {
+	benchmarkWriteAhead(b, map[string]any{"fileType": "JSON"}, nil, true)
+}
+
 func BenchmarkWriteParquet(b *testing.B) {
 	benchmarkWrite(b, map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true}, benchFields)
 }
 
 func benchmarkWrite(b *testing.B, out map[string]any, fields []connector.FieldSpec) {
+	benchmarkWriteAhead(b, out, fields, false)
+}
+
+func benchmarkWriteAhead(b *testing.B, out map[string]any, fields []connector.FieldSpec, ahead bool) {
 	e, req, split := benchSource(b, "CSV")
 	ctx := context.Background()
 	var batches []*record.Batch
@@ -164,9 +175,13 @@ func benchmarkWrite(b *testing.B, out map[string]any, fields []connector.FieldSp
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, bt := range batches {
-			if err := w.Write(ctx, bt); err != nil {
-				b.Fatal(err)
+		if ahead {
+			writeEncodedAhead(b, w, batches)
+		} else {
+			for _, bt := range batches {
+				if err := w.Write(ctx, bt); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 		if _, err := w.Commit(ctx); err != nil {
@@ -220,5 +235,53 @@ func BenchmarkEncodeJSONL(b *testing.B) {
 			b.SetBytes(int64(len(buf)))
 			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*rows), "cpu-ns/row")
 		})
+	}
+}
+
+// writeEncodedAhead encodes batches on GOMAXPROCS goroutines, at most
+// 2 x GOMAXPROCS ahead of the write, and writes them in order.
+func writeEncodedAhead(b *testing.B, w connector.Writer, batches []*record.Batch) {
+	ctx := context.Background()
+	be := w.(connector.BatchEncoder)
+	type result struct {
+		enc connector.Encoded
+		err error
+	}
+	procs := runtime.GOMAXPROCS(0)
+	slots := make([]chan result, len(batches))
+	for i := range slots {
+		slots[i] = make(chan result, 1)
+	}
+	window := make(chan struct{}, 2*procs)
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for i := range batches {
+			window <- struct{}{}
+			next <- i
+		}
+	}()
+	for range procs {
+		go func() {
+			for i := range next {
+				enc, err := be.EncodeBatch(batches[i])
+				slots[i] <- result{enc, err}
+			}
+		}()
+	}
+	for i, bt := range batches {
+		r := <-slots[i]
+		<-window
+		err := r.err
+		if err == nil {
+			if r.enc != nil {
+				err = be.WriteEncoded(ctx, bt, r.enc)
+			} else {
+				err = w.Write(ctx, bt)
+			}
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -47,12 +47,19 @@ func (t *textState) get() *[]byte {
 	return &b
 }
 
+// sized notes a chunk's size, for the buffers made after it.
+func (t *textState) sized(n int) {
+	for {
+		was := t.size.Load()
+		if int64(n) <= was || t.size.CompareAndSwap(was, int64(n)) {
+			return
+		}
+	}
+}
+
 // put takes back a buffer once its bytes are written; one that finds the
 // free list full is left to the collector.
 func (t *textState) put(b *[]byte) {
-	if n := int64(len(*b)); n > t.size.Load() {
-		t.size.Store(n)
-	}
 	*b = (*b)[:0]
 	select {
 	case t.free <- b:

@@ -522,6 +522,7 @@ func (w *writer) encodeChunk(p *plan, b *record.Batch, rows []int32, lo, hi int)
 		ends = &e
 	}
 	*buf = enc((*buf)[:0], p, b, lo, hi, rows, ends)
+	w.text.sized(len(*buf))
 	c := chunk{data: buf, rows: hi - lo}
 	if ends != nil {
 		c.ends = *ends
