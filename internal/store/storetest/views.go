@@ -2,11 +2,15 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/store"
@@ -216,9 +220,24 @@ func checkFlowViews(t *testing.T, s store.Store, step string, names ...string) {
 }
 
 // FlowViewsCatchUp checks that a database written before the views' columns
-// (downgrade takes the closed database of t back to that schema) shows the
-// same views once a store opens it again.
-func FlowViewsCatchUp(t *testing.T, open func(t *testing.T) store.Store, downgrade func(t *testing.T)) {
+// shows the same views once a store opens it again: after writing, it
+// closes the store and takes the database (db opens it) back to migration
+// 00004 with goose, as an older binary would have left it, running the
+// driver's migrations (the test's directory's migrations/) down.
+func FlowViewsCatchUp(t *testing.T, open func(t *testing.T) store.Store, dialect goose.Dialect, db func(t *testing.T) *sql.DB) {
+	downgrade := func(t *testing.T) {
+		db := db(t)
+		defer db.Close()
+		p, err := goose.NewProvider(dialect, db, os.DirFS("migrations"),
+			goose.WithTableName("appflowd_store_migrations"), goose.WithDisableGlobalRegistry(true))
+		must(t, err)
+		_, err = p.DownTo(context.Background(), 4)
+		must(t, err)
+		var tags []byte
+		if err := db.QueryRow(`SELECT tags FROM flows`).Scan(&tags); err == nil || errors.Is(err, sql.ErrNoRows) {
+			t.Fatal("flows.tags is still there after the downgrade")
+		}
+	}
 	ctx := context.Background()
 	s := open(t)
 	must(t, s.ProfileCreate(ctx, profile(acct, "custom", "CustomConnector", "my-label")))
