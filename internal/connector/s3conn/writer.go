@@ -561,13 +561,15 @@ func (w *writer) run() {
 			err = w.closeFile(j.slot)
 		case j.pq != nil:
 			err = w.writeParquet(j.slot, j.pq)
-			j.pq.done <- struct{}{}
 		default:
 			err = w.writeText(j.slot, *j.data, j.ends, j.rows)
 			w.text.put(j.data)
 		}
 		if err != nil {
 			w.fail(err)
+		}
+		if j.pq != nil {
+			j.pq.done <- struct{}{} // after fail: the caller reads the error once it wakes
 		}
 	}
 }
