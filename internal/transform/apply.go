@@ -79,13 +79,12 @@ type applier struct {
 	t1, t2  apd.Decimal
 	br      apd.Decimal
 
-	// Per-slot cache of parsed numbers: nums[s] holds slot s's value as a
-	// dec when stamp[s] is the current row's seq, so a field that a Filter,
+	// Per-slot cache of parsed numbers: nums[s].d holds slot s's value as a
+	// dec when nums[s].seq is the current row's seq, so a field that a Filter,
 	// an Arithmetic task and a Map conversion all read is parsed once.
-	stamp []uint64
-	nums  []dec
-	seq   uint64
-	res   dec // arithText's text-less result
+	nums []cachedNum
+	seq  uint64
+	res  dec // arithText's text-less result
 }
 
 func sameFields(a, b []string) bool {
@@ -180,9 +179,8 @@ func (a *applier) bind(in *record.Batch) *binding {
 	if cap(a.extra) < b.extra {
 		a.extra = make([]record.Value, b.extra)
 	}
-	if n := w + b.extra; cap(a.stamp) < n {
-		a.stamp = make([]uint64, n)
-		a.nums = make([]dec, n)
+	if n := w + b.extra; cap(a.nums) < n {
+		a.nums = make([]cachedNum, n)
 	}
 	return b
 }
@@ -233,13 +231,18 @@ func (b *binding) onlyNumeric(p *Program, s int) bool {
 	return true
 }
 
+// cachedNum is a slot's value as a number, valid in row seq.
+type cachedNum struct {
+	seq uint64
+	d   dec
+}
+
 // row is one input row with its overlay.
 type row struct {
 	in    []record.Value
 	extra []record.Value
 	w     int
-	stamp []uint64 // see applier.stamp
-	nums  []dec
+	nums  []cachedNum // see applier.nums
 	seq   uint64
 }
 
@@ -252,13 +255,13 @@ func (r *row) at(s int) record.Value {
 
 func (r *row) set(s int, v record.Value) {
 	r.extra[s-r.w] = v
-	r.stamp[s] = 0
+	r.nums[s].seq = 0
 }
 
 // cached returns slot s's number if it was parsed in this row.
 func (r *row) cached(s int) (dec, bool) {
-	if r.stamp[s] == r.seq {
-		return r.nums[s], true
+	if c := &r.nums[s]; c.seq == r.seq {
+		return c.d, true
 	}
 	return dec{}, false
 }
@@ -266,12 +269,12 @@ func (r *row) cached(s int) (dec, bool) {
 // decAt is numAt's fast path: slot s (holding v) as a dec, from the cache
 // or parsed from text and cached; false when that needs the long way.
 func (r *row) decAt(s int, v record.Value) (dec, bool) {
-	if r.stamp[s] == r.seq {
-		return r.nums[s], true
+	if c := &r.nums[s]; c.seq == r.seq {
+		return c.d, true
 	}
 	if v.K == record.String || v.K == record.Decimal {
 		if d, ok := parseDec(v.S); ok {
-			r.stamp[s], r.nums[s] = r.seq, d
+			r.nums[s] = cachedNum{r.seq, d}
 			return d, true
 		}
 	}
@@ -286,7 +289,7 @@ func (a *applier) numAt(r *row, s int, big *apd.Decimal) (number, bool) {
 	}
 	n, ok := numberOf(v, a.scratch[:0], big)
 	if ok && n.big == nil {
-		r.stamp[s], r.nums[s] = r.seq, n.d
+		r.nums[s] = cachedNum{r.seq, n.d}
 	}
 	return n, ok
 }
@@ -330,7 +333,7 @@ func (a *applier) apply(in, out *record.Batch) (st Stats, errs []RecordError, fa
 		out.Cells = make([]record.Value, 0, need)
 	}
 	cells := out.Cells[:0]
-	r := row{extra: a.extra[:b.extra], w: w, stamp: a.stamp[:w+b.extra], nums: a.nums[:w+b.extra]}
+	r := row{extra: a.extra[:b.extra], w: w, nums: a.nums[:w+b.extra]}
 	r.extra[b.extra-1] = record.Value{}
 	orig, slots := b.orig, b.slots
 
@@ -770,7 +773,7 @@ func (a *applier) arith(d *derivedStep, r *row, slots []int, numOnly bool) (stri
 		if okx && oky {
 			if res, ok := decOp(d.op, x, y); ok {
 				r.set(out, record.Value{K: record.Decimal})
-				r.stamp[out], r.nums[out] = r.seq, res
+				r.nums[out] = cachedNum{r.seq, res}
 				return "", false
 			}
 		}
@@ -778,7 +781,7 @@ func (a *applier) arith(d *derivedStep, r *row, slots []int, numOnly bool) (stri
 	v, reason, fatal := a.arithText(d, r, slots[d.refs[0]], slots[d.refs[1]], numOnly)
 	r.set(out, v)
 	if numOnly && reason == "" && v.K == record.Decimal && v.S == "" {
-		r.stamp[out], r.nums[out] = r.seq, a.res
+		r.nums[out] = cachedNum{r.seq, a.res}
 	}
 	return reason, fatal
 }

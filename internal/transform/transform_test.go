@@ -1157,3 +1157,24 @@ func TestEditKeepsPlainTextOnlyWhenPlain(t *testing.T) {
 		}
 	}
 }
+
+// A typed Map column that takes a row's parsed number gets what converting
+// the text would give.
+func TestDecAsMatchesConvert(t *testing.T) {
+	for _, s := range numTexts {
+		d, ok := parseDec(s)
+		if !ok {
+			continue
+		}
+		for _, c := range []typeClass{classInt, classFloat, classDecimal, classString} {
+			got, ok := decAs(d, c)
+			if !ok {
+				continue
+			}
+			want, reason := convert(record.Str(s), c, nil, new(apd.Decimal))
+			if reason != "" || got != want {
+				t.Errorf("%q as class %d: %v, want %v (%s)", s, c, got, want, reason)
+			}
+		}
+	}
+}
