@@ -100,7 +100,10 @@ func ByteMask(s string, i int, c byte) uint64 { return eqMask(word(s, i), c) }
 // be marked spuriously), commas exactly each ','.
 func CSVPlainWord(s string, i int) (esc, commas uint64) {
 	x := word(s, i)
-	esc = below(x, 0x20) | x&highs | zeroByte(x^(ones*'"')) | zeroByte(x^(ones*'\\'))
+	q, b := x^(ones*'"'), x^(ones*'\\')
+	// JSONEscape's test, its terms merged to keep this inlinable:
+	// below(x, 0x20) | x&highs is ((x - ones*0x20) | x) & highs.
+	esc = ((x - ones*0x20) | x | (q-ones)&^q | (b-ones)&^b) & highs
 	return esc, eqMask(x, ',')
 }
 

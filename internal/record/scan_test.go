@@ -28,6 +28,7 @@ var scanners = []struct {
 func check(t *testing.T, s string) {
 	t.Helper()
 	checkByteMask(t, s)
+	checkCSVPlainWord(t, s)
 	for _, sc := range scanners {
 		for i := 0; i <= len(s); i++ {
 			if got, want := sc.fn(s, i), naive(s, i, sc.stop); got != want {
@@ -52,6 +53,26 @@ func checkByteMask(t *testing.T, s string) {
 			if got := ByteMask(s, i, c); got != want {
 				t.Fatalf("ByteMask(%q, %d, %q) = %#x, want %#x", s, i, c, got, want)
 			}
+		}
+	}
+}
+
+// checkCSVPlainWord checks CSVPlainWord at each position of s: its esc's
+// lowest byte is JSONEscape's stop (none when that is past the word), its
+// commas ByteMask's.
+func checkCSVPlainWord(t *testing.T, s string) {
+	t.Helper()
+	for i := 0; i+8 <= len(s); i++ {
+		esc, commas := CSVPlainWord(s, i)
+		stop := 8
+		if esc != 0 {
+			stop = FirstByte(esc)
+		}
+		if want := min(JSONEscape(s, i)-i, 8); stop != want {
+			t.Fatalf("CSVPlainWord(%q, %d) stops at %d, want %d", s, i, stop, want)
+		}
+		if want := ByteMask(s, i, ','); commas != want {
+			t.Fatalf("CSVPlainWord(%q, %d) commas %#x, want %#x", s, i, commas, want)
 		}
 	}
 }
