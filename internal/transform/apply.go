@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -637,6 +638,16 @@ func runeOffset(s string, n int) (int, int) {
 	return i, c
 }
 
+// asciiPrefix says whether s's first n bytes (n <= len(s)) are ASCII,
+// reading 8 bytes at once where it can.
+func asciiPrefix(s string, n int) bool {
+	if n <= 8 && len(s) >= 8 {
+		x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
+		return x&(^uint64(0)>>(64-8*n))&0x8080808080808080 == 0
+	}
+	return isASCII(s[:n])
+}
+
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
@@ -680,7 +691,7 @@ func (a *applier) edit(e *editStep, v record.Value) record.Value {
 		masked = runeCount(s)
 	case editMaskFirst:
 		off := e.n
-		if off > len(s) || !isASCII(s[:off]) {
+		if off > len(s) || !asciiPrefix(s, off) {
 			off, masked = runeOffset(s, e.n)
 		} else {
 			masked = off
@@ -702,7 +713,10 @@ func (a *applier) edit(e *editStep, v record.Value) record.Value {
 		plain = 0
 	}
 	buf := a.arena.take(len(keepHead) + masked*len(e.mask) + len(keepTail))
-	k := copy(buf, keepHead)
+	k := 0
+	if keepHead != "" {
+		k = copy(buf, keepHead)
+	}
 	if n := masked * len(e.mask); n <= len(e.maskRun) {
 		k += copy(buf[k:], e.maskRun[:n])
 	} else if len(e.mask) == 1 {

@@ -1178,3 +1178,13 @@ func TestDecAsMatchesConvert(t *testing.T) {
 		}
 	}
 }
+
+func TestASCIIPrefix(t *testing.T) {
+	for _, s := range []string{"", "abc", "abcdefgh", "abcdefghij", "é", "abcdefgé", "éabcdefgh", "abcd\x80efgh", "日本語のメール@example.jp"} {
+		for n := 0; n <= len(s); n++ {
+			if got, want := asciiPrefix(s, n), isASCII(s[:n]); got != want {
+				t.Errorf("asciiPrefix(%q, %d) = %v, want %v", s, n, got, want)
+			}
+		}
+	}
+}
