@@ -13,15 +13,11 @@ import (
 )
 
 // flowViewSelect reads flows with their tags, profile labels and newest
-// execution in one statement (one round trip): the tags and the newest
-// execution from the flow's row (migration 00005's triggers keep them),
-// the labels through flow_profiles. pgx prepares and caches it per
-// connection.
+// execution in one statement (one round trip), all from the flow's row:
+// migrations 00005's and 00006's triggers keep them there. pgx prepares
+// and caches it per connection.
 func flowViewSelect(doc string) string {
-	return `SELECT f.name, f.arn, f.status, ` + doc + `, f.version, f.created_at, f.updated_at, f.tags,
-	(SELECT string_agg(` + pair("p.name", "p.label") + `, '') FROM flow_profiles fp
-		JOIN profiles p ON p.account_id = fp.account_id AND p.name = fp.profile_name
-		WHERE fp.account_id = f.account_id AND fp.flow_name = f.name AND p.label <> ''),
+	return `SELECT f.name, f.arn, f.status, ` + doc + `, f.version, f.created_at, f.updated_at, f.tags, f.labels,
 	f.newest_id, f.newest_status, f.newest_doc, f.newest_started_at, f.newest_updated_at
 	FROM flows f`
 }
@@ -68,11 +64,6 @@ func scanFlowView(accountID string, list bool) func(row pgx.Row) (*store.FlowVie
 
 // The statements FlowViewGet and FlowViewList run.
 var flowViewGet, flowViewList = flowViewSelect("f.doc"), flowViewSelect(listDoc)
-
-// pair writes a key and a value for pairs.Parse.
-func pair(key, value string) string {
-	return pairs.SQL(func(s string) string { return `octet_length(` + s + `)` }, key, value)
-}
 
 func (s *Store) FlowViewGet(ctx context.Context, accountID, name string) (*store.FlowView, error) {
 	v, err := scanFlowView(accountID, false)(s.pool.QueryRow(ctx, flowViewGet+`

@@ -11,14 +11,10 @@ import (
 )
 
 // flowViewSelect reads flows with their tags, profile labels and newest
-// execution in one statement: the tags and the newest execution from the
-// flow's row (migration 00005's triggers keep them), the labels through
-// flow_profiles, one indexed lookup per profile.
+// execution in one statement, all from the flow's row: migrations 00005's
+// and 00006's triggers keep them there.
 func flowViewSelect(doc string) string {
-	return `SELECT f.name, f.arn, f.status, ` + doc + `, f.version, f.created_at, f.updated_at, f.tags,
-	(SELECT group_concat(` + pair("p.name", "p.label") + `, '') FROM flow_profiles fp
-		CROSS JOIN profiles p ON p.account_id = fp.account_id AND p.name = fp.profile_name
-		WHERE fp.account_id = f.account_id AND fp.flow_name = f.name AND p.label <> ''),
+	return `SELECT f.name, f.arn, f.status, ` + doc + `, f.version, f.created_at, f.updated_at, f.tags, f.labels,
 	f.newest_id, f.newest_status, f.newest_doc, f.newest_started_at, f.newest_updated_at
 	FROM flows f`
 }
@@ -31,11 +27,6 @@ const (
 	flowViewGetQuery  = ` WHERE f.account_id = ? AND f.name = ?`
 	flowViewListQuery = ` WHERE f.account_id = ? AND f.name > ? ORDER BY f.name LIMIT ?`
 )
-
-// pair writes a key and a value for pairs.Parse.
-func pair(key, value string) string {
-	return pairs.SQL(func(s string) string { return `length(CAST(` + s + ` AS BLOB))` }, key, value)
-}
 
 // views are the read statements the API's hottest calls use, prepared once
 // (database/sql keeps each prepared on every read connection that runs it):

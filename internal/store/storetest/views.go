@@ -170,6 +170,21 @@ func testFlowViewsInStep(t *testing.T, s store.Store, _ func(*testing.T) store.S
 	p.Label = "renamed"
 	must(t, s.ProfileUpdate(ctx, p))
 	check("a label changed")
+	// b uses a profile that does not exist yet, then a labelled one.
+	fb, err := s.FlowGet(ctx, acct, "b")
+	must(t, err)
+	fb.ProfileNames = []string{"later", "custom"}
+	must(t, s.FlowUpdate(ctx, fb))
+	check("a flow's profiles changed")
+	must(t, s.ProfileCreate(ctx, profile(acct, "later", "CustomConnector", "late-label")))
+	check("a used profile created")
+	must(t, s.ProfileCreate(ctx, profile(acct2, "custom", "CustomConnector", "other-account")))
+	check("another account's profile of the name")
+	must(t, s.ProfileDelete(ctx, acct, "custom"))
+	check("a used profile deleted")
+	fb.ProfileNames = []string{"later"}
+	must(t, s.FlowUpdate(ctx, fb))
+	check("a profile no longer used")
 
 	must(t, s.FlowDelete(ctx, acct, "a"))
 	// Tags are the ARN's: a flow created again under the name finds them.
@@ -259,18 +274,26 @@ func FlowViewsCatchUp(t *testing.T, open func(t *testing.T) store.Store, dialect
 	checkFlowViews(t, s, "written after the upgrade", "a", "b", "c")
 }
 
-// testFlowViewsRace writes one flow's tags and runs from many goroutines at
-// once, then deletes a flow while its runs are written: the views hold
-// every write, and no writer fails (a driver that keeps the views in the
-// flow's row must not lose a concurrent writer's change, nor deadlock).
+// testFlowViewsRace writes one flow's tags, runs and the profiles it uses
+// from many goroutines at once, then deletes a flow while its runs are
+// written: the views hold every write, and no writer fails (a driver that
+// keeps the views in the flow's row must not lose a concurrent writer's
+// change, nor deadlock).
 func testFlowViewsRace(t *testing.T, s store.Store, _ func(*testing.T) store.Store) {
 	ctx := context.Background()
-	must(t, s.FlowCreate(ctx, flow(acct, "a")))
-	must(t, s.FlowCreate(ctx, flow(acct, "b")))
 	const n = 8
-	var wg sync.WaitGroup
-	errs := make([]error, 3*n)
+	var profiles []string
 	for i := range n {
+		profiles = append(profiles, fmt.Sprint("p", i))
+	}
+	must(t, s.FlowCreate(ctx, flow(acct, "a", profiles...)))
+	must(t, s.FlowCreate(ctx, flow(acct, "b")))
+	var wg sync.WaitGroup
+	errs := make([]error, 4*n)
+	for i := range n {
+		wg.Go(func() {
+			errs[3*n+i] = s.ProfileCreate(ctx, profile(acct, profiles[i], "CustomConnector", fmt.Sprint("label-", i)))
+		})
 		wg.Go(func() {
 			errs[i] = s.TagsSet(ctx, flow(acct, "a").Arn, map[string]string{fmt.Sprint("k", i): "v"})
 		})
@@ -290,8 +313,8 @@ func testFlowViewsRace(t *testing.T, s store.Store, _ func(*testing.T) store.Sto
 	checkFlowViews(t, s, "after concurrent writes", "a", "b")
 	v, err := s.FlowViewGet(ctx, acct, "a")
 	must(t, err)
-	if len(v.Tags) != n || v.Newest == nil || v.Newest.ExecutionID != fmt.Sprint("r", n-1) {
-		t.Errorf("after concurrent writes: tags %v, newest %+v; want %d tags and run r%d", v.Tags, v.Newest, n, n-1)
+	if len(v.Tags) != n || len(v.Labels) != n || v.Newest == nil || v.Newest.ExecutionID != fmt.Sprint("r", n-1) {
+		t.Errorf("after concurrent writes: tags %v, labels %v, newest %+v; want %d tags, %[4]d labels and run r%d", v.Tags, v.Labels, v.Newest, n, n-1)
 	}
 
 	// The runs of b are written while b is deleted: each write lands or

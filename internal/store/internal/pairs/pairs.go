@@ -3,8 +3,11 @@
 // concatenates each key and value with its length in bytes in front,
 // "<bytes> <key><bytes> <value>", and Parse reads that back. Nothing is
 // escaped, so keys and values may hold anything, and reading costs no
-// JSON or array decoding. The format is also stored: the drivers' flow
-// rows keep their tags in it (migration 00005's triggers write it).
+// JSON or array decoding. The format is stored: the drivers' flow rows
+// keep their tags and labels in it, written by the triggers of migrations
+// 00005 and 00006 as length(key) || ' ' || key || length(value) || ' ' ||
+// value, the length in bytes (PostgreSQL's octet_length, SQLite's
+// length(CAST(s AS BLOB))).
 package pairs
 
 import (
@@ -13,17 +16,10 @@ import (
 	"strings"
 )
 
-// SQL is the expression that writes one key and value, given how the
-// dialect measures a string's length in bytes (PostgreSQL's
-// octet_length(s), SQLite's length(CAST(s AS BLOB))).
-func SQL(byteLength func(string) string, key, value string) string {
-	return byteLength(key) + ` || ' ' || ` + key + ` || ` + byteLength(value) + ` || ' ' || ` + value
-}
-
 var errMalformed = errors.New("malformed key-value pairs")
 
-// Parse reads what a concatenation of SQL's expressions wrote; empty or
-// NULL is an empty map. The keys and values share one copy of b.
+// Parse reads concatenated pairs; empty or NULL is an empty map. The keys
+// and values share one copy of b.
 func Parse(b []byte) (map[string]string, error) {
 	m := map[string]string{}
 	s := string(b)
