@@ -3,9 +3,9 @@ package pgstore
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/appflowd/appflowd/internal/store"
 	"github.com/appflowd/appflowd/internal/store/internal/keyset"
@@ -33,10 +33,11 @@ func scanFlowView(accountID string, list bool) func(row pgx.Row) (*store.FlowVie
 		f := store.Flow{AccountID: accountID}
 		var tags, labels []byte
 		// The newest execution's columns are NULL when the flow has none.
+		// pgtype values, not pointers: pgx scans those without reflection.
 		var e struct {
-			id, status       *string
+			id, status       pgtype.Text
 			doc              []byte
-			started, updated *time.Time
+			started, updated pgtype.Timestamptz
 		}
 		if err := row.Scan(&f.Name, &f.Arn, &f.Status, &f.Doc, &f.Version, &f.CreatedAt, &f.UpdatedAt,
 			&tags, &labels, &e.id, &e.status, &e.doc, &e.started, &e.updated); err != nil {
@@ -54,9 +55,9 @@ func scanFlowView(accountID string, list bool) func(row pgx.Row) (*store.FlowVie
 		if v.Labels, err = pairs.Parse(labels); err != nil {
 			return nil, fmt.Errorf("profile labels of flow %q: %w", f.Name, err)
 		}
-		if e.id != nil {
-			v.Newest = &store.Execution{AccountID: accountID, FlowName: f.Name, ExecutionID: *e.id, Status: *e.status,
-				Doc: e.doc, StartedAt: e.started.UTC(), UpdatedAt: e.updated.UTC()}
+		if e.id.Valid {
+			v.Newest = &store.Execution{AccountID: accountID, FlowName: f.Name, ExecutionID: e.id.String, Status: e.status.String,
+				Doc: e.doc, StartedAt: e.started.Time.UTC(), UpdatedAt: e.updated.Time.UTC()}
 		}
 		return v, nil
 	}
