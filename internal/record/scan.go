@@ -54,8 +54,7 @@ func JSONStop(s string, i int) int {
 // there is none.
 func JSONEscape(s string, i int) int {
 	for ; i+8 <= len(s); i += 8 {
-		x := word(s, i)
-		if m := below(x, 0x20) | x&highs | zeroByte(x^(ones*'"')) | zeroByte(x^(ones*'\\')); m != 0 {
+		if m := escWord(word(s, i)); m != 0 {
 			return i + first(m)
 		}
 	}
@@ -95,16 +94,28 @@ func eqMask(x uint64, c byte) uint64 {
 // with its high bit.
 func ByteMask(s string, i int, c byte) uint64 { return eqMask(word(s, i), c) }
 
+// escWord marks the lowest byte of x that JSONEscape stops at (bytes above
+// it may be marked spuriously). It is below(x, 0x20) | x&highs |
+// zeroByte(x^'"') | zeroByte(x^'\\'), its terms merged to stay inlinable.
+func escWord(x uint64) uint64 {
+	q, b := x^(ones*'"'), x^(ones*'\\')
+	return ((x - ones*0x20) | x | (q-ones)&^q | (b-ones)&^b) & highs
+}
+
+// EscapeWord marks the lowest byte of the 8 at s[i:] (i+8 <= len(s)) that
+// JSONEscape stops at, for a caller that tries one word inline before
+// calling JSONEscape; bytes above it may be marked spuriously.
+func EscapeWord(s string, i int) uint64 { return escWord(word(s, i)) }
+
+// Word is the 8 bytes at s[i:] (i+8 <= len(s)), s[i] the lowest.
+func Word(s string, i int) uint64 { return word(s, i) }
+
 // CSVPlainWord reads the 8 bytes at s[i:] (i+8 <= len(s)) for a CSV
 // reader: esc marks the lowest byte JSONEscape stops at (bytes above it may
 // be marked spuriously), commas exactly each ','.
 func CSVPlainWord(s string, i int) (esc, commas uint64) {
 	x := word(s, i)
-	q, b := x^(ones*'"'), x^(ones*'\\')
-	// JSONEscape's test, its terms merged to keep this inlinable:
-	// below(x, 0x20) | x&highs is ((x - ones*0x20) | x) & highs.
-	esc = ((x - ones*0x20) | x | (q-ones)&^q | (b-ones)&^b) & highs
-	return esc, eqMask(x, ',')
+	return escWord(x), eqMask(x, ',')
 }
 
 // FirstByte is the index of the lowest byte marked in a mask of the

@@ -71,6 +71,12 @@ func checkCSVPlainWord(t *testing.T, s string) {
 		if want := min(JSONEscape(s, i)-i, 8); stop != want {
 			t.Fatalf("CSVPlainWord(%q, %d) stops at %d, want %d", s, i, stop, want)
 		}
+		if e := EscapeWord(s, i); e != esc {
+			t.Fatalf("EscapeWord(%q, %d) = %#x, CSVPlainWord's esc %#x", s, i, e, esc)
+		}
+		if w := Word(s, i); byte(w) != s[i] || byte(w>>56) != s[i+7] {
+			t.Fatalf("Word(%q, %d) = %#x", s, i, w)
+		}
 		if want := ByteMask(s, i, ','); commas != want {
 			t.Fatalf("CSVPlainWord(%q, %d) commas %#x, want %#x", s, i, commas, want)
 		}

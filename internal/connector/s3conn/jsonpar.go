@@ -72,7 +72,7 @@ func newJSONRow(key string, proj []string) *jsonRow {
 	}
 	jp.index = make(map[string]int, len(jp.fields))
 	for i, f := range jp.fields {
-		jp.keyText = append(jp.keyText, keyText(f))
+		jp.keys = append(jp.keys, newKeyText(f))
 		if _, dup := jp.index[f]; !dup {
 			jp.index[f] = i
 		}

@@ -121,7 +121,7 @@ type jsonRow struct {
 	key     string
 	fixed   bool // a projection fixes the fields; other keys are skipped
 	fields  []string
-	keyText []string // per field: its key as written in compact JSON, or "" (expectedKey)
+	keys    []keyText // per field: its key as written in compact JSON (expectedKey)
 	index   map[string]int
 	width   int // the current batch's row width
 	cells   []record.Value
@@ -204,7 +204,7 @@ func (p *jsonRow) parseObject() error {
 					col = len(p.fields)
 					k = strings.Clone(k)
 					p.fields = append(p.fields, k)
-					p.keyText = append(p.keyText, keyText(k))
+					p.keys = append(p.keys, newKeyText(k))
 					p.index[k] = col
 				}
 				p.ws()
@@ -262,24 +262,44 @@ func (p *jsonRow) parseObject() error {
 // it has no keyText and never matches here; nor does a key spaced from its
 // colon, which the caller reads.
 func (p *jsonRow) expectedKey(guess int) bool {
-	if guess >= len(p.keyText) {
+	if guess >= len(p.keys) {
 		return false
 	}
-	if t := p.keyText[guess]; t != "" && strings.HasPrefix(p.s[p.i:], t) {
-		p.i += len(t)
-		return true
+	k := &p.keys[guess]
+	if k.mask != 0 && p.i+8 <= len(p.s) {
+		// A key of up to 8 bytes with its quotes and colon: one word.
+		if record.Word(p.s, p.i)&k.mask != k.word {
+			return false
+		}
+	} else if k.text == "" || !strings.HasPrefix(p.s[p.i:], k.text) {
+		return false
 	}
-	return false
+	p.i += len(k.text)
+	return true
 }
 
-// keyText is field name k as a key and its colon in compact JSON, `"k":`,
-// when k needs no escaping and is UTF-8 (so a key matching it is too: a
-// projection's names come from the request, not from the line); else "".
-func keyText(k string) string {
+// keyText is a field name as a key and its colon in compact JSON, `"k":`,
+// when the name needs no escaping and is UTF-8 (so a key matching it is
+// too: a projection's names come from the request, not from the line);
+// else text is "". When text fits in 8 bytes, word holds them as
+// record.Word reads them and mask their bytes; else mask is 0.
+type keyText struct {
+	text       string
+	word, mask uint64
+}
+
+func newKeyText(k string) keyText {
 	if record.JSONStop(k, 0) != len(k) || !utf8.ValidString(k) {
-		return ""
+		return keyText{}
 	}
-	return `"` + k + `":`
+	t := keyText{text: `"` + k + `":`}
+	if len(t.text) <= 8 {
+		for i := range len(t.text) {
+			t.word |= uint64(t.text[i]) << (8 * i)
+			t.mask |= 0xff << (8 * i)
+		}
+	}
+	return t
 }
 
 // widen grows every row of the batch, the one being parsed included, to
@@ -428,7 +448,17 @@ func (p *jsonRow) str() (string, error) {
 	s := p.s
 	p.i++
 	start := p.i
-	i := record.JSONEscape(s, start)
+	var i int
+	if start+8 <= len(s) {
+		// Most strings are short: their end is in the first word.
+		if m := record.EscapeWord(s, start); m != 0 {
+			i = start + record.FirstByte(m)
+		} else {
+			i = record.JSONEscape(s, start+8)
+		}
+	} else {
+		i = record.JSONEscape(s, start)
+	}
 	if i < len(s) && s[i] >= 0x80 {
 		p.high = true
 		i = record.JSONStop(s, i)
