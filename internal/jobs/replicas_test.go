@@ -104,15 +104,17 @@ func TestReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		run(t, survivor)
 		want := wire.ExecutionStatusError
 		if cancelIt {
+			// Asked before the survivor runs: its first sweep, 50 ms after
+			// it starts, would otherwise race the cancel on a loaded machine.
 			notRunning, err := survivor.Cancel(ctx, acct, "every-minute", []string{id})
 			if err != nil || len(notRunning) != 0 {
 				t.Fatalf("cancel the orphan: not running %v, err %v", notRunning, err)
 			}
 			want = wire.ExecutionStatusCanceled
 		}
+		run(t, survivor)
 		waitFor(t, "the orphan "+id+" settled", func() bool {
 			r := byID(executions(t, st, "every-minute"))[id]
 			return r.ExecutionStatus != wire.ExecutionStatusInProgress && r.ExecutionStatus != wire.ExecutionStatusCancelStarted
