@@ -138,7 +138,7 @@ func (s *localStager) create(_ context.Context, name, _ string) (io.WriteCloser,
 	if err != nil {
 		return nil, fmt.Errorf("s3 destination: create staging file: %w", err)
 	}
-	return f, nil
+	return &writebackFile{f: f}, nil
 }
 
 // fsyncAll fsyncs paths (files or folders) several at a time: an fsync
