@@ -970,8 +970,8 @@ func BenchmarkApplyBenchWorkload(b *testing.B)      { benchmarkApply(b, false) }
 func BenchmarkApplyBenchWorkloadTyped(b *testing.B) { benchmarkApply(b, true) }
 
 // csvBatch makes a batch as the S3 CSV reader hands one to the engine for
-// the bench flow: 4096 rows (its maxBatchRows), String cells over one text
-// buffer, marked PlainText, with values like bench/peers/gendata's.
+// the bench flow: String cells over one text buffer, marked PlainText, with
+// values like bench/peers/gendata's.
 func csvBatch(n int) *record.Batch {
 	names := f("Ada", "Ben", "Cleo", "Dan", "Eva", "Finn", "Gil", "Hana", "Ivo", "Jane", "Kai", "Lena")
 	domains := f("example.com", "corp.example.com", "post.example.de", "webmail.example.io")
