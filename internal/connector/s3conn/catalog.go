@@ -16,6 +16,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -56,12 +57,7 @@ func (d *Driver) ListEntities(ctx context.Context, p string) (map[string][]conne
 		prefix += "/"
 	}
 	var out []connector.Entity
-	it := b.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for obj, err := range awsconfig.List(ctx, b, &blob.ListOptions{Prefix: prefix, Delimiter: "/"}) {
 		if err != nil {
 			return nil, classify(err, "list s3://%s/%s", bucket, prefix)
 		}
@@ -122,12 +118,7 @@ func (d *Driver) DescribeEntity(ctx context.Context, name string) ([]connector.E
 		return nil, err
 	}
 	var key string
-	it := b.List(&blob.ListOptions{Prefix: prefix})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for obj, err := range awsconfig.List(ctx, b, &blob.ListOptions{Prefix: prefix}) {
 		if err != nil {
 			return nil, classify(err, "list s3://%s/%s", bucket, prefix)
 		}

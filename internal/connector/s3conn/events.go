@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -132,12 +132,7 @@ func (s *EventSource) list(ctx context.Context, account, bucket, prefix string) 
 	}
 	defer b.Close()
 	var out []s3Object
-	it := b.List(&blob.ListOptions{Prefix: prefix})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
+	for obj, err := range awsconfig.List(ctx, b, &blob.ListOptions{Prefix: prefix}) {
 		if gcerrors.Code(err) == gcerrors.NotFound {
 			return nil, nil // no bucket: nothing in it
 		}
@@ -152,6 +147,7 @@ func (s *EventSource) list(ctx context.Context, account, bucket, prefix string) 
 		sum := sha256.Sum256([]byte(id))
 		out = append(out, s3Object{key: obj.Key, id: id, hash: binary.BigEndian.Uint64(sum[:8]), mod: obj.ModTime})
 	}
+	return out, nil
 }
 
 // encodeHashes is the cursor of a set of object hashes: a JSON string.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +16,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -315,12 +315,7 @@ func (d *Driver) findStaged(ctx context.Context, req *connector.WriteRequest) ([
 	if err != nil {
 		return nil, done, err
 	}
-	it := b.List(&blob.ListOptions{Prefix: prefix + exec + "-", Delimiter: "/"})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for obj, err := range awsconfig.List(ctx, b, &blob.ListOptions{Prefix: prefix + exec + "-", Delimiter: "/"}) {
 		if err != nil {
 			return nil, done, classify(err, "s3 destination: list staging %s", prefix)
 		}

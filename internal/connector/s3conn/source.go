@@ -3,7 +3,6 @@ package s3conn
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -12,6 +11,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -78,12 +78,7 @@ func (d *Driver) Splits(ctx context.Context, req *connector.ReadRequest) ([]conn
 		return nil, err
 	}
 	var out []connector.Split
-	it := b.List(&blob.ListOptions{Prefix: p.BucketPrefix})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for obj, err := range awsconfig.List(ctx, b, &blob.ListOptions{Prefix: p.BucketPrefix}) {
 		if err != nil {
 			return nil, classify(err, "list s3://%s/%s", p.BucketName, p.BucketPrefix)
 		}

@@ -21,6 +21,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/appflowd/appflowd/internal/connector/awsconfig"
 	"github.com/appflowd/appflowd/internal/fault"
 )
 
@@ -572,12 +573,7 @@ func writeRemote(dir string, r *remoteRef) error {
 // gocloud's escaping of odd keys needs no mirroring here.
 func (s *s3Stager) deleteStaged(ctx context.Context, all bool) error {
 	var keys []string
-	it := s.bucket.List(&blob.ListOptions{Prefix: s.prefix})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for obj, err := range awsconfig.List(ctx, s.bucket, &blob.ListOptions{Prefix: s.prefix}) {
 		if err != nil {
 			return classify(err, "s3 destination: list staging %s", s.prefix)
 		}
