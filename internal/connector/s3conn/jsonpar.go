@@ -113,7 +113,7 @@ func readJSONLinesParallel(ctx context.Context, src *objectReader, proj []string
 		}()
 	}
 
-	u := fieldUnion{index: map[string]int{}}
+	var u fieldUnion
 	for r := range order {
 		select {
 		case <-r.done:
@@ -254,8 +254,7 @@ func parseJSONRange(ctx context.Context, jp *jsonRow, r *jsonRange) ([]jsonBatch
 // name the keys in the order that worker saw them; remap restates a batch
 // in the object's order, as the serial reader does.
 type fieldUnion struct {
-	fields []string
-	index  map[string]int
+	record.Union
 
 	// Rows of {} read before any key have no width to be stored in; they
 	// are held and put, as rows of Missing, in front of the first batch
@@ -283,21 +282,14 @@ func (u *fieldUnion) carryEmpty(jb jsonBatch) {
 
 func (u *fieldUnion) remap(jb jsonBatch) {
 	b := jb.b
+	cols := u.Columns(b.Fields)
 	identity := true
-	cols := make([]int, len(b.Fields))
-	for i, f := range b.Fields {
-		j, ok := u.index[f]
-		if !ok {
-			j = len(u.fields)
-			u.fields = append(u.fields, f)
-			u.index[f] = j
-		}
-		cols[i] = j
+	for i, j := range cols {
 		identity = identity && i == j
 	}
-	w := len(u.fields)
+	w := len(u.Fields)
 	if identity && len(b.Fields) == w {
-		b.Fields = u.fields[:w:w]
+		b.Fields = u.Fields[:w:w]
 		return
 	}
 	old := len(b.Fields)
@@ -307,5 +299,5 @@ func (u *fieldUnion) remap(jb jsonBatch) {
 			cells[r*w+j] = b.Cells[r*old+i]
 		}
 	}
-	b.Fields, b.Cells = u.fields[:w:w], cells
+	b.Fields, b.Cells = u.Fields[:w:w], cells
 }
