@@ -2,9 +2,11 @@ package connectortest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -120,4 +122,49 @@ func FuzzRead(t *testing.T, v *Vendor, d connector.SourceDriver, req *connector.
 		t.Fatalf("unclassified error: %v", err)
 	}
 	return out, err
+}
+
+// Rows counts the rows of batches.
+func Rows(bs []*record.Batch) int {
+	n := 0
+	for _, b := range bs {
+		n += b.Len()
+	}
+	return n
+}
+
+// FuzzList fuzzes a source whose answers carry their records in one JSON
+// list: read(t, body) reads with body answering every call and returns the
+// rows read. Whatever the body, the read fails, or it gives a row for each
+// item of the answer's list under key; an answer without that list (absent
+// or null) must fail the read, not read as no records.
+func FuzzList(f *testing.F, key string, seeds []string, read func(t *testing.T, body string) (int, error)) {
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		rows, err := read(t, body)
+		if err != nil {
+			return
+		}
+		if n, ok := listLen(body, key); !ok || rows != n {
+			t.Fatalf("read %d rows of %q, want an error or a row for each item of %q", rows, body, key)
+		}
+	})
+}
+
+// listLen is how many items body's list under key holds, and whether it
+// holds one (not absent, not null). The key is matched as encoding/json
+// matches a struct field's tag, as the drivers decode it.
+func listLen(body, key string) (int, bool) {
+	typ := reflect.StructOf([]reflect.StructField{{Name: "List", Type: reflect.TypeFor[*[]json.RawMessage](), Tag: reflect.StructTag(`json:"` + key + `"`)}})
+	page := reflect.New(typ)
+	if json.Unmarshal([]byte(body), page.Interface()) != nil {
+		return 0, false
+	}
+	list := page.Elem().Field(0).Interface().(*[]json.RawMessage)
+	if list == nil {
+		return 0, false
+	}
+	return len(*list), true
 }

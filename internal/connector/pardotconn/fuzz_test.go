@@ -21,35 +21,17 @@ func fuzzRead(t *testing.T, body string) (int, error) {
 		t.Fatal(err)
 	}
 	bs, err := connectortest.FuzzRead(t, v, d, &connector.ReadRequest{Object: "prospects", Fields: []string{"id", "email", "score", "updatedAt"}})
-	rows := 0
-	for _, b := range bs {
-		rows += b.Len()
-	}
-	return rows, err
+	return connectortest.Rows(bs), err
 }
 
 // Whatever Pardot answers (the same page to every nextPageUrl), the read
 // fails as a fault or gives each value of the answer.
 func FuzzRead(f *testing.F) {
-	for _, s := range []string{
+	connectortest.FuzzList(f, "values", []string{
 		`{"values":[{"id":1,"email":"a@example.com","score":12,"updatedAt":"2024-01-02T03:04:05-04:00"},{"id":2,"email":null}],"nextPageToken":null,"nextPageUrl":null}`,
 		`{"values":[{"id":1}],"nextPageUrl":"https://pi.pardot.test/api/v5/objects/prospects?nextPageToken=abc"}`,
 		`{"code":66,"message":"Daily API rate limit met."}`, `{}`, `{"values":null}`,
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, body string) {
-		rows, err := fuzzRead(t, body)
-		if err != nil {
-			return
-		}
-		var page struct {
-			Values *[]json.RawMessage `json:"values"`
-		}
-		if json.Unmarshal([]byte(body), &page) != nil || page.Values == nil || rows != len(*page.Values) {
-			t.Fatalf("read %d rows of %q, want an error or each value", rows, body)
-		}
-	})
+	}, fuzzRead)
 }
 
 // The fuzzer found an answer without values read as an empty collection.
