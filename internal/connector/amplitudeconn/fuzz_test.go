@@ -43,11 +43,7 @@ func fuzzRead(t *testing.T, body []byte) (int, error) {
 	day := base.Add(24 * time.Hour)
 	bs, err := connectortest.FuzzRead(t, v, d, &connector.ReadRequest{Object: Events, Fields: []string{"uuid", "event_type", UploadTime},
 		Filters: []connector.Filter{between(day, day.Add(time.Hour-time.Millisecond))}})
-	rows := 0
-	for _, b := range bs {
-		rows += b.Len()
-	}
-	return rows, err
+	return connectortest.Rows(bs), err
 }
 
 // Whatever the export holds (a ZIP of gzipped JSON Lines, or any bytes),

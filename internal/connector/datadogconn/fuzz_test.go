@@ -29,11 +29,7 @@ func fuzzRead(t *testing.T, body string, metrics bool) (int, error) {
 		}}
 	}
 	bs, err := connectortest.FuzzRead(t, v, d, req)
-	rows := 0
-	for _, b := range bs {
-		rows += b.Len()
-	}
-	return rows, err
+	return connectortest.Rows(bs), err
 }
 
 // Whatever the logs search or metrics query answers (the same page to

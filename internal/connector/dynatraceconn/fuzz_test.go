@@ -27,11 +27,7 @@ func fuzzRead(t *testing.T, body, entity string) (int, error) {
 		req = &connector.ReadRequest{Object: entity, Window: &connector.Window{Field: "startTime", Start: base, End: base.Add(time.Hour)}}
 	}
 	bs, err := connectortest.FuzzRead(t, v, d, req)
-	rows := 0
-	for _, b := range bs {
-		rows += b.Len()
-	}
-	return rows, err
+	return connectortest.Rows(bs), err
 }
 
 // Whatever Dynatrace answers (the same page to every nextPageKey), the

@@ -35,11 +35,7 @@ func fuzzGA(t testing.TB) func(t *testing.T, body string) (int, error) {
 		}
 		bs, err := connectortest.FuzzRead(t, v, d, &connector.ReadRequest{Object: gatest.View, Fields: []string{DateField, "ga:country|DIMENSION", "ga:sessions|METRIC"},
 			Filters: []connector.Filter{between(base, base.Add(24*time.Hour))}})
-		rows := 0
-		for _, b := range bs {
-			rows += b.Len()
-		}
-		return rows, err
+		return connectortest.Rows(bs), err
 	}
 }
 

@@ -29,11 +29,7 @@ func fuzzSAP(t testing.TB) func(t *testing.T, body string) (int, error) {
 		}
 		bs, err := connectortest.FuzzRead(t, v, d, &connector.ReadRequest{Fields: []string{"SalesOrder", "SoldToParty", "TotalNetAmount", "LastChangeDateTime"},
 			Properties: json.RawMessage(`{"objectPath":"` + soPath + `","paginationConfig":{"maxPageSize":2}}`)})
-		rows := 0
-		for _, b := range bs {
-			rows += b.Len()
-		}
-		return rows, err
+		return connectortest.Rows(bs), err
 	}
 }
 

@@ -32,36 +32,17 @@ func fuzzSingular(t testing.TB) func(t *testing.T, body string) (int, error) {
 			t.Fatal(err)
 		}
 		bs, err := connectortest.FuzzRead(t, v, d, &connector.ReadRequest{Object: Reporting, Fields: []string{"start_date", "app", "source", "adn_cost", "adn_clicks"}, Window: dayWindow(day)})
-		rows := 0
-		for _, b := range bs {
-			rows += b.Len()
-		}
-		return rows, err
+		return connectortest.Rows(bs), err
 	}
 }
 
 // Whatever a report download holds, the read fails as a fault or gives
 // each of its results.
 func FuzzReportDownload(f *testing.F) {
-	for _, s := range []string{
+	connectortest.FuzzList(f, "results", []string{
 		`{"results":[{"start_date":"2024-01-02","app":"Fuzz","source":"AdNet","adn_cost":12.5,"adn_clicks":3},{"app":null,"adn_cost":"n/a"}]}`,
 		`{"results":[]}`, `{}`, `{"status":1,"value":"error"}`, `<Error><Code>AccessDenied</Code></Error>`,
-	} {
-		f.Add(s)
-	}
-	read := fuzzSingular(f)
-	f.Fuzz(func(t *testing.T, body string) {
-		rows, err := read(t, body)
-		if err != nil {
-			return
-		}
-		var rep struct {
-			Results *[]json.RawMessage `json:"results"`
-		}
-		if json.Unmarshal([]byte(body), &rep) != nil || rep.Results == nil || rows != len(*rep.Results) {
-			t.Fatalf("read %d rows of %q, want an error or each result", rows, body)
-		}
-	})
+	}, fuzzSingular(f))
 }
 
 // The fuzzer found a download without results read as an empty report.

@@ -31,11 +31,7 @@ func fuzzVault(t testing.TB) (srv *vvtest.Server, read func(t *testing.T, body s
 			t.Fatal(err)
 		}
 		bs, err := connectortest.FuzzRead(t, v, d, &connector.ReadRequest{Object: "product__v", Fields: []string{"id", "name__v"}})
-		rows := 0
-		for _, b := range bs {
-			rows += b.Len()
-		}
-		return rows, err
+		return connectortest.Rows(bs), err
 	}
 }
 
