@@ -240,7 +240,7 @@ func Rules() []Rule {
 		},
 		{
 			Name:      "the leaf packages import nothing of the module but fault",
-			Covers:    anyOf("internal/fault", "internal/record", "internal/schedule", "internal/secrets", "internal/retry", "internal/sigv4"),
+			Covers:    anyOf("internal/fault", "internal/record", "internal/schedule", "internal/secrets", "internal/retry", "internal/sigv4", "internal/parquetfile"),
 			Forbidden: only("internal/fault"),
 		},
 		{

@@ -1,0 +1,929 @@
+// Package parquetfile writes Parquet files: flat schemas of OPTIONAL
+// columns, PLAIN and RLE_DICTIONARY data pages (v2) with definition
+// levels, Snappy, column chunk statistics, the page index (column and
+// offset indexes) and the footer.
+//
+// Values go straight from the caller to a column's page buffer, one typed
+// call a value (no boxed value per cell); a full page is encoded and
+// compressed at once. The columns are independent: different columns may
+// be written from different goroutines at the same time, which is how a
+// caller spreads the encoding and Snappy over its CPUs. A row group's
+// pages stay in memory until Flush writes them, so that a dictionary page
+// can precede them.
+package parquetfile
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"strings"
+	"unsafe"
+
+	"github.com/klauspost/compress/s2"
+)
+
+// Kind is a column's type.
+type Kind uint8
+
+const (
+	String    Kind = iota // BYTE_ARRAY, STRING
+	Int64                 // INT64, INT(64, signed)
+	Double                // DOUBLE
+	Decimal               // FIXED_LEN_BYTE_ARRAY(16), DECIMAL(38, 18): big-endian two's complement
+	Bool                  // BOOLEAN
+	Timestamp             // INT64, TIMESTAMP(MILLIS, UTC)
+	Date                  // INT32, DATE: days since the epoch
+)
+
+// Column describes one column of the file.
+type Column struct {
+	Name string
+	Kind Kind
+	// Dict writes the column's pages RLE_DICTIONARY (String columns
+	// only), falling back to PLAIN for the rest of a row group once its
+	// dictionary passes Options.DictMaxBytes.
+	Dict bool
+}
+
+// Options are a writer's settings; zero fields take the defaults.
+type Options struct {
+	PageSize     int    // bytes of values a page holds before it is encoded; 256 KiB
+	DictMaxBytes int    // a row group's dictionary bytes before PLAIN; 1 MiB
+	CreatedBy    string // the footer's created_by
+}
+
+// Parquet enums used here.
+const (
+	typeBoolean = 0
+	typeInt32   = 1
+	typeInt64   = 2
+	typeDouble  = 5
+	typeBinary  = 6
+	typeFixed   = 7
+
+	encPlain   = 0
+	encRLE     = 3
+	encRLEDict = 8
+
+	pageData2 = 3
+	pageDict  = 2
+
+	codecSnappy = 1
+
+	convUTF8      = 0
+	convDecimal   = 5
+	convDate      = 6
+	convTimestamp = 9
+	convInt64     = 18
+)
+
+var magic = []byte("PAR1")
+
+// Writer writes one Parquet file to an io.Writer.
+type Writer struct {
+	out     io.Writer
+	cols    []Column
+	cw      []*ColumnWriter
+	opt     Options
+	off     int64 // bytes written to out
+	started bool
+	closed  bool
+	groups  []rowGroup
+	rows    int64
+	err     error
+}
+
+type rowGroup struct {
+	rows, unc, comp, off int64
+	chunks               []chunkMeta
+}
+
+// chunkMeta is what the footer and the page index say of a column chunk.
+type chunkMeta struct {
+	encodings        uint16 // bit per encoding
+	values           int64
+	unc, comp        int64
+	dataOff          int64
+	dictOff          int64 // -1 without a dictionary page
+	nulls            int64
+	min, max         []byte // nil: no bounds
+	pages            []pageInfo
+	colIdx, offIdx   int64 // page index offsets, set by Close
+	colIdxN, offIdxN int32
+}
+
+type pageInfo struct {
+	off      int64 // in the chunk's data pages; then in the file
+	size     int32
+	firstRow int64
+	nulls    int64
+	values   int64
+	min, max []byte
+}
+
+// NewWriter starts a file of cols on out. Nothing is written before the
+// first Flush or Close.
+func NewWriter(out io.Writer, cols []Column, opt Options) (*Writer, error) {
+	if opt.PageSize <= 0 {
+		opt.PageSize = 256 << 10
+	}
+	if opt.DictMaxBytes <= 0 {
+		opt.DictMaxBytes = 1 << 20
+	}
+	seen := make(map[string]bool, len(cols))
+	w := &Writer{out: out, cols: cols, opt: opt, cw: make([]*ColumnWriter, len(cols))}
+	for j, c := range cols {
+		if seen[c.Name] {
+			return nil, fmt.Errorf("column %q appears twice", c.Name)
+		}
+		seen[c.Name] = true
+		if c.Kind > Date {
+			return nil, fmt.Errorf("column %q: unknown kind %d", c.Name, c.Kind)
+		}
+		cw := &ColumnWriter{kind: c.Kind, dictOK: c.Dict && c.Kind == String, pageSize: opt.PageSize, dictMax: opt.DictMaxBytes}
+		cw.reset()
+		w.cw[j] = cw
+	}
+	return w, nil
+}
+
+// Column is column j's writer.
+func (w *Writer) Column(j int) *ColumnWriter { return w.cw[j] }
+
+// NumColumns is the number of columns.
+func (w *Writer) NumColumns() int { return len(w.cw) }
+
+// Size is the bytes written so far plus those the current row group
+// holds (its encoded pages and the values of its unfinished pages).
+func (w *Writer) Size() int64 {
+	n := w.off
+	for _, c := range w.cw {
+		n += c.buffered()
+	}
+	return n
+}
+
+// Written is the bytes written to out so far.
+func (w *Writer) Written() int64 { return w.off }
+
+func (w *Writer) write(b []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	n, err := w.out.Write(b)
+	w.off += int64(n)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	w.err = err
+	return err
+}
+
+// Flush ends the row group: it finishes the columns' pages (those not
+// finished already by ColumnWriter.Finish) and writes them. A row group of
+// no rows writes nothing.
+func (w *Writer) Flush() error {
+	if w.closed {
+		return errors.New("parquetfile: write after Close")
+	}
+	if w.err != nil {
+		return w.err
+	}
+	for _, c := range w.cw {
+		c.Finish()
+	}
+	if len(w.cw) == 0 {
+		return nil
+	}
+	rows := w.cw[0].rows
+	for j, c := range w.cw {
+		if c.rows != rows {
+			return fmt.Errorf("parquetfile: column %q holds %d rows, column %q %d", w.cols[j].Name, c.rows, w.cols[0].Name, rows)
+		}
+	}
+	defer func() {
+		for _, c := range w.cw {
+			c.reset()
+		}
+	}()
+	if rows == 0 {
+		return nil
+	}
+	if !w.started {
+		if err := w.write(magic); err != nil {
+			return err
+		}
+		w.started = true
+	}
+	rg := rowGroup{rows: rows, off: w.off, chunks: make([]chunkMeta, len(w.cw))}
+	for j, c := range w.cw {
+		m := &rg.chunks[j]
+		*m = chunkMeta{encodings: c.encodings | 1<<encRLE, values: c.rows, dictOff: -1, nulls: c.nullsAll, pages: c.pages}
+		c.pages = nil
+		if c.chunkSt.has {
+			m.min, m.max = c.chunkSt.bytes(c.kind)
+		}
+		start := w.off
+		if len(c.dictPg) > 0 {
+			m.dictOff = w.off
+			m.encodings |= 1 << encPlain
+			if err := w.write(c.dictPg); err != nil {
+				return err
+			}
+		}
+		m.dataOff = w.off
+		if err := w.write(c.chunk); err != nil {
+			return err
+		}
+		for k := range m.pages {
+			m.pages[k].off += m.dataOff
+		}
+		m.comp = w.off - start
+		m.unc = c.unc
+		rg.unc += m.unc
+		rg.comp += m.comp
+	}
+	w.groups = append(w.groups, rg)
+	w.rows += rows
+	return nil
+}
+
+// Close flushes the last row group and writes the page index and the
+// footer. It does not close out.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	w.closed = true
+	if !w.started {
+		if err := w.write(magic); err != nil {
+			return err
+		}
+		w.started = true
+	}
+	var e tenc
+	for pass := range 2 { // column indexes, then offset indexes
+		e.b = e.b[:0]
+		base := w.off
+		for g := range w.groups {
+			for j := range w.groups[g].chunks {
+				m := &w.groups[g].chunks[j]
+				at := base + int64(len(e.b))
+				if pass == 0 {
+					m.encodeColumnIndex(&e)
+					m.colIdx, m.colIdxN = at, int32(base+int64(len(e.b))-at)
+				} else {
+					m.encodeOffsetIndex(&e)
+					m.offIdx, m.offIdxN = at, int32(base+int64(len(e.b))-at)
+				}
+			}
+		}
+		if err := w.write(e.b); err != nil {
+			return err
+		}
+	}
+	e.b = e.b[:0]
+	w.encodeFooter(&e)
+	n := len(e.b)
+	e.b = binary.LittleEndian.AppendUint32(e.b, uint32(n))
+	e.b = append(e.b, magic...)
+	return w.write(e.b)
+}
+
+func (m *chunkMeta) encodeColumnIndex(e *tenc) {
+	e.last = 0
+	e.list(1, tTrue, len(m.pages))
+	for _, p := range m.pages {
+		e.elemBool(p.nulls == p.values)
+	}
+	e.list(2, tBinary, len(m.pages))
+	for _, p := range m.pages {
+		e.elemBin(p.min)
+	}
+	e.list(3, tBinary, len(m.pages))
+	for _, p := range m.pages {
+		e.elemBin(p.max)
+	}
+	e.i32(4, 0) // UNORDERED
+	e.list(5, tI64, len(m.pages))
+	for _, p := range m.pages {
+		e.elemI64(p.nulls)
+	}
+	e.stop()
+}
+
+func (m *chunkMeta) encodeOffsetIndex(e *tenc) {
+	e.last = 0
+	e.list(1, tStruct, len(m.pages))
+	for _, p := range m.pages {
+		e.begin(0)
+		e.i64(1, p.off)
+		e.i32(2, p.size)
+		e.i64(3, p.firstRow)
+		e.end()
+	}
+	e.stop()
+}
+
+func (w *Writer) encodeFooter(e *tenc) {
+	e.last = 0
+	e.i32(1, 2)
+	e.list(2, tStruct, len(w.cols)+1)
+	e.begin(0)
+	e.str(4, "appflow")
+	e.i32(5, int32(len(w.cols)))
+	e.end()
+	for _, c := range w.cols {
+		e.begin(0)
+		e.i32(1, physical(c.Kind))
+		if c.Kind == Decimal {
+			e.i32(2, 16)
+		}
+		e.i32(3, 1) // OPTIONAL
+		e.str(4, c.Name)
+		switch c.Kind {
+		case String:
+			e.i32(6, convUTF8)
+			e.begin(10)
+			e.begin(1)
+			e.end()
+			e.end()
+		case Int64:
+			e.i32(6, convInt64)
+			e.begin(10)
+			e.begin(10)
+			e.field(1, 3) // i8 bitWidth
+			e.b = append(e.b, 64)
+			e.bool(2, true)
+			e.end()
+			e.end()
+		case Decimal:
+			e.i32(6, convDecimal)
+			e.i32(7, 18)
+			e.i32(8, 38)
+			e.begin(10)
+			e.begin(5)
+			e.i32(1, 18)
+			e.i32(2, 38)
+			e.end()
+			e.end()
+		case Timestamp:
+			e.i32(6, convTimestamp)
+			e.begin(10)
+			e.begin(8)
+			e.bool(1, true)
+			e.begin(2)
+			e.begin(1) // MILLIS
+			e.end()
+			e.end()
+			e.end()
+			e.end()
+		case Date:
+			e.i32(6, convDate)
+			e.begin(10)
+			e.begin(6)
+			e.end()
+			e.end()
+		}
+		e.end()
+	}
+	e.i64(3, w.rows)
+	e.list(4, tStruct, len(w.groups))
+	for g, rg := range w.groups {
+		e.begin(0)
+		e.list(1, tStruct, len(rg.chunks))
+		for j := range rg.chunks {
+			w.encodeChunk(e, j, &rg.chunks[j])
+		}
+		e.i64(2, rg.unc)
+		e.i64(3, rg.rows)
+		e.i64(5, rg.off)
+		e.i64(6, rg.comp)
+		e.i16(7, int16(g))
+		e.end()
+	}
+	if w.opt.CreatedBy != "" {
+		e.str(6, w.opt.CreatedBy)
+	}
+	e.list(7, tStruct, len(w.cols))
+	for range w.cols {
+		e.begin(0)
+		e.begin(1) // TYPE_ORDER
+		e.end()
+		e.end()
+	}
+	e.stop()
+}
+
+func (w *Writer) encodeChunk(e *tenc, j int, m *chunkMeta) {
+	e.begin(0)
+	e.i64(2, 0)
+	e.begin(3)
+	e.i32(1, physical(w.cols[j].Kind))
+	e.list(2, tI32, bits.OnesCount16(m.encodings))
+	for enc := range 16 {
+		if m.encodings&(1<<enc) != 0 {
+			e.elemI32(int32(enc))
+		}
+	}
+	e.list(3, tBinary, 1)
+	e.elemStr(w.cols[j].Name)
+	e.i32(4, codecSnappy)
+	e.i64(5, m.values)
+	e.i64(6, m.unc)
+	e.i64(7, m.comp)
+	e.i64(9, m.dataOff)
+	if m.dictOff >= 0 {
+		e.i64(11, m.dictOff)
+	}
+	e.begin(12)
+	e.i64(3, m.nulls)
+	if m.min != nil {
+		e.bin(5, m.max)
+		e.bin(6, m.min)
+	}
+	e.end()
+	e.end()
+	e.i64(4, m.offIdx)
+	e.i32(5, m.offIdxN)
+	e.i64(6, m.colIdx)
+	e.i32(7, m.colIdxN)
+	e.end()
+}
+
+func physical(k Kind) int32 {
+	switch k {
+	case Int64, Timestamp:
+		return typeInt64
+	case Double:
+		return typeDouble
+	case Decimal:
+		return typeFixed
+	case Bool:
+		return typeBoolean
+	case Date:
+		return typeInt32
+	}
+	return typeBinary
+}
+
+// bounds are a page's or a chunk's min and max. Numbers start at the
+// empty range (min > max) so that the hot paths need no first-value test;
+// has says whether the bounds hold a value.
+type bounds struct {
+	has    bool
+	i0, i1 int64   // Int64, Timestamp, Date, Bool
+	f0, f1 float64 // Double; NaN never enters
+	s0, s1 string  // String, Decimal
+}
+
+func emptyBounds() bounds {
+	return bounds{i0: math.MaxInt64, i1: math.MinInt64, f0: math.Inf(1), f1: math.Inf(-1)}
+}
+
+// bytes are the bounds in Parquet's PLAIN form of the kind.
+func (b *bounds) bytes(k Kind) (lo, hi []byte) {
+	switch k {
+	case String, Decimal:
+		return []byte(b.s0), []byte(b.s1)
+	case Double:
+		return binary.LittleEndian.AppendUint64(nil, math.Float64bits(b.f0)), binary.LittleEndian.AppendUint64(nil, math.Float64bits(b.f1))
+	case Date:
+		return binary.LittleEndian.AppendUint32(nil, uint32(b.i0)), binary.LittleEndian.AppendUint32(nil, uint32(b.i1))
+	case Bool:
+		return []byte{byte(b.i0)}, []byte{byte(b.i1)}
+	}
+	return binary.LittleEndian.AppendUint64(nil, uint64(b.i0)), binary.LittleEndian.AppendUint64(nil, uint64(b.i1))
+}
+
+// merge widens b by p (a finished page's bounds, whose strings are
+// stable).
+func (b *bounds) merge(k Kind, p *bounds) {
+	if !p.has {
+		return
+	}
+	if !b.has {
+		*b = *p
+		return
+	}
+	b.i0, b.i1 = min(b.i0, p.i0), max(b.i1, p.i1)
+	if p.f0 < b.f0 {
+		b.f0 = p.f0
+	}
+	if p.f1 > b.f1 {
+		b.f1 = p.f1
+	}
+	less := strings.Compare
+	if k == Decimal {
+		less = decCompare
+	}
+	if less(p.s0, b.s0) < 0 {
+		b.s0 = p.s0
+	}
+	if less(p.s1, b.s1) > 0 {
+		b.s1 = p.s1
+	}
+}
+
+// decCompare orders 16-byte big-endian two's complement numbers.
+func decCompare(a, b string) int {
+	if a[0] != b[0] {
+		if int8(a[0]) < int8(b[0]) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a[1:], b[1:])
+}
+
+// ColumnWriter takes one column's values, a row at a time: each row one
+// call of Null or of the method of the column's kind. Its methods must not
+// be called concurrently with each other or with the Writer's.
+type ColumnWriter struct {
+	kind     Kind
+	dictOK   bool
+	pageSize int
+	dictMax  int
+
+	// The current page: a definition level a row, the non-null values
+	// PLAIN (Bool: a byte each) or, on a dictionary page, their indexes.
+	defs     []byte
+	vals     []byte
+	idx      []uint32
+	nulls    int
+	dictPage bool
+	st       bounds
+
+	// The row group.
+	useDict   bool
+	dict      map[string]uint32
+	dictVals  []string
+	dictBytes int
+	seenOn    []uint32 // the page number a dictionary value was last bounded on
+	pageNo    uint32
+	chunk     []byte // encoded data pages
+	pages     []pageInfo
+	rows      int64
+	nullsAll  int64
+	unc       int64
+	encodings uint16
+	chunkSt   bounds
+	dictPg    []byte
+	finished  bool
+
+	lev, tmp, comp []byte
+	hdr            tenc
+}
+
+func (c *ColumnWriter) reset() {
+	c.defs, c.vals, c.idx = c.defs[:0], c.vals[:0], c.idx[:0]
+	c.nulls = 0
+	c.st = emptyBounds()
+	c.useDict = c.dictOK
+	c.dictPage = c.useDict
+	if c.useDict && c.dict == nil {
+		c.dict = make(map[string]uint32)
+	}
+	clear(c.dict)
+	clear(c.dictVals)
+	c.dictVals, c.seenOn, c.dictBytes = c.dictVals[:0], c.seenOn[:0], 0
+	c.pageNo = 1
+	c.chunk, c.pages = c.chunk[:0], nil
+	c.rows, c.nullsAll, c.unc, c.encodings = 0, 0, 0, 0
+	c.chunkSt = emptyBounds()
+	c.dictPg = c.dictPg[:0]
+	c.finished = false
+}
+
+func (c *ColumnWriter) buffered() int64 {
+	return int64(len(c.chunk) + len(c.dictPg) + len(c.vals) + 4*len(c.idx) + len(c.defs) + c.dictBytes)
+}
+
+// Null adds a null.
+func (c *ColumnWriter) Null() {
+	c.defs = append(c.defs, 0)
+	c.nulls++
+	if len(c.defs) >= c.pageSize {
+		c.endPage()
+	}
+}
+
+// view is the string of the n bytes of c.vals at o: page bounds point into
+// the page's values, which are never overwritten before the page ends.
+func (c *ColumnWriter) view(o, n int) string {
+	if n == 0 {
+		return ""
+	}
+	return unsafe.String(&c.vals[o], n)
+}
+
+// String adds a String column's value.
+func (c *ColumnWriter) String(s string) {
+	if c.dictPage {
+		c.dictString(s)
+		return
+	}
+	c.defs = append(c.defs, 1)
+	o := len(c.vals) + 4
+	c.vals = binary.LittleEndian.AppendUint32(c.vals, uint32(len(s)))
+	c.vals = append(c.vals, s...)
+	switch {
+	case !c.st.has:
+		c.st.has = true
+		c.st.s0 = c.view(o, len(s))
+		c.st.s1 = c.st.s0
+	case s < c.st.s0:
+		c.st.s0 = c.view(o, len(s))
+	case s > c.st.s1:
+		c.st.s1 = c.view(o, len(s))
+	}
+	if len(c.vals) >= c.pageSize {
+		c.endPage()
+	}
+}
+
+func (c *ColumnWriter) dictString(s string) {
+	i, ok := c.dict[s]
+	if !ok {
+		if c.dictBytes+4+len(s) > c.dictMax && len(c.dictVals) > 0 {
+			// The dictionary is full: PLAIN for the rest of the row group.
+			c.endPage()
+			c.useDict, c.dictPage = false, false
+			c.String(s)
+			return
+		}
+		k := strings.Clone(s)
+		i = uint32(len(c.dictVals))
+		c.dict[k] = i
+		c.dictVals = append(c.dictVals, k)
+		c.seenOn = append(c.seenOn, 0)
+		c.dictBytes += 4 + len(s)
+	}
+	c.defs = append(c.defs, 1)
+	c.idx = append(c.idx, i)
+	if c.seenOn[i] != c.pageNo {
+		// First time on this page: bound the page by it.
+		c.seenOn[i] = c.pageNo
+		v := c.dictVals[i]
+		switch {
+		case !c.st.has:
+			c.st.has = true
+			c.st.s0, c.st.s1 = v, v
+		case v < c.st.s0:
+			c.st.s0 = v
+		case v > c.st.s1:
+			c.st.s1 = v
+		}
+	}
+	if len(c.idx)*4 >= c.pageSize {
+		c.endPage()
+	}
+}
+
+// Int64 adds an Int64 or Timestamp column's value.
+func (c *ColumnWriter) Int64(v int64) {
+	c.defs = append(c.defs, 1)
+	c.vals = binary.LittleEndian.AppendUint64(c.vals, uint64(v))
+	c.st.i0 = min(c.st.i0, v)
+	c.st.i1 = max(c.st.i1, v)
+	if len(c.vals) >= c.pageSize {
+		c.endPage()
+	}
+}
+
+// Int32 adds a Date column's value.
+func (c *ColumnWriter) Int32(v int32) {
+	c.defs = append(c.defs, 1)
+	c.vals = binary.LittleEndian.AppendUint32(c.vals, uint32(v))
+	c.st.i0 = min(c.st.i0, int64(v))
+	c.st.i1 = max(c.st.i1, int64(v))
+	if len(c.vals) >= c.pageSize {
+		c.endPage()
+	}
+}
+
+// Double adds a Double column's value.
+func (c *ColumnWriter) Double(v float64) {
+	c.defs = append(c.defs, 1)
+	c.vals = binary.LittleEndian.AppendUint64(c.vals, math.Float64bits(v))
+	if v < c.st.f0 {
+		c.st.f0 = v
+	}
+	if v > c.st.f1 {
+		c.st.f1 = v
+	}
+	if len(c.vals) >= c.pageSize {
+		c.endPage()
+	}
+}
+
+// Bool adds a Bool column's value.
+func (c *ColumnWriter) Bool(v bool) {
+	var b byte
+	if v {
+		b = 1
+	}
+	c.defs = append(c.defs, 1)
+	c.vals = append(c.vals, b)
+	c.st.i0 = min(c.st.i0, int64(b))
+	c.st.i1 = max(c.st.i1, int64(b))
+	if len(c.vals) >= c.pageSize {
+		c.endPage()
+	}
+}
+
+// Decimal adds a Decimal column's value: the unscaled number (scale 18)
+// as 16 bytes of big-endian two's complement.
+func (c *ColumnWriter) Decimal(v [16]byte) {
+	c.defs = append(c.defs, 1)
+	o := len(c.vals)
+	c.vals = append(c.vals, v[:]...)
+	s := c.view(o, 16)
+	switch {
+	case !c.st.has:
+		c.st.has = true
+		c.st.s0, c.st.s1 = s, s
+	case decCompare(s, c.st.s0) < 0:
+		c.st.s0 = s
+	case decCompare(s, c.st.s1) > 0:
+		c.st.s1 = s
+	}
+	if len(c.vals) >= c.pageSize {
+		c.endPage()
+	}
+}
+
+// Finish encodes the row group's last page and its dictionary, so that
+// the Writer's Flush only writes them: callers finish their columns in
+// parallel before a Flush. No value may be added between Finish and Flush.
+func (c *ColumnWriter) Finish() {
+	if c.finished {
+		return
+	}
+	c.endPage()
+	c.finished = true
+	if c.encodings&(1<<encRLEDict) == 0 {
+		return
+	}
+	raw := c.tmp[:0]
+	for _, v := range c.dictVals {
+		raw = binary.LittleEndian.AppendUint32(raw, uint32(len(v)))
+		raw = append(raw, v...)
+	}
+	c.tmp = raw
+	comp := c.compress(raw)
+	h := &c.hdr
+	h.b, h.last = h.b[:0], 0
+	h.i32(1, pageDict)
+	h.i32(2, int32(len(raw)))
+	h.i32(3, int32(len(comp)))
+	h.begin(7)
+	h.i32(1, int32(len(c.dictVals)))
+	h.i32(2, encPlain)
+	h.end()
+	h.stop()
+	c.dictPg = append(append(c.dictPg[:0], h.b...), comp...)
+	c.unc += int64(len(h.b) + len(raw))
+}
+
+func (c *ColumnWriter) compress(raw []byte) []byte {
+	if n := s2.MaxEncodedLen(len(raw)); len(c.comp) < n {
+		c.comp = make([]byte, n)
+	}
+	return s2.EncodeSnappy(c.comp, raw)
+}
+
+// endPage encodes and compresses the current page into the chunk.
+func (c *ColumnWriter) endPage() {
+	n := len(c.defs)
+	if n == 0 {
+		return
+	}
+	if c.finished {
+		panic("parquetfile: value added between Finish and Flush")
+	}
+	// Definition levels: one run when the page has no nulls or only
+	// nulls, else bit-packed.
+	lev := c.lev[:0]
+	switch c.nulls {
+	case 0:
+		lev = append(binary.AppendUvarint(lev, uint64(n)<<1), 1)
+	case n:
+		lev = append(binary.AppendUvarint(lev, uint64(n)<<1), 0)
+	default:
+		lev = binary.AppendUvarint(lev, uint64((n+7)/8)<<1|1)
+		lev = packBits(lev, c.defs)
+	}
+	c.lev = lev
+
+	enc := int32(encPlain)
+	raw := c.vals
+	switch {
+	case c.dictPage && len(c.idx) > 0:
+		enc = encRLEDict
+		width := max(bits.Len32(uint32(len(c.dictVals)-1)), 1)
+		raw = append(c.tmp[:0], byte(width))
+		raw = binary.AppendUvarint(raw, uint64((len(c.idx)+7)/8)<<1|1)
+		raw = packUint32(raw, c.idx, width)
+		c.tmp = raw
+	case c.kind == Bool:
+		raw = packBits(c.tmp[:0], c.vals)
+		c.tmp = raw
+	}
+	comp := c.compress(raw)
+
+	h := &c.hdr
+	h.b, h.last = h.b[:0], 0
+	h.i32(1, pageData2)
+	h.i32(2, int32(len(lev)+len(raw)))
+	h.i32(3, int32(len(lev)+len(comp)))
+	h.begin(8)
+	h.i32(1, int32(n))
+	h.i32(2, int32(c.nulls))
+	h.i32(3, int32(n))
+	h.i32(4, enc)
+	h.i32(5, int32(len(lev)))
+	h.i32(6, 0)
+	h.end()
+	h.stop()
+
+	p := pageInfo{off: int64(len(c.chunk)), size: int32(len(h.b) + len(lev) + len(comp)), firstRow: c.rows, nulls: int64(c.nulls), values: int64(n)}
+	st := c.st
+	switch c.kind {
+	case String, Decimal:
+	case Double:
+		st.has = st.f0 <= st.f1
+		if !st.has && c.nulls < n { // only NaNs: bound the page by NaN
+			st.f0, st.f1 = math.NaN(), math.NaN()
+			p.min, p.max = st.bytes(c.kind)
+		}
+	default:
+		st.has = st.i0 <= st.i1
+	}
+	if st.has {
+		p.min, p.max = st.bytes(c.kind)
+		// The chunk's bounds keep the page's copies, not views of c.vals.
+		st.s0, st.s1 = unsafe.String(unsafe.SliceData(p.min), len(p.min)), unsafe.String(unsafe.SliceData(p.max), len(p.max))
+		c.chunkSt.merge(c.kind, &st)
+	} else if p.min == nil {
+		p.min, p.max = []byte{}, []byte{}
+	}
+	c.pages = append(c.pages, p)
+	c.chunk = append(append(append(c.chunk, h.b...), lev...), comp...)
+	c.unc += int64(len(h.b) + len(lev) + len(raw))
+	c.rows += int64(n)
+	c.nullsAll += int64(c.nulls)
+	c.encodings |= 1 << enc
+
+	c.defs, c.vals, c.idx = c.defs[:0], c.vals[:0], c.idx[:0]
+	c.nulls = 0
+	c.st = emptyBounds()
+	c.pageNo++
+}
+
+// packBits packs bytes of 0 or 1 into bits, LSB first, padding the last
+// byte with zeros.
+func packBits(dst, v []byte) []byte {
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		x := binary.LittleEndian.Uint64(v[i:])
+		// Gather bit 0 of each byte into the top byte.
+		dst = append(dst, byte((x*0x0102040810204080)>>56))
+	}
+	if i < len(v) {
+		var b byte
+		for k := 0; i+k < len(v); k++ {
+			b |= v[i+k] << k
+		}
+		dst = append(dst, b)
+	}
+	return dst
+}
+
+// packUint32 bit-packs v, width bits each, LSB first, in groups of 8
+// (the last padded with zeros).
+func packUint32(dst []byte, v []uint32, width int) []byte {
+	var acc uint64
+	var nb int
+	n := (len(v) + 7) / 8 * 8
+	for i := range n {
+		var x uint64
+		if i < len(v) {
+			x = uint64(v[i])
+		}
+		acc |= x << nb
+		nb += width
+		for nb >= 8 {
+			dst = append(dst, byte(acc))
+			acc >>= 8
+			nb -= 8
+		}
+	}
+	return dst
+}
