@@ -99,7 +99,7 @@ func AppendJSON(dst []byte, v Value) []byte {
 		}
 		return AppendJSONString(dst, v.S)
 	case Int:
-		return strconv.AppendInt(dst, v.Int(), 10)
+		return AppendInt(dst, v.Int())
 	case Float:
 		f := v.Float()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
