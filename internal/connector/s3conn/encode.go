@@ -2,6 +2,7 @@ package s3conn
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -23,6 +24,9 @@ type plan struct {
 	cols    []int    // batch column of each output field; -1: Missing
 	keys    [][]byte // JSON: `"name":` per field
 	batchFs []string // the batch Fields the plan was built for
+
+	membersOnce sync.Once
+	memberKeys  []string // see members
 }
 
 // encodeJSON appends rows (all of b when rows is nil) as JSON Lines; ends,
@@ -31,6 +35,7 @@ type plan struct {
 func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, ends *[]int32) []byte {
 	start := len(dst)
 	w := len(b.Fields)
+	members := p.members()
 	for n := lo; n < hi; n++ {
 		r := n
 		if rows != nil {
@@ -38,17 +43,28 @@ func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, 
 		}
 		row := b.Cells[r*w : (r+1)*w]
 		dst = append(dst, '{')
-		first := true
+		sep := 1 // the first member goes without its comma
 		for j, c := range p.cols {
-			if c < 0 || row[c].K == record.Missing {
+			if c < 0 {
 				continue
 			}
-			if !first {
-				dst = append(dst, ',')
+			v := &row[c]
+			switch {
+			case v.K == record.String && v.N == record.PlainText:
+				dst = append(dst, members[j][sep:]...)
+				dst = append(dst, '"')
+				dst = append(dst, v.S...)
+				dst = append(dst, '"')
+			case v.K == record.Int:
+				dst = append(dst, members[j][sep:]...)
+				dst = record.AppendInt(dst, v.Int())
+			case v.K == record.Missing:
+				continue
+			default:
+				dst = append(dst, members[j][sep:]...)
+				dst = record.AppendJSON(dst, *v)
 			}
-			first = false
-			dst = append(dst, p.keys[j]...)
-			dst = record.AppendJSON(dst, row[c])
+			sep = 0
 		}
 		dst = append(dst, '}', '\n')
 		if ends != nil {
@@ -56,6 +72,18 @@ func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, 
 		}
 	}
 	return dst
+}
+
+// members is `,"name":` for each output field, so that a member's comma
+// and key go in one copy; made once per plan, from its keys.
+func (p *plan) members() []string {
+	p.membersOnce.Do(func() {
+		p.memberKeys = make([]string, len(p.keys))
+		for i, k := range p.keys {
+			p.memberKeys[i] = "," + string(k)
+		}
+	})
+	return p.memberKeys
 }
 
 func appendCSVCell(dst []byte, s string) []byte {
