@@ -13,14 +13,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
-
-	"github.com/klauspost/compress/s2"
-	"github.com/parquet-go/parquet-go"
-	pqsnappy "github.com/parquet-go/parquet-go/compress/snappy"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/parquetfile"
 	"github.com/appflowd/appflowd/internal/record"
 )
 
@@ -40,9 +36,10 @@ import (
 // A value that does not convert to its column's type is a record failure
 // (WriteResult.Failures), not a run error; the record is not written.
 //
-// Layout: row groups of rowGroupRows rows or rowGroupBudget bytes, column
-// chunk statistics and the page index (no statistics in page headers),
-// dictionary encoding for strings that repeat (chooseDictionaries).
+// Layout (internal/parquetfile writes the files): row groups of
+// rowGroupRows rows or rowGroupBudget bytes, column chunk statistics and
+// the page index (no statistics in page headers), dictionary encoding for
+// strings that repeat (chooseDictionaries).
 
 type colKind uint8
 
@@ -90,43 +87,26 @@ func kindColumn(k record.Kind) colKind {
 	return colString
 }
 
-func (k colKind) node() parquet.Node {
+func (k colKind) pqKind() parquetfile.Kind {
 	switch k {
 	case colInt64:
-		return parquet.Int(64)
+		return parquetfile.Int64
 	case colDouble:
-		return parquet.Leaf(parquet.DoubleType)
+		return parquetfile.Double
 	case colDecimal:
-		return parquet.Decimal(18, 38, parquet.FixedLenByteArrayType(16))
+		return parquetfile.Decimal
 	case colBool:
-		return parquet.Leaf(parquet.BooleanType)
+		return parquetfile.Bool
 	case colTimestamp:
-		return parquet.Timestamp(parquet.Millisecond)
+		return parquetfile.Timestamp
 	case colDate:
-		return parquet.Date()
+		return parquetfile.Date
 	}
-	return parquet.String()
-}
-
-// orderedGroup keeps the columns in field order (parquet.Group sorts them).
-type orderedGroup struct {
-	parquet.Group
-	order []string
-}
-
-func (g orderedGroup) Fields() []parquet.Field {
-	fs := g.Group.Fields()
-	rank := make(map[string]int, len(g.order))
-	for i, n := range g.order {
-		rank[n] = i
-	}
-	out := slices.Clone(fs)
-	slices.SortStableFunc(out, func(a, b parquet.Field) int { return rank[a.Name()] - rank[b.Name()] })
-	return out
+	return parquetfile.String
 }
 
 type parquetSchema struct {
-	schema *parquet.Schema
+	cols   []parquetfile.Column // in field order
 	kinds  []colKind
 	fields []string
 	// dict marks the columns written with dictionary encoding; chosen is
@@ -140,23 +120,16 @@ func newParquetSchema(fields []string, kinds []colKind) (*parquetSchema, error) 
 }
 
 func buildParquetSchema(fields []string, kinds []colKind, dict []bool) (*parquetSchema, error) {
-	g := parquet.Group{}
+	cols := make([]parquetfile.Column, len(fields))
+	seen := make(map[string]bool, len(fields))
 	for i, f := range fields {
-		if _, dup := g[f]; dup {
+		if seen[f] {
 			return nil, fmt.Errorf("field %q appears twice", f)
 		}
-		n := kinds[i].node()
-		if dict[i] {
-			n = parquet.Encoded(n, &parquet.RLEDictionary)
-		}
-		g[f] = parquet.Optional(n)
+		seen[f] = true
+		cols[i] = parquetfile.Column{Name: f, Kind: kinds[i].pqKind(), Dict: dict[i]}
 	}
-	return &parquetSchema{
-		schema: parquet.NewSchema("appflow", orderedGroup{Group: g, order: fields}),
-		kinds:  kinds,
-		fields: fields,
-		dict:   dict,
-	}, nil
+	return &parquetSchema{cols: cols, kinds: kinds, fields: fields, dict: dict}, nil
 }
 
 // Dictionary encoding pays for strings that repeat (a country, a status, a
@@ -215,66 +188,76 @@ func (q *pqJob) repeats(j int) bool {
 	return true
 }
 
-// writerOptions are the Parquet writer's settings for files of this
-// schema. Pages carry no statistics of their own: the column chunk's
-// statistics and the page index (column and offset indexes) hold the same
-// bounds, and computing them twice was a tenth of the writer's CPU.
-func (ps *parquetSchema) writerOptions() []parquet.WriterOption {
-	return []parquet.WriterOption{ps.schema, parquet.Compression(&fastSnappy{}),
-		parquet.MaxRowsPerRowGroup(rowGroupRows), parquet.DataPageStatistics(false),
-		parquet.DictionaryMaxBytes(dictMaxBytes),
-		parquet.CreatedBy("appflowd", "", "")}
-}
-
 // newParquetWriter starts a Parquet file on out. A column buffers its
-// values up to a page before it encodes them: parquet-go's 256 KiB a page,
-// less for wide schemas and many open files, so that the page buffers of
-// all open files stay within about a quarter of rowGroupBudget.
-func (w *writer) newParquetWriter(out io.Writer) *parquet.Writer {
-	columns := len(w.pschema.kinds) * (w.openPq + 1)
+// values up to a page before it encodes them: 256 KiB a page, less for
+// wide schemas and many open files, so that the page buffers of all open
+// files stay within about a quarter of rowGroupBudget.
+func (w *writer) newParquetWriter(out io.Writer) (*parquetfile.Writer, error) {
+	columns := len(w.pqCols) * (w.openPq + 1)
 	page := min(max(rowGroupBudget/4/max(columns, 1), 32<<10), 256<<10)
-	return parquet.NewWriter(out, append(slices.Clip(w.parquetOpt), parquet.PageBufferSize(page))...)
+	return parquetfile.NewWriter(out, w.pqCols, parquetfile.Options{PageSize: page, DictMaxBytes: dictMaxBytes, CreatedBy: createdBy})
 }
 
-// fastSnappy is parquet's SNAPPY codec with s2's fast Snappy encoder:
-// parquet-go's codec uses the "better" encoder, which cost about 0.3 CPU-s
-// per million bench rows on one goroutine for a few percent smaller output.
-// The blocks are standard Snappy; decoding is parquet-go's.
-type fastSnappy struct{ pqsnappy.Codec }
-
-func (fastSnappy) Encode(dst, src []byte) ([]byte, error) { return s2.EncodeSnappy(dst, src), nil }
-
-func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+// createdBy is the footer's created_by, as parquet-go wrote it for
+// appflowd before parquetfile.
+const createdBy = "appflowd version (build )"
 
 var pow18 = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
 var max38 = new(big.Int).Exp(big.NewInt(10), big.NewInt(38), nil)
 
-// convert turns one cell into a parquet value of kind k; ok=false when the
-// value cannot have that type. The returned value may point into v.S: the
-// parquet writer copies it on WriteRows.
-func convert(v record.Value, k colKind, col int) (parquet.Value, string) {
-	if v.IsAbsent() {
-		return parquet.Value{}.Level(0, 0, col), ""
+// pqVal is a converted cell: null, or a value of its column's kind.
+type pqVal struct {
+	s    string // String; Decimal: 16 bytes of two's complement
+	n    uint64 // Int64 and Timestamp: the int64; Double: its bits; Date: the int32; Bool: 0 or 1
+	null bool
+}
+
+// put adds v to a column of kind k.
+func put(cw *parquetfile.ColumnWriter, k colKind, v pqVal) {
+	switch {
+	case v.null:
+		cw.Null()
+	case k == colString:
+		cw.String(v.s)
+	case k == colInt64 || k == colTimestamp:
+		cw.Int64(int64(v.n))
+	case k == colDouble:
+		cw.Double(math.Float64frombits(v.n))
+	case k == colDecimal:
+		cw.Decimal([16]byte([]byte(v.s)))
+	case k == colBool:
+		cw.Bool(v.n != 0)
+	case k == colDate:
+		cw.Int32(int32(v.n))
 	}
-	var out parquet.Value
+}
+
+// convert turns one cell into a value of kind k; a non-empty reason when
+// the value cannot have that type. The returned value may point into v.S:
+// the column writer copies it.
+func convert(v record.Value, k colKind) (pqVal, string) {
+	var out pqVal
+	if v.IsAbsent() {
+		return pqVal{null: true}, ""
+	}
 	switch k {
 	case colString:
 		switch v.K {
 		case record.String, record.Decimal, record.JSON:
-			out = parquet.ByteArrayValue(bytesOf(v.S))
+			out.s = v.S
 		default:
-			out = parquet.ByteArrayValue([]byte(v.Text()))
+			out.s = v.Text()
 		}
 	case colInt64:
 		switch v.K {
 		case record.Int:
-			out = parquet.Int64Value(v.Int())
+			out.n = v.N
 		case record.Float:
 			f := v.Float()
 			if f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
 				return out, "not an integer"
 			}
-			out = parquet.Int64Value(int64(f))
+			out.n = uint64(int64(f))
 		case record.String, record.Decimal:
 			n, err := strconv.ParseInt(strings.TrimSpace(v.S), 10, 64)
 			if err != nil {
@@ -284,24 +267,24 @@ func convert(v record.Value, k colKind, col int) (parquet.Value, string) {
 				}
 				n = int64(f)
 			}
-			out = parquet.Int64Value(n)
+			out.n = uint64(n)
 		case record.Bool:
-			out = parquet.Int64Value(int64(v.N))
+			out.n = v.N
 		default:
 			return out, "not an integer"
 		}
 	case colDouble:
 		switch v.K {
 		case record.Int:
-			out = parquet.DoubleValue(float64(v.Int()))
+			out.n = math.Float64bits(float64(v.Int()))
 		case record.Float:
-			out = parquet.DoubleValue(v.Float())
+			out.n = v.N
 		case record.String, record.Decimal:
 			f, err := strconv.ParseFloat(strings.TrimSpace(v.S), 64)
 			if err != nil {
 				return out, "not a number"
 			}
-			out = parquet.DoubleValue(f)
+			out.n = math.Float64bits(f)
 		default:
 			return out, "not a number"
 		}
@@ -331,22 +314,27 @@ func convert(v record.Value, k colKind, col int) (parquet.Value, string) {
 		if new(big.Int).Abs(q).Cmp(max38) >= 0 {
 			return out, "decimal does not fit DECIMAL(38,18)"
 		}
-		out = parquet.FixedLenByteArrayValue(twosComplement16(q))
+		out.s = string(twosComplement16(q))
 	case colBool:
 		switch v.K {
 		case record.Bool:
-			out = parquet.BooleanValue(v.Bool())
+			out.n = v.N
+			if v.Bool() {
+				out.n = 1
+			}
 		case record.Int:
 			if v.Int() != 0 && v.Int() != 1 {
 				return out, "not a boolean"
 			}
-			out = parquet.BooleanValue(v.Int() == 1)
+			out.n = v.N
 		case record.String:
 			b, err := strconv.ParseBool(strings.TrimSpace(v.S))
 			if err != nil {
 				return out, "not a boolean"
 			}
-			out = parquet.BooleanValue(b)
+			if b {
+				out.n = 1
+			}
 		default:
 			return out, "not a boolean"
 		}
@@ -367,12 +355,12 @@ func convert(v record.Value, k colKind, col int) (parquet.Value, string) {
 			return out, "not a datetime"
 		}
 		if k == colDate {
-			out = parquet.Int32Value(int32(math.Floor(float64(ms) / 86400000)))
+			out.n = uint64(int64(int32(math.Floor(float64(ms) / 86400000))))
 		} else {
-			out = parquet.Int64Value(ms)
+			out.n = uint64(ms)
 		}
 	}
-	return out.Level(0, 1, col), ""
+	return out, ""
 }
 
 func twosComplement16(q *big.Int) []byte {
@@ -411,73 +399,11 @@ func parseTime(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// pqLayout mirrors the data words of parquet.Value (v0.32: ptr, u64, then
-// kind and levels). levelled builds a column's values from a template made
-// once through Value.Level, setting only the data words: Value.Level is not
-// inlined and was ~6% of a Parquet run's CPU at one call per cell. fastValues
-// is false, and the callers use the public constructors, unless init finds
-// the layout still matches (a parquet-go upgrade that changes it only costs
-// speed).
-type pqLayout struct {
-	ptr *byte
-	u64 uint64
-}
-
-var fastValues = checkValueLayout()
-
-func checkValueLayout() bool {
-	if unsafe.Sizeof(parquet.Value{}) < unsafe.Sizeof(pqLayout{}) {
-		return false
-	}
-	same := func(a, b parquet.Value) bool {
-		return a.Kind() == b.Kind() && a.DefinitionLevel() == b.DefinitionLevel() &&
-			a.RepetitionLevel() == b.RepetitionLevel() && a.Column() == b.Column() &&
-			string(a.Bytes()) == string(b.Bytes()) && a == b
-	}
-	for _, col := range []int{0, 3, 255} {
-		for _, s := range []string{"", "a", "hello, parquet"} {
-			if !same(levelledString(parquet.ByteArrayValue(nil).Level(0, 1, col), s),
-				parquet.ByteArrayValue(bytesOf(s)).Level(0, 1, col)) {
-				return false
-			}
-		}
-		for _, i := range []int64{0, 1, -1, math.MaxInt64, math.MinInt64} {
-			if !same(levelledWord(parquet.Int64Value(0).Level(0, 1, col), uint64(i)),
-				parquet.Int64Value(i).Level(0, 1, col)) {
-				return false
-			}
-		}
-		for _, f := range []float64{0, -0.5, 1265, math.MaxFloat64, math.Inf(-1)} {
-			if !same(levelledWord(parquet.DoubleValue(0).Level(0, 1, col), math.Float64bits(f)),
-				parquet.DoubleValue(f).Level(0, 1, col)) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// levelledString is tmpl (a BYTE_ARRAY value with its levels) holding s.
-func levelledString(tmpl parquet.Value, s string) parquet.Value {
-	l := (*pqLayout)(unsafe.Pointer(&tmpl))
-	l.ptr, l.u64 = unsafe.StringData(s), uint64(len(s))
-	return tmpl
-}
-
-// levelledWord is tmpl (an INT64 or DOUBLE value with its levels) holding
-// the 64 bits w.
-func levelledWord(tmpl parquet.Value, w uint64) parquet.Value {
-	(*pqLayout)(unsafe.Pointer(&tmpl)).u64 = w
-	return tmpl
-}
-
 // Writing (writer.go hands each partition group of a batch here).
 //
-// The cells go to parquet-go's column writers a few hundred at a time,
-// converted on the fly by the goroutine writing their column, so no batch
-// is ever copied whole into parquet.Values (24 bytes a cell, written and
-// read back once more, in batch-sized buffers).
-// The column writers read the caller's batch, so a Write waits until its
+// The cells go straight to the column writers (parquetfile), each column
+// by the goroutine writing it, so no batch is ever copied whole into
+// values of their own. The column writers read the caller's batch, so a Write waits until its
 // rows are written; the engine's queue keeps the sources and tasks busy
 // meanwhile. Cells that need a real conversion (text to a number, a
 // decimal, ...) are converted first, by the caller, because a cell that
@@ -492,16 +418,11 @@ type pqJob struct {
 	n     int
 	// slow[j] holds column j's converted values, one per row written, when
 	// some of its cells need a conversion; nil when every cell is direct.
-	slow    [][]parquet.Value
-	slowBuf [][]parquet.Value // slow's backing arrays, kept for the next job
-	keep    []int32           // rows' backing array when rows were dropped
+	slow    [][]pqVal
+	slowBuf [][]pqVal // slow's backing arrays, kept for the next job
+	keep    []int32   // rows' backing array when rows were dropped
 	done    chan struct{}
-	bufs    [][]parquet.Value // per column, the background side's chunk
 }
-
-// pqChunk is how many cells a column writer converts at once: its values
-// stay in the L1 cache until parquet-go copies them.
-const pqChunk = 512
 
 // directKinds is the set (bit 1<<Kind) of the cell kinds that go to a
 // column of kind k without a conversion that could fail or allocate.
@@ -544,7 +465,7 @@ func (w *writer) writeParquetRows(ctx context.Context, s *slot, p *plan, b *reco
 		if err != nil {
 			return fault.Wrap(fault.Invalid, err, "parquet schema")
 		}
-		w.pschema, w.parquetOpt = ps, ps.writerOptions()
+		w.pschema, w.pqCols = ps, ps.cols
 	}
 	if err := w.send(ctx, job{slot: s, pq: q, rows: q.n}); err != nil {
 		return err
@@ -593,8 +514,8 @@ func (w *writer) convertSlow(q *pqJob) {
 		return
 	}
 	if len(q.slow) < len(q.kinds) {
-		q.slow = make([][]parquet.Value, len(q.kinds))
-		q.slowBuf = make([][]parquet.Value, len(q.kinds))
+		q.slow = make([][]pqVal, len(q.kinds))
+		q.slowBuf = make([][]pqVal, len(q.kinds))
 	}
 	for _, j := range slowCols {
 		q.slowBuf[j] = slices.Grow(q.slowBuf[j][:0], q.n)[:q.n]
@@ -622,7 +543,7 @@ func (w *writer) convertSlow(q *pqJob) {
 			ok := true
 			for _, j := range slowCols {
 				v := row[q.p.cols[j]]
-				pv, bad := convert(v, q.kinds[j], j)
+				pv, bad := convert(v, q.kinds[j])
 				if bad != "" {
 					fails[part] = append(fails[part], recordFailure(q.p, q.b, r, fmt.Sprintf("field %q: %q is %s", q.p.fields[j], v.Text(), bad)))
 					ok = false
@@ -675,13 +596,9 @@ func (w *writer) writeParquet(s *slot, q *pqJob) error {
 	if err != nil {
 		return err
 	}
-	// Row groups hold rowGroupRows rows: the columns are written directly,
-	// so the cut is made here (WriteRows would make it).
 	for lo := 0; lo < q.n; {
 		hi := min(q.n, lo+int(rowGroupRows-f.rgRows))
-		if err := w.writeColumns(f.pw.ColumnWriters(), q, lo, hi); err != nil {
-			return classify(err, "write %s", f.key)
-		}
+		w.writeColumns(f.pw, q, lo, hi)
 		f.rgRows += int64(hi - lo)
 		lo = hi
 		if f.rgRows >= rowGroupRows {
@@ -693,7 +610,7 @@ func (w *writer) writeParquet(s *slot, q *pqJob) error {
 	f.rows += int64(q.n)
 	// Bound the row groups held in memory across the open files.
 	limit := max(int64(rowGroupBudget/max(w.openPq, 1)), mib)
-	if f.pw.Size()-f.cw.n >= limit {
+	if f.pw.Size()-f.pw.Written() >= limit {
 		if err := w.flushParquet(f); err != nil {
 			return err
 		}
@@ -711,43 +628,37 @@ func (w *writer) writeParquet(s *slot, q *pqJob) error {
 
 func (w *writer) flushParquet(f *outFile) error {
 	f.rgRows = 0
-	if err := w.flushPages(f); err != nil {
-		return classify(err, "write %s", f.key)
-	}
+	w.finishPages(f)
 	if err := f.pw.Flush(); err != nil {
 		return classify(err, "write %s", f.key)
 	}
 	return nil
 }
 
-// closeParquet writes the file's last row group and its footer.
+// closeParquet writes the file's last row group, its page index and its
+// footer.
 func (w *writer) closeParquet(f *outFile) error {
-	if err := w.flushPages(f); err != nil {
-		return err
-	}
+	w.finishPages(f)
 	return f.pw.Close()
 }
 
-// flushPages encodes and compresses the columns' last, partly filled pages
-// concurrently: parquet-go's row group flush would do it column after
-// column on the writer's goroutine.
-func (w *writer) flushPages(f *outFile) error {
-	cws := f.pw.ColumnWriters()
-	return w.eachColumn(len(cws), true, func(j int) error { return cws[j].Flush() })
+// finishPages encodes and compresses the columns' last, partly filled
+// pages (and dictionaries) concurrently, so that the row group's Flush
+// only writes them.
+func (w *writer) finishPages(f *outFile) {
+	pw := f.pw
+	_ = w.eachColumn(pw.NumColumns(), true, func(j int) error { pw.Column(j).Finish(); return nil })
 }
 
 // writeColumns writes the job's rows [lo, hi) column by column, the
 // columns spread over the CPUs: a column's writer (conversion, buffering,
 // encoding, Snappy) is independent of the others', and this is most of a
 // Parquet run's CPU.
-func (w *writer) writeColumns(cws []*parquet.ColumnWriter, q *pqJob, lo, hi int) error {
-	if len(q.bufs) < len(cws) {
-		q.bufs = make([][]parquet.Value, len(cws))
-		for j := range q.bufs {
-			q.bufs[j] = make([]parquet.Value, pqChunk)
-		}
-	}
-	return w.eachColumn(len(cws), hi-lo >= parallelMinRows, func(j int) error { return q.writeColumn(cws[j], j, lo, hi) })
+func (w *writer) writeColumns(pw *parquetfile.Writer, q *pqJob, lo, hi int) {
+	_ = w.eachColumn(pw.NumColumns(), hi-lo >= parallelMinRows, func(j int) error {
+		q.writeColumn(pw.Column(j), j, lo, hi)
+		return nil
+	})
 }
 
 // eachColumn runs fn for columns 0..n-1, on up to w.procs goroutines when
@@ -778,73 +689,43 @@ func (w *writer) eachColumn(n int, parallel bool, fn func(j int) error) error {
 }
 
 // writeColumn writes column j of rows [lo, hi).
-func (q *pqJob) writeColumn(cw *parquet.ColumnWriter, j, lo, hi int) error {
+func (q *pqJob) writeColumn(cw *parquetfile.ColumnWriter, j, lo, hi int) {
+	k := q.kinds[j]
 	if j < len(q.slow) && q.slow[j] != nil {
-		_, err := cw.WriteRowValues(q.slow[j][lo:hi])
-		return err
-	}
-	buf := q.bufs[j]
-	defer clear(buf) // drop the references into the batch
-	for lo < hi {
-		m := min(hi-lo, len(buf))
-		vals := buf[:m]
-		q.fill(vals, j, lo)
-		if _, err := cw.WriteRowValues(vals); err != nil {
-			return err
-		}
-		lo += m
-	}
-	return nil
-}
-
-// fill sets vals to column j's values of rows [lo, lo+len(vals)), whose
-// cells are all direct.
-func (q *pqJob) fill(vals []parquet.Value, j, lo int) {
-	k, c := q.kinds[j], q.p.cols[j]
-	null := parquet.Value{}.Level(0, 0, j)
-	if c < 0 {
-		for i := range vals {
-			vals[i] = null
+		for _, v := range q.slow[j][lo:hi] {
+			put(cw, k, v)
 		}
 		return
 	}
-	width := len(q.b.Fields)
-	cells := q.b.Cells
-	at := func(i int) *record.Value {
-		r := lo + i
-		if q.rows != nil {
-			r = int(q.rows[r])
+	c := q.p.cols[j]
+	if c < 0 {
+		for range hi - lo {
+			cw.Null()
 		}
-		return &cells[r*width+c]
+		return
 	}
-	switch {
-	case !fastValues:
-		for i := range vals {
-			vals[i], _ = convert(*at(i), k, j)
+	// Every cell is direct (directKinds): its value is the cell's S or N.
+	width, cells, rows := len(q.b.Fields), q.b.Cells, q.rows
+	for i := lo; i < hi; i++ {
+		r := i
+		if rows != nil {
+			r = int(rows[i])
 		}
-	case k == colString:
-		tmpl := parquet.ByteArrayValue(nil).Level(0, 1, j)
-		for i := range vals {
-			if v := at(i); v.IsAbsent() {
-				vals[i] = null
-			} else {
-				vals[i] = levelledString(tmpl, v.S)
-			}
-		}
-	default: // INT64 and DOUBLE kinds, whose cells hold their 64 bits in N
-		tmpl := parquet.Int64Value(0).Level(0, 1, j)
-		if k == colDouble {
-			tmpl = parquet.DoubleValue(0).Level(0, 1, j)
-		}
-		for i := range vals {
-			switch v := at(i); {
-			case v.IsAbsent():
-				vals[i] = null
-			case k == colDouble && v.K == record.Int:
-				vals[i] = levelledWord(tmpl, math.Float64bits(float64(v.Int())))
-			default:
-				vals[i] = levelledWord(tmpl, v.N)
-			}
+		v := &cells[r*width+c]
+		switch {
+		case v.IsAbsent():
+			cw.Null()
+		case k == colString:
+			cw.String(v.S)
+		case k == colDouble && v.K == record.Int:
+			cw.Double(float64(v.Int()))
+		case k == colDouble:
+			cw.Double(v.Float())
+		case k == colInt64 || k == colTimestamp:
+			cw.Int64(int64(v.N))
+		default: // not reached: other kinds have no direct cells but nulls
+			pv, _ := convert(*v, k)
+			put(cw, k, pv)
 		}
 	}
 }

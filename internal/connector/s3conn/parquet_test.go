@@ -19,15 +19,6 @@ import (
 	"github.com/appflowd/appflowd/internal/record"
 )
 
-// The fast cell constructors check parquet.Value's layout at init and fall
-// back to the public ones when it changed; this says when that happens (a
-// parquet-go upgrade), so the mirror can be updated.
-func TestParquetValueLayoutMatches(t *testing.T) {
-	if !fastValues {
-		t.Fatal("parquet.Value no longer matches pqLayout: Parquet writes use the slower public constructors")
-	}
-}
-
 // Query engines prune row groups and pages by their bounds: every column
 // chunk has its min, max and null count, and the page index (column and
 // offset indexes) bounds each page. Cells of the kinds the tasks produce

@@ -13,11 +13,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/parquet-go/parquet-go"
 	"gocloud.dev/blob"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/fault"
+	"github.com/appflowd/appflowd/internal/parquetfile"
 	"github.com/appflowd/appflowd/internal/record"
 )
 
@@ -205,10 +205,10 @@ type writer struct {
 	bgErr  error
 
 	// Background side (the caller reads them only after bgDone).
-	seq        int
-	files      []*outFile
-	openPq     int
-	parquetOpt []parquet.WriterOption
+	seq    int
+	files  []*outFile
+	openPq int
+	pqCols []parquetfile.Column // the Parquet files' columns
 }
 
 // slot is where one group of rows goes: a split's (None) or the run's
@@ -223,7 +223,7 @@ type outFile struct {
 	key    string
 	w      io.WriteCloser
 	cw     *countWriter
-	pw     *parquet.Writer
+	pw     *parquetfile.Writer
 	rgRows int64 // rows in pw's current row group
 	rows   int64
 	bytes  int64
@@ -406,7 +406,7 @@ func (w *writer) makeParquetSchema(b *record.Batch) error {
 		return fault.Wrap(fault.Invalid, err, "parquet schema")
 	}
 	w.pschema = ps
-	w.parquetOpt = ps.writerOptions()
+	w.pqCols = ps.cols
 	return nil
 }
 
@@ -588,7 +588,12 @@ func (w *writer) openFile(s *slot) (*outFile, error) {
 	f.cw = &countWriter{w: wc}
 	switch w.cfg.format {
 	case "PARQUET":
-		f.pw = w.newParquetWriter(f.cw)
+		pw, err := w.newParquetWriter(f.cw)
+		if err != nil {
+			wc.Close()
+			return nil, fault.Wrap(fault.Invalid, err, "parquet schema")
+		}
+		f.pw = pw
 		w.openPq++
 	case "CSV":
 		if _, err := f.cw.Write(w.header); err != nil {
