@@ -128,6 +128,73 @@ func csvPlainRow(s string, pos int, fields []string) (out []string, next int, ok
 	}
 }
 
+// csvPlainCells is csvPlainRow for a reader that keeps every column in
+// header order: it writes the record's fields straight into row (one cell
+// per header field) as PlainText Strings, with no field slice between.
+// ok is false, and row holds junk, when the record is not plain, is a
+// blank line, or has more or fewer fields than row: the caller then parses
+// it the general way, which also words any error.
+func csvPlainCells(s string, pos int, row []record.Value) (next int, ok bool) {
+	start, i, n := pos, pos, 0
+	for {
+		var end int
+		if i+8 <= len(s) {
+			esc, commas := record.CSVPlainWord(s, i)
+			if esc != 0 {
+				commas &= esc - 1 // the commas before the stop (esc's lowest bit)
+			}
+			for ; commas != 0; commas &= commas - 1 {
+				if n >= len(row) {
+					return 0, false
+				}
+				k := i + record.FirstByte(commas)
+				row[n] = record.Value{K: record.String, S: s[start:k], N: record.PlainText}
+				n++
+				start = k + 1
+			}
+			if esc == 0 {
+				i += 8
+				continue
+			}
+			end = i + record.FirstByte(esc)
+		} else {
+			end = record.JSONEscape(s, i)
+			for ; i < end; i++ {
+				if s[i] == ',' {
+					if n >= len(row) {
+						return 0, false
+					}
+					row[n] = record.Value{K: record.String, S: s[start:i], N: record.PlainText}
+					n++
+					start = i + 1
+				}
+			}
+		}
+		if end < len(s) && s[end] >= 0x80 {
+			// Non-ASCII text is plain when it is UTF-8.
+			r, size := utf8.DecodeRuneInString(s[end:])
+			if r == utf8.RuneError && size == 1 {
+				return 0, false
+			}
+			i = end + size
+			continue
+		}
+		if n != len(row)-1 || end == pos {
+			return 0, false
+		}
+		// The record must end here, at its line break.
+		next = end + 1
+		if next < len(s) && s[end] == '\r' {
+			next++
+		}
+		if next > len(s) || s[next-1] != '\n' {
+			return 0, false
+		}
+		row[n] = record.Value{K: record.String, S: s[start:end], N: record.PlainText}
+		return next, true
+	}
+}
+
 // csvPlainEnd ends csvPlainRow at s[end], the first byte that is not
 // plain, which must be the record's line break.
 func csvPlainEnd(s string, pos, start, end int, fields []string) ([]string, int, bool) {
@@ -315,6 +382,9 @@ func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, worke
 	}
 
 	outFields, colMap := projection(header, proj)
+	if identity(colMap, len(outFields)) {
+		colMap = nil // every column, in header order
+	}
 	// A row need not be cleared first when the projection takes every
 	// output field from some column (the usual case): each cell is written.
 	fills := colMap == nil || fillsAll(colMap, len(outFields))
@@ -347,6 +417,17 @@ func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, worke
 		startOff := c.offset()
 		done := false
 		for rows < maxRows && c.offset()-startOff < maxBatchBytes {
+			if colMap == nil {
+				// The usual record: plain text, written straight into
+				// its cells.
+				base := len(cells)
+				if next, ok := csvPlainCells(c.s, c.pos, cells[base:base+outW]); ok {
+					cells = cells[:base+outW]
+					rows++
+					c.pos, line = next, line+1
+					continue
+				}
+			}
 			fields, next, nl, st, msg, checked := csvNext(c.s, c.pos, c.eof, scratch[:0])
 			if st == csvIncomplete {
 				if _, err := c.refill(ctx); err != nil {
@@ -438,6 +519,20 @@ func projection(header, proj []string) ([]string, []int) {
 		}
 	}
 	return out, m
+}
+
+// identity reports whether colMap sends each of the n input columns to
+// the same output column.
+func identity(colMap []int, n int) bool {
+	if len(colMap) != n {
+		return false
+	}
+	for i, j := range colMap {
+		if i != j {
+			return false
+		}
+	}
+	return true
 }
 
 // fillsAll reports whether colMap sends some input column to each of the
