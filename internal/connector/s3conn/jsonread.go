@@ -150,6 +150,10 @@ func (p *jsonRow) fail(format string, args ...any) error {
 // the line is UTF-8 (checkUTF8).
 func (p *jsonRow) parseLine(s string, line int64) error {
 	p.s, p.i, p.line, p.high = s, 0, line, false
+	if p.compact(s) {
+		return nil
+	}
+	p.i, p.high = 0, false
 	if err := p.parseObject(); err != nil {
 		return err
 	}
@@ -253,6 +257,116 @@ func (p *jsonRow) parseObject() error {
 		return p.fail("unexpected text after the object")
 	}
 	return nil
+}
+
+// compact parses the usual line in one pass over local state: a compact
+// object, `{"k":v,...}` and trailing blanks, naming the batch's fields in
+// field order, each once, its values ASCII strings without escapes,
+// numbers, true, false or null. It writes the row and reports true, or
+// reports false having kept nothing (the row's cells may hold junk past
+// len(p.cells)); parseObject then parses the line from its start, and
+// words any error. So compact only takes lines that parseObject reads to
+// the same cells.
+func (p *jsonRow) compact(s string) bool {
+	w := p.width
+	base := len(p.cells)
+	if w == 0 || len(p.keys) < w || base+w > cap(p.cells) || len(s) < 2 || s[0] != '{' {
+		return false
+	}
+	row := p.cells[base : base+w]
+	i := 1
+	for col := range row {
+		k := &p.keys[col]
+		if k.mask != 0 && i+8 <= len(s) {
+			if record.Word(s, i)&k.mask != k.word {
+				return false
+			}
+		} else if k.text == "" || !strings.HasPrefix(s[i:], k.text) {
+			return false
+		}
+		i += len(k.text)
+		if i >= len(s) {
+			return false
+		}
+		switch c := s[i]; {
+		case c == '"':
+			start := i + 1
+			var j int
+			if start+8 <= len(s) {
+				if m := record.EscapeWord(s, start); m != 0 {
+					j = start + record.FirstByte(m)
+				} else {
+					j = record.JSONEscape(s, start+8)
+				}
+			} else {
+				j = record.JSONEscape(s, start)
+			}
+			if j >= len(s) || s[j] != '"' {
+				return false // an escape, a non-ASCII or control byte, or no end
+			}
+			row[col] = record.Value{K: record.String, S: s[start:j], N: record.PlainText}
+			i = j + 1
+		case c == '-' || c-'0' < 10:
+			p.i = i
+			v, ok := p.compactNumber()
+			if !ok {
+				return false
+			}
+			row[col] = v
+			i = p.i
+		case c == 't' && strings.HasPrefix(s[i:], "true"):
+			row[col] = record.Value{K: record.Bool, N: 1}
+			i += 4
+		case c == 'f' && strings.HasPrefix(s[i:], "false"):
+			row[col] = record.Value{K: record.Bool}
+			i += 5
+		case c == 'n' && strings.HasPrefix(s[i:], "null"):
+			row[col] = record.Value{K: record.Null}
+			i += 4
+		default:
+			return false
+		}
+		want := byte(',')
+		if col == w-1 {
+			want = '}'
+		}
+		if i >= len(s) || s[i] != want {
+			return false
+		}
+		i++
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	p.cells = p.cells[:base+w]
+	return true
+}
+
+// compactNumber is number for compact: ok is false where number fails.
+func (p *jsonRow) compactNumber() (record.Value, bool) {
+	s := p.s
+	i := p.i
+	neg := s[i] == '-'
+	if neg {
+		i++
+	}
+	// An integer of up to 18 digits and no leading zero, the usual case.
+	var n uint64
+	j := i
+	for ; i < len(s) && s[i]-'0' < 10; i++ {
+		n = n*10 + uint64(s[i]-'0')
+	}
+	if nd := i - j; nd > 0 && nd <= 18 && (s[j] != '0' || nd == 1) && (i >= len(s) || (s[i] != '.' && s[i]|0x20 != 'e')) {
+		p.i = i
+		if neg {
+			return record.Value{K: record.Int, N: uint64(-int64(n))}, true
+		}
+		return record.Value{K: record.Int, N: n}, true
+	}
+	v, err := p.number()
+	return v, err == nil
 }
 
 // expectedKey moves past the key at p.i and its colon when they are, byte

@@ -2,7 +2,11 @@ package s3conn
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/appflowd/appflowd/internal/record"
 )
 
 // expectedKey matches a key with its colon in one word when it is short and
@@ -29,4 +33,54 @@ func TestReadJSONLinesExpectedKeys(t *testing.T) {
 	if !reflect.DeepEqual(fields, wantFields) || !reflect.DeepEqual(rows, want) {
 		t.Fatalf("got %q\n%q\nwant %q\n%q", fields, rows, wantFields, want)
 	}
+}
+
+// FuzzJSONCompact checks parseLine's one-pass path against parseObject: a
+// line compact takes, parseObject reads without error to the same cells.
+// first sets the fields (as an earlier line would), proj a projection.
+func FuzzJSONCompact(f *testing.F) {
+	for _, s := range [][3]string{
+		{`{"a":1,"b":"x"}`, `{"a":-12,"b":"yz"}`, ""},
+		{`{"a":1,"b":"x"}`, `{"a":01,"b":"x"}`, ""},
+		{`{"a":1,"b":"x"}`, `{"a":1.5e3,"b":true}` + " \r", ""},
+		{`{"a":1,"b":"x"}`, `{"a":-0,"b":null}`, ""},
+		{`{"a":1,"b":"x"}`, `{"a":1234567890123456789,"b":false}`, ""},
+		{`{"a":1,"b":"x"}`, `{"a":"caf` + "\xc3\xa9" + `","b":"\n"}`, ""},
+		{`{"a":1,"b":"x"}`, `{"a":1,"b":"x","c":2}`, ""},
+		{`{"a":1}`, `{"a":1,"a":2}`, "a,a"},
+		{`{"long_field_name":1,"b":"x"}`, `{"long_field_name":"0123456789abcdef","b":[1]}`, "b,long_field_name"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, first, line, proj string) {
+		var fields []string
+		if proj != "" {
+			fields = strings.Split(proj, ",")
+		}
+		p := newJSONRow("k", fields)
+		p.width = len(p.fields)
+		p.maxRows = 4
+		p.cells = make([]record.Value, 0, 4*max(p.width, 1))
+		if p.parseLine(first, 1) != nil {
+			return
+		}
+		p.rows++
+		base := len(p.cells)
+		p.s, p.i, p.line, p.high = line, 0, 2, false
+		if !p.compact(line) {
+			return
+		}
+		got := slices.Clone(p.cells[base:])
+		p.cells = p.cells[:base]
+		p.s, p.i, p.high = line, 0, false
+		if err := p.parseObject(); err != nil {
+			t.Fatalf("compact takes %q, parseObject fails: %v", line, err)
+		}
+		if p.high {
+			t.Fatalf("compact takes %q, which has non-ASCII strings", line)
+		}
+		if want := p.cells[base:]; !slices.Equal(got, want) {
+			t.Fatalf("compact reads %q as %v, parseObject as %v", line, got, want)
+		}
+	})
 }
