@@ -1,6 +1,6 @@
 // Package parquetfile writes Parquet files: flat schemas of OPTIONAL
-// columns, PLAIN and RLE_DICTIONARY data pages (v2) with definition
-// levels, Snappy, column chunk statistics, the page index (column and
+// columns, PLAIN (DELTA_LENGTH_BYTE_ARRAY for strings) and RLE_DICTIONARY
+// data pages (v2) with definition levels, Snappy, column chunk statistics, the page index (column and
 // offset indexes) and the footer.
 //
 // Values go straight from the caller to a column's page buffer, one typed
@@ -64,9 +64,10 @@ const (
 	typeBinary  = 6
 	typeFixed   = 7
 
-	encPlain   = 0
-	encRLE     = 3
-	encRLEDict = 8
+	encPlain       = 0
+	encRLE         = 3
+	encDeltaLength = 6
+	encRLEDict     = 8
 
 	pageData2 = 3
 	pageDict  = 2
@@ -481,10 +482,15 @@ type bounds struct {
 	i0, i1 int64   // Int64, Timestamp, Date, Bool
 	f0, f1 float64 // Double; NaN never enters
 	s0, s1 string  // String, Decimal
+	// String pages: s0's and s1's first 8 bytes, big-endian and zero
+	// padded. A value whose prefix lies strictly between them lies
+	// strictly between s0 and s1, which spares most values both string
+	// compares.
+	p0, p1 uint64
 }
 
 func emptyBounds() bounds {
-	return bounds{i0: math.MaxInt64, i1: math.MinInt64, f0: math.Inf(1), f1: math.Inf(-1)}
+	return bounds{i0: math.MaxInt64, i1: math.MinInt64, f0: math.Inf(1), f1: math.Inf(-1), p0: math.MaxUint64}
 }
 
 // bytes are the bounds in Parquet's PLAIN form of the kind.
@@ -552,9 +558,11 @@ type ColumnWriter struct {
 	dictMax  int
 
 	// The current page: a definition level a row, the non-null values
-	// PLAIN (Bool: a byte each) or, on a dictionary page, their indexes.
+	// PLAIN (Bool: a byte each; String: the bytes, lengths in lens) or,
+	// on a dictionary page, their indexes.
 	defs     []byte
 	vals     []byte
+	lens     []int32
 	idx      []uint32
 	nulls    int
 	dictPage bool
@@ -582,7 +590,7 @@ type ColumnWriter struct {
 }
 
 func (c *ColumnWriter) reset() {
-	c.defs, c.vals, c.idx = c.defs[:0], c.vals[:0], c.idx[:0]
+	c.defs, c.vals, c.idx, c.lens = c.defs[:0], c.vals[:0], c.idx[:0], c.lens[:0]
 	c.nulls = 0
 	c.st = emptyBounds()
 	c.useDict = c.dictOK
@@ -602,7 +610,7 @@ func (c *ColumnWriter) reset() {
 }
 
 func (c *ColumnWriter) buffered() int64 {
-	return int64(len(c.chunk) + len(c.dictPg) + len(c.vals) + 4*len(c.idx) + len(c.defs) + c.dictBytes)
+	return int64(len(c.chunk) + len(c.dictPg) + len(c.vals) + 4*len(c.idx) + 4*len(c.lens) + len(c.defs) + c.dictBytes)
 }
 
 // Null adds a null.
@@ -630,22 +638,41 @@ func (c *ColumnWriter) String(s string) {
 		return
 	}
 	c.defs = append(c.defs, 1)
-	o := len(c.vals) + 4
-	c.vals = binary.LittleEndian.AppendUint32(c.vals, uint32(len(s)))
+	o := len(c.vals)
 	c.vals = append(c.vals, s...)
+	c.lens = append(c.lens, int32(len(s)))
+	if p := prefix(s); p <= c.st.p0 || p >= c.st.p1 {
+		c.bound(s, p, o)
+	}
+	if len(c.vals)+4*len(c.lens) >= c.pageSize {
+		c.endPage()
+	}
+}
+
+// bound widens the page's bounds by s (prefix p), whose bytes are at o in
+// c.vals.
+func (c *ColumnWriter) bound(s string, p uint64, o int) {
 	switch {
 	case !c.st.has:
 		c.st.has = true
 		c.st.s0 = c.view(o, len(s))
 		c.st.s1 = c.st.s0
+		c.st.p0, c.st.p1 = p, p
 	case s < c.st.s0:
-		c.st.s0 = c.view(o, len(s))
+		c.st.s0, c.st.p0 = c.view(o, len(s)), p
 	case s > c.st.s1:
-		c.st.s1 = c.view(o, len(s))
+		c.st.s1, c.st.p1 = c.view(o, len(s)), p
 	}
-	if len(c.vals) >= c.pageSize {
-		c.endPage()
+}
+
+// prefix is s's first 8 bytes as a big-endian number, zero padded.
+func prefix(s string) uint64 {
+	if len(s) >= 8 {
+		return binary.BigEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
 	}
+	var b [8]byte
+	copy(b[:], s)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 func (c *ColumnWriter) dictString(s string) {
@@ -835,6 +862,10 @@ func (c *ColumnWriter) endPage() {
 	case c.kind == Bool:
 		raw = packBits(c.tmp[:0], c.vals)
 		c.tmp = raw
+	case c.kind == String:
+		enc = encDeltaLength
+		raw = append(appendDeltaLengths(c.tmp[:0], c.lens), c.vals...)
+		c.tmp = raw
 	}
 	comp := c.compress(raw)
 
@@ -881,7 +912,7 @@ func (c *ColumnWriter) endPage() {
 	c.nullsAll += int64(c.nulls)
 	c.encodings |= 1 << enc
 
-	c.defs, c.vals, c.idx = c.defs[:0], c.vals[:0], c.idx[:0]
+	c.defs, c.vals, c.idx, c.lens = c.defs[:0], c.vals[:0], c.idx[:0], c.lens[:0]
 	c.nulls = 0
 	c.st = emptyBounds()
 	c.pageNo++
@@ -923,6 +954,56 @@ func packUint32(dst []byte, v []uint32, width int) []byte {
 			dst = append(dst, byte(acc))
 			acc >>= 8
 			nb -= 8
+		}
+	}
+	return dst
+}
+
+// appendDeltaLengths appends v DELTA_BINARY_PACKED: blocks of 128 deltas
+// in 4 miniblocks of 32, each bit-packed at its own width above the
+// block's least delta.
+func appendDeltaLengths(dst []byte, v []int32) []byte {
+	const block, miniblocks, mini = 128, 4, 32
+	dst = binary.AppendUvarint(dst, block)
+	dst = binary.AppendUvarint(dst, miniblocks)
+	dst = binary.AppendUvarint(dst, uint64(len(v)))
+	var first int64
+	if len(v) > 0 {
+		first = int64(v[0])
+	}
+	dst = binary.AppendVarint(dst, first)
+	var d [block]uint64
+	for i := 1; i < len(v); i += block {
+		m := min(block, len(v)-i)
+		least := int64(math.MaxInt64)
+		for k := range m {
+			least = min(least, int64(v[i+k])-int64(v[i+k-1]))
+		}
+		for k := range m {
+			d[k] = uint64(int64(v[i+k]) - int64(v[i+k-1]) - least)
+		}
+		clear(d[m:])
+		dst = binary.AppendVarint(dst, least)
+		widths := len(dst)
+		dst = append(dst, make([]byte, miniblocks)...)
+		for mb := 0; mb*mini < m; mb++ {
+			var or uint64
+			for _, x := range d[mb*mini : (mb+1)*mini] {
+				or |= x
+			}
+			width := bits.Len64(or)
+			dst[widths+mb] = byte(width)
+			var acc uint64
+			nb := 0
+			for _, x := range d[mb*mini : (mb+1)*mini] {
+				acc |= x << nb
+				nb += width
+				for nb >= 8 {
+					dst = append(dst, byte(acc))
+					acc >>= 8
+					nb -= 8
+				}
+			}
 		}
 	}
 	return dst
