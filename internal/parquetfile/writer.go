@@ -19,6 +19,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -587,12 +588,30 @@ type ColumnWriter struct {
 
 	lev, tmp, comp []byte
 	hdr            tenc
+	// res is how many bytes a String page's vals hold in front of the
+	// values, for the lengths to be written in front of them without a
+	// copy of the values.
+	res   int
+	short [1 << shortBits]shortEntry
+}
+
+const shortBits = 8
+
+// shortEntry caches a short string's dictionary index (plus one; zero is
+// empty) under the string's key.
+type shortEntry struct {
+	key  uint64
+	idx1 uint32
 }
 
 func (c *ColumnWriter) reset() {
-	c.defs, c.vals, c.idx, c.lens = c.defs[:0], c.vals[:0], c.idx[:0], c.lens[:0]
+	if c.kind == String && c.res == 0 {
+		c.res = 1 << 10
+	}
+	c.defs, c.vals, c.idx, c.lens = c.defs[:0], slices.Grow(c.vals[:0], c.res)[:c.res], c.idx[:0], c.lens[:0]
 	c.nulls = 0
 	c.st = emptyBounds()
+	clear(c.short[:])
 	c.useDict = c.dictOK
 	c.dictPage = c.useDict
 	if c.useDict && c.dict == nil {
@@ -610,7 +629,7 @@ func (c *ColumnWriter) reset() {
 }
 
 func (c *ColumnWriter) buffered() int64 {
-	return int64(len(c.chunk) + len(c.dictPg) + len(c.vals) + 4*len(c.idx) + 4*len(c.lens) + len(c.defs) + c.dictBytes)
+	return int64(len(c.chunk) + len(c.dictPg) + len(c.vals) - c.res + 4*len(c.idx) + 4*len(c.lens) + len(c.defs) + c.dictBytes)
 }
 
 // Null adds a null.
@@ -676,6 +695,19 @@ func prefix(s string) uint64 {
 }
 
 func (c *ColumnWriter) dictString(s string) {
+	// Short strings (a country, a status) are looked up in a small
+	// direct-mapped cache first: it costs a few ns a value, the map
+	// about twenty.
+	var slot *shortEntry
+	var key uint64
+	if len(s) < 8 {
+		key = prefix(s) | uint64(len(s)) // the last byte is padding: no two strings share a key
+		slot = &c.short[(key*0x9e3779b97f4a7c15)>>(64-shortBits)]
+		if slot.idx1 != 0 && slot.key == key {
+			c.addIndex(slot.idx1 - 1)
+			return
+		}
+	}
 	i, ok := c.dict[s]
 	if !ok {
 		if c.dictBytes+4+len(s) > c.dictMax && len(c.dictVals) > 0 {
@@ -692,6 +724,14 @@ func (c *ColumnWriter) dictString(s string) {
 		c.seenOn = append(c.seenOn, 0)
 		c.dictBytes += 4 + len(s)
 	}
+	if slot != nil {
+		slot.key, slot.idx1 = key, i+1
+	}
+	c.addIndex(i)
+}
+
+// addIndex adds a value by its dictionary index.
+func (c *ColumnWriter) addIndex(i uint32) {
 	c.defs = append(c.defs, 1)
 	c.idx = append(c.idx, i)
 	if c.seenOn[i] != c.pageNo {
@@ -864,8 +904,16 @@ func (c *ColumnWriter) endPage() {
 		c.tmp = raw
 	case c.kind == String:
 		enc = encDeltaLength
-		raw = append(appendDeltaLengths(c.tmp[:0], c.lens), c.vals...)
-		c.tmp = raw
+		d := appendDeltaLengths(c.tmp[:0], c.lens)
+		c.tmp = d
+		if len(d) <= c.res {
+			raw = c.vals[c.res-len(d):]
+			copy(raw, d)
+		} else {
+			raw = append(d, c.vals[c.res:]...)
+			c.tmp = raw
+			c.res = len(d) + len(d)/4 // for the next pages
+		}
 	}
 	comp := c.compress(raw)
 
@@ -912,7 +960,7 @@ func (c *ColumnWriter) endPage() {
 	c.nullsAll += int64(c.nulls)
 	c.encodings |= 1 << enc
 
-	c.defs, c.vals, c.idx, c.lens = c.defs[:0], c.vals[:0], c.idx[:0], c.lens[:0]
+	c.defs, c.vals, c.idx, c.lens = c.defs[:0], slices.Grow(c.vals[:0], c.res)[:c.res], c.idx[:0], c.lens[:0]
 	c.nulls = 0
 	c.st = emptyBounds()
 	c.pageNo++

@@ -460,3 +460,18 @@ func FuzzRoundTrip(f *testing.F) {
 		check(t, data, cols, rows)
 	})
 }
+
+// Pages of many strings whose lengths vary widely need more room for
+// their lengths than a page reserves at first; short dictionary strings
+// that differ only in trailing zero bytes stay distinct.
+func TestManyLengthsAndShortKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	cols := []Column{{"s", String, false}, {"d", String, true}}
+	short := []string{"", "\x00", "a", "a\x00", "a\x00\x00", "abcdefg", "abcdefg\x00", "abcdefgh", "\xff\xff\xff\xff\xff\xff\xff"}
+	var rows [][]cell
+	for range 60_000 {
+		rows = append(rows, []cell{{s: strings.Repeat("x", rng.IntN(300))}, {s: short[rng.IntN(len(short))]}})
+	}
+	data := write(t, cols, Options{PageSize: 1 << 20}, rows, 25_000)
+	checkBounds(t, check(t, data, cols, rows), cols, rows)
+}
