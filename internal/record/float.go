@@ -3,6 +3,7 @@ package record
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 )
 
@@ -41,7 +42,7 @@ func AppendFloat(dst []byte, f float64) []byte {
 	return strconv.AppendFloat(dst, f, 'f', -1, 64)
 }
 
-// appendMicros appends m/10^6 (m < 2^53), with a '-' when neg, in
+// appendMicros appends m/10^6 (m <= 10^15), with a '-' when neg, in
 // positional notation without trailing zeros: "-0" for a negative zero,
 // as strconv writes it.
 func appendMicros(dst []byte, m uint64, neg bool) []byte {
@@ -53,18 +54,30 @@ func appendMicros(dst []byte, m uint64, neg bool) []byte {
 	if r == 0 {
 		return dst
 	}
-	// six fraction digits, then drop the trailing zeros
-	var b [8]byte
-	b[0] = '.'
+	// '.' and six digits into dst's spare room, then the length without
+	// the trailing zeros (r is not 0: a digit stays)
+	l := len(dst)
+	if cap(dst)-l < 8 {
+		dst = slices.Grow(dst, 8)
+	}
+	b := (*[8]byte)(dst[l : l+8])
 	hi, mid, lo := r/10000, r/100%100, r%100
+	b[0] = '.'
 	b[1], b[2] = digits2[2*hi], digits2[2*hi+1]
 	b[3], b[4] = digits2[2*mid], digits2[2*mid+1]
 	b[5], b[6] = digits2[2*lo], digits2[2*lo+1]
 	n := 7
-	for b[n-1] == '0' {
+	switch {
+	case lo != 0:
+	case mid != 0:
+		n = 5
+	default:
+		n = 3
+	}
+	if b[n-1] == '0' {
 		n--
 	}
-	return append(dst, b[:n]...)
+	return dst[:l+n]
 }
 
 // appendScaled appends m/10^k in positional notation; m is not a multiple
@@ -126,8 +139,8 @@ func AppendInt(dst []byte, i int64) []byte {
 	return appendUint(dst, u)
 }
 
-// appendUint writes u's digits straight into dst's spare capacity, two at
-// a time from the end, instead of into a buffer that is then copied.
+// appendUint writes u's digits straight into dst's spare room, two at a
+// time from the end, instead of into a buffer that is then copied.
 func appendUint(dst []byte, u uint64) []byte {
 	if u < 10 {
 		return append(dst, byte('0'+u))
@@ -135,7 +148,7 @@ func appendUint(dst []byte, u uint64) []byte {
 	n := decLen(u)
 	l := len(dst)
 	if cap(dst)-l < n {
-		dst = append(dst[:cap(dst)], make([]byte, l+n-cap(dst))...)
+		dst = slices.Grow(dst, n)
 	}
 	dst = dst[:l+n]
 	b := dst[l : l+n]

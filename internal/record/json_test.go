@@ -111,3 +111,21 @@ func TestAppendJSONObjectAndLine(t *testing.T) {
 		t.Errorf("FirstLine 10: line %d, want 11", b.Line(1))
 	}
 }
+
+func TestAppendText(t *testing.T) {
+	const text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ"
+	for n := range 40 {
+		for room := range 40 {
+			for _, l := range []int{0, 3} {
+				dst := make([]byte, l, l+room)
+				for i := range dst {
+					dst[i] = '.'
+				}
+				got := AppendText(dst, text[:n])
+				if want := strings.Repeat(".", l) + text[:n]; string(got) != want {
+					t.Fatalf("len %d, room %d, %d bytes: got %q, want %q", l, room, n, got, want)
+				}
+			}
+		}
+	}
+}
