@@ -1,8 +1,10 @@
 package s3conn
 
 import (
+	"math"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -51,17 +53,40 @@ func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, 
 			v := &row[c]
 			switch {
 			case v.K == record.String && v.N == record.PlainText:
-				dst = append(dst, members[j][sep:]...)
-				dst = append(dst, '"')
-				dst = append(dst, v.S...)
-				dst = append(dst, '"')
+				dst = record.AppendText(dst, members[j][sep:])
+				s, l := v.S, len(dst)
+				if n := len(s); uint(n-8) <= 24 && cap(dst)-l >= 34 {
+					// 8 to 32 bytes (most cells) go in two copies of a
+					// fixed size, that may overlap, written inline: a call
+					// to memmove costs more than the copy itself, and
+					// makes this loop reload its values after it.
+					src := unsafe.Slice(unsafe.StringData(s), n)
+					d := dst[l : l+34]
+					d[0] = '"'
+					if n <= 16 {
+						*(*[8]byte)(d[1:]) = *(*[8]byte)(src)
+						*(*[8]byte)(d[n-7:]) = *(*[8]byte)(src[n-8:])
+					} else {
+						*(*[16]byte)(d[1:]) = *(*[16]byte)(src)
+						*(*[16]byte)(d[n-15:]) = *(*[16]byte)(src[n-16:])
+					}
+					d[n+1] = '"'
+					dst = dst[:l+n+2]
+				} else {
+					dst = append(dst, '"')
+					dst = append(dst, s...)
+					dst = append(dst, '"')
+				}
 			case v.K == record.Int:
-				dst = append(dst, members[j][sep:]...)
+				dst = record.AppendText(dst, members[j][sep:])
 				dst = record.AppendInt(dst, v.Int())
+			case v.K == record.Float && !math.IsNaN(v.Float()) && !math.IsInf(v.Float(), 0):
+				dst = record.AppendText(dst, members[j][sep:])
+				dst = record.AppendFloat(dst, v.Float())
 			case v.K == record.Missing:
 				continue
 			default:
-				dst = append(dst, members[j][sep:]...)
+				dst = record.AppendText(dst, members[j][sep:])
 				dst = record.AppendJSON(dst, *v)
 			}
 			sep = 0

@@ -3,9 +3,12 @@ package s3conn
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/record"
@@ -150,4 +153,110 @@ func TestEncodeAheadWaitsForCSVColumns(t *testing.T) {
 	if enc, err := pw.(connector.BatchEncoder).EncodeBatch(b); enc != nil || err != nil {
 		t.Errorf("Parquet EncodeBatch = %v, %v; want nil, nil (Write encodes)", enc, err)
 	}
+}
+
+// encodeJSONRef is encodeJSON written plainly: record.AppendJSON for every
+// value.
+func encodeJSONRef(p *plan, b *record.Batch) []byte {
+	var dst []byte
+	for r := range b.Len() {
+		row := b.Row(r)
+		dst = append(dst, '{')
+		first := true
+		for j, c := range p.cols {
+			if c < 0 || row[c].K == record.Missing {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, p.keys[j]...)
+			dst = record.AppendJSON(dst, row[c])
+		}
+		dst = append(dst, '}', '\n')
+	}
+	return dst
+}
+
+func jsonPlan(fields []string, cols []int) *plan {
+	p := &plan{fields: fields, cols: cols}
+	for _, f := range fields {
+		p.keys = append(p.keys, append(record.AppendJSONString(nil, f), ':'))
+	}
+	return p
+}
+
+// checkEncodeJSON encodes b with every amount of spare room in the buffer
+// (the inline copies depend on it) and compares with encodeJSONRef.
+func checkEncodeJSON(t *testing.T, p *plan, b *record.Batch) {
+	t.Helper()
+	want := encodeJSONRef(p, b)
+	for room := range 40 {
+		dst := make([]byte, 1, 1+room)
+		got := encodeJSON(dst, p, b, 0, b.Len(), nil, nil)
+		if !bytes.Equal(got[1:], want) {
+			t.Fatalf("room %d:\n got %s\nwant %s", room, got[1:], want)
+		}
+	}
+}
+
+func TestEncodeJSONMatchesAppendJSON(t *testing.T) {
+	const text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ"
+	fields := []string{"s", "gone", "v", "k\"ey with a long name", "x"}
+	p := jsonPlan(fields, []int{0, -1, 1, 2, 3})
+	b := &record.Batch{Fields: []string{"s", "v", "k\"ey with a long name", "x"}}
+	vals := []record.Value{
+		record.Str("a\"b\\c\n\x01é"), record.Str("bad\xffutf8"), record.PlainStr(""), record.PlainStr("é"),
+		record.IntVal(0), record.IntVal(-42), record.IntVal(math.MinInt64), record.IntVal(math.MaxInt64),
+		record.FloatVal(1.5), record.FloatVal(math.NaN()), record.FloatVal(math.Inf(-1)), record.FloatVal(math.Copysign(0, -1)),
+		record.FloatVal(1e21), record.FloatVal(123456789.123456), record.FloatVal(5e-324),
+		record.DecimalVal("12.50"), record.DecimalVal("12,5"), record.BoolVal(true), record.BoolVal(false),
+		record.MillisVal(1700000000123), record.JSONVal(`{"a":[1]}`), record.JSONVal(""), record.NullVal(), {},
+	}
+	for n := range 40 {
+		vals = append(vals, record.PlainStr(text[:n]))
+	}
+	for i, v := range vals {
+		for j := range 3 {
+			// each value in each place, next to plain strings of every length
+			row := []record.Value{record.PlainStr(text[:(i+j)%40]), {}, record.PlainStr(text[:(i*7+j)%40]), vals[(i+j)%len(vals)]}
+			row[j%4] = v
+			b.AppendRow(row)
+		}
+	}
+	checkEncodeJSON(t, p, b)
+}
+
+func FuzzEncodeJSON(f *testing.F) {
+	f.Add("plain text", "esc\"aped\n", int64(-7), 632.5, true)
+	f.Add("", "\xff", int64(0), math.Inf(1), false)
+	fields := []string{"customer_id", "full_name", "email_masked", "amount_x2"}
+	p := jsonPlan(fields, []int{0, 1, 2, 3})
+	f.Fuzz(func(t *testing.T, s1, s2 string, i int64, x float64, plain bool) {
+		str := record.Str
+		if plain && utf8.ValidString(s1) && record.JSONStop(s1, 0) == len(s1) {
+			str = record.PlainStr
+		}
+		b := &record.Batch{Fields: fields}
+		b.AppendRow([]record.Value{record.IntVal(i), str(s1), record.Str(s2), record.FloatVal(x)})
+		b.AppendRow([]record.Value{{}, record.FloatVal(x), str(s1), record.Str(s2)})
+		checkEncodeJSON(t, p, b)
+		var objs []map[string]any
+		for _, line := range bytes.Split(bytes.TrimSuffix(encodeJSON(nil, p, b, 0, 2, nil, nil), []byte("\n")), []byte("\n")) {
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			objs = append(objs, m)
+		}
+		// encoding/json reads back the string as it writes it (invalid
+		// UTF-8 as U+FFFD)
+		want, _ := json.Marshal(s1)
+		var ws string
+		json.Unmarshal(want, &ws)
+		if objs[0]["full_name"] != ws {
+			t.Fatalf("full_name %q read back as %q, want %q", s1, objs[0]["full_name"], ws)
+		}
+	})
 }
