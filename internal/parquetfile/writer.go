@@ -591,17 +591,19 @@ type ColumnWriter struct {
 	// res is how many bytes a String page's vals hold in front of the
 	// values, for the lengths to be written in front of them without a
 	// copy of the values.
-	res   int
-	short [1 << shortBits]shortEntry
+	res int
+	// recent caches dictionary indexes plus one (zero: empty).
+	recent [1 << recentBits]uint32
 }
 
-const shortBits = 8
+const recentBits = 10
 
-// shortEntry caches a short string's dictionary index (plus one; zero is
-// empty) under the string's key.
-type shortEntry struct {
-	key  uint64
-	idx1 uint32
+func recentSlot(s string) uint64 {
+	k := prefix(s) ^ uint64(len(s))
+	if len(s) > 8 {
+		k ^= bits.RotateLeft64(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[len(s)-8:]), 8)), 29)
+	}
+	return (k * 0x9e3779b97f4a7c15) >> (64 - recentBits)
 }
 
 func (c *ColumnWriter) reset() {
@@ -611,7 +613,7 @@ func (c *ColumnWriter) reset() {
 	c.defs, c.vals, c.idx, c.lens = c.defs[:0], slices.Grow(c.vals[:0], c.res)[:c.res], c.idx[:0], c.lens[:0]
 	c.nulls = 0
 	c.st = emptyBounds()
-	clear(c.short[:])
+	clear(c.recent[:])
 	c.useDict = c.dictOK
 	c.dictPage = c.useDict
 	if c.useDict && c.dict == nil {
@@ -695,18 +697,13 @@ func prefix(s string) uint64 {
 }
 
 func (c *ColumnWriter) dictString(s string) {
-	// Short strings (a country, a status) are looked up in a small
-	// direct-mapped cache first: it costs a few ns a value, the map
-	// about twenty.
-	var slot *shortEntry
-	var key uint64
-	if len(s) < 8 {
-		key = prefix(s) | uint64(len(s)) // the last byte is padding: no two strings share a key
-		slot = &c.short[(key*0x9e3779b97f4a7c15)>>(64-shortBits)]
-		if slot.idx1 != 0 && slot.key == key {
-			c.addIndex(slot.idx1 - 1)
-			return
-		}
+	// A direct-mapped cache of recent values, hashed from their first
+	// and last 8 bytes, finds most repeating values in a few ns; the map
+	// takes about twenty.
+	slot := &c.recent[recentSlot(s)]
+	if i := *slot; i != 0 && c.dictVals[i-1] == s {
+		c.addIndex(i - 1)
+		return
 	}
 	i, ok := c.dict[s]
 	if !ok {
@@ -724,9 +721,7 @@ func (c *ColumnWriter) dictString(s string) {
 		c.seenOn = append(c.seenOn, 0)
 		c.dictBytes += 4 + len(s)
 	}
-	if slot != nil {
-		slot.key, slot.idx1 = key, i+1
-	}
+	*slot = i + 1
 	c.addIndex(i)
 }
 
