@@ -407,9 +407,10 @@ func (x *execution) abortWith(ctx context.Context, err error) error {
 
 // pending is one batch on its way from a source's emit to the writer.
 type pending struct {
-	in   record.Batch // the engine's copy of the source's batch
-	out  *record.Batch
-	done chan struct{} // closed once Apply has run (or was skipped)
+	in      record.Batch // the engine's copy of the source's batch
+	out     *record.Batch
+	done    chan struct{} // closed once Apply has run (or was skipped)
+	inClear bool          // the transform worker cleared in.Cells already
 
 	// Set by the transform worker; read by the writer goroutine after done.
 	recErrs []transform.RecordError
@@ -455,14 +456,17 @@ func (x *execution) newTask() *pending {
 // the engine's), the output only when the writer does not keep it.
 func (x *execution) recycle(t *pending) {
 	// Drop the cells' references: a parser's strings are often substrings
-	// of one large read buffer, which a stale cell would keep alive.
-	clear(t.in.Cells)
+	// of one large read buffer, which a stale cell would keep alive. The
+	// transform worker usually did it while the cells were in its cache.
+	if !t.inClear {
+		clear(t.in.Cells)
+	}
 	if x.r.RecycleBatches {
 		clear(t.out.Cells)
 	} else {
 		t.out = nil
 	}
-	t.recErrs, t.err, t.encErr = t.recErrs[:0], nil, nil
+	t.recErrs, t.err, t.encErr, t.inClear = t.recErrs[:0], nil, nil, false
 	select {
 	case x.free <- t:
 	default:
@@ -506,6 +510,12 @@ func (x *execution) transform(ctx context.Context, t *pending) {
 		return
 	}
 	t.recErrs = append(t.recErrs[:0], recErrs...)
+	if len(recErrs) == 0 {
+		// Nothing reads the input any more (take needs it only for
+		// record errors): clear it here, on every core, while it is hot.
+		clear(in.Cells)
+		t.inClear = true
+	}
 	if x.enc != nil && ctx.Err() == nil {
 		// The costly part of the write, here on every core; the writer
 		// goroutine takes the result in order.
