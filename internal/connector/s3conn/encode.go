@@ -44,8 +44,8 @@ func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, 
 			r = int(rows[n])
 		}
 		row := b.Cells[r*w : (r+1)*w]
-		dst = append(dst, '{')
-		sep := 1 // the first member goes without its comma
+		// Each member goes with its comma; the first one's becomes the '{'.
+		open := len(dst)
 		for j, c := range p.cols {
 			if c < 0 {
 				continue
@@ -53,7 +53,7 @@ func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, 
 			v := &row[c]
 			switch {
 			case v.K == record.String && v.N == record.PlainText:
-				dst = record.AppendText(dst, members[j][sep:])
+				dst = record.AppendText(dst, members[j])
 				s, l := v.S, len(dst)
 				if n := len(s); uint(n-8) <= 24 && cap(dst)-l >= 34 {
 					// 8 to 32 bytes (most cells) go in two copies of a
@@ -78,18 +78,22 @@ func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, 
 					dst = append(dst, '"')
 				}
 			case v.K == record.Int:
-				dst = record.AppendText(dst, members[j][sep:])
+				dst = record.AppendText(dst, members[j])
 				dst = record.AppendInt(dst, v.Int())
 			case v.K == record.Float && !math.IsNaN(v.Float()) && !math.IsInf(v.Float(), 0):
-				dst = record.AppendText(dst, members[j][sep:])
+				dst = record.AppendText(dst, members[j])
 				dst = record.AppendFloat(dst, v.Float())
 			case v.K == record.Missing:
 				continue
 			default:
-				dst = record.AppendText(dst, members[j][sep:])
+				dst = record.AppendText(dst, members[j])
 				dst = record.AppendJSON(dst, *v)
 			}
-			sep = 0
+		}
+		if len(dst) == open {
+			dst = append(dst, '{')
+		} else {
+			dst[open] = '{'
 		}
 		dst = append(dst, '}', '\n')
 		if ends != nil {
