@@ -558,9 +558,11 @@ type ColumnWriter struct {
 	pageSize int
 	dictMax  int
 
-	// The current page: a definition level a row, the non-null values
-	// PLAIN (Bool: a byte each; String: the bytes, lengths in lens) or,
-	// on a dictionary page, their indexes.
+	// The current page: its n rows' definition levels (only once it has
+	// a null: until then all are 1), the non-null values PLAIN (Bool: a
+	// byte each; String: the bytes, lengths in lens) or, on a dictionary
+	// page, their indexes.
+	n        int
 	defs     []byte
 	vals     []byte
 	lens     []int32
@@ -610,7 +612,7 @@ func (c *ColumnWriter) reset() {
 	if c.kind == String && c.res == 0 {
 		c.res = 1 << 10
 	}
-	c.defs, c.vals, c.idx, c.lens = c.defs[:0], slices.Grow(c.vals[:0], c.res)[:c.res], c.idx[:0], c.lens[:0]
+	c.defs, c.vals, c.idx, c.lens, c.n = c.defs[:0], slices.Grow(c.vals[:0], c.res)[:c.res], c.idx[:0], c.lens[:0], 0
 	c.nulls = 0
 	c.st = emptyBounds()
 	clear(c.recent[:])
@@ -636,9 +638,18 @@ func (c *ColumnWriter) buffered() int64 {
 
 // Null adds a null.
 func (c *ColumnWriter) Null() {
+	if c.nulls == 0 {
+		// The page's first null: the levels so far, all 1, are written
+		// out only now.
+		c.defs = append(c.defs[:0], make([]byte, c.n)...)
+		for i := range c.defs {
+			c.defs[i] = 1
+		}
+	}
 	c.defs = append(c.defs, 0)
 	c.nulls++
-	if len(c.defs) >= c.pageSize {
+	c.n++
+	if c.n >= c.pageSize {
 		c.endPage()
 	}
 }
@@ -658,7 +669,10 @@ func (c *ColumnWriter) String(s string) {
 		c.dictString(s)
 		return
 	}
-	c.defs = append(c.defs, 1)
+	c.n++
+	if c.nulls > 0 {
+		c.defs = append(c.defs, 1)
+	}
 	o := len(c.vals)
 	c.vals = append(c.vals, s...)
 	c.lens = append(c.lens, int32(len(s)))
@@ -727,7 +741,10 @@ func (c *ColumnWriter) dictString(s string) {
 
 // addIndex adds a value by its dictionary index.
 func (c *ColumnWriter) addIndex(i uint32) {
-	c.defs = append(c.defs, 1)
+	c.n++
+	if c.nulls > 0 {
+		c.defs = append(c.defs, 1)
+	}
 	c.idx = append(c.idx, i)
 	if c.seenOn[i] != c.pageNo {
 		// First time on this page: bound the page by it.
@@ -750,7 +767,10 @@ func (c *ColumnWriter) addIndex(i uint32) {
 
 // Int64 adds an Int64 or Timestamp column's value.
 func (c *ColumnWriter) Int64(v int64) {
-	c.defs = append(c.defs, 1)
+	c.n++
+	if c.nulls > 0 {
+		c.defs = append(c.defs, 1)
+	}
 	c.vals = binary.LittleEndian.AppendUint64(c.vals, uint64(v))
 	c.st.i0 = min(c.st.i0, v)
 	c.st.i1 = max(c.st.i1, v)
@@ -761,7 +781,10 @@ func (c *ColumnWriter) Int64(v int64) {
 
 // Int32 adds a Date column's value.
 func (c *ColumnWriter) Int32(v int32) {
-	c.defs = append(c.defs, 1)
+	c.n++
+	if c.nulls > 0 {
+		c.defs = append(c.defs, 1)
+	}
 	c.vals = binary.LittleEndian.AppendUint32(c.vals, uint32(v))
 	c.st.i0 = min(c.st.i0, int64(v))
 	c.st.i1 = max(c.st.i1, int64(v))
@@ -772,7 +795,10 @@ func (c *ColumnWriter) Int32(v int32) {
 
 // Double adds a Double column's value.
 func (c *ColumnWriter) Double(v float64) {
-	c.defs = append(c.defs, 1)
+	c.n++
+	if c.nulls > 0 {
+		c.defs = append(c.defs, 1)
+	}
 	c.vals = binary.LittleEndian.AppendUint64(c.vals, math.Float64bits(v))
 	if v < c.st.f0 {
 		c.st.f0 = v
@@ -791,7 +817,10 @@ func (c *ColumnWriter) Bool(v bool) {
 	if v {
 		b = 1
 	}
-	c.defs = append(c.defs, 1)
+	c.n++
+	if c.nulls > 0 {
+		c.defs = append(c.defs, 1)
+	}
 	c.vals = append(c.vals, b)
 	c.st.i0 = min(c.st.i0, int64(b))
 	c.st.i1 = max(c.st.i1, int64(b))
@@ -803,7 +832,10 @@ func (c *ColumnWriter) Bool(v bool) {
 // Decimal adds a Decimal column's value: the unscaled number (scale 18)
 // as 16 bytes of big-endian two's complement.
 func (c *ColumnWriter) Decimal(v [16]byte) {
-	c.defs = append(c.defs, 1)
+	c.n++
+	if c.nulls > 0 {
+		c.defs = append(c.defs, 1)
+	}
 	o := len(c.vals)
 	c.vals = append(c.vals, v[:]...)
 	s := c.view(o, 16)
@@ -863,7 +895,7 @@ func (c *ColumnWriter) compress(raw []byte) []byte {
 
 // endPage encodes and compresses the current page into the chunk.
 func (c *ColumnWriter) endPage() {
-	n := len(c.defs)
+	n := c.n
 	if n == 0 {
 		return
 	}
@@ -955,7 +987,7 @@ func (c *ColumnWriter) endPage() {
 	c.nullsAll += int64(c.nulls)
 	c.encodings |= 1 << enc
 
-	c.defs, c.vals, c.idx, c.lens = c.defs[:0], slices.Grow(c.vals[:0], c.res)[:c.res], c.idx[:0], c.lens[:0]
+	c.defs, c.vals, c.idx, c.lens, c.n = c.defs[:0], slices.Grow(c.vals[:0], c.res)[:c.res], c.idx[:0], c.lens[:0], 0
 	c.nulls = 0
 	c.st = emptyBounds()
 	c.pageNo++
@@ -1006,9 +1038,9 @@ func packUint32(dst []byte, v []uint32, width int) []byte {
 // in 4 miniblocks of 32, each bit-packed at its own width above the
 // block's least delta.
 func appendDeltaLengths(dst []byte, v []int32) []byte {
-	const block, miniblocks, mini = 128, 4, 32
+	const block, mini = 128, 32 // 4 miniblocks
 	dst = binary.AppendUvarint(dst, block)
-	dst = binary.AppendUvarint(dst, miniblocks)
+	dst = binary.AppendUvarint(dst, block/mini)
 	dst = binary.AppendUvarint(dst, uint64(len(v)))
 	var first int64
 	if len(v) > 0 {
@@ -1020,31 +1052,37 @@ func appendDeltaLengths(dst []byte, v []int32) []byte {
 		m := min(block, len(v)-i)
 		least := int64(math.MaxInt64)
 		for k := range m {
-			least = min(least, int64(v[i+k])-int64(v[i+k-1]))
+			x := int64(v[i+k]) - int64(v[i+k-1])
+			d[k] = uint64(x)
+			least = min(least, x)
 		}
-		for k := range m {
-			d[k] = uint64(int64(v[i+k]) - int64(v[i+k-1]) - least)
-		}
-		clear(d[m:])
 		dst = binary.AppendVarint(dst, least)
 		widths := len(dst)
-		dst = append(dst, make([]byte, miniblocks)...)
+		dst = append(dst, 0, 0, 0, 0)
 		for mb := 0; mb*mini < m; mb++ {
+			part := d[mb*mini : (mb+1)*mini]
 			var or uint64
-			for _, x := range d[mb*mini : (mb+1)*mini] {
-				or |= x
+			for k := range part {
+				if mb*mini+k < m {
+					part[k] -= uint64(least)
+				} else {
+					part[k] = 0
+				}
+				or |= part[k]
 			}
+			// Lengths are non-negative int32s: a delta above the least
+			// fits 32 bits, so the accumulator never holds more than 64.
 			width := bits.Len64(or)
 			dst[widths+mb] = byte(width)
 			var acc uint64
 			nb := 0
-			for _, x := range d[mb*mini : (mb+1)*mini] {
+			for _, x := range part {
 				acc |= x << nb
 				nb += width
-				for nb >= 8 {
-					dst = append(dst, byte(acc))
-					acc >>= 8
-					nb -= 8
+				if nb >= 32 {
+					dst = binary.LittleEndian.AppendUint32(dst, uint32(acc))
+					acc >>= 32
+					nb -= 32
 				}
 			}
 		}
