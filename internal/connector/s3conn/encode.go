@@ -28,7 +28,7 @@ type plan struct {
 	batchFs []string // the batch Fields the plan was built for
 
 	membersOnce sync.Once
-	memberKeys  []string // see members
+	memberList  []member // see members
 }
 
 // encodeJSON appends rows (all of b when rows is nil) as JSON Lines; ends,
@@ -46,14 +46,11 @@ func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, 
 		row := b.Cells[r*w : (r+1)*w]
 		// Each member goes with its comma; the first one's becomes the '{'.
 		open := len(dst)
-		for j, c := range p.cols {
-			if c < 0 {
-				continue
-			}
-			v := &row[c]
+		for _, m := range members {
+			v := &row[m.col]
 			switch {
 			case v.K == record.String && v.N == record.PlainText:
-				dst = record.AppendText(dst, members[j])
+				dst = record.AppendText(dst, m.key)
 				s, l := v.S, len(dst)
 				if n := len(s); uint(n-8) <= 24 && cap(dst)-l >= 34 {
 					// 8 to 32 bytes (most cells) go in two copies of a
@@ -78,15 +75,15 @@ func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, 
 					dst = append(dst, '"')
 				}
 			case v.K == record.Int:
-				dst = record.AppendText(dst, members[j])
+				dst = record.AppendText(dst, m.key)
 				dst = record.AppendInt(dst, v.Int())
 			case v.K == record.Float && !math.IsNaN(v.Float()) && !math.IsInf(v.Float(), 0):
-				dst = record.AppendText(dst, members[j])
+				dst = record.AppendText(dst, m.key)
 				dst = record.AppendFloat(dst, v.Float())
 			case v.K == record.Missing:
 				continue
 			default:
-				dst = record.AppendText(dst, members[j])
+				dst = record.AppendText(dst, m.key)
 				dst = record.AppendJSON(dst, *v)
 			}
 		}
@@ -103,16 +100,23 @@ func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, 
 	return dst
 }
 
-// members is `,"name":` for each output field, so that a member's comma
-// and key go in one copy; made once per plan, from its keys.
-func (p *plan) members() []string {
+// member is an output field the batch has: its column, and `,"name":`
+// so that a member's comma and key go in one copy.
+type member struct {
+	col int
+	key string
+}
+
+// members are the plan's members, made once per plan from its keys.
+func (p *plan) members() []member {
 	p.membersOnce.Do(func() {
-		p.memberKeys = make([]string, len(p.keys))
-		for i, k := range p.keys {
-			p.memberKeys[i] = "," + string(k)
+		for i, c := range p.cols {
+			if c >= 0 {
+				p.memberList = append(p.memberList, member{c, "," + string(p.keys[i])})
+			}
 		}
 	})
-	return p.memberKeys
+	return p.memberList
 }
 
 func appendCSVCell(dst []byte, s string) []byte {
