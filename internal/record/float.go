@@ -131,17 +131,20 @@ func decLen(u uint64) int {
 
 // AppendInt appends i in decimal, as strconv.AppendInt(dst, i, 10) does.
 func AppendInt(dst []byte, i int64) []byte {
-	u := uint64(i)
-	if i < 0 {
+	return appendDec(dst, uint64(i), i < 0) // inlined: one call, not two
+}
+
+// appendUint appends u in decimal.
+func appendUint(dst []byte, u uint64) []byte { return appendDec(dst, u, false) }
+
+// appendDec writes u's digits, or -u's after a '-' when neg, straight
+// into dst's spare room, two at a time from the end, instead of into a
+// buffer that is then copied.
+func appendDec(dst []byte, u uint64, neg bool) []byte {
+	if neg {
 		dst = append(dst, '-')
 		u = -u
 	}
-	return appendUint(dst, u)
-}
-
-// appendUint writes u's digits straight into dst's spare room, two at a
-// time from the end, instead of into a buffer that is then copied.
-func appendUint(dst []byte, u uint64) []byte {
 	if u < 10 {
 		return append(dst, byte('0'+u))
 	}
