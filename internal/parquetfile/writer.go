@@ -22,8 +22,6 @@ import (
 	"slices"
 	"strings"
 	"unsafe"
-
-	"github.com/klauspost/compress/s2"
 )
 
 // Kind is a column's type.
@@ -237,7 +235,7 @@ func (w *Writer) Flush() error {
 			}
 		}
 		m.dataOff = w.off
-		if err := w.write(c.chunk); err != nil {
+		if err := c.chunk.writeTo(w); err != nil {
 			return err
 		}
 		for k := range m.pages {
@@ -578,7 +576,7 @@ type ColumnWriter struct {
 	dictBytes int
 	seenOn    []uint32 // the page number a dictionary value was last bounded on
 	pageNo    uint32
-	chunk     []byte // encoded data pages
+	chunk     slabs // encoded data pages
 	pages     []pageInfo
 	rows      int64
 	nullsAll  int64
@@ -588,8 +586,8 @@ type ColumnWriter struct {
 	dictPg    []byte
 	finished  bool
 
-	lev, tmp, comp []byte
-	hdr            tenc
+	lev, tmp []byte
+	hdr      tenc
 	// res is how many bytes a String page's vals hold in front of the
 	// values, for the lengths to be written in front of them without a
 	// copy of the values.
@@ -625,7 +623,8 @@ func (c *ColumnWriter) reset() {
 	clear(c.dictVals)
 	c.dictVals, c.seenOn, c.dictBytes = c.dictVals[:0], c.seenOn[:0], 0
 	c.pageNo = 1
-	c.chunk, c.pages = c.chunk[:0], nil
+	c.chunk.release()
+	c.pages = nil
 	c.rows, c.nullsAll, c.unc, c.encodings = 0, 0, 0, 0
 	c.chunkSt = emptyBounds()
 	c.dictPg = c.dictPg[:0]
@@ -633,7 +632,7 @@ func (c *ColumnWriter) reset() {
 }
 
 func (c *ColumnWriter) buffered() int64 {
-	return int64(len(c.chunk) + len(c.dictPg) + len(c.vals) - c.res + 4*len(c.idx) + 4*len(c.lens) + len(c.defs) + c.dictBytes)
+	return int64(c.chunk.n + len(c.dictPg) + len(c.vals) - c.res + 4*len(c.idx) + 4*len(c.lens) + len(c.defs) + c.dictBytes)
 }
 
 // Null adds a null.
@@ -871,7 +870,8 @@ func (c *ColumnWriter) Finish() {
 		raw = append(raw, v...)
 	}
 	c.tmp = raw
-	comp := c.compress(raw)
+	buf, comp := compress(raw)
+	defer compressPool.Put(buf)
 	h := &c.hdr
 	h.b, h.last = h.b[:0], 0
 	h.i32(1, pageDict)
@@ -884,13 +884,6 @@ func (c *ColumnWriter) Finish() {
 	h.stop()
 	c.dictPg = append(append(c.dictPg[:0], h.b...), comp...)
 	c.unc += int64(len(h.b) + len(raw))
-}
-
-func (c *ColumnWriter) compress(raw []byte) []byte {
-	if n := s2.MaxEncodedLen(len(raw)); len(c.comp) < n {
-		c.comp = make([]byte, n)
-	}
-	return s2.EncodeSnappy(c.comp, raw)
 }
 
 // endPage encodes and compresses the current page into the chunk.
@@ -942,7 +935,8 @@ func (c *ColumnWriter) endPage() {
 			c.res = len(d) + len(d)/4 // for the next pages
 		}
 	}
-	comp := c.compress(raw)
+	buf, comp := compress(raw)
+	defer compressPool.Put(buf)
 
 	h := &c.hdr
 	h.b, h.last = h.b[:0], 0
@@ -959,7 +953,7 @@ func (c *ColumnWriter) endPage() {
 	h.end()
 	h.stop()
 
-	p := pageInfo{off: int64(len(c.chunk)), size: int32(len(h.b) + len(lev) + len(comp)), firstRow: c.rows, nulls: int64(c.nulls), values: int64(n)}
+	p := pageInfo{off: int64(c.chunk.n), size: int32(len(h.b) + len(lev) + len(comp)), firstRow: c.rows, nulls: int64(c.nulls), values: int64(n)}
 	st := c.st
 	switch c.kind {
 	case String, Decimal:
@@ -981,7 +975,9 @@ func (c *ColumnWriter) endPage() {
 		p.min, p.max = []byte{}, []byte{}
 	}
 	c.pages = append(c.pages, p)
-	c.chunk = append(append(append(c.chunk, h.b...), lev...), comp...)
+	c.chunk.write(h.b)
+	c.chunk.write(lev)
+	c.chunk.write(comp)
 	c.unc += int64(len(h.b) + len(lev) + len(raw))
 	c.rows += int64(n)
 	c.nullsAll += int64(c.nulls)
