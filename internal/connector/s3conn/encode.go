@@ -49,7 +49,7 @@ func encodeJSON(dst []byte, p *plan, b *record.Batch, lo, hi int, rows []int32, 
 		for _, m := range members {
 			v := &row[m.col]
 			switch {
-			case v.K == record.String && v.N == record.PlainText:
+			case v.K == record.String && (v.N == record.PlainText || record.JSONEscape(v.S, 0) == len(v.S)):
 				dst = record.AppendText(dst, m.key)
 				s, l := v.S, len(dst)
 				if n := len(s); uint(n-8) <= 24 && cap(dst)-l >= 34 {
