@@ -691,6 +691,17 @@ func (a *applier) edit(e *editStep, v record.Value) record.Value {
 		masked = runeCount(s)
 	case editMaskFirst:
 		off := e.n
+		if w := off * len(e.mask); off > 0 && off <= len(s) && w <= 8 && len(s)-off+w >= 8 && e.maskWord != 0 && asciiPrefix(s, off) {
+			// The usual short mask: one 8-byte store of the mask's
+			// bytes, then the kept tail over the rest.
+			buf := a.arena.take(len(s) - off + w)
+			binary.LittleEndian.PutUint64(buf, e.maskWord)
+			copy(buf[w:], s[off:])
+			if !e.plainMask {
+				plain = 0
+			}
+			return record.Value{K: record.String, S: frozen(buf), N: plain}
+		}
 		if off > len(s) || !asciiPrefix(s, off) {
 			off, masked = runeOffset(s, e.n)
 		} else {

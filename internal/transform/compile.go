@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -104,6 +105,7 @@ type editStep struct {
 	// plainMask: mask needs no JSON escaping (see record.PlainText).
 	plainMask bool
 	maskRun   string // mask repeated, to copy a few masked runes at once
+	maskWord  uint64 // maskRun's first 8 bytes, when it has 8
 }
 
 type arithOp uint8
@@ -571,6 +573,9 @@ func (c *compiler) edit(i int, t *Task) error {
 		}
 		e.plainMask = utf8.ValidString(e.mask) && record.JSONStop(e.mask, 0) == len(e.mask)
 		e.maskRun = strings.Repeat(e.mask, max(1, 32/len(e.mask)))
+		if len(e.maskRun) >= 8 {
+			e.maskWord = binary.LittleEndian.Uint64([]byte(e.maskRun[:8]))
+		}
 	}
 	for _, f := range t.SourceFields {
 		e.field, e.ref = f, c.srcRef(f)

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/google/go-cmp/cmp"
@@ -1184,6 +1185,48 @@ func TestASCIIPrefix(t *testing.T) {
 		for n := 0; n <= len(s); n++ {
 			if got, want := asciiPrefix(s, n), isASCII(s[:n]); got != want {
 				t.Errorf("asciiPrefix(%q, %d) = %v, want %v", s, n, got, want)
+			}
+		}
+	}
+}
+
+// MASK_FIRST_N, whichever way it takes (one 8-byte store of a short mask,
+// or rune by rune), gives the mask repeated for the first N runes and the
+// rest as it was, and keeps PlainText only when the input and mask have it.
+func TestMaskFirstNMatchesRunes(t *testing.T) {
+	masks := []string{"*", "#-", "abcd", "12345678", "é", `"`, "xyzxyzxyz"}
+	texts := []string{"", "a", "abcdefg", "abcdefgh", "john@example.com", "Zoë née", "日本語のテキスト", "ab\"cdefghij", "é1234567890"}
+	x := uint64(3)
+	for range 300 {
+		var b []byte
+		x = x*6364136223846793005 + 1442695040888963407
+		for range int(x>>59) % 14 {
+			x = x*6364136223846793005 + 1442695040888963407
+			b = append(b, "abcXYZ019@.é日\""[(x>>33)%16])
+		}
+		if utf8.Valid(b) {
+			texts = append(texts, string(b))
+		}
+	}
+	for _, mask := range masks {
+		for n := 0; n <= 9; n++ {
+			p := mustCompile(t, []Task{op("Mask", "MASK_FIRST_N", f("e"), "", "MASK_LENGTH", fmt.Sprint(n), "MASK_VALUE", mask), mapT("e", "e")}, Options{})
+			for _, s := range texts {
+				for _, plain := range []bool{false, true} {
+					in := record.Str(s)
+					if plain {
+						in = record.PlainStr(s)
+					}
+					out, _, _ := apply(t, p, &record.Batch{Fields: f("e"), Cells: []record.Value{in}})
+					runes := []rune(s)
+					k := min(n, len(runes))
+					want := strings.Repeat(mask, k) + string(runes[k:])
+					got := out.Cells[0]
+					wantPlain := plain && (k == 0 || (utf8.ValidString(mask) && record.JSONStop(mask, 0) == len(mask)))
+					if got.K != record.String || got.S != want || (got.N == record.PlainText) != wantPlain {
+						t.Errorf("mask %q n %d of %q (plain %v): got %+v, want %q plain %v", mask, n, s, plain, got, want, wantPlain)
+					}
+				}
 			}
 		}
 	}
