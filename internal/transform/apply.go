@@ -793,11 +793,17 @@ func (a *applier) arith(d *derivedStep, r *row, slots []int, numOnly bool) (stri
 	if numOnly && d.op != arDiv {
 		// Both operands already parsed (by a Filter, or one field read
 		// twice): a cached number is neither absent nor empty.
-		x, okx := r.cached(slots[d.refs[0]])
-		y, oky := r.cached(slots[d.refs[1]])
-		if okx && oky {
-			if res, ok := decOp(d.op, x, y); ok {
-				r.set(out, record.Value{K: record.Decimal})
+		cx, cy := &r.nums[slots[d.refs[0]]], &r.nums[slots[d.refs[1]]]
+		if cx.seq == r.seq && cy.seq == r.seq {
+			var res dec
+			ok := false
+			if d.op == arAdd {
+				res, ok = addDec(cx.d, cy.d)
+			} else {
+				res, ok = decOp(d.op, cx.d, cy.d)
+			}
+			if ok {
+				r.extra[out-r.w] = record.Value{K: record.Decimal}
 				r.nums[out] = cachedNum{r.seq, res}
 				return "", false
 			}
