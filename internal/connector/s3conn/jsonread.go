@@ -277,11 +277,7 @@ func (p *jsonRow) compact(s string) bool {
 	i := 1
 	for col := range row {
 		k := &p.keys[col]
-		if k.mask != 0 && i+8 <= len(s) {
-			if record.Word(s, i)&k.mask != k.word {
-				return false
-			}
-		} else if k.text == "" || !strings.HasPrefix(s[i:], k.text) {
+		if !k.at(s, i) {
 			return false
 		}
 		i += len(k.text)
@@ -291,16 +287,15 @@ func (p *jsonRow) compact(s string) bool {
 		switch c := s[i]; {
 		case c == '"':
 			start := i + 1
-			var j int
-			if start+8 <= len(s) {
-				if m := record.EscapeWord(s, start); m != 0 {
-					j = start + record.FirstByte(m)
-				} else {
-					j = record.JSONEscape(s, start+8)
+			j := start
+			for ; j+8 <= len(s); j += 8 {
+				if m := record.EscapeWord(s, j); m != 0 {
+					j += record.FirstByte(m)
+					goto end
 				}
-			} else {
-				j = record.JSONEscape(s, start)
 			}
+			j = record.JSONEscape(s, j)
+		end:
 			if j >= len(s) || s[j] != '"' {
 				return false // an escape, a non-ASCII or control byte, or no end
 			}
@@ -358,12 +353,26 @@ func (p *jsonRow) compactNumber() (record.Value, bool) {
 	for ; i < len(s) && s[i]-'0' < 10; i++ {
 		n = n*10 + uint64(s[i]-'0')
 	}
-	if nd := i - j; nd > 0 && nd <= 18 && (s[j] != '0' || nd == 1) && (i >= len(s) || (s[i] != '.' && s[i]|0x20 != 'e')) {
-		p.i = i
-		if neg {
-			return record.Value{K: record.Int, N: uint64(-int64(n))}, true
+	if nd := i - j; nd > 0 && (s[j] != '0' || nd == 1) {
+		if nd <= 18 && (i >= len(s) || (s[i] != '.' && s[i]|0x20 != 'e')) {
+			p.i = i
+			if neg {
+				return record.Value{K: record.Int, N: uint64(-int64(n))}, true
+			}
+			return record.Value{K: record.Int, N: n}, true
 		}
-		return record.Value{K: record.Int, N: n}, true
+		// A decimal without exponent: its text, as number keeps it.
+		if i+1 < len(s) && s[i] == '.' && s[i+1]-'0' < 10 {
+			f := i + 2
+			for f < len(s) && s[f]-'0' < 10 {
+				f++
+			}
+			if f >= len(s) || s[f]|0x20 != 'e' {
+				start := p.i
+				p.i = f
+				return record.Value{K: record.Decimal, S: s[start:f]}, true
+			}
+		}
 	}
 	v, err := p.number()
 	return v, err == nil
@@ -380,26 +389,36 @@ func (p *jsonRow) expectedKey(guess int) bool {
 		return false
 	}
 	k := &p.keys[guess]
-	if k.mask != 0 && p.i+8 <= len(p.s) {
-		// A key of up to 8 bytes with its quotes and colon: one word.
-		if record.Word(p.s, p.i)&k.mask != k.word {
-			return false
-		}
-	} else if k.text == "" || !strings.HasPrefix(p.s[p.i:], k.text) {
+	if !k.at(p.s, p.i) {
 		return false
 	}
 	p.i += len(k.text)
 	return true
 }
 
+// at reports whether s[i:] starts with k's text (never when it has none).
+func (k *keyText) at(s string, i int) bool {
+	if k.mask2 != 0 && i+16 <= len(s) {
+		// A key of 9 to 16 bytes with its quotes and colon: two words.
+		return record.Word(s, i)&k.mask == k.word && record.Word(s, i+8)&k.mask2 == k.word2
+	}
+	if k.mask != 0 && k.mask2 == 0 && i+8 <= len(s) {
+		// Up to 8 bytes: one word.
+		return record.Word(s, i)&k.mask == k.word
+	}
+	return k.text != "" && strings.HasPrefix(s[i:], k.text)
+}
+
 // keyText is a field name as a key and its colon in compact JSON, `"k":`,
 // when the name needs no escaping and is UTF-8 (so a key matching it is
 // too: a projection's names come from the request, not from the line);
-// else text is "". When text fits in 8 bytes, word holds them as
-// record.Word reads them and mask their bytes; else mask is 0.
+// else text is "". When text fits in 16 bytes, word and word2 hold its
+// first and second 8 as record.Word reads them, mask and mask2 mark their
+// bytes (mask2 is 0 for up to 8); else the masks are 0.
 type keyText struct {
-	text       string
-	word, mask uint64
+	text         string
+	word, mask   uint64
+	word2, mask2 uint64
 }
 
 func newKeyText(k string) keyText {
@@ -407,10 +426,15 @@ func newKeyText(k string) keyText {
 		return keyText{}
 	}
 	t := keyText{text: `"` + k + `":`}
-	if len(t.text) <= 8 {
+	if len(t.text) <= 16 {
 		for i := range len(t.text) {
-			t.word |= uint64(t.text[i]) << (8 * i)
-			t.mask |= 0xff << (8 * i)
+			if i < 8 {
+				t.word |= uint64(t.text[i]) << (8 * i)
+				t.mask |= 0xff << (8 * i)
+			} else {
+				t.word2 |= uint64(t.text[i]) << (8 * (i - 8))
+				t.mask2 |= 0xff << (8 * (i - 8))
+			}
 		}
 	}
 	return t

@@ -49,6 +49,11 @@ func FuzzJSONCompact(f *testing.F) {
 		{`{"a":1,"b":"x"}`, `{"a":1,"b":"x","c":2}`, ""},
 		{`{"a":1}`, `{"a":1,"a":2}`, "a,a"},
 		{`{"long_field_name":1,"b":"x"}`, `{"long_field_name":"0123456789abcdef","b":[1]}`, "b,long_field_name"},
+		{`{"amount":1,"created_at":"x","c":0}`, `{"amount":632.50,"created_at":"2020-09-02T16:57:42Z","c":-0.5e1}`, ""},
+		{`{"amount":1,"created_at":"x"}`, `{"amount":1.,"created_at":"x"}`, ""},
+		{`{"amount":1,"created_at":"x"}`, `{"amount":-00.5,"created_at":"x"}`, ""},
+		{`{"amount":1,"created_at":"x"}`, `{"amount":12345678901234567890.5,"created_at":"x"}`, ""},
+		{`{"amount":1,"created_at":"x"}`, `{"amounT":1,"created_aT":"x"}`, ""},
 	} {
 		f.Add(s[0], s[1], s[2])
 	}
