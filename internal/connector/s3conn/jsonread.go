@@ -51,6 +51,15 @@ func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit f
 				done = true
 				break
 			}
+			if end, ok := jp.compact(c.s, c.pos); ok && (end < len(c.s) && c.s[end] == '\n' || end == len(c.s) && c.eof) {
+				// The usual line, found with its end in the same pass.
+				jp.cells = jp.cells[:len(jp.cells)+jp.width]
+				rows++
+				jp.rows++
+				c.pos = min(end+1, len(c.s))
+				line++
+				continue
+			}
 			j := strings.IndexByte(c.s[c.pos:], '\n')
 			var text string
 			next := 0
@@ -150,7 +159,8 @@ func (p *jsonRow) fail(format string, args ...any) error {
 // the line is UTF-8 (checkUTF8).
 func (p *jsonRow) parseLine(s string, line int64) error {
 	p.s, p.i, p.line, p.high = s, 0, line, false
-	if p.compact(s) {
+	if end, ok := p.compact(s, 0); ok && end == len(s) {
+		p.cells = p.cells[:len(p.cells)+p.width]
 		return nil
 	}
 	p.i, p.high = 0, false
@@ -259,30 +269,33 @@ func (p *jsonRow) parseObject() error {
 	return nil
 }
 
-// compact parses the usual line in one pass over local state: a compact
-// object, `{"k":v,...}` and trailing blanks, naming the batch's fields in
-// field order, each once, its values ASCII strings without escapes,
-// numbers, true, false or null. It writes the row and reports true, or
-// reports false having kept nothing (the row's cells may hold junk past
-// len(p.cells)); parseObject then parses the line from its start, and
-// words any error. So compact only takes lines that parseObject reads to
-// the same cells.
-func (p *jsonRow) compact(s string) bool {
+// compact parses the usual line, at s[i:], in one pass over local state:
+// a compact object, `{"k":v,...}` and trailing blanks, naming the batch's
+// fields in field order, each once, its values ASCII strings without
+// escapes, numbers, true, false or null. It writes the row's cells past
+// len(p.cells) and returns where the blanks end, which the caller checks
+// is the line's end before it takes the row (p.cells grown by p.width).
+// It stops at any other byte, a line break included, so s may run on
+// past the line. ok false, the cells hold junk; parseObject then parses
+// the line from its start, and words any error. So compact only takes
+// lines that parseObject reads to the same cells.
+func (p *jsonRow) compact(s string, i int) (end int, ok bool) {
 	w := p.width
 	base := len(p.cells)
-	if w == 0 || len(p.keys) < w || base+w > cap(p.cells) || len(s) < 2 || s[0] != '{' {
-		return false
+	if w == 0 || len(p.keys) < w || base+w > cap(p.cells) || i+1 >= len(s) || s[i] != '{' {
+		return 0, false
 	}
+	p.s = s // for compactNumber
 	row := p.cells[base : base+w]
-	i := 1
+	i++
 	for col := range row {
 		k := &p.keys[col]
 		if !k.at(s, i) {
-			return false
+			return 0, false
 		}
 		i += len(k.text)
 		if i >= len(s) {
-			return false
+			return 0, false
 		}
 		switch c := s[i]; {
 		case c == '"':
@@ -297,7 +310,7 @@ func (p *jsonRow) compact(s string) bool {
 			j = record.JSONEscape(s, j)
 		end:
 			if j >= len(s) || s[j] != '"' {
-				return false // an escape, a non-ASCII or control byte, or no end
+				return 0, false // an escape, a non-ASCII or control byte, or no end
 			}
 			row[col] = record.Value{K: record.String, S: s[start:j], N: record.PlainText}
 			i = j + 1
@@ -305,7 +318,7 @@ func (p *jsonRow) compact(s string) bool {
 			p.i = i
 			v, ok := p.compactNumber()
 			if !ok {
-				return false
+				return 0, false
 			}
 			row[col] = v
 			i = p.i
@@ -319,24 +332,21 @@ func (p *jsonRow) compact(s string) bool {
 			row[col] = record.Value{K: record.Null}
 			i += 4
 		default:
-			return false
+			return 0, false
 		}
 		want := byte(',')
 		if col == w-1 {
 			want = '}'
 		}
 		if i >= len(s) || s[i] != want {
-			return false
+			return 0, false
 		}
 		i++
 	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c != ' ' && c != '\t' && c != '\r' {
-			return false
-		}
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r') {
+		i++
 	}
-	p.cells = p.cells[:base+w]
-	return true
+	return i, true
 }
 
 // compactNumber is number for compact: ok is false where number fails.

@@ -1,6 +1,7 @@
 package s3conn
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -91,4 +92,46 @@ func parseBenchData(format string) string {
 		}
 	}
 	return sb.String()
+}
+
+// BenchmarkReadJSONLinesMemory reads 4096 rows from memory per op: the
+// reader's whole loop, its buffer and batches, without a bucket.
+func BenchmarkReadJSONLinesMemory(b *testing.B) { benchmarkReadMemory(b, "JSON") }
+
+// BenchmarkReadCSVMemory is BenchmarkReadJSONLinesMemory for CSV.
+func BenchmarkReadCSVMemory(b *testing.B) { benchmarkReadMemory(b, "CSV") }
+
+func benchmarkReadMemory(b *testing.B, format string) {
+	data := parseBenchData(format)
+	if format == "CSV" {
+		data = "id,name,email,amount,created_at,country\n" + data
+	}
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	if err := readMemoryLoop(format, data, b.N); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*4096), "cpu-ns/row")
+}
+
+func readMemoryLoop(format, data string, n int) error {
+	ctx := context.Background()
+	for range n {
+		rows := 0
+		emit := func(b *record.Batch) error { rows += b.Len(); return nil }
+		src := &objectReader{r: strings.NewReader(data), key: "k"}
+		var err error
+		if format == "CSV" {
+			err = readCSV(ctx, src, nil, emit)
+		} else {
+			err = readJSONLines(ctx, src, nil, emit)
+		}
+		if err != nil {
+			return err
+		}
+		if rows != 4096 {
+			return fmt.Errorf("%d rows", rows)
+		}
+	}
+	return nil
 }
