@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strings"
 	"unsafe"
 
 	"gocloud.dev/blob"
@@ -205,7 +204,7 @@ func (c *chunker) refill(ctx context.Context) (bool, error) {
 	}
 	// A new buffer each time, never written once filled, so the chunk can
 	// be a string over it without copying (cells keep substrings of it).
-	buf := readBuf(size)
+	buf := make([]byte, size)
 	copy(buf, c.s[c.pos:])
 	n := rest
 	for n < len(buf) {
@@ -227,14 +226,3 @@ func (c *chunker) refill(ctx context.Context) (bool, error) {
 
 // offset is the object offset of the parse position.
 func (c *chunker) offset() int64 { return c.base + int64(c.pos) }
-
-// readBuf allocates n bytes without zeroing them (make would clear each
-// 1 MiB buffer only for Read to overwrite it): strings.Builder.Grow on an
-// empty builder takes uninitialised memory from the runtime. Only the bytes
-// Read fills are ever looked at.
-func readBuf(n int) []byte {
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteByte(0) // a non-empty string surely points at the memory
-	return unsafe.Slice(unsafe.StringData(b.String()), n)
-}
