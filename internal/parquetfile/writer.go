@@ -1,7 +1,9 @@
 // Package parquetfile writes Parquet files: flat schemas of OPTIONAL
-// columns, PLAIN (DELTA_LENGTH_BYTE_ARRAY for strings) and RLE_DICTIONARY
-// data pages (v2) with definition levels, Snappy, column chunk statistics, the page index (column and
-// offset indexes) and the footer.
+// columns, PLAIN (DELTA_LENGTH_BYTE_ARRAY for strings, DELTA_BINARY_PACKED
+// for INT64 pages it shrinks) and RLE_DICTIONARY data pages (v2) with
+// definition levels, Snappy (pages it does not shrink stay uncompressed),
+// column chunk statistics, the page index (column and offset indexes) and
+// the footer.
 //
 // Values go straight from the caller to a column's page buffer, one typed
 // call a value (no boxed value per cell); a full page is encoded and
@@ -65,6 +67,7 @@ const (
 
 	encPlain       = 0
 	encRLE         = 3
+	encDeltaBinary = 5
 	encDeltaLength = 6
 	encRLEDict     = 8
 
@@ -585,6 +588,9 @@ type ColumnWriter struct {
 	chunkSt   bounds
 	dictPg    []byte
 	finished  bool
+	// plainPages: Snappy did not pay on this row group's last page, so
+	// its later pages are stored uncompressed.
+	plainPages bool
 
 	lev, tmp []byte
 	hdr      tenc
@@ -629,6 +635,7 @@ func (c *ColumnWriter) reset() {
 	c.chunkSt = emptyBounds()
 	c.dictPg = c.dictPg[:0]
 	c.finished = false
+	c.plainPages = false
 }
 
 func (c *ColumnWriter) buffered() int64 {
@@ -678,7 +685,7 @@ func (c *ColumnWriter) String(s string) {
 	if p := prefix(s); p <= c.st.p0 || p >= c.st.p1 {
 		c.bound(s, p, o)
 	}
-	if len(c.vals)+4*len(c.lens) >= c.pageSize {
+	if len(c.vals)-c.res+4*len(c.lens) >= c.pageSize {
 		c.endPage()
 	}
 }
@@ -922,6 +929,16 @@ func (c *ColumnWriter) endPage() {
 	case c.kind == Bool:
 		raw = packBits(c.tmp[:0], c.vals)
 		c.tmp = raw
+	case c.kind == Int64 || c.kind == Timestamp:
+		// DELTA_BINARY_PACKED when smaller: ids and times that grow
+		// shrink to a few bits a value, far less for Snappy to go
+		// through than their PLAIN bytes.
+		if d := appendDeltaInt64s(c.tmp[:0], c.vals); len(d) < len(c.vals) {
+			enc, raw = encDeltaBinary, d
+			c.tmp = d
+		} else {
+			c.tmp = d
+		}
 	case c.kind == String:
 		enc = encDeltaLength
 		d := appendDeltaLengths(c.tmp[:0], c.lens)
@@ -935,8 +952,19 @@ func (c *ColumnWriter) endPage() {
 			c.res = len(d) + len(d)/4 // for the next pages
 		}
 	}
-	buf, comp := compress(raw)
-	defer compressPool.Put(buf)
+	// Snappy runs on a row group's pages only while it pays: a page it
+	// shrinks by less than an eighth is the last one it compresses in the
+	// row group (the next row group tries again), and a page it does not
+	// shrink at all is stored as it is (is_compressed false).
+	comp, compressed := raw, false
+	if !c.plainPages {
+		buf, out := compress(raw)
+		defer compressPool.Put(buf)
+		if len(out) < len(raw) {
+			comp, compressed = out, true
+		}
+		c.plainPages = len(out) > len(raw)-len(raw)/8
+	}
 
 	h := &c.hdr
 	h.b, h.last = h.b[:0], 0
@@ -950,6 +978,9 @@ func (c *ColumnWriter) endPage() {
 	h.i32(4, enc)
 	h.i32(5, int32(len(lev)))
 	h.i32(6, 0)
+	if !compressed {
+		h.bool(7, false)
+	}
 	h.end()
 	h.stop()
 
@@ -1082,6 +1113,80 @@ func appendDeltaLengths(dst []byte, v []int32) []byte {
 				}
 			}
 		}
+	}
+	return dst
+}
+
+// appendDeltaInt64s appends the little-endian int64s of vals
+// DELTA_BINARY_PACKED (blocks of 128 deltas in 4 miniblocks of 32). Deltas
+// wrap around as the format says, so a miniblock may take up to 64 bits a
+// value.
+func appendDeltaInt64s(dst, vals []byte) []byte {
+	const block, mini = 128, 32
+	n := len(vals) / 8
+	at := func(i int) uint64 { return binary.LittleEndian.Uint64(vals[8*i:]) }
+	dst = binary.AppendUvarint(dst, block)
+	dst = binary.AppendUvarint(dst, block/mini)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	if n == 0 {
+		return binary.AppendVarint(dst, 0)
+	}
+	dst = binary.AppendVarint(dst, int64(at(0)))
+	var d [block]uint64
+	prev := at(0)
+	for i := 1; i < n; i += block {
+		m := min(block, n-i)
+		least := int64(math.MaxInt64)
+		for k := range m {
+			v := at(i + k)
+			x := int64(v - prev)
+			prev = v
+			d[k] = uint64(x)
+			least = min(least, x)
+		}
+		dst = binary.AppendVarint(dst, least)
+		widths := len(dst)
+		dst = append(dst, 0, 0, 0, 0)
+		for mb := 0; mb*mini < m; mb++ {
+			part := d[mb*mini : (mb+1)*mini]
+			var or uint64
+			for k := range part {
+				if mb*mini+k < m {
+					part[k] -= uint64(least)
+				} else {
+					part[k] = 0
+				}
+				or |= part[k]
+			}
+			width := bits.Len64(or)
+			dst[widths+mb] = byte(width)
+			dst = packUint64s(dst, part, width)
+		}
+	}
+	return dst
+}
+
+// packUint64s bit-packs v, width (0-64) bits each, LSB first; len(v) is a
+// multiple of 8, so the bits end on a byte.
+func packUint64s(dst []byte, v []uint64, width int) []byte {
+	if width == 0 {
+		return dst
+	}
+	var acc uint64
+	nb := 0
+	for _, x := range v {
+		acc |= x << nb
+		if nb+width >= 64 {
+			dst = binary.LittleEndian.AppendUint64(dst, acc)
+			acc = x >> (64 - nb) // zero when nb is 0: the word held all of x
+			nb += width - 64
+		} else {
+			nb += width
+		}
+	}
+	for ; nb > 0; nb -= 8 {
+		dst = append(dst, byte(acc))
+		acc >>= 8
 	}
 	return dst
 }

@@ -188,6 +188,9 @@ func value(rng *rand.Rand, k Kind, repeat bool) cell {
 		}
 		return cell{s: string(b)}
 	case Int64, Timestamp:
+		if repeat || rng.IntN(4) > 0 { // small: pages DELTA_BINARY_PACKED
+			return cell{i: rng.Int64N(2000) - 1000}
+		}
 		return cell{i: int64(rng.Uint64())}
 	case Double:
 		switch rng.IntN(20) {
