@@ -115,6 +115,15 @@ type Batch struct {
 	// cleared one, or nil) instead of copying the cells. A source that
 	// reuses one cell array for all its batches sets it.
 	Swap bool
+
+	// Release, when set, hands back to the source the memory the cells'
+	// strings point into (a reader's input buffers), for it to fill again.
+	// The receiver calls it at most once, and only when nothing it, the
+	// tasks or the writer keep refers to those strings any more: not to
+	// the cells, to cells copied or derived from them, nor to their text
+	// kept elsewhere (failure records, say). A receiver that cannot tell
+	// never calls it; the memory is then collected as garbage.
+	Release func()
 }
 
 // Width is the number of fields per row.

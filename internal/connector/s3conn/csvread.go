@@ -337,6 +337,11 @@ func readCSV(ctx context.Context, src *objectReader, proj []string, emit func(*r
 func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, workers int, emit func(*record.Batch) error) error {
 	key := src.key
 	c := &chunker{r: src}
+	if workers <= 1 {
+		// Parallel parts hold no buffers (csvRanges), so only a serial
+		// read may reuse them.
+		c.pool = &bufPool{}
+	}
 	if _, err := c.refill(ctx); err != nil {
 		return canceledOr(err, key)
 	}
@@ -485,6 +490,7 @@ func readCSVWorkers(ctx context.Context, src *objectReader, proj []string, worke
 		b.Final = done
 		end := c.offset()
 		b.SourceBytes = end - emitted
+		b.Release = c.hold()
 		emitted = end
 		if err := emit(b); err != nil {
 			return err

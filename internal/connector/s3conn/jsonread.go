@@ -24,7 +24,7 @@ const maxJSONDepth = 512
 
 func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit func(*record.Batch) error) error {
 	key := src.key
-	c := &chunker{r: src}
+	c := &chunker{r: src, pool: &bufPool{}}
 	jp := newJSONRow(key, proj)
 	line := int64(1)
 	emitted := int64(0)
@@ -102,6 +102,7 @@ func readJSONLines(ctx context.Context, src *objectReader, proj []string, emit f
 			FirstLine:   first,
 			Final:       done,
 			SourceBytes: end - emitted,
+			Release:     c.hold(),
 		}
 		emitted = end
 		if err := emit(b); err != nil {

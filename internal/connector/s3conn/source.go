@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"gocloud.dev/blob"
@@ -186,6 +189,77 @@ type chunker struct {
 	pos  int    // parse position in s
 	eof  bool
 	base int64 // object offset of s[0]
+
+	// With pool set, buffers come back for reuse once released (hold):
+	// bufs are those the batch being parsed may point into, the last the
+	// current one, each held by the chunker until the batch takes them.
+	pool *bufPool
+	bufs []*readBuffer
+}
+
+// readBuffer is one fill's memory. refs counts its holds: the chunker's,
+// and one for each batch emitted with cells into it and not yet released;
+// at zero it goes back to the pool, to be filled again.
+type readBuffer struct {
+	b    []byte
+	refs atomic.Int32
+}
+
+// bufPool keeps a few released readBufSize buffers of one object's read;
+// releases come from other goroutines.
+type bufPool struct {
+	mu   sync.Mutex
+	free []*readBuffer
+}
+
+func (p *bufPool) get() *readBuffer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free = p.free[:n-1]
+		return b
+	}
+	return nil
+}
+
+// drop removes one hold on b.
+func (p *bufPool) drop(b *readBuffer) {
+	if b.refs.Add(-1) != 0 || len(b.b) != readBufSize {
+		return // held, or a larger buffer (a long record's), not reused
+	}
+	p.mu.Lock()
+	if len(p.free) < 4 {
+		p.free = append(p.free, b)
+	}
+	p.mu.Unlock()
+}
+
+// hold gives the batch about to be emitted a hold on every buffer its
+// cells may point into, and returns the record.Batch.Release that drops
+// them; nil without a pool.
+func (c *chunker) hold() func() {
+	if c.pool == nil || len(c.bufs) == 0 {
+		return nil
+	}
+	bufs := slices.Clone(c.bufs)
+	for _, b := range bufs {
+		b.refs.Add(1)
+	}
+	// The chunker keeps its hold on the current buffer only.
+	last := len(c.bufs) - 1
+	for _, b := range c.bufs[:last] {
+		c.pool.drop(b)
+	}
+	c.bufs = append(c.bufs[:0], c.bufs[last])
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			for _, b := range bufs {
+				c.pool.drop(b)
+			}
+		})
+	}
 }
 
 // refill keeps s[pos:] and appends more input. It reports whether any new
@@ -202,9 +276,25 @@ func (c *chunker) refill(ctx context.Context) (bool, error) {
 	for size < 2*rest {
 		size *= 2
 	}
-	// A new buffer each time, never written once filled, so the chunk can
-	// be a string over it without copying (cells keep substrings of it).
-	buf := make([]byte, size)
+	// A buffer is never written once filled, so the chunk can be a string
+	// over it without copying (cells keep substrings of it): a new one, or
+	// one every batch pointing into it has released.
+	var buf []byte
+	if c.pool != nil && size == readBufSize {
+		rb := c.pool.get()
+		if rb == nil {
+			rb = &readBuffer{b: make([]byte, size)}
+		}
+		rb.refs.Store(1) // the chunker's
+		c.bufs = append(c.bufs, rb)
+		buf = rb.b
+	} else {
+		buf = make([]byte, size)
+		if c.pool != nil {
+			c.bufs = append(c.bufs, &readBuffer{b: buf})
+			c.bufs[len(c.bufs)-1].refs.Store(1)
+		}
+	}
 	copy(buf, c.s[c.pos:])
 	n := rest
 	for n < len(buf) {
