@@ -138,29 +138,3 @@ func TestDeltaInt64(t *testing.T) {
 		}
 	}
 }
-
-func TestPackUint64s(t *testing.T) {
-	rng := rand.New(rand.NewPCG(13, 14))
-	for width := range 65 {
-		v := make([]uint64, 32)
-		for i := range v {
-			if width > 0 {
-				v[i] = rng.Uint64() >> (64 - width)
-			}
-		}
-		got := packUint64s(nil, v, width)
-		if len(got) != 4*width {
-			t.Fatalf("width %d: %d bytes", width, len(got))
-		}
-		for i, x := range v { // bit by bit, LSB first
-			var y uint64
-			for b := range width {
-				bit := i*width + b
-				y |= uint64(got[bit/8]>>(bit%8)&1) << b
-			}
-			if y != x {
-				t.Fatalf("width %d value %d: %x, want %x", width, i, y, x)
-			}
-		}
-	}
-}

@@ -1061,132 +1061,133 @@ func packUint32(dst []byte, v []uint32, width int) []byte {
 	return dst
 }
 
-// appendDeltaLengths appends v DELTA_BINARY_PACKED: blocks of 128 deltas
-// in 4 miniblocks of 32, each bit-packed at its own width above the
-// block's least delta.
+// DELTA_BINARY_PACKED as written here: blocks of 128 deltas in 4
+// miniblocks of 32, each bit-packed at its own width above the block's
+// least delta.
+const deltaBlock, deltaMini = 128, 32
+
+func appendDeltaHeader(dst []byte, n int, first int64) []byte {
+	dst = binary.AppendUvarint(dst, deltaBlock)
+	dst = binary.AppendUvarint(dst, deltaBlock/deltaMini)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	return binary.AppendVarint(dst, first)
+}
+
+// appendDeltaLengths appends v DELTA_BINARY_PACKED. Lengths are
+// non-negative int32s: their deltas never wrap.
 func appendDeltaLengths(dst []byte, v []int32) []byte {
-	const block, mini = 128, 32 // 4 miniblocks
-	dst = binary.AppendUvarint(dst, block)
-	dst = binary.AppendUvarint(dst, block/mini)
-	dst = binary.AppendUvarint(dst, uint64(len(v)))
 	var first int64
 	if len(v) > 0 {
 		first = int64(v[0])
 	}
-	dst = binary.AppendVarint(dst, first)
-	var d [block]uint64
-	for i := 1; i < len(v); i += block {
-		m := min(block, len(v)-i)
-		least := int64(math.MaxInt64)
-		for k := range m {
-			x := int64(v[i+k]) - int64(v[i+k-1])
-			d[k] = uint64(x)
-			least = min(least, x)
+	dst = appendDeltaHeader(dst, len(v), first)
+	var d [deltaBlock]uint64
+	for i := 1; i < len(v); i += deltaBlock {
+		m := min(deltaBlock, len(v)-i)
+		prev := v[i-1 : i-1+m]
+		for k, x := range v[i : i+m] {
+			d[k] = uint64(int64(x) - int64(prev[k]))
 		}
-		dst = binary.AppendVarint(dst, least)
-		widths := len(dst)
-		dst = append(dst, 0, 0, 0, 0)
-		for mb := 0; mb*mini < m; mb++ {
-			part := d[mb*mini : (mb+1)*mini]
-			var or uint64
-			for k := range part {
-				if mb*mini+k < m {
-					part[k] -= uint64(least)
-				} else {
-					part[k] = 0
-				}
-				or |= part[k]
-			}
-			// Lengths are non-negative int32s: a delta above the least
-			// fits 32 bits, so the accumulator never holds more than 64.
-			width := bits.Len64(or)
-			dst[widths+mb] = byte(width)
-			var acc uint64
-			nb := 0
-			for _, x := range part {
-				acc |= x << nb
-				nb += width
-				if nb >= 32 {
-					dst = binary.LittleEndian.AppendUint32(dst, uint32(acc))
-					acc >>= 32
-					nb -= 32
-				}
-			}
-		}
+		dst = appendDeltaBlock(dst, &d, m)
 	}
 	return dst
 }
 
 // appendDeltaInt64s appends the little-endian int64s of vals
-// DELTA_BINARY_PACKED (blocks of 128 deltas in 4 miniblocks of 32). Deltas
-// wrap around as the format says, so a miniblock may take up to 64 bits a
-// value.
+// DELTA_BINARY_PACKED. Deltas wrap around as the format says, so a
+// miniblock may take up to 64 bits a value.
 func appendDeltaInt64s(dst, vals []byte) []byte {
-	const block, mini = 128, 32
 	n := len(vals) / 8
-	at := func(i int) uint64 { return binary.LittleEndian.Uint64(vals[8*i:]) }
-	dst = binary.AppendUvarint(dst, block)
-	dst = binary.AppendUvarint(dst, block/mini)
-	dst = binary.AppendUvarint(dst, uint64(n))
-	if n == 0 {
-		return binary.AppendVarint(dst, 0)
+	var first uint64
+	if n > 0 {
+		first = binary.LittleEndian.Uint64(vals)
 	}
-	dst = binary.AppendVarint(dst, int64(at(0)))
-	var d [block]uint64
-	prev := at(0)
-	for i := 1; i < n; i += block {
-		m := min(block, n-i)
-		least := int64(math.MaxInt64)
+	dst = appendDeltaHeader(dst, n, int64(first))
+	var d [deltaBlock]uint64
+	prev := first
+	for i := 1; i < n; i += deltaBlock {
+		m := min(deltaBlock, n-i)
+		src := vals[8*i : 8*(i+m)]
 		for k := range m {
-			v := at(i + k)
-			x := int64(v - prev)
-			prev = v
-			d[k] = uint64(x)
-			least = min(least, x)
+			x := binary.LittleEndian.Uint64(src[8*k:])
+			d[k], prev = x-prev, x
 		}
-		dst = binary.AppendVarint(dst, least)
-		widths := len(dst)
-		dst = append(dst, 0, 0, 0, 0)
-		for mb := 0; mb*mini < m; mb++ {
-			part := d[mb*mini : (mb+1)*mini]
-			var or uint64
-			for k := range part {
-				if mb*mini+k < m {
-					part[k] -= uint64(least)
-				} else {
-					part[k] = 0
-				}
-				or |= part[k]
-			}
-			width := bits.Len64(or)
-			dst[widths+mb] = byte(width)
-			dst = packUint64s(dst, part, width)
-		}
+		dst = appendDeltaBlock(dst, &d, m)
 	}
 	return dst
 }
 
-// packUint64s bit-packs v, width (0-64) bits each, LSB first; len(v) is a
-// multiple of 8, so the bits end on a byte.
-func packUint64s(dst []byte, v []uint64, width int) []byte {
+// appendDeltaBlock appends a block of the m deltas in d (wrapping
+// differences, compared as int64s); it overwrites d.
+func appendDeltaBlock(dst []byte, d *[deltaBlock]uint64, m int) []byte {
+	least := int64(d[0])
+	for _, x := range d[1:m] {
+		least = min(least, int64(x))
+	}
+	for k := m; k < deltaBlock; k++ {
+		d[k] = uint64(least) // the last miniblock's padding packs as zeros
+	}
+	dst = binary.AppendVarint(dst, least)
+	widths := len(dst)
+	dst = append(dst, 0, 0, 0, 0) // unused miniblocks keep width 0
+	for mb := 0; mb*deltaMini < m; mb++ {
+		part := (*[deltaMini]uint64)(d[mb*deltaMini:])
+		var or uint64
+		for k := range part {
+			part[k] -= uint64(least)
+			or |= part[k]
+		}
+		width := bits.Len64(or)
+		dst[widths+mb] = byte(width)
+		dst = packMini(dst, part, width)
+	}
+	return dst
+}
+
+// packMini bit-packs a miniblock's 32 values, width (0-64) bits each, LSB
+// first: 4*width bytes.
+func packMini(dst []byte, v *[deltaMini]uint64, width int) []byte {
 	if width == 0 {
 		return dst
 	}
+	// Narrow values are first joined in pairs (twice for the narrowest),
+	// so that the packing loop below, whose carried state makes it slow,
+	// runs over fewer and wider values.
+	var buf [deltaMini]uint64
+	vals := v[:]
+	w := uint(width)
+	if w <= 16 {
+		for k := range 16 {
+			buf[k] = v[2*k] | v[2*k+1]<<(w&63)
+		}
+		vals, w = buf[:16], 2*w
+	}
+	if w <= 16 {
+		for k := range 8 {
+			buf[k] = buf[2*k] | buf[2*k+1]<<(w&63)
+		}
+		vals, w = buf[:8], 2*w
+	}
+	o := len(dst)
+	dst = slices.Grow(dst, 4*width)[:o+4*width]
+	out := dst[o:]
 	var acc uint64
-	nb := 0
-	for _, x := range v {
-		acc |= x << nb
-		if nb+width >= 64 {
-			dst = binary.LittleEndian.AppendUint64(dst, acc)
-			acc = x >> (64 - nb) // zero when nb is 0: the word held all of x
-			nb += width - 64
-		} else {
-			nb += width
+	nb, at := uint(0), 0
+	for _, x := range vals {
+		acc |= x << (nb & 63) // nb < 64: the mask only spares Go's shift check
+		nb += w
+		if nb >= 64 {
+			binary.LittleEndian.PutUint64(out[at:], acc)
+			at += 8
+			nb -= 64
+			acc = 0
+			if nb > 0 {
+				acc = x >> ((w - nb) & 63) // x's bits past the word
+			}
 		}
 	}
-	for ; nb > 0; nb -= 8 {
-		dst = append(dst, byte(acc))
-		acc >>= 8
+	if nb > 0 { // 32 bits: 32 values end on a 32-bit boundary
+		binary.LittleEndian.PutUint32(out[at:], uint32(acc))
 	}
 	return dst
 }
