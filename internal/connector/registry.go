@@ -58,6 +58,11 @@ type Capabilities struct {
 	// RecyclesBatches says the destination's writer keeps no reference to
 	// a batch's cells once Write returns, so the engine may reuse them.
 	RecyclesBatches bool
+	// CopiesStrings says the destination's writer keeps none of a batch's
+	// strings either once Write returns (what it keeps, failure records
+	// say, it copies), so a source may fill the memory they point into
+	// again (record.Batch.Release).
+	CopiesStrings bool
 	// ProjectionOptional says a flow from this source needs no projection
 	// or Map_all task: it reads whole files whose fields it learns as it
 	// reads (S3); record-based sources are asked for named fields.
@@ -114,6 +119,7 @@ func (c Capabilities) fill(from Capabilities) Capabilities {
 	}
 	c.TypedDestination = c.TypedDestination || from.TypedDestination
 	c.RecyclesBatches = c.RecyclesBatches || from.RecyclesBatches
+	c.CopiesStrings = c.CopiesStrings || from.CopiesStrings
 	c.ProjectionOptional = c.ProjectionOptional || from.ProjectionOptional
 	c.ProjectionWritesRecords = c.ProjectionWritesRecords || from.ProjectionWritesRecords
 	c.WindowByModifiedTime = c.WindowByModifiedTime || from.WindowByModifiedTime

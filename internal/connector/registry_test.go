@@ -20,7 +20,7 @@ func catalogSpec() Spec {
 		WriteOperations: []string{"INSERT"}, PrivateLinkEnabled: true, OAuthScopes: []string{"read"},
 		MinScheduleMinutes: 1, UnionKey: "Zendesk", HasMetadata: true,
 		DataTransferAPIs: []string{"AUTOMATIC"}, OAuth2GrantTypes: []string{"AUTHORIZATION_CODE"},
-		CredentialsOptional: true, ProfileRules: testRules, TypedDestination: true, RecyclesBatches: true,
+		CredentialsOptional: true, ProfileRules: testRules, TypedDestination: true, RecyclesBatches: true, CopiesStrings: true,
 		WindowByModifiedTime: true, ProjectionOptional: true, ProjectionWritesRecords: true,
 	}}
 }

@@ -71,6 +71,11 @@ type Run struct {
 	// Writer.Write has returned. Set it only for writers that copy what
 	// they keep (strings may be kept: they are never rewritten).
 	RecycleBatches bool
+	// ReleaseInput lets the engine call a source batch's Release once its
+	// batch was written, so the source may fill the memory its strings
+	// point into again. Set it only with RecycleBatches, for writers that
+	// keep none of the cells' strings (connector.Capabilities.CopiesStrings).
+	ReleaseInput bool
 }
 
 // Progress is a snapshot of a running execution.
@@ -411,6 +416,7 @@ type pending struct {
 	out     *record.Batch
 	done    chan struct{} // closed once Apply has run (or was skipped)
 	inClear bool          // the transform worker cleared in.Cells already
+	release func()        // the source batch's Release; nil: none
 
 	// Set by the transform worker; read by the writer goroutine after done.
 	recErrs []transform.RecordError
@@ -463,9 +469,15 @@ func (x *execution) recycle(t *pending) {
 	}
 	if x.r.RecycleBatches {
 		clear(t.out.Cells)
+		if x.r.ReleaseInput && t.release != nil {
+			// Written, failures copied, no cell left: nothing here
+			// points into the source's memory any more.
+			t.release()
+		}
 	} else {
 		t.out = nil
 	}
+	t.release = nil
 	t.recErrs, t.err, t.encErr, t.inClear = t.recErrs[:0], nil, nil, false
 	select {
 	case x.free <- t:
@@ -557,6 +569,7 @@ func (x *execution) readSplit(ctx context.Context, s connector.Split) error {
 		}
 		t.in = record.Batch{Fields: fields, Cells: cells,
 			Split: in.Split, FirstLine: in.FirstLine, Final: in.Final, SourceBytes: in.SourceBytes}
+		t.release = in.Release
 		if t.in.Split == "" {
 			t.in.Split = s.Name
 		}
@@ -627,7 +640,9 @@ func (x *execution) recordErrors(ctx context.Context, in *record.Batch, split st
 func taskFailure(in *record.Batch, split string, re *transform.RecordError) connector.RecordFailure {
 	rec := make(map[string]string, len(in.Fields))
 	for c, name := range in.Fields {
-		rec[name] = in.Row(re.Row)[c].Text()
+		// A copy: the source may fill the text's memory again once the
+		// batch is written (Run.ReleaseInput).
+		rec[name] = strings.Clone(in.Row(re.Row)[c].Text())
 	}
 	return connector.RecordFailure{
 		Split: split, Line: re.Line, Record: rec,

@@ -200,7 +200,8 @@ func Prepare(ctx context.Context, env Env, f *Flow, executionID string) (*Prepar
 		}
 	}
 	p.Run = &engine.Run{Source: source, Read: read, Dest: dest, Write: write, Program: prog,
-		RecycleBatches: dstCaps.RecyclesBatches}
+		RecycleBatches: dstCaps.RecyclesBatches,
+		ReleaseInput:   dstCaps.RecyclesBatches && dstCaps.CopiesStrings}
 	p.windowByModifiedTime = srcCaps.WindowByModifiedTime
 	return p, nil
 }

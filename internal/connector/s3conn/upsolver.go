@@ -38,6 +38,7 @@ func UpsolverSpec() connector.Spec {
 			Description:         "Upsolver",
 			CanUseAsDestination: true,
 			RecyclesBatches:     true, // the S3 writer's
+			CopiesStrings:       true,
 		},
 		Open: OpenUpsolver,
 	}

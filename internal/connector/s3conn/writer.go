@@ -536,7 +536,9 @@ func recordFailure(p *plan, b *record.Batch, r int, reason string) connector.Rec
 	row := b.Row(r)
 	for j, c := range p.cols {
 		if c >= 0 && !row[c].IsAbsent() {
-			f.Record[p.fields[j]] = row[c].Text()
+			// A copy: the batch's text may be refilled once it is
+			// written (connector.Capabilities.CopiesStrings).
+			f.Record[p.fields[j]] = strings.Clone(row[c].Text())
 		}
 	}
 	return f

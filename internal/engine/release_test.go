@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"unsafe"
+
+	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/record"
+	"github.com/appflowd/appflowd/internal/transform"
+)
+
+// refillSource emits batches whose strings point into one buffer per
+// batch, as a reader's cells point into its read buffers, and scribbles
+// over a buffer once its batch is released, as a refill would.
+type refillSource struct {
+	batches  int
+	released atomic.Int64
+	twice    atomic.Int64
+}
+
+func (s *refillSource) Splits(ctx context.Context, req *connector.ReadRequest) ([]connector.Split, error) {
+	return []connector.Split{{Name: "in/refill.csv"}}, nil
+}
+
+func (s *refillSource) ReadSplit(ctx context.Context, req *connector.ReadRequest, sp connector.Split, emit func(*record.Batch) error) error {
+	id := 0
+	for k := range s.batches {
+		var text []byte
+		var spans [][2]int
+		for range 30 {
+			id++
+			v := fmt.Sprint(id)
+			if id%7 == 0 {
+				v += "x" // not an integer: a record error
+			}
+			spans = append(spans, [2]int{len(text), len(v)})
+			text = append(text, v...)
+		}
+		b := &record.Batch{Fields: []string{"id"}, Split: sp.Name, FirstLine: int64(id - 28), Final: k == s.batches-1}
+		for _, sp := range spans {
+			b.Cells = append(b.Cells, record.Str(unsafe.String(&text[sp[0]], sp[1])))
+		}
+		var done atomic.Bool
+		b.Release = func() {
+			if done.Swap(true) {
+				s.twice.Add(1)
+			}
+			s.released.Add(1)
+			for i := range text {
+				text[i] = '#'
+			}
+		}
+		if err := emit(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// With ReleaseInput, every written batch is released once, only after the
+// writer is done with it, and the record failures keep their own copy of
+// the text; without it, nothing is released.
+func TestReleaseInputAfterWrite(t *testing.T) {
+	p, err := transform.Compile([]transform.Task{
+		task("Map", "NO_OP", []string{"id"}, "customer_id", "DESTINATION_DATA_TYPE", "integer")},
+		transform.Options{SourceConnector: "S3", TypedDestination: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, release := range []bool{true, false} {
+		for _, conc := range []int{1, 2} {
+			src := &refillSource{batches: 50}
+			var scribbled atomic.Int64
+			dst := &fakeDest{onWrite: func(b *record.Batch) error {
+				for i := range b.Len() {
+					if strings.Contains(b.Row(i)[0].Text(), "#") {
+						scribbled.Add(1)
+					}
+				}
+				return nil
+			}}
+			res, err := Execute(context.Background(), &Run{Source: src, Dest: dst, Program: p, Concurrency: conc,
+				RecycleBatches: true, ReleaseInput: release,
+				Write: &connector.WriteRequest{ErrorHandling: &connector.ErrorHandling{}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprintf("release %v, concurrency %d", release, conc)
+			if n := scribbled.Load(); n > 0 {
+				t.Errorf("%s: the writer saw %d values of released batches", name, n)
+			}
+			want := int64(0)
+			if release {
+				want = 50
+			}
+			if got := src.released.Load(); got != want || src.twice.Load() != 0 {
+				t.Errorf("%s: %d batches released (%d twice), want %d", name, got, src.twice.Load(), want)
+			}
+			if len(res.Failures) != 1500/7 {
+				t.Fatalf("%s: %d failures, want %d", name, len(res.Failures), 1500/7)
+			}
+			for _, f := range res.Failures {
+				if v := f.Record["id"]; !strings.HasSuffix(v, "x") || strings.Contains(v, "#") {
+					t.Fatalf("%s: failure at line %d keeps %q", name, f.Line, v)
+				}
+			}
+		}
+	}
+}
