@@ -116,7 +116,6 @@ type localStager struct {
 	mu        sync.Mutex
 	made      bool
 	dirs      map[string]bool // to fsync at settle; publish is not concurrent
-	direct    directPool
 }
 
 func (s *localStager) mkdir() error {
@@ -136,19 +135,7 @@ func (s *localStager) create(_ context.Context, name, _ string) (io.WriteCloser,
 	if err := s.mkdir(); err != nil {
 		return nil, err
 	}
-	p := filepath.Join(s.dir, name)
-	if s.direct.take() {
-		f, err := openDirect(p)
-		if err == nil {
-			return newDirectFile(f, &s.direct), nil
-		}
-		if errors.Is(err, errInvalid) || errors.Is(err, errors.ErrUnsupported) {
-			s.direct.disable() // this file system has no O_DIRECT
-		} else {
-			s.direct.done()
-		}
-	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+	f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
 	if err != nil {
 		return nil, fmt.Errorf("s3 destination: create staging file: %w", err)
 	}
