@@ -643,6 +643,15 @@ func (c *ColumnWriter) buffered() int64 {
 }
 
 // Null adds a null.
+// present counts a value that is not null; its definition level is kept
+// only once the page has a null (Null writes the ones before it).
+func (c *ColumnWriter) present() {
+	c.n++
+	if c.nulls > 0 {
+		c.defs = append(c.defs, 1)
+	}
+}
+
 func (c *ColumnWriter) Null() {
 	if c.nulls == 0 {
 		// The page's first null: the levels so far, all 1, are written
@@ -675,10 +684,7 @@ func (c *ColumnWriter) String(s string) {
 		c.dictString(s)
 		return
 	}
-	c.n++
-	if c.nulls > 0 {
-		c.defs = append(c.defs, 1)
-	}
+	c.present()
 	o := len(c.vals)
 	c.vals = append(c.vals, s...)
 	c.lens = append(c.lens, int32(len(s)))
@@ -747,10 +753,7 @@ func (c *ColumnWriter) dictString(s string) {
 
 // addIndex adds a value by its dictionary index.
 func (c *ColumnWriter) addIndex(i uint32) {
-	c.n++
-	if c.nulls > 0 {
-		c.defs = append(c.defs, 1)
-	}
+	c.present()
 	c.idx = append(c.idx, i)
 	if c.seenOn[i] != c.pageNo {
 		// First time on this page: bound the page by it.
@@ -773,10 +776,7 @@ func (c *ColumnWriter) addIndex(i uint32) {
 
 // Int64 adds an Int64 or Timestamp column's value.
 func (c *ColumnWriter) Int64(v int64) {
-	c.n++
-	if c.nulls > 0 {
-		c.defs = append(c.defs, 1)
-	}
+	c.present()
 	c.vals = binary.LittleEndian.AppendUint64(c.vals, uint64(v))
 	c.st.i0 = min(c.st.i0, v)
 	c.st.i1 = max(c.st.i1, v)
@@ -787,10 +787,7 @@ func (c *ColumnWriter) Int64(v int64) {
 
 // Int32 adds a Date column's value.
 func (c *ColumnWriter) Int32(v int32) {
-	c.n++
-	if c.nulls > 0 {
-		c.defs = append(c.defs, 1)
-	}
+	c.present()
 	c.vals = binary.LittleEndian.AppendUint32(c.vals, uint32(v))
 	c.st.i0 = min(c.st.i0, int64(v))
 	c.st.i1 = max(c.st.i1, int64(v))
@@ -801,10 +798,7 @@ func (c *ColumnWriter) Int32(v int32) {
 
 // Double adds a Double column's value.
 func (c *ColumnWriter) Double(v float64) {
-	c.n++
-	if c.nulls > 0 {
-		c.defs = append(c.defs, 1)
-	}
+	c.present()
 	c.vals = binary.LittleEndian.AppendUint64(c.vals, math.Float64bits(v))
 	if v < c.st.f0 {
 		c.st.f0 = v
@@ -823,10 +817,7 @@ func (c *ColumnWriter) Bool(v bool) {
 	if v {
 		b = 1
 	}
-	c.n++
-	if c.nulls > 0 {
-		c.defs = append(c.defs, 1)
-	}
+	c.present()
 	c.vals = append(c.vals, b)
 	c.st.i0 = min(c.st.i0, int64(b))
 	c.st.i1 = max(c.st.i1, int64(b))
@@ -838,10 +829,7 @@ func (c *ColumnWriter) Bool(v bool) {
 // Decimal adds a Decimal column's value: the unscaled number (scale 18)
 // as 16 bytes of big-endian two's complement.
 func (c *ColumnWriter) Decimal(v [16]byte) {
-	c.n++
-	if c.nulls > 0 {
-		c.defs = append(c.defs, 1)
-	}
+	c.present()
 	o := len(c.vals)
 	c.vals = append(c.vals, v[:]...)
 	s := c.view(o, 16)
