@@ -76,59 +76,15 @@ func TestPackMini(t *testing.T) {
 	}
 }
 
-// refDeltaLengths, refDeltaInt64s and refPackUint64s are the first
-// versions of the delta encoders, kept as references.
+// refDeltaInt64s and refPackUint64s are the first versions of the delta
+// encoders, kept as references; refDeltaLengths goes through them.
 func refDeltaLengths(dst []byte, v []int32) []byte {
-	const block, mini = 128, 32 // 4 miniblocks
-	dst = binary.AppendUvarint(dst, block)
-	dst = binary.AppendUvarint(dst, block/mini)
-	dst = binary.AppendUvarint(dst, uint64(len(v)))
-	var first int64
-	if len(v) > 0 {
-		first = int64(v[0])
+	// Lengths are delta-encoded as the int64s they widen to.
+	vals := make([]byte, 0, 8*len(v))
+	for _, x := range v {
+		vals = binary.LittleEndian.AppendUint64(vals, uint64(int64(x)))
 	}
-	dst = binary.AppendVarint(dst, first)
-	var d [block]uint64
-	for i := 1; i < len(v); i += block {
-		m := min(block, len(v)-i)
-		least := int64(math.MaxInt64)
-		for k := range m {
-			x := int64(v[i+k]) - int64(v[i+k-1])
-			d[k] = uint64(x)
-			least = min(least, x)
-		}
-		dst = binary.AppendVarint(dst, least)
-		widths := len(dst)
-		dst = append(dst, 0, 0, 0, 0)
-		for mb := 0; mb*mini < m; mb++ {
-			part := d[mb*mini : (mb+1)*mini]
-			var or uint64
-			for k := range part {
-				if mb*mini+k < m {
-					part[k] -= uint64(least)
-				} else {
-					part[k] = 0
-				}
-				or |= part[k]
-			}
-			// Lengths are non-negative int32s: a delta above the least
-			// fits 32 bits, so the accumulator never holds more than 64.
-			width := bits.Len64(or)
-			dst[widths+mb] = byte(width)
-			var acc uint64
-			nb := 0
-			for _, x := range part {
-				acc |= x << nb
-				nb += width
-				if nb >= 32 {
-					dst = binary.LittleEndian.AppendUint32(dst, uint32(acc))
-					acc >>= 32
-					nb -= 32
-				}
-			}
-		}
-	}
-	return dst
+	return refDeltaInt64s(dst, vals)
 }
 
 func refDeltaInt64s(dst, vals []byte) []byte {
