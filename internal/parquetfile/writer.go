@@ -23,6 +23,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -54,6 +55,11 @@ type Options struct {
 	PageSize     int    // bytes of values a page holds before it is encoded; 256 KiB
 	DictMaxBytes int    // a row group's dictionary bytes before PLAIN; 1 MiB
 	CreatedBy    string // the footer's created_by
+	// Workers is how many pages may be encoded and compressed at once on
+	// goroutines of their own, off the column writers' callers; 0 or 1:
+	// by the caller, when its page fills. A column has at most one page
+	// in flight. The file's bytes do not depend on it.
+	Workers int
 }
 
 // Parquet enums used here.
@@ -97,6 +103,7 @@ type Writer struct {
 	groups  []rowGroup
 	rows    int64
 	err     error
+	wg      sync.WaitGroup // the page encoders
 }
 
 type rowGroup struct {
@@ -138,6 +145,10 @@ func NewWriter(out io.Writer, cols []Column, opt Options) (*Writer, error) {
 	}
 	seen := make(map[string]bool, len(cols))
 	w := &Writer{out: out, cols: cols, opt: opt, cw: make([]*ColumnWriter, len(cols))}
+	var sem chan struct{}
+	if opt.Workers > 1 {
+		sem = make(chan struct{}, opt.Workers)
+	}
 	for j, c := range cols {
 		if seen[c.Name] {
 			return nil, fmt.Errorf("column %q appears twice", c.Name)
@@ -146,7 +157,7 @@ func NewWriter(out io.Writer, cols []Column, opt Options) (*Writer, error) {
 		if c.Kind > Date {
 			return nil, fmt.Errorf("column %q: unknown kind %d", c.Name, c.Kind)
 		}
-		cw := &ColumnWriter{kind: c.Kind, dictOK: c.Dict && c.Kind == String, pageSize: opt.PageSize, dictMax: opt.DictMaxBytes}
+		cw := &ColumnWriter{kind: c.Kind, dictOK: c.Dict && c.Kind == String, pageSize: opt.PageSize, dictMax: opt.DictMaxBytes, sem: sem, wg: &w.wg}
 		cw.reset()
 		w.cw[j] = cw
 	}
@@ -579,25 +590,36 @@ type ColumnWriter struct {
 	dictBytes int
 	seenOn    []uint32 // the page number a dictionary value was last bounded on
 	pageNo    uint32
-	chunk     slabs // encoded data pages
-	pages     []pageInfo
 	rows      int64
 	nullsAll  int64
+	dictPg    []byte
+	finished  bool
+	// Pages being encoded: fly is in flight (nil: none), spare the free
+	// one. Size counts the chunk's bytes as of the last settle and fly's
+	// buffered bytes (flyRaw), so that it does not depend on when pages
+	// are encoded.
+	fly, spare      *page
+	flyRaw, settled int64
+	sem             chan struct{} // Options.Workers' tokens; nil: encode inline
+	wg              *sync.WaitGroup
+
+	// Encoded pages (encodePage's while a page is in flight).
+	chunk     slabs
+	pages     []pageInfo
 	unc       int64
 	encodings uint16
 	chunkSt   bounds
-	dictPg    []byte
-	finished  bool
 	// plainPages: Snappy did not pay on this row group's last page, so
 	// its later pages are stored uncompressed.
 	plainPages bool
 
-	lev, tmp []byte
-	hdr      tenc
+	tmp []byte
+	hdr tenc
 	// res is how many bytes a String page's vals hold in front of the
 	// values, for the lengths to be written in front of them without a
-	// copy of the values.
-	res int
+	// copy of the values; grow is what the lengths of a page needed, for
+	// the next pages.
+	res, grow int
 	// recent caches dictionary indexes plus one (zero: empty).
 	recent [1 << recentBits]uint32
 }
@@ -630,6 +652,7 @@ func (c *ColumnWriter) reset() {
 	c.dictVals, c.seenOn, c.dictBytes = c.dictVals[:0], c.seenOn[:0], 0
 	c.pageNo = 1
 	c.chunk.release()
+	c.settled, c.flyRaw = 0, 0
 	c.pages = nil
 	c.rows, c.nullsAll, c.unc, c.encodings = 0, 0, 0, 0
 	c.chunkSt = emptyBounds()
@@ -639,7 +662,7 @@ func (c *ColumnWriter) reset() {
 }
 
 func (c *ColumnWriter) buffered() int64 {
-	return int64(c.chunk.n + len(c.dictPg) + len(c.vals) - c.res + 4*len(c.idx) + 4*len(c.lens) + len(c.defs) + c.dictBytes)
+	return c.settled + c.flyRaw + int64(len(c.dictPg)+len(c.vals)-c.res+4*len(c.idx)+4*len(c.lens)+len(c.defs)+c.dictBytes)
 }
 
 // Null adds a null.
@@ -855,6 +878,7 @@ func (c *ColumnWriter) Finish() {
 		return
 	}
 	c.endPage()
+	c.settle()
 	c.finished = true
 	if c.encodings&(1<<encRLEDict) == 0 {
 		return
@@ -881,7 +905,34 @@ func (c *ColumnWriter) Finish() {
 	c.unc += int64(len(h.b) + len(raw))
 }
 
-// endPage encodes and compresses the current page into the chunk.
+// page is a full page on its way into the chunk: its values, taken from
+// the column at endPage, and the encoder's scratch. A column has two: the
+// one it fills and the one being encoded, whose buffers it takes back at
+// the next endPage.
+type page struct {
+	n, nulls int
+	defs     []byte
+	vals     []byte
+	lens     []int32
+	idx      []uint32
+	res      int // vals' bytes in front of the values (String)
+	st       bounds
+	dictPage bool
+	width    int // dictionary index bits
+	firstRow int64
+	raw      int64 // the buffered bytes Size counted for the page
+
+	lev, tmp []byte
+	hdr      tenc
+	grow     int           // String: the reserve the lengths needed, when more than res
+	done     chan struct{} // closed once the page is in the chunk; nil: inline
+}
+
+// endPage hands the current page to the encoder and starts a new one. The
+// encoding and Snappy run on a goroutine of their own when the Writer has
+// workers (Options.Workers), else here. A column has at most one page in
+// flight, so pages reach the chunk in order, and the adaptive Snappy rule
+// (encodePage) sees the same previous pages whatever the timing.
 func (c *ColumnWriter) endPage() {
 	n := c.n
 	if n == 0 {
@@ -890,54 +941,112 @@ func (c *ColumnWriter) endPage() {
 	if c.finished {
 		panic("parquetfile: value added between Finish and Flush")
 	}
+	c.settle()
+	p := c.spare
+	if p == nil {
+		p = new(page)
+	}
+	c.spare = nil
+	p.raw = int64(len(c.vals) - c.res + 4*len(c.idx) + 4*len(c.lens) + len(c.defs))
+	p.n, p.nulls, p.res, p.st, p.dictPage, p.firstRow = n, c.nulls, c.res, c.st, c.dictPage, c.rows
+	if c.dictPage && len(c.idx) > 0 {
+		p.width = max(bits.Len32(uint32(len(c.dictVals)-1)), 1)
+	}
+	p.defs, c.defs = c.defs, p.defs
+	p.vals, c.vals = c.vals, p.vals
+	p.lens, c.lens = c.lens, p.lens
+	p.idx, c.idx = c.idx, p.idx
+	c.rows += int64(n)
+	c.nullsAll += int64(c.nulls)
+	c.fly, c.flyRaw = p, p.raw
+
+	c.res = max(c.res, c.grow)
+	c.defs, c.vals, c.idx, c.lens, c.n = c.defs[:0], slices.Grow(c.vals[:0], c.res)[:c.res], c.idx[:0], c.lens[:0], 0
+	c.nulls = 0
+	c.st = emptyBounds()
+	c.pageNo++
+
+	if c.sem == nil {
+		c.encodePage(p)
+		return
+	}
+	p.done = make(chan struct{})
+	c.wg.Go(func() {
+		c.sem <- struct{}{}
+		c.encodePage(p)
+		<-c.sem
+		close(p.done)
+	})
+}
+
+// settle waits for the page in flight to reach the chunk and takes its
+// buffers back for the next page.
+func (c *ColumnWriter) settle() {
+	p := c.fly
+	if p == nil {
+		return
+	}
+	if p.done != nil {
+		<-p.done
+		p.done = nil
+	}
+	c.grow = max(c.grow, p.grow)
+	c.fly, c.spare = nil, p
+	c.settled, c.flyRaw = int64(c.chunk.n), 0
+}
+
+// encodePage encodes and compresses p into the chunk. It owns the chunk's
+// state (chunk, pages, unc, encodings, chunkSt, plainPages) while p is in
+// flight: the column's caller touches them only once settled.
+func (c *ColumnWriter) encodePage(p *page) {
+	n := p.n
 	// Definition levels: one run when the page has no nulls or only
 	// nulls, else bit-packed.
-	lev := c.lev[:0]
-	switch c.nulls {
+	lev := p.lev[:0]
+	switch p.nulls {
 	case 0:
 		lev = append(binary.AppendUvarint(lev, uint64(n)<<1), 1)
 	case n:
 		lev = append(binary.AppendUvarint(lev, uint64(n)<<1), 0)
 	default:
 		lev = binary.AppendUvarint(lev, uint64((n+7)/8)<<1|1)
-		lev = packBits(lev, c.defs)
+		lev = packBits(lev, p.defs)
 	}
-	c.lev = lev
+	p.lev = lev
 
 	enc := int32(encPlain)
-	raw := c.vals
+	raw := p.vals
 	switch {
-	case c.dictPage && len(c.idx) > 0:
+	case p.dictPage && len(p.idx) > 0:
 		enc = encRLEDict
-		width := max(bits.Len32(uint32(len(c.dictVals)-1)), 1)
-		raw = append(c.tmp[:0], byte(width))
-		raw = binary.AppendUvarint(raw, uint64((len(c.idx)+7)/8)<<1|1)
-		raw = packUint32(raw, c.idx, width)
-		c.tmp = raw
+		raw = append(p.tmp[:0], byte(p.width))
+		raw = binary.AppendUvarint(raw, uint64((len(p.idx)+7)/8)<<1|1)
+		raw = packUint32(raw, p.idx, p.width)
+		p.tmp = raw
 	case c.kind == Bool:
-		raw = packBits(c.tmp[:0], c.vals)
-		c.tmp = raw
+		raw = packBits(p.tmp[:0], p.vals)
+		p.tmp = raw
 	case c.kind == Int64 || c.kind == Timestamp:
 		// DELTA_BINARY_PACKED when smaller: ids and times that grow
 		// shrink to a few bits a value, far less for Snappy to go
 		// through than their PLAIN bytes.
-		if d := appendDeltaInt64s(c.tmp[:0], c.vals); len(d) < len(c.vals) {
+		if d := appendDeltaInt64s(p.tmp[:0], p.vals); len(d) < len(p.vals) {
 			enc, raw = encDeltaBinary, d
-			c.tmp = d
+			p.tmp = d
 		} else {
-			c.tmp = d
+			p.tmp = d
 		}
 	case c.kind == String:
 		enc = encDeltaLength
-		d := appendDeltaLengths(c.tmp[:0], c.lens)
-		c.tmp = d
-		if len(d) <= c.res {
-			raw = c.vals[c.res-len(d):]
+		d := appendDeltaLengths(p.tmp[:0], p.lens)
+		p.tmp = d
+		if len(d) <= p.res {
+			raw = p.vals[p.res-len(d):]
 			copy(raw, d)
 		} else {
-			raw = append(d, c.vals[c.res:]...)
-			c.tmp = raw
-			c.res = len(d) + len(d)/4 // for the next pages
+			raw = append(d, p.vals[p.res:]...)
+			p.tmp = raw
+			p.grow = len(d) + len(d)/4 // for the next pages
 		}
 	}
 	// Snappy runs on a row group's pages only while it pays: a page it
@@ -954,14 +1063,14 @@ func (c *ColumnWriter) endPage() {
 		c.plainPages = len(out) > len(raw)-len(raw)/8
 	}
 
-	h := &c.hdr
+	h := &p.hdr
 	h.b, h.last = h.b[:0], 0
 	h.i32(1, pageData2)
 	h.i32(2, int32(len(lev)+len(raw)))
 	h.i32(3, int32(len(lev)+len(comp)))
 	h.begin(8)
 	h.i32(1, int32(n))
-	h.i32(2, int32(c.nulls))
+	h.i32(2, int32(p.nulls))
 	h.i32(3, int32(n))
 	h.i32(4, enc)
 	h.i32(5, int32(len(lev)))
@@ -972,40 +1081,34 @@ func (c *ColumnWriter) endPage() {
 	h.end()
 	h.stop()
 
-	p := pageInfo{off: int64(c.chunk.n), size: int32(len(h.b) + len(lev) + len(comp)), firstRow: c.rows, nulls: int64(c.nulls), values: int64(n)}
-	st := c.st
+	pi := pageInfo{off: int64(c.chunk.n), size: int32(len(h.b) + len(lev) + len(comp)), firstRow: p.firstRow, nulls: int64(p.nulls), values: int64(n)}
+	st := p.st
 	switch c.kind {
 	case String, Decimal:
 	case Double:
 		st.has = st.f0 <= st.f1
-		if !st.has && c.nulls < n { // only NaNs: bound the page by NaN
+		if !st.has && p.nulls < n { // only NaNs: bound the page by NaN
 			st.f0, st.f1 = math.NaN(), math.NaN()
-			p.min, p.max = st.bytes(c.kind)
+			pi.min, pi.max = st.bytes(c.kind)
 		}
 	default:
 		st.has = st.i0 <= st.i1
 	}
 	if st.has {
-		p.min, p.max = st.bytes(c.kind)
-		// The chunk's bounds keep the page's copies, not views of c.vals.
-		st.s0, st.s1 = unsafe.String(unsafe.SliceData(p.min), len(p.min)), unsafe.String(unsafe.SliceData(p.max), len(p.max))
+		pi.min, pi.max = st.bytes(c.kind)
+		// The chunk's bounds keep the page's copies, not views of p.vals.
+		st.s0, st.s1 = unsafe.String(unsafe.SliceData(pi.min), len(pi.min)), unsafe.String(unsafe.SliceData(pi.max), len(pi.max))
 		c.chunkSt.merge(c.kind, &st)
-	} else if p.min == nil {
-		p.min, p.max = []byte{}, []byte{}
+	} else if pi.min == nil {
+		pi.min, pi.max = []byte{}, []byte{}
 	}
-	c.pages = append(c.pages, p)
+	p.st = bounds{} // no views of p.vals past the page
+	c.pages = append(c.pages, pi)
 	c.chunk.write(h.b)
 	c.chunk.write(lev)
 	c.chunk.write(comp)
 	c.unc += int64(len(h.b) + len(lev) + len(raw))
-	c.rows += int64(n)
-	c.nullsAll += int64(c.nulls)
 	c.encodings |= 1 << enc
-
-	c.defs, c.vals, c.idx, c.lens, c.n = c.defs[:0], slices.Grow(c.vals[:0], c.res)[:c.res], c.idx[:0], c.lens[:0], 0
-	c.nulls = 0
-	c.st = emptyBounds()
-	c.pageNo++
 }
 
 // packBits packs bytes of 0 or 1 into bits, LSB first, padding the last

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -25,8 +26,24 @@ type cell struct {
 }
 
 // write writes rows (cells[row][col]) to a file, cutting a row group
-// every groupRows rows (0: one), and returns its bytes.
+// every groupRows rows (0: one), and returns its bytes. Without
+// opt.Workers, it writes the file with pages encoded inline and by 4
+// workers, which must give the same bytes.
 func write(t testing.TB, cols []Column, opt Options, rows [][]cell, groupRows int) []byte {
+	t.Helper()
+	if opt.Workers != 0 {
+		return writeWith(t, cols, opt, rows, groupRows)
+	}
+	opt.Workers = 1
+	data := writeWith(t, cols, opt, rows, groupRows)
+	opt.Workers = 4
+	if async := writeWith(t, cols, opt, rows, groupRows); !bytes.Equal(async, data) {
+		t.Fatalf("4 workers wrote %d bytes, inline %d, not the same", len(async), len(data))
+	}
+	return data
+}
+
+func writeWith(t testing.TB, cols []Column, opt Options, rows [][]cell, groupRows int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := NewWriter(&buf, cols, opt)
@@ -433,6 +450,86 @@ func TestWriteError(t *testing.T) {
 	if err := w.Close(); !errors.Is(err, errDisk) {
 		t.Errorf("Close: %v", err)
 	}
+}
+
+// With pages encoded by workers, a failed write is still the Flush's
+// error and the Close's after it, wherever it fails, and the workers end.
+func TestWriteErrorWithWorkers(t *testing.T) {
+	rows := randomRows(rand.New(rand.NewPCG(3, 4)), allKinds, 6000, 0.1)
+	for _, at := range []int{10, 20_000, 100_000} {
+		w, _ := NewWriter(&failWriter{n: at}, allKinds, Options{PageSize: 1024, Workers: 4})
+		var err error
+		for r, row := range rows {
+			for j, v := range row {
+				add(w.Column(j), allKinds[j].Kind, v)
+			}
+			if (r+1)%2000 == 0 && err == nil {
+				err = w.Flush()
+			}
+		}
+		if !errors.Is(err, errDisk) {
+			t.Errorf("failing at byte %d: Flush: %v", at, err)
+		}
+		if err := w.Close(); !errors.Is(err, errDisk) {
+			t.Errorf("failing at byte %d: Close: %v", at, err)
+		}
+		w.wg.Wait()
+	}
+}
+
+// A Writer given up on before Close (a cancelled run) leaves no page
+// encoder behind: they end without it (a leak would hang this test).
+func TestAbandonedWriter(t *testing.T) {
+	w, _ := NewWriter(io.Discard, allKinds, Options{PageSize: 1024, Workers: 4})
+	for _, row := range randomRows(rand.New(rand.NewPCG(7, 8)), allKinds, 5000, 0.1) {
+		for j, v := range row {
+			add(w.Column(j), allKinds[j].Kind, v)
+		}
+	}
+	w.wg.Wait()
+}
+
+// Size does not depend on the workers either, and the columns may be
+// written from goroutines of their own (as s3conn does), each handing
+// pages to the workers.
+func TestWorkersSizeAndConcurrentColumns(t *testing.T) {
+	rows := randomRows(rand.New(rand.NewPCG(11, 12)), allKinds, 12_000, 0.1)
+	run := func(workers int) (sizes []int64, data []byte) {
+		var buf bytes.Buffer
+		w, _ := NewWriter(&buf, allKinds, Options{PageSize: 2048, Workers: workers})
+		for lo := 0; lo < len(rows); lo += 700 {
+			hi := min(lo+700, len(rows))
+			var wg sync.WaitGroup
+			for j, c := range allKinds {
+				wg.Go(func() {
+					for _, row := range rows[lo:hi] {
+						add(w.Column(j), c.Kind, row[j])
+					}
+				})
+			}
+			wg.Wait()
+			sizes = append(sizes, w.Size())
+			if hi%4200 == 0 {
+				if err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				sizes = append(sizes, w.Size())
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return sizes, buf.Bytes()
+	}
+	sizes1, data1 := run(1)
+	sizes4, data4 := run(4)
+	if !slices.Equal(sizes1, sizes4) {
+		t.Errorf("Size inline %v, with 4 workers %v", sizes1, sizes4)
+	}
+	if !bytes.Equal(data1, data4) {
+		t.Errorf("4 workers wrote %d bytes, inline %d, not the same", len(data4), len(data1))
+	}
+	check(t, data4, allKinds, rows)
 }
 
 // Columns written in a different number of rows are the caller's bug.
