@@ -191,11 +191,14 @@ func (q *pqJob) repeats(j int) bool {
 // newParquetWriter starts a Parquet file on out. A column buffers its
 // values up to a page before it encodes them: 256 KiB a page, less for
 // wide schemas and many open files, so that the page buffers of all open
-// files stay within about a quarter of rowGroupBudget.
+// files stay within about a quarter of rowGroupBudget (twice that with
+// the full pages being encoded). Full pages are encoded and compressed on
+// up to procs goroutines of their own, so that Snappy is off the
+// background goroutine's path, which writes every batch's columns.
 func (w *writer) newParquetWriter(out io.Writer) (*parquetfile.Writer, error) {
 	columns := len(w.pqCols) * (w.openPq + 1)
 	page := min(max(rowGroupBudget/4/max(columns, 1), 32<<10), 256<<10)
-	return parquetfile.NewWriter(out, w.pqCols, parquetfile.Options{PageSize: page, DictMaxBytes: dictMaxBytes, CreatedBy: createdBy})
+	return parquetfile.NewWriter(out, w.pqCols, parquetfile.Options{PageSize: page, DictMaxBytes: dictMaxBytes, CreatedBy: createdBy, Workers: w.procs})
 }
 
 // createdBy is the footer's created_by, as parquet-go wrote it for
