@@ -7,11 +7,12 @@
 //
 // Values go straight from the caller to a column's page buffer, one typed
 // call a value (no boxed value per cell); a full page is encoded and
-// compressed at once. The columns are independent: different columns may
-// be written from different goroutines at the same time, which is how a
-// caller spreads the encoding and Snappy over its CPUs. A row group's
-// pages stay in memory until Flush writes them, so that a dictionary page
-// can precede them.
+// compressed at once, by the caller or, with Options.Workers, on a
+// goroutine of its own while the caller fills the column's next page. The
+// columns are independent: different columns may be written from
+// different goroutines at the same time. A row group's pages stay in
+// memory until Flush writes them, so that a dictionary page can precede
+// them.
 package parquetfile
 
 import (

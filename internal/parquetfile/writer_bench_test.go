@@ -10,16 +10,18 @@ import (
 // BenchmarkWrite writes a million rows shaped like the bench workload's
 // output (an id, a name, an email, an amount, a timestamp text and a
 // country, the last dictionary-encoded), one column after the other as
-// s3conn does, Snappy included.
+// s3conn does, Snappy included: its pages encoded inline and by 2
+// workers.
+const benchRows = 1 << 20
+
 func BenchmarkWrite(b *testing.B) {
-	const rows = 1 << 20
 	rng := rand.New(rand.NewPCG(7, 8))
 	first := []string{"Lisa", "Andrew", "Maria", "John", "Wei", "Fatima", "Olga", "Pedro"}
 	last := []string{"Brown", "Perez", "Smith", "Kowalski", "Chen", "Haddad", "Ivanova", "Silva"}
 	countries := []string{"CA", "SE", "US", "DE", "FR", "JP", "BR", "IN", "ZA", "AR"}
-	names, emails, ats, cs := make([]string, rows), make([]string, rows), make([]string, rows), make([]string, rows)
-	amounts := make([]float64, rows)
-	for i := range rows {
+	names, emails, ats, cs := make([]string, benchRows), make([]string, benchRows), make([]string, benchRows), make([]string, benchRows)
+	amounts := make([]float64, benchRows)
+	for i := range benchRows {
 		f, l := first[rng.IntN(len(first))], last[rng.IntN(len(last))]
 		names[i] = f + " " + l
 		emails[i] = fmt.Sprintf("*****%s%d@corp.example.com", l, rng.IntN(10000))
@@ -29,14 +31,22 @@ func BenchmarkWrite(b *testing.B) {
 	}
 	cols := []Column{{"id", Int64, false}, {"name", String, false}, {"email", String, false}, {"amount", Double, false},
 		{"created_at", String, false}, {"country", String, true}}
-	b.SetBytes(rows * 6)
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			benchWrite(b, cols, Options{Workers: workers}, names, emails, ats, cs, amounts)
+		})
+	}
+}
+
+func benchWrite(b *testing.B, cols []Column, opt Options, names, emails, ats, cs []string, amounts []float64) {
+	b.SetBytes(benchRows * 6)
 	b.ReportAllocs()
 	for b.Loop() {
-		w, err := NewWriter(io.Discard, cols, Options{})
+		w, err := NewWriter(io.Discard, cols, opt)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for lo := 0; lo < rows; lo += 128 << 10 {
+		for lo := 0; lo < benchRows; lo += 128 << 10 {
 			hi := lo + 128<<10
 			for i := lo; i < hi; i++ {
 				w.Column(0).Int64(int64(i))
