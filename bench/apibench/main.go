@@ -4,29 +4,38 @@
 // handler, each driven by the same closed-loop load generator (C clients
 // on keep-alive connections for D seconds, in rounds that take turns). It
 // prints requests per second, p50 and p99, the process's CPU time per
-// request (with PostgreSQL, the database server's is not in it), and each
+// request (with PostgreSQL, the database server's apart: "db cpu/req", read
+// from /proc when the server runs on this machine), and each
 // operation's share of the ceiling, with the range of that share over the
 // rounds.
 //
 //	go run ./bench/apibench -flows 20 -clients 16 -duration 5s
 //	go run ./bench/apibench -database postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+//
+// With -database, the run's tables are made in a new schema of its own,
+// dropped at the end.
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,6 +45,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/appflow"
 	"github.com/aws/aws-sdk-go-v2/service/appflow/types"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/appflowd/appflowd/internal/app"
 	"github.com/appflowd/appflowd/internal/runstate"
@@ -48,7 +59,7 @@ func main() {
 	clients := flag.Int("clients", 16, "concurrent clients")
 	dur := flag.Duration("duration", 5*time.Second, "how long each target is measured, in all")
 	rounds := flag.Int("rounds", 5, "the targets take turns this many times")
-	database := flag.String("database", "", "a postgres:// URL (its tables are created in the search_path); empty: SQLite in a temp dir")
+	database := flag.String("database", "", "a postgres:// URL (the run's tables are made in a schema of its own, dropped at the end); empty: SQLite in a temp dir")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measurements (after the warm-up) to this file")
 	sign := flag.Bool("sign", false, "appflowd checks SigV4 and every request is signed (those to the ceiling too, so the clients' work is alike)")
 	flag.Parse()
@@ -62,11 +73,26 @@ const benchKey, benchSecret, benchAccount = "AKIDAPIBENCH", "apibench-secret", "
 
 func run(flows, runs, tasks, clients int, dur time.Duration, rounds int, database, cpuprofile string, sign bool) error {
 	ctx := context.Background()
+	var db *dbCPU // nil with SQLite
 	dir, err := os.MkdirTemp("", "apibench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if database != "" {
+		admin, err := pgxpool.New(ctx, database)
+		if err != nil {
+			return err
+		}
+		defer admin.Close()
+		dsn, schema, drop, err := ownSchema(ctx, admin, database)
+		if err != nil {
+			return err
+		}
+		defer drop()
+		db = &dbCPU{pool: admin, app: schema}
+		database = dsn
+	}
 	cfg := app.Config{DataDir: dir, Region: "us-east-1", AccountID: benchAccount, Database: database, PlanInterval: -1}
 	if sign {
 		cfg.Credentials = filepath.Join(dir, "credentials")
@@ -166,7 +192,9 @@ func run(flows, runs, tasks, clients int, dur time.Duration, rounds int, databas
 	for range rounds {
 		var ceiling float64
 		for i, t := range targets {
+			db0 := db.sample(ctx)
 			r := load(t.url, t.body, dur/time.Duration(rounds))
+			r.dbcpu = db.since(ctx, db0)
 			if i == 0 {
 				ceiling = r.rps
 			}
@@ -180,6 +208,91 @@ func run(flows, runs, tasks, clients int, dur time.Duration, rounds int, databas
 	return nil
 }
 
+// ownSchema creates a schema of the bench's own on the server at dsn and
+// returns the URL whose search_path selects it (and whose connections are
+// named after it), its name, and a func that drops it: each run starts from
+// empty tables and leaves none behind.
+func ownSchema(ctx context.Context, admin *pgxpool.Pool, dsn string) (string, string, func(), error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", "", nil, errors.New("apibench: cannot parse the -database URL")
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "apibench_" + hex.EncodeToString(b)
+	exec := func(sql string) error {
+		_, err := admin.Exec(ctx, sql)
+		return err
+	}
+	if err := exec("CREATE SCHEMA " + schema); err != nil {
+		return "", "", nil, fmt.Errorf("apibench: create schema: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	q.Set("application_name", schema) // finds the run's server processes
+	u.RawQuery = q.Encode()
+	drop := func() {
+		if err := exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			log.Printf("apibench: drop schema %s: %v", schema, err)
+		}
+	}
+	return u.String(), schema, drop, nil
+}
+
+// dbCPU reads the CPU time of the database server's processes that serve
+// this run's connections (those of its application_name), from /proc: the
+// server must run on this machine, else nothing is counted.
+type dbCPU struct {
+	pool *pgxpool.Pool // a connection of the bench's own
+	app  string
+}
+
+// sample is the CPU time of each of the run's server processes, by pid.
+func (d *dbCPU) sample(ctx context.Context) map[int]time.Duration {
+	if d == nil {
+		return nil
+	}
+	rows, err := d.pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, d.app)
+	if err != nil {
+		return nil
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil
+	}
+	m := map[int]time.Duration{}
+	for _, pid := range pids {
+		if t, ok := procCPU(int(pid)); ok {
+			m[int(pid)] = t
+		}
+	}
+	return m
+}
+
+// since is the CPU time the run's server processes used since s0.
+func (d *dbCPU) since(ctx context.Context, s0 map[int]time.Duration) time.Duration {
+	var sum time.Duration
+	for pid, t := range d.sample(ctx) {
+		sum += t - s0[pid] // a process started since counts whole
+	}
+	return sum
+}
+
+// procCPU is the time a process has run on a CPU, from
+// /proc/<pid>/schedstat (nanoseconds, unlike stat's clock ticks).
+func procCPU(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(f[0], 10, 64)
+	return time.Duration(ns), err == nil
+}
+
 type result struct {
 	rps      float64
 	p50, p99 time.Duration
@@ -187,11 +300,12 @@ type result struct {
 	lats     []time.Duration // sorted
 	d        time.Duration
 	cpu      time.Duration // this process's CPU time (server, clients and all), over d
+	dbcpu    time.Duration // the database server's for this run's connections, over d (0: SQLite, or not measured)
 }
 
 // add merges two measurements of one target.
 func (r result) add(o result) result {
-	m := result{lats: append(slices.Clone(r.lats), o.lats...), d: r.d + o.d, errors: r.errors + o.errors, cpu: r.cpu + o.cpu}
+	m := result{lats: append(slices.Clone(r.lats), o.lats...), d: r.d + o.d, errors: r.errors + o.errors, cpu: r.cpu + o.cpu, dbcpu: r.dbcpu + o.dbcpu}
 	slices.Sort(m.lats)
 	m.rps = float64(len(m.lats)) / m.d.Seconds()
 	if len(m.lats) > 0 {
@@ -207,12 +321,17 @@ func (r result) print(what string, ceiling float64, shares []float64) {
 	if ceiling > 0 && ceiling != r.rps {
 		share = fmt.Sprintf("  %.3f of the ceiling (rounds %.3f-%.3f)", r.rps/ceiling, slices.Min(shares), slices.Max(shares))
 	}
-	var perReq time.Duration
+	var perReq, dbPerReq time.Duration
 	if len(r.lats) > 0 {
 		perReq = r.cpu / time.Duration(len(r.lats))
+		dbPerReq = r.dbcpu / time.Duration(len(r.lats))
 	}
-	fmt.Printf("%-42s %9.0f req/s  p50 %-9s p99 %-9s cpu/req %-8s errors %d%s\n", what, r.rps,
-		r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), perReq.Round(time.Microsecond), r.errors, share)
+	db := ""
+	if dbPerReq > 0 {
+		db = fmt.Sprintf("db cpu/req %-8s ", dbPerReq.Round(time.Microsecond))
+	}
+	fmt.Printf("%-42s %9.0f req/s  p50 %-9s p99 %-9s cpu/req %-8s %serrors %d%s\n", what, r.rps,
+		r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), perReq.Round(time.Microsecond), db, r.errors, share)
 }
 
 // load posts body to url from clients goroutines, each waiting for its
