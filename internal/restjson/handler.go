@@ -176,7 +176,8 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, log func() *slog
 // JSONResponder is a wire.Service that writes some operations' response
 // bodies itself, from the JSON documents it keeps, instead of returning a
 // value to encode. For other inputs RespondJSON returns handled false and
-// the operation is invoked as usual.
+// the operation is invoked as usual. The handler only reads body, which the
+// service may keep and return again.
 type JSONResponder interface {
 	RespondJSON(ctx context.Context, in wire.Input) (body []byte, handled bool, err error)
 }

@@ -584,16 +584,31 @@ func (s *Service) DescribeFlow(ctx context.Context, in *wire.DescribeFlowRequest
 // it was written, with what changes without an update spliced in (the
 // status, the tags, the newest run).
 func (s *Service) describeFlowJSON(ctx context.Context, in *wire.DescribeFlowRequest) ([]byte, error) {
-	v, err := s.d.Store.FlowViewGet(ctx, s.account(ctx), in.FlowName)
+	account := s.account(ctx)
+	var hits map[string][]byte
+	v, err := s.d.Store.FlowViewGet(ctx, account, in.FlowName, s.views.known(account, true, &hits))
 	if store.IsNotFound(err) {
 		return nil, flowNotFound(in.FlowName)
 	}
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "read flow %s", in.FlowName)
 	}
+	if v.Known {
+		return hits[v.Flow.Name], nil
+	}
+	b, err := describeFlowBody(v)
+	if err != nil {
+		return nil, err
+	}
+	s.views.put(account, v.Flow.Name, v.Stamp, true, b)
+	return b, nil
+}
+
+// describeFlowBody writes DescribeFlow's body from a flow's view.
+func describeFlowBody(v *store.FlowView) ([]byte, error) {
 	doc, err := objectMembers(v.Flow.Doc, make([]member, 0, 24))
 	if err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", in.FlowName)
+		return nil, fault.Wrap(fault.Internal, err, "decode flow %s", v.Flow.Name)
 	}
 	// set is ordered by name, as splice wants.
 	var set []member
@@ -641,25 +656,36 @@ func (s *Service) listFlowsJSON(ctx context.Context, in *wire.ListFlowsRequest) 
 	if in.MaxResults != nil {
 		limit = int(*in.MaxResults)
 	}
-	views, next, err := s.d.Store.FlowViewList(ctx, &store.FlowListParams{AccountID: s.account(ctx), Page: store.Page{After: in.NextToken, Limit: limit}})
+	account := s.account(ctx)
+	var hits map[string][]byte
+	views, next, err := s.d.Store.FlowViewList(ctx, &store.FlowListParams{AccountID: account, Page: store.Page{After: in.NextToken, Limit: limit},
+		Known: s.views.known(account, false, &hits)})
 	if err != nil {
 		if fault.Is(err, fault.Invalid) {
 			return nil, fault.New(fault.Invalid, "Invalid nextToken.")
 		}
 		return nil, fault.Wrap(fault.Internal, err, "list flows")
 	}
-	b := make([]byte, 0, listFlowsSize(views))
+	b := make([]byte, 0, listFlowsSize(views, hits))
 	b = append(b, `{"flows":[`...)
 	var doc []member
 	for i, v := range views {
 		if i > 0 {
 			b = append(b, ',')
 		}
+		if v.Known {
+			b = append(b, hits[v.Flow.Name]...)
+			continue
+		}
 		if doc, err = objectMembers(v.Summary, doc[:0]); err != nil {
 			return nil, fault.Wrap(fault.Internal, err, "decode flow %s", v.Flow.Name)
 		}
+		start := len(b)
 		if b, err = appendFlowSummary(b, v, doc); err != nil {
 			return nil, err
+		}
+		if v.Stamp != 0 {
+			s.views.put(account, v.Flow.Name, v.Stamp, false, slices.Clone(b[start:]))
 		}
 	}
 	b = append(b, ']')
@@ -672,10 +698,15 @@ func (s *Service) listFlowsJSON(ctx context.Context, in *wire.ListFlowsRequest) 
 
 // listFlowsSize is about the size of a ListFlows body of views, so that
 // its buffer seldom grows: each flow's summary, tags and what is added
-// (status, the last run's details, labels and types), and the cursor.
-func listFlowsSize(views []*store.FlowView) int {
+// (status, the last run's details, labels and types), or its kept entry
+// (hits), and the cursor.
+func listFlowsSize(views []*store.FlowView, hits map[string][]byte) int {
 	n := 128
 	for _, v := range views {
+		if v.Known {
+			n += len(hits[v.Flow.Name]) + 1
+			continue
+		}
 		n += len(v.Summary) + 512
 		for k, t := range v.Tags {
 			n += len(k) + len(t) + 8

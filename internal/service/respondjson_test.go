@@ -125,7 +125,7 @@ func TestListFlowsSummaryIsTheDocument(t *testing.T) {
 		t.Fatalf("FlowViewList: %d views, %v", len(views), err)
 	}
 	for _, v := range views {
-		whole, err := env.store.FlowViewGet(ctx, flowTestAccount, v.Flow.Name)
+		whole, err := env.store.FlowViewGet(ctx, flowTestAccount, v.Flow.Name, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

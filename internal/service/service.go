@@ -48,6 +48,7 @@ type Service struct {
 	d     Deps
 	runs  *runstate.Machine // every change of an execution record
 	cache *metadataCache    // entity lists and descriptions, per ResetConnectorMetadataCache
+	views *viewCache        // DescribeFlow and ListFlows bodies, by the stored views' stamps
 }
 
 var _ wire.Service = (*Service)(nil)
@@ -73,7 +74,7 @@ func New(d Deps) *Service {
 	if d.MaxFlows <= 0 {
 		d.MaxFlows = flowQuota
 	}
-	return &Service{d: d, runs: runstate.New(d.Store, d.Now), cache: &metadataCache{entries: map[metaKey]metaEntry{}}}
+	return &Service{d: d, runs: runstate.New(d.Store, d.Now), cache: &metadataCache{entries: map[metaKey]metaEntry{}}, views: newViewCache()}
 }
 
 // account is the caller's account id.

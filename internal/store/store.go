@@ -95,7 +95,20 @@ type FlowView struct {
 	// Labels are the labels of the flow's profiles that have one (custom
 	// connector profiles), by profile name.
 	Labels map[string]string
+	// Stamp names the stored state of everything the view shows (the flow,
+	// its tags, newest run and labels): a driver that keeps stamps gives the
+	// view another one whenever any of that changes. 0: the driver keeps none.
+	Stamp uint64
+	// Known says the caller's KnownView answered true for Stamp: the view
+	// carries only Flow.AccountID, Flow.Name and Stamp.
+	Known bool
 }
+
+// KnownView, given to FlowViewGet and FlowViewList, is asked for each view
+// read whose driver keeps stamps (FlowView.Stamp): true means the caller
+// has the view of that stamp already, and the driver leaves the rest of it
+// unread (FlowView.Known).
+type KnownView func(name string, stamp uint64) bool
 
 // Execution is one run of a flow.
 type Execution struct {
@@ -177,6 +190,7 @@ type ProfileListParams struct {
 type FlowListParams struct {
 	AccountID string
 	Page      Page
+	Known     KnownView // nil: every view is read whole; FlowViewList only
 }
 
 // FlowListByStatusParams lists flows of every account in one status, as the
@@ -235,7 +249,8 @@ type Store interface {
 	FlowListByStatus(ctx context.Context, params *FlowListByStatusParams) ([]*Flow, string, error)
 	// FlowViewGet and FlowViewList read flows as DescribeFlow and ListFlows
 	// show them, each in one query; FlowViewList pages like FlowList.
-	FlowViewGet(ctx context.Context, accountID, name string) (*FlowView, error)
+	// known (params.Known) may be nil.
+	FlowViewGet(ctx context.Context, accountID, name string, known KnownView) (*FlowView, error)
 	FlowViewList(ctx context.Context, params *FlowListParams) ([]*FlowView, string, error)
 	// FlowsUsingProfile names the flows whose source or destination uses the profile.
 	FlowsUsingProfile(ctx context.Context, accountID, profileName string) ([]string, error)

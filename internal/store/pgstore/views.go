@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -16,10 +17,27 @@ import (
 // execution in one statement (one round trip), all from the flow's row:
 // migrations 00005's and 00006's triggers keep them there. pgx prepares
 // and caches it per connection.
+//
+// The first two columns are the flow's name and stamp: xmin, the id of the
+// transaction that wrote the row's current version, which every change of
+// the flow and every trigger's write of its tags, newest run or labels
+// replaces (a row lock does not; freezing keeps it), beside the flow's
+// version, which guards against the ids' wraparound.
 func flowViewSelect(doc string) string {
-	return `SELECT f.name, f.arn, f.status, ` + doc + `, f.version, f.created_at, f.updated_at, f.tags, f.labels,
+	return `SELECT f.name, f.xmin, f.version, f.arn, f.status, ` + doc + `, f.created_at, f.updated_at, f.tags, f.labels,
 	f.newest_id, f.newest_status, f.newest_doc, f.newest_started_at, f.newest_updated_at
 	FROM flows f`
+}
+
+// stamp is a view's FlowView.Stamp from its row's xmin and version, read
+// raw (binary: a uint32 and an int64, big-endian), so that a known view's
+// row is not scanned.
+func stamp(row pgx.Rows) (name string, st uint64, ok bool) {
+	raw := row.RawValues()
+	if len(raw) < 3 || len(raw[1]) != 4 || len(raw[2]) != 8 || row.FieldDescriptions()[1].Format != pgx.BinaryFormatCode {
+		return "", 0, false
+	}
+	return string(raw[0]), binary.BigEndian.Uint64(raw[2])<<32 | uint64(binary.BigEndian.Uint32(raw[1])), true
 }
 
 // listDoc is what a list reads of a flow's document: its summary when the
@@ -28,9 +46,18 @@ const listDoc = `CASE WHEN f.summary_version = f.version AND f.summary IS NOT NU
 
 // scanFlowView reads a row of flowViewSelect of the account's flows; a
 // list's row carries the summary (listDoc) where a flow's has the document.
-func scanFlowView(accountID string, list bool) func(row pgx.Row) (*store.FlowView, error) {
+// A known view (see store.KnownView) is left unscanned. row is the Rows of
+// a Query (collect's), whose raw values stamp reads.
+func scanFlowView(accountID string, list bool, known store.KnownView) func(row pgx.Row) (*store.FlowView, error) {
 	return func(row pgx.Row) (*store.FlowView, error) {
-		f := store.Flow{AccountID: accountID}
+		name, st, ok := stamp(row.(pgx.Rows))
+		if !ok {
+			return nil, fmt.Errorf("flow view: unexpected stamp columns")
+		}
+		if known != nil && known(name, st) {
+			return &store.FlowView{Flow: &store.Flow{AccountID: accountID, Name: name}, Stamp: st, Known: true}, nil
+		}
+		f := store.Flow{AccountID: accountID, Name: name}
 		var tags, labels []byte
 		// The newest execution's columns are NULL when the flow has none.
 		// pgtype values, not pointers: pgx scans those without reflection.
@@ -39,12 +66,12 @@ func scanFlowView(accountID string, list bool) func(row pgx.Row) (*store.FlowVie
 			doc              []byte
 			started, updated pgtype.Timestamptz
 		}
-		if err := row.Scan(&f.Name, &f.Arn, &f.Status, &f.Doc, &f.Version, &f.CreatedAt, &f.UpdatedAt,
+		if err := row.Scan(nil, nil, &f.Version, &f.Arn, &f.Status, &f.Doc, &f.CreatedAt, &f.UpdatedAt,
 			&tags, &labels, &e.id, &e.status, &e.doc, &e.started, &e.updated); err != nil {
 			return nil, err
 		}
 		f.CreatedAt, f.UpdatedAt = f.CreatedAt.UTC(), f.UpdatedAt.UTC()
-		v := &store.FlowView{Flow: &f}
+		v := &store.FlowView{Flow: &f, Stamp: st}
 		if list {
 			v.Summary, f.Doc = f.Doc, nil
 		}
@@ -66,13 +93,20 @@ func scanFlowView(accountID string, list bool) func(row pgx.Row) (*store.FlowVie
 // The statements FlowViewGet and FlowViewList run.
 var flowViewGet, flowViewList = flowViewSelect("f.doc"), flowViewSelect(listDoc)
 
-func (s *Store) FlowViewGet(ctx context.Context, accountID, name string) (*store.FlowView, error) {
-	v, err := scanFlowView(accountID, false)(s.pool.QueryRow(ctx, flowViewGet+`
-		WHERE f.account_id = $1 AND f.name = $2`, accountID, name))
+func (s *Store) FlowViewGet(ctx context.Context, accountID, name string, known store.KnownView) (*store.FlowView, error) {
+	rows, err := s.pool.Query(ctx, flowViewGet+`
+		WHERE f.account_id = $1 AND f.name = $2`, accountID, name)
 	if err != nil {
 		return nil, classify(err, fmt.Sprintf("flow %q", name))
 	}
-	return v, nil
+	out, err := collect(rows, scanFlowView(accountID, false, known))
+	if err == nil && len(out) == 0 {
+		err = pgx.ErrNoRows
+	}
+	if err != nil {
+		return nil, classify(err, fmt.Sprintf("flow %q", name))
+	}
+	return out[0], nil
 }
 
 func (s *Store) FlowViewList(ctx context.Context, params *store.FlowListParams) ([]*store.FlowView, string, error) {
@@ -86,7 +120,7 @@ func (s *Store) FlowViewList(ctx context.Context, params *store.FlowListParams) 
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}
-	out, err := collect(rows, scanFlowView(params.AccountID, true))
+	out, err := collect(rows, scanFlowView(params.AccountID, true, params.Known))
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}

@@ -93,7 +93,8 @@ func scanFlowView(accountID string, list bool) func(row interface{ Scan(...any) 
 	}
 }
 
-func (s *Store) FlowViewGet(ctx context.Context, accountID, name string) (*store.FlowView, error) {
+// SQLite keeps no stamps: known is never asked (FlowView.Stamp 0).
+func (s *Store) FlowViewGet(ctx context.Context, accountID, name string, _ store.KnownView) (*store.FlowView, error) {
 	v, err := scanFlowView(accountID, false)(s.views.get.QueryRowContext(ctx, accountID, name))
 	if err != nil {
 		return nil, classify(err, fmt.Sprintf("flow %q", name))

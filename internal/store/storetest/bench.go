@@ -40,7 +40,7 @@ func BenchmarkViews(b *testing.B, s store.Store) {
 	}
 	b.Run("FlowViewGet", func(b *testing.B) {
 		for b.Loop() {
-			v, err := s.FlowViewGet(ctx, acct, "flow-07")
+			v, err := s.FlowViewGet(ctx, acct, "flow-07", nil)
 			if err != nil || v.Newest == nil || v.Tags["team"] != "data" {
 				b.Fatalf("FlowViewGet: %v", err)
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -66,19 +67,19 @@ func testFlowViews(t *testing.T, s store.Store, _ func(*testing.T) store.Store) 
 			v.Newest.Owner, v.Newest.LeaseUntil, v.Newest.Version = "", time.Time{}, 0
 		}
 		want[w.name] = v
-		got, err := s.FlowViewGet(ctx, acct, w.name)
+		got, err := s.FlowViewGet(ctx, acct, w.name, nil)
 		must(t, err)
 		diff(t, "FlowViewGet "+w.name, got, v)
 		if got.Tags == nil || got.Labels == nil {
 			t.Errorf("FlowViewGet %s: nil maps (tags %v, labels %v), want empty ones", w.name, got.Tags, got.Labels)
 		}
 	}
-	other, err := s.FlowViewGet(ctx, acct2, "a")
+	other, err := s.FlowViewGet(ctx, acct2, "a", nil)
 	must(t, err)
 	if other.Newest == nil || other.Newest.ExecutionID != "other" || other.Tags["other"] != "account" || other.Labels["custom"] != "other-label" {
 		t.Errorf("FlowViewGet of the other account: %+v", other)
 	}
-	_, err = s.FlowViewGet(ctx, acct, "missing")
+	_, err = s.FlowViewGet(ctx, acct, "missing", nil)
 	wantIs(t, "FlowViewGet missing", err, store.ErrNotFound)
 
 	// A list's views carry the summary instead of the document.
@@ -118,9 +119,10 @@ func testFlowViewsInStep(t *testing.T, s store.Store, _ func(*testing.T) store.S
 	must(t, s.FlowCreate(ctx, flow(acct, "a", "custom")))
 	must(t, s.FlowCreate(ctx, flow(acct, "b")))
 	arn := flow(acct, "a").Arn
+	seen := map[string]*store.FlowView{}
 	check := func(step string) {
 		t.Helper()
-		checkFlowViews(t, s, step, "a", "b")
+		checkFlowViews(t, s, seen, step, "a", "b")
 	}
 	check("no tags, no runs")
 	must(t, s.TagsSet(ctx, arn, map[string]string{"team": "data", "k": "v"}))
@@ -196,8 +198,12 @@ func testFlowViewsInStep(t *testing.T, s store.Store, _ func(*testing.T) store.S
 }
 
 // checkFlowViews compares the views of the account acct's flows names
-// (all its flows, by name) with views built from the plain reads.
-func checkFlowViews(t *testing.T, s store.Store, step string, names ...string) {
+// (all its flows, by name) with views built from the plain reads. With
+// seen (the views of the earlier steps, by name), a driver's stamps are
+// checked too: a view whose stamp is unchanged is unchanged; a get's and a
+// list's view of a flow have one stamp; a KnownView that knows the stamp
+// leaves the view unread, one that does not is asked once and reads it.
+func checkFlowViews(t *testing.T, s store.Store, seen map[string]*store.FlowView, step string, names ...string) {
 	t.Helper()
 	ctx := context.Background()
 	var want []*store.FlowView
@@ -220,9 +226,12 @@ func checkFlowViews(t *testing.T, s store.Store, step string, names ...string) {
 			v.Newest.Owner, v.Newest.LeaseUntil, v.Newest.Version = "", time.Time{}, 0
 		}
 		f.ProfileNames, f.State = nil, nil
-		got, err := s.FlowViewGet(ctx, acct, name)
+		got, err := s.FlowViewGet(ctx, acct, name, nil)
 		must(t, err)
 		diff(t, step+": FlowViewGet "+name, got, v)
+		if seen != nil {
+			checkStamp(t, s, seen, step, got)
+		}
 		lf := *f
 		lf.Doc = nil
 		lv := *v
@@ -232,6 +241,80 @@ func checkFlowViews(t *testing.T, s store.Store, step string, names ...string) {
 	got, _, err := s.FlowViewList(ctx, &store.FlowListParams{AccountID: acct, Page: store.Page{Limit: 100}})
 	must(t, err)
 	diff(t, step+": FlowViewList", got, want)
+	if seen == nil || len(got) != len(names) {
+		return
+	}
+	for i, v := range got {
+		if st := seen[names[i]].Stamp; v.Stamp != st {
+			t.Errorf("%s: FlowViewList %s: stamp %d, FlowViewGet's %d", step, names[i], v.Stamp, st)
+		}
+	}
+	// A list that knows every other view reads the rest.
+	asked := map[string]bool{}
+	known := func(name string, stamp uint64) bool {
+		if asked[name] {
+			t.Errorf("%s: FlowViewList asked KnownView twice of %s", step, name)
+		}
+		asked[name] = true
+		if stamp != seen[name].Stamp {
+			t.Errorf("%s: FlowViewList asked KnownView of %s with stamp %d, the view's is %d", step, name, stamp, seen[name].Stamp)
+		}
+		return slices.Index(names, name)%2 == 0
+	}
+	got, _, err = s.FlowViewList(ctx, &store.FlowListParams{AccountID: acct, Page: store.Page{Limit: 100}, Known: known})
+	must(t, err)
+	for i, v := range got {
+		if seen[names[i]].Stamp == 0 {
+			if len(asked) > 0 || v.Known {
+				t.Errorf("%s: FlowViewList of %s without a stamp asked KnownView or returned a known view", step, names[i])
+			}
+			diff(t, step+": FlowViewList without stamps", v, want[i])
+			continue
+		}
+		if !asked[names[i]] {
+			t.Errorf("%s: FlowViewList did not ask KnownView of %s", step, names[i])
+		}
+		if i%2 == 0 {
+			diff(t, step+": FlowViewList known "+names[i], v,
+				&store.FlowView{Flow: &store.Flow{AccountID: acct, Name: names[i]}, Stamp: seen[names[i]].Stamp, Known: true})
+		} else {
+			diff(t, step+": FlowViewList unknown "+names[i], v, want[i])
+		}
+	}
+}
+
+// checkStamp checks v's stamp against the view of the same flow an earlier
+// step saw, and FlowViewGet with a KnownView, then keeps v in seen.
+func checkStamp(t *testing.T, s store.Store, seen map[string]*store.FlowView, step string, v *store.FlowView) {
+	t.Helper()
+	ctx := context.Background()
+	name := v.Flow.Name
+	if old := seen[name]; old != nil && v.Stamp != 0 && old.Stamp == v.Stamp {
+		diff(t, step+": "+name+" changed but kept its stamp", v, old)
+	}
+	seen[name] = v
+	var asked int
+	got, err := s.FlowViewGet(ctx, acct, name, func(n string, stamp uint64) bool {
+		asked++
+		if n != name || stamp != v.Stamp {
+			t.Errorf("%s: FlowViewGet %s asked KnownView of %s with stamp %d, want %d", step, name, n, stamp, v.Stamp)
+		}
+		return true
+	})
+	must(t, err)
+	if v.Stamp == 0 {
+		if asked > 0 || got.Known {
+			t.Errorf("%s: FlowViewGet %s without a stamp asked KnownView or returned a known view", step, name)
+		}
+		return
+	}
+	if asked != 1 {
+		t.Errorf("%s: FlowViewGet %s asked KnownView %d times, want once", step, name, asked)
+	}
+	diff(t, step+": FlowViewGet known "+name, got, &store.FlowView{Flow: &store.Flow{AccountID: acct, Name: name}, Stamp: v.Stamp, Known: true})
+	if got.Stamp != v.Stamp {
+		t.Errorf("%s: FlowViewGet known %s: stamp %d, want %d", step, name, got.Stamp, v.Stamp)
+	}
 }
 
 // FlowViewsCatchUp checks that a database written before the views' columns
@@ -264,14 +347,14 @@ func FlowViewsCatchUp(t *testing.T, open func(t *testing.T) store.Store, dialect
 	must(t, s.ExecutionCreate(ctx, execution(acct, "a", "r1", t0)))
 	must(t, s.ExecutionCreate(ctx, execution(acct, "a", "r2", t0.Add(time.Second))))
 	must(t, s.ExecutionCreate(ctx, execution(acct, "b", "r1", t0)))
-	checkFlowViews(t, s, "before", "a", "b", "c")
+	checkFlowViews(t, s, nil, "before", "a", "b", "c")
 	must(t, s.Close())
 	downgrade(t)
 	s = open(t)
-	checkFlowViews(t, s, "after the upgrade", "a", "b", "c")
+	checkFlowViews(t, s, nil, "after the upgrade", "a", "b", "c")
 	must(t, s.TagsRemove(ctx, flow(acct, "a").Arn, []string{"k"}))
 	must(t, s.ExecutionCreate(ctx, execution(acct, "b", "r2", t0.Add(time.Second))))
-	checkFlowViews(t, s, "written after the upgrade", "a", "b", "c")
+	checkFlowViews(t, s, nil, "written after the upgrade", "a", "b", "c")
 }
 
 // testFlowViewsRace writes one flow's tags, runs and the profiles it uses
@@ -310,8 +393,8 @@ func testFlowViewsRace(t *testing.T, s store.Store, _ func(*testing.T) store.Sto
 			t.Fatalf("writer %d: %v", i, err)
 		}
 	}
-	checkFlowViews(t, s, "after concurrent writes", "a", "b")
-	v, err := s.FlowViewGet(ctx, acct, "a")
+	checkFlowViews(t, s, map[string]*store.FlowView{}, "after concurrent writes", "a", "b")
+	v, err := s.FlowViewGet(ctx, acct, "a", nil)
 	must(t, err)
 	if len(v.Tags) != n || len(v.Labels) != n || v.Newest == nil || v.Newest.ExecutionID != fmt.Sprint("r", n-1) {
 		t.Errorf("after concurrent writes: tags %v, labels %v, newest %+v; want %d tags, %[4]d labels and run r%d", v.Tags, v.Labels, v.Newest, n, n-1)
@@ -339,7 +422,7 @@ func testFlowViewsRace(t *testing.T, s store.Store, _ func(*testing.T) store.Sto
 			t.Errorf("writer %d beside a delete: %v", i, err)
 		}
 	}
-	if _, err := s.FlowViewGet(ctx, acct, "b"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.FlowViewGet(ctx, acct, "b", nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("FlowViewGet of the deleted flow: got %v, want ErrNotFound", err)
 	}
 }
