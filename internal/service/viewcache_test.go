@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/appflowd/appflowd/internal/store"
@@ -17,7 +19,7 @@ import (
 // It counts the views its callers knew.
 type stampingStore struct {
 	store.Store
-	known int
+	known atomic.Int64
 }
 
 func (s *stampingStore) stamp(v *store.FlowView, known store.KnownView) *store.FlowView {
@@ -32,7 +34,7 @@ func (s *stampingStore) stamp(v *store.FlowView, known store.KnownView) *store.F
 	}
 	v.Stamp = binary.BigEndian.Uint64(h.Sum(nil)) | 1
 	if known != nil && known(v.Flow.Name, v.Stamp) {
-		s.known++
+		s.known.Add(1)
 		return &store.FlowView{Flow: &store.Flow{AccountID: v.Flow.AccountID, Name: v.Flow.Name}, Stamp: v.Stamp, Known: true}
 	}
 	return v
@@ -93,7 +95,7 @@ func TestViewCacheBodies(t *testing.T) {
 		}
 	}
 	check("first reads")
-	if st.known == 0 {
+	if st.known.Load() == 0 {
 		t.Fatal("no view was read from the cache")
 	}
 	arn := "arn:aws:appflow:us-east-1:" + flowTestAccount + ":flow/"
@@ -143,6 +145,55 @@ func TestViewCacheBodies(t *testing.T) {
 			t.Fatalf("%s: %v", c.step, err)
 		}
 		check(c.step)
+	}
+}
+
+// TestViewCacheConcurrent reads flows from the cache while their tags
+// change (run it with -race): once the writes end, the reads give the
+// bodies of a service without a cache.
+func TestViewCacheConcurrent(t *testing.T) {
+	env := respondEnv(t)
+	ctx := context.Background()
+	d := env.svc.d
+	d.Store = &stampingStore{Store: env.store}
+	cached := New(d)
+	arn := "arn:aws:appflow:us-east-1:" + flowTestAccount + ":flow/"
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 4 {
+		wg.Go(func() {
+			for range 20 {
+				if _, _, err := cached.RespondJSON(ctx, &wire.ListFlowsRequest{}); err != nil {
+					errs <- err
+					return
+				}
+				if _, _, err := cached.RespondJSON(ctx, &wire.DescribeFlowRequest{FlowName: "b-tagged"}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+		wg.Go(func() {
+			for j := range 5 {
+				if _, err := env.svc.TagResource(ctx, &wire.TagResourceRequest{ResourceArn: arn + "b-tagged",
+					Tags: map[string]string{fmt.Sprint("k", i): fmt.Sprint(j)}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, in := range []wire.Input{&wire.ListFlowsRequest{}, &wire.DescribeFlowRequest{FlowName: "b-tagged"}} {
+		want, _, _ := env.svc.RespondJSON(ctx, in)
+		got, _, err := cached.RespondJSON(ctx, in)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%T after the writes:\n got %s, %v\nwant %s", in, got, err, want)
+		}
 	}
 }
 
