@@ -949,7 +949,7 @@ func (c *ColumnWriter) endPage() {
 	}
 	c.spare = nil
 	p.raw = int64(len(c.vals) - c.res + 4*len(c.idx) + 4*len(c.lens) + len(c.defs))
-	p.n, p.nulls, p.res, p.st, p.dictPage, p.firstRow = n, c.nulls, c.res, c.st, c.dictPage, c.rows
+	p.n, p.nulls, p.res, p.st, p.dictPage, p.firstRow, p.grow = n, c.nulls, c.res, c.st, c.dictPage, c.rows, 0
 	if c.dictPage && len(c.idx) > 0 {
 		p.width = max(bits.Len32(uint32(len(c.dictVals)-1)), 1)
 	}
