@@ -62,12 +62,27 @@ type binding struct {
 	editFrom []int    // per edit step: the slot it reads
 	editTo   []int    // per edit step: the overlay slot it writes
 	outNames []string
-	outSlots []int
-	outConv  []*outCol // nil: no conversion
+	outs     []outSlot // per output column
 	numOnly  []bool    // per derived step: its result is read only as a number (see onlyNumeric)
 	width    int       // input columns
 	extra    int       // overlay width
 }
+
+// outSlot is where an output column's value comes from and how it is
+// converted, decided once per binding so that a row's fill only looks at
+// the value's kind.
+type outSlot struct {
+	slot int
+	conv *outCol // nil: no conversion
+	// keep is the kind that conversion leaves as it is (convert returns
+	// such a value unchanged, as it does Missing and Null); Missing when
+	// conv is nil.
+	keep record.Kind
+}
+
+// keeps maps a conversion class to the kind convert passes through.
+var keeps = [...]record.Kind{classString: record.String, classInt: record.Int, classFloat: record.Float,
+	classDecimal: record.Decimal, classBool: record.Bool, classTime: record.Time}
 
 // applier is one goroutine's scratch for Apply; a Program pools them.
 type applier struct {
@@ -146,7 +161,7 @@ func (a *applier) bind(in *record.Batch) *binding {
 		}
 	}
 
-	b.outSlots, b.outConv = b.outSlots[:0], b.outConv[:0]
+	b.outs = b.outs[:0]
 	if p.all == nil {
 		b.outNames = p.staticOut
 	} else {
@@ -156,8 +171,7 @@ func (a *applier) bind(in *record.Batch) *binding {
 				continue
 			}
 			b.outNames = append(b.outNames, name)
-			b.outSlots = append(b.outSlots, col)
-			b.outConv = append(b.outConv, nil)
+			b.outs = append(b.outs, outSlot{slot: col})
 		}
 	}
 	for k := range p.outs {
@@ -165,11 +179,10 @@ func (a *applier) bind(in *record.Batch) *binding {
 		if p.all != nil {
 			b.outNames = append(b.outNames, o.name)
 		}
-		b.outSlots = append(b.outSlots, b.slots[o.ref])
 		if o.class == classOther {
-			b.outConv = append(b.outConv, nil)
+			b.outs = append(b.outs, outSlot{slot: b.slots[o.ref]})
 		} else {
-			b.outConv = append(b.outConv, o)
+			b.outs = append(b.outs, outSlot{slot: b.slots[o.ref], conv: o, keep: keeps[o.class]})
 		}
 	}
 	b.numOnly = b.numOnly[:0]
@@ -221,11 +234,11 @@ func (b *binding) onlyNumeric(p *Program, s int) bool {
 			}
 		}
 	}
-	for k, o := range b.outSlots {
-		if o != s {
+	for _, o := range b.outs {
+		if o.slot != s {
 			continue
 		}
-		if c := b.outConv[k]; c == nil || (c.class != classFloat && c.class != classInt) {
+		if c := o.conv; c == nil || (c.class != classFloat && c.class != classInt) {
 			return false
 		}
 	}
@@ -329,7 +342,7 @@ func (a *applier) apply(in, out *record.Batch) (st Stats, errs []RecordError, fa
 	out.Split, out.FirstLine, out.Final, out.SourceBytes = in.Split, in.FirstLine, in.Final, in.SourceBytes
 	n, w := in.Len(), in.Width()
 	st.In = n
-	outW := len(b.outSlots)
+	outW := len(b.outs)
 	if need := n * outW; cap(out.Cells) < need {
 		out.Cells = make([]record.Value, 0, need)
 	}
@@ -415,27 +428,21 @@ rows:
 // fill writes a row's output columns to dst. A value that does not fit
 // its DESTINATION_DATA_TYPE stops it: it returns that column and why.
 func (a *applier) fill(r *row, b *binding, dst []record.Value) (*outCol, string) {
-	slots, conv := b.outSlots[:len(dst)], b.outConv[:len(dst)]
-	for k := range dst {
-		s := slots[k]
-		v := r.at(s)
-		if o := conv[k]; o != nil {
-			switch {
-			case o.class == classString && v.K == record.String:
-			case (o.class == classFloat || o.class == classInt) && (v.K == record.String || v.K == record.Decimal):
+	for k, c := range b.outs[:len(dst)] {
+		v := r.at(c.slot)
+		if o := c.conv; o != nil && v.K != c.keep && v.K > record.Null {
+			if (o.class == classFloat || o.class == classInt) && (v.K == record.String || v.K == record.Decimal) {
 				// Numbers from text, parsed once a row (convertAt's fast path).
-				if d, ok := r.decAt(s, v); ok {
+				if d, ok := r.decAt(c.slot, v); ok {
 					if cv, ok := decAs(d, o.class); ok {
 						dst[k] = cv
 						continue
 					}
 				}
-				fallthrough
-			default:
-				var reason string
-				if v, reason = a.convertAt(r, s, v, o); reason != "" {
-					return o, reason
-				}
+			}
+			var reason string
+			if v, reason = a.convertAt(r, c.slot, v, o); reason != "" {
+				return o, reason
 			}
 		}
 		dst[k] = v

@@ -1231,3 +1231,28 @@ func TestMaskFirstNMatchesRunes(t *testing.T) {
 		}
 	}
 }
+
+// A Map conversion gives what convert gives for every kind of value, the
+// ones fill passes on without calling it (of the kind the conversion keeps,
+// Missing and Null) included.
+func TestMapConvertsEveryKindAsConvert(t *testing.T) {
+	values := []record.Value{{}, record.NullVal(), record.Str("12"), record.PlainStr("x"), record.Str(""),
+		record.IntVal(-3), record.FloatVal(2.5), record.BoolVal(true), record.DecimalVal("12.50"),
+		record.MillisVal(1612148400000), record.JSONVal(`{"a":1}`)}
+	for _, typ := range []string{"string", "bigint", "double", "decimal", "boolean", "datetime", "other"} {
+		p := mustCompile(t, []Task{mapT("x", "y", "DESTINATION_DATA_TYPE", typ)}, Options{TypedDestination: true})
+		for _, v := range values {
+			out, _, errs := apply(t, p, &record.Batch{Fields: f("x"), Cells: []record.Value{v}, Split: "s", FirstLine: 1})
+			want, reason := convert(v, classify(typ), nil, new(apd.Decimal))
+			if reason != "" {
+				if len(errs) != 1 || !strings.HasPrefix(errs[0].Reason, reason) {
+					t.Errorf("%s of %v: errors %+v, want %q", typ, v, errs, reason)
+				}
+				continue
+			}
+			if len(errs) != 0 || out.Len() != 1 || out.Cells[0] != want {
+				t.Errorf("%s of %v: %v (errors %+v), want %v", typ, v, out.Cells, errs, want)
+			}
+		}
+	}
+}
