@@ -129,3 +129,21 @@ func TestAppendText(t *testing.T) {
 		}
 	}
 }
+
+func TestDecimalNumRoundTrips(t *testing.T) {
+	for _, c := range []struct {
+		m     int64
+		scale int
+	}{{0, 0}, {63250, 2}, {-5, 1}, {DecimalNumMax, 0}, {-DecimalNumMax, 16}, {1, 18}, {-1, 18}} {
+		v := DecimalNum("text", c.m, c.scale)
+		m, scale, ok := v.DecimalParts()
+		if !ok || m != c.m || int(scale) != c.scale || v.S != "text" || v.K != Decimal {
+			t.Errorf("DecimalNum(%d, %d) reads back %d, %d, %v", c.m, c.scale, m, scale, ok)
+		}
+	}
+	for _, v := range []Value{DecimalVal("1.5"), Str("1.5"), IntVal(-1), FloatVal(1.5)} {
+		if _, _, ok := v.DecimalParts(); ok {
+			t.Errorf("%v has decimal parts", v)
+		}
+	}
+}

@@ -49,6 +49,32 @@ type Value struct {
 // Str, which leaves N zero.
 const PlainText = 1
 
+// A Decimal's N, when not 0, is S's value as a reader parsed it, so that
+// the tasks need not parse S again: S is m × 10^-scale, where m is S's
+// digits (its '.' taken out) with S's sign. DecimalNum makes one; a
+// Decimal made any other way leaves N 0 and is parsed from S.
+const (
+	decNumSet   = 1 << 63
+	decNumShift = 56 // scale in the bits above; m in the 56 below, two's complement
+	// DecimalNumMax bounds |m| in DecimalNum: 16 digits.
+	DecimalNumMax = 1e16 - 1
+)
+
+// DecimalNum is a Decimal of text s whose value is m × 10^-scale, as
+// described above; |m| <= DecimalNumMax and 0 <= scale <= 18.
+func DecimalNum(s string, m int64, scale int) Value {
+	return Value{K: Decimal, S: s, N: decNumSet | uint64(scale)<<decNumShift | uint64(m)&(1<<decNumShift-1)}
+}
+
+// DecimalParts returns the value DecimalNum stored in v; ok is false for
+// anything else.
+func (v Value) DecimalParts() (m int64, scale int32, ok bool) {
+	if v.K != Decimal || v.N&decNumSet == 0 {
+		return 0, 0, false
+	}
+	return int64(v.N<<(64-decNumShift)) >> (64 - decNumShift), int32(v.N>>decNumShift) & 0x7f, true
+}
+
 func Str(s string) Value        { return Value{K: String, S: s} }
 func PlainStr(s string) Value   { return Value{K: String, S: s, N: PlainText} }
 func IntVal(i int64) Value      { return Value{K: Int, N: uint64(i)} }

@@ -287,6 +287,11 @@ func (r *row) decAt(s int, v record.Value) (dec, bool) {
 		return c.d, true
 	}
 	if v.K == record.String || v.K == record.Decimal {
+		if m, scale, ok := v.DecimalParts(); ok { // read with its text (a JSON reader's number)
+			d := dec{m: m, s: scale}
+			r.nums[s] = cachedNum{r.seq, d}
+			return d, true
+		}
 		if d, ok := parseDec(v.S); ok {
 			r.nums[s] = cachedNum{r.seq, d}
 			return d, true

@@ -1256,3 +1256,33 @@ func TestMapConvertsEveryKindAsConvert(t *testing.T) {
 		}
 	}
 }
+
+// A Decimal that carries its value (record.DecimalNum, from the JSON
+// reader) gives the rows and errors its text alone gives.
+func TestDecimalNumGivesTheTextResults(t *testing.T) {
+	p := mustCompile(t, benchTasks(), Options{SourceConnector: "S3", TypedDestination: true})
+	texts := []struct {
+		s     string
+		m     int64
+		scale int
+	}{{"632.50", 63250, 2}, {"100.00", 10000, 2}, {"100.01", 10001, 2}, {"-0.5", -5, 1}, {"99.999", 99999, 3}, {"1234567890.123456", 1234567890123456, 6}}
+	var withNum, textOnly record.Batch
+	for _, b := range []*record.Batch{&withNum, &textOnly} {
+		b.Fields, b.Split, b.FirstLine = f("id", "name", "email", "amount", "created_at", "country"), "s", 1
+	}
+	for i, x := range texts {
+		row := []record.Value{record.IntVal(int64(i)), record.Str("n"), record.Str("someone@example.com"), {}, record.Str("2020-01-01T00:00:00Z"), record.Str("US")}
+		row[3] = record.DecimalNum(x.s, x.m, x.scale)
+		withNum.AppendRow(row)
+		row[3] = record.DecimalVal(x.s)
+		textOnly.AppendRow(row)
+	}
+	got, gotSt, gotErrs := apply(t, p, &withNum)
+	want, wantSt, wantErrs := apply(t, p, &textOnly)
+	if diff := cmp.Diff(rows(want), rows(got)); diff != "" || gotSt != wantSt || cmp.Diff(wantErrs, gotErrs) != "" {
+		t.Errorf("rows (-text +num):\n%s\nstats %+v, %+v; errors %+v, %+v", diff, wantSt, gotSt, wantErrs, gotErrs)
+	}
+	if len(rows(got)) != 3 {
+		t.Errorf("%d rows, want 3: %v", len(rows(got)), rows(got))
+	}
+}

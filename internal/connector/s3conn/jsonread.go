@@ -372,16 +372,25 @@ func (p *jsonRow) compactNumber() (record.Value, bool) {
 			}
 			return record.Value{K: record.Int, N: n}, true
 		}
-		// A decimal without exponent: its text, as number keeps it.
+		// A decimal without exponent: its text, as number keeps it, and
+		// its value when it has at most 16 digits, read in the same pass
+		// (record.DecimalNum), so the tasks need not parse it again.
 		if i+1 < len(s) && s[i] == '.' && s[i+1]-'0' < 10 {
-			f := i + 2
-			for f < len(s) && s[f]-'0' < 10 {
-				f++
+			f := i + 1
+			for ; f < len(s) && s[f]-'0' < 10; f++ {
+				n = n*10 + uint64(s[f]-'0')
 			}
 			if f >= len(s) || s[f]|0x20 != 'e' {
 				start := p.i
 				p.i = f
-				return record.Value{K: record.Decimal, S: s[start:f]}, true
+				if nd+f-i-1 > 16 {
+					return record.Value{K: record.Decimal, S: s[start:f]}, true
+				}
+				m := int64(n)
+				if neg {
+					m = -m
+				}
+				return record.DecimalNum(s[start:f], m, f-i-1), true
 			}
 		}
 	}
@@ -546,6 +555,7 @@ func (p *jsonRow) number() (record.Value, error) {
 	nd := 0
 	if i < len(s) && s[i] == '0' {
 		i++
+		nd = 1
 	} else {
 		for ; i < len(s) && s[i]-'0' < 10; i++ {
 			n = n*10 + uint64(s[i]-'0')
@@ -556,17 +566,22 @@ func (p *jsonRow) number() (record.Value, error) {
 			return record.Value{}, p.fail("invalid number")
 		}
 	}
-	isInt := true
+	isInt, exp := true, false
+	nf := 0 // fraction digits, their value taken on into n
 	if i < len(s) && s[i] == '.' {
 		isInt = false
 		i++
-		if !digits() {
+		j := i
+		for ; i < len(s) && s[i]-'0' < 10; i++ {
+			n = n*10 + uint64(s[i]-'0')
+		}
+		if nf = i - j; nf == 0 {
 			p.i = i
 			return record.Value{}, p.fail("invalid number: want digits after '.'")
 		}
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		isInt = false
+		isInt, exp = false, true
 		i++
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
@@ -588,6 +603,13 @@ func (p *jsonRow) number() (record.Value, error) {
 		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
 			return record.IntVal(n), nil
 		}
+	}
+	if !exp && nd+nf <= 16 { // as compactNumber reads it
+		m := int64(n)
+		if s[start] == '-' {
+			m = -m
+		}
+		return record.DecimalNum(text, m, nf), nil
 	}
 	return record.DecimalVal(text), nil
 }

@@ -3,6 +3,7 @@ package s3conn
 import (
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,6 +55,9 @@ func FuzzJSONCompact(f *testing.F) {
 		{`{"amount":1,"created_at":"x"}`, `{"amount":-00.5,"created_at":"x"}`, ""},
 		{`{"amount":1,"created_at":"x"}`, `{"amount":12345678901234567890.5,"created_at":"x"}`, ""},
 		{`{"amount":1,"created_at":"x"}`, `{"amounT":1,"created_aT":"x"}`, ""},
+		{`{"amount":1,"b":2}`, `{"amount":-0.000000000000001,"b":1234567890.123456}`, ""},
+		{`{"amount":1,"b":2}`, `{"amount":0.1234567890123456,"b":1234567890.1234567}`, ""},
+		{`{"amount":1,"b":2}`, `{"amount":-9999999999999999.0,"b":-0.0}`, ""},
 	} {
 		f.Add(s[0], s[1], s[2])
 	}
@@ -93,5 +97,28 @@ func FuzzJSONCompact(f *testing.F) {
 		if want := p.cells[base:]; !slices.Equal(got, want) {
 			t.Fatalf("compact reads %q as %v, parseObject as %v", line, got, want)
 		}
+		for _, v := range got {
+			checkDecimalParts(t, v)
+		}
 	})
+}
+
+// checkDecimalParts checks that a Decimal's stored value, if it has one,
+// is its text's: the digits without the '.', scaled by those after it.
+func checkDecimalParts(t *testing.T, v record.Value) {
+	t.Helper()
+	m, scale, ok := v.DecimalParts()
+	if !ok {
+		return
+	}
+	text := v.S
+	wantScale := 0
+	if i := strings.IndexByte(text, '.'); i >= 0 {
+		wantScale = len(text) - i - 1
+		text = text[:i] + text[i+1:]
+	}
+	want, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || m != want || int(scale) != wantScale {
+		t.Fatalf("decimal %q holds %d scale %d, want %d scale %d (%v)", v.S, m, scale, want, wantScale, err)
+	}
 }
