@@ -248,8 +248,9 @@ type Store interface {
 	// params.Status, by account id then name.
 	FlowListByStatus(ctx context.Context, params *FlowListByStatusParams) ([]*Flow, string, error)
 	// FlowViewGet and FlowViewList read flows as DescribeFlow and ListFlows
-	// show them, each in one query; FlowViewList pages like FlowList.
-	// known (params.Known) may be nil.
+	// show them, each in one query (a list with a KnownView may take a
+	// second for the views it does not know); FlowViewList pages like
+	// FlowList. known (params.Known) may be nil.
 	FlowViewGet(ctx context.Context, accountID, name string, known KnownView) (*FlowView, error)
 	FlowViewList(ctx context.Context, params *FlowListParams) ([]*FlowView, string, error)
 	// FlowsUsingProfile names the flows whose source or destination uses the profile.

@@ -115,15 +115,73 @@ func (s *Store) FlowViewList(ctx context.Context, params *store.FlowListParams) 
 		return nil, "", err
 	}
 	limit := keyset.Limit(params.Page.Limit)
+	if params.Known != nil {
+		return s.flowViewListKnown(ctx, params.AccountID, from, limit, params.Known)
+	}
 	rows, err := s.pool.Query(ctx, flowViewList+`
 		WHERE f.account_id = $1 AND f.name > $2 ORDER BY f.name LIMIT $3`, params.AccountID, from, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}
-	out, err := collect(rows, scanFlowView(params.AccountID, true, params.Known))
+	out, err := collect(rows, scanFlowView(params.AccountID, true, nil))
 	if err != nil {
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}
 	out, next := keyset.Cut(out, limit, func(v *store.FlowView) string { return v.Flow.Name })
 	return out, next, nil
+}
+
+// flowViewListKnown is FlowViewList with a KnownView: a first query reads
+// the page's names and stamps alone, and only the rows the caller does not
+// know are read whole, by a second. A flow deleted between the two is left
+// out of the page; one changed between them is read as it is then.
+func (s *Store) flowViewListKnown(ctx context.Context, accountID, from string, limit int, known store.KnownView) ([]*store.FlowView, string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT f.name, f.xmin, f.version FROM flows f
+		WHERE f.account_id = $1 AND f.name > $2 ORDER BY f.name LIMIT $3`, accountID, from, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list flows: %w", err)
+	}
+	out, err := collect(rows, func(row pgx.Row) (*store.FlowView, error) {
+		name, st, ok := stamp(row.(pgx.Rows))
+		if !ok {
+			return nil, fmt.Errorf("flow view: unexpected stamp columns")
+		}
+		return &store.FlowView{Flow: &store.Flow{AccountID: accountID, Name: name}, Stamp: st}, nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list flows: %w", err)
+	}
+	out, next := keyset.Cut(out, limit, func(v *store.FlowView) string { return v.Flow.Name })
+	var unknown []string
+	for _, v := range out {
+		if v.Known = known(v.Flow.Name, v.Stamp); !v.Known {
+			unknown = append(unknown, v.Flow.Name)
+		}
+	}
+	if len(unknown) == 0 {
+		return out, next, nil
+	}
+	rows, err = s.pool.Query(ctx, flowViewList+`
+		WHERE f.account_id = $1 AND f.name = ANY($2)`, accountID, unknown)
+	if err != nil {
+		return nil, "", fmt.Errorf("list flows: %w", err)
+	}
+	whole, err := collect(rows, scanFlowView(accountID, true, nil))
+	if err != nil {
+		return nil, "", fmt.Errorf("list flows: %w", err)
+	}
+	byName := make(map[string]*store.FlowView, len(whole))
+	for _, v := range whole {
+		byName[v.Flow.Name] = v
+	}
+	page := out[:0]
+	for _, v := range out {
+		if !v.Known {
+			if v = byName[v.Flow.Name]; v == nil {
+				continue // deleted since the first query
+			}
+		}
+		page = append(page, v)
+	}
+	return page, next, nil
 }
