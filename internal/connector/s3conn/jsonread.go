@@ -291,7 +291,13 @@ func (p *jsonRow) compact(s string, i int) (end int, ok bool) {
 	i++
 	for col := range row {
 		k := &p.keys[col]
-		if !k.at(s, i) {
+		if k.mask != 0 && i+16 <= len(s) {
+			// k.at inline, for a key of up to 16 bytes not near the
+			// buffer's end (mask2 and word2 are 0 for up to 8).
+			if record.Word(s, i)&k.mask != k.word || record.Word(s, i+8)&k.mask2 != k.word2 {
+				return 0, false
+			}
+		} else if !k.at(s, i) {
 			return 0, false
 		}
 		i += len(k.text)
