@@ -30,7 +30,16 @@ func open(t *testing.T, dsn string) *pgstore.Store {
 	return s
 }
 
-func TestStore(t *testing.T) {
+func TestStore(t *testing.T) { runSuite(t, "") }
+
+// TestStoreSimpleProtocol runs the suite with pgx's simple protocol (as
+// behind a transaction-pooling PgBouncer), whose rows come as text: the
+// views' stamps are scanned, not read raw.
+func TestStoreSimpleProtocol(t *testing.T) { runSuite(t, "simple_protocol") }
+
+// runSuite runs storetest's suite, with the DSN's default_query_exec_mode
+// set to mode unless it is "".
+func runSuite(t *testing.T, mode string) {
 	if os.Getenv(pgtest.EnvDSN) == "" {
 		t.Skip(pgtest.EnvDSN + " is unset: set it to a PostgreSQL URL to run the pgstore tests")
 	}
@@ -38,7 +47,16 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		dsn, ok := dsns.Load(t)
 		if !ok {
-			dsn, _ = dsns.LoadOrStore(t, pgtest.Schema(t, "storetest"))
+			u, err := url.Parse(pgtest.Schema(t, "storetest"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mode != "" {
+				q := u.Query()
+				q.Set("default_query_exec_mode", mode)
+				u.RawQuery = q.Encode()
+			}
+			dsn, _ = dsns.LoadOrStore(t, u.String())
 		}
 		return open(t, dsn.(string))
 	})

@@ -29,15 +29,24 @@ func flowViewSelect(doc string) string {
 	FROM flows f`
 }
 
-// stamp is a view's FlowView.Stamp from its row's xmin and version, read
-// raw (binary: a uint32 and an int64, big-endian), so that a known view's
-// row is not scanned.
-func stamp(row pgx.Rows) (name string, st uint64, ok bool) {
-	raw := row.RawValues()
-	if len(raw) < 3 || len(raw[1]) != 4 || len(raw[2]) != 8 || row.FieldDescriptions()[1].Format != pgx.BinaryFormatCode {
-		return "", 0, false
+// stamp reads a view row's name and FlowView.Stamp (from its xmin and
+// version): raw where pgx asked for them in binary (a uint32 and an int64,
+// big-endian), so that a known view's row is not scanned, else (the simple
+// protocol's text) scanned.
+func stamp(row pgx.Rows) (string, uint64, error) {
+	raw, fds := row.RawValues(), row.FieldDescriptions()
+	if len(raw) >= 3 && fds[1].Format == pgx.BinaryFormatCode && fds[2].Format == pgx.BinaryFormatCode && len(raw[1]) == 4 && len(raw[2]) == 8 {
+		return string(raw[0]), binary.BigEndian.Uint64(raw[2])<<32 | uint64(binary.BigEndian.Uint32(raw[1])), nil
 	}
-	return string(raw[0]), binary.BigEndian.Uint64(raw[2])<<32 | uint64(binary.BigEndian.Uint32(raw[1])), true
+	var name string
+	var xmin uint32
+	var version int64
+	dest := make([]any, len(fds))
+	dest[0], dest[1], dest[2] = &name, &xmin, &version
+	if err := row.Scan(dest...); err != nil {
+		return "", 0, fmt.Errorf("flow view stamp: %w", err)
+	}
+	return name, uint64(version)<<32 | uint64(xmin), nil
 }
 
 // listDoc is what a list reads of a flow's document: its summary when the
@@ -50,9 +59,9 @@ const listDoc = `CASE WHEN f.summary_version = f.version AND f.summary IS NOT NU
 // a Query (collect's), whose raw values stamp reads.
 func scanFlowView(accountID string, list bool, known store.KnownView) func(row pgx.Row) (*store.FlowView, error) {
 	return func(row pgx.Row) (*store.FlowView, error) {
-		name, st, ok := stamp(row.(pgx.Rows))
-		if !ok {
-			return nil, fmt.Errorf("flow view: unexpected stamp columns")
+		name, st, err := stamp(row.(pgx.Rows))
+		if err != nil {
+			return nil, err
 		}
 		if known != nil && known(name, st) {
 			return &store.FlowView{Flow: &store.Flow{AccountID: accountID, Name: name}, Stamp: st, Known: true}, nil
@@ -75,7 +84,6 @@ func scanFlowView(accountID string, list bool, known store.KnownView) func(row p
 		if list {
 			v.Summary, f.Doc = f.Doc, nil
 		}
-		var err error
 		if v.Tags, err = pairs.Parse(tags); err != nil {
 			return nil, fmt.Errorf("tags of flow %q: %w", f.Name, err)
 		}
@@ -142,9 +150,9 @@ func (s *Store) flowViewListKnown(ctx context.Context, accountID, from string, l
 		return nil, "", fmt.Errorf("list flows: %w", err)
 	}
 	out, err := collect(rows, func(row pgx.Row) (*store.FlowView, error) {
-		name, st, ok := stamp(row.(pgx.Rows))
-		if !ok {
-			return nil, fmt.Errorf("flow view: unexpected stamp columns")
+		name, st, err := stamp(row.(pgx.Rows))
+		if err != nil {
+			return nil, err
 		}
 		return &store.FlowView{Flow: &store.Flow{AccountID: accountID, Name: name}, Stamp: st}, nil
 	})
