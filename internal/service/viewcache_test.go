@@ -14,23 +14,23 @@ import (
 )
 
 // stampingStore gives the views of the store under it (SQLite, which keeps
-// no stamps) a stamp: a hash of all the flow's view shows (its
-// FlowViewGet's, which has the document where a list's has the summary).
-// It counts the views its callers knew.
+// no stamps) a stamp: a hash of what the view shows, read with it. The
+// document is left out, so that a get's view (the document) and a list's
+// (its summary) of one state have one stamp: every change of the document
+// is an update, which changes the version. It counts the views its callers
+// knew.
 type stampingStore struct {
 	store.Store
 	known atomic.Int64
 }
 
 func (s *stampingStore) stamp(v *store.FlowView, known store.KnownView) *store.FlowView {
-	whole, err := s.Store.FlowViewGet(context.Background(), v.Flow.AccountID, v.Flow.Name, nil)
-	if err != nil {
-		panic(err)
-	}
+	f := *v.Flow
+	f.Doc = nil
 	h := sha256.New()
-	fmt.Fprintf(h, "%+v|%q|%q|%v", *whole.Flow, whole.Tags, whole.Labels, whole.Newest != nil)
-	if whole.Newest != nil {
-		fmt.Fprintf(h, "%+v", *whole.Newest)
+	fmt.Fprintf(h, "%+v|%q|%q|%v", f, v.Tags, v.Labels, v.Newest != nil)
+	if v.Newest != nil {
+		fmt.Fprintf(h, "%+v", *v.Newest)
 	}
 	v.Stamp = binary.BigEndian.Uint64(h.Sum(nil)) | 1
 	if known != nil && known(v.Flow.Name, v.Stamp) {
