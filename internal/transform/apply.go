@@ -3,8 +3,11 @@ package transform
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 	"unsafe"
 
@@ -15,23 +18,81 @@ import (
 
 // arena hands out write-once byte ranges for the strings Apply makes (masked
 // values, merged text, arithmetic results), so a row costs no allocation.
-// A range is filled once and never written again, so strings over it stay
-// immutable; a full chunk is dropped, not reused, and lives as long as any
-// string points into it.
-type arena struct{ buf []byte }
+// A range is filled once and never written again while a string may point
+// into it, so strings over it stay immutable. A chunk is reused only once
+// the arena has moved on from it and every output batch with strings in it
+// was released (record.Batch.Release, which Apply sets): until a receiver
+// calls that, a full chunk is dropped, and lives as long as any string
+// points into it.
+type arena struct {
+	c      *chunk
+	used   []*chunk // chunks the current Apply's output has strings in
+	marked bool     // c is in used
+}
+
+// chunk is an arena's buffer; refs counts the arena while c is its
+// current chunk, and each output batch with strings in it not released yet.
+type chunk struct {
+	buf  []byte
+	refs atomic.Int32
+}
 
 const arenaChunk = 64 << 10
+
+// chunks holds the chunks no string points into any more.
+var chunks sync.Pool
 
 func (a *arena) take(n int) []byte {
 	if n > arenaChunk/4 {
 		return make([]byte, n)
 	}
-	if cap(a.buf)-len(a.buf) < n {
-		a.buf = make([]byte, 0, arenaChunk)
+	if a.c == nil || cap(a.c.buf)-len(a.c.buf) < n {
+		a.next()
 	}
-	start := len(a.buf)
-	a.buf = a.buf[:start+n]
-	return a.buf[start : start+n : start+n]
+	if !a.marked {
+		a.c.refs.Add(1)
+		a.used = append(a.used, a.c)
+		a.marked = true
+	}
+	b := a.c.buf
+	start := len(b)
+	a.c.buf = b[:start+n]
+	return b[start : start+n : start+n]
+}
+
+// next gives the arena a fresh chunk: one handed back if there is one.
+func (a *arena) next() {
+	if a.c != nil {
+		unref(a.c)
+	}
+	c, _ := chunks.Get().(*chunk)
+	if c == nil {
+		c = &chunk{buf: make([]byte, 0, arenaChunk)}
+	}
+	c.buf = c.buf[:0]
+	c.refs.Store(1)
+	a.c, a.marked = c, false
+}
+
+func unref(c *chunk) {
+	if c.refs.Add(-1) == 0 {
+		chunks.Put(c)
+	}
+}
+
+// release returns the Release for an output batch made since the last
+// call: it hands back the chunks its strings are in. nil when it has none.
+func (a *arena) release() func() {
+	if len(a.used) == 0 {
+		return nil
+	}
+	used := slices.Clone(a.used)
+	a.used, a.marked = a.used[:0], false
+	return func() {
+		for _, c := range used {
+			unref(c)
+		}
+	}
 }
 
 // str copies b into the arena and returns it as a string.
@@ -329,7 +390,9 @@ func decAs(d dec, c typeClass) (record.Value, bool) {
 // Apply runs the program over in and writes the surviving rows to out,
 // reusing out.Cells' memory; out.Fields is shared and must not be changed.
 // Split, FirstLine, Final and SourceBytes carry over, so an emptied batch
-// still marks the end of its split. in is not modified.
+// still marks the end of its split. in is not modified. out.Release, when
+// set, hands the memory of the strings Apply made back for later batches
+// (see record.Batch.Release for when a receiver may call it).
 //
 // Rows that a task cannot process are dropped and returned as RecordErrors;
 // a fatal one (Validate with DropDataset/TerminateFlow, a division by zero)
@@ -345,6 +408,8 @@ func (a *applier) apply(in, out *record.Batch) (st Stats, errs []RecordError, fa
 	b := a.bind(in)
 	out.Fields = b.outNames
 	out.Split, out.FirstLine, out.Final, out.SourceBytes = in.Split, in.FirstLine, in.Final, in.SourceBytes
+	out.Release = nil
+	a.arena.used, a.arena.marked = a.arena.used[:0], false // an earlier Apply that failed keeps its chunks
 	n, w := in.Len(), in.Width()
 	st.In = n
 	outW := len(b.outs)
@@ -422,6 +487,7 @@ rows:
 		}
 	}
 	out.Cells = cells
+	out.Release = a.arena.release()
 	if outW > 0 {
 		st.Out = len(cells) / outW
 	} else {

@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -1285,4 +1286,54 @@ func TestDecimalNumGivesTheTextResults(t *testing.T) {
 	if len(rows(got)) != 3 {
 		t.Errorf("%d rows, want 3: %v", len(rows(got)), rows(got))
 	}
+}
+
+// An output batch's Release hands its arena memory back for later batches'
+// strings; the strings of a batch not released never change, however many
+// batches are made and released beside it, on several goroutines at once.
+func TestReleasedOutputsLeaveOthersIntact(t *testing.T) {
+	p := mustCompile(t, benchTasks(), Options{SourceConnector: "S3", TypedDestination: true})
+	in := csvBatch(2000) // ~60 KiB of masked emails: each batch takes most of a chunk
+	want := rows(mustApply(t, p, in))
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Go(func() {
+			var kept []*record.Batch
+			for i := 0; i < 40; i++ {
+				out := &record.Batch{}
+				if _, _, err := p.Apply(in, out); err != nil {
+					t.Error(err)
+					return
+				}
+				if out.Release == nil {
+					t.Error("an output with masked strings has no Release")
+					return
+				}
+				if i%3 == 0 {
+					kept = append(kept, out)
+					continue
+				}
+				out.Release()
+			}
+			for _, out := range kept {
+				if got := rows(out); !slices.EqualFunc(got, want, slices.Equal) {
+					t.Error("a batch not released changed")
+					return
+				}
+				out.Release()
+			}
+		})
+	}
+	wg.Wait()
+	// A batch without strings of the arena's has nothing to hand back.
+	out := mustApply(t, mustCompile(t, []Task{mapT("id", "x")}, Options{}), in)
+	if out.Release != nil {
+		t.Error("an output without arena strings has a Release")
+	}
+}
+
+func mustApply(t *testing.T, p *Program, in *record.Batch) *record.Batch {
+	t.Helper()
+	out, _, _ := apply(t, p, in)
+	return out
 }
