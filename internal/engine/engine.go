@@ -73,8 +73,9 @@ type Run struct {
 	RecycleBatches bool
 	// ReleaseInput lets the engine call a source batch's Release once its
 	// batch was written, so the source may fill the memory its strings
-	// point into again. Set it only with RecycleBatches, for writers that
-	// keep none of the cells' strings (connector.Capabilities.CopiesStrings).
+	// point into again, and the same of the output batch the tasks made
+	// (their strings' memory). Set it only with RecycleBatches, for writers
+	// that keep none of the cells' strings (connector.Capabilities.CopiesStrings).
 	ReleaseInput bool
 }
 
@@ -473,6 +474,12 @@ func (x *execution) recycle(t *pending) {
 			// Written, failures copied, no cell left: nothing here
 			// points into the source's memory any more.
 			t.release()
+		}
+		if x.r.ReleaseInput && t.out.Release != nil {
+			// Nor into the memory the tasks wrote the output's
+			// strings in, which Apply can now reuse.
+			t.out.Release()
+			t.out.Release = nil
 		}
 	} else {
 		t.out = nil
