@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"sync"
 	"syscall"
@@ -40,6 +41,7 @@ func main() {
 	format := flag.String("format", "JSON", "output file type: JSON, CSV or PARQUET")
 	keep := flag.Bool("keep", false, "keep the temporary data dir")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	traceFile := flag.String("trace", "", "write an execution trace of the run to this file (go tool trace)")
 	memProfile := flag.String("memprofile", "", "write an allocation profile (after the run) to this file")
 	heapProfile := flag.String("heapprofile", "", "write an in-use heap profile, taken once half the input is read, to this file")
 	flag.Parse()
@@ -120,9 +122,21 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	if *traceFile != "" {
+		tf, err := os.Create(*traceFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := trace.Start(tf); err != nil {
+			log.Fatal(err)
+		}
+	}
 	start := time.Now()
 	res, err := engine.Execute(ctx, p.Run)
 	wall := time.Since(start)
+	if *traceFile != "" {
+		trace.Stop()
+	}
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
