@@ -238,6 +238,37 @@ type BatchEncoder interface {
 	WriteEncoded(ctx context.Context, b *record.Batch, e Encoded) error
 }
 
+// DeferredWriter is implemented by Writers that go on reading a batch
+// after its Write returns (a background goroutine writes its cells out), so
+// that the goroutine calling Write hands over the next batch meanwhile. The
+// engine then calls WriteDeferred in place of Write: from the same
+// goroutine, in the same order, meaning the same, except for when the
+// writer is finished with b.
+//
+// The writer calls done exactly once for every WriteDeferred call, whatever
+// the call returns, from any goroutine, before or after WriteDeferred
+// returns, once it reads nothing of b any more: not its cells, nor the
+// strings they point to. Until then the engine changes nothing of b and
+// hands none of its memory back (record.Batch.Release); after done it may
+// reuse all of it at once, so what the writer keeps it must have copied
+// (or, with Capabilities.CopiesStrings unset, may keep the strings only).
+//
+// The writer bounds the batches it holds (given, done not called yet):
+// WriteDeferred blocks, until ctx ends, while it holds as many as it
+// allows. A failure found after WriteDeferred returned (the background
+// write of b failed) is returned by a later WriteDeferred or by Commit, and
+// fails the run there. Once ctx ends, or after any error, the writer may
+// stop reading the batches it holds and call their done. Commit and Abort
+// call every done still outstanding before they return, whatever they
+// return; the engine waits for them, so a held batch is never reused nor
+// released before its done. A batch's done is never called with an
+// Encoded: a DeferredWriter that is a BatchEncoder too gets WriteEncoded
+// for the batches it encoded, and those are the engine's again once
+// WriteEncoded returns.
+type DeferredWriter interface {
+	WriteDeferred(ctx context.Context, b *record.Batch, done func()) error
+}
+
 // Encoded is a batch's encoding by a BatchEncoder. Release gives back its
 // memory when the engine drops it unwritten (the run failed or was
 // canceled).

@@ -16,10 +16,14 @@
 // run reports is the first one in the input, as if it ran sequentially.
 // A writer that is a connector.BatchEncoder has its batches encoded on the
 // transform workers too, so the one writer goroutine only hands bytes on.
+// One that is a connector.DeferredWriter keeps reading a batch after its
+// Write returns: the batch is recycled (and its memory released) when the
+// writer calls the batch's done, from whichever goroutine it finished on.
 //
 // Memory is bounded whatever the input size: a reader blocks in the
 // source's emit callback while the queue is full, so at most
-// Concurrency + QueueDepth + 1 batches exist at once.
+// Concurrency + QueueDepth + 1 batches exist at once, plus those a
+// DeferredWriter holds (it bounds them).
 package engine
 
 import (
@@ -221,6 +225,7 @@ func Execute(ctx context.Context, r *Run) (*Result, error) {
 	}
 	x := &execution{r: r, prog: prog, splits: splits, w: w}
 	x.enc, _ = w.(connector.BatchEncoder)
+	x.later, _ = w.(connector.DeferredWriter)
 	return x.run(ctx)
 }
 
@@ -229,7 +234,10 @@ type execution struct {
 	prog   *transform.Program
 	splits []connector.Split
 	w      connector.Writer
-	enc    connector.BatchEncoder // w, when it encodes batches on the transform workers
+	enc    connector.BatchEncoder   // w, when it encodes batches on the transform workers
+	later  connector.DeferredWriter // w, when it reads batches after Write returns
+	// held counts the batches given to later whose done has not come yet.
+	held sync.WaitGroup
 
 	queue chan *pending // in emit order, to the writer
 	work  chan *pending // to the transform workers
@@ -324,18 +332,24 @@ func (x *execution) run(ctx context.Context) (*Result, error) {
 			t.drop()
 			continue
 		}
+		// Read what is needed of the batch before the write: a deferred
+		// write's done may recycle it before Write returns.
 		b := t.out
-		if err := x.write(runCtx, t); err != nil {
+		split, n := b.Split, b.Len()
+		if x.written == nil && n > 0 {
+			x.written = append([]string{}, b.Fields...)
+		}
+		held, err := x.write(runCtx, t)
+		if err != nil {
 			if runCtx.Err() == nil {
-				x.fail(newError(err, b.Split, 0, "", -1, "Writing to the destination failed for split %s - %v", b.Split, err))
+				x.fail(newError(err, split, 0, "", -1, "Writing to the destination failed for split %s - %v", split, err))
 			}
 			continue
 		}
-		x.sent.Add(int64(b.Len()))
-		if x.written == nil && b.Len() > 0 {
-			x.written = append([]string{}, b.Fields...)
+		x.sent.Add(int64(n))
+		if !held {
+			x.recycle(t)
 		}
-		x.recycle(t)
 		if r.Progress != nil && time.Since(lastProgress) >= every {
 			lastProgress = time.Now()
 			r.Progress(x.progress())
@@ -354,6 +368,7 @@ func (x *execution) run(ctx context.Context) (*Result, error) {
 		r.Progress(x.progress())
 	}
 	wr, err := x.w.Commit(ctx)
+	x.held.Wait() // a DeferredWriter's Commit called every done already
 	if err != nil {
 		if ctx.Err() != nil {
 			x.abort(ctx)
@@ -396,7 +411,9 @@ func (x *execution) progress() Progress {
 func (x *execution) abort(ctx context.Context) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	return x.w.Abort(actx)
+	err := x.w.Abort(actx)
+	x.held.Wait() // a DeferredWriter's Abort called every done already
+	return err
 }
 
 func (x *execution) abortWith(ctx context.Context, err error) error {
@@ -435,16 +452,36 @@ func (t *pending) drop() {
 }
 
 // write hands t's batch to the writer: its encoding when the transform
-// worker made one, else the batch itself.
-func (x *execution) write(ctx context.Context, t *pending) error {
+// worker made one, else the batch itself. held says a DeferredWriter took
+// it: t is recycled by the done it was given, perhaps already, and the
+// caller must not touch t any more (nor its batch).
+func (x *execution) write(ctx context.Context, t *pending) (held bool, err error) {
 	if t.encErr != nil {
-		return t.encErr
+		return false, t.encErr
 	}
 	if e := t.enc; e != nil {
 		t.enc = nil // WriteEncoded takes it
-		return x.enc.WriteEncoded(ctx, t.out, e)
+		return false, x.enc.WriteEncoded(ctx, t.out, e)
 	}
-	return x.w.Write(ctx, t.out)
+	if x.later != nil {
+		return true, x.later.WriteDeferred(ctx, t.out, x.doneFor(t))
+	}
+	return false, x.w.Write(ctx, t.out)
+}
+
+// doneFor is the done of t's deferred write: it recycles t, from the
+// goroutine the writer calls it on. A second call panics: t may be another
+// batch's by then.
+func (x *execution) doneFor(t *pending) func() {
+	x.held.Add(1)
+	var called atomic.Bool
+	return func() {
+		if called.Swap(true) {
+			panic("engine: a DeferredWriter called a batch's done twice")
+		}
+		x.recycle(t)
+		x.held.Done()
+	}
 }
 
 // closedDone marks a task that needs no transform (a source error).
@@ -460,7 +497,10 @@ func (x *execution) newTask() *pending {
 }
 
 // recycle keeps t's memory for a later batch: the input copy always (it is
-// the engine's), the output only when the writer does not keep it.
+// the engine's), the output only when the writer does not keep it. It runs
+// on the writer goroutine, or on a DeferredWriter's when it calls done: the
+// Release callbacks it calls are safe from any goroutine (they drop
+// reference counts).
 func (x *execution) recycle(t *pending) {
 	// Drop the cells' references: a parser's strings are often substrings
 	// of one large read buffer, which a stale cell would keep alive. The
