@@ -26,15 +26,15 @@ type heldDest struct {
 	failAt    int                                 // the WriteDeferred (from 1) that fails; 0: none
 	commitErr error
 
-	in       chan *heldBatch
-	bgDone   chan struct{}
-	stop     sync.Once
-	writes   atomic.Int64
-	dones    atomic.Int64
-	bad      atomic.Int64 // values that were not their row's when let go
-	early    atomic.Int64 // output batches released before their done
-	released atomic.Int64
-	rows     atomic.Int64
+	in                   chan *heldBatch
+	bgDone               chan struct{}
+	stop                 sync.Once
+	writes               atomic.Int64
+	dones                atomic.Int64
+	bad                  atomic.Int64 // values that were not their row's when let go
+	early                atomic.Int64 // output batches released before their done
+	released             atomic.Int64
+	rows                 atomic.Int64
 	heldAtEnd, doneAtEnd int64 // when Commit or Abort returned
 	committed, aborted   bool
 }
@@ -270,7 +270,7 @@ func TestDeferredWriterEndsWithBatchesHeld(t *testing.T) {
 // A second call of a batch's done panics rather than recycle a batch that
 // may be another's by then.
 func TestDeferredDoneTwicePanics(t *testing.T) {
-	x := &execution{r: &Run{}, free: make(chan *pending, 1)}
+	x := &execution{r: &Run{}}
 	done := x.doneFor(&pending{out: &record.Batch{}})
 	done()
 	defer func() {

@@ -241,7 +241,11 @@ type execution struct {
 
 	queue chan *pending // in emit order, to the writer
 	work  chan *pending // to the transform workers
-	free  chan *pending
+	// free keeps every recycled task for a later batch: as many as were
+	// ever in flight at once (bounded by the queue, the workers and what
+	// a DeferredWriter holds), so none is dropped and allocated again.
+	freeMu sync.Mutex
+	free   []*pending
 
 	read, bytes, filtered, invalid, sent atomic.Int64
 	splitsDone                           atomic.Int64
@@ -281,7 +285,6 @@ func (x *execution) run(ctx context.Context) (*Result, error) {
 	transformers := max(runtime.GOMAXPROCS(0), 1)
 	x.queue = make(chan *pending, depth)
 	x.work = make(chan *pending, depth+workers)
-	x.free = make(chan *pending, depth+workers+1)
 
 	var tw sync.WaitGroup
 	for range transformers {
@@ -488,12 +491,15 @@ func (x *execution) doneFor(t *pending) func() {
 var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (x *execution) newTask() *pending {
-	select {
-	case t := <-x.free:
+	x.freeMu.Lock()
+	defer x.freeMu.Unlock()
+	if n := len(x.free); n > 0 {
+		t := x.free[n-1]
+		x.free[n-1] = nil
+		x.free = x.free[:n-1]
 		return t
-	default:
-		return &pending{}
 	}
+	return &pending{}
 }
 
 // recycle keeps t's memory for a later batch: the input copy always (it is
@@ -526,10 +532,9 @@ func (x *execution) recycle(t *pending) {
 	}
 	t.release = nil
 	t.recErrs, t.err, t.encErr, t.inClear = t.recErrs[:0], nil, nil, false
-	select {
-	case x.free <- t:
-	default:
-	}
+	x.freeMu.Lock()
+	x.free = append(x.free, t)
+	x.freeMu.Unlock()
 }
 
 func (x *execution) enqueue(ctx context.Context, t *pending) error {

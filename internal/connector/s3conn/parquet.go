@@ -406,11 +406,14 @@ func parseTime(s string) (time.Time, bool) {
 //
 // The cells go straight to the column writers (parquetfile), each column
 // by the goroutine writing it, so no batch is ever copied whole into
-// values of their own. The column writers read the caller's batch, so a Write waits until its
-// rows are written; the engine's queue keeps the sources and tasks busy
-// meanwhile. Cells that need a real conversion (text to a number, a
-// decimal, ...) are converted first, by the caller, because a cell that
-// does not convert drops its whole row from every column.
+// values of their own. The column writers read the caller's batch after
+// Write returns: the writer is a connector.DeferredWriter, and the batch's
+// done is called once the background goroutine has written (or dropped)
+// every job of it, so the caller converts the next batch while the last
+// one's columns are written. Write itself waits for that done. Cells that
+// need a real conversion (text to a number, a decimal, ...) are converted
+// first, by the caller, because a cell that does not convert drops its
+// whole row from every column.
 
 // pqJob is one group of a batch's rows on its way to a Parquet file.
 type pqJob struct {
@@ -424,7 +427,50 @@ type pqJob struct {
 	slow    [][]pqVal
 	slowBuf [][]pqVal // slow's backing arrays, kept for the next job
 	keep    []int32   // rows' backing array when rows were dropped
-	done    chan struct{}
+	hold    *batchHold
+}
+
+// batchHold is a batch's hold on its done: one reference for the Write
+// handing its jobs over and one for each job not yet written; the last
+// drop calls done.
+type batchHold struct {
+	refs atomic.Int32
+	done func()
+}
+
+func newBatchHold(done func()) *batchHold {
+	h := &batchHold{done: done}
+	h.refs.Store(1)
+	return h
+}
+
+func (h *batchHold) drop() {
+	if h.refs.Add(-1) == 0 {
+		h.done()
+	}
+}
+
+// getPQ is a free job; jobs are reused, with their conversion buffers.
+func (w *writer) getPQ() *pqJob {
+	select {
+	case q := <-w.pqFree:
+		return q
+	default:
+		return &pqJob{}
+	}
+}
+
+// finish is the background goroutine's end of a job, written or dropped:
+// it lets go of the batch.
+func (w *writer) finishPQ(q *pqJob) {
+	h := q.hold
+	q.hold = nil
+	q.release()
+	select {
+	case w.pqFree <- q:
+	default:
+	}
+	h.drop()
 }
 
 // directKinds is the set (bit 1<<Kind) of the cell kinds that go to a
@@ -450,31 +496,33 @@ func directKinds(k colKind) uint16 {
 	return set()
 }
 
-// writeParquetRows writes n rows of b (rows[i], or i when rows is nil) to
-// slot s and returns once they are written.
-func (w *writer) writeParquetRows(ctx context.Context, s *slot, p *plan, b *record.Batch, rows []int32, n int) error {
-	q := &w.pq
-	if q.done == nil {
-		q.done = make(chan struct{}, 1)
-	}
+// writeParquetRows converts n rows of b (rows[i], or i when rows is nil)
+// and hands them to the background goroutine for slot s, with a reference
+// on h: b is read until the job is written. It blocks while the jobs
+// channel is full, which bounds the batches held.
+func (w *writer) writeParquetRows(ctx context.Context, s *slot, p *plan, b *record.Batch, rows []int32, n int, h *batchHold) error {
+	q := w.getPQ()
 	q.p, q.b, q.kinds, q.rows, q.n = p, b, w.pschema.kinds, rows, n
-	defer q.release()
+	q.hold = h
+	h.refs.Add(1)
 	w.convertSlow(q)
 	if q.n == 0 {
+		w.finishPQ(q)
 		return nil
 	}
 	if !w.pschema.chosen {
 		ps, err := w.pschema.chooseDictionaries(q)
 		if err != nil {
+			w.finishPQ(q)
 			return fault.Wrap(fault.Invalid, err, "parquet schema")
 		}
 		w.pschema, w.pqCols = ps, ps.cols
 	}
 	if err := w.send(ctx, job{slot: s, pq: q, rows: q.n}); err != nil {
+		w.finishPQ(q)
 		return err
 	}
-	<-q.done // the background goroutine answers every job it takes
-	return w.failed()
+	return nil
 }
 
 // release drops the job's references into the batch.

@@ -139,6 +139,7 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 		slots:   map[string]*slot{},
 		bySplit: map[string][]*slot{},
 		jobs:    make(chan job, 4),
+		pqFree:  make(chan *pqJob, 8),
 		bgDone:  make(chan struct{}),
 		ctx:     bg,
 		cancel:  cancel,
@@ -192,7 +193,7 @@ type writer struct {
 	slots    map[string]*slot
 	bySplit  map[string][]*slot
 	failures []connector.RecordFailure
-	pq       pqJob // a Parquet write's job, reused
+	pqFree   chan *pqJob // Parquet jobs written, for reuse
 
 	text textState // text encoding ahead of Write, and its buffers (textenc.go)
 
@@ -247,7 +248,7 @@ type job struct {
 	data  *[]byte
 	ends  []int32
 	rows  int
-	pq    *pqJob // the caller waits on pq.done
+	pq    *pqJob // finishPQ lets go of its batch once written
 }
 
 func (w *writer) failed() error {
@@ -264,8 +265,28 @@ func (w *writer) fail(err error) {
 	w.emu.Unlock()
 }
 
+// Write writes b and returns once its rows are written (a failure to
+// write them is its error).
 func (w *writer) Write(ctx context.Context, b *record.Batch) error {
-	return w.write(ctx, b, func() error { return w.writeRows(ctx, b) })
+	written := make(chan struct{})
+	err := w.WriteDeferred(ctx, b, func() { close(written) })
+	<-written
+	if err == nil {
+		err = w.failed()
+	}
+	return err
+}
+
+// WriteDeferred is connector.DeferredWriter's: Parquet rows are written by
+// the background goroutine after it returns, and done is called once
+// every job of b is written or dropped (at the latest in Commit or Abort,
+// which wait for the background goroutine). Text is encoded before it
+// returns: done is called then. At most cap(jobs)+2 batches are held: the
+// one being handed over blocks while the jobs channel is full.
+func (w *writer) WriteDeferred(ctx context.Context, b *record.Batch, done func()) error {
+	h := newBatchHold(done)
+	defer h.drop()
+	return w.write(ctx, b, func() error { return w.writeRows(ctx, b, h) })
 }
 
 // write is Write with rows writing b's rows (when it has any); the caller
@@ -457,7 +478,7 @@ func (w *writer) partition(b *record.Batch) []group {
 	return out
 }
 
-func (w *writer) writeRows(ctx context.Context, b *record.Batch) error {
+func (w *writer) writeRows(ctx context.Context, b *record.Batch, h *batchHold) error {
 	p, err := w.planFor(b)
 	if err != nil {
 		return err
@@ -469,7 +490,7 @@ func (w *writer) writeRows(ctx context.Context, b *record.Batch) error {
 			n = len(g.rows)
 		}
 		if w.cfg.format == "PARQUET" {
-			if err := w.writeParquetRows(ctx, s, p, b, g.rows, n); err != nil {
+			if err := w.writeParquetRows(ctx, s, p, b, g.rows, n, h); err != nil {
 				return err
 			}
 			continue
@@ -553,7 +574,7 @@ func (w *writer) run() {
 				w.text.put(j.data)
 			}
 			if j.pq != nil {
-				j.pq.done <- struct{}{}
+				w.finishPQ(j.pq)
 			}
 			continue
 		}
@@ -571,7 +592,7 @@ func (w *writer) run() {
 			w.fail(err)
 		}
 		if j.pq != nil {
-			j.pq.done <- struct{}{} // after fail: the caller reads the error once it wakes
+			w.finishPQ(j.pq) // after fail: a Write waiting for done reads the error once it wakes
 		}
 	}
 }
