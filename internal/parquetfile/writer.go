@@ -586,8 +586,9 @@ type ColumnWriter struct {
 
 	// The row group.
 	useDict   bool
-	dict      map[string]uint32
-	dictVals  []string
+	dict      strTable
+	dictVals  []string // views of arena
+	arena     []byte   // the dictionary's bytes
 	dictBytes int
 	seenOn    []uint32 // the page number a dictionary value was last bounded on
 	pageNo    uint32
@@ -621,18 +622,6 @@ type ColumnWriter struct {
 	// copy of the values; grow is what the lengths of a page needed, for
 	// the next pages.
 	res, grow int
-	// recent caches dictionary indexes plus one (zero: empty).
-	recent [1 << recentBits]uint32
-}
-
-const recentBits = 10
-
-func recentSlot(s string) uint64 {
-	k := prefix(s) ^ uint64(len(s))
-	if len(s) > 8 {
-		k ^= bits.RotateLeft64(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[len(s)-8:]), 8)), 29)
-	}
-	return (k * 0x9e3779b97f4a7c15) >> (64 - recentBits)
 }
 
 func (c *ColumnWriter) reset() {
@@ -642,14 +631,13 @@ func (c *ColumnWriter) reset() {
 	c.defs, c.vals, c.idx, c.lens, c.n = c.defs[:0], slices.Grow(c.vals[:0], c.res)[:c.res], c.idx[:0], c.lens[:0], 0
 	c.nulls = 0
 	c.st = emptyBounds()
-	clear(c.recent[:])
 	c.useDict = c.dictOK
 	c.dictPage = c.useDict
-	if c.useDict && c.dict == nil {
-		c.dict = make(map[string]uint32)
-	}
-	clear(c.dict)
+	c.dict.reset()
 	clear(c.dictVals)
+	// Nothing refers to the last row group's dictionary any more: its
+	// pages' bounds are copies.
+	c.arena = c.arena[:0]
 	c.dictVals, c.seenOn, c.dictBytes = c.dictVals[:0], c.seenOn[:0], 0
 	c.pageNo = 1
 	c.chunk.release()
@@ -747,15 +735,8 @@ func prefix(s string) uint64 {
 }
 
 func (c *ColumnWriter) dictString(s string) {
-	// A direct-mapped cache of recent values, hashed from their first
-	// and last 8 bytes, finds most repeating values in a few ns; the map
-	// takes about twenty.
-	slot := &c.recent[recentSlot(s)]
-	if i := *slot; i != 0 && c.dictVals[i-1] == s {
-		c.addIndex(i - 1)
-		return
-	}
-	i, ok := c.dict[s]
+	h := hashStr(s)
+	i, ok := c.dict.find(c.dictVals, s, h)
 	if !ok {
 		if c.dictBytes+4+len(s) > c.dictMax && len(c.dictVals) > 0 {
 			// The dictionary is full: PLAIN for the rest of the row group.
@@ -764,15 +745,27 @@ func (c *ColumnWriter) dictString(s string) {
 			c.String(s)
 			return
 		}
-		k := strings.Clone(s)
 		i = uint32(len(c.dictVals))
-		c.dict[k] = i
-		c.dictVals = append(c.dictVals, k)
+		c.dict.add(i, h)
+		c.dictVals = append(c.dictVals, c.keep(s))
 		c.seenOn = append(c.seenOn, 0)
 		c.dictBytes += 4 + len(s)
 	}
-	*slot = i + 1
 	c.addIndex(i)
+}
+
+// keep copies s into the dictionary's bytes.
+func (c *ColumnWriter) keep(s string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	if cap(c.arena)-len(c.arena) < len(s) {
+		// A new block; the dictionary's values in the old one keep it.
+		c.arena = make([]byte, 0, max(64<<10, len(s)))
+	}
+	o := len(c.arena)
+	c.arena = append(c.arena, s...)
+	return unsafe.String(&c.arena[o], len(s))
 }
 
 // addIndex adds a value by its dictionary index.

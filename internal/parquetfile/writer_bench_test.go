@@ -73,3 +73,52 @@ func benchWrite(b *testing.B, cols []Column, opt Options, names, emails, ats, cs
 		}
 	}
 }
+
+// BenchmarkStringColumn writes one String column of a million values,
+// Snappy included, inline: values of the bench workload's shapes, each as
+// the column of its Dict setting.
+func BenchmarkStringColumn(b *testing.B) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	names := make([]string, 4096)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s %s", []string{"Lisa", "Andrew", "Maria", "John", "Wei", "Fatima", "Olga", "Pedro"}[i%8], fmt.Sprintf("Name%d", i))
+	}
+	countries := []string{"CA", "SE", "US", "DE", "FR", "JP", "BR", "IN", "ZA", "AR"}
+	for _, bc := range []struct {
+		name string
+		dict bool
+		val  func() string
+	}{
+		{"country/dict", true, func() string { return countries[rng.IntN(len(countries))] }},
+		{"name/dict", true, func() string { return names[rng.IntN(len(names))] }},
+		{"name/plain", false, func() string { return names[rng.IntN(len(names))] }},
+		{"email/plain", false, func() string { return fmt.Sprintf("*****name%d@corp.example.com", rng.IntN(1e6)) }},
+	} {
+		vals := make([]string, benchRows)
+		for i := range vals {
+			vals[i] = bc.val()
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w, err := NewWriter(io.Discard, []Column{{"s", String, bc.dict}}, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				c := w.Column(0)
+				for lo := 0; lo < benchRows; lo += 128 << 10 {
+					for _, s := range vals[lo : lo+128<<10] {
+						c.String(s)
+					}
+					if err := w.Flush(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRows, "ns/value")
+		})
+	}
+}
