@@ -47,7 +47,10 @@ type Column struct {
 	Kind Kind
 	// Dict writes the column's pages RLE_DICTIONARY (String columns
 	// only), falling back to PLAIN for the rest of a row group once its
-	// dictionary passes Options.DictMaxBytes.
+	// dictionary passes Options.DictMaxBytes. Without it, a String
+	// column's row group starts PLAIN and turns to RLE_DICTIONARY from
+	// its first page on when that page's distinct values take at most
+	// half of its bytes (see ColumnWriter.probe).
 	Dict bool
 }
 
@@ -586,6 +589,7 @@ type ColumnWriter struct {
 
 	// The row group.
 	useDict   bool
+	probing   bool // the row group's first page may yet choose a dictionary
 	dict      strTable
 	dictVals  []string // views of arena
 	arena     []byte   // the dictionary's bytes
@@ -633,6 +637,7 @@ func (c *ColumnWriter) reset() {
 	c.st = emptyBounds()
 	c.useDict = c.dictOK
 	c.dictPage = c.useDict
+	c.probing = c.kind == String && !c.dictOK
 	c.dict.reset()
 	clear(c.dictVals)
 	// Nothing refers to the last row group's dictionary any more: its
@@ -703,9 +708,65 @@ func (c *ColumnWriter) String(s string) {
 	if p := prefix(s); p <= c.st.p0 || p >= c.st.p1 {
 		c.bound(s, p, o)
 	}
+	if c.probing {
+		c.probe(s, o)
+	}
 	if len(c.vals)-c.res+4*len(c.lens) >= c.pageSize {
 		c.endPage()
 	}
+}
+
+// A String column without Column.Dict tries a dictionary on each row
+// group's first page: probe indexes the page's values as they come (the
+// dictionary's values are views of the page's bytes meanwhile), and
+// endProbe, when the page ends, keeps the dictionary for the row group
+// (this page included) if its values take at most half of the page's
+// PLAIN bytes, that is if the values repeat, on average, at least twice.
+// For repeating strings the dictionary's indexes are a few bits a value
+// where Snappy would go through every byte of every value; values that
+// do not repeat leave the page and the rest of the row group PLAIN, and
+// cost a hash each only until the dictionary outgrows half a page. The
+// choice depends on the values only.
+func (c *ColumnWriter) probe(s string, o int) {
+	h := hashStr(s)
+	i, ok := c.dict.find(c.dictVals, s, h)
+	if !ok {
+		c.dictBytes += 4 + len(s)
+		if 2*c.dictBytes > c.pageSize {
+			c.stopProbe()
+			return
+		}
+		i = uint32(len(c.dictVals))
+		c.dict.add(i, h)
+		c.dictVals = append(c.dictVals, c.view(o, len(s)))
+	}
+	c.idx = append(c.idx, i)
+}
+
+// stopProbe drops the probe's dictionary: PLAIN for the row group.
+func (c *ColumnWriter) stopProbe() {
+	c.probing = false
+	c.dict.reset()
+	clear(c.dictVals)
+	c.dictVals, c.idx, c.dictBytes = c.dictVals[:0], c.idx[:0], 0
+}
+
+// endProbe decides, as the probed page ends, between a dictionary and
+// PLAIN for the row group.
+func (c *ColumnWriter) endProbe() {
+	if len(c.dictVals) == 0 { // only nulls so far: the next page decides
+		return
+	}
+	if plain := len(c.vals) - c.res + 4*len(c.lens); 2*c.dictBytes > plain || c.dictBytes > c.dictMax {
+		c.stopProbe()
+		return
+	}
+	c.probing = false
+	for k, v := range c.dictVals {
+		c.dictVals[k] = c.keep(v) // off the page's bytes
+	}
+	c.seenOn = append(c.seenOn[:0], make([]uint32, len(c.dictVals))...)
+	c.useDict, c.dictPage = true, true
 }
 
 // bound widens the page's bounds by s (prefix p), whose bytes are at o in
@@ -934,6 +995,9 @@ func (c *ColumnWriter) endPage() {
 	}
 	if c.finished {
 		panic("parquetfile: value added between Finish and Flush")
+	}
+	if c.probing {
+		c.endProbe()
 	}
 	c.settle()
 	p := c.spare

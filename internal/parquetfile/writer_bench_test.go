@@ -91,7 +91,7 @@ func BenchmarkStringColumn(b *testing.B) {
 	}{
 		{"country/dict", true, func() string { return countries[rng.IntN(len(countries))] }},
 		{"name/dict", true, func() string { return names[rng.IntN(len(names))] }},
-		{"name/plain", false, func() string { return names[rng.IntN(len(names))] }},
+		{"name/probed", false, func() string { return names[rng.IntN(len(names))] }},
 		{"email/plain", false, func() string { return fmt.Sprintf("*****name%d@corp.example.com", rng.IntN(1e6)) }},
 	} {
 		vals := make([]string, benchRows)

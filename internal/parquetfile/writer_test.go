@@ -231,6 +231,16 @@ func value(rng *rand.Rand, k Kind, repeat bool) cell {
 }
 
 func randomRows(rng *rand.Rand, cols []Column, n int, nullRate float64) [][]cell {
+	repeat := make([]bool, len(cols))
+	for j, c := range cols {
+		repeat[j] = c.Dict
+	}
+	return randomRowsRepeat(rng, cols, repeat, n, nullRate)
+}
+
+// randomRowsRepeat is randomRows whose column j repeats its values when
+// repeat[j].
+func randomRowsRepeat(rng *rand.Rand, cols []Column, repeat []bool, n int, nullRate float64) [][]cell {
 	rows := make([][]cell, n)
 	for r := range rows {
 		rows[r] = make([]cell, len(cols))
@@ -238,7 +248,7 @@ func randomRows(rng *rand.Rand, cols []Column, n int, nullRate float64) [][]cell
 			if rng.Float64() < nullRate {
 				rows[r][j] = cell{null: true}
 			} else {
-				rows[r][j] = value(rng, c.Kind, c.Dict)
+				rows[r][j] = value(rng, c.Kind, repeat[j])
 			}
 		}
 	}
@@ -550,11 +560,15 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seed uint64, n uint16, nullPct uint8) {
 		rng := rand.New(rand.NewPCG(seed, seed>>7))
 		cols := make([]Column, 1+rng.IntN(10))
+		repeat := make([]bool, len(cols))
 		for j := range cols {
 			k := Kind(rng.IntN(int(Date) + 1))
 			cols[j] = Column{Name: fmt.Sprintf("c%d", j), Kind: k, Dict: k == String && rng.IntN(2) == 0}
+			// String columns without Dict whose values repeat choose a
+			// dictionary themselves.
+			repeat[j] = cols[j].Dict || rng.IntN(2) == 0
 		}
-		rows := randomRows(rng, cols, int(n), float64(nullPct%101)/100)
+		rows := randomRowsRepeat(rng, cols, repeat, int(n), float64(nullPct%101)/100)
 		opt := Options{PageSize: 64 + rng.IntN(16<<10), DictMaxBytes: 16 + rng.IntN(4<<10)}
 		data := write(t, cols, opt, rows, rng.IntN(2000))
 		check(t, data, cols, rows)
