@@ -43,6 +43,16 @@ const arenaChunk = 64 << 10
 var chunks sync.Pool
 
 func (a *arena) take(n int) []byte {
+	if c := a.c; a.marked && n <= arenaChunk/4 && n <= cap(c.buf)-len(c.buf) {
+		// takeMore's common case, kept short
+		start := len(c.buf)
+		c.buf = c.buf[:start+n]
+		return c.buf[start : start+n : start+n]
+	}
+	return a.takeMore(n)
+}
+
+func (a *arena) takeMore(n int) []byte {
 	if n > arenaChunk/4 {
 		return make([]byte, n)
 	}
@@ -162,6 +172,8 @@ type applier struct {
 	nums []cachedNum
 	seq  uint64
 	res  dec // arithText's text-less result
+
+	cols cols // applyCols' scratch
 }
 
 func sameFields(a, b []string) bool {
@@ -254,6 +266,7 @@ func (a *applier) bind(in *record.Batch) *binding {
 	if cap(a.extra) < b.extra {
 		a.extra = make([]record.Value, b.extra)
 	}
+	clear(a.cols.extra[:cap(a.cols.extra)]) // see cols.extra
 	if n := w + b.extra; cap(a.nums) < n {
 		a.nums = make([]cachedNum, n)
 	}
@@ -344,17 +357,23 @@ func (r *row) cached(s int) (dec, bool) {
 // decAt is numAt's fast path: slot s (holding v) as a dec, from the cache
 // or parsed from text and cached; false when that needs the long way.
 func (r *row) decAt(s int, v record.Value) (dec, bool) {
-	if c := &r.nums[s]; c.seq == r.seq {
+	return decIn(&r.nums[s], r.seq, v)
+}
+
+// decIn is decAt over one cache entry c, valid in row seq: v (the slot's
+// value) as a dec, from c or parsed from text and kept in c.
+func decIn(c *cachedNum, seq uint64, v record.Value) (dec, bool) {
+	if c.seq == seq {
 		return c.d, true
 	}
 	if v.K == record.String || v.K == record.Decimal {
 		if m, scale, ok := v.DecimalParts(); ok { // read with its text (a JSON reader's number)
 			d := dec{m: m, s: scale}
-			r.nums[s] = cachedNum{r.seq, d}
+			*c = cachedNum{seq, d}
 			return d, true
 		}
 		if d, ok := parseDec(v.S); ok {
-			r.nums[s] = cachedNum{r.seq, d}
+			*c = cachedNum{seq, d}
 			return d, true
 		}
 	}
@@ -417,6 +436,16 @@ func (a *applier) apply(in, out *record.Batch) (st Stats, errs []RecordError, fa
 		out.Cells = make([]record.Value, 0, need)
 	}
 	cells := out.Cells[:0]
+	if !p.rowOnly {
+		if st, cells, ok := a.applyCols(in, b, cells); ok {
+			if p.colsHook != nil {
+				p.colsHook()
+			}
+			out.Cells = cells
+			out.Release = a.arena.release()
+			return st, nil, nil
+		}
+	}
 	r := row{extra: a.extra[:b.extra], w: w, nums: a.nums[:w+b.extra]}
 	r.extra[b.extra-1] = record.Value{}
 	orig, slots := b.orig, b.slots
@@ -499,26 +528,44 @@ rows:
 // fill writes a row's output columns to dst. A value that does not fit
 // its DESTINATION_DATA_TYPE stops it: it returns that column and why.
 func (a *applier) fill(r *row, b *binding, dst []record.Value) (*outCol, string) {
-	for k, c := range b.outs[:len(dst)] {
+	for k := range b.outs[:len(dst)] {
+		c := &b.outs[k]
 		v := r.at(c.slot)
-		if o := c.conv; o != nil && v.K != c.keep && v.K > record.Null {
-			if (o.class == classFloat || o.class == classInt) && (v.K == record.String || v.K == record.Decimal) {
-				// Numbers from text, parsed once a row (convertAt's fast path).
-				if d, ok := r.decAt(c.slot, v); ok {
-					if cv, ok := decAs(d, o.class); ok {
-						dst[k] = cv
-						continue
-					}
-				}
-			}
-			var reason string
-			if v, reason = a.convertAt(r, c.slot, v, o); reason != "" {
-				return o, reason
-			}
+		if c.passes(v.K) {
+			dst[k] = v
+			continue
+		}
+		if cv, ok := c.quick(v, &r.nums[c.slot], r.seq); ok {
+			dst[k] = cv
+			continue
+		}
+		var reason string
+		if v, reason = a.convertAt(r, c.slot, v, c.conv); reason != "" {
+			return c.conv, reason
 		}
 		dst[k] = v
 	}
 	return nil, ""
+}
+
+// passes says whether a value of kind k goes to the output column as it is.
+func (c *outSlot) passes(k record.Kind) bool {
+	return c.conv == nil || k == c.keep || k <= record.Null
+}
+
+// quick converts v, a value that does not pass (its slot's; cn is the
+// slot's number cache in row seq), when it is a number from text that
+// converts without its text (convertAt's fast path); false when it needs
+// convertAt.
+func (c *outSlot) quick(v record.Value, cn *cachedNum, seq uint64) (record.Value, bool) {
+	o := c.conv
+	if (o.class == classFloat || o.class == classInt) && (v.K == record.String || v.K == record.Decimal) {
+		// Numbers from text, parsed once a row.
+		if d, ok := decIn(cn, seq, v); ok {
+			return decAs(d, o.class)
+		}
+	}
+	return record.Value{}, false
 }
 
 // convertAt converts v, slot s's value, for output column o, taking the
@@ -868,23 +915,11 @@ func (a *applier) merge(d *derivedStep, r *row, slots []int) record.Value {
 // text-less Decimal and the number in the row's cache (see apply).
 func (a *applier) arith(d *derivedStep, r *row, slots []int, numOnly bool) (string, bool) {
 	out := slots[d.out]
-	if numOnly && d.op != arDiv {
-		// Both operands already parsed (by a Filter, or one field read
-		// twice): a cached number is neither absent nor empty.
-		cx, cy := &r.nums[slots[d.refs[0]]], &r.nums[slots[d.refs[1]]]
-		if cx.seq == r.seq && cy.seq == r.seq {
-			var res dec
-			ok := false
-			if d.op == arAdd {
-				res, ok = addDec(cx.d, cy.d)
-			} else {
-				res, ok = decOp(d.op, cx.d, cy.d)
-			}
-			if ok {
-				r.extra[out-r.w] = record.Value{K: record.Decimal}
-				r.nums[out] = cachedNum{r.seq, res}
-				return "", false
-			}
+	if numOnly {
+		if res, ok := d.cached(&r.nums[slots[d.refs[0]]], &r.nums[slots[d.refs[1]]], r.seq); ok {
+			r.extra[out-r.w] = record.Value{K: record.Decimal}
+			r.nums[out] = cachedNum{r.seq, res}
+			return "", false
 		}
 	}
 	v, reason, fatal := a.arithText(d, r, slots[d.refs[0]], slots[d.refs[1]], numOnly)
@@ -893,6 +928,19 @@ func (a *applier) arith(d *derivedStep, r *row, slots []int, numOnly bool) (stri
 		r.nums[out] = cachedNum{r.seq, a.res}
 	}
 	return reason, fatal
+}
+
+// cached is arith's fast path for a result read only as a number: both
+// operands already parsed in row seq (by a Filter, or one field read twice;
+// a cached number is neither absent nor empty) and the exact dec result.
+func (d *derivedStep) cached(cx, cy *cachedNum, seq uint64) (dec, bool) {
+	if d.op == arDiv || cx.seq != seq || cy.seq != seq {
+		return dec{}, false
+	}
+	if d.op == arAdd {
+		return addDec(cx.d, cy.d)
+	}
+	return decOp(d.op, cx.d, cy.d)
 }
 
 func (a *applier) arithText(d *derivedStep, r *row, sx, sy int, numOnly bool) (record.Value, string, bool) {

@@ -135,6 +135,9 @@ type Program struct {
 	nVirtual int
 
 	pool *sync.Pool // of *applier
+
+	rowOnly  bool   // tests: apply every batch row at a time
+	colsHook func() // tests: called for each batch applied column at a time (see applyCols)
 }
 
 // Projection is the fields to fetch from the source, nil for every field

@@ -1014,11 +1014,20 @@ func csvBatch(n int) *record.Batch {
 // destination with preserveSourceDataTyping) on a batch like the CSV
 // reader's, applied again and again as the engine applies each new one.
 func BenchmarkApplyCSVBatch(b *testing.B) {
-	p, err := Compile(benchTasks(), Options{SourceConnector: "S3", TypedDestination: true})
-	if err != nil {
-		b.Fatal(err)
+	for _, rowOnly := range []bool{false, true} {
+		name := "cols"
+		if rowOnly {
+			name = "rows"
+		}
+		b.Run(name, func(b *testing.B) {
+			p, err := Compile(benchTasks(), Options{SourceConnector: "S3", TypedDestination: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.rowOnly = rowOnly
+			runApply(b, p, csvBatch(1024))
+		})
 	}
-	runApply(b, p, csvBatch(4096))
 }
 
 // An Arithmetic result read only by integer/double conversions is kept as a
