@@ -797,6 +797,11 @@ func runeCount(s string) int {
 // A string that needs no JSON escaping (record.PlainText) keeps the mark:
 // its pieces cut at rune boundaries and a plain MASK_VALUE need none either.
 func (a *applier) edit(e *editStep, v record.Value) record.Value {
+	if v.K == record.String {
+		if m, ok := a.maskWord(e, v); ok {
+			return m
+		}
+	}
 	if v.K == record.Missing || v.K == record.Null {
 		return v
 	}
@@ -816,17 +821,6 @@ func (a *applier) edit(e *editStep, v record.Value) record.Value {
 		masked = runeCount(s)
 	case editMaskFirst:
 		off := e.n
-		if w := off * len(e.mask); off > 0 && off <= len(s) && w <= 8 && len(s)-off+w >= 8 && e.maskWord != 0 && asciiPrefix(s, off) {
-			// The usual short mask: one 8-byte store of the mask's
-			// bytes, then the kept tail over the rest.
-			buf := a.arena.take(len(s) - off + w)
-			binary.LittleEndian.PutUint64(buf, e.maskWord)
-			copy(buf[w:], s[off:])
-			if !e.plainMask {
-				plain = 0
-			}
-			return record.Value{K: record.String, S: frozen(buf), N: plain}
-		}
 		if off > len(s) || !asciiPrefix(s, off) {
 			off, masked = runeOffset(s, e.n)
 		} else {
@@ -868,6 +862,25 @@ func (a *applier) edit(e *editStep, v record.Value) record.Value {
 	}
 	copy(buf[k:], keepTail)
 	return record.Value{K: record.String, S: frozen(buf), N: plain}
+}
+
+// maskWord is edit's usual MASK_FIRST_N of a string v: a short mask (see
+// editStep.wordW) over an ASCII head, written with one 8-byte store of the
+// mask's bytes and then the kept tail over the rest; false when v is not
+// such a case.
+func (a *applier) maskWord(e *editStep, v record.Value) (record.Value, bool) {
+	s, off, w := v.S, e.n, e.wordW
+	if w == 0 || off > len(s) || len(s)-off+w < 8 || !asciiPrefix(s, off) {
+		return record.Value{}, false
+	}
+	buf := a.arena.take(len(s) - off + w)
+	binary.LittleEndian.PutUint64(buf, e.maskWord)
+	copy(buf[w:], s[off:])
+	plain := uint64(0)
+	if e.plainMask && v.N == record.PlainText {
+		plain = record.PlainText
+	}
+	return record.Value{K: record.String, S: frozen(buf), N: plain}, true
 }
 
 // appendText appends v as Value.Text would render it, without allocating.

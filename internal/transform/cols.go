@@ -112,7 +112,17 @@ func (a *applier) colRows(c *colBatch, n int, b *binding, st *Stats, cells []rec
 		keep := sel[:0]
 		for _, i := range sel {
 			if v := c.at(i, s); numeric && v.K > record.Null {
-				// match's first case, without a row view
+				// match's first case, without a row view. Text that
+				// parseDec takes is what a cached number of it holds.
+				if v.K == record.String {
+					if x, ok := parseDec(v.S); ok {
+						*c.num(i, s) = cachedNum{c.seq, x}
+						if f.one.match(x) {
+							keep = append(keep, i)
+						}
+						continue
+					}
+				}
 				if x, ok := decIn(c.num(i, s), c.seq, v); ok {
 					if f.one.match(x) {
 						keep = append(keep, i)
@@ -160,7 +170,15 @@ func (a *applier) colRows(c *colBatch, n int, b *binding, st *Stats, cells []rec
 		ed := &p.edits[k]
 		from, to := b.editFrom[k], b.editTo[k]
 		for _, i := range sel {
-			c.extra[i*e+to-w] = a.edit(ed, c.at(i, from))
+			v := c.at(i, from)
+			if v.K == record.String {
+				if m, ok := a.maskWord(ed, v); ok {
+					c.extra[i*e+to-w] = m
+					c.num(i, to).seq = 0
+					continue
+				}
+			}
+			c.extra[i*e+to-w] = a.edit(ed, v)
 			c.num(i, to).seq = 0 // as row.set does
 		}
 	}
@@ -211,6 +229,16 @@ func (a *applier) colRows(c *colBatch, n int, b *binding, st *Stats, cells []rec
 			if o.passes(v.K) {
 				dst[j*outW] = *v
 				continue
+			}
+			if v.K == record.String && (o.conv.class == classInt || o.conv.class == classFloat) {
+				// quick's case, without the cache: text that parseDec
+				// takes is what a cached number of it holds.
+				if x, ok := parseDec(v.S); ok {
+					if cv, ok := decAs(x, o.conv.class); ok {
+						dst[j*outW] = cv
+						continue
+					}
+				}
 			}
 			cv, ok := o.quick(*v, c.num(i, s), c.seq)
 			if !ok {

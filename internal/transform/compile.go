@@ -106,6 +106,9 @@ type editStep struct {
 	plainMask bool
 	maskRun   string // mask repeated, to copy a few masked runes at once
 	maskWord  uint64 // maskRun's first 8 bytes, when it has 8
+	// wordW is MASK_FIRST_N's mask width in bytes (n × len(mask)) when one
+	// store of maskWord can write it: 1 to 8 bytes; 0 otherwise.
+	wordW int
 }
 
 type arithOp uint8
@@ -575,6 +578,9 @@ func (c *compiler) edit(i int, t *Task) error {
 		e.maskRun = strings.Repeat(e.mask, max(1, 32/len(e.mask)))
 		if len(e.maskRun) >= 8 {
 			e.maskWord = binary.LittleEndian.Uint64([]byte(e.maskRun[:8]))
+		}
+		if w := e.n * len(e.mask); e.kind == editMaskFirst && e.n > 0 && w <= 8 && e.maskWord != 0 {
+			e.wordW = w
 		}
 	}
 	for _, f := range t.SourceFields {

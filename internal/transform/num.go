@@ -134,6 +134,9 @@ type decConst struct {
 	scaled [19]int64 // c at scale k, where ok has bit k
 	ok     uint32
 	pass   uint8 // bit c+1: the filter keeps a value whose comparison with c gives c
+	// lt, eq, gt are pass's bits: whether the filter keeps a value less
+	// than, equal to, greater than c.
+	lt, eq, gt bool
 }
 
 func newDecConst(c dec, op filterOp) *decConst {
@@ -148,21 +151,29 @@ func newDecConst(c dec, op filterOp) *decConst {
 			k.pass |= 1 << (r + 1)
 		}
 	}
+	k.lt, k.eq, k.gt = hit(op, -1), hit(op, 0), hit(op, 1)
 	return k
 }
 
 // match says whether x passes the filter: the comparison is hit(op, cmpDec(x, c)).
 func (k *decConst) match(x dec) bool {
-	var r int
-	if x.s >= 0 && x.s <= 18 && k.ok&(1<<x.s) != 0 {
+	if uint32(x.s) <= 18 && k.ok&(1<<x.s) != 0 {
 		y := k.scaled[x.s]
-		switch {
-		case x.m < y:
-			r = -1
-		case x.m > y:
-			r = 1
+		if x.m < y {
+			return k.lt
 		}
-	} else if c, ok := cmpDec(x, k.c); ok {
+		if x.m > y {
+			return k.gt
+		}
+		return k.eq
+	}
+	return k.matchOther(x)
+}
+
+// matchOther is match for a value at a scale c does not fit.
+func (k *decConst) matchOther(x dec) bool {
+	var r int
+	if c, ok := cmpDec(x, k.c); ok {
 		r = c
 	} else {
 		n, m := number{d: x}, number{d: k.c}
