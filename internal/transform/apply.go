@@ -174,6 +174,9 @@ type applier struct {
 	res  dec // arithText's text-less result
 
 	cols cols // applyCols' scratch
+	// rowRun is how many more batches to apply row at a time: a batch
+	// had a record error p.colRetry batches ago or less.
+	rowRun int
 }
 
 func sameFields(a, b []string) bool {
@@ -436,7 +439,9 @@ func (a *applier) apply(in, out *record.Batch) (st Stats, errs []RecordError, fa
 		out.Cells = make([]record.Value, 0, need)
 	}
 	cells := out.Cells[:0]
-	if !p.rowOnly {
+	if a.rowRun > 0 {
+		a.rowRun--
+	} else if !p.rowOnly {
 		if st, cells, ok := a.applyCols(in, b, cells); ok {
 			if p.colsHook != nil {
 				p.colsHook()
@@ -445,6 +450,9 @@ func (a *applier) apply(in, out *record.Batch) (st Stats, errs []RecordError, fa
 			out.Release = a.arena.release()
 			return st, nil, nil
 		}
+		// Errors tend to come in runs (a column of bad values): the next
+		// batches go straight to the row path, which reports them.
+		a.rowRun = p.colRetry
 	}
 	r := row{extra: a.extra[:b.extra], w: w, nums: a.nums[:w+b.extra]}
 	r.extra[b.extra-1] = record.Value{}
@@ -517,6 +525,9 @@ rows:
 	}
 	out.Cells = cells
 	out.Release = a.arena.release()
+	if len(errs) > 0 {
+		a.rowRun = p.colRetry
+	}
 	if outW > 0 {
 		st.Out = len(cells) / outW
 	} else {
@@ -535,6 +546,10 @@ func (a *applier) fill(r *row, b *binding, dst []record.Value) (*outCol, string)
 			dst[k] = v
 			continue
 		}
+		if cv, ok := c.fromText(v); ok {
+			dst[k] = cv
+			continue
+		}
 		if cv, ok := c.quick(v, &r.nums[c.slot], r.seq); ok {
 			dst[k] = cv
 			continue
@@ -551,6 +566,20 @@ func (a *applier) fill(r *row, b *binding, dst []record.Value) (*outCol, string)
 // passes says whether a value of kind k goes to the output column as it is.
 func (c *outSlot) passes(k record.Kind) bool {
 	return c.conv == nil || k == c.keep || k <= record.Null
+}
+
+// fromText is quick's usual case without the cache: a string that
+// parseDec takes, for an integer or double column (a cached number of such
+// text is what parseDec gives).
+func (c *outSlot) fromText(v record.Value) (record.Value, bool) {
+	if v.K != record.String || (c.conv.class != classInt && c.conv.class != classFloat) {
+		return record.Value{}, false
+	}
+	x, ok := parseDec(v.S)
+	if !ok {
+		return record.Value{}, false
+	}
+	return decAs(x, c.conv.class)
 }
 
 // quick converts v, a value that does not pass (its slot's; cn is the

@@ -230,15 +230,9 @@ func (a *applier) colRows(c *colBatch, n int, b *binding, st *Stats, cells []rec
 				dst[j*outW] = *v
 				continue
 			}
-			if v.K == record.String && (o.conv.class == classInt || o.conv.class == classFloat) {
-				// quick's case, without the cache: text that parseDec
-				// takes is what a cached number of it holds.
-				if x, ok := parseDec(v.S); ok {
-					if cv, ok := decAs(x, o.conv.class); ok {
-						dst[j*outW] = cv
-						continue
-					}
-				}
+			if cv, ok := o.fromText(*v); ok {
+				dst[j*outW] = cv
+				continue
 			}
 			cv, ok := o.quick(*v, c.num(i, s), c.seq)
 			if !ok {

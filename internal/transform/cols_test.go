@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -152,6 +153,7 @@ func TestColumnsAndRowsAgree(t *testing.T) {
 			rowP := mustCompile(t, tasks, Options{TypedDestination: true})
 			rowP.rowOnly = true
 			colP := mustCompile(t, tasks, Options{TypedDestination: true})
+			colP.colRetry = 0
 			done := 0
 			colP.colsHook = func() { done++ }
 			var clean, errored, fatal, cols, kept int
@@ -202,5 +204,29 @@ func TestColumnsAndRowsAgree(t *testing.T) {
 				t.Errorf("want rows with and without errors: %d clean, %d with a record error, %d fatal", clean, errored, fatal)
 			}
 		})
+	}
+}
+
+// After a batch with an error, the next colRetry batches go straight to
+// the row path; then the column path is tried again.
+func TestColumnPathRetriesAfterErrors(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // keep the pooled applier and its count
+	p := mustCompile(t, []Task{op("Arithmetic", "ADDITION", f("a", "a"), "s"), mapT("s", "s1", "DESTINATION_DATA_TYPE", "double")},
+		Options{TypedDestination: true})
+	p.colRetry = 3
+	var cols []bool
+	done := false
+	p.colsHook = func() { done = true }
+	bad, good := strBatch(f("a"), f("x")), strBatch(f("a"), f("1.5"))
+	for _, in := range []*record.Batch{good, bad, good, good, good, good, bad, bad, good, good, good, good} {
+		done = false
+		if _, errs, err := p.Apply(in, &record.Batch{}); err != nil || (len(errs) > 0) != (in == bad) {
+			t.Fatalf("Apply: %v, %v", errs, err)
+		}
+		cols = append(cols, done)
+	}
+	want := []bool{true, false, false, false, false, true, false, false, false, false, false, true}
+	if !reflect.DeepEqual(cols, want) {
+		t.Errorf("column path per batch: %v, want %v", cols, want)
 	}
 }

@@ -136,6 +136,7 @@ type Program struct {
 
 	pool *sync.Pool // of *applier
 
+	colRetry int    // batches applied row at a time after the column path meets an error
 	rowOnly  bool   // tests: apply every batch row at a time
 	colsHook func() // tests: called for each batch applied column at a time (see applyCols)
 }
