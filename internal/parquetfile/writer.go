@@ -1,7 +1,9 @@
 // Package parquetfile writes Parquet files: flat schemas of OPTIONAL
 // columns, PLAIN (DELTA_LENGTH_BYTE_ARRAY for strings, DELTA_BINARY_PACKED
 // for INT64 pages it shrinks) and RLE_DICTIONARY data pages (v2) with
-// definition levels, Snappy (pages it does not shrink stay uncompressed),
+// definition levels, Snappy (pages it does not shrink stay uncompressed;
+// each column's first compressed page picks golang/snappy's encoder or
+// s2's for the file),
 // column chunk statistics, the page index (column and offset indexes) and
 // the footer.
 //
@@ -618,6 +620,9 @@ type ColumnWriter struct {
 	// plainPages: Snappy did not pay on this row group's last page, so
 	// its later pages are stored uncompressed.
 	plainPages bool
+	// snappyChosen: the column's first compressed page chose
+	// fastSnappy (compress) for the file.
+	snappyChosen, fastSnappy bool
 
 	tmp []byte
 	hdr tenc
@@ -944,7 +949,7 @@ func (c *ColumnWriter) Finish() {
 		raw = append(raw, v...)
 	}
 	c.tmp = raw
-	buf, comp := compress(raw)
+	buf, comp := compress(raw, c.fastSnappy)
 	defer compressPool.Put(buf)
 	h := &c.hdr
 	h.b, h.last = h.b[:0], 0
@@ -1113,7 +1118,18 @@ func (c *ColumnWriter) encodePage(p *page) {
 	// shrink at all is stored as it is (is_compressed false).
 	comp, compressed := raw, false
 	if !c.plainPages {
-		buf, out := compress(raw)
+		buf, out := compress(raw, c.fastSnappy)
+		if !c.snappyChosen {
+			// The file's first compressed page of the column picks the
+			// encoder: the fast one unless it is larger by more than 1/32.
+			c.snappyChosen = true
+			buf2, out2 := compress(raw, true)
+			if len(out2) <= len(out)+len(out)/32 {
+				c.fastSnappy = true
+				buf, buf2, out = buf2, buf, out2
+			}
+			compressPool.Put(buf2)
+		}
 		defer compressPool.Put(buf)
 		if len(out) < len(raw) {
 			comp, compressed = out, true
