@@ -169,3 +169,33 @@ func BenchmarkDeltaLengths(b *testing.B) {
 		dst = appendDeltaLengths(dst[:0], lens)
 	}
 }
+
+// packUint32 matches a bit-at-a-time packing for every width and length,
+// the bytes before it kept.
+func TestPackUint32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for width := 1; width <= 32; width++ {
+		for n := range 70 {
+			v := make([]uint32, n)
+			for i := range v {
+				v[i] = uint32(rng.Uint64() & (1<<width - 1))
+			}
+			want := []byte{0xaa}
+			var bit int
+			for i := range (n + 7) / 8 * 8 {
+				for b := range width {
+					if bit%8 == 0 {
+						want = append(want, 0)
+					}
+					if i < n && v[i]>>b&1 == 1 {
+						want[len(want)-1] |= 1 << (bit % 8)
+					}
+					bit++
+				}
+			}
+			if got := packUint32([]byte{0xaa}, v, width); !bytes.Equal(got, want) {
+				t.Fatalf("width %d, %d values: %x, want %x", width, n, got, want)
+			}
+		}
+	}
+}

@@ -24,11 +24,12 @@ func TestStrTable(t *testing.T) {
 		if i%3 == 0 {
 			s = s[:i%(len(s)+1)] // short ones too, down to ""
 		}
-		h := hashStr(s)
-		if _, ok := tab.find(vals, s, h); ok {
+		k := keyOf(s)
+		h := k.hash()
+		if _, ok := tab.find(vals, s, &k, h); ok {
 			continue
 		}
-		tab.add(uint32(len(vals)), h)
+		tab.add(&k, h)
 		vals = append(vals, s)
 		tags[h>>32] = true
 	}
@@ -36,17 +37,27 @@ func TestStrTable(t *testing.T) {
 		t.Errorf("%d values, %d distinct hash tags", len(vals), len(tags))
 	}
 	for i, s := range vals {
-		if got, ok := tab.find(vals, s, hashStr(s)); !ok || got != uint32(i) {
+		if got, ok := find(&tab, vals, s); !ok || got != uint32(i) {
 			t.Fatalf("find(%q) = %d, %v; want %d", s, got, ok, i)
 		}
-		if _, ok := tab.find(vals, s+"x", hashStr(s+"x")); ok && !slices.Contains(vals, s+"x") {
+		if _, ok := find(&tab, vals, s+"x"); ok && !slices.Contains(vals, s+"x") {
 			t.Fatalf("found %q, never added", s+"x")
 		}
 	}
 	tab.reset()
-	if _, ok := tab.find(vals, vals[0], hashStr(vals[0])); ok {
+	if _, ok := find(&tab, vals, vals[0]); ok {
 		t.Error("found a value after reset")
 	}
+}
+
+func find(tab *strTable, vals []string, s string) (uint32, bool) {
+	k := keyOf(s)
+	return tab.find(vals, s, &k, k.hash())
+}
+
+func hashStr(s string) uint64 {
+	k := keyOf(s)
+	return k.hash()
 }
 
 // hashStr reads every byte: a change of any one changes the hash.
@@ -202,26 +213,66 @@ func TestProbeDictionaryOutlivesPage(t *testing.T) {
 	}
 }
 
-// Two values whose hashes share the top 32 bits (found by trying) are
-// told apart by their bytes.
+// Two values whose hashes share the top 32 bits (found by trying), short
+// ones (compared by their keys) and long ones (by their bytes), are told
+// apart.
 func TestStrTableTagCollision(t *testing.T) {
-	seen := map[uint64]string{}
-	var a, b string
-	for i := 0; a == ""; i++ {
-		s := fmt.Sprintf("value %d", i)
-		tag := hashStr(s) >> 32
-		if o, ok := seen[tag]; ok {
-			a, b = o, s
+	for _, format := range []string{"value %d", "a longer value, number %d"} {
+		seen := map[uint64]string{}
+		var a, b string
+		for i := 0; a == ""; i++ {
+			s := fmt.Sprintf(format, i)
+			tag := hashStr(s) >> 32
+			if o, ok := seen[tag]; ok {
+				a, b = o, s
+			}
+			seen[tag] = s
 		}
-		seen[tag] = s
+		var tab strTable
+		vals := []string{a}
+		k := keyOf(a)
+		tab.add(&k, k.hash())
+		if i, ok := find(&tab, vals, b); ok {
+			t.Errorf("find(%q) = %d, the index of %q", b, i, a)
+		}
+		if i, ok := find(&tab, vals, a); !ok || i != 0 {
+			t.Errorf("find(%q) = %d, %v", a, i, ok)
+		}
+		// And so do a dictionary column and a probed one.
+		cols := []Column{{"d", String, true}, {"p", String, false}}
+		var rows [][]cell
+		for i := range 100 {
+			v := []string{a, b}[i%2]
+			rows = append(rows, []cell{{s: v}, {s: v}})
+		}
+		data := write(t, cols, Options{}, rows, 0)
+		if got := chunkEncodings(t, data, cols, rows, 1); !slices.Equal(got, []bool{true}) {
+			t.Errorf("probed column: dictionary %v", got)
+		}
 	}
-	var tab strTable
-	vals := []string{a}
-	tab.add(0, hashStr(a))
-	if i, ok := tab.find(vals, b, hashStr(b)); ok {
-		t.Errorf("find(%q) = %d, the index of %q", b, i, a)
+}
+
+// Keys of values of up to 16 bytes differ when the values do: they are
+// compared instead of the values.
+func TestShortKeys(t *testing.T) {
+	seen := map[strKey]string{}
+	var add func(prefix string)
+	add = func(prefix string) {
+		k := keyOf(prefix)
+		if o, ok := seen[k]; ok {
+			t.Fatalf("%q and %q have the same key", o, prefix)
+		}
+		seen[k] = prefix
+		if len(prefix) < 16 {
+			for _, c := range []byte{0, 'a', 0xff} {
+				if len(prefix) < 3 || c == 'a' || len(prefix)%5 == 0 {
+					add(prefix + string(c))
+				}
+			}
+		}
 	}
-	if i, ok := tab.find(vals, a, hashStr(a)); !ok || i != 0 {
-		t.Errorf("find(%q) = %d, %v", a, i, ok)
+	add("")
+	if len(seen) < 1000 {
+		t.Errorf("%d values", len(seen))
 	}
 }

@@ -733,8 +733,9 @@ func (c *ColumnWriter) String(s string) {
 // cost a hash each only until the dictionary outgrows half a page. The
 // choice depends on the values only.
 func (c *ColumnWriter) probe(s string, o int) {
-	h := hashStr(s)
-	i, ok := c.dict.find(c.dictVals, s, h)
+	k := keyOf(s)
+	h := k.hash()
+	i, ok := c.dict.find(c.dictVals, s, &k, h)
 	if !ok {
 		c.dictBytes += 4 + len(s)
 		if 2*c.dictBytes > c.pageSize {
@@ -742,7 +743,7 @@ func (c *ColumnWriter) probe(s string, o int) {
 			return
 		}
 		i = uint32(len(c.dictVals))
-		c.dict.add(i, h)
+		c.dict.add(&k, h)
 		c.dictVals = append(c.dictVals, c.view(o, len(s)))
 	}
 	c.idx = append(c.idx, i)
@@ -801,22 +802,34 @@ func prefix(s string) uint64 {
 }
 
 func (c *ColumnWriter) dictString(s string) {
-	h := hashStr(s)
-	i, ok := c.dict.find(c.dictVals, s, h)
-	if !ok {
-		if c.dictBytes+4+len(s) > c.dictMax && len(c.dictVals) > 0 {
-			// The dictionary is full: PLAIN for the rest of the row group.
-			c.endPage()
-			c.useDict, c.dictPage = false, false
-			c.String(s)
-			return
+	k := keyOf(s)
+	h := k.hash()
+	// c.dict.find, by hand: the call cost as much as the search.
+	if t := &c.dict; len(t.slots) > 0 {
+		tag, mask := h>>32, uint64(len(t.slots)-1)
+		for pos := tag & mask; ; pos = (pos + 1) & mask {
+			e := t.slots[pos]
+			if e == 0 {
+				break
+			}
+			if i := uint32(e) - 1; e>>32 == tag && (k.n <= 16 && t.keys[i] == k || k.n > 16 && c.dictVals[i] == s) {
+				c.addIndex(i)
+				return
+			}
 		}
-		i = uint32(len(c.dictVals))
-		c.dict.add(i, h)
-		c.dictVals = append(c.dictVals, c.keep(s))
-		c.seenOn = append(c.seenOn, 0)
-		c.dictBytes += 4 + len(s)
 	}
+	if c.dictBytes+4+len(s) > c.dictMax && len(c.dictVals) > 0 {
+		// The dictionary is full: PLAIN for the rest of the row group.
+		c.endPage()
+		c.useDict, c.dictPage = false, false
+		c.String(s)
+		return
+	}
+	i := uint32(len(c.dictVals))
+	c.dict.add(&k, h)
+	c.dictVals = append(c.dictVals, c.keep(s))
+	c.seenOn = append(c.seenOn, 0)
+	c.dictBytes += 4 + len(s)
 	c.addIndex(i)
 }
 
@@ -1207,21 +1220,25 @@ func packBits(dst, v []byte) []byte {
 // packUint32 bit-packs v, width bits each, LSB first, in groups of 8
 // (the last padded with zeros).
 func packUint32(dst []byte, v []uint32, width int) []byte {
+	o := len(dst)
+	size := (len(v) + 7) / 8 * width // bytes
+	dst = slices.Grow(dst, size)[:o+size]
+	out := dst[o:]
 	var acc uint64
-	var nb int
-	n := (len(v) + 7) / 8 * 8
-	for i := range n {
-		var x uint64
-		if i < len(v) {
-			x = uint64(v[i])
+	nb, at, w := uint(0), 0, uint(width)
+	for _, x := range v {
+		acc |= uint64(x) << (nb & 63) // nb < 32
+		nb += w
+		if nb >= 32 {
+			binary.LittleEndian.PutUint32(out[at:], uint32(acc))
+			at += 4
+			acc >>= 32
+			nb -= 32
 		}
-		acc |= x << nb
-		nb += width
-		for nb >= 8 {
-			dst = append(dst, byte(acc))
-			acc >>= 8
-			nb -= 8
-		}
+	}
+	for ; at < len(out); at++ { // the last bits, then the padding's zeros
+		out[at] = byte(acc)
+		acc >>= 8
 	}
 	return dst
 }
