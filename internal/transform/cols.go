@@ -37,6 +37,7 @@ type colBatch struct {
 	extra []record.Value
 	nums  []cachedNum
 	w, e  int // input and overlay width
+	sw    int // w + e: a row's slots
 	seq   uint64
 }
 
@@ -50,14 +51,14 @@ func (c *colBatch) at(i, s int) record.Value {
 
 // num is row i's cache entry for slot s.
 func (c *colBatch) num(i, s int) *cachedNum {
-	return &c.nums[i*(c.w+c.e)+s]
+	return &c.nums[i*c.sw+s]
 }
 
 // view points r at row i.
 func (c *colBatch) view(r *row, i int) {
 	r.in = c.in[i*c.w : (i+1)*c.w]
 	r.extra = c.extra[i*c.e : (i+1)*c.e]
-	r.nums = c.nums[i*(c.w+c.e) : (i+1)*(c.w+c.e)]
+	r.nums = c.nums[i*c.sw : (i+1)*c.sw]
 }
 
 // colBlock is how many rows applyCols takes at a time, so that their
@@ -84,7 +85,7 @@ func (a *applier) applyCols(in *record.Batch, b *binding, cells []record.Value) 
 		hi := min(lo+colBlock, n)
 		a.seq++
 		c := colBatch{in: in.Cells[lo*w : hi*w], extra: a.cols.extra[:(hi-lo)*e], nums: a.cols.nums[:(hi-lo)*(w+e)],
-			w: w, e: e, seq: a.seq}
+			w: w, e: e, sw: w + e, seq: a.seq}
 		var ok bool
 		if cells, ok = a.colRows(&c, hi-lo, b, &st, cells); !ok {
 			return st, cells, false
@@ -230,9 +231,11 @@ func (a *applier) colRows(c *colBatch, n int, b *binding, st *Stats, cells []rec
 				dst[j*outW] = *v
 				continue
 			}
-			if cv, ok := o.fromText(*v); ok {
-				dst[j*outW] = cv
-				continue
+			if v.K == record.String {
+				if cv, ok := o.fromText(*v); ok {
+					dst[j*outW] = cv
+					continue
+				}
 			}
 			cv, ok := o.quick(*v, c.num(i, s), c.seq)
 			if !ok {
