@@ -546,13 +546,20 @@ func (a *applier) fill(r *row, b *binding, dst []record.Value) (*outCol, string)
 			dst[k] = v
 			continue
 		}
-		if cv, ok := c.fromText(v); ok {
-			dst[k] = cv
-			continue
+		if v.K == record.String {
+			if cv, ok := c.fromText(v); ok {
+				dst[k] = cv
+				continue
+			}
 		}
-		if cv, ok := c.quick(v, &r.nums[c.slot], r.seq); ok {
-			dst[k] = cv
-			continue
+		if o := c.conv; (o.class == classFloat || o.class == classInt) && (v.K == record.String || v.K == record.Decimal) {
+			// quick, inline: numbers from text, parsed once a row
+			if d, ok := r.decAt(c.slot, v); ok {
+				if cv, ok := decAs(d, o.class); ok {
+					dst[k] = cv
+					continue
+				}
+			}
 		}
 		var reason string
 		if v, reason = a.convertAt(r, c.slot, v, c.conv); reason != "" {
@@ -585,7 +592,7 @@ func (c *outSlot) fromText(v record.Value) (record.Value, bool) {
 // quick converts v, a value that does not pass (its slot's; cn is the
 // slot's number cache in row seq), when it is a number from text that
 // converts without its text (convertAt's fast path); false when it needs
-// convertAt.
+// convertAt. fill does the same inline.
 func (c *outSlot) quick(v record.Value, cn *cachedNum, seq uint64) (record.Value, bool) {
 	o := c.conv
 	if (o.class == classFloat || o.class == classInt) && (v.K == record.String || v.K == record.Decimal) {
@@ -826,11 +833,6 @@ func runeCount(s string) int {
 // A string that needs no JSON escaping (record.PlainText) keeps the mark:
 // its pieces cut at rune boundaries and a plain MASK_VALUE need none either.
 func (a *applier) edit(e *editStep, v record.Value) record.Value {
-	if v.K == record.String {
-		if m, ok := a.maskWord(e, v); ok {
-			return m
-		}
-	}
 	if v.K == record.Missing || v.K == record.Null {
 		return v
 	}
@@ -850,6 +852,17 @@ func (a *applier) edit(e *editStep, v record.Value) record.Value {
 		masked = runeCount(s)
 	case editMaskFirst:
 		off := e.n
+		if w := e.wordW; w > 0 && off <= len(s) && len(s)-off+w >= 8 && asciiPrefix(s, off) {
+			// The usual short mask: one 8-byte store of the mask's
+			// bytes, then the kept tail over the rest.
+			buf := a.arena.take(len(s) - off + w)
+			binary.LittleEndian.PutUint64(buf, e.maskWord)
+			copy(buf[w:], s[off:])
+			if !e.plainMask {
+				plain = 0
+			}
+			return record.Value{K: record.String, S: frozen(buf), N: plain}
+		}
 		if off > len(s) || !asciiPrefix(s, off) {
 			off, masked = runeOffset(s, e.n)
 		} else {
@@ -891,25 +904,6 @@ func (a *applier) edit(e *editStep, v record.Value) record.Value {
 	}
 	copy(buf[k:], keepTail)
 	return record.Value{K: record.String, S: frozen(buf), N: plain}
-}
-
-// maskWord is edit's usual MASK_FIRST_N of a string v: a short mask (see
-// editStep.wordW) over an ASCII head, written with one 8-byte store of the
-// mask's bytes and then the kept tail over the rest; false when v is not
-// such a case.
-func (a *applier) maskWord(e *editStep, v record.Value) (record.Value, bool) {
-	s, off, w := v.S, e.n, e.wordW
-	if w == 0 || off > len(s) || len(s)-off+w < 8 || !asciiPrefix(s, off) {
-		return record.Value{}, false
-	}
-	buf := a.arena.take(len(s) - off + w)
-	binary.LittleEndian.PutUint64(buf, e.maskWord)
-	copy(buf[w:], s[off:])
-	plain := uint64(0)
-	if e.plainMask && v.N == record.PlainText {
-		plain = record.PlainText
-	}
-	return record.Value{K: record.String, S: frozen(buf), N: plain}, true
 }
 
 // appendText appends v as Value.Text would render it, without allocating.
@@ -976,7 +970,7 @@ func (a *applier) arith(d *derivedStep, r *row, slots []int, numOnly bool) (stri
 // operands already parsed in row seq (by a Filter, or one field read twice;
 // a cached number is neither absent nor empty) and the exact dec result.
 func (d *derivedStep) cached(cx, cy *cachedNum, seq uint64) (dec, bool) {
-	if d.op == arDiv || cx.seq != seq || cy.seq != seq {
+	if cx.seq != seq || cy.seq != seq {
 		return dec{}, false
 	}
 	if d.op == arAdd {

@@ -171,15 +171,7 @@ func (a *applier) colRows(c *colBatch, n int, b *binding, st *Stats, cells []rec
 		ed := &p.edits[k]
 		from, to := b.editFrom[k], b.editTo[k]
 		for _, i := range sel {
-			v := c.at(i, from)
-			if v.K == record.String {
-				if m, ok := a.maskWord(ed, v); ok {
-					c.extra[i*e+to-w] = m
-					c.num(i, to).seq = 0
-					continue
-				}
-			}
-			c.extra[i*e+to-w] = a.edit(ed, v)
+			c.extra[i*e+to-w] = a.edit(ed, c.at(i, from))
 			c.num(i, to).seq = 0 // as row.set does
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -1026,6 +1027,38 @@ func BenchmarkApplyCSVBatch(b *testing.B) {
 			}
 			p.rowOnly = rowOnly
 			runApply(b, p, csvBatch(1024))
+		})
+	}
+}
+
+// jsonBatch is csvBatch as the S3 JSON Lines reader gives it: ids as Int,
+// amounts as Decimal with their parsed number (record.DecimalNum).
+func jsonBatch(n int) *record.Batch {
+	b := csvBatch(n)
+	for i := 0; i < b.Len(); i++ {
+		row := b.Row(i)
+		id, _ := strconv.ParseInt(row[0].S, 10, 64)
+		row[0] = record.IntVal(id)
+		d, _ := parseDec(row[3].S)
+		row[3] = record.DecimalNum(row[3].S, d.m, int(d.s))
+	}
+	return b
+}
+
+// BenchmarkApplyJSONBatch is BenchmarkApplyCSVBatch over jsonBatch.
+func BenchmarkApplyJSONBatch(b *testing.B) {
+	for _, rowOnly := range []bool{false, true} {
+		name := "cols"
+		if rowOnly {
+			name = "rows"
+		}
+		b.Run(name, func(b *testing.B) {
+			p, err := Compile(benchTasks(), Options{SourceConnector: "S3", TypedDestination: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.rowOnly = rowOnly
+			runApply(b, p, jsonBatch(1024))
 		})
 	}
 }
