@@ -56,11 +56,12 @@ type Capabilities struct {
 	// task's DESTINATION_DATA_TYPE converts values rather than labels them.
 	TypedDestination bool
 	// RecyclesBatches says the destination's writer keeps no reference to
-	// a batch's cells once Write returns, so the engine may reuse them.
+	// a batch's cells once Write returns (a DeferredWriter: once it calls
+	// the batch's done), so the engine may reuse them then.
 	RecyclesBatches bool
 	// CopiesStrings says the destination's writer keeps none of a batch's
-	// strings either once Write returns (what it keeps, failure records
-	// say, it copies), so a source may fill the memory they point into
+	// strings either once Write returns (or done is called, as above; what
+	// it keeps, failure records say, it copies), so a source may fill the memory they point into
 	// again (record.Batch.Release).
 	CopiesStrings bool
 	// ProjectionOptional says a flow from this source needs no projection

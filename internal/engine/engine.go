@@ -72,7 +72,8 @@ type Run struct {
 	// 0 means 2 × Concurrency.
 	QueueDepth int
 	// RecycleBatches lets the engine reuse a batch's memory once
-	// Writer.Write has returned. Set it only for writers that copy what
+	// Writer.Write has returned (a connector.DeferredWriter's: once it
+	// called the batch's done). Set it only for writers that copy what
 	// they keep (strings may be kept: they are never rewritten).
 	RecycleBatches bool
 	// ReleaseInput lets the engine call a source batch's Release once its
