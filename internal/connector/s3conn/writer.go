@@ -607,6 +607,9 @@ func (w *writer) openFile(s *slot) (*outFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	if w.cfg.format == "PARQUET" {
+		wc = newWriteBehind(wc) // row groups come in bursts: behind.go
+	}
 	f.w = wc
 	f.cw = &countWriter{w: wc}
 	switch w.cfg.format {
