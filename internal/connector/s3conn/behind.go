@@ -31,7 +31,7 @@ type writeBehind struct {
 
 const (
 	behindBuf  = 1 << 20
-	behindBufs = 6
+	behindBufs = 3
 )
 
 func newWriteBehind(w io.WriteCloser) *writeBehind {
