@@ -534,33 +534,49 @@ func (q *pqJob) release() {
 	q.p, q.b, q.rows = nil, nil, nil
 }
 
+// slowColumns appends to out the columns that have a cell needing a
+// conversion (not of directKinds). A column is scanned on its own, its
+// kinds kept in a register, and only until its first such cell.
+func (q *pqJob) slowColumns(out []int) []int {
+	width, cells, rows := len(q.b.Fields), q.b.Cells, q.rows
+	for j, c := range q.p.cols {
+		if c < 0 {
+			continue
+		}
+		slow := ^directKinds(q.kinds[j])
+		var seen uint16
+		if rows == nil {
+			// Four rows at a time, each into its own register.
+			col := cells[c:]
+			i := 0
+			for ; i+4 <= q.n && seen&slow == 0; i += 4 {
+				k0 := uint16(1) << col[i*width].K
+				k1 := uint16(1) << col[(i+1)*width].K
+				k2 := uint16(1) << col[(i+2)*width].K
+				k3 := uint16(1) << col[(i+3)*width].K
+				seen |= k0 | k1 | k2 | k3
+			}
+			for ; i < q.n; i++ {
+				seen |= 1 << col[i*width].K
+			}
+		} else {
+			for i := 0; i < q.n && seen&slow == 0; i++ {
+				seen |= 1 << cells[int(rows[i])*width+c].K
+			}
+		}
+		if seen&slow != 0 {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
 // convertSlow converts the columns that have cells needing a conversion,
 // drops the rows that do not convert (recorded as failures, in row order)
 // and leaves in q.rows the rows to write.
 func (w *writer) convertSlow(q *pqJob) {
-	// One pass over the rows, in memory order, collects each column's
-	// cell kinds.
-	var seenBuf [32]uint16
-	seen := append(seenBuf[:0], make([]uint16, len(q.p.cols))...)
-	width, cells := len(q.b.Fields), q.b.Cells
-	for i := range q.n {
-		r := i
-		if q.rows != nil {
-			r = int(q.rows[i])
-		}
-		row := cells[r*width : (r+1)*width]
-		for j, c := range q.p.cols {
-			if c >= 0 {
-				seen[j] |= 1 << row[c].K
-			}
-		}
-	}
-	var slowCols []int
-	for j, kinds := range seen {
-		if kinds&^directKinds(q.kinds[j]) != 0 {
-			slowCols = append(slowCols, j)
-		}
-	}
+	var slowBuf [32]int
+	slowCols := q.slowColumns(slowBuf[:0])
 	if len(slowCols) == 0 {
 		return
 	}
