@@ -172,11 +172,6 @@ type applier struct {
 	nums []cachedNum
 	seq  uint64
 	res  dec // arithText's text-less result
-
-	cols cols // applyCols' scratch
-	// rowRun is how many more batches to apply row at a time: a batch
-	// had a record error p.colRetry batches ago or less.
-	rowRun int
 }
 
 func sameFields(a, b []string) bool {
@@ -269,7 +264,6 @@ func (a *applier) bind(in *record.Batch) *binding {
 	if cap(a.extra) < b.extra {
 		a.extra = make([]record.Value, b.extra)
 	}
-	clear(a.cols.extra[:cap(a.cols.extra)]) // see cols.extra
 	if n := w + b.extra; cap(a.nums) < n {
 		a.nums = make([]cachedNum, n)
 	}
@@ -439,21 +433,6 @@ func (a *applier) apply(in, out *record.Batch) (st Stats, errs []RecordError, fa
 		out.Cells = make([]record.Value, 0, need)
 	}
 	cells := out.Cells[:0]
-	if a.rowRun > 0 {
-		a.rowRun--
-	} else if !p.rowOnly {
-		if st, cells, ok := a.applyCols(in, b, cells); ok {
-			if p.colsHook != nil {
-				p.colsHook()
-			}
-			out.Cells = cells
-			out.Release = a.arena.release()
-			return st, nil, nil
-		}
-		// Errors tend to come in runs (a column of bad values): the next
-		// batches go straight to the row path, which reports them.
-		a.rowRun = p.colRetry
-	}
 	r := row{extra: a.extra[:b.extra], w: w, nums: a.nums[:w+b.extra]}
 	r.extra[b.extra-1] = record.Value{}
 	orig, slots := b.orig, b.slots
@@ -466,7 +445,29 @@ rows:
 
 		for k := range p.filters {
 			f := &p.filters[k]
-			if !a.match(f, &r, orig[f.ref]) {
+			s := orig[f.ref]
+			if f.one != nil {
+				// match's usual case inline: a number read with its text
+				// (a JSON reader's) or text that parseDec takes, as decAt
+				// gives it, against one value.
+				v := r.at(s)
+				var x dec
+				ok := false
+				if m, scale, isNum := v.DecimalParts(); isNum {
+					x, ok = dec{m: m, s: scale}, true
+				} else if v.K == record.String {
+					x, ok = parseDec(v.S)
+				}
+				if ok {
+					r.nums[s] = cachedNum{r.seq, x}
+					if !f.one.match(x) {
+						st.Filtered++
+						continue rows
+					}
+					continue
+				}
+			}
+			if !a.match(f, &r, s) {
 				st.Filtered++
 				continue rows
 			}
@@ -500,6 +501,15 @@ rows:
 			var isFatal bool
 			if d.typ == "Merge" {
 				r.set(slots[d.out], a.merge(d, &r, slots))
+			} else if numOnly := b.numOnly[k]; numOnly {
+				// arith's fast path inline
+				if res, ok := d.cached(&r.nums[slots[d.refs[0]]], &r.nums[slots[d.refs[1]]], r.seq); ok {
+					out := slots[d.out]
+					r.extra[out-r.w] = record.Value{K: record.Decimal}
+					r.nums[out] = cachedNum{r.seq, res}
+					continue
+				}
+				reason, isFatal = a.arith(d, &r, slots, true)
 			} else {
 				reason, isFatal = a.arith(d, &r, slots, b.numOnly[k])
 			}
@@ -525,9 +535,6 @@ rows:
 	}
 	out.Cells = cells
 	out.Release = a.arena.release()
-	if len(errs) > 0 {
-		a.rowRun = p.colRetry
-	}
 	if outW > 0 {
 		st.Out = len(cells) / outW
 	} else {
@@ -553,7 +560,7 @@ func (a *applier) fill(r *row, b *binding, dst []record.Value) (*outCol, string)
 			}
 		}
 		if o := c.conv; (o.class == classFloat || o.class == classInt) && (v.K == record.String || v.K == record.Decimal) {
-			// quick, inline: numbers from text, parsed once a row
+			// numbers from text, parsed once a row
 			if d, ok := r.decAt(c.slot, v); ok {
 				if cv, ok := decAs(d, o.class); ok {
 					dst[k] = cv
@@ -575,7 +582,7 @@ func (c *outSlot) passes(k record.Kind) bool {
 	return c.conv == nil || k == c.keep || k <= record.Null
 }
 
-// fromText is quick's usual case without the cache: a string that
+// fromText is fill's usual case without the cache: a string that
 // parseDec takes, for an integer or double column (a cached number of such
 // text is what parseDec gives).
 func (c *outSlot) fromText(v record.Value) (record.Value, bool) {
@@ -587,21 +594,6 @@ func (c *outSlot) fromText(v record.Value) (record.Value, bool) {
 		return record.Value{}, false
 	}
 	return decAs(x, c.conv.class)
-}
-
-// quick converts v, a value that does not pass (its slot's; cn is the
-// slot's number cache in row seq), when it is a number from text that
-// converts without its text (convertAt's fast path); false when it needs
-// convertAt. fill does the same inline.
-func (c *outSlot) quick(v record.Value, cn *cachedNum, seq uint64) (record.Value, bool) {
-	o := c.conv
-	if (o.class == classFloat || o.class == classInt) && (v.K == record.String || v.K == record.Decimal) {
-		// Numbers from text, parsed once a row.
-		if d, ok := decIn(cn, seq, v); ok {
-			return decAs(d, o.class)
-		}
-	}
-	return record.Value{}, false
 }
 
 // convertAt converts v, slot s's value, for output column o, taking the

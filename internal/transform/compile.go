@@ -388,7 +388,6 @@ func Compile(tasks []Task, opts Options) (*Program, error) {
 		p.projection = fetch
 	}
 	p.pool = newPool(p)
-	p.colRetry = 16
 	return p, nil
 }
 

@@ -135,10 +135,6 @@ type Program struct {
 	nVirtual int
 
 	pool *sync.Pool // of *applier
-
-	colRetry int    // batches applied row at a time after the column path meets an error
-	rowOnly  bool   // tests: apply every batch row at a time
-	colsHook func() // tests: called for each batch applied column at a time (see applyCols)
 }
 
 // Projection is the fields to fetch from the source, nil for every field

@@ -1015,20 +1015,11 @@ func csvBatch(n int) *record.Batch {
 // destination with preserveSourceDataTyping) on a batch like the CSV
 // reader's, applied again and again as the engine applies each new one.
 func BenchmarkApplyCSVBatch(b *testing.B) {
-	for _, rowOnly := range []bool{false, true} {
-		name := "cols"
-		if rowOnly {
-			name = "rows"
-		}
-		b.Run(name, func(b *testing.B) {
-			p, err := Compile(benchTasks(), Options{SourceConnector: "S3", TypedDestination: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			p.rowOnly = rowOnly
-			runApply(b, p, csvBatch(1024))
-		})
+	p, err := Compile(benchTasks(), Options{SourceConnector: "S3", TypedDestination: true})
+	if err != nil {
+		b.Fatal(err)
 	}
+	runApply(b, p, csvBatch(1024))
 }
 
 // jsonBatch is csvBatch as the S3 JSON Lines reader gives it: ids as Int,
@@ -1047,20 +1038,11 @@ func jsonBatch(n int) *record.Batch {
 
 // BenchmarkApplyJSONBatch is BenchmarkApplyCSVBatch over jsonBatch.
 func BenchmarkApplyJSONBatch(b *testing.B) {
-	for _, rowOnly := range []bool{false, true} {
-		name := "cols"
-		if rowOnly {
-			name = "rows"
-		}
-		b.Run(name, func(b *testing.B) {
-			p, err := Compile(benchTasks(), Options{SourceConnector: "S3", TypedDestination: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			p.rowOnly = rowOnly
-			runApply(b, p, jsonBatch(1024))
-		})
+	p, err := Compile(benchTasks(), Options{SourceConnector: "S3", TypedDestination: true})
+	if err != nil {
+		b.Fatal(err)
 	}
+	runApply(b, p, jsonBatch(1024))
 }
 
 // An Arithmetic result read only by integer/double conversions is kept as a

@@ -1,19 +1,21 @@
 package transform
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
-	"runtime/debug"
 	"testing"
 	"time"
 
 	"github.com/appflowd/appflowd/internal/record"
 )
 
-// colValues are cell values of every kind, weighted towards numbers that
+// mixValues are cell values of every kind, weighted towards numbers that
 // pass the fast paths, with values that fail conversions and tasks.
-func colValues() []record.Value {
+func mixValues() []record.Value {
 	var vs []record.Value
 	for _, s := range numTexts {
 		vs = append(vs, record.Str(s), record.PlainStr(s))
@@ -36,9 +38,9 @@ func colValues() []record.Value {
 	return vs
 }
 
-// colPrograms are task lists over fields a, b, c, d (and z, which no batch
+// mixPrograms are task lists over fields a, b, c, d (and z, which no batch
 // has) that use every task and conversion, some failing on many values.
-func colPrograms() map[string][]Task {
+func mixPrograms() map[string][]Task {
 	typ := func(src, dst, t string) Task { return mapT(src, dst, "DESTINATION_DATA_TYPE", t) }
 	return map[string][]Task{
 		"bench": {
@@ -129,12 +131,11 @@ func sameResult(a, b applyResult) string {
 	return ""
 }
 
-// Column-at-a-time and row-at-a-time Apply give the same rows, stats,
-// record errors and fatal error, over values of every kind, whole batches
-// and one row at a time; the column path does every one-row batch that
-// has no error.
-func TestColumnsAndRowsAgree(t *testing.T) {
-	vals := colValues()
+// mixBatches are batches of mixValues, fields in different orders, one
+// missing a field the programs read (b, c, d) and one with a field they do
+// not (x).
+func mixBatches() []*record.Batch {
+	vals := mixValues()
 	x := uint64(11)
 	pick := func() record.Value {
 		x = x*6364136223846793005 + 1442695040888963407
@@ -148,85 +149,102 @@ func TestColumnsAndRowsAgree(t *testing.T) {
 		}
 		batches = append(batches, b)
 	}
-	for name, tasks := range colPrograms() {
+	return batches
+}
+
+// oneRow is row i of in as a batch of its own.
+func oneRow(in *record.Batch, i int) *record.Batch {
+	w := len(in.Fields)
+	return &record.Batch{Fields: in.Fields, Cells: in.Cells[i*w : (i+1)*w], Split: in.Split, FirstLine: in.FirstLine + int64(i)}
+}
+
+// writeResult writes r in full: output fields and cells (kinds and bits),
+// stats, record errors and the fatal error.
+func writeResult(w io.Writer, r applyResult) {
+	fmt.Fprintf(w, "fields %q\n", r.out.Fields)
+	for i, v := range r.out.Cells {
+		fmt.Fprintf(w, "%d %d %q %d\n", i, v.K, v.S, v.N)
+	}
+	fmt.Fprintf(w, "stats %+v\nerrors %+v\nfatal %v\n", r.st, r.errs, r.fatal)
+}
+
+// mixDigests are the sha256 sums of writeResult over mixBatches, each
+// batch whole and then each of its rows alone, for each of mixPrograms, as
+// the row-at-a-time and the column-at-a-time paths of 82cd7be (which
+// agreed on every one) gave them.
+var mixDigests = map[string]string{
+	"bench":   "7da0c69499bdb7188ad7ce456611d1f72b8bd96e3bc91661fa97674f7dd11e90",
+	"mixed":   "dc928119fbf3c1b59d3464b26cddfc800f4b7474807e341331bf4c4e3cdd78df",
+	"divide":  "dc3641ed40c7cc73b712ad92b2a97c5eb7e4539a6f672e3263745d7e15f98a0d",
+	"times":   "82365a7b97f2d51d3a60871e4f5cab5c3a3cdf024c46c0754d05c5c084a6de02",
+	"bools":   "9c3dcfc8458535ce6885f2ea63ce703999d9672bd481171e0453badebd93059a",
+	"numbers": "e1b30e45f1d1d76605776fc2de85620671f006c53b431cb9ca89c6034c2f5ce3",
+}
+
+// Apply gives, over values of every kind and programs using every task and
+// conversion, the rows, stats, record errors and fatal errors it gave
+// before (mixDigests); a whole batch gives what its rows give one at a time
+// (the same output rows and stats, the same record errors, and the first
+// row's fatal error, if any, with the rows before it).
+func TestMixedValues(t *testing.T) {
+	batches := mixBatches()
+	for name, tasks := range mixPrograms() {
 		t.Run(name, func(t *testing.T) {
-			rowP := mustCompile(t, tasks, Options{TypedDestination: true})
-			rowP.rowOnly = true
-			colP := mustCompile(t, tasks, Options{TypedDestination: true})
-			colP.colRetry = 0
-			done := 0
-			colP.colsHook = func() { done++ }
-			var clean, errored, fatal, cols, kept int
+			p := mustCompile(t, tasks, Options{TypedDestination: true})
+			h := sha256.New()
+			var clean, errored, fatal, kept int
 			for bi, in := range batches {
-				if msg := sameResult(applyOnce(rowP, in), applyOnce(colP, in)); msg != "" {
-					t.Fatalf("batch %d (rows, columns): %s", bi, msg)
-				}
-				w := len(in.Fields)
-				cleanRows := &record.Batch{Fields: in.Fields, Split: in.Split, FirstLine: in.FirstLine}
+				whole := applyOnce(p, in)
+				writeResult(h, whole)
+				var joined applyResult
+				joined.out.Fields = whole.out.Fields
 				for i := 0; i < in.Len(); i++ {
-					one := &record.Batch{Fields: in.Fields, Cells: in.Cells[i*w : (i+1)*w], Split: in.Split, FirstLine: in.FirstLine + int64(i)}
-					want := applyOnce(rowP, one)
-					kept += want.st.Out
-					before := done
-					got := applyOnce(colP, one)
-					if msg := sameResult(want, got); msg != "" {
-						t.Fatalf("batch %d row %d %v (rows, columns): %s", bi, i, one.Cells, msg)
-					}
+					one := applyOnce(p, oneRow(in, i))
+					writeResult(h, one)
 					switch {
-					case want.fatal != nil:
+					case one.fatal != nil:
 						fatal++
-					case len(want.errs) > 0:
+					case len(one.errs) > 0:
 						errored++
 					default:
 						clean++
-						cleanRows.Cells = append(cleanRows.Cells, one.Cells...)
-						if done != before+1 {
-							t.Fatalf("batch %d row %d %v: no error, but not applied column at a time", bi, i, one.Cells)
-						}
+						kept += one.st.Out
 					}
-					cols += done - before
+					if joined.fatal != nil {
+						continue
+					}
+					joined.out.Cells = append(joined.out.Cells, one.out.Cells...)
+					for _, e := range one.errs {
+						e.Row = i
+						joined.errs = append(joined.errs, e)
+					}
+					joined.st.In += one.st.In
+					joined.st.Out += one.st.Out
+					joined.st.Filtered += one.st.Filtered
+					joined.st.Invalid += one.st.Invalid
+					joined.st.Errored += one.st.Errored
+					if one.fatal != nil {
+						e := *one.fatal.(*RecordError)
+						e.Row = i
+						joined.fatal = &e
+					}
 				}
-				// The rows without errors together, over several blocks.
-				want := applyOnce(rowP, cleanRows)
-				before := done
-				if msg := sameResult(want, applyOnce(colP, cleanRows)); msg != "" {
-					t.Fatalf("batch %d's %d rows without errors (rows, columns): %s", bi, cleanRows.Len(), msg)
+				if joined.fatal != nil {
+					// Apply stops at a fatal error: the rows it counted
+					// and wrote are no part of the result.
+					joined.st, joined.out.Cells = whole.st, whole.out.Cells
 				}
-				if done != before+1 || cleanRows.Len() <= colBlock {
-					t.Fatalf("batch %d's %d rows without errors: %d batches applied column at a time", bi, cleanRows.Len(), done-before)
+				if msg := sameResult(whole, joined); msg != "" {
+					t.Fatalf("batch %d (whole, row by row): %s", bi, msg)
 				}
-			}
-			if cols != clean {
-				t.Errorf("%d one-row batches applied column at a time, %d without an error", cols, clean)
 			}
 			t.Logf("one-row batches: %d clean (%d kept), %d with a record error, %d fatal", clean, kept, errored, fatal)
 			if kept == 0 || (errored == 0 && fatal == 0) {
 				t.Errorf("want rows with and without errors: %d clean, %d with a record error, %d fatal", clean, errored, fatal)
 			}
+			if got := hex.EncodeToString(h.Sum(nil)); got != mixDigests[name] {
+				t.Errorf("results' digest %s, want %s", got, mixDigests[name])
+			}
 		})
-	}
-}
-
-// After a batch with an error, the next colRetry batches go straight to
-// the row path; then the column path is tried again.
-func TestColumnPathRetriesAfterErrors(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // keep the pooled applier and its count
-	p := mustCompile(t, []Task{op("Arithmetic", "ADDITION", f("a", "a"), "s"), mapT("s", "s1", "DESTINATION_DATA_TYPE", "double")},
-		Options{TypedDestination: true})
-	p.colRetry = 3
-	var cols []bool
-	done := false
-	p.colsHook = func() { done = true }
-	bad, good := strBatch(f("a"), f("x")), strBatch(f("a"), f("1.5"))
-	for _, in := range []*record.Batch{good, bad, good, good, good, good, bad, bad, good, good, good, good} {
-		done = false
-		if _, errs, err := p.Apply(in, &record.Batch{}); err != nil || (len(errs) > 0) != (in == bad) {
-			t.Fatalf("Apply: %v, %v", errs, err)
-		}
-		cols = append(cols, done)
-	}
-	want := []bool{true, false, false, false, false, true, false, false, false, false, false, true}
-	if !reflect.DeepEqual(cols, want) {
-		t.Errorf("column path per batch: %v, want %v", cols, want)
 	}
 }
