@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
-	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/parquetfile"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -39,7 +38,8 @@ import (
 // Layout (internal/parquetfile writes the files): row groups of
 // rowGroupRows rows or rowGroupBudget bytes, column chunk statistics and
 // the page index (no statistics in page headers), dictionary encoding for
-// strings that repeat (chooseDictionaries).
+// strings that repeat (parquetfile decides it on each row group's first
+// page).
 
 type colKind uint8
 
@@ -109,17 +109,9 @@ type parquetSchema struct {
 	cols   []parquetfile.Column // in field order
 	kinds  []colKind
 	fields []string
-	// dict marks the columns written with dictionary encoding; chosen is
-	// set once the first rows were sampled to choose them.
-	dict   []bool
-	chosen bool
 }
 
 func newParquetSchema(fields []string, kinds []colKind) (*parquetSchema, error) {
-	return buildParquetSchema(fields, kinds, make([]bool, len(fields)))
-}
-
-func buildParquetSchema(fields []string, kinds []colKind, dict []bool) (*parquetSchema, error) {
 	cols := make([]parquetfile.Column, len(fields))
 	seen := make(map[string]bool, len(fields))
 	for i, f := range fields {
@@ -127,66 +119,14 @@ func buildParquetSchema(fields []string, kinds []colKind, dict []bool) (*parquet
 			return nil, fmt.Errorf("field %q appears twice", f)
 		}
 		seen[f] = true
-		cols[i] = parquetfile.Column{Name: f, Kind: kinds[i].pqKind(), Dict: dict[i]}
+		cols[i] = parquetfile.Column{Name: f, Kind: kinds[i].pqKind()}
 	}
-	return &parquetSchema{cols: cols, kinds: kinds, fields: fields, dict: dict}, nil
+	return &parquetSchema{cols: cols, kinds: kinds, fields: fields}, nil
 }
 
-// Dictionary encoding pays for strings that repeat (a country, a status, a
-// name from a short list): their pages shrink to a few bits a value, and
-// Snappy and the bounds have far fewer bytes to go through. For strings
-// that rarely repeat it only adds a hash lookup a value and a dictionary
-// page. The first rows written decide it, column by column: a string
-// column is dictionary-encoded when the first dictSample rows hold at most
-// one distinct value in dictRepeat. A column that turns out more varied
-// later falls back to PLAIN within a row group once its dictionary passes
-// dictMaxBytes.
-const (
-	dictSample   = 4096
-	dictMinRows  = 256 // fewer first rows tell too little: PLAIN
-	dictRepeat   = 8
-	dictMaxBytes = 1 << 20
-)
-
-// chooseDictionaries fixes the schema's encodings from the job's rows.
-func (ps *parquetSchema) chooseDictionaries(q *pqJob) (*parquetSchema, error) {
-	dict := make([]bool, len(ps.kinds))
-	for j := range dict {
-		dict[j] = q.repeats(j)
-	}
-	out, err := buildParquetSchema(ps.fields, ps.kinds, dict)
-	if err != nil {
-		return nil, err
-	}
-	out.chosen = true
-	return out, nil
-}
-
-// repeats reports whether column j is a string column whose first rows
-// repeat their values enough for a dictionary.
-func (q *pqJob) repeats(j int) bool {
-	c := q.p.cols[j]
-	n := min(q.n, dictSample)
-	if q.kinds[j] != colString || c < 0 || n < dictMinRows || (j < len(q.slow) && q.slow[j] != nil) {
-		return false
-	}
-	limit := n / dictRepeat
-	seen := make(map[string]struct{}, limit+1)
-	width := len(q.b.Fields)
-	for i := range n {
-		r := i
-		if q.rows != nil {
-			r = int(q.rows[i])
-		}
-		if v := &q.b.Cells[r*width+c]; !v.IsAbsent() {
-			seen[v.S] = struct{}{}
-			if len(seen) > limit {
-				return false
-			}
-		}
-	}
-	return true
-}
+// dictMaxBytes bounds a row group's dictionary: past it the column's
+// row group goes on PLAIN.
+const dictMaxBytes = 1 << 20
 
 // newParquetWriter starts a Parquet file on out. A column buffers its
 // values up to a page before it encodes them: 256 KiB a page, less for
@@ -509,14 +449,6 @@ func (w *writer) writeParquetRows(ctx context.Context, s *slot, p *plan, b *reco
 	if q.n == 0 {
 		w.finishPQ(q)
 		return nil
-	}
-	if !w.pschema.chosen {
-		ps, err := w.pschema.chooseDictionaries(q)
-		if err != nil {
-			w.finishPQ(q)
-			return fault.Wrap(fault.Invalid, err, "parquet schema")
-		}
-		w.pschema, w.pqCols = ps, ps.cols
 	}
 	if err := w.send(ctx, job{slot: s, pq: q, rows: q.n}); err != nil {
 		w.finishPQ(q)

@@ -228,21 +228,23 @@ func TestParquetRowGroupsBoundedByBytes(t *testing.T) {
 	}
 }
 
-// String columns whose first rows repeat their values are dictionary
-// encoded; the others stay PLAIN. A dictionary column whose values stop
-// repeating later still holds every value (parquet-go falls back to PLAIN
-// pages once the dictionary is full).
+// String columns whose values repeat on a row group's first page are
+// dictionary encoded; the others stay PLAIN. A dictionary column whose
+// values stop repeating after that page still holds every value (its row
+// group goes on PLAIN once the dictionary passes dictMaxBytes).
 func TestParquetDictionaryWherePays(t *testing.T) {
 	e := localEnv(t)
 	bucket := e.makeBucket(t)
 	countries := []string{"US", "GB", "DE", "FR", "JP"}
-	const total = 40_000
+	// A page of "later" holds about 43,000 of its first values (256 KiB);
+	// its 40,000 unique 100-byte values are past dictMaxBytes.
+	const total, unique = 100_000, 60_000
 	var batches []*record.Batch
 	for lo := 0; lo < total; lo += 4000 {
 		b := &record.Batch{Fields: []string{"country", "email", "later", "id"}, Split: "s"}
 		for i := lo; i < lo+4000; i++ {
 			later := record.Str(countries[i%5])
-			if i >= 8000 { // unique and long from the third batch on: past dictMaxBytes
+			if i >= unique {
 				later = record.Str(fmt.Sprintf("%0100d", i))
 			}
 			country := record.Str(countries[i%5])
@@ -270,6 +272,9 @@ func TestParquetDictionaryWherePays(t *testing.T) {
 		if dict != wantDict[name] {
 			t.Errorf("column %s: encodings %v, dictionary %v, want %v", name, cc.MetaData.Encoding, dict, wantDict[name])
 		}
+		if fellBack := slices.Contains(cc.MetaData.Encoding, format.DeltaLengthByteArray); name == "later" && !fellBack {
+			t.Errorf("column later: encodings %v, want PLAIN pages after its dictionary filled", cc.MetaData.Encoding)
+		}
 	}
 	rows := readParquet(t, "dict", data)
 	if len(rows) != total {
@@ -277,7 +282,7 @@ func TestParquetDictionaryWherePays(t *testing.T) {
 	}
 	for i, r := range rows {
 		wantLater, wantCountry := countries[i%5], countries[i%5]
-		if i >= 8000 {
+		if i >= unique {
 			wantLater = fmt.Sprintf("%0100d", i)
 		}
 		if i%11 == 0 {
