@@ -142,13 +142,7 @@ func (d *heldDest) Abort(ctx context.Context) error {
 // its strings are in the source's buffers (scribbled over on Release) and
 // in the tasks' arena (reused once the output batch is released).
 func maskedIDs(t *testing.T, pad int) (*transform.Program, func(b *record.Batch, i int) string) {
-	p, err := transform.Compile([]transform.Task{
-		task("Mask", "MASK_FIRST_N", []string{"id"}, "", "MASK_LENGTH", "2", "MASK_VALUE", "*"),
-		task("Map", "NO_OP", []string{"id"}, "masked")},
-		transform.Options{SourceConnector: "S3"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := maskIDs(t)
 	return p, func(b *record.Batch, i int) string {
 		// Ids are numbered from 1 in emit order: row i of the batch
 		// starting at line L holds id L+i-1.

@@ -122,13 +122,7 @@ func TestReleaseInputAfterWrite(t *testing.T) {
 // reused only then: every value the writer sees is the mask of its row's
 // (padded) id. Without ReleaseInput nothing is released.
 func TestReleaseOutputAfterWrite(t *testing.T) {
-	p, err := transform.Compile([]transform.Task{
-		task("Mask", "MASK_FIRST_N", []string{"id"}, "", "MASK_LENGTH", "2", "MASK_VALUE", "*"),
-		task("Map", "NO_OP", []string{"id"}, "masked")},
-		transform.Options{SourceConnector: "S3"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := maskIDs(t)
 	for _, release := range []bool{true, false} {
 		for _, conc := range []int{1, 2} {
 			name := fmt.Sprintf("release %v, concurrency %d", release, conc)
@@ -200,4 +194,17 @@ func TestReleaseOutputAfterWrite(t *testing.T) {
 			}
 		}
 	}
+}
+
+// maskIDs masks the first two characters of id into "masked".
+func maskIDs(t *testing.T) *transform.Program {
+	t.Helper()
+	p, err := transform.Compile([]transform.Task{
+		task("Mask", "MASK_FIRST_N", []string{"id"}, "", "MASK_LENGTH", "2", "MASK_VALUE", "*"),
+		task("Map", "NO_OP", []string{"id"}, "masked")},
+		transform.Options{SourceConnector: "S3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

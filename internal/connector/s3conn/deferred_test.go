@@ -172,19 +172,10 @@ func TestParquetDeferredErrorSurfacesLater(t *testing.T) {
 	for _, at := range []string{"write", "commit"} {
 		t.Run(at, func(t *testing.T) {
 			e := localEnv(t)
-			bucket := e.makeBucket(t)
 			ctx := context.Background()
-			req := writeRequest(bucket, "fail", map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true,
-				"aggregationConfig": map[string]any{"aggregationType": "None"}}, nil)
-			w, err := e.drv.OpenWriter(ctx, req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			w, bucket := openParquetFileASplit(t, e)
 			dw := w.(connector.DeferredWriter)
 			dc := &doneCounter{}
-			if err := w.Write(ctx, benchBatch("a", 0, 3000, true)); err != nil {
-				t.Fatal(err)
-			}
 			takeNextStaged(t, e, 2)
 			b := benchBatch("b", 0, 3000, true)
 			written := make(chan struct{})

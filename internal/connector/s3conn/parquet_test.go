@@ -131,17 +131,8 @@ func TestParquetStatisticsAndPageIndex(t *testing.T) {
 // error, and the writer still aborts cleanly.
 func TestParquetWriteFailureIsTheWritesError(t *testing.T) {
 	e := localEnv(t)
-	bucket := e.makeBucket(t)
 	ctx := context.Background()
-	req := writeRequest(bucket, "fail", map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true,
-		"aggregationConfig": map[string]any{"aggregationType": "None"}}, nil)
-	w, err := e.drv.OpenWriter(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(ctx, benchBatch("a", 0, 3000, true)); err != nil {
-		t.Fatal(err)
-	}
+	w, bucket := openParquetFileASplit(t, e)
 	// Split b's file will be 000002 in the run's staging folder: take the
 	// name first, so creating it fails.
 	staged := e.stagingFiles(t)
@@ -158,7 +149,7 @@ func TestParquetWriteFailureIsTheWritesError(t *testing.T) {
 	if err := os.WriteFile(taken, nil, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	err = w.Write(ctx, benchBatch("b", 0, 3000, true))
+	err := w.Write(ctx, benchBatch("b", 0, 3000, true))
 	if err == nil || !strings.Contains(err.Error(), "staging file") {
 		t.Fatalf("Write over a file that cannot be created returned %v", err)
 	}
@@ -406,4 +397,23 @@ func TestParquetDirectNulls(t *testing.T) {
 	if i != 6000 {
 		t.Errorf("%d rows read", len(rows))
 	}
+}
+
+// openParquetFileASplit opens a Parquet writer with a file a split
+// (aggregation None) and writes split a's 3,000 rows, whose file is
+// 000001 in the run's staging folder, into a new bucket.
+func openParquetFileASplit(t *testing.T, e *env) (connector.Writer, string) {
+	t.Helper()
+	ctx := context.Background()
+	bucket := e.makeBucket(t)
+	req := writeRequest(bucket, "fail", map[string]any{"fileType": "PARQUET", "preserveSourceDataTyping": true,
+		"aggregationConfig": map[string]any{"aggregationType": "None"}}, nil)
+	w, err := e.drv.OpenWriter(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(ctx, benchBatch("a", 0, 3000, true)); err != nil {
+		t.Fatal(err)
+	}
+	return w, bucket
 }
