@@ -260,8 +260,9 @@ type BatchEncoder interface {
 // fails the run there. Once ctx ends, or after any error, the writer may
 // stop reading the batches it holds and call their done. Commit and Abort
 // call every done still outstanding before they return, whatever they
-// return; the engine waits for them after Commit and Abort, so a held
-// batch is never reused nor released before its done. WriteEncoded takes
+// return, so a held batch is never reused nor released before its done;
+// a writer that returns holding batches fails the run (the engine does not
+// wait for dones that may never come). WriteEncoded takes
 // no done: a DeferredWriter that is a BatchEncoder too gets WriteEncoded
 // for the batches it encoded ahead, and those are the engine's again once
 // WriteEncoded returns.

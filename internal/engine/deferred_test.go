@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/record"
@@ -25,6 +26,7 @@ type heldDest struct {
 	onWrite   func(k int)                         // at the start of the k-th WriteDeferred (from 1)
 	failAt    int                                 // the WriteDeferred (from 1) that fails; 0: none
 	commitErr error
+	lose      int // of the batches held at the end, how many never get their done (a broken writer)
 
 	in                   chan *heldBatch
 	bgDone               chan struct{}
@@ -97,7 +99,7 @@ func (d *heldDest) run() {
 			fifo = fifo[1:]
 		}
 	}
-	for _, hb := range fifo {
+	for _, hb := range fifo[:max(len(fifo)-d.lose, 0)] {
 		d.let(hb)
 	}
 }
@@ -273,4 +275,39 @@ func TestDeferredDoneTwicePanics(t *testing.T) {
 		}
 	}()
 	done()
+}
+
+// A writer that breaks the contract, returning from Commit or Abort with
+// batches whose done it never calls, fails the run with an error that says
+// so, rather than leave Execute waiting for ever.
+func TestDeferredWriterReturnsHoldingBatches(t *testing.T) {
+	for _, at := range []string{"Commit", "Abort"} {
+		t.Run(at, func(t *testing.T) {
+			p, want := maskedIDs(t, 500)
+			src := &refillSource{batches: 50, pad: 500}
+			dst := &heldDest{hold: 8, want: want, lose: 3}
+			if at == "Abort" {
+				dst.failAt = 40
+			}
+			errc := make(chan error, 1)
+			go func() {
+				_, err := Execute(context.Background(), &Run{Source: src, Dest: dst, Program: p, Concurrency: 1, QueueDepth: 8,
+					RecycleBatches: true, ReleaseInput: true,
+					Write: &connector.WriteRequest{ErrorHandling: &connector.ErrorHandling{}}})
+				errc <- err
+			}()
+			var err error
+			select {
+			case err = <-errc:
+			case <-time.After(time.Minute):
+				t.Fatal("Execute still waits, a minute after the writer returned, for dones that never come")
+			}
+			if err == nil || !strings.Contains(err.Error(), "still held 3 batches after "+at) {
+				t.Fatalf("err %v, want the 3 batches still held after %s", err, at)
+			}
+			if n := dst.bad.Load(); n > 0 {
+				t.Errorf("%d values were not their row's by the time the writer let go of them", n)
+			}
+		})
+	}
 }

@@ -238,7 +238,7 @@ type execution struct {
 	enc    connector.BatchEncoder   // w, when it encodes batches on the transform workers
 	later  connector.DeferredWriter // w, when it reads batches after Write returns
 	// held counts the batches given to later whose done has not come yet.
-	held sync.WaitGroup
+	held atomic.Int64
 
 	queue chan *pending // in emit order, to the writer
 	work  chan *pending // to the transform workers
@@ -372,7 +372,9 @@ func (x *execution) run(ctx context.Context) (*Result, error) {
 		r.Progress(x.progress())
 	}
 	wr, err := x.w.Commit(ctx)
-	x.held.Wait() // a DeferredWriter's Commit called every done already
+	if err == nil {
+		err = x.stillHeld("Commit")
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			x.abort(ctx)
@@ -416,8 +418,21 @@ func (x *execution) abort(ctx context.Context) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	err := x.w.Abort(actx)
-	x.held.Wait() // a DeferredWriter's Abort called every done already
+	if err == nil {
+		err = x.stillHeld("Abort")
+	}
 	return err
+}
+
+// stillHeld is the error of a DeferredWriter that returned from Commit or
+// Abort (at) without calling every done, against its contract: the run
+// fails rather than wait for a done that may never come. Those batches are
+// never reused: the run is over.
+func (x *execution) stillHeld(at string) error {
+	if n := x.held.Load(); n > 0 {
+		return fmt.Errorf("the destination writer still held %d batches after %s", n, at)
+	}
+	return nil
 }
 
 func (x *execution) abortWith(ctx context.Context, err error) error {
@@ -484,7 +499,7 @@ func (x *execution) doneFor(t *pending) func() {
 			panic("engine: a DeferredWriter called a batch's done twice")
 		}
 		x.recycle(t)
-		x.held.Done()
+		x.held.Add(-1)
 	}
 }
 
