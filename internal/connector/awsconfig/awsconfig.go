@@ -221,6 +221,22 @@ func SSEKMS(keyArn string, opts *blob.WriterOptions) *blob.WriterOptions {
 	return &o
 }
 
+// SSEKMSCopy is SSEKMS for a copy through an S3 API: the copy carries
+// SSE-KMS under keyArn; nil (the bucket's default) for "".
+func SSEKMSCopy(keyArn string) *blob.CopyOptions {
+	if keyArn == "" {
+		return nil
+	}
+	return &blob.CopyOptions{BeforeCopy: func(as func(any) bool) error {
+		var in *s3.CopyObjectInput
+		if as(&in) {
+			in.ServerSideEncryption = s3types.ServerSideEncryptionAwsKms
+			in.SSEKMSKeyId = aws.String(keyArn)
+		}
+		return nil
+	}}
+}
+
 // Lambda is the AWS Lambda client custom connectors invoke their Lambdas
 // with: the lambda endpoint (a Lambda API's base URL, or a Runtime
 // Interface Emulator's .../invocations URL, called unsigned), the

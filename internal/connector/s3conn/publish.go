@@ -116,8 +116,9 @@ func stagingPrefix(bucketPrefix string) (string, error) {
 	return pre + stagingDir + "/", nil
 }
 
-// newStager is the staging area of one run attempt (tag).
-func (d *Driver) newStager(b *blob.Bucket, bucket, prefix, tag string) stager {
+// newStager is the staging area of one run attempt (tag), whose objects
+// are encrypted under key (S3 APIs only; "": the bucket's default).
+func (d *Driver) newStager(b *blob.Bucket, bucket, prefix, tag, key string) stager {
 	var local string
 	if base := d.stagingBase(); base != "" {
 		local = filepath.Join(base, tag)
@@ -125,7 +126,7 @@ func (d *Driver) newStager(b *blob.Bucket, bucket, prefix, tag string) stager {
 	if d.client == nil {
 		return &localStager{dir: local, bucketDir: d.localDir(bucket), fp: d.fp}
 	}
-	return &s3Stager{bucket: b, client: d.client, name: bucket, prefix: prefix + tag + "/", local: local, fp: d.fp}
+	return &s3Stager{bucket: b, client: d.client, name: bucket, prefix: prefix + tag + "/", local: local, key: key, fp: d.fp}
 }
 
 // staged is one attempt's staging area found by recovery.
@@ -286,7 +287,7 @@ func (d *Driver) findStaged(ctx context.Context, req *connector.WriteRequest) ([
 		if err != nil {
 			return err
 		}
-		st := d.newStager(b, name, prefix, tag).(*s3Stager)
+		st := d.newStager(b, name, prefix, tag, d.outputKey(req)).(*s3Stager)
 		st.recovering = true
 		out = append(out, &staged{tag: tag, st: st})
 		return nil

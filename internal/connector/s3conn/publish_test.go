@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/appflowd/appflowd/internal/connector"
+	"github.com/appflowd/appflowd/internal/events/eventstest"
 	"github.com/appflowd/appflowd/internal/record"
 )
 
@@ -533,7 +534,9 @@ func TestRecoverAbortsUnfinishedUploadS3API(t *testing.T) {
 	}
 }
 
-// Upsolver runs on the S3 writer: its recovery reads its own properties.
+// Upsolver runs on the S3 writer: its recovery reads its own properties,
+// and the files it publishes carry SSE-KMS under the flow's key as the
+// run's would have.
 func TestUpsolverRecoverPublish(t *testing.T) {
 	for _, mk := range crashEnvs() {
 		e := mk(t)
@@ -541,6 +544,7 @@ func TestUpsolverRecoverPublish(t *testing.T) {
 			u := upsolverEnv(t, e)
 			h := &upsolverHarness{e: e, u: u, format: "JSON"}
 			req := h.NewRequest(context.Background(), t, nil)
+			req.KMSKeyArn = testKeyArn // moto keeps SSE headers without checking the key; local buckets have none
 			ctx := context.Background()
 			u.s3.fp = newSteps(2, errCrash).at // after the intent and one file
 			w, err := u.OpenWriter(ctx, req)
@@ -567,6 +571,11 @@ func TestUpsolverRecoverPublish(t *testing.T) {
 				t.Errorf("%d rows in the bucket, want 10", got)
 			}
 			e.checkStagingSettled(t, h.bucket)
+			if e.client != nil {
+				if bad := eventstest.NotUnderKey(eventstest.Heads(t, e.client, h.bucket, ""), req.KMSKeyArn); len(bad) > 0 {
+					t.Errorf("objects not under the flow's key: %v", bad)
+				}
+			}
 		})
 	}
 }

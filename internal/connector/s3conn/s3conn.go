@@ -63,6 +63,19 @@ type Driver struct {
 	blobs  *awsconfig.Buckets
 	client *s3.Client // nil: local buckets
 	fp     failpoint  // tests only
+	// encrypt: the output is encrypted under the flow's kmsArn
+	// (SSE-KMS, through an S3 API), as for Upsolver; S3's own output
+	// keeps the bucket's default encryption.
+	encrypt bool
+}
+
+// outputKey is the KMS key req's objects are encrypted under; "": the
+// bucket's default.
+func (d *Driver) outputKey(req *connector.WriteRequest) string {
+	if d.encrypt {
+		return req.KMSKeyArn
+	}
+	return ""
 }
 
 var (

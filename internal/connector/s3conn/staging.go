@@ -362,8 +362,11 @@ type s3Stager struct {
 	name   string // the bucket's name
 	prefix string // {bucketPrefix/}.appflowd-staging/<tag>/
 	local  string // <DataDir>/s3-staging/<tag>, holding remote.json; "" without a data dir
-	fp     failpoint
-	gone   bool // the bucket no longer exists: only the pointer is left
+	// key is the KMS key ARN every object staged and published is
+	// encrypted under (SSE-KMS); "": the bucket's default.
+	key  string
+	fp   failpoint
+	gone bool // the bucket no longer exists: only the pointer is left
 	// recovering: files may have been published and settled by a crashed
 	// Commit.
 	recovering bool
@@ -410,7 +413,7 @@ func (s *s3Stager) create(ctx context.Context, name, contentType string) (io.Wri
 	if err := s.point(); err != nil {
 		return nil, err
 	}
-	w, err := s.bucket.NewWriter(ctx, s.prefix+name, &blob.WriterOptions{ContentType: contentType})
+	w, err := s.bucket.NewWriter(ctx, s.prefix+name, awsconfig.SSEKMS(s.key, &blob.WriterOptions{ContentType: contentType}))
 	if err != nil {
 		return nil, classify(err, "s3 destination: create staging object %s", s.prefix+name)
 	}
@@ -422,7 +425,7 @@ func (s *s3Stager) writeIntent(ctx context.Context, data []byte, _ []string) err
 	if err := s.point(); err != nil {
 		return err
 	}
-	if err := s.bucket.WriteAll(ctx, s.prefix+intentName, data, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := s.bucket.WriteAll(ctx, s.prefix+intentName, data, awsconfig.SSEKMS(s.key, &blob.WriterOptions{ContentType: "application/json"})); err != nil {
 		return classify(err, "s3 destination: write publish intent")
 	}
 	return s.fp.at("intent")
@@ -475,7 +478,7 @@ func (s *s3Stager) publish(ctx context.Context, name, key string) error {
 		}
 	}
 	if err == nil {
-		err = s.bucket.Copy(ctx, key, s.prefix+name, nil)
+		err = s.bucket.Copy(ctx, key, s.prefix+name, awsconfig.SSEKMSCopy(s.key))
 	}
 	if gcerrors.Code(err) == gcerrors.NotFound || fault.CodeOf(err) == fault.NotFound {
 		ok, xerr := s.bucket.Exists(ctx, key)
@@ -502,7 +505,7 @@ func (s *s3Stager) unpublish(ctx context.Context, name, key string) error {
 	}
 	staged, err := s.bucket.Exists(ctx, s.prefix+name)
 	if err == nil && !staged {
-		err = s.bucket.Copy(ctx, s.prefix+name, key, nil)
+		err = s.bucket.Copy(ctx, s.prefix+name, key, awsconfig.SSEKMSCopy(s.key))
 	}
 	if err == nil {
 		err = s.bucket.Delete(ctx, key)

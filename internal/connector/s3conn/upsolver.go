@@ -63,6 +63,7 @@ func NewUpsolver(ctx context.Context, deps connector.Deps) (*UpsolverDriver, err
 	if err != nil {
 		return nil, err
 	}
+	d.encrypt = true // what AppFlow stages for Upsolver carries the flow's key
 	return &UpsolverDriver{s3: d}, nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/appflowd/appflowd/internal/connector"
 	"github.com/appflowd/appflowd/internal/connector/connectortest"
+	"github.com/appflowd/appflowd/internal/events/eventstest"
 	"github.com/appflowd/appflowd/internal/fault"
 	"github.com/appflowd/appflowd/internal/record"
 )
@@ -266,3 +267,42 @@ func runUpsolverConformance(t *testing.T, mk func(testing.TB) *env) {
 func TestUpsolverConformanceLocal(t *testing.T) { runUpsolverConformance(t, localEnv) }
 
 func TestUpsolverConformanceS3API(t *testing.T) { runUpsolverConformance(t, motoEnv) }
+
+// testKeyArn is a flow's kmsArn; moto keeps the SSE headers it is given
+// without looking the key up.
+const testKeyArn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+
+// Through an S3 API, every object Upsolver's output stages and publishes
+// carries SSE-KMS under the flow's kmsArn, as AppFlow's staged objects do;
+// the same request to S3's own destination keeps the bucket's default, and
+// without a kmsArn both do.
+func TestUpsolverOutputUnderFlowKey(t *testing.T) {
+	e := motoEnv(t)
+	u := upsolverEnv(t, e)
+	keyArn := testKeyArn
+	format := map[string]any{"fileType": "PARQUET", "prefixConfig": map[string]any{},
+		"aggregationConfig": map[string]any{"aggregationType": "None"}}
+	for _, key := range []string{keyArn, ""} {
+		for _, c := range []struct {
+			name   string
+			drv    connector.DestinationDriver
+			bucket string
+			want   string
+		}{
+			{"Upsolver", u, e.makeUpsolverBucket(t), key},
+			{"S3", e.drv, e.makeBucket(t), ""},
+		} {
+			raw, _ := json.Marshal(map[string]any{"bucketName": c.bucket, "bucketPrefix": "raw", "s3OutputFormatConfig": format})
+			req := &connector.WriteRequest{FlowName: "flow", ExecutionID: randName("exec-"), SchemaVersion: 1,
+				StartedAt: time.Date(2024, 3, 5, 14, 7, 0, 0, time.UTC), Properties: raw, KMSKeyArn: key}
+			res := writeVia(t, c.drv, req, benchBatch("a", 0, 500, true), benchBatch("b", 0, 500, true))
+			heads := eventstest.Heads(t, e.client, c.bucket, "")
+			if len(res.Objects) != 2 || len(heads) < 2 {
+				t.Fatalf("%s (key %q): %d objects written, %d in the bucket; want 2", c.name, key, len(res.Objects), len(heads))
+			}
+			if bad := eventstest.NotUnderKey(heads, c.want); len(bad) > 0 {
+				t.Errorf("%s (key %q): objects not encrypted as wanted (%q): %v", c.name, key, c.want, bad)
+			}
+		}
+	}
+}

@@ -125,7 +125,7 @@ func (d *Driver) OpenWriter(ctx context.Context, req *connector.WriteRequest) (c
 		return nil, err
 	}
 	spre, _ := stagingPrefix(p.BucketPrefix) // checked by newLayout
-	st := d.newStager(b, p.BucketName, spre, runTag(req.ExecutionID))
+	st := d.newStager(b, p.BucketName, spre, runTag(req.ExecutionID), d.outputKey(req))
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &writer{
 		req:     req,
